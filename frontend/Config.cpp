@@ -1,0 +1,82 @@
+//===- Config.cpp - Model configuration files (YAML) ----------------------===//
+
+#include "gptc/Frontend/Config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+
+namespace gptc {
+
+static Location toLoc(const SourceFile &f, const YAML::Mark &m) {
+  if (m.is_null())
+    return {&f, 1, 1};
+  return {&f, static_cast<uint32_t>(m.line + 1),
+          static_cast<uint32_t>(m.column + 1)};
+}
+
+ConfigFile loadConfig(SourceManager &sm, const std::string &path) {
+  const SourceFile &f = sm.load(path);
+  ConfigFile cfg;
+  cfg.file = &f;
+  size_t bad = findInvalidUtf8(f.text);
+  if (bad != std::string::npos)
+    throw CompileError(Location{&f, 1, 1},
+                       "invalid UTF-8 at byte offset " + std::to_string(bad) +
+                           "; config files must be UTF-8");
+  YAML::Node root;
+  try {
+    root = YAML::Load(f.text);
+  } catch (const YAML::ParserException &e) {
+    throw CompileError(toLoc(f, e.mark), "invalid YAML: " + e.msg);
+  }
+  if (root.IsNull())
+    throw CompileError(Location{&f, 1, 1},
+                       "empty config; expected a mapping such as "
+                       "'emb_dim: 768'");
+  if (!root.IsMap())
+    throw CompileError(toLoc(f, root.Mark()),
+                       "expected a mapping of config keys to values at the "
+                       "top level");
+  std::map<std::string, Location> seen;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    ConfigEntry e;
+    e.keyLoc = toLoc(f, it->first.Mark());
+    if (!it->first.IsScalar())
+      throw CompileError(e.keyLoc, "config keys must be plain names");
+    e.key = it->first.Scalar();
+    e.valueLoc = toLoc(f, it->second.Mark());
+    if (it->second.IsNull())
+      throw CompileError(e.keyLoc,
+                         "config key '" + e.key + "' has no value");
+    if (!it->second.IsScalar())
+      throw CompileError(e.valueLoc, "config key '" + e.key +
+                                         "' must have a single value (a "
+                                         "number or true/false), not a "
+                                         "list or mapping");
+    e.value = it->second.Scalar();
+    auto [prev, fresh] = seen.emplace(e.key, e.keyLoc);
+    if (!fresh)
+      throw CompileError(
+          Diagnostic{e.keyLoc, "duplicate config key '" + e.key + "'", {}}
+              .note(prev->second, "first given here"));
+    cfg.entries.push_back(std::move(e));
+  }
+  return cfg;
+}
+
+void addOverride(SourceManager &sm, ConfigFile &cfg, const std::string &text) {
+  const SourceFile &f = sm.addBuffer("<command line>", "--set " + text);
+  size_t eq = text.find('=');
+  Location start{&f, 1, 7};
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    throw CompileError(start, "expected --set KEY=VALUE");
+  ConfigEntry e;
+  e.key = text.substr(0, eq);
+  e.value = text.substr(eq + 1);
+  e.keyLoc = start;
+  e.valueLoc = {&f, 1, static_cast<uint32_t>(7 + eq + 1)};
+  cfg.entries.push_back(std::move(e));
+}
+
+} // namespace gptc

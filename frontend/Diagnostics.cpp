@@ -1,0 +1,127 @@
+//===- Diagnostics.cpp - Source files, locations and error reports --------===//
+
+#include "gptc/Frontend/Diagnostics.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace gptc {
+
+SourceFile::SourceFile(std::string p, std::string t)
+    : path(std::move(p)), text(std::move(t)) {
+  lineStarts.push_back(0);
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\n')
+      lineStarts.push_back(i + 1);
+}
+
+std::string_view SourceFile::lineText(uint32_t line) const {
+  if (line == 0 || line > lineStarts.size())
+    return {};
+  size_t begin = lineStarts[line - 1];
+  size_t end = line < lineStarts.size() ? lineStarts[line] - 1 : text.size();
+  if (end > begin && text[end - 1] == '\r')
+    --end;
+  return std::string_view(text).substr(begin, end - begin);
+}
+
+std::string Location::str() const {
+  if (!file)
+    return "<unknown>";
+  return file->path + ":" + std::to_string(line) + ":" + std::to_string(col);
+}
+
+const SourceFile &SourceManager::load(const std::string &path,
+                                      Location requestedAt) {
+  if (const SourceFile *f = lookup(path))
+    return *f;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::string msg = "cannot open file '" + path + "'";
+    if (requestedAt.isValid())
+      throw CompileError(requestedAt, msg);
+    throw CompileError(Location(), msg);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return addBuffer(path, ss.str());
+}
+
+const SourceFile &SourceManager::addBuffer(std::string name, std::string text) {
+  files.push_back(
+      std::make_unique<SourceFile>(std::move(name), std::move(text)));
+  return *files.back();
+}
+
+const SourceFile *SourceManager::lookup(const std::string &path) const {
+  for (const auto &f : files)
+    if (f->path == path)
+      return f.get();
+  return nullptr;
+}
+
+/// Prints one `loc: kind: msg` line plus the source line and caret.
+static void printOne(std::ostream &os, Location loc, const char *kind,
+                     const std::string &msg) {
+  if (loc.isValid())
+    os << loc.str() << ": ";
+  else
+    os << "gptc: ";
+  os << kind << ": " << msg << "\n";
+  if (!loc.isValid())
+    return;
+  std::string_view line = loc.file->lineText(loc.line);
+  if (line.empty() && loc.line > loc.file->lineStarts.size())
+    return;
+  os << "  " << line << "\n  ";
+  // Keep tabs so the caret lines up under tab-indented source.
+  for (uint32_t i = 1; i < loc.col && i - 1 < line.size(); ++i)
+    os << (line[i - 1] == '\t' ? '\t' : ' ');
+  os << "^\n";
+}
+
+void printDiagnostic(std::ostream &os, const Diagnostic &diag) {
+  printOne(os, diag.loc, "error", diag.message);
+  for (const auto &n : diag.notes)
+    printOne(os, n.loc, "note", n.message);
+}
+
+size_t findInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > s.size())
+      return i;
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = s[i + k];
+      if ((cc & 0xC0) != 0x80)
+        return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong encodings, surrogates and values past U+10FFFF are invalid.
+    static const uint32_t minForLen[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < minForLen[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+} // namespace gptc

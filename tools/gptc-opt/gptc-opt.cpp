@@ -1,0 +1,23 @@
+//===- gptc-opt.cpp - mlir-opt for gptc's dialects and passes -------------===//
+//
+// Runs any registered pass on a .mlir file, one at a time, as mlir-opt does;
+// the lit tests of every gptc pass drive it. Registers only the dialects gptc
+// uses, to keep its build and start-up small.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::registerTransformsPasses();
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::arith::ArithDialect, mlir::func::FuncDialect,
+                  mlir::tensor::TensorDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "gptc optimizer driver\n", registry));
+}

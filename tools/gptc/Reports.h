@@ -1,0 +1,30 @@
+//===- Reports.h - Human-readable summaries printed by gptc ------*- C++ -*-===//
+//
+// The tables behind `gptc info` and `gptc emit --stage=params`. They are
+// part of the user interface: keep columns aligned and numbers grouped.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_TOOLS_REPORTS_H
+#define GPTC_TOOLS_REPORTS_H
+
+#include "gptc/Frontend/Sema.h"
+
+#include <ostream>
+
+namespace gptc {
+
+/// `1234567` -> `1,234,567`.
+std::string groupDigits(int64_t n);
+
+/// One line per parameter: name, shape, initializer, mapped names.
+void printParamTable(std::ostream &os, const Program &prog);
+
+/// Config values, entry points with their run-time checks, and the
+/// parameter count per top-level group.
+void printInfo(std::ostream &os, const Program &prog,
+               const std::string &modelPath, const std::string &configPath);
+
+} // namespace gptc
+
+#endif // GPTC_TOOLS_REPORTS_H

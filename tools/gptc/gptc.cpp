@@ -1,0 +1,182 @@
+//===- gptc.cpp - The gptc compiler driver --------------------------------===//
+//
+// One driver with subcommands (check, info, emit, ...), as in DESIGN.md's
+// "user's day". Exit codes: 0 success, 1 an error in the user's model,
+// config or data, 2 a usage error (unknown flag, missing argument).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Reports.h"
+
+#include "gptc/Frontend/Config.h"
+#include "gptc/Frontend/Parser.h"
+#include "gptc/Frontend/Sema.h"
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace gptc;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2;
+
+const char *kUsage = R"(gptc - a compiler for GPT-style language models
+
+usage: gptc <command> MODEL.gpt [options]
+
+commands:
+  check   parse and verify the model for a config; errors as file:line:col
+  info    config, entry points, parameter count and memory
+  emit    print a compiler stage: --stage=ast|params
+
+options:
+  --config FILE     model config (YAML), e.g. models/configs/gpt2-124m.yaml
+  --set KEY=VALUE   override one config value (repeatable)
+  -I, --include DIR search DIR for imports after the model's folder
+  --stage STAGE     for emit: ast (syntax tree with locations), params
+                    (parameter table with Hugging Face names)
+  -h, --help        this help
+  --version         print the version
+
+exit status: 0 success, 1 error in the model/config, 2 usage error
+)";
+
+struct Options {
+  std::string command;
+  std::string model;
+  std::string config;
+  std::vector<std::string> sets;
+  std::vector<std::string> includes;
+  std::string stage;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string &flag) -> std::string {
+      size_t eq = a.find('=');
+      if (a.rfind(flag + "=", 0) == 0)
+        return a.substr(eq + 1);
+      if (i + 1 >= argc)
+        throw UsageError{"option '" + flag + "' needs a value"};
+      return argv[++i];
+    };
+    auto is = [&](const std::string &flag) {
+      return a == flag || a.rfind(flag + "=", 0) == 0;
+    };
+    if (a == "-h" || a == "--help") {
+      o.command = "help";
+      return o;
+    } else if (a == "--version") {
+      o.command = "version";
+      return o;
+    } else if (is("--config")) {
+      o.config = value("--config");
+    } else if (is("--set")) {
+      o.sets.push_back(value("--set"));
+    } else if (is("--include")) {
+      o.includes.push_back(value("--include"));
+    } else if (a == "-I") {
+      if (i + 1 >= argc)
+        throw UsageError{"option '-I' needs a directory"};
+      o.includes.push_back(argv[++i]);
+    } else if (a.rfind("-I", 0) == 0 && a.size() > 2) {
+      o.includes.push_back(a.substr(2));
+    } else if (is("--stage")) {
+      o.stage = value("--stage");
+    } else if (a.size() > 1 && a[0] == '-') {
+      throw UsageError{"unknown option '" + a + "'"};
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.empty())
+    throw UsageError{"missing command"};
+  o.command = positional[0];
+  if (positional.size() > 2)
+    throw UsageError{"unexpected argument '" + positional[2] + "'"};
+  if (positional.size() == 2)
+    o.model = positional[1];
+  return o;
+}
+
+int run(const Options &o) {
+  static const std::vector<std::string> commands = {"check", "info", "emit"};
+  if (std::find(commands.begin(), commands.end(), o.command) ==
+      commands.end())
+    throw UsageError{"unknown command '" + o.command +
+                     "'; expected check, info or emit"};
+  if (o.model.empty())
+    throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
+  static const std::vector<std::string> stages = {"ast", "params"};
+  if (o.command == "emit") {
+    if (o.stage.empty())
+      throw UsageError{"emit needs --stage=ast|params"};
+    if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
+      throw UsageError{"unknown stage '" + o.stage +
+                       "'; expected one of: ast, params"};
+  } else if (!o.stage.empty()) {
+    throw UsageError{"--stage is only for 'emit'"};
+  }
+
+  SourceManager sm;
+  ModelSource model = loadModel(sm, o.model, o.includes);
+  if (o.command == "emit" && o.stage == "ast") {
+    for (auto &m : model.modules)
+      ast::dump(std::cout, *m);
+    return kExitOk;
+  }
+
+  ConfigFile cfg;
+  if (!o.config.empty())
+    cfg = loadConfig(sm, o.config);
+  for (auto &s : o.sets)
+    addOverride(sm, cfg, s);
+  Program prog = analyze(model, cfg);
+
+  if (o.command == "check") {
+    std::cout << o.model << ": ok (" << prog.entries.size()
+              << " entry points, " << groupDigits(prog.numParameters())
+              << " parameters)\n";
+  } else if (o.command == "info") {
+    printInfo(std::cout, prog, o.model, o.config);
+  } else if (o.stage == "params") {
+    printParamTable(std::cout, prog);
+  }
+  return kExitOk;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    Options o = parseArgs(argc, argv);
+    if (o.command == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (o.command == "version") {
+      std::cout << "gptc " << GPTC_VERSION << "\n";
+      return kExitOk;
+    }
+    return run(o);
+  } catch (const UsageError &e) {
+    std::cerr << "gptc: error: " << e.message << "\n"
+              << "run 'gptc --help' for usage\n";
+    return kExitUsage;
+  } catch (const CompileError &e) {
+    printDiagnostic(std::cerr, e.diag);
+    return kExitError;
+  }
+}

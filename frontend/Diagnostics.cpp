@@ -2,6 +2,8 @@
 
 #include "gptc/Frontend/Diagnostics.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -37,7 +39,8 @@ const SourceFile &SourceManager::load(const std::string &path,
     return *f;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::string msg = "cannot open file '" + path + "'";
+    std::string msg =
+        "cannot open file '" + path + "': " + std::strerror(errno);
     if (requestedAt.isValid())
       throw CompileError(requestedAt, msg);
     throw CompileError(Location(), msg);
@@ -71,9 +74,14 @@ static void printOne(std::ostream &os, Location loc, const char *kind,
   if (!loc.isValid())
     return;
   std::string_view line = loc.file->lineText(loc.line);
-  if (line.empty() && loc.line > loc.file->lineStarts.size())
+  // A blank line (e.g. the end of the file) shows nothing useful.
+  if (line.find_first_not_of(" \t") == std::string_view::npos)
     return;
-  os << "  " << line << "\n  ";
+  // Show invalid UTF-8 as '?' rather than send raw bytes to the terminal.
+  std::string shown(line);
+  for (size_t bad; (bad = findInvalidUtf8(shown)) != std::string::npos;)
+    shown[bad] = '?';
+  os << "  " << shown << "\n  ";
   // Keep tabs so the caret lines up under tab-indented source.
   for (uint32_t i = 1; i < loc.col && i - 1 < line.size(); ++i)
     os << (line[i - 1] == '\t' ? '\t' : ' ');

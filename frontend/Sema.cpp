@@ -389,7 +389,8 @@ private:
                          toString(c->type) + ")" +
                          (cfg.file ? "" : "; pass --config FILE.yaml"),
                      {}};
-        d.note(c->loc, "declared here without a default");
+        if (cfg.file)
+          d.note(c->loc, "declared here without a default");
         throw CompileError(d);
       }
       cv.intValue = v.kind == Value::Kind::Int ? v.dim.coeff : 0;
@@ -401,10 +402,10 @@ private:
   }
 
   static std::string knownKeys(const std::vector<std::string> &declared) {
-    std::string s = "\n  the model declares:";
+    std::string s = " (the model declares:";
     for (auto &d : declared)
       s += " " + d;
-    return s;
+    return s + ")";
   }
 
   Value parseConfigScalar(const ConfigDecl &c, const ConfigEntry &e) {
@@ -685,10 +686,8 @@ private:
         Value l = eval(*b->lhs), r = eval(*b->rhs);
         if (l.kind == Value::Kind::Int && r.kind == Value::Kind::Int &&
             !(l.dim.isConstant() && r.dim.isConstant())) {
-          entry->checks.push_back({l.dim, b->op, r.dim,
-                                   a.message.empty() ? toString(*a.cond)
-                                                     : a.message,
-                                   a.loc});
+          addCheck({l.dim, b->op, r.dim,
+                    a.message.empty() ? toString(*a.cond) : a.message, a.loc});
           return;
         }
       }
@@ -701,7 +700,43 @@ private:
     if (!c.b)
       throw CompileError(a.loc, "assertion failed: " +
                                     (a.message.empty() ? toString(*a.cond)
-                                                       : a.message));
+                                                       : a.message) +
+                                    explainNames(*a.cond));
+  }
+
+  /// ` (where C = 768, n_heads = 10)` for the names used in `e`.
+  std::string explainNames(const Expr &e) {
+    std::vector<std::string> names;
+    std::function<void(const Expr &)> walk = [&](const Expr &x) {
+      if (auto *n = dynCast<NameExpr>(&x)) {
+        if (std::find(names.begin(), names.end(), n->name) == names.end())
+          names.push_back(n->name);
+      } else if (auto *u = dynCast<UnaryExpr>(&x)) {
+        walk(*u->operand);
+      } else if (auto *b = dynCast<BinaryExpr>(&x)) {
+        walk(*b->lhs);
+        walk(*b->rhs);
+      }
+    };
+    walk(e);
+    std::string out;
+    for (auto &n : names) {
+      const Value *v = lookup(n);
+      if (!v || v->kind == Value::Kind::Tensor)
+        continue;
+      std::string d = v->describe();
+      out += (out.empty() ? " (where " : ", ") + n + " = " +
+             d.substr(d.rfind(' ') + 1);
+    }
+    return out.empty() ? out : out + ")";
+  }
+
+  /// Records a run-time check unless the same condition is already there.
+  void addCheck(RuntimeCheck c) {
+    for (auto &o : entry->checks)
+      if (o.lhs == c.lhs && o.op == c.op && o.rhs == c.rhs)
+        return;
+    entry->checks.push_back(std::move(c));
   }
 
   void execParam(const ParamStmt &p) {
@@ -1362,7 +1397,10 @@ private:
       return *r;
     } catch (CompileError &e) {
       frames.pop_back();
-      if (e.diag.notes.size() < 8)
+      bool sameSpot = e.diag.loc.file == c.calleeLoc.file &&
+                      e.diag.loc.line == c.calleeLoc.line &&
+                      e.diag.loc.col == c.calleeLoc.col;
+      if (e.diag.notes.size() < 8 && !sameSpot)
         e.diag.note(c.calleeLoc, "in '" + d.name + "' called here" +
                                      (scope.empty() ? std::string()
                                                     : " as '" + scope + "'"));
@@ -1563,10 +1601,8 @@ private:
                                        " is empty or not expressible");
       // A symbolic end on a static dim (wpe[:T]) holds only if T <= dim.
       if (!hi.isConstant() && d.isConstant())
-        entry->checks.push_back({hi, BinaryOp::Le, d,
-                                 "slice end " + hi.str() + " must be <= " +
-                                     d.str(),
-                                 it.loc});
+        addCheck({hi, BinaryOp::Le, d,
+                  "slice end " + hi.str() + " must be <= " + d.str(), it.loc});
       starts.push_back(lo);
       ends.push_back(hi);
       t.shape.push_back(*size);
@@ -1785,7 +1821,7 @@ private:
     double p = staticFloat(a.values[1], a.locs[1], "the dropout rate");
     if (!(p >= 0 && p < 1))
       throw CompileError(a.locs[1], "the dropout rate must be in [0, 1), got " +
-                                        std::to_string(p));
+                                        Value::number(p).describe());
     return Value::tensor(x.type, addNode("dropout", {x.node}, x.type, c.loc,
                                          {{"p", p}}));
   }

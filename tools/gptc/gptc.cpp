@@ -111,6 +111,8 @@ Options parseArgs(int argc, char **argv) {
   return o;
 }
 
+int compile(const Options &o, SourceManager &sm);
+
 int run(const Options &o) {
   static const std::vector<std::string> commands = {"check", "info", "emit"};
   if (std::find(commands.begin(), commands.end(), o.command) ==
@@ -130,7 +132,18 @@ int run(const Options &o) {
     throw UsageError{"--stage is only for 'emit'"};
   }
 
+  // Diagnostics point into the SourceManager's files: print them while it
+  // is alive.
   SourceManager sm;
+  try {
+    return compile(o, sm);
+  } catch (const CompileError &e) {
+    printDiagnostic(std::cerr, e.diag);
+    return kExitError;
+  }
+}
+
+int compile(const Options &o, SourceManager &sm) {
   ModelSource model = loadModel(sm, o.model, o.includes);
   if (o.command == "emit" && o.stage == "ast") {
     for (auto &m : model.modules)
@@ -175,8 +188,5 @@ int main(int argc, char **argv) {
     std::cerr << "gptc: error: " << e.message << "\n"
               << "run 'gptc --help' for usage\n";
     return kExitUsage;
-  } catch (const CompileError &e) {
-    printDiagnostic(std::cerr, e.diag);
-    return kExitError;
   }
 }

@@ -16,7 +16,10 @@ static Location toLoc(const SourceFile &f, const YAML::Mark &m) {
 }
 
 ConfigFile loadConfig(SourceManager &sm, const std::string &path) {
-  const SourceFile &f = sm.load(path);
+  return parseConfig(sm.load(path));
+}
+
+ConfigFile parseConfig(const SourceFile &f) {
   ConfigFile cfg;
   cfg.file = &f;
   size_t bad = findInvalidUtf8(f.text);

@@ -34,6 +34,9 @@ struct ConfigFile {
 /// values or duplicate keys.
 ConfigFile loadConfig(SourceManager &sm, const std::string &path);
 
+/// As loadConfig, for text already in a SourceFile.
+ConfigFile parseConfig(const SourceFile &file);
+
 /// Adds a `key=value` override (from `--set`); later entries win.
 void addOverride(SourceManager &sm, ConfigFile &cfg, const std::string &text);
 

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -37,6 +38,11 @@ const SourceFile &SourceManager::load(const std::string &path,
                                       Location requestedAt) {
   if (const SourceFile *f = lookup(path))
     return *f;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    std::string msg = "'" + path + "' is a directory, not a file";
+    throw CompileError(requestedAt, msg);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::string msg =

@@ -11,6 +11,11 @@
 #include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
+#include "gptc/IR/MLIRGen.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cstring>
@@ -32,14 +37,16 @@ usage: gptc <command> MODEL.gpt [options]
 commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
-  emit    print a compiler stage: --stage=ast|params
+  emit    print a compiler stage: --stage=ast|params|ir
 
 options:
   --config FILE     model config (YAML), e.g. models/configs/gpt2-124m.yaml
   --set KEY=VALUE   override one config value (repeatable)
   -I, --include DIR search DIR for imports after the model's folder
   --stage STAGE     for emit: ast (syntax tree with locations), params
-                    (parameter table with Hugging Face names)
+                    (parameter table with Hugging Face names), ir (the gpt
+                    dialect, one func per entry point)
+  --no-loc          for emit --stage=ir: omit source locations
   -h, --help        this help
   --version         print the version
 
@@ -53,6 +60,7 @@ struct Options {
   std::vector<std::string> sets;
   std::vector<std::string> includes;
   std::string stage;
+  bool printLocations = true;
 };
 
 struct UsageError {
@@ -95,6 +103,8 @@ Options parseArgs(int argc, char **argv) {
       o.includes.push_back(a.substr(2));
     } else if (is("--stage")) {
       o.stage = value("--stage");
+    } else if (a == "--no-loc") {
+      o.printLocations = false;
     } else if (a.size() > 1 && a[0] == '-') {
       throw UsageError{"unknown option '" + a + "'"};
     } else {
@@ -121,13 +131,13 @@ int run(const Options &o) {
                      "'; expected check, info or emit"};
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
-  static const std::vector<std::string> stages = {"ast", "params"};
+  static const std::vector<std::string> stages = {"ast", "params", "ir"};
   if (o.command == "emit") {
     if (o.stage.empty())
-      throw UsageError{"emit needs --stage=ast|params"};
+      throw UsageError{"emit needs --stage=ast|params|ir"};
     if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
       throw UsageError{"unknown stage '" + o.stage +
-                       "'; expected one of: ast, params"};
+                       "'; expected one of: ast, params, ir"};
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
@@ -166,6 +176,19 @@ int compile(const Options &o, SourceManager &sm) {
     printInfo(std::cout, prog, o.model, o.config);
   } else if (o.stage == "params") {
     printParamTable(std::cout, prog);
+  } else if (o.stage == "ir") {
+    mlir::MLIRContext context;
+    loadGptDialects(context);
+    mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(context, prog);
+    if (mlir::failed(mlir::verify(*module))) {
+      std::cerr << "gptc: internal error: the generated IR does not verify\n";
+      return kExitError;
+    }
+    mlir::OpPrintingFlags flags;
+    if (o.printLocations)
+      flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+    module->print(llvm::outs(), flags);
+    llvm::outs() << "\n";
   }
   return kExitOk;
 }

@@ -1,0 +1,361 @@
+//===- GptOps.td - Operations of the gpt dialect -----------*- tablegen -*-===//
+//
+// One definition per op: summary, description with an IR example, operand
+// and result types, and (in GptOps.cpp) its shape rule, which is also its
+// verifier. Gradient rules are attached with the autodiff interface.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_IR_GPTOPS_TD
+#define GPTC_IR_GPTOPS_TD
+
+include "gptc/IR/GptDialect.td"
+include "gptc/IR/GptInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/IR/OpBase.td"
+
+def Gpt_F32Tensor : TensorOf<[F32]>;
+def Gpt_I32Tensor : TensorOf<[I32]>;
+def Gpt_BoolTensor : TensorOf<[I1]>;
+
+class Gpt_ShapedOp<string mnemonic, list<Trait> traits = []>
+    : Gpt_Op<mnemonic, !listconcat(traits,
+        [Pure, DeclareOpInterfaceMethods<ShapeInferenceOpInterface>])>;
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+class Gpt_UnaryOp<string mnemonic, string formula>
+    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType]> {
+  let summary = "elementwise " # formula;
+  let description = "Computes `" # formula # "` for every element.\n\n"
+    # "```mlir\n%y = gpt." # mnemonic # " %x : tensor<?x?x768xf32>\n```";
+  let arguments = (ins Gpt_F32Tensor:$input);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gpt_NegOp : Gpt_UnaryOp<"neg", "-x">;
+def Gpt_ExpOp : Gpt_UnaryOp<"exp", "exp(x)">;
+def Gpt_LogOp : Gpt_UnaryOp<"log", "log(x)">;
+def Gpt_SqrtOp : Gpt_UnaryOp<"sqrt", "sqrt(x)">;
+def Gpt_TanhOp : Gpt_UnaryOp<"tanh", "tanh(x)">;
+def Gpt_ReluOp : Gpt_UnaryOp<"relu", "max(x, 0)">;
+def Gpt_GeluOp : Gpt_UnaryOp<"gelu",
+    "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
+
+def Gpt_PowOp : Gpt_ShapedOp<"pow", [SameOperandsAndResultType]> {
+  let summary = "elementwise power by a constant exponent";
+  let description = [{
+    `x ** exponent` for every element.
+
+    ```mlir
+    %y = gpt.pow %x {exponent = 3.0 : f64} : tensor<?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, F64Attr:$exponent);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+class Gpt_BinaryOp<string mnemonic, string formula>
+    : Gpt_ShapedOp<mnemonic> {
+  let summary = "elementwise " # formula # " with broadcasting";
+  let description = "Computes `" # formula # "` with NumPy broadcasting: "
+    # "shapes align from the right and each pair of dims is equal or 1.\n\n"
+    # "```mlir\n%z = gpt." # mnemonic # " %x, %b : tensor<?x?x768xf32>, "
+    # "tensor<768xf32> -> tensor<?x?x768xf32>\n```";
+  let arguments = (ins Gpt_F32Tensor:$lhs, Gpt_F32Tensor:$rhs);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat =
+    "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+}
+
+def Gpt_AddOp : Gpt_BinaryOp<"add", "a + b">;
+def Gpt_SubOp : Gpt_BinaryOp<"sub", "a - b">;
+def Gpt_MulOp : Gpt_BinaryOp<"mul", "a * b">;
+def Gpt_DivOp : Gpt_BinaryOp<"div", "a / b">;
+
+def Gpt_ConstantOp : Gpt_ShapedOp<"constant", [ConstantLike]> {
+  let summary = "a scalar f32 constant";
+  let description = [{
+    A rank-0 tensor holding `value`; broadcasting makes it act on any shape.
+
+    ```mlir
+    %c = gpt.constant 5.000000e-01 : tensor<f32>
+    ```
+  }];
+  let arguments = (ins F64Attr:$value);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$value attr-dict `:` type($result)";
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear algebra and layout
+//===----------------------------------------------------------------------===//
+
+def Gpt_MatmulOp : Gpt_ShapedOp<"matmul"> {
+  let summary = "batched matrix product";
+  let description = [{
+    `a [..., m, k] @ b [..., k, n] -> [..., m, n]`; the batch dims broadcast.
+
+    ```mlir
+    %y = gpt.matmul %x, %w : tensor<?x?x768xf32>, tensor<768x2304xf32>
+           -> tensor<?x?x2304xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$lhs, Gpt_F32Tensor:$rhs);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat =
+    "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+}
+
+def Gpt_TransposeOp : Gpt_ShapedOp<"transpose"> {
+  let summary = "permutes dims";
+  let description = [{
+    Result dim `i` is input dim `perm[i]`.
+
+    ```mlir
+    %t = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>}
+           : tensor<?x12x?x64xf32> -> tensor<?x12x64x?xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
+}
+
+def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape"> {
+  let summary = "reinterprets the elements with a new shape";
+  let description = [{
+    Row-major reinterpretation; the element count is unchanged. Dynamic
+    target dims are `index` operands, static ones are listed inline.
+
+    ```mlir
+    %h = gpt.reshape %q to [%B, %T, 12, 64]
+           : tensor<?x?x768xf32> -> tensor<?x?x12x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, Variadic<Index>:$dynamic_shape,
+                       DenseI64ArrayAttr:$static_shape);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `to` custom<DynamicIndexList>($dynamic_shape, $static_shape)
+    attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+def Gpt_SplitOp : Gpt_ShapedOp<"split"> {
+  let summary = "one of `parts` equal pieces along an axis";
+  let description = [{
+    Piece `index` of `input` cut into `parts` equal pieces along `axis`.
+
+    ```mlir
+    %k = gpt.split %qkv {axis = 2 : i64, parts = 3 : i64, index = 1 : i64}
+           : tensor<?x?x2304xf32> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis, I64Attr:$parts,
+                       I64Attr:$index);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Gpt_SliceOp : Gpt_ShapedOp<"slice", [AttrSizedOperandSegments]> {
+  let summary = "a box of elements, optionally dropping dims";
+  let description = [{
+    Elements `starts[i] <= j < ends[i]` along every dim; the dims listed in
+    `squeeze` (each of size 1) are dropped. A negative start on a squeezed
+    dim counts from the end (`x[:, -1]`). Dynamic bounds are `index`
+    operands.
+
+    ```mlir
+    %last = gpt.slice %x [0, -1, 0] [%B, 0, 768] {squeeze = array<i64: 1>}
+              : tensor<?x?x768xf32> -> tensor<?x768xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, Variadic<Index>:$dynamic_starts,
+                       DenseI64ArrayAttr:$static_starts,
+                       Variadic<Index>:$dynamic_ends,
+                       DenseI64ArrayAttr:$static_ends,
+                       DenseI64ArrayAttr:$squeeze);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input custom<DynamicIndexList>($dynamic_starts, $static_starts)
+    custom<DynamicIndexList>($dynamic_ends, $static_ends)
+    attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and row-wise operations
+//===----------------------------------------------------------------------===//
+
+class Gpt_ReduceOp<string mnemonic, string what>
+    : Gpt_ShapedOp<mnemonic> {
+  let summary = what # " along one axis";
+  let description = "The " # what # " of the elements along `axis`; with "
+    # "`keepdim` the axis stays with size 1.\n\n```mlir\n%m = gpt."
+    # mnemonic # " %x {axis = 2 : i64, keepdim = true}\n"
+    # "       : tensor<?x?x768xf32> -> tensor<?x?x1xf32>\n```";
+  let arguments = (ins Gpt_F32Tensor:$input, I64Attr:$axis, BoolAttr:$keepdim);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Gpt_SumOp : Gpt_ReduceOp<"sum", "sum">;
+def Gpt_MeanOp : Gpt_ReduceOp<"mean", "mean">;
+def Gpt_MaxOp : Gpt_ReduceOp<"max", "maximum">;
+def Gpt_VarOp : Gpt_ReduceOp<"var", "biased variance (divides by n)">;
+
+class Gpt_SoftmaxLikeOp<string mnemonic, string formula>
+    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType]> {
+  let summary = formula # " along one axis";
+  let description = "Computes `" # formula # "` along `axis`, subtracting "
+    # "the maximum first for stability.\n\n```mlir\n%p = gpt." # mnemonic
+    # " %scores {axis = 3 : i64} : tensor<?x12x?x?xf32>\n```";
+  let arguments = (ins Gpt_F32Tensor:$input, I64Attr:$axis);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gpt_SoftmaxOp : Gpt_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
+def Gpt_LogSoftmaxOp
+    : Gpt_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
+
+def Gpt_LayerNormOp : Gpt_ShapedOp<"layer_norm"> {
+  let summary = "layer normalization over the last dim";
+  let description = [{
+    `(x - mean) / sqrt(var + eps) * scale + shift` over the last dim, with
+    the biased variance (the book's LayerNorm and PyTorch's).
+
+    ```mlir
+    %y = gpt.layer_norm %x, %w, %b {eps = 1.000000e-05 : f64}
+           : tensor<?x?x768xf32>, tensor<768xf32>, tensor<768xf32>
+           -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, Gpt_F32Tensor:$scale, Gpt_F32Tensor:$shift,
+                       F64Attr:$eps);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $shift attr-dict `:` type($input) `,` type($scale)
+    `,` type($shift) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Masks, dropout, embeddings and the loss
+//===----------------------------------------------------------------------===//
+
+def Gpt_CausalMaskOp : Gpt_ShapedOp<"causal_mask"> {
+  let summary = "the n x n mask of future positions";
+  let description = [{
+    `mask[i][j] = j > i`: true where a token must not attend.
+
+    ```mlir
+    %m = gpt.causal_mask %T : tensor<?x?xi1>
+    ```
+  }];
+  let arguments = (ins Index:$size);
+  let results = (outs Gpt_BoolTensor:$result);
+  let assemblyFormat = "$size attr-dict `:` type($result)";
+}
+
+def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill"> {
+  let summary = "replaces the masked elements by a constant";
+  let description = [{
+    `mask ? value : x`; the mask broadcasts to the shape of `x`.
+
+    ```mlir
+    %s = gpt.masked_fill %scores, %m {value = 0xFFF0000000000000 : f64}
+           : tensor<?x12x?x?xf32>, tensor<?x?xi1> -> tensor<?x12x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, Gpt_BoolTensor:$mask, F64Attr:$value);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $mask attr-dict `:` type($input) `,` type($mask) `->`
+    type($result)
+  }];
+}
+
+def Gpt_DropoutOp : Gpt_ShapedOp<"dropout", [SameOperandsAndResultType]> {
+  let summary = "inverted dropout, active only in a training step";
+  let description = [{
+    In a training step, zeroes each element with probability `p` and scales
+    the rest by `1 / (1 - p)`; elsewhere the identity. The keep mask comes
+    from Philox4x32-10 keyed by (seed, step, `id`, element index), so every
+    backend draws the same mask; `id` is unique within the module.
+
+    ```mlir
+    %y = gpt.dropout %x {p = 1.000000e-01 : f64, id = 3 : i64}
+           : tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, F64Attr:$p, I64Attr:$id);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasFolder = 1;
+}
+
+def Gpt_ArangeOp : Gpt_ShapedOp<"arange"> {
+  let summary = "the ids 0, 1, ..., n-1";
+  let description = [{
+    ```mlir
+    %pos = gpt.arange %T : tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins Index:$size);
+  let results = (outs Gpt_I32Tensor:$result);
+  let assemblyFormat = "$size attr-dict `:` type($result)";
+}
+
+def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding"> {
+  let summary = "rows of a table selected by ids";
+  let description = [{
+    `result[..., :] = table[ids[...], :]`. Ids outside `[0, rows)` are a
+    run-time error.
+
+    ```mlir
+    %x = gpt.embedding %tokens, %wte : tensor<?x?xi32>, tensor<50257x768xf32>
+           -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_I32Tensor:$ids, Gpt_F32Tensor:$table);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table attr-dict `:` type($ids) `,` type($table) `->`
+    type($result)
+  }];
+}
+
+def Gpt_CrossEntropyOp : Gpt_ShapedOp<"cross_entropy"> {
+  let summary = "mean cross entropy of logits against target ids";
+  let description = [{
+    The mean over all positions whose target is not `ignore_index` of
+    `logsumexp(logits) - logits[target]` (PyTorch's `cross_entropy` with
+    mean reduction); 0/0 (every target ignored) gives NaN, as PyTorch.
+
+    ```mlir
+    %loss = gpt.cross_entropy %logits, %targets {ignore_index = -100 : i64}
+              : tensor<?x?x50257xf32>, tensor<?x?xi32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$logits, Gpt_I32Tensor:$targets,
+                       I64Attr:$ignore_index);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $targets attr-dict `:` type($logits) `,` type($targets) `->`
+    type($result)
+  }];
+}
+
+#endif // GPTC_IR_GPTOPS_TD

@@ -1,0 +1,276 @@
+//===- MLIRGen.cpp - Lowering an elaborated model to the gpt dialect ------===//
+//
+// Algorithm, per entry point:
+//  1. Arguments: the entry's inputs in order, then each parameter the entry
+//     uses, in declaration order, tagged with their names.
+//  2. Each symbolic dim (B, T) is a `tensor.dim` of the first input dim that
+//     is exactly that symbol; products of symbols are `arith.muli`.
+//  3. Every Sema node becomes one gpt op (or a function argument), with the
+//     result type Sema computed and the node's source location.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/IR/MLIRGen.h"
+#include "gptc/IR/GptOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+
+#include <map>
+
+using namespace mlir;
+
+namespace gptc {
+
+void loadGptDialects(MLIRContext &context) {
+  context.loadDialect<gpt::GptDialect, func::FuncDialect, arith::ArithDialect,
+                      tensor::TensorDialect>();
+}
+
+namespace {
+
+template <typename T> T attrOf(const Node &n, const char *name) {
+  const Attr *a = n.attr(name);
+  assert(a && "Sema sets every attribute MLIRGen reads");
+  return std::get<T>(*a);
+}
+
+class MLIRGenImpl {
+public:
+  MLIRGenImpl(MLIRContext &ctx) : ctx(ctx), b(&ctx) {}
+
+  OwningOpRef<ModuleOp> gen(const Program &prog) {
+    module = ModuleOp::create(b.getUnknownLoc());
+    for (const Entry &e : prog.entries)
+      genEntry(e);
+    return module;
+  }
+
+private:
+  Location loc(Location) = delete;
+  mlir::Location locOf(const gptc::Location &l, const std::string &scope) {
+    mlir::Location fileLoc =
+        l.isValid() ? mlir::Location(FileLineColLoc::get(&ctx, l.file->path,
+                                                         l.line, l.col))
+                    : mlir::Location(b.getUnknownLoc());
+    if (scope.empty())
+      return fileLoc;
+    return NameLoc::get(b.getStringAttr(scope), fileLoc);
+  }
+
+  Type elemType(ast::ElemType e) {
+    switch (e) {
+    case ast::ElemType::F32:
+      return b.getF32Type();
+    case ast::ElemType::I32:
+      return b.getI32Type();
+    case ast::ElemType::Bool:
+      return b.getI1Type();
+    }
+    return {};
+  }
+
+  RankedTensorType tensorType(const TensorType &t) {
+    SmallVector<int64_t> shape;
+    for (const Dim &d : t.shape)
+      shape.push_back(d.isConstant() ? d.coeff : ShapedType::kDynamic);
+    return RankedTensorType::get(shape, elemType(t.elem));
+  }
+
+  Value indexConst(int64_t v, mlir::Location l) {
+    return arith::ConstantIndexOp::create(b, l, v);
+  }
+
+  /// The run-time value of a symbolic dim, built from the input dims.
+  Value dimValue(const Dim &d, mlir::Location l) {
+    if (d.isConstant())
+      return indexConst(d.coeff, l);
+    std::string key = d.str();
+    auto it = dimCache.find(key);
+    if (it != dimCache.end())
+      return it->second;
+    Value v = d.coeff == 1 ? Value() : indexConst(d.coeff, l);
+    for (auto &[sym, exp] : d.syms)
+      for (int i = 0; i < exp; ++i) {
+        Value s = symbols.at(sym);
+        v = v ? Value(arith::MulIOp::create(b, l, v, s)) : s;
+      }
+    dimCache[key] = v;
+    return v;
+  }
+
+  /// Splits dims into the static list (kDynamic where symbolic) and the
+  /// index operands of the dynamic ones.
+  void mixedDims(const std::vector<Dim> &dims, mlir::Location l,
+                 SmallVectorImpl<int64_t> &statics,
+                 SmallVectorImpl<Value> &dynamics) {
+    for (const Dim &d : dims) {
+      if (d.isConstant()) {
+        statics.push_back(d.coeff);
+      } else {
+        statics.push_back(ShapedType::kDynamic);
+        dynamics.push_back(dimValue(d, l));
+      }
+    }
+  }
+
+  void genEntry(const Entry &e) {
+    symbols.clear();
+    dimCache.clear();
+    SmallVector<Type> argTypes;
+    SmallVector<int> argNodes(e.inputs.begin(), e.inputs.end());
+    for (size_t i = 0; i < e.nodes.size(); ++i)
+      if (e.nodes[i].op == "param")
+        argNodes.push_back(static_cast<int>(i));
+    for (int n : argNodes)
+      argTypes.push_back(tensorType(e.nodes[n].type));
+    Type resultType = tensorType(e.nodes[e.result].type);
+
+    b.setInsertionPointToEnd(module.getBody());
+    auto func = func::FuncOp::create(b, locOf(e.loc, ""), e.name,
+                                     b.getFunctionType(argTypes, resultType));
+    std::vector<Value> values(e.nodes.size());
+    Block *body = func.addEntryBlock();
+    for (size_t i = 0; i < argNodes.size(); ++i) {
+      const Node &n = e.nodes[argNodes[i]];
+      bool isParam = n.op == "param";
+      func.setArgAttr(i, isParam ? "gpt.param" : "gpt.input",
+                      b.getStringAttr(attrOf<std::string>(n, "name")));
+      body->getArgument(i).setLoc(locOf(n.loc, n.scope));
+      values[argNodes[i]] = body->getArgument(i);
+    }
+    b.setInsertionPointToStart(body);
+
+    // Bind each symbol to the first input dim that is exactly it.
+    for (int in : e.inputs) {
+      const TensorType &t = e.nodes[in].type;
+      for (size_t d = 0; d < t.shape.size(); ++d) {
+        const Dim &dim = t.shape[d];
+        if (dim.syms.size() != 1 || dim.coeff != 1 ||
+            dim.syms.begin()->second != 1 ||
+            symbols.count(dim.syms.begin()->first))
+          continue;
+        symbols[dim.syms.begin()->first] = tensor::DimOp::create(
+            b, locOf(e.nodes[in].loc, ""), values[in], d);
+      }
+    }
+
+    for (size_t i = 0; i < e.nodes.size(); ++i) {
+      const Node &n = e.nodes[i];
+      if (n.op == "input" || n.op == "param")
+        continue;
+      values[i] = genNode(n, values);
+    }
+    func::ReturnOp::create(b, locOf(e.loc, ""), values[e.result]);
+  }
+
+  Value genNode(const Node &n, const std::vector<Value> &values) {
+    mlir::Location l = locOf(n.loc, n.scope);
+    RankedTensorType t = tensorType(n.type);
+    auto in = [&](size_t k) { return values[n.operands[k]]; };
+    const std::string &op = n.op;
+
+    if (op == "constant")
+      return gpt::ConstantOp::create(
+          b, l, t, b.getF64FloatAttr(attrOf<double>(n, "value")));
+#define UNARY(name, Op)                                                        \
+  if (op == name)                                                              \
+    return gpt::Op::create(b, l, t, in(0));
+    UNARY("neg", NegOp)
+    UNARY("exp", ExpOp)
+    UNARY("log", LogOp)
+    UNARY("sqrt", SqrtOp)
+    UNARY("tanh", TanhOp)
+    UNARY("gelu", GeluOp)
+    UNARY("relu", ReluOp)
+#undef UNARY
+#define BINARY(name, Op)                                                       \
+  if (op == name)                                                              \
+    return gpt::Op::create(b, l, t, in(0), in(1));
+    BINARY("add", AddOp)
+    BINARY("sub", SubOp)
+    BINARY("mul", MulOp)
+    BINARY("div", DivOp)
+    BINARY("matmul", MatmulOp)
+    BINARY("embedding", EmbeddingOp)
+#undef BINARY
+    if (op == "pow")
+      return gpt::PowOp::create(b, l, t, in(0),
+                                b.getF64FloatAttr(attrOf<double>(n, "exponent")));
+    if (op == "transpose")
+      return gpt::TransposeOp::create(
+          b, l, t, in(0),
+          b.getDenseI64ArrayAttr(attrOf<std::vector<int64_t>>(n, "perm")));
+    if (op == "reshape") {
+      SmallVector<int64_t> statics;
+      SmallVector<Value> dynamics;
+      mixedDims(attrOf<std::vector<Dim>>(n, "shape"), l, statics, dynamics);
+      return gpt::ReshapeOp::create(b, l, t, in(0), dynamics,
+                                    b.getDenseI64ArrayAttr(statics));
+    }
+    if (op == "split")
+      return gpt::SplitOp::create(b, l, t, in(0), attrOf<int64_t>(n, "axis"),
+                                  attrOf<int64_t>(n, "parts"),
+                                  attrOf<int64_t>(n, "index"));
+    if (op == "slice") {
+      SmallVector<int64_t> starts, ends;
+      SmallVector<Value> dynStarts, dynEnds;
+      mixedDims(attrOf<std::vector<Dim>>(n, "starts"), l, starts, dynStarts);
+      mixedDims(attrOf<std::vector<Dim>>(n, "ends"), l, ends, dynEnds);
+      return gpt::SliceOp::create(
+          b, l, t, in(0), dynStarts, b.getDenseI64ArrayAttr(starts), dynEnds,
+          b.getDenseI64ArrayAttr(ends),
+          b.getDenseI64ArrayAttr(attrOf<std::vector<int64_t>>(n, "squeeze")));
+    }
+#define REDUCE(name, Op)                                                       \
+  if (op == name)                                                              \
+    return gpt::Op::create(b, l, t, in(0), attrOf<int64_t>(n, "axis"),         \
+                           attrOf<bool>(n, "keepdim"));
+    REDUCE("sum", SumOp)
+    REDUCE("mean", MeanOp)
+    REDUCE("max", MaxOp)
+    REDUCE("var", VarOp)
+#undef REDUCE
+    if (op == "softmax")
+      return gpt::SoftmaxOp::create(b, l, t, in(0), attrOf<int64_t>(n, "axis"));
+    if (op == "log_softmax")
+      return gpt::LogSoftmaxOp::create(b, l, t, in(0),
+                                       attrOf<int64_t>(n, "axis"));
+    if (op == "masked_fill")
+      return gpt::MaskedFillOp::create(
+          b, l, t, in(0), in(1), b.getF64FloatAttr(attrOf<double>(n, "value")));
+    if (op == "causal_mask")
+      return gpt::CausalMaskOp::create(b, l, t, dimValue(n.type.shape[0], l));
+    if (op == "arange")
+      return gpt::ArangeOp::create(b, l, t, dimValue(n.type.shape[0], l));
+    if (op == "dropout")
+      return gpt::DropoutOp::create(b, l, t, in(0),
+                                    b.getF64FloatAttr(attrOf<double>(n, "p")),
+                                    b.getI64IntegerAttr(nextDropoutId++));
+    if (op == "layer_norm")
+      return gpt::LayerNormOp::create(
+          b, l, t, in(0), in(1), in(2),
+          b.getF64FloatAttr(attrOf<double>(n, "eps")));
+    if (op == "cross_entropy")
+      return gpt::CrossEntropyOp::create(b, l, t, in(0), in(1),
+                                         attrOf<int64_t>(n, "ignore_index"));
+    llvm_unreachable("Sema produced an op MLIRGen does not know");
+  }
+
+  MLIRContext &ctx;
+  OpBuilder b;
+  ModuleOp module;
+  std::map<std::string, Value> symbols;
+  std::map<std::string, Value> dimCache;
+  int64_t nextDropoutId = 0;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> mlirGen(MLIRContext &context, const Program &prog) {
+  return MLIRGenImpl(context).gen(prog);
+}
+
+} // namespace gptc

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Reports.h"
+#include "Run.h"
 
 #include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Parser.h"
@@ -38,6 +39,9 @@ commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
   emit    print a compiler stage: --stage=ast|params|ir
+  run     run the model in process: --interpret --inputs IN.safetensors
+          -o OUT.safetensors (the run contract: parameters, tokens and
+          optional targets in; logits and loss out)
 
 options:
   --config FILE     model config (YAML), e.g. models/configs/gpt2-124m.yaml
@@ -47,6 +51,10 @@ options:
                     (parameter table with Hugging Face names), ir (the gpt
                     dialect, one func per entry point)
   --no-loc          for emit --stage=ir: omit source locations
+  --interpret       for run: use the reference interpreter (double precision)
+  --fp32            for run: round every result to float32
+  --inputs FILE     for run: input safetensors
+  -o FILE           for run: output safetensors
   -h, --help        this help
   --version         print the version
 
@@ -61,6 +69,10 @@ struct Options {
   std::vector<std::string> includes;
   std::string stage;
   bool printLocations = true;
+  bool interpret = false;
+  bool fp32 = false;
+  std::string inputs;
+  std::string output;
 };
 
 struct UsageError {
@@ -103,6 +115,16 @@ Options parseArgs(int argc, char **argv) {
       o.includes.push_back(a.substr(2));
     } else if (is("--stage")) {
       o.stage = value("--stage");
+    } else if (a == "--interpret") {
+      o.interpret = true;
+    } else if (a == "--fp32") {
+      o.fp32 = true;
+    } else if (is("--inputs")) {
+      o.inputs = value("--inputs");
+    } else if (a == "-o") {
+      if (i + 1 >= argc)
+        throw UsageError{"option '-o' needs a file"};
+      o.output = argv[++i];
     } else if (a == "--no-loc") {
       o.printLocations = false;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -124,11 +146,12 @@ Options parseArgs(int argc, char **argv) {
 int compile(const Options &o, SourceManager &sm);
 
 int run(const Options &o) {
-  static const std::vector<std::string> commands = {"check", "info", "emit"};
+  static const std::vector<std::string> commands = {"check", "info", "emit",
+                                                   "run"};
   if (std::find(commands.begin(), commands.end(), o.command) ==
       commands.end())
     throw UsageError{"unknown command '" + o.command +
-                     "'; expected check, info or emit"};
+                     "'; expected check, info, emit or run"};
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
   static const std::vector<std::string> stages = {"ast", "params", "ir"};
@@ -141,6 +164,14 @@ int run(const Options &o) {
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
+  if (o.command == "run") {
+    if (!o.interpret)
+      throw UsageError{"run needs --interpret (compiled execution arrives "
+                       "with the CPU backend)"};
+    if (o.inputs.empty() || o.output.empty())
+      throw UsageError{"run needs --inputs IN.safetensors and -o "
+                       "OUT.safetensors"};
+  }
 
   // Diagnostics point into the SourceManager's files: print them while it
   // is alive.
@@ -149,6 +180,9 @@ int run(const Options &o) {
     return compile(o, sm);
   } catch (const CompileError &e) {
     printDiagnostic(std::cerr, e.diag);
+    return kExitError;
+  } catch (const RuntimeError &e) {
+    std::cerr << "gptc: error: " << e.what() << "\n";
     return kExitError;
   }
 }
@@ -168,22 +202,27 @@ int compile(const Options &o, SourceManager &sm) {
     addOverride(sm, cfg, s);
   Program prog = analyze(model, cfg);
 
+  // Every command verifies the IR too: a model that elaborates but does not
+  // lower is a compiler bug, caught here rather than in a later stage.
+  mlir::MLIRContext context;
+  loadGptDialects(context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(context, prog);
+  if (mlir::failed(mlir::verify(*module))) {
+    std::cerr << "gptc: internal error: the generated IR does not verify\n";
+    return kExitError;
+  }
+
   if (o.command == "check") {
     std::cout << o.model << ": ok (" << prog.entries.size()
               << " entry points, " << groupDigits(prog.numParameters())
               << " parameters)\n";
   } else if (o.command == "info") {
     printInfo(std::cout, prog, o.model, o.config);
+  } else if (o.command == "run") {
+    runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32});
   } else if (o.stage == "params") {
     printParamTable(std::cout, prog);
   } else if (o.stage == "ir") {
-    mlir::MLIRContext context;
-    loadGptDialects(context);
-    mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(context, prog);
-    if (mlir::failed(mlir::verify(*module))) {
-      std::cerr << "gptc: internal error: the generated IR does not verify\n";
-      return kExitError;
-    }
     mlir::OpPrintingFlags flags;
     if (o.printLocations)
       flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);

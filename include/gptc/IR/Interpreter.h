@@ -1,0 +1,43 @@
+//===- Interpreter.h - Reference evaluation of gpt functions -----*- C++ -*-===//
+//
+// The oracle every pass and backend is tested against: evaluates a `gpt`
+// function naively, op by op, in double precision (or rounding every result
+// to float32, to model a float32 backend). Deterministic; dropout is the
+// identity outside a training step.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_IR_INTERPRETER_H
+#define GPTC_IR_INTERPRETER_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace gptc {
+
+/// A dense row-major tensor; element values as doubles whatever the IR
+/// element type (i32 ids and i1 masks included).
+struct Buffer {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+
+  int64_t numel() const;
+};
+
+struct InterpreterOptions {
+  /// Round every op's result to float32 (models an fp32 backend).
+  bool float32 = false;
+};
+
+/// Evaluates `func` on `args` (one per function argument, in order) and
+/// returns its result. Throws RuntimeError, naming the op's source location,
+/// for an op it does not support or a run-time error (an id out of range,
+/// sizes that do not fit the IR's types).
+Buffer interpret(mlir::func::FuncOp func, const std::vector<Buffer> &args,
+                 const InterpreterOptions &options = {});
+
+} // namespace gptc
+
+#endif // GPTC_IR_INTERPRETER_H

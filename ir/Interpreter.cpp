@@ -1,0 +1,598 @@
+//===- Interpreter.cpp - Reference evaluation of gpt functions ------------===//
+//
+// Written for obviousness, not speed: multi-index loops over row-major
+// buffers, every reduction in double, softmax and log-sum-exp with the
+// maximum subtracted. Run-time sizes are checked against the static dims of
+// the IR types, so a wrong input shape is an error, not a wrong answer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/IR/Interpreter.h"
+#include "gptc/IR/GptOps.h"
+#include "gptc/Runtime/Error.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+
+namespace gptc {
+
+int64_t Buffer::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+namespace {
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+/// `file:line:col (scope)` of an op, for error messages.
+std::string describeLoc(mlir::Location loc) {
+  std::string scope;
+  if (auto n = dyn_cast<NameLoc>(loc)) {
+    scope = n.getName().str();
+    loc = n.getChildLoc();
+  }
+  std::string where;
+  if (auto f = dyn_cast<FileLineColLoc>(loc))
+    where = f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" +
+            std::to_string(f.getColumn());
+  if (!scope.empty())
+    where += (where.empty() ? "" : " ") + std::string("(in ") + scope + ")";
+  return where.empty() ? "<unknown location>" : where;
+}
+
+std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
+    s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+/// Iterates a multi-index over `shape` in row-major order.
+template <typename F> void forEachIndex(const std::vector<int64_t> &shape, F f) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  std::vector<int64_t> idx(shape.size(), 0);
+  for (int64_t flat = 0; flat < n; ++flat) {
+    f(idx, flat);
+    for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+      if (++idx[i] < shape[i])
+        break;
+      idx[i] = 0;
+    }
+  }
+}
+
+class Interpreter {
+public:
+  explicit Interpreter(const InterpreterOptions &o) : opts(o) {}
+
+  Buffer run(func::FuncOp func, const std::vector<Buffer> &args) {
+    Block &body = func.getBody().front();
+    if (args.size() != body.getNumArguments())
+      throw RuntimeError("@" + func.getName().str() + " takes " +
+                         std::to_string(body.getNumArguments()) +
+                         " arguments, got " + std::to_string(args.size()));
+    for (size_t i = 0; i < args.size(); ++i) {
+      Buffer b = args[i];
+      if (static_cast<int64_t>(b.data.size()) != b.numel())
+        throw RuntimeError("argument " + std::to_string(i) +
+                           ": data does not match its shape");
+      round(b);
+      check(body.getArgument(i), b, "argument " + std::to_string(i));
+      tensors[body.getArgument(i)] = std::move(b);
+    }
+    for (Operation &op : body) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op))
+        return tensors.at(ret.getOperand(0));
+      currentOp = &op;
+      eval(op);
+    }
+    throw RuntimeError("@" + func.getName().str() + " has no return");
+  }
+
+private:
+  [[noreturn]] void fail(const std::string &what) {
+    std::string where = currentOp ? describeLoc(currentOp->getLoc()) : "";
+    std::string name =
+        currentOp ? currentOp->getName().getStringRef().str() : "";
+    throw RuntimeError(where + ": " + name + ": " + what);
+  }
+
+  void round(Buffer &b) {
+    if (opts.float32)
+      for (double &x : b.data)
+        x = static_cast<double>(static_cast<float>(x));
+  }
+
+  /// Checks `b` against the static dims of `v`'s type.
+  void check(Value v, const Buffer &b, const std::string &what) {
+    auto t = cast<RankedTensorType>(v.getType());
+    bool ok = t.getRank() == static_cast<int64_t>(b.shape.size());
+    for (int64_t i = 0; ok && i < t.getRank(); ++i)
+      ok = t.getDimSize(i) == kDyn || t.getDimSize(i) == b.shape[i];
+    if (!ok) {
+      std::string s;
+      llvm::raw_string_ostream os(s);
+      os << t;
+      throw RuntimeError(what + " has shape " + shapeStr(b.shape) +
+                         " but the IR expects " + s);
+    }
+  }
+
+  const Buffer &in(Value v) { return tensors.at(v); }
+  int64_t idx(Value v) { return indices.at(v); }
+
+  void set(Operation &op, Buffer b) {
+    round(b);
+    check(op.getResult(0), b, "the result");
+    tensors[op.getResult(0)] = std::move(b);
+  }
+
+  template <typename F> Buffer map(const Buffer &x, F f) {
+    Buffer r{x.shape, std::vector<double>(x.data.size())};
+    for (size_t i = 0; i < x.data.size(); ++i)
+      r.data[i] = f(x.data[i]);
+    return r;
+  }
+
+  /// Elementwise `f(a, b)` with NumPy broadcasting.
+  template <typename F> Buffer zip(const Buffer &a, const Buffer &b, F f) {
+    size_t rank = std::max(a.shape.size(), b.shape.size());
+    std::vector<int64_t> shape(rank);
+    auto dimAt = [&](const Buffer &x, size_t i) -> int64_t {
+      size_t off = rank - x.shape.size();
+      return i < off ? 1 : x.shape[i - off];
+    };
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t x = dimAt(a, i), y = dimAt(b, i);
+      if (x != y && x != 1 && y != 1)
+        fail("shapes " + shapeStr(a.shape) + " and " + shapeStr(b.shape) +
+             " do not broadcast");
+      shape[i] = x == 1 ? y : x;
+    }
+    auto broadcastStrides = [&](const Buffer &x) {
+      std::vector<int64_t> s(rank, 0), own = stridesOf(x.shape);
+      size_t off = rank - x.shape.size();
+      for (size_t i = 0; i < x.shape.size(); ++i)
+        s[i + off] = x.shape[i] == 1 ? 0 : own[i];
+      return s;
+    };
+    std::vector<int64_t> sa = broadcastStrides(a), sb = broadcastStrides(b);
+    Buffer r{shape, {}};
+    r.data.resize(r.numel());
+    forEachIndex(shape, [&](const std::vector<int64_t> &ix, int64_t flat) {
+      int64_t oa = 0, ob = 0;
+      for (size_t i = 0; i < rank; ++i) {
+        oa += ix[i] * sa[i];
+        ob += ix[i] * sb[i];
+      }
+      r.data[flat] = f(a.data[oa], b.data[ob]);
+    });
+    return r;
+  }
+
+  /// Applies `f` to each row along `axis`: f(values, out), both strided.
+  template <typename F>
+  Buffer alongAxis(const Buffer &x, int64_t axis, bool keep, bool reduce,
+                   F f) {
+    std::vector<int64_t> outer = x.shape;
+    int64_t n = x.shape[axis];
+    outer[axis] = 1;
+    std::vector<int64_t> st = stridesOf(x.shape);
+    Buffer r;
+    r.shape = x.shape;
+    if (reduce)
+      r.shape[axis] = 1;
+    r.data.assign(reduce ? x.numel() / std::max<int64_t>(n, 1) : x.numel(), 0);
+    std::vector<int64_t> rst = stridesOf(r.shape);
+    std::vector<double> row(n), res(reduce ? 1 : n);
+    forEachIndex(outer, [&](const std::vector<int64_t> &ix, int64_t) {
+      int64_t base = 0, rbase = 0;
+      for (size_t i = 0; i < ix.size(); ++i) {
+        base += ix[i] * st[i];
+        rbase += ix[i] * rst[i];
+      }
+      for (int64_t k = 0; k < n; ++k)
+        row[k] = x.data[base + k * st[axis]];
+      f(row, res);
+      for (size_t k = 0; k < res.size(); ++k)
+        r.data[rbase + k * rst[axis]] = res[k];
+    });
+    if (reduce && !keep)
+      r.shape.erase(r.shape.begin() + axis);
+    return r;
+  }
+
+  static double maxOf(const std::vector<double> &v) {
+    double m = -std::numeric_limits<double>::infinity();
+    for (double x : v)
+      m = std::max(m, x);
+    return m;
+  }
+
+  static double logSumExp(const std::vector<double> &v) {
+    double m = maxOf(v);
+    if (std::isinf(m))
+      return m;
+    double s = 0;
+    for (double x : v)
+      s += std::exp(x - m);
+    return m + std::log(s);
+  }
+
+  std::vector<int64_t> mixed(ArrayRef<int64_t> statics, OperandRange dyn) {
+    std::vector<int64_t> out;
+    size_t k = 0;
+    for (int64_t s : statics)
+      out.push_back(s == kDyn ? idx(dyn[k++]) : s);
+    return out;
+  }
+
+  void eval(Operation &op) {
+    using namespace gpt;
+    llvm::TypeSwitch<Operation *>(&op)
+        .Case<arith::ConstantIndexOp>(
+            [&](auto c) { indices[c] = c.value(); })
+        .Case<arith::MulIOp>([&](auto m) {
+          indices[m] = idx(m.getLhs()) * idx(m.getRhs());
+        })
+        .Case<tensor::DimOp>([&](auto d) {
+          const Buffer &b = in(d.getSource());
+          int64_t k = idx(d.getIndex());
+          if (k < 0 || k >= static_cast<int64_t>(b.shape.size()))
+            fail("dim index out of range");
+          indices[d] = b.shape[k];
+        })
+        .Case<ConstantOp>([&](auto c) {
+          set(op, Buffer{{}, {c.getValue().convertToDouble()}});
+        })
+        .Case<NegOp>([&](auto o) {
+          set(op, map(in(o.getInput()), [](double x) { return -x; }));
+        })
+        .Case<ExpOp>([&](auto o) {
+          set(op, map(in(o.getInput()), [](double x) { return std::exp(x); }));
+        })
+        .Case<LogOp>([&](auto o) {
+          set(op, map(in(o.getInput()), [](double x) { return std::log(x); }));
+        })
+        .Case<SqrtOp>([&](auto o) {
+          set(op, map(in(o.getInput()), [](double x) { return std::sqrt(x); }));
+        })
+        .Case<TanhOp>([&](auto o) {
+          set(op, map(in(o.getInput()), [](double x) { return std::tanh(x); }));
+        })
+        .Case<ReluOp>([&](auto o) {
+          set(op, map(in(o.getInput()),
+                      [](double x) { return x > 0 ? x : 0.0; }));
+        })
+        .Case<GeluOp>([&](auto o) {
+          const double c = std::sqrt(2.0 / M_PI);
+          set(op, map(in(o.getInput()), [c](double x) {
+                return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
+              }));
+        })
+        .Case<PowOp>([&](auto o) {
+          double e = o.getExponent().convertToDouble();
+          set(op, map(in(o.getInput()),
+                      [e](double x) { return std::pow(x, e); }));
+        })
+        .Case<AddOp>([&](auto o) {
+          set(op, zip(in(o.getLhs()), in(o.getRhs()),
+                      [](double a, double b) { return a + b; }));
+        })
+        .Case<SubOp>([&](auto o) {
+          set(op, zip(in(o.getLhs()), in(o.getRhs()),
+                      [](double a, double b) { return a - b; }));
+        })
+        .Case<MulOp>([&](auto o) {
+          set(op, zip(in(o.getLhs()), in(o.getRhs()),
+                      [](double a, double b) { return a * b; }));
+        })
+        .Case<DivOp>([&](auto o) {
+          set(op, zip(in(o.getLhs()), in(o.getRhs()),
+                      [](double a, double b) { return a / b; }));
+        })
+        .Case<MatmulOp>([&](auto o) { set(op, matmul(in(o.getLhs()),
+                                                     in(o.getRhs()))); })
+        .Case<TransposeOp>([&](auto o) {
+          set(op, transpose(in(o.getInput()), o.getPerm()));
+        })
+        .Case<ReshapeOp>([&](auto o) {
+          Buffer r = in(o.getInput());
+          std::vector<int64_t> shape =
+              mixed(o.getStaticShape(), o.getDynamicShape());
+          Buffer probe{shape, {}};
+          if (probe.numel() != r.numel())
+            fail("cannot reshape " + shapeStr(r.shape) + " into " +
+                 shapeStr(shape));
+          r.shape = shape;
+          set(op, std::move(r));
+        })
+        .Case<SplitOp>([&](auto o) {
+          const Buffer &x = in(o.getInput());
+          int64_t axis = o.getAxis(), parts = o.getParts();
+          if (x.shape[axis] % parts)
+            fail("dim of size " + std::to_string(x.shape[axis]) +
+                 " does not split into " + std::to_string(parts));
+          int64_t size = x.shape[axis] / parts;
+          std::vector<int64_t> starts(x.shape.size(), 0), ends = x.shape;
+          starts[axis] = o.getIndex() * size;
+          ends[axis] = starts[axis] + size;
+          set(op, slice(x, starts, ends, {}));
+        })
+        .Case<SliceOp>([&](auto o) {
+          const Buffer &x = in(o.getInput());
+          std::vector<int64_t> starts =
+              mixed(o.getStaticStarts(), o.getDynamicStarts());
+          std::vector<int64_t> ends =
+              mixed(o.getStaticEnds(), o.getDynamicEnds());
+          std::vector<int64_t> squeeze(o.getSqueeze().begin(),
+                                       o.getSqueeze().end());
+          for (int64_t s : squeeze) {
+            if (starts[s] < 0)
+              starts[s] += x.shape[s];
+            ends[s] = starts[s] + 1;
+          }
+          set(op, slice(x, starts, ends, squeeze));
+        })
+        .Case<SumOp, MeanOp, MaxOp, VarOp>([&](auto o) {
+          using OpT = decltype(o);
+          const Buffer &x = in(o.getInput());
+          set(op, alongAxis(x, o.getAxis(), o.getKeepdim(), true,
+                            [](const std::vector<double> &v,
+                               std::vector<double> &r) {
+                              double s = 0;
+                              for (double e : v)
+                                s += e;
+                              double n = static_cast<double>(v.size());
+                              if constexpr (std::is_same_v<OpT, SumOp>) {
+                                r[0] = s;
+                              } else if constexpr (std::is_same_v<OpT,
+                                                                  MeanOp>) {
+                                r[0] = s / n;
+                              } else if constexpr (std::is_same_v<OpT,
+                                                                  MaxOp>) {
+                                r[0] = maxOf(v);
+                              } else {
+                                double m = s / n, q = 0;
+                                for (double e : v)
+                                  q += (e - m) * (e - m);
+                                r[0] = q / n;
+                              }
+                            }));
+        })
+        .Case<SoftmaxOp>([&](auto o) {
+          set(op, alongAxis(in(o.getInput()), o.getAxis(), true, false,
+                            [](const std::vector<double> &v,
+                               std::vector<double> &r) {
+                              double lse = logSumExp(v);
+                              for (size_t k = 0; k < v.size(); ++k)
+                                r[k] = std::exp(v[k] - lse);
+                            }));
+        })
+        .Case<LogSoftmaxOp>([&](auto o) {
+          set(op, alongAxis(in(o.getInput()), o.getAxis(), true, false,
+                            [](const std::vector<double> &v,
+                               std::vector<double> &r) {
+                              double lse = logSumExp(v);
+                              for (size_t k = 0; k < v.size(); ++k)
+                                r[k] = v[k] - lse;
+                            }));
+        })
+        .Case<LayerNormOp>([&](auto o) {
+          const Buffer &x = in(o.getInput());
+          const Buffer &g = in(o.getScale()), &b = in(o.getShift());
+          double eps = o.getEps().convertToDouble();
+          int64_t axis = static_cast<int64_t>(x.shape.size()) - 1;
+          if (g.numel() != x.shape[axis] || b.numel() != x.shape[axis])
+            fail("scale/shift do not match the last dim");
+          set(op, alongAxis(x, axis, true, false,
+                            [&](const std::vector<double> &v,
+                                std::vector<double> &r) {
+                              double n = static_cast<double>(v.size()), m = 0,
+                                     q = 0;
+                              for (double e : v)
+                                m += e;
+                              m /= n;
+                              for (double e : v)
+                                q += (e - m) * (e - m);
+                              double inv = 1.0 / std::sqrt(q / n + eps);
+                              for (size_t k = 0; k < v.size(); ++k)
+                                r[k] = (v[k] - m) * inv * g.data[k] + b.data[k];
+                            }));
+        })
+        .Case<CausalMaskOp>([&](auto o) {
+          int64_t n = idx(o.getSize());
+          Buffer r{{n, n}, std::vector<double>(n * n, 0)};
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = i + 1; j < n; ++j)
+              r.data[i * n + j] = 1;
+          set(op, std::move(r));
+        })
+        .Case<MaskedFillOp>([&](auto o) {
+          double v = o.getValue().convertToDouble();
+          Buffer r = zip(in(o.getInput()), in(o.getMask()),
+                         [v](double x, double m) { return m != 0 ? v : x; });
+          if (r.shape != in(o.getInput()).shape)
+            fail("the mask does not broadcast to the input");
+          set(op, std::move(r));
+        })
+        .Case<DropoutOp>([&](auto o) { set(op, in(o.getInput())); })
+        .Case<ArangeOp>([&](auto o) {
+          int64_t n = idx(o.getSize());
+          Buffer r{{n}, std::vector<double>(n)};
+          for (int64_t i = 0; i < n; ++i)
+            r.data[i] = static_cast<double>(i);
+          set(op, std::move(r));
+        })
+        .Case<EmbeddingOp>([&](auto o) {
+          const Buffer &ids = in(o.getIds()), &table = in(o.getTable());
+          int64_t rows = table.shape[0], dim = table.shape[1];
+          Buffer r{ids.shape, {}};
+          r.shape.push_back(dim);
+          r.data.resize(r.numel());
+          for (int64_t i = 0; i < ids.numel(); ++i) {
+            double id = ids.data[i];
+            if (!(id >= 0 && id < static_cast<double>(rows)))
+              fail("id " + std::to_string(static_cast<int64_t>(id)) +
+                   " at flat position " + std::to_string(i) +
+                   " is outside the table's " + std::to_string(rows) +
+                   " rows");
+            std::copy_n(table.data.begin() + static_cast<int64_t>(id) * dim,
+                        dim, r.data.begin() + i * dim);
+          }
+          set(op, std::move(r));
+        })
+        .Case<CrossEntropyOp>([&](auto o) {
+          const Buffer &logits = in(o.getLogits()), &t = in(o.getTargets());
+          int64_t v = logits.shape.back();
+          int64_t ignore = o.getIgnoreIndex();
+          double total = 0;
+          int64_t count = 0;
+          for (int64_t i = 0; i < t.numel(); ++i) {
+            int64_t target = static_cast<int64_t>(t.data[i]);
+            if (target == ignore)
+              continue;
+            if (target < 0 || target >= v)
+              fail("target " + std::to_string(target) + " at flat position " +
+                   std::to_string(i) + " is outside the vocabulary of " +
+                   std::to_string(v) + " (ignore_index is " +
+                   std::to_string(ignore) + ")");
+            std::vector<double> row(logits.data.begin() + i * v,
+                                    logits.data.begin() + (i + 1) * v);
+            total += logSumExp(row) - row[target];
+            ++count;
+          }
+          set(op, Buffer{{}, {count ? total / count
+                                    : std::numeric_limits<double>::quiet_NaN()}});
+        })
+        .Default([&](Operation *) {
+          fail("the interpreter does not support this op");
+        });
+  }
+
+  Buffer matmul(const Buffer &a, const Buffer &b) {
+    size_t ra = a.shape.size(), rb = b.shape.size();
+    int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
+    if (b.shape[rb - 2] != k)
+      fail("inner dimensions differ: " + shapeStr(a.shape) + " @ " +
+           shapeStr(b.shape));
+    std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - 2),
+        bb(b.shape.begin(), b.shape.end() - 2);
+    size_t rank = std::max(ba.size(), bb.size());
+    std::vector<int64_t> batch(rank);
+    auto at = [&](const std::vector<int64_t> &s, size_t i) -> int64_t {
+      size_t off = rank - s.size();
+      return i < off ? 1 : s[i - off];
+    };
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t x = at(ba, i), y = at(bb, i);
+      if (x != y && x != 1 && y != 1)
+        fail("batch dims do not broadcast");
+      batch[i] = x == 1 ? y : x;
+    }
+    auto batchStrides = [&](const std::vector<int64_t> &s) {
+      std::vector<int64_t> st(rank, 0);
+      int64_t acc = 1;
+      for (int i = static_cast<int>(s.size()) - 1; i >= 0; --i) {
+        st[i + rank - s.size()] = s[i] == 1 ? 0 : acc;
+        acc *= s[i];
+      }
+      return st;
+    };
+    std::vector<int64_t> sa = batchStrides(ba), sb = batchStrides(bb);
+    Buffer r{batch, {}};
+    r.shape.push_back(m);
+    r.shape.push_back(n);
+    r.data.assign(r.numel(), 0);
+    forEachIndex(batch, [&](const std::vector<int64_t> &ix, int64_t flat) {
+      int64_t oa = 0, ob = 0;
+      for (size_t i = 0; i < rank; ++i) {
+        oa += ix[i] * sa[i];
+        ob += ix[i] * sb[i];
+      }
+      const double *pa = a.data.data() + oa * m * k;
+      const double *pb = b.data.data() + ob * k * n;
+      double *pr = r.data.data() + flat * m * n;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < k; ++p) {
+          double av = pa[i * k + p];
+          for (int64_t j = 0; j < n; ++j)
+            pr[i * n + j] += av * pb[p * n + j];
+        }
+    });
+    return r;
+  }
+
+  Buffer transpose(const Buffer &x, ArrayRef<int64_t> perm) {
+    std::vector<int64_t> st = stridesOf(x.shape);
+    Buffer r;
+    for (int64_t p : perm)
+      r.shape.push_back(x.shape[p]);
+    r.data.resize(x.data.size());
+    forEachIndex(r.shape, [&](const std::vector<int64_t> &ix, int64_t flat) {
+      int64_t off = 0;
+      for (size_t i = 0; i < ix.size(); ++i)
+        off += ix[i] * st[perm[i]];
+      r.data[flat] = x.data[off];
+    });
+    return r;
+  }
+
+  Buffer slice(const Buffer &x, const std::vector<int64_t> &starts,
+               const std::vector<int64_t> &ends,
+               const std::vector<int64_t> &squeeze) {
+    std::vector<int64_t> box;
+    for (size_t i = 0; i < x.shape.size(); ++i) {
+      if (starts[i] < 0 || ends[i] > x.shape[i] || ends[i] < starts[i])
+        fail("slice " + std::to_string(starts[i]) + ":" +
+             std::to_string(ends[i]) + " is out of range for dim " +
+             std::to_string(i) + " of " + shapeStr(x.shape));
+      box.push_back(ends[i] - starts[i]);
+    }
+    std::vector<int64_t> st = stridesOf(x.shape);
+    Buffer r{box, std::vector<double>()};
+    r.data.resize(r.numel());
+    forEachIndex(box, [&](const std::vector<int64_t> &ix, int64_t flat) {
+      int64_t off = 0;
+      for (size_t i = 0; i < ix.size(); ++i)
+        off += (ix[i] + starts[i]) * st[i];
+      r.data[flat] = x.data[off];
+    });
+    for (auto it = squeeze.rbegin(); it != squeeze.rend(); ++it)
+      r.shape.erase(r.shape.begin() + *it);
+    return r;
+  }
+
+  InterpreterOptions opts;
+  llvm::DenseMap<Value, Buffer> tensors;
+  llvm::DenseMap<Value, int64_t> indices;
+  Operation *currentOp = nullptr;
+};
+
+} // namespace
+
+Buffer interpret(func::FuncOp func, const std::vector<Buffer> &args,
+                 const InterpreterOptions &options) {
+  return Interpreter(options).run(func, args);
+}
+
+} // namespace gptc

@@ -1,0 +1,26 @@
+//===- Run.h - `gptc run`: executing a model in process ---------*- C++ -*-===//
+
+#ifndef GPTC_TOOLS_RUN_H
+#define GPTC_TOOLS_RUN_H
+
+#include "gptc/Runtime/Safetensors.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+namespace gptc {
+
+struct RunOptions {
+  std::string inputPath;  ///< Parameters by name, `tokens`, optional `targets`.
+  std::string outputPath; ///< `logits`, and `loss` when targets are given.
+  bool float32 = false;   ///< Round every op to float32 (models a backend).
+};
+
+/// The run contract of DESIGN.md on the reference interpreter: evaluates
+/// `@forward` (and `@loss` when the input has `targets`) of `module`.
+/// Throws RuntimeError for missing or misshapen tensors, naming the tensor
+/// and both shapes.
+void runInterpreted(mlir::ModuleOp module, const RunOptions &options);
+
+} // namespace gptc
+
+#endif // GPTC_TOOLS_RUN_H

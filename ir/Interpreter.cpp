@@ -9,7 +9,7 @@
 
 #include "gptc/IR/Interpreter.h"
 #include "gptc/IR/GptOps.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Safetensors.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -589,6 +589,53 @@ private:
 };
 
 } // namespace
+
+static std::string irTypeStr(RankedTensorType t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    s += (i ? ", " : "") + (t.isDynamicDim(i)
+                                ? std::string("?")
+                                : std::to_string(t.getDimSize(i)));
+  return s + "]";
+}
+
+/// Collects the arguments of `func` from `file` by their gpt.input and
+/// gpt.param names, checking presence, dtype class and static dims.
+std::vector<Buffer> bindArguments(func::FuncOp func,
+                                         const SafetensorsFile &file,
+                                         const std::string &path) {
+  std::vector<Buffer> args;
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, "gpt.param");
+    bool isParam = static_cast<bool>(name);
+    if (!name)
+      name = func.getArgAttrOfType<StringAttr>(i, "gpt.input");
+    auto type = cast<RankedTensorType>(func.getArgument(i).getType());
+    const TensorData *t = file.find(name.str());
+    if (!t)
+      throw RuntimeError(path + ": missing " +
+                         (isParam ? "parameter" : "input") + " '" +
+                         name.str() + "' (" + irTypeStr(type) + ")");
+    bool wantInt = type.getElementType().isInteger(32);
+    bool isInt = t->dtype == DType::I32 || t->dtype == DType::I64;
+    bool isFloat = t->dtype == DType::F32 || t->dtype == DType::F64 ||
+                   t->dtype == DType::F16 || t->dtype == DType::BF16;
+    if (wantInt ? !isInt : !isFloat)
+      throw RuntimeError(path + ": tensor '" + name.str() + "' is " +
+                         t->typeStr() + " but the model expects " +
+                         (wantInt ? "integer ids (I32 or I64)" : "floats") +
+                         " of shape " + irTypeStr(type));
+    bool ok = static_cast<int64_t>(t->shape.size()) == type.getRank();
+    for (int64_t d = 0; ok && d < type.getRank(); ++d)
+      ok = type.isDynamicDim(d) || type.getDimSize(d) == t->shape[d];
+    if (!ok)
+      throw RuntimeError(path + ": tensor '" + name.str() + "' has shape " +
+                         t->typeStr() + " but the model expects " +
+                         irTypeStr(type));
+    args.push_back(Buffer{t->shape, t->toDoubles()});
+  }
+  return args;
+}
 
 Buffer interpret(func::FuncOp func, const std::vector<Buffer> &args,
                  const InterpreterOptions &options) {

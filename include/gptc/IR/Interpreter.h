@@ -10,6 +10,8 @@
 #ifndef GPTC_IR_INTERPRETER_H
 #define GPTC_IR_INTERPRETER_H
 
+#include "gptc/Runtime/Safetensors.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <cstdint>
@@ -37,6 +39,14 @@ struct InterpreterOptions {
 /// sizes that do not fit the IR's types).
 Buffer interpret(mlir::func::FuncOp func, const std::vector<Buffer> &args,
                  const InterpreterOptions &options = {});
+
+/// Collects the arguments of `func` from `file` by their `gpt.input` and
+/// `gpt.param` names. Throws RuntimeError naming the tensor (and both shapes)
+/// when one is missing, has the wrong kind of dtype, or a wrong static dim;
+/// `path` names the file in those messages.
+std::vector<Buffer> bindArguments(mlir::func::FuncOp func,
+                                  const SafetensorsFile &file,
+                                  const std::string &path);
 
 } // namespace gptc
 

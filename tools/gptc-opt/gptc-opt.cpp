@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/IR/GptDialect.h"
+#include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -17,6 +18,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
+  gptc::registerGptPasses();
   mlir::DialectRegistry registry;
   registry.insert<gptc::gpt::GptDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect,
                   mlir::tensor::TensorDialect>();

@@ -13,6 +13,7 @@
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
 #include "gptc/IR/MLIRGen.h"
+#include "gptc/Passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -51,6 +52,9 @@ options:
                     (parameter table with Hugging Face names), ir (the gpt
                     dialect, one func per entry point)
   --no-loc          for emit --stage=ir: omit source locations
+  --print-ir-after-all       print the IR after every pass (to stderr)
+  --print-ir-after=PASS      print the IR after the pass with that flag
+                             name (e.g. gpt-shape-inference, canonicalize)
   --interpret       for run: use the reference interpreter (double precision)
   --fp32            for run: round every result to float32
   --inputs FILE     for run: input safetensors
@@ -69,6 +73,8 @@ struct Options {
   std::vector<std::string> includes;
   std::string stage;
   bool printLocations = true;
+  bool printAfterAll = false;
+  std::vector<std::string> printAfter;
   bool interpret = false;
   bool fp32 = false;
   std::string inputs;
@@ -125,6 +131,10 @@ Options parseArgs(int argc, char **argv) {
       if (i + 1 >= argc)
         throw UsageError{"option '-o' needs a file"};
       o.output = argv[++i];
+    } else if (a == "--print-ir-after-all") {
+      o.printAfterAll = true;
+    } else if (is("--print-ir-after")) {
+      o.printAfter.push_back(value("--print-ir-after"));
     } else if (a == "--no-loc") {
       o.printLocations = false;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -209,6 +219,24 @@ int compile(const Options &o, SourceManager &sm) {
   mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(context, prog);
   if (mlir::failed(mlir::verify(*module))) {
     std::cerr << "gptc: internal error: the generated IR does not verify\n";
+    return kExitError;
+  }
+  mlir::PassManager pm(&context);
+  buildFrontendPipeline(pm);
+  if (o.printAfterAll || !o.printAfter.empty()) {
+    // IR printing needs a single-threaded context.
+    context.disableMultithreading();
+    auto after = [&](mlir::Pass *pass, mlir::Operation *) {
+      return o.printAfterAll ||
+             std::find(o.printAfter.begin(), o.printAfter.end(),
+                       pass->getArgument().str()) != o.printAfter.end();
+    };
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        after, /*printModuleScope=*/true,
+                        /*printAfterOnlyOnChange=*/false);
+  }
+  if (mlir::failed(pm.run(*module))) {
+    std::cerr << "gptc: internal error: the front-end pipeline failed\n";
     return kExitError;
   }
 

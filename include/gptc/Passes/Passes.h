@@ -1,0 +1,25 @@
+//===- Passes.h - gptc's passes ---------------------------------*- C++ -*-===//
+
+#ifndef GPTC_PASSES_PASSES_H
+#define GPTC_PASSES_PASSES_H
+
+#include "gptc/IR/GptOps.h"
+
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace gptc {
+
+#define GEN_PASS_DECL
+#include "gptc/Passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "gptc/Passes/Passes.h.inc"
+
+/// The front-end pipeline that `gptc emit --stage=ir` shows: shape
+/// inference, canonicalization and CSE on the output of MLIRGen.
+void buildFrontendPipeline(mlir::OpPassManager &pm);
+
+} // namespace gptc
+
+#endif // GPTC_PASSES_PASSES_H

@@ -79,6 +79,13 @@ static LogicalResult broadcast(Operation *op, ArrayRef<int64_t> a,
   return success();
 }
 
+/// The static value of an index operand, or kDyn.
+static int64_t staticSize(Value v) {
+  if (auto c = getConstantIntValue(v))
+    return *c;
+  return kDyn;
+}
+
 static bool compatible(int64_t a, int64_t b) {
   return a == b || a == kDyn || b == kDyn;
 }
@@ -197,17 +204,21 @@ LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
            << dynamic << " dynamic dims but " << getDynamicShape().size()
            << " size operands";
   shape.assign(target.begin(), target.end());
+  // Size operands that are constants give static dims.
+  for (size_t i = 0, k = 0; i < shape.size(); ++i)
+    if (shape[i] == kDyn)
+      shape[i] = staticSize(getDynamicShape()[k++]);
   auto in = shapeOf(getInput());
-  if (!llvm::is_contained(in, kDyn) && !dynamic) {
+  if (!llvm::is_contained(in, kDyn) && !llvm::is_contained(shape, kDyn)) {
     int64_t a = 1, b = 1;
     for (int64_t d : in)
       a *= d;
-    for (int64_t d : target)
+    for (int64_t d : shape)
       b *= d;
     if (a != b)
       return emitOpError("cannot reshape ")
              << shapeStr(in) << " (" << a << " elements) into "
-             << shapeStr(target) << " (" << b << ")";
+             << shapeStr(shape) << " (" << b << ")";
   }
   return success();
 }
@@ -231,13 +242,21 @@ LogicalResult SplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
 
 LogicalResult SliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   auto in = shapeOf(getInput());
-  ArrayRef<int64_t> starts = getStaticStarts(), ends = getStaticEnds();
-  if (starts.size() != in.size() || ends.size() != in.size())
+  if (getStaticStarts().size() != in.size() ||
+      getStaticEnds().size() != in.size())
     return emitOpError("needs one start and one end per input dim");
-  if (llvm::count(starts, kDyn) !=
+  if (llvm::count(getStaticStarts(), kDyn) !=
           static_cast<int64_t>(getDynamicStarts().size()) ||
-      llvm::count(ends, kDyn) != static_cast<int64_t>(getDynamicEnds().size()))
+      llvm::count(getStaticEnds(), kDyn) !=
+          static_cast<int64_t>(getDynamicEnds().size()))
     return emitOpError("dynamic bounds do not match the size operands");
+  SmallVector<int64_t> starts(getStaticStarts()), ends(getStaticEnds());
+  for (size_t i = 0, k = 0; i < starts.size(); ++i)
+    if (starts[i] == kDyn)
+      starts[i] = staticSize(getDynamicStarts()[k++]);
+  for (size_t i = 0, k = 0; i < ends.size(); ++i)
+    if (ends[i] == kDyn)
+      ends[i] = staticSize(getDynamicEnds()[k++]);
   ArrayRef<int64_t> squeeze = getSqueeze();
   shape.clear();
   for (size_t i = 0; i < in.size(); ++i) {
@@ -300,13 +319,6 @@ LogicalResult LayerNormOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   }
   shape.assign(in.begin(), in.end());
   return success();
-}
-
-/// The static value of an index operand, or kDyn.
-static int64_t staticSize(Value v) {
-  if (auto c = getConstantIntValue(v))
-    return *c;
-  return kDyn;
 }
 
 LogicalResult CausalMaskOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {

@@ -138,6 +138,13 @@ private:
       bool isParam = n.op == "param";
       func.setArgAttr(i, isParam ? "gpt.param" : "gpt.input",
                       b.getStringAttr(attrOf<std::string>(n, "name")));
+      if (!isParam) {
+        // Name each input dim (B, T, or its size) so tools can bind them.
+        SmallVector<Attribute> dims;
+        for (const Dim &d : n.type.shape)
+          dims.push_back(b.getStringAttr(d.str()));
+        func.setArgAttr(i, "gpt.dims", b.getArrayAttr(dims));
+      }
       body->getArgument(i).setLoc(locOf(n.loc, n.scope));
       values[argNodes[i]] = body->getArgument(i);
     }

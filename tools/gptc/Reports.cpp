@@ -139,4 +139,32 @@ void printInfo(std::ostream &os, const Program &prog,
      << bytes(16.0 * total) << "\n";
 }
 
+static std::string flops(double f) {
+  const char *units[] = {"", "K", "M", "G", "T", "P"};
+  int u = 0;
+  while (f >= 1000 && u < 5) {
+    f /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %sFLOP", f, units[u]);
+  return buf;
+}
+
+void printCost(std::ostream &os, const std::string &entry, const Cost &c,
+               int64_t tokens) {
+  double fwd = c.matmulFlops + c.otherFlops;
+  os << "  " << entry << ":\n"
+     << "    forward FLOPs per token           " << flops(fwd / tokens)
+     << "  (matmul " << flops(c.matmulFlops / tokens) << ")\n"
+     << "    forward+backward FLOPs per token  " << flops(3 * fwd / tokens)
+     << "  (3x forward; counted exactly once autodiff lands)\n"
+     << "    activations (all op results, kept for backward)  "
+     << bytes(static_cast<double>(c.activationBytes)) << "\n"
+     << "    peak live activations (inference)               "
+     << bytes(static_cast<double>(c.peakLiveBytes)) << "\n"
+     << "    attention weights [B, H, T, T]                   "
+     << bytes(static_cast<double>(c.attentionBytes)) << "\n";
+}
+
 } // namespace gptc

@@ -9,6 +9,7 @@
 #define GPTC_TOOLS_REPORTS_H
 
 #include "gptc/Frontend/Sema.h"
+#include "gptc/IR/CostModel.h"
 
 #include <ostream>
 
@@ -24,6 +25,10 @@ void printParamTable(std::ostream &os, const Program &prog);
 /// parameter count per top-level group.
 void printInfo(std::ostream &os, const Program &prog,
                const std::string &modelPath, const std::string &configPath);
+
+/// FLOPs per token and activation memory of one entry point.
+void printCost(std::ostream &os, const std::string &entry, const Cost &cost,
+               int64_t tokens);
 
 } // namespace gptc
 

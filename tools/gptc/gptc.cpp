@@ -12,14 +12,17 @@
 #include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
+#include "gptc/IR/CostModel.h"
 #include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Transforms/Passes.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <map>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -52,6 +55,8 @@ options:
                     (parameter table with Hugging Face names), ir (the gpt
                     dialect, one func per entry point)
   --no-loc          for emit --stage=ir: omit source locations
+  --dim NAME=SIZE   for info: size of a symbolic dim for FLOPs and memory
+                    (default 1, and T = context_length when configured)
   --print-ir-after-all       print the IR after every pass (to stderr)
   --print-ir-after=PASS      print the IR after the pass with that flag
                              name (e.g. gpt-shape-inference, canonicalize)
@@ -73,6 +78,7 @@ struct Options {
   std::vector<std::string> includes;
   std::string stage;
   bool printLocations = true;
+  std::vector<std::string> dims;
   bool printAfterAll = false;
   std::vector<std::string> printAfter;
   bool interpret = false;
@@ -135,6 +141,8 @@ Options parseArgs(int argc, char **argv) {
       o.printAfterAll = true;
     } else if (is("--print-ir-after")) {
       o.printAfter.push_back(value("--print-ir-after"));
+    } else if (is("--dim")) {
+      o.dims.push_back(value("--dim"));
     } else if (a == "--no-loc") {
       o.printLocations = false;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -197,6 +205,59 @@ int run(const Options &o) {
   }
 }
 
+/// The FLOPs and activation memory of each entry at fixed dims: the module
+/// is specialized (gpt-specialize) and its shapes made static first.
+void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module) {
+  // Every symbolic dim defaults to 1, except T to the context length.
+  std::map<std::string, int64_t> dims;
+  for (const Entry &e : prog.entries)
+    for (const std::string &s : e.symbols)
+      dims[s] = 1;
+  for (const ConfigValue &c : prog.config)
+    if (c.name == "context_length" && dims.count("T"))
+      dims["T"] = c.intValue;
+  for (const std::string &d : o.dims) {
+    size_t eq = d.find('=');
+    long long v = 0;
+    if (eq == std::string::npos || (v = std::atoll(d.c_str() + eq + 1)) <= 0)
+      throw UsageError{"--dim expects NAME=SIZE with a positive size, got '" +
+                       d + "'"};
+    dims[d.substr(0, eq)] = v;
+  }
+  // Bind only the symbols the model has.
+  std::vector<std::string> bindings;
+  std::string shown;
+  int64_t tokens = 1;
+  for (auto &[name, size] : dims) {
+    bool used = false;
+    for (const Entry &e : prog.entries)
+      used |= std::count(e.symbols.begin(), e.symbols.end(), name) > 0;
+    if (!used)
+      continue;
+    bindings.push_back(name + "=" + std::to_string(size));
+    shown += (shown.empty() ? "" : ", ") + name + "=" + std::to_string(size);
+    tokens *= size;
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> specialized = module.clone();
+  mlir::PassManager pm(module.getContext());
+  GptSpecializeOptions opts;
+  opts.dims.assign(bindings.begin(), bindings.end());
+  pm.addPass(createGptSpecialize(opts));
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(createGptShapeInference());
+  pm.addPass(mlir::createCanonicalizerPass());
+  if (mlir::failed(pm.run(*specialized)))
+    throw RuntimeError("cannot specialize the model to " + shown);
+  std::cout << "\ncost at " << shown << " (" << tokens << " tokens):\n";
+  for (auto func : specialized->getOps<mlir::func::FuncOp>()) {
+    mlir::FailureOr<Cost> c = estimateCost(func);
+    if (mlir::failed(c))
+      throw RuntimeError("cannot estimate the cost of @" +
+                         func.getName().str());
+    printCost(std::cout, func.getName().str(), *c, tokens);
+  }
+}
+
 int compile(const Options &o, SourceManager &sm) {
   ModelSource model = loadModel(sm, o.model, o.includes);
   if (o.command == "emit" && o.stage == "ast") {
@@ -246,6 +307,7 @@ int compile(const Options &o, SourceManager &sm) {
               << " parameters)\n";
   } else if (o.command == "info") {
     printInfo(std::cout, prog, o.model, o.config);
+    printCosts(o, prog, *module);
   } else if (o.command == "run") {
     runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32});
   } else if (o.stage == "params") {

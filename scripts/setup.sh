@@ -11,7 +11,7 @@ PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libhalide14-0-dev libyaml-cpp-dev
   cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev
-  libgtest-dev libgmock-dev python3
+  libgtest-dev libgmock-dev python3 graphviz
 )
 
 missing=()

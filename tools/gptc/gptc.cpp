@@ -13,6 +13,7 @@
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
 #include "gptc/IR/CostModel.h"
+#include "gptc/IR/DotExport.h"
 #include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
 
@@ -42,7 +43,7 @@ usage: gptc <command> MODEL.gpt [options]
 commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
-  emit    print a compiler stage: --stage=ast|params|ir
+  emit    print a compiler stage: --stage=ast|params|ir|dot
   run     run the model in process: --interpret --inputs IN.safetensors
           -o OUT.safetensors (the run contract: parameters, tokens and
           optional targets in; logits and loss out)
@@ -53,7 +54,8 @@ options:
   -I, --include DIR search DIR for imports after the model's folder
   --stage STAGE     for emit: ast (syntax tree with locations), params
                     (parameter table with Hugging Face names), ir (the gpt
-                    dialect, one func per entry point)
+                    dialect, one func per entry point), dot (a Graphviz
+                    graph: dot -Tsvg model.dot -o model.svg)
   --no-loc          for emit --stage=ir: omit source locations
   --dim NAME=SIZE   for info: size of a symbolic dim for FLOPs and memory
                     (default 1, and T = context_length when configured)
@@ -172,13 +174,14 @@ int run(const Options &o) {
                      "'; expected check, info, emit or run"};
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
-  static const std::vector<std::string> stages = {"ast", "params", "ir"};
+  static const std::vector<std::string> stages = {"ast", "params", "ir",
+                                                 "dot"};
   if (o.command == "emit") {
     if (o.stage.empty())
-      throw UsageError{"emit needs --stage=ast|params|ir"};
+      throw UsageError{"emit needs --stage=ast|params|ir|dot"};
     if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
       throw UsageError{"unknown stage '" + o.stage +
-                       "'; expected one of: ast, params, ir"};
+                       "'; expected one of: ast, params, ir, dot"};
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
@@ -312,6 +315,8 @@ int compile(const Options &o, SourceManager &sm) {
     runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32});
   } else if (o.stage == "params") {
     printParamTable(std::cout, prog);
+  } else if (o.stage == "dot") {
+    exportDot(*module, llvm::outs());
   } else if (o.stage == "ir") {
     mlir::OpPrintingFlags flags;
     if (o.printLocations)

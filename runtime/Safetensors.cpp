@@ -249,8 +249,8 @@ namespace {
 
 struct Json {
   enum class Kind { Object, Array, String, Int } kind = Kind::Int;
-  std::vector<std::pair<std::string, Json>> members; ///< Object, in order.
-  std::vector<Json> elements;                        ///< Array.
+  std::vector<std::string> keys; ///< Object keys, in order ...
+  std::vector<Json> elements;    ///< ... and their values; or array items.
   std::string str;
   int64_t integer = 0;
 };
@@ -320,12 +320,12 @@ private:
       if (pos >= s.size() || s[pos] != '"')
         fail("expected a quoted key");
       std::string key = string();
-      for (auto &m : j.members)
-        if (m.first == key)
-          fail("duplicate key \"" + key + "\"");
+      if (std::find(j.keys.begin(), j.keys.end(), key) != j.keys.end())
+        fail("duplicate key \"" + key + "\"");
       if (!eat(':'))
         fail("expected ':' after a key");
-      j.members.emplace_back(std::move(key), value(depth + 1));
+      j.keys.push_back(std::move(key));
+      j.elements.push_back(value(depth + 1));
     } while (eat(','));
     if (!eat('}'))
       fail("expected ',' or '}' in an object");
@@ -480,14 +480,17 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
     std::string name;
   };
   std::vector<Span> spans;
-  for (auto &[key, v] : root.members) {
+  for (size_t m = 0; m < root.keys.size(); ++m) {
+    const std::string key = root.keys[m];
+    const Json &v = root.elements[m];
     if (key == "__metadata__") {
       if (v.kind != Json::Kind::Object)
         throw fail("__metadata__ must be an object of strings");
-      for (auto &[mk, mv] : v.members) {
-        if (mv.kind != Json::Kind::String)
-          throw fail("__metadata__ value of '" + mk + "' must be a string");
-        out.metadata[mk] = mv.str;
+      for (size_t k = 0; k < v.keys.size(); ++k) {
+        if (v.elements[k].kind != Json::Kind::String)
+          throw fail("__metadata__ value of '" + v.keys[k] +
+                     "' must be a string");
+        out.metadata[v.keys[k]] = v.elements[k].str;
       }
       continue;
     }
@@ -497,13 +500,14 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
     if (v.kind != Json::Kind::Object)
       throw bad("expected an object with dtype, shape and data_offsets");
     const Json *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
-    for (auto &[fk, fv] : v.members) {
+    for (size_t k = 0; k < v.keys.size(); ++k) {
+      const std::string &fk = v.keys[k];
       if (fk == "dtype")
-        dtype = &fv;
+        dtype = &v.elements[k];
       else if (fk == "shape")
-        shape = &fv;
+        shape = &v.elements[k];
       else if (fk == "data_offsets")
-        offsets = &fv;
+        offsets = &v.elements[k];
       else
         throw bad("unknown field '" + fk + "'");
     }

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Fuzzes the front end (lexer, parser, config, elaboration) with libFuzzer.
-# Usage: scripts/fuzz.sh [SECONDS]   (default 600)
-# Seeds are every .gpt file of the project; new inputs go to build/fuzz/corpus,
-# crashes to build/fuzz/ (add each as a regression test before fixing it).
+# Fuzzes one of gptc's input parsers with libFuzzer.
+# Usage: scripts/fuzz.sh [frontend|safetensors] [SECONDS]   (default: frontend 600)
+#   frontend     lexer, parser, config (YAML) and elaboration; seeds: every .gpt
+#   safetensors  the safetensors reader; seeds: the golden files
+# New inputs go to build/fuzz/corpus-TARGET, crashes to build/fuzz/ (add each
+# as a regression test before fixing it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-600}
+target=${1:-frontend}
+secs=${2:-600}
+case "$target" in
+  frontend) seeds=(models models/lib tests/lit/errors tests/lit/frontend); dict=(-dict=../../tests/fuzz/gpt.dict) ;;
+  safetensors) seeds=(tests/reference/goldens); dict=() ;;
+  *) echo "usage: scripts/fuzz.sh [frontend|safetensors] [SECONDS]" >&2; exit 2 ;;
+esac
 scripts/setup.sh
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target gptc-frontend-fuzzer
-mkdir -p build/fuzz/corpus build/fuzz/seeds
-find models tests/lit -name '*.gpt' -exec cp {} build/fuzz/seeds/ \;
+cmake --build --preset fuzz --target "gptc-$target-fuzzer"
+mkdir -p "build/fuzz/corpus-$target" "build/fuzz/seeds-$target"
+for d in "${seeds[@]}"; do
+  find "$d" -maxdepth 1 -type f \( -name '*.gpt' -o -name '*.safetensors' \) \
+    -exec cp {} "build/fuzz/seeds-$target/" \;
+done
 cd build/fuzz
-./tests/fuzz/gptc-frontend-fuzzer -max_total_time="$secs" -timeout=10 \
-  -rss_limit_mb=4096 -dict=../../tests/fuzz/gpt.dict -print_final_stats=1 \
-  corpus seeds
+"./tests/fuzz/gptc-$target-fuzzer" -max_total_time="$secs" -timeout=10 \
+  -rss_limit_mb=4096 "${dict[@]}" -print_final_stats=1 \
+  "corpus-$target" "seeds-$target"

@@ -9,6 +9,7 @@
 
 #include "gptc/IR/Interpreter.h"
 #include "gptc/IR/GptOps.h"
+#include "gptc/Runtime/Philox.h"
 #include "gptc/Runtime/Safetensors.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -435,7 +436,21 @@ private:
             fail("the mask does not broadcast to the input");
           set(op, std::move(r));
         })
-        .Case<DropoutOp>([&](auto o) { set(op, in(o.getInput())); })
+        .Case<DropoutOp>([&](auto o) {
+          double p = o.getP().convertToDouble();
+          if (!opts.training || p == 0) {
+            set(op, in(o.getInput()));
+            return;
+          }
+          Buffer r = in(o.getInput());
+          double scale = 1.0 / (1.0 - p);
+          uint32_t id = static_cast<uint32_t>(o.getId());
+          for (size_t i = 0; i < r.data.size(); ++i)
+            r.data[i] = dropoutKeeps(p, opts.seed, opts.step, id, i)
+                            ? r.data[i] * scale
+                            : 0.0;
+          set(op, std::move(r));
+        })
         .Case<ArangeOp>([&](auto o) {
           int64_t n = idx(o.getSize());
           Buffer r{{n}, std::vector<double>(n)};

@@ -26,3 +26,4 @@ if config.gptc_sanitize:
 models = os.path.join(config.gptc_src_root, "models")
 config.substitutions.append(("%models", models))
 config.substitutions.append(("%src", config.gptc_src_root))
+config.substitutions.append(("%obj", config.gptc_obj_root))

@@ -12,7 +12,10 @@
 #include "gptc/IR/Interpreter.h"
 #include "gptc/IR/MLIRGen.h"
 
+#include "gptc/Runtime/Philox.h"
+
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/IR/Verifier.h"
 
 #include <gtest/gtest.h>
@@ -130,6 +133,42 @@ TEST(Interpreter, BindingErrorsNameTheTensor) {
     EXPECT_NE(std::string(e.what()).find("layers.gpt"), std::string::npos)
         << e.what();
   }
+}
+
+} // namespace
+
+namespace {
+
+TEST(Interpreter, DropoutOnlyInTrainingAndSeeded) {
+  mlir::MLIRContext context;
+  loadGptDialects(context);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(R"mlir(
+    func.func @f(%x: tensor<4x1000xf32>) -> tensor<4x1000xf32> {
+      %0 = gpt.dropout %x {p = 0.25 : f64, id = 5 : i64} : tensor<4x1000xf32>
+      return %0 : tensor<4x1000xf32>
+    })mlir",
+                                                        &context);
+  ASSERT_TRUE(module);
+  auto f = module->lookupSymbol<mlir::func::FuncOp>("f");
+  Buffer x{{4, 1000}, std::vector<double>(4000, 2.0)};
+
+  EXPECT_EQ(interpret(f, {x}).data, x.data); // inference: identity
+
+  InterpreterOptions train;
+  train.training = true;
+  train.seed = 1234;
+  train.step = 3;
+  Buffer a = interpret(f, {x}, train), b = interpret(f, {x}, train);
+  EXPECT_EQ(a.data, b.data); // deterministic
+  int kept = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    bool k = dropoutKeeps(0.25, 1234, 3, 5, i);
+    EXPECT_EQ(a.data[i], k ? 2.0 / 0.75 : 0.0) << i;
+    kept += k;
+  }
+  EXPECT_NEAR(kept / 4000.0, 0.75, 0.03);
+  train.step = 4;
+  EXPECT_NE(interpret(f, {x}, train).data, a.data); // new step, new mask
 }
 
 } // namespace

@@ -2,8 +2,8 @@
 //
 // The oracle every pass and backend is tested against: evaluates a `gpt`
 // function naively, op by op, in double precision (or rounding every result
-// to float32, to model a float32 backend). Deterministic; dropout is the
-// identity outside a training step.
+// to float32, to model a float32 backend). Deterministic: dropout is the
+// identity outside a training step and seeded (Philox) inside one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +31,11 @@ struct Buffer {
 struct InterpreterOptions {
   /// Round every op's result to float32 (models an fp32 backend).
   bool float32 = false;
+  /// Dropout is active only in a training step; its masks are drawn from
+  /// Philox keyed by (seed, step, op id, element index), see docs/RNG.md.
+  bool training = false;
+  uint64_t seed = 0;
+  uint64_t step = 0;
 };
 
 /// Evaluates `func` on `args` (one per function argument, in order) and

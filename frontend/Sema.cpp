@@ -17,6 +17,7 @@
 
 #include "gptc/Frontend/Sema.h"
 #include "gptc/Frontend/Parser.h"
+#include "gptc/Support/Glob.h"
 
 #include <cmath>
 #include <filesystem>
@@ -854,17 +855,16 @@ private:
     return out;
   }
 
-  /// Matches `pattern` (at most one `*`) against `s`; returns what `*` took.
+  /// What the (single) `*` of a matching `pattern` stood for in `s`.
   static std::optional<std::string> matchGlob(const std::string &pattern,
                                               const std::string &s) {
+    if (!globMatch(pattern, s))
+      return std::nullopt;
     size_t star = pattern.find('*');
     if (star == std::string::npos)
-      return pattern == s ? std::optional<std::string>("") : std::nullopt;
-    std::string pre = pattern.substr(0, star), post = pattern.substr(star + 1);
-    if (s.size() < pre.size() + post.size() || s.compare(0, pre.size(), pre) ||
-        s.compare(s.size() - post.size(), post.size(), post))
-      return std::nullopt;
-    return s.substr(pre.size(), s.size() - pre.size() - post.size());
+      return std::string();
+    size_t tail = pattern.size() - star - 1;
+    return s.substr(star, s.size() - star - tail);
   }
 
   static std::string joinName(const std::string &scope,

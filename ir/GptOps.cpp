@@ -8,7 +8,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/IR/GptOps.h"
+#include "gptc/IR/GptBuilder.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -130,6 +132,7 @@ SAME_AS_INPUT(ReluOp)
 SAME_AS_INPUT(GeluOp)
 SAME_AS_INPUT(PowOp)
 SAME_AS_INPUT(DropoutOp)
+SAME_AS_INPUT(StepOp)
 #undef SAME_AS_INPUT
 
 #define BROADCASTING(Op)                                                       \
@@ -367,6 +370,332 @@ CrossEntropyOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   shape.clear();
   return success();
 }
+
+/// Checks that `from` broadcasts to `to` (every dim of `from`, aligned from
+/// the right, is 1 or fits the dim of `to`).
+static LogicalResult broadcastsTo(Operation *op, ArrayRef<int64_t> from,
+                                  ArrayRef<int64_t> to) {
+  bool ok = from.size() <= to.size();
+  for (size_t i = 0; ok && i < from.size(); ++i) {
+    int64_t f = from[from.size() - 1 - i], t = to[to.size() - 1 - i];
+    ok = f == 1 || compatible(f, t);
+  }
+  if (!ok)
+    return op->emitOpError("shape ")
+           << shapeStr(from) << " does not broadcast to " << shapeStr(to);
+  return success();
+}
+
+LogicalResult UnbroadcastOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto like = shapeOf(getLike());
+  if (failed(broadcastsTo(*this, like, shapeOf(getInput()))))
+    return failure();
+  shape.assign(like.begin(), like.end());
+  return success();
+}
+
+LogicalResult
+BroadcastLikeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto like = shapeOf(getLike());
+  if (failed(broadcastsTo(*this, shapeOf(getInput()), like)))
+    return failure();
+  shape.assign(like.begin(), like.end());
+  return success();
+}
+
+LogicalResult UnsqueezeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto in = shapeOf(getInput());
+  if (failed(checkAxis(*this, getAxis(), in.size() + 1)))
+    return failure();
+  shape.assign(in.begin(), in.end());
+  shape.insert(shape.begin() + getAxis(), 1);
+  return success();
+}
+
+LogicalResult ArgmaxMaskOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto in = shapeOf(getInput());
+  if (failed(checkAxis(*this, getAxis(), in.size())))
+    return failure();
+  shape.assign(in.begin(), in.end());
+  return success();
+}
+
+LogicalResult
+EmbeddingGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto table = shapeOf(getTable()), ids = shapeOf(getIds()),
+       grad = shapeOf(getGrad());
+  bool ok = table.size() == 2 && grad.size() == ids.size() + 1 &&
+            compatible(grad.back(), table[1]);
+  for (size_t i = 0; ok && i < ids.size(); ++i)
+    ok = compatible(ids[i], grad[i]);
+  if (!ok)
+    return emitOpError("gradient ")
+           << shapeStr(grad) << " does not fit ids " << shapeStr(ids)
+           << " and table " << shapeStr(table);
+  shape.assign(table.begin(), table.end());
+  return success();
+}
+
+LogicalResult
+CrossEntropyGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto logits = shapeOf(getLogits()), targets = shapeOf(getTargets());
+  bool ok = logits.size() >= 2 && targets.size() == logits.size() - 1;
+  for (size_t i = 0; ok && i < targets.size(); ++i)
+    ok = compatible(targets[i], logits[i]);
+  if (!ok)
+    return emitOpError("targets ")
+           << shapeStr(targets) << " must have the leading dims of logits "
+           << shapeStr(logits);
+  shape.assign(logits.begin(), logits.end());
+  return success();
+}
+
+LogicalResult UnsplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto like = shapeOf(getLike()), in = shapeOf(getInput());
+  int64_t axis = getAxis(), parts = getParts();
+  if (failed(checkAxis(*this, axis, like.size())))
+    return failure();
+  bool ok = in.size() == like.size() && parts >= 1 && getIndex() >= 0 &&
+            getIndex() < parts;
+  for (size_t i = 0; ok && i < in.size(); ++i)
+    ok = static_cast<int64_t>(i) == axis
+             ? (like[i] == kDyn || compatible(in[i], like[i] / parts))
+             : compatible(in[i], like[i]);
+  if (!ok)
+    return emitOpError("piece ") << shapeStr(in) << " is not piece "
+                                 << getIndex() << " of " << parts << " of "
+                                 << shapeStr(like) << " along axis " << axis;
+  shape.assign(like.begin(), like.end());
+  return success();
+}
+
+LogicalResult UnsliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto like = shapeOf(getLike());
+  if (getStaticStarts().size() != like.size() ||
+      getStaticEnds().size() != like.size())
+    return emitOpError("needs one start and one end per dim of the result");
+  shape.assign(like.begin(), like.end());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Gradient rules
+//===----------------------------------------------------------------------===//
+
+#define GRAD(Op) void Op::buildGradients(OpBuilder &b, Value g,                \
+                                         SmallVectorImpl<Value> &grads)
+
+GRAD(NegOp) { grads.push_back(NegOp::create(b, getLoc(), g)); }
+
+GRAD(ExpOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.mul(g, getResult()));
+}
+
+GRAD(LogOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.div(g, getInput()));
+}
+
+GRAD(SqrtOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.div(gb.mul(g, 0.5), getResult()));
+}
+
+GRAD(TanhOp) {
+  GptBuilder gb{b, getLoc()};
+  Value y = getResult();
+  grads.push_back(gb.mul(g, gb.sub(gb.cst(1.0), gb.mul(y, y))));
+}
+
+GRAD(ReluOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.mul(g, StepOp::create(b, getLoc(), getInput())));
+}
+
+GRAD(GeluOp) {
+  // d/dx 0.5 x (1 + t), t = tanh(c (x + a x^3)):
+  //   0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
+  GptBuilder gb{b, getLoc()};
+  const double c = std::sqrt(2.0 / M_PI), a = 0.044715;
+  Value x = getInput();
+  Value x2 = gb.mul(x, x);
+  Value inner = gb.mul(gb.add(x, gb.mul(gb.mul(x2, x), a)), c);
+  Value t = TanhOp::create(b, getLoc(), inner);
+  Value left = gb.mul(gb.add(gb.cst(1.0), t), 0.5);
+  Value dInner = gb.mul(gb.add(gb.cst(1.0), gb.mul(x2, 3 * a)), c);
+  Value right = gb.mul(gb.mul(gb.mul(x, 0.5), gb.sub(gb.cst(1.0), gb.mul(t, t))),
+                       dInner);
+  grads.push_back(gb.mul(g, gb.add(left, right)));
+}
+
+GRAD(PowOp) {
+  GptBuilder gb{b, getLoc()};
+  double e = getExponent().convertToDouble();
+  Value d = PowOp::create(b, getLoc(), getInput(), b.getF64FloatAttr(e - 1));
+  grads.push_back(gb.mul(gb.mul(g, e), d));
+}
+
+GRAD(AddOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.unbroadcast(g, getLhs()));
+  grads.push_back(gb.unbroadcast(g, getRhs()));
+}
+
+GRAD(SubOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.unbroadcast(g, getLhs()));
+  grads.push_back(gb.unbroadcast(gb.neg(g), getRhs()));
+}
+
+GRAD(MulOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.unbroadcast(gb.mul(g, getRhs()), getLhs()));
+  grads.push_back(gb.unbroadcast(gb.mul(g, getLhs()), getRhs()));
+}
+
+GRAD(DivOp) {
+  // d(a/b)/db = -(a/b)/b: reuse the forward result.
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.unbroadcast(gb.div(g, getRhs()), getLhs()));
+  grads.push_back(gb.unbroadcast(
+      gb.neg(gb.div(gb.mul(g, getResult()), getRhs())), getRhs()));
+}
+
+GRAD(MatmulOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(
+      gb.unbroadcast(gb.matmul(g, gb.transposeLast2(getRhs())), getLhs()));
+  grads.push_back(
+      gb.unbroadcast(gb.matmul(gb.transposeLast2(getLhs()), g), getRhs()));
+}
+
+GRAD(TransposeOp) {
+  ArrayRef<int64_t> perm = getPerm();
+  SmallVector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[perm[i]] = i;
+  grads.push_back(TransposeOp::create(b, getLoc(), getInput().getType(), g,
+                                      b.getDenseI64ArrayAttr(inverse)));
+}
+
+GRAD(ReshapeOp) {
+  // Back to the input's shape; its dynamic dims are read off the input.
+  auto in = cast<RankedTensorType>(getInput().getType());
+  SmallVector<Value> dynamic;
+  for (int64_t i = 0; i < in.getRank(); ++i)
+    if (in.isDynamicDim(i))
+      dynamic.push_back(tensor::DimOp::create(b, getLoc(), getInput(), i));
+  grads.push_back(ReshapeOp::create(b, getLoc(), in, g, dynamic,
+                                    b.getDenseI64ArrayAttr(in.getShape())));
+  grads.append(getDynamicShape().size(), Value());
+}
+
+GRAD(SplitOp) {
+  grads.push_back(UnsplitOp::create(b, getLoc(), getInput().getType(), g,
+                                    getInput(), getAxis(), getParts(),
+                                    getIndex()));
+}
+
+GRAD(SliceOp) {
+  grads.push_back(UnsliceOp::create(
+      b, getLoc(), getInput().getType(), g, getInput(), getDynamicStarts(),
+      getStaticStartsAttr(), getDynamicEnds(), getStaticEndsAttr(),
+      getSqueezeAttr()));
+  grads.append(getDynamicStarts().size() + getDynamicEnds().size(), Value());
+}
+
+GRAD(SumOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(
+      gb.broadcastLike(gb.keepAxis(g, getAxis(), getKeepdim()), getInput()));
+}
+
+GRAD(MeanOp) {
+  GptBuilder gb{b, getLoc()};
+  Value gk = gb.keepAxis(g, getAxis(), getKeepdim());
+  grads.push_back(gb.broadcastLike(
+      gb.div(gk, gb.countAlong(getInput(), getAxis())), getInput()));
+}
+
+GRAD(VarOp) {
+  // d var / dx = 2 (x - mean) / n.
+  GptBuilder gb{b, getLoc()};
+  Value x = getInput();
+  Value gk = gb.keepAxis(g, getAxis(), getKeepdim());
+  Value centered = gb.sub(x, gb.meanKeep(x, getAxis()));
+  Value scale = gb.div(gb.mul(gk, 2.0), gb.countAlong(x, getAxis()));
+  grads.push_back(gb.mul(centered, scale));
+}
+
+GRAD(MaxOp) {
+  GptBuilder gb{b, getLoc()};
+  Value gk = gb.keepAxis(g, getAxis(), getKeepdim());
+  Value mask = ArgmaxMaskOp::create(b, getLoc(), getInput(), getAxis());
+  grads.push_back(gb.mul(mask, gk));
+}
+
+GRAD(SoftmaxOp) {
+  // dx = y * (g - sum(g * y)).
+  GptBuilder gb{b, getLoc()};
+  Value y = getResult();
+  grads.push_back(gb.mul(y, gb.sub(g, gb.sumKeep(gb.mul(g, y), getAxis()))));
+}
+
+GRAD(LogSoftmaxOp) {
+  // dx = g - softmax(x) * sum(g), softmax(x) = exp(y).
+  GptBuilder gb{b, getLoc()};
+  Value p = ExpOp::create(b, getLoc(), getResult());
+  grads.push_back(gb.sub(g, gb.mul(p, gb.sumKeep(g, getAxis()))));
+}
+
+GRAD(LayerNormOp) {
+  // With xhat = (x - mean) * rstd and dxhat = g * scale:
+  //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
+  GptBuilder gb{b, getLoc()};
+  Value x = getInput();
+  int64_t axis = shapeOf(x).size() - 1;
+  Value centered = gb.sub(x, gb.meanKeep(x, axis));
+  Value var = gb.meanKeep(gb.mul(centered, centered), axis);
+  Value rstd = gb.div(gb.cst(1.0),
+                      SqrtOp::create(b, getLoc(),
+                                     gb.add(var, gb.cst(getEps().convertToDouble()))));
+  Value xhat = gb.mul(centered, rstd);
+  Value dxhat = gb.mul(g, getScale());
+  Value dx = gb.mul(rstd, gb.sub(gb.sub(dxhat, gb.meanKeep(dxhat, axis)),
+                                 gb.mul(xhat, gb.meanKeep(gb.mul(dxhat, xhat),
+                                                          axis))));
+  grads.push_back(dx);
+  grads.push_back(gb.unbroadcast(gb.mul(g, xhat), getScale()));
+  grads.push_back(gb.unbroadcast(g, getShift()));
+}
+
+GRAD(MaskedFillOp) {
+  grads.push_back(MaskedFillOp::create(b, getLoc(), getInput().getType(), g,
+                                       getMask(), b.getF64FloatAttr(0.0)));
+  grads.push_back(Value());
+}
+
+GRAD(DropoutOp) {
+  // The same op id draws the same mask, so the backward drops exactly the
+  // elements the forward dropped.
+  grads.push_back(DropoutOp::create(b, getLoc(), g, getPAttr(), getIdAttr()));
+}
+
+GRAD(EmbeddingOp) {
+  grads.push_back(Value());
+  grads.push_back(EmbeddingGradOp::create(b, getLoc(), getTable().getType(), g,
+                                          getIds(), getTable()));
+}
+
+GRAD(CrossEntropyOp) {
+  grads.push_back(CrossEntropyGradOp::create(
+      b, getLoc(), getLogits().getType(), g, getLogits(), getTargets(),
+      getIgnoreIndex()));
+  grads.push_back(Value());
+}
+
+#undef GRAD
 
 //===----------------------------------------------------------------------===//
 // Folders and canonicalization

@@ -85,7 +85,7 @@ class Interpreter {
 public:
   explicit Interpreter(const InterpreterOptions &o) : opts(o) {}
 
-  Buffer run(func::FuncOp func, const std::vector<Buffer> &args) {
+  std::vector<Buffer> run(func::FuncOp func, const std::vector<Buffer> &args) {
     Block &body = func.getBody().front();
     if (args.size() != body.getNumArguments())
       throw RuntimeError("@" + func.getName().str() + " takes " +
@@ -101,8 +101,12 @@ public:
       tensors[body.getArgument(i)] = std::move(b);
     }
     for (Operation &op : body) {
-      if (auto ret = dyn_cast<func::ReturnOp>(op))
-        return tensors.at(ret.getOperand(0));
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        std::vector<Buffer> results;
+        for (Value v : ret.getOperands())
+          results.push_back(tensors.at(v));
+        return results;
+      }
       currentOp = &op;
       eval(op);
     }
@@ -499,6 +503,99 @@ private:
           set(op, Buffer{{}, {count ? total / count
                                     : std::numeric_limits<double>::quiet_NaN()}});
         })
+        .Case<UnbroadcastOp>([&](auto o) {
+          set(op, unbroadcast(in(o.getInput()), in(o.getLike()).shape));
+        })
+        .Case<BroadcastLikeOp>([&](auto o) {
+          const Buffer &like = in(o.getLike());
+          Buffer r = zip(in(o.getInput()), Buffer{like.shape,
+                                                  std::vector<double>(
+                                                      like.data.size(), 0)},
+                         [](double a, double) { return a; });
+          if (r.shape != like.shape)
+            fail("cannot broadcast " + shapeStr(in(o.getInput()).shape) +
+                 " to " + shapeStr(like.shape));
+          set(op, std::move(r));
+        })
+        .Case<UnsqueezeOp>([&](auto o) {
+          Buffer r = in(o.getInput());
+          r.shape.insert(r.shape.begin() + o.getAxis(), 1);
+          set(op, std::move(r));
+        })
+        .Case<StepOp>([&](auto o) {
+          set(op, map(in(o.getInput()),
+                      [](double x) { return x > 0 ? 1.0 : 0.0; }));
+        })
+        .Case<ArgmaxMaskOp>([&](auto o) {
+          set(op, alongAxis(in(o.getInput()), o.getAxis(), true, false,
+                            [](const std::vector<double> &v,
+                               std::vector<double> &r) {
+                              size_t best = 0;
+                              for (size_t k = 1; k < v.size(); ++k)
+                                if (v[k] > v[best])
+                                  best = k;
+                              std::fill(r.begin(), r.end(), 0.0);
+                              if (!r.empty())
+                                r[best] = 1.0;
+                            }));
+        })
+        .Case<EmbeddingGradOp>([&](auto o) {
+          const Buffer &g = in(o.getGrad()), &ids = in(o.getIds());
+          const Buffer &table = in(o.getTable());
+          int64_t rows = table.shape[0], dim = table.shape[1];
+          Buffer r{table.shape, std::vector<double>(table.data.size(), 0)};
+          for (int64_t i = 0; i < ids.numel(); ++i) {
+            int64_t id = static_cast<int64_t>(ids.data[i]);
+            if (id < 0 || id >= rows)
+              fail("id " + std::to_string(id) + " is outside the table");
+            for (int64_t k = 0; k < dim; ++k)
+              r.data[id * dim + k] += g.data[i * dim + k];
+          }
+          set(op, std::move(r));
+        })
+        .Case<CrossEntropyGradOp>([&](auto o) {
+          const Buffer &logits = in(o.getLogits()), &t = in(o.getTargets());
+          double g = in(o.getGrad()).data[0];
+          int64_t v = logits.shape.back(), ignore = o.getIgnoreIndex();
+          int64_t count = 0;
+          for (double target : t.data)
+            count += static_cast<int64_t>(target) != ignore;
+          Buffer r{logits.shape, std::vector<double>(logits.data.size(), 0)};
+          for (int64_t i = 0; i < t.numel(); ++i) {
+            int64_t target = static_cast<int64_t>(t.data[i]);
+            if (target == ignore)
+              continue;
+            if (target < 0 || target >= v)
+              fail("target " + std::to_string(target) +
+                   " is outside the vocabulary");
+            std::vector<double> row(logits.data.begin() + i * v,
+                                    logits.data.begin() + (i + 1) * v);
+            double lse = logSumExp(row);
+            for (int64_t k = 0; k < v; ++k)
+              r.data[i * v + k] =
+                  g * (std::exp(row[k] - lse) - (k == target ? 1.0 : 0.0)) /
+                  count;
+          }
+          set(op, std::move(r));
+        })
+        .Case<UnsplitOp>([&](auto o) {
+          const Buffer &piece = in(o.getInput()), &like = in(o.getLike());
+          int64_t axis = o.getAxis();
+          std::vector<int64_t> starts(like.shape.size(), 0);
+          starts[axis] = o.getIndex() * (like.shape[axis] / o.getParts());
+          set(op, place(piece, like.shape, starts, {}));
+        })
+        .Case<UnsliceOp>([&](auto o) {
+          const Buffer &like = in(o.getLike());
+          std::vector<int64_t> starts =
+              mixed(o.getStaticStarts(), o.getDynamicStarts());
+          std::vector<int64_t> squeeze(o.getSqueeze().begin(),
+                                       o.getSqueeze().end());
+          for (int64_t sq : squeeze)
+            if (starts[sq] < 0)
+              starts[sq] += like.shape[sq];
+          set(op, place(in(o.getInput()), like.shape, starts, squeeze));
+        })
         .Default([&](Operation *) {
           fail("the interpreter does not support this op");
         });
@@ -553,6 +650,45 @@ private:
           for (int64_t j = 0; j < n; ++j)
             pr[i * n + j] += av * pb[p * n + j];
         }
+    });
+    return r;
+  }
+
+  /// Sums `g` over the dims broadcasting added or stretched to reach it
+  /// from `shape`.
+  Buffer unbroadcast(const Buffer &g, const std::vector<int64_t> &shape) {
+    size_t off = g.shape.size() - shape.size();
+    Buffer r{shape, std::vector<double>(Buffer{shape, {}}.numel(), 0)};
+    std::vector<int64_t> rst = stridesOf(shape);
+    forEachIndex(g.shape, [&](const std::vector<int64_t> &ix, int64_t flat) {
+      int64_t o = 0;
+      for (size_t i = 0; i < shape.size(); ++i)
+        o += (shape[i] == 1 ? 0 : ix[i + off]) * rst[i];
+      r.data[o] += g.data[flat];
+    });
+    return r;
+  }
+
+  /// Zeros of `shape` with `piece` written at `starts` (its dims listed in
+  /// `squeeze` having been dropped).
+  Buffer place(const Buffer &piece, const std::vector<int64_t> &shape,
+               const std::vector<int64_t> &starts,
+               const std::vector<int64_t> &squeeze) {
+    std::vector<int64_t> box = piece.shape;
+    for (int64_t sq : squeeze)
+      box.insert(box.begin() + sq, 1);
+    if (box.size() != shape.size())
+      fail("the piece does not fit the result's rank");
+    for (size_t i = 0; i < shape.size(); ++i)
+      if (starts[i] < 0 || starts[i] + box[i] > shape[i])
+        fail("the piece does not fit inside " + shapeStr(shape));
+    Buffer r{shape, std::vector<double>(Buffer{shape, {}}.numel(), 0)};
+    std::vector<int64_t> st = stridesOf(shape);
+    forEachIndex(box, [&](const std::vector<int64_t> &ix, int64_t flat) {
+      int64_t o = 0;
+      for (size_t i = 0; i < ix.size(); ++i)
+        o += (ix[i] + starts[i]) * st[i];
+      r.data[o] = piece.data[flat];
     });
     return r;
   }
@@ -654,6 +790,12 @@ std::vector<Buffer> bindArguments(func::FuncOp func,
 
 Buffer interpret(func::FuncOp func, const std::vector<Buffer> &args,
                  const InterpreterOptions &options) {
+  return Interpreter(options).run(func, args).at(0);
+}
+
+std::vector<Buffer> interpretAll(func::FuncOp func,
+                                 const std::vector<Buffer> &args,
+                                 const InterpreterOptions &options) {
   return Interpreter(options).run(func, args);
 }
 

@@ -119,6 +119,9 @@ private:
   void genEntry(const Entry &e) {
     symbols.clear();
     dimCache.clear();
+    // Dropout ids count per function, so `forward` and `loss` number the
+    // same dropouts the same way.
+    nextDropoutId = 0;
     SmallVector<Type> argTypes;
     SmallVector<int> argNodes(e.inputs.begin(), e.inputs.end());
     for (size_t i = 0; i < e.nodes.size(); ++i)

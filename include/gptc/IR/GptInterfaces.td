@@ -22,4 +22,21 @@ def ShapeInferenceOpInterface : OpInterface<"ShapeInference"> {
   let verify = [{ return ::gptc::gpt::verifyInferredShape($_op); }];
 }
 
+def GradientOpInterface : OpInterface<"Differentiable"> {
+  let description = [{
+    The op's gradient rule: given the gradient of the loss with respect to
+    the op's result, builds (with `b`, after the forward ops) the gradients
+    with respect to its operands, reusing forward values rather than
+    recomputing them. Operands without a gradient (ids, masks, sizes) get a
+    null Value. `--gpt-autodiff` calls it in reverse program order.
+  }];
+  let cppNamespace = "::gptc::gpt";
+  let methods = [
+    InterfaceMethod<"Builds the operand gradients from the result gradient.",
+      "void", "buildGradients",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Value":$grad,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
 #endif // GPTC_IR_GPTINTERFACES_TD

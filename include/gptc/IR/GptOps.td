@@ -24,12 +24,15 @@ class Gpt_ShapedOp<string mnemonic, list<Trait> traits = []>
     : Gpt_Op<mnemonic, !listconcat(traits,
         [Pure, DeclareOpInterfaceMethods<ShapeInferenceOpInterface>])>;
 
+/// An op with a gradient rule (GptOps.cpp, next to its shape rule).
+def Differentiable : DeclareOpInterfaceMethods<GradientOpInterface>;
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//
 
 class Gpt_UnaryOp<string mnemonic, string formula>
-    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType]> {
+    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType, Differentiable]> {
   let summary = "elementwise " # formula;
   let description = "Computes `" # formula # "` for every element.\n\n"
     # "```mlir\n%y = gpt." # mnemonic # " %x : tensor<?x?x768xf32>\n```";
@@ -47,7 +50,8 @@ def Gpt_ReluOp : Gpt_UnaryOp<"relu", "max(x, 0)">;
 def Gpt_GeluOp : Gpt_UnaryOp<"gelu",
     "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
 
-def Gpt_PowOp : Gpt_ShapedOp<"pow", [SameOperandsAndResultType]> {
+def Gpt_PowOp : Gpt_ShapedOp<"pow", [SameOperandsAndResultType,
+                                     Differentiable]> {
   let summary = "elementwise power by a constant exponent";
   let description = [{
     `x ** exponent` for every element.
@@ -62,7 +66,7 @@ def Gpt_PowOp : Gpt_ShapedOp<"pow", [SameOperandsAndResultType]> {
 }
 
 class Gpt_BinaryOp<string mnemonic, string formula>
-    : Gpt_ShapedOp<mnemonic> {
+    : Gpt_ShapedOp<mnemonic, [Differentiable]> {
   let summary = "elementwise " # formula # " with broadcasting";
   let description = "Computes `" # formula # "` with NumPy broadcasting: "
     # "shapes align from the right and each pair of dims is equal or 1.\n\n"
@@ -98,7 +102,7 @@ def Gpt_ConstantOp : Gpt_ShapedOp<"constant", [ConstantLike]> {
 // Linear algebra and layout
 //===----------------------------------------------------------------------===//
 
-def Gpt_MatmulOp : Gpt_ShapedOp<"matmul"> {
+def Gpt_MatmulOp : Gpt_ShapedOp<"matmul", [Differentiable]> {
   let summary = "batched matrix product";
   let description = [{
     `a [..., m, k] @ b [..., k, n] -> [..., m, n]`; the batch dims broadcast.
@@ -114,7 +118,7 @@ def Gpt_MatmulOp : Gpt_ShapedOp<"matmul"> {
     "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
 }
 
-def Gpt_TransposeOp : Gpt_ShapedOp<"transpose"> {
+def Gpt_TransposeOp : Gpt_ShapedOp<"transpose", [Differentiable]> {
   let summary = "permutes dims";
   let description = [{
     Result dim `i` is input dim `perm[i]`.
@@ -130,7 +134,7 @@ def Gpt_TransposeOp : Gpt_ShapedOp<"transpose"> {
   let hasFolder = 1;
 }
 
-def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape"> {
+def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape", [Differentiable]> {
   let summary = "reinterprets the elements with a new shape";
   let description = [{
     Row-major reinterpretation; the element count is unchanged. Dynamic
@@ -152,7 +156,7 @@ def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape"> {
   let hasCanonicalizer = 1;
 }
 
-def Gpt_SplitOp : Gpt_ShapedOp<"split"> {
+def Gpt_SplitOp : Gpt_ShapedOp<"split", [Differentiable]> {
   let summary = "one of `parts` equal pieces along an axis";
   let description = [{
     Piece `index` of `input` cut into `parts` equal pieces along `axis`.
@@ -168,7 +172,8 @@ def Gpt_SplitOp : Gpt_ShapedOp<"split"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Gpt_SliceOp : Gpt_ShapedOp<"slice", [AttrSizedOperandSegments]> {
+def Gpt_SliceOp : Gpt_ShapedOp<"slice", [AttrSizedOperandSegments,
+                                         Differentiable]> {
   let summary = "a box of elements, optionally dropping dims";
   let description = [{
     Elements `starts[i] <= j < ends[i]` along every dim; the dims listed in
@@ -199,7 +204,7 @@ def Gpt_SliceOp : Gpt_ShapedOp<"slice", [AttrSizedOperandSegments]> {
 //===----------------------------------------------------------------------===//
 
 class Gpt_ReduceOp<string mnemonic, string what>
-    : Gpt_ShapedOp<mnemonic> {
+    : Gpt_ShapedOp<mnemonic, [Differentiable]> {
   let summary = what # " along one axis";
   let description = "The " # what # " of the elements along `axis`; with "
     # "`keepdim` the axis stays with size 1.\n\n```mlir\n%m = gpt."
@@ -216,7 +221,7 @@ def Gpt_MaxOp : Gpt_ReduceOp<"max", "maximum">;
 def Gpt_VarOp : Gpt_ReduceOp<"var", "biased variance (divides by n)">;
 
 class Gpt_SoftmaxLikeOp<string mnemonic, string formula>
-    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType]> {
+    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType, Differentiable]> {
   let summary = formula # " along one axis";
   let description = "Computes `" # formula # "` along `axis`, subtracting "
     # "the maximum first for stability.\n\n```mlir\n%p = gpt." # mnemonic
@@ -230,7 +235,7 @@ def Gpt_SoftmaxOp : Gpt_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
 def Gpt_LogSoftmaxOp
     : Gpt_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
 
-def Gpt_LayerNormOp : Gpt_ShapedOp<"layer_norm"> {
+def Gpt_LayerNormOp : Gpt_ShapedOp<"layer_norm", [Differentiable]> {
   let summary = "layer normalization over the last dim";
   let description = [{
     `(x - mean) / sqrt(var + eps) * scale + shift` over the last dim, with
@@ -269,7 +274,7 @@ def Gpt_CausalMaskOp : Gpt_ShapedOp<"causal_mask"> {
   let assemblyFormat = "$size attr-dict `:` type($result)";
 }
 
-def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill"> {
+def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill", [Differentiable]> {
   let summary = "replaces the masked elements by a constant";
   let description = [{
     `mask ? value : x`; the mask broadcasts to the shape of `x`.
@@ -287,13 +292,14 @@ def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill"> {
   }];
 }
 
-def Gpt_DropoutOp : Gpt_ShapedOp<"dropout", [SameOperandsAndResultType]> {
+def Gpt_DropoutOp : Gpt_ShapedOp<"dropout", [SameOperandsAndResultType,
+                                             Differentiable]> {
   let summary = "inverted dropout, active only in a training step";
   let description = [{
     In a training step, zeroes each element with probability `p` and scales
     the rest by `1 / (1 - p)`; elsewhere the identity. The keep mask comes
     from Philox4x32-10 keyed by (seed, step, `id`, element index), so every
-    backend draws the same mask; `id` is unique within the module.
+    backend draws the same mask; `id` is unique within its function.
 
     ```mlir
     %y = gpt.dropout %x {p = 1.000000e-01 : f64, id = 3 : i64}
@@ -318,7 +324,7 @@ def Gpt_ArangeOp : Gpt_ShapedOp<"arange"> {
   let assemblyFormat = "$size attr-dict `:` type($result)";
 }
 
-def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding"> {
+def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding", [Differentiable]> {
   let summary = "rows of a table selected by ids";
   let description = [{
     `result[..., :] = table[ids[...], :]`. Ids outside `[0, rows)` are a
@@ -337,7 +343,7 @@ def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding"> {
   }];
 }
 
-def Gpt_CrossEntropyOp : Gpt_ShapedOp<"cross_entropy"> {
+def Gpt_CrossEntropyOp : Gpt_ShapedOp<"cross_entropy", [Differentiable]> {
   let summary = "mean cross entropy of logits against target ids";
   let description = [{
     The mean over all positions whose target is not `ignore_index` of
@@ -355,6 +361,177 @@ def Gpt_CrossEntropyOp : Gpt_ShapedOp<"cross_entropy"> {
   let assemblyFormat = [{
     $logits `,` $targets attr-dict `:` type($logits) `,` type($targets) `->`
     type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Backward-pass operations (built by gradient rules)
+//===----------------------------------------------------------------------===//
+
+def Gpt_UnbroadcastOp : Gpt_ShapedOp<"unbroadcast"> {
+  let summary = "sums a broadcast gradient back to an operand's shape";
+  let description = [{
+    The adjoint of broadcasting: sums `input` over the dims that
+    broadcasting added or stretched from 1, giving the shape of `like`
+    (whose values are not read).
+
+    ```mlir
+    %db = gpt.unbroadcast %g to %b : tensor<?x?x768xf32>, tensor<768xf32>
+            -> tensor<768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, AnyRankedTensor:$like);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `to` $like attr-dict `:` type($input) `,` type($like) `->`
+    type($result)
+  }];
+}
+
+def Gpt_BroadcastLikeOp : Gpt_ShapedOp<"broadcast_like"> {
+  let summary = "broadcasts a tensor to the shape of another";
+  let description = [{
+    NumPy broadcasting of `input` to the shape of `like` (whose values are
+    not read); the adjoint of a reduction with `keepdim`.
+
+    ```mlir
+    %g = gpt.broadcast_like %s to %x : tensor<?x?x1xf32>, tensor<?x?x768xf32>
+           -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, AnyRankedTensor:$like);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `to` $like attr-dict `:` type($input) `,` type($like) `->`
+    type($result)
+  }];
+}
+
+def Gpt_UnsqueezeOp : Gpt_ShapedOp<"unsqueeze"> {
+  let summary = "inserts a dim of size 1";
+  let description = [{
+    ```mlir
+    %k = gpt.unsqueeze %s {axis = 2 : i64} : tensor<?x?xf32> -> tensor<?x?x1xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, I64Attr:$axis);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Gpt_StepOp : Gpt_ShapedOp<"step", [SameOperandsAndResultType]> {
+  let summary = "1 where x > 0, else 0";
+  let description = [{
+    The derivative of `relu`.
+
+    ```mlir
+    %d = gpt.step %x : tensor<?x3072xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gpt_ArgmaxMaskOp : Gpt_ShapedOp<"argmax_mask", [SameOperandsAndResultType]> {
+  let summary = "1 at the first maximum along an axis, else 0";
+  let description = [{
+    Where a `max` reduction's gradient goes (PyTorch sends it to the first
+    maximal element).
+
+    ```mlir
+    %m = gpt.argmax_mask %x {axis = 1 : i64} : tensor<?x10xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, I64Attr:$axis);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gpt_EmbeddingGradOp : Gpt_ShapedOp<"embedding_grad"> {
+  let summary = "the gradient of an embedding table";
+  let description = [{
+    Scatter-adds each gradient row into the table row its id selected:
+    `result[ids[i], :] += grad[i, :]`, zero elsewhere; shaped like `table`.
+
+    ```mlir
+    %dw = gpt.embedding_grad %g, %ids, %wte
+            : tensor<?x?x768xf32>, tensor<?x?xi32>, tensor<50257x768xf32>
+            -> tensor<50257x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$grad, Gpt_I32Tensor:$ids,
+                       Gpt_F32Tensor:$table);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $ids `,` $table attr-dict `:` type($grad) `,` type($ids) `,`
+    type($table) `->` type($result)
+  }];
+}
+
+def Gpt_CrossEntropyGradOp : Gpt_ShapedOp<"cross_entropy_grad"> {
+  let summary = "the gradient of cross_entropy with respect to the logits";
+  let description = [{
+    `grad * (softmax(logits) - onehot(target)) / count` for every position
+    whose target is not `ignore_index` (zero for the others), `count` the
+    number of such positions.
+
+    ```mlir
+    %dl = gpt.cross_entropy_grad %g, %logits, %targets {ignore_index = -100 : i64}
+            : tensor<f32>, tensor<?x?x50257xf32>, tensor<?x?xi32>
+            -> tensor<?x?x50257xf32>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[F32]>:$grad, Gpt_F32Tensor:$logits,
+                       Gpt_I32Tensor:$targets, I64Attr:$ignore_index);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $logits `,` $targets attr-dict `:` type($grad) `,`
+    type($logits) `,` type($targets) `->` type($result)
+  }];
+}
+
+def Gpt_UnsplitOp : Gpt_ShapedOp<"unsplit"> {
+  let summary = "places a piece's gradient into zeros shaped like the input";
+  let description = [{
+    The adjoint of `gpt.split`: a tensor shaped like `like`, zero except
+    piece `index` of `parts` along `axis`, which holds `input`.
+
+    ```mlir
+    %dq = gpt.unsplit %g to %qkv {axis = 2 : i64, parts = 3 : i64, index = 0 : i64}
+            : tensor<?x?x768xf32>, tensor<?x?x2304xf32> -> tensor<?x?x2304xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, AnyRankedTensor:$like,
+                       I64Attr:$axis, I64Attr:$parts, I64Attr:$index);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `to` $like attr-dict `:` type($input) `,` type($like) `->`
+    type($result)
+  }];
+}
+
+def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [AttrSizedOperandSegments]> {
+  let summary = "places a slice's gradient into zeros shaped like the input";
+  let description = [{
+    The adjoint of `gpt.slice` with the same bounds and squeezed dims.
+
+    ```mlir
+    %dx = gpt.unslice %g to %x [0, -1, 0] [%B, 0, 768] {squeeze = array<i64: 1>}
+            : tensor<?x768xf32>, tensor<?x?x768xf32> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, AnyRankedTensor:$like,
+                       Variadic<Index>:$dynamic_starts,
+                       DenseI64ArrayAttr:$static_starts,
+                       Variadic<Index>:$dynamic_ends,
+                       DenseI64ArrayAttr:$static_ends,
+                       DenseI64ArrayAttr:$squeeze);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `to` $like custom<DynamicIndexList>($dynamic_starts, $static_starts)
+    custom<DynamicIndexList>($dynamic_ends, $static_ends)
+    attr-dict `:` type($input) `,` type($like) `->` type($result)
   }];
 }
 

@@ -45,6 +45,11 @@ struct InterpreterOptions {
 Buffer interpret(mlir::func::FuncOp func, const std::vector<Buffer> &args,
                  const InterpreterOptions &options = {});
 
+/// As interpret, returning every result of a multi-result function.
+std::vector<Buffer> interpretAll(mlir::func::FuncOp func,
+                                 const std::vector<Buffer> &args,
+                                 const InterpreterOptions &options = {});
+
 /// Collects the arguments of `func` from `file` by their `gpt.input` and
 /// `gpt.param` names. Throws RuntimeError naming the tensor (and both shapes)
 /// when one is missing, has the wrong kind of dtype, or a wrong static dim;

@@ -43,4 +43,60 @@ def GptSpecialize : Pass<"gpt-specialize", "mlir::ModuleOp"> {
   ];
 }
 
+def GptAutodiff : Pass<"gpt-autodiff", "mlir::ModuleOp"> {
+  let summary = "Derives the gradient function of a scalar loss";
+  let description = [{
+    From `@func` (default `@loss`), which must return one scalar
+    `tensor<f32>`, builds `@func_grad`: the same arguments, returning the
+    loss and the gradient of every trainable parameter (`gpt.param`
+    arguments matching a `trainable` pattern, default all). The backward is
+    built in reverse program order from each op's gradient rule, reusing
+    the forward values; gradients of values used more than once are summed;
+    ops that depend on no trainable parameter get no backward work. Results
+    are tagged `gpt.output = "loss"` and `gpt.output = "grad.NAME"`.
+
+    ```mlir
+    func.func @loss(%x: tensor<4xf32> {gpt.param = "w"}) -> tensor<f32>
+    // gives
+    func.func @loss_grad(%x: ...) -> (tensor<f32> {gpt.output = "loss"},
+                                      tensor<4xf32> {gpt.output = "grad.w"})
+    ```
+  }];
+  let options = [
+    Option<"func", "func", "std::string", "\"loss\"",
+           "the function returning the loss">,
+    ListOption<"trainable", "trainable", "std::string",
+               "patterns of the parameters to differentiate (default *)">,
+  ];
+  let dependentDialects = ["::gptc::gpt::GptDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def GptTrainingStep : Pass<"gpt-training-step", "mlir::ModuleOp"> {
+  let summary = "Builds an AdamW training step around a gradient function";
+  let description = [{
+    From `@func_grad` (made by `--gpt-autodiff`) builds `@train_step`: its
+    arguments, then `adam.m.NAME` and `adam.v.NAME` for every trained
+    parameter, then the run-time scalars `lr`, `step` (1-based),
+    `weight_decay` and, with `clip`, `clip_norm`. It returns the loss, the
+    updated parameters, the updated moments and the (unclipped) gradients.
+    The update is PyTorch's AdamW: decoupled weight decay on the parameters
+    matching `decay` (default all, as the book), bias-corrected moments, and
+    with `clip` the gradients scaled by min(1, clip_norm / (norm + 1e-6))
+    where norm is their global L2 norm.
+  }];
+  let options = [
+    Option<"func", "func", "std::string", "\"loss\"",
+           "the loss function whose _grad to step">,
+    Option<"beta1", "beta1", "double", "0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", "0.999", "AdamW beta2">,
+    Option<"eps", "eps", "double", "1e-8", "AdamW epsilon">,
+    Option<"clip", "clip", "bool", "true",
+           "clip the global gradient norm at the run-time clip_norm">,
+    ListOption<"decay", "decay", "std::string",
+               "patterns of the parameters with weight decay (default *)">,
+  ];
+  let dependentDialects = ["::gptc::gpt::GptDialect"];
+}
+
 #endif // GPTC_PASSES_PASSES_TD

@@ -1,0 +1,155 @@
+//===- Autodiff.cpp - Reverse-mode differentiation of the loss ------------===//
+//
+// Algorithm:
+//  1. Check that @func returns one scalar tensor<f32>; clone it as
+//     @func_grad.
+//  2. Activity: a value is active if it depends on a trainable parameter
+//     (forward sweep). Only active ops get backward work, so frozen
+//     parameters cost nothing.
+//  3. Seed d loss = 1. Walk the ops in reverse; for an active op whose
+//     result has a gradient, ask its gradient rule for the operand
+//     gradients (built at the end of the function, so the backward follows
+//     the forward and reuses its values); sum gradients of values with
+//     several users.
+//  4. Return the loss and each trainable parameter's gradient (zeros for a
+//     parameter the loss does not use).
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Passes/Passes.h"
+#include "gptc/Support/Glob.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace gptc {
+#define GEN_PASS_DEF_GPTAUTODIFF
+#include "gptc/Passes/Passes.h.inc"
+} // namespace gptc
+
+using namespace mlir;
+using namespace gptc;
+
+namespace {
+
+struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
+  using GptAutodiffBase::GptAutodiffBase;
+
+  bool isTrainable(StringRef name) {
+    if (trainable.empty())
+      return true;
+    for (const std::string &p : trainable)
+      if (globMatch(p, name))
+        return true;
+    return false;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fwd = module.lookupSymbol<func::FuncOp>(func);
+    if (!fwd) {
+      module.emitError("gpt-autodiff: no function @") << func
+                                                      << " to differentiate";
+      return signalPassFailure();
+    }
+    auto resultTypes = fwd.getResultTypes();
+    auto scalar = resultTypes.size() == 1
+                      ? dyn_cast<RankedTensorType>(resultTypes[0])
+                      : RankedTensorType();
+    if (!scalar || scalar.getRank() != 0 || !scalar.getElementType().isF32()) {
+      fwd.emitError("gpt-autodiff: the loss @")
+          << func << " must return one scalar tensor<f32>, but returns "
+          << fwd.getFunctionType().getResults();
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol(func + "_grad")) {
+      fwd.emitError("gpt-autodiff: @") << func << "_grad already exists";
+      return signalPassFailure();
+    }
+
+    func::FuncOp grad = fwd.clone();
+    grad.setName(func + "_grad");
+    module.insert(std::next(Block::iterator(fwd)), grad);
+    Block &body = grad.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+
+    // 2. Activity.
+    llvm::DenseSet<Value> active;
+    SmallVector<unsigned> trained;
+    for (unsigned i = 0; i < grad.getNumArguments(); ++i)
+      if (auto p = grad.getArgAttrOfType<StringAttr>(i, "gpt.param"))
+        if (isTrainable(p.getValue())) {
+          active.insert(body.getArgument(i));
+          trained.push_back(i);
+        }
+    for (Operation &op : body.without_terminator())
+      if (llvm::any_of(op.getOperands(),
+                       [&](Value v) { return active.contains(v); }))
+        for (Value r : op.getResults())
+          active.insert(r);
+
+    // 3. Backward, in reverse.
+    OpBuilder b(ret);
+    llvm::DenseMap<Value, Value> grads;
+    Value loss = ret.getOperand(0);
+    grads[loss] = gpt::ConstantOp::create(
+        b, grad.getLoc(), RankedTensorType::get({}, b.getF32Type()),
+        b.getF64FloatAttr(1.0));
+    SmallVector<Operation *> order;
+    for (Operation &op : body.without_terminator())
+      order.push_back(&op);
+    for (Operation *op : llvm::reverse(order)) {
+      if (op->getNumResults() != 1 || !active.contains(op->getResult(0)))
+        continue;
+      Value g = grads.lookup(op->getResult(0));
+      if (!g)
+        continue;
+      auto rule = dyn_cast<gpt::Differentiable>(op);
+      if (!rule) {
+        op->emitError("gpt-autodiff: '")
+            << op->getName() << "' has no gradient rule";
+        return signalPassFailure();
+      }
+      SmallVector<Value> operandGrads;
+      b.setInsertionPoint(ret);
+      rule.buildGradients(b, g, operandGrads);
+      for (auto [operand, og] : llvm::zip(op->getOperands(), operandGrads)) {
+        if (!og || !active.contains(operand))
+          continue;
+        Value &acc = grads[operand];
+        acc = acc ? Value(gpt::AddOp::create(b, op->getLoc(), acc.getType(),
+                                             acc, og))
+                  : og;
+      }
+    }
+
+    // 4. Results.
+    SmallVector<Value> results{loss};
+    SmallVector<Attribute> names{b.getStringAttr("loss")};
+    b.setInsertionPoint(ret);
+    for (unsigned i : trained) {
+      Value arg = body.getArgument(i);
+      Value g = grads.lookup(arg);
+      if (!g)
+        g = gpt::BroadcastLikeOp::create(
+            b, grad.getLoc(), arg.getType(),
+            gpt::ConstantOp::create(
+                b, grad.getLoc(), RankedTensorType::get({}, b.getF32Type()),
+                b.getF64FloatAttr(0.0)),
+            arg);
+      results.push_back(g);
+      names.push_back(b.getStringAttr(
+          "grad." + grad.getArgAttrOfType<StringAttr>(i, "gpt.param").str()));
+    }
+    func::ReturnOp::create(b, ret.getLoc(), results);
+    ret.erase();
+    grad.setType(FunctionType::get(&getContext(), grad.getArgumentTypes(),
+                                   ValueRange(results).getTypes()));
+    for (unsigned i = 0; i < names.size(); ++i)
+      grad.setResultAttr(i, "gpt.output", names[i]);
+  }
+};
+
+} // namespace

@@ -1,0 +1,183 @@
+//===- TrainingStep.cpp - The AdamW training step as IR -------------------===//
+//
+// Algorithm:
+//  1. Find @func_grad (from gpt-autodiff) and the parameter of each
+//     `grad.NAME` result.
+//  2. Create @train_step with @func_grad's arguments plus adam.m.NAME,
+//     adam.v.NAME per trained parameter and the scalars lr, step,
+//     weight_decay (and clip_norm); inline @func_grad's body.
+//  3. Optionally scale all gradients by min(1, clip_norm / (norm + 1e-6)).
+//  4. Apply AdamW per parameter in PyTorch's order of operations (decay,
+//     moments, bias corrections, addcdiv) so float64 results agree with it
+//     to rounding.
+//  5. Return loss, parameters, moments and the unclipped gradients, each
+//     tagged with its run-contract name (`gpt.output`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/IR/GptBuilder.h"
+#include "gptc/Passes/Passes.h"
+#include "gptc/Support/Glob.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+
+namespace gptc {
+#define GEN_PASS_DEF_GPTTRAININGSTEP
+#include "gptc/Passes/Passes.h.inc"
+} // namespace gptc
+
+using namespace mlir;
+using namespace gptc;
+
+namespace {
+
+struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
+  using GptTrainingStepBase::GptTrainingStepBase;
+
+  bool decays(StringRef name) {
+    if (decay.empty())
+      return true;
+    for (const std::string &p : decay)
+      if (globMatch(p, name))
+        return true;
+    return false;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto gradFn = module.lookupSymbol<func::FuncOp>(func + "_grad");
+    if (!gradFn) {
+      module.emitError("gpt-training-step: no @")
+          << func << "_grad; run --gpt-autodiff first";
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol("train_step")) {
+      gradFn.emitError("gpt-training-step: @train_step already exists");
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    OpBuilder b(ctx);
+    auto scalar = RankedTensorType::get({}, b.getF32Type());
+
+    // 1. Trained parameters: the argument behind each grad.NAME result.
+    SmallVector<std::string> names;
+    SmallVector<unsigned> paramArgs;
+    for (unsigned r = 1; r < gradFn.getNumResults(); ++r) {
+      auto out = gradFn.getResultAttrOfType<StringAttr>(r, "gpt.output");
+      if (!out || !out.getValue().starts_with("grad.")) {
+        gradFn.emitError("gpt-training-step: result ")
+            << r << " of @" << func << "_grad is not a gradient";
+        return signalPassFailure();
+      }
+      std::string name = out.getValue().drop_front(5).str();
+      for (unsigned a = 0; a < gradFn.getNumArguments(); ++a)
+        if (auto p = gradFn.getArgAttrOfType<StringAttr>(a, "gpt.param"))
+          if (p.getValue() == name)
+            paramArgs.push_back(a);
+      names.push_back(name);
+    }
+
+    // 2. Signature.
+    SmallVector<Type> argTypes(gradFn.getArgumentTypes());
+    SmallVector<std::string> extraNames;
+    for (size_t i = 0; i < names.size(); ++i) {
+      argTypes.push_back(gradFn.getArgumentTypes()[paramArgs[i]]);
+      extraNames.push_back("adam.m." + names[i]);
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      argTypes.push_back(gradFn.getArgumentTypes()[paramArgs[i]]);
+      extraNames.push_back("adam.v." + names[i]);
+    }
+    for (const char *s : {"lr", "step", "weight_decay"}) {
+      argTypes.push_back(scalar);
+      extraNames.push_back(s);
+    }
+    if (clip) {
+      argTypes.push_back(scalar);
+      extraNames.push_back("clip_norm");
+    }
+    b.setInsertionPointAfter(gradFn);
+    Location loc = gradFn.getLoc();
+    auto step = func::FuncOp::create(b, loc, "train_step",
+                                     b.getFunctionType(argTypes, {}));
+    Block *body = step.addEntryBlock();
+    unsigned nGradArgs = gradFn.getNumArguments();
+    for (unsigned a = 0; a < nGradArgs; ++a)
+      step.setArgAttrs(a, gradFn.getArgAttrDict(a));
+    for (size_t k = 0; k < extraNames.size(); ++k)
+      step.setArgAttr(nGradArgs + k, "gpt.input",
+                      b.getStringAttr(extraNames[k]));
+
+    IRMapping map;
+    Block &src = gradFn.getBody().front();
+    for (unsigned a = 0; a < nGradArgs; ++a)
+      map.map(src.getArgument(a), body->getArgument(a));
+    b.setInsertionPointToEnd(body);
+    for (Operation &op : src.without_terminator())
+      b.clone(op, map);
+    auto ret = cast<func::ReturnOp>(src.getTerminator());
+    Value loss = map.lookup(ret.getOperand(0));
+    SmallVector<Value> grads;
+    for (size_t i = 0; i < names.size(); ++i)
+      grads.push_back(map.lookup(ret.getOperand(i + 1)));
+
+    size_t n = names.size();
+    auto arg = [&](size_t k) { return body->getArgument(nGradArgs + k); };
+    Value lr = arg(2 * n), t = arg(2 * n + 1), wd = arg(2 * n + 2);
+    GptBuilder gb{b, loc};
+
+    // 3. Global-norm clipping: min(1, c) = 1 - relu(1 - c).
+    SmallVector<Value> used(grads);
+    if (clip) {
+      Value total = gb.cst(0.0);
+      for (Value g : grads)
+        total = gb.add(total, gb.sumAll(gb.mul(g, g)));
+      Value coef = gb.div(arg(2 * n + 3), gb.add(gb.sqrt(total), gb.cst(1e-6)));
+      Value scale = gb.sub(gb.cst(1.0), gb.relu(gb.sub(gb.cst(1.0), coef)));
+      for (Value &g : used)
+        g = gb.mul(g, scale);
+    }
+
+    // 4. AdamW, as torch.optim.AdamW (single tensor, no amsgrad).
+    Value bc1 = gb.sub(gb.cst(1.0), gb.exp(gb.mul(t, std::log(double(beta1)))));
+    Value bc2 = gb.sub(gb.cst(1.0), gb.exp(gb.mul(t, std::log(double(beta2)))));
+    Value stepSize = gb.div(lr, bc1);
+    Value bc2Sqrt = gb.sqrt(bc2);
+    SmallVector<Value> newParams, newM, newV;
+    for (size_t i = 0; i < n; ++i) {
+      Value p = body->getArgument(paramArgs[i]), g = used[i];
+      Value m = arg(i), v = arg(n + i);
+      if (decays(names[i]))
+        p = gb.mul(p, gb.sub(gb.cst(1.0), gb.mul(lr, wd)));
+      Value m1 = gb.add(m, gb.mul(gb.sub(g, m), 1.0 - beta1));
+      Value v1 = gb.add(gb.mul(v, double(beta2)), gb.mul(gb.mul(g, g), 1.0 - beta2));
+      Value denom = gb.add(gb.div(gb.sqrt(v1), bc2Sqrt), gb.cst(eps));
+      newParams.push_back(gb.sub(p, gb.mul(stepSize, gb.div(m1, denom))));
+      newM.push_back(m1);
+      newV.push_back(v1);
+    }
+
+    // 5. Results.
+    SmallVector<Value> results{loss};
+    SmallVector<std::string> outNames{"loss"};
+    auto append = [&](ArrayRef<Value> vs, StringRef prefix) {
+      for (size_t i = 0; i < n; ++i) {
+        results.push_back(vs[i]);
+        outNames.push_back(prefix.str() + names[i]);
+      }
+    };
+    append(newParams, "");
+    append(newM, "adam.m.");
+    append(newV, "adam.v.");
+    append(grads, "grad.");
+    func::ReturnOp::create(b, loc, results);
+    step.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
+    for (size_t r = 0; r < outNames.size(); ++r)
+      step.setResultAttr(r, "gpt.output", b.getStringAttr(outNames[r]));
+  }
+};
+
+} // namespace

@@ -52,12 +52,23 @@ ConfigFile parseConfig(const SourceFile &f) {
     if (it->second.IsNull())
       throw CompileError(e.keyLoc,
                          "config key '" + e.key + "' has no value");
-    if (!it->second.IsScalar())
+    if (it->second.IsSequence()) {
+      e.isList = true;
+      for (auto item : it->second) {
+        if (!item.IsScalar())
+          throw CompileError(toLoc(f, item.Mark()),
+                             "the list of '" + e.key +
+                                 "' may only hold plain values");
+        e.list.push_back(item.Scalar());
+      }
+    } else if (!it->second.IsScalar()) {
       throw CompileError(e.valueLoc, "config key '" + e.key +
                                          "' must have a single value (a "
                                          "number or true/false), not a "
-                                         "list or mapping");
-    e.value = it->second.Scalar();
+                                         "mapping");
+    } else {
+      e.value = it->second.Scalar();
+    }
     auto [prev, fresh] = seen.emplace(e.key, e.keyLoc);
     if (!fresh)
       throw CompileError(

@@ -410,6 +410,10 @@ private:
   }
 
   Value parseConfigScalar(const ConfigDecl &c, const ConfigEntry &e) {
+    if (e.isList)
+      throw CompileError(e.valueLoc, "config key '" + e.key +
+                                         "' must have a single value (a "
+                                         "number or true/false), not a list");
     const std::string &t = e.value;
     auto bad = [&](const char *what) -> CompileError {
       return CompileError(

@@ -771,7 +771,8 @@ std::vector<Buffer> bindArguments(func::FuncOp func,
     bool isInt = t->dtype == DType::I32 || t->dtype == DType::I64;
     bool isFloat = t->dtype == DType::F32 || t->dtype == DType::F64 ||
                    t->dtype == DType::F16 || t->dtype == DType::BF16;
-    if (wantInt ? !isInt : !isFloat)
+    // A scalar such as `step` may come as an integer.
+    if (wantInt ? !isInt : !(isFloat || (isInt && type.getRank() == 0)))
       throw RuntimeError(path + ": tensor '" + name.str() + "' is " +
                          t->typeStr() + " but the model expects " +
                          (wantInt ? "integer ids (I32 or I64)" : "floats") +

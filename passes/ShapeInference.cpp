@@ -73,8 +73,4 @@ struct ShapeInferencePass
 
 } // namespace
 
-void gptc::buildFrontendPipeline(OpPassManager &pm) {
-  pm.addPass(createGptShapeInference());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-}
+

@@ -100,7 +100,7 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
       extraNames.push_back("clip_norm");
     }
     b.setInsertionPointAfter(gradFn);
-    Location loc = gradFn.getLoc();
+    mlir::Location loc = gradFn.getLoc();
     auto step = func::FuncOp::create(b, loc, "train_step",
                                      b.getFunctionType(argTypes, {}));
     Block *body = step.addEntryBlock();

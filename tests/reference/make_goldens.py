@@ -11,13 +11,19 @@ writes, into goldens/:
   NAME.safetensors   every parameter under gptc's names (F64; q/k/v fused
                      into c_attn (d, 3d), matmul weights stored (in, out)),
                      tokens and targets (I32, some targets -100), and the
-                     expected logits and loss (F64)
+                     expected logits, loss and every parameter's gradient
+                     (eval mode), and the losses of 10 AdamW steps (lr 1e-3,
+                     weight decay 0.1, gradient clipping at 1.0) with dropout
+                     off and with the config's dropout, whose masks come from
+                     gptc's Philox stream (docs/RNG.md) so both sides drop
+                     the same elements
 
 Regenerate (needs torch and safetensors from PyPI):
   python3 tests/reference/make_goldens.py
 """
 import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 from safetensors.torch import save_file
@@ -37,6 +43,45 @@ CONFIGS = {
                                   n_heads=2, n_layers=3, drop_rate=0.2,
                                   qkv_bias=True, tie_embeddings=False), 1, 12),
 }
+
+
+STEPS, LR, WEIGHT_DECAY, CLIP, SEED = 10, 1e-3, 0.1, 1.0, 42
+MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def philox_uniform(seed, step, op_id, n):
+    """gptc's dropout uniforms for elements 0..n-1 (docs/RNG.md)."""
+    idx = np.arange(n, dtype=np.uint64)
+    group = idx >> np.uint64(2)
+    c0, c1 = group & MASK32, group >> np.uint64(32)
+    c2 = np.full(n, op_id, dtype=np.uint64)
+    c3 = np.full(n, step & 0xFFFFFFFF, dtype=np.uint64)
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
+    for r in range(10):
+        if r:
+            k0 = (k0 + np.uint64(0x9E3779B9)) & MASK32
+            k1 = (k1 + np.uint64(0xBB67AE85)) & MASK32
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = (((p1 >> np.uint64(32)) ^ c1 ^ k0) & MASK32, p1 & MASK32,
+                          ((p0 >> np.uint64(32)) ^ c3 ^ k1) & MASK32, p0 & MASK32)
+    out = np.stack([c0, c1, c2, c3])[idx & np.uint64(3), np.arange(n)]
+    return (out >> np.uint64(8)).astype(np.float64) / float(1 << 24)
+
+
+class Dropout:
+    """Dropout whose masks are gptc's: op ids in gptc's program order."""
+    seed, step = 0, 0
+
+    def __init__(self, p):
+        self.p = p
+
+    def __call__(self, x, op_id, training):
+        if not training or self.p == 0:
+            return x
+        u = philox_uniform(Dropout.seed, Dropout.step, op_id, x.numel())
+        keep = torch.from_numpy(u >= self.p).reshape(x.shape)
+        return torch.where(keep, x / (1 - self.p), torch.zeros_like(x))
 
 
 class LayerNorm(nn.Module):
@@ -67,16 +112,17 @@ class MultiHeadAttention(nn.Module):
         self.W_key = nn.Linear(d, d, bias=qkv_bias)
         self.W_value = nn.Linear(d, d, bias=qkv_bias)
         self.out_proj = nn.Linear(d, d)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.register_buffer("mask", torch.triu(torch.ones(ctx, ctx), 1))
 
-    def forward(self, x):
+    def forward(self, x, op_id):
         b, t, d = x.shape
         split = lambda y: y.view(b, t, self.heads, self.hd).transpose(1, 2)
         q, k, v = split(self.W_query(x)), split(self.W_key(x)), split(self.W_value(x))
         scores = q @ k.transpose(2, 3)
         scores.masked_fill_(self.mask.bool()[:t, :t], -torch.inf)
-        w = self.dropout(torch.softmax(scores / k.shape[-1] ** 0.5, dim=-1))
+        w = self.dropout(torch.softmax(scores / k.shape[-1] ** 0.5, dim=-1),
+                         op_id, self.training)
         ctx = (w @ v).transpose(1, 2).contiguous().view(b, t, d)
         return self.out_proj(ctx)
 
@@ -89,11 +135,15 @@ class TransformerBlock(nn.Module):
                                       c["n_heads"], c["qkv_bias"])
         self.ff = nn.Sequential(nn.Linear(d, 4 * d), GELU(), nn.Linear(4 * d, d))
         self.norm1, self.norm2 = LayerNorm(d), LayerNorm(d)
-        self.drop_shortcut = nn.Dropout(c["drop_rate"])
+        self.drop_shortcut = Dropout(c["drop_rate"])
 
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
+    def forward(self, x, first_id):
+        # gptc numbers a block's dropouts in program order: attention
+        # weights, the attention residual, the MLP residual.
+        x = x + self.drop_shortcut(self.att(self.norm1(x), first_id),
+                                   first_id + 1, self.training)
+        return x + self.drop_shortcut(self.ff(self.norm2(x)), first_id + 2,
+                                      self.training)
 
 
 class GPTModel(nn.Module):
@@ -101,9 +151,9 @@ class GPTModel(nn.Module):
         super().__init__()
         self.tok_emb = nn.Embedding(c["vocab_size"], c["emb_dim"])
         self.pos_emb = nn.Embedding(c["context_length"], c["emb_dim"])
-        self.drop_emb = nn.Dropout(c["drop_rate"])
-        self.trf_blocks = nn.Sequential(
-            *[TransformerBlock(c) for _ in range(c["n_layers"])])
+        self.drop_emb = Dropout(c["drop_rate"])
+        self.trf_blocks = nn.ModuleList(
+            [TransformerBlock(c) for _ in range(c["n_layers"])])
         self.final_norm = LayerNorm(c["emb_dim"])
         self.out_head = nn.Linear(c["emb_dim"], c["vocab_size"], bias=False)
         if c["tie_embeddings"]:
@@ -112,7 +162,9 @@ class GPTModel(nn.Module):
     def forward(self, idx):
         t = idx.shape[1]
         x = self.tok_emb(idx) + self.pos_emb(torch.arange(t))
-        x = self.trf_blocks(self.drop_emb(x))
+        x = self.drop_emb(x, 0, self.training)
+        for i, block in enumerate(self.trf_blocks):
+            x = block(x, 1 + 3 * i)
         return self.out_head(self.final_norm(x))
 
 
@@ -139,12 +191,55 @@ def gptc_weights(model, c):
     return {k: v.detach().contiguous().clone() for k, v in w.items()}
 
 
+def cross_entropy(logits, targets):
+    return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(),
+                                       ignore_index=-100)
+
+
+def step_losses(c, state, tokens, targets, dropout):
+    """Losses of STEPS AdamW steps from `state`, as torch trains the book's
+    model (clip_grad_norm_, then AdamW)."""
+    model = GPTModel(c).double()
+    model.load_state_dict(state)
+    model.train(dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=LR,
+                            weight_decay=WEIGHT_DECAY)
+    losses = []
+    for step in range(1, STEPS + 1):
+        Dropout.seed, Dropout.step = SEED, step
+        opt.zero_grad()
+        loss = cross_entropy(model(tokens), targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        losses.append(loss.item())
+    return torch.tensor(losses, dtype=torch.float64)
+
+
+def gptc_weights_with_grads(model, c):
+    """(gptc name, tensor with .grad) pairs: the mapping of gptc_weights
+    applied to the gradients."""
+    saved = {n: p.data for n, p in model.named_parameters()}
+    for n, p in model.named_parameters():
+        p.data = p.grad
+    grads = gptc_weights(model, c)
+    for n, p in model.named_parameters():
+        p.data = saved[n]
+    return [(name, _Grad(g)) for name, g in grads.items()]
+
+
+class _Grad:
+    def __init__(self, g):
+        self.grad = g
+
+
 def main():
     torch.manual_seed(1234)
     out = os.path.join(HERE, "goldens")
     os.makedirs(out, exist_ok=True)
     for name, (c, batch, seq) in CONFIGS.items():
         model = GPTModel(c).double().eval()
+        # SEED is the dropout seed; torch's own RNG makes the weights.
         with torch.no_grad():
             # Larger than GPT-2's 0.02 so every op changes the result visibly.
             for pname, p in model.named_parameters():
@@ -156,15 +251,22 @@ def main():
         targets = torch.randint(0, c["vocab_size"], (batch, seq))
         if batch * seq > 2:
             targets[0, 0] = -100  # ignored, as in instruction tuning
-        with torch.no_grad():
-            logits = model(tokens)
-            loss = nn.functional.cross_entropy(
-                logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        logits = model(tokens)
+        loss = cross_entropy(logits, targets)
+        loss.backward()
+        grads = {name: p.grad for name, p in gptc_weights_with_grads(model, c)}
         tensors = gptc_weights(model, c)
         tensors["tokens"] = tokens.to(torch.int32)
         tensors["targets"] = targets.to(torch.int32)
-        tensors["expected.logits"] = logits
-        tensors["expected.loss"] = loss
+        tensors["expected.logits"] = logits.detach()
+        tensors["expected.loss"] = loss.detach()
+        for pname, g in grads.items():
+            tensors["expected.grad." + pname] = g.contiguous()
+        tensors["expected.steps.losses"] = step_losses(c, state, tokens,
+                                                       targets, False)
+        tensors["expected.steps_dropout.losses"] = step_losses(
+            c, state, tokens, targets, True)
         save_file(tensors, os.path.join(out, name + ".safetensors"),
                   metadata={"generator": "tests/reference/make_goldens.py",
                             "torch": torch.__version__})
@@ -172,7 +274,11 @@ def main():
             f.write("# Written by tests/reference/make_goldens.py\n")
             for k, v in c.items():
                 f.write(f"{k}: {str(v).lower() if isinstance(v, bool) else v}\n")
-        print(f"{name}: B={batch} T={seq} loss={loss.item():.12f}")
+        print(f"{name}: B={batch} T={seq} loss={loss.item():.12f} "
+              f"after {STEPS} steps: "
+              f"{tensors['expected.steps.losses'][-1].item():.12f} (no dropout), "
+              f"{tensors['expected.steps_dropout.losses'][-1].item():.12f} "
+              f"(dropout {c['drop_rate']})")
 
 
 if __name__ == "__main__":

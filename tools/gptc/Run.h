@@ -13,10 +13,13 @@ struct RunOptions {
   std::string inputPath;  ///< Parameters by name, `tokens`, optional `targets`.
   std::string outputPath; ///< `logits`, and `loss` when targets are given.
   bool float32 = false;   ///< Round every op to float32 (models a backend).
+  uint64_t seed = 0;      ///< Dropout seed of a training step.
 };
 
 /// The run contract of DESIGN.md on the reference interpreter: evaluates
-/// `@forward` (and `@loss` when the input has `targets`) of `module`.
+/// `@forward` for the logits; with `targets`, `@loss` for the loss; with
+/// `lr` too, one `@train_step` (dropout active), writing every result under
+/// its `gpt.output` name (loss, parameters, adam.m/v.*, grad.*).
 /// Throws RuntimeError for missing or misshapen tensors, naming the tensor
 /// and both shapes.
 void runInterpreted(mlir::ModuleOp module, const RunOptions &options);

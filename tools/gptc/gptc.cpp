@@ -12,6 +12,7 @@
 #include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
+#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/IR/CostModel.h"
 #include "gptc/IR/DotExport.h"
 #include "gptc/IR/MLIRGen.h"
@@ -43,7 +44,7 @@ usage: gptc <command> MODEL.gpt [options]
 commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
-  emit    print a compiler stage: --stage=ast|params|ir|dot
+  emit    print a compiler stage: --stage=ast|params|ir|grad|dot
   run     run the model in process: --interpret --inputs IN.safetensors
           -o OUT.safetensors (the run contract: parameters, tokens and
           optional targets in; logits and loss out)
@@ -54,9 +55,13 @@ options:
   -I, --include DIR search DIR for imports after the model's folder
   --stage STAGE     for emit: ast (syntax tree with locations), params
                     (parameter table with Hugging Face names), ir (the gpt
-                    dialect, one func per entry point), dot (a Graphviz
+                    dialect, one func per entry point), grad (plus
+                    @loss_grad and the AdamW @train_step), dot (a Graphviz
                     graph: dot -Tsvg model.dot -o model.svg)
   --no-loc          for emit --stage=ir: omit source locations
+  --train-config F  training config (YAML, models/train/): trainable and
+                    decayed parameters, AdamW betas/eps, clipping
+  --seed N          for run: dropout seed of a training step (default 0)
   --dim NAME=SIZE   for info: size of a symbolic dim for FLOPs and memory
                     (default 1, and T = context_length when configured)
   --print-ir-after-all       print the IR after every pass (to stderr)
@@ -81,6 +86,8 @@ struct Options {
   std::string stage;
   bool printLocations = true;
   std::vector<std::string> dims;
+  std::string trainConfig;
+  uint64_t seed = 0;
   bool printAfterAll = false;
   std::vector<std::string> printAfter;
   bool interpret = false;
@@ -143,6 +150,14 @@ Options parseArgs(int argc, char **argv) {
       o.printAfterAll = true;
     } else if (is("--print-ir-after")) {
       o.printAfter.push_back(value("--print-ir-after"));
+    } else if (is("--train-config")) {
+      o.trainConfig = value("--train-config");
+    } else if (is("--seed")) {
+      std::string v = value("--seed");
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError{"--seed expects a non-negative integer, got '" + v +
+                         "'"};
+      o.seed = std::stoull(v);
     } else if (is("--dim")) {
       o.dims.push_back(value("--dim"));
     } else if (a == "--no-loc") {
@@ -175,13 +190,13 @@ int run(const Options &o) {
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
   static const std::vector<std::string> stages = {"ast", "params", "ir",
-                                                 "dot"};
+                                                 "grad", "dot"};
   if (o.command == "emit") {
     if (o.stage.empty())
-      throw UsageError{"emit needs --stage=ast|params|ir|dot"};
+      throw UsageError{"emit needs --stage=ast|params|ir|grad|dot"};
     if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
       throw UsageError{"unknown stage '" + o.stage +
-                       "'; expected one of: ast, params, ir, dot"};
+                       "'; expected one of: ast, params, ir, grad, dot"};
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
@@ -299,8 +314,17 @@ int compile(const Options &o, SourceManager &sm) {
                         after, /*printModuleScope=*/true,
                         /*printAfterOnlyOnChange=*/false);
   }
+  // The training step needs a `loss` entry; build it for the stages and
+  // commands that use it.
+  TrainConfig train;
+  if (!o.trainConfig.empty())
+    train = loadTrainConfig(sm, o.trainConfig);
+  bool wantsTraining = o.stage == "grad" || o.command == "run" ||
+                       o.command == "info";
+  if (wantsTraining && prog.findEntry("loss"))
+    buildTrainingPipeline(pm, train);
   if (mlir::failed(pm.run(*module))) {
-    std::cerr << "gptc: internal error: the front-end pipeline failed\n";
+    std::cerr << "gptc: internal error: the compiler pipeline failed\n";
     return kExitError;
   }
 
@@ -312,12 +336,12 @@ int compile(const Options &o, SourceManager &sm) {
     printInfo(std::cout, prog, o.model, o.config);
     printCosts(o, prog, *module);
   } else if (o.command == "run") {
-    runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32});
+    runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32, o.seed});
   } else if (o.stage == "params") {
     printParamTable(std::cout, prog);
   } else if (o.stage == "dot") {
     exportDot(*module, llvm::outs());
-  } else if (o.stage == "ir") {
+  } else if (o.stage == "ir" || o.stage == "grad") {
     mlir::OpPrintingFlags flags;
     if (o.printLocations)
       flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);

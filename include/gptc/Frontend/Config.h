@@ -21,6 +21,9 @@ namespace gptc {
 struct ConfigEntry {
   std::string key;
   std::string value; ///< The scalar as written.
+  /// For a YAML list of scalars (`trainable: ["h.11.*", ln_f.*]`).
+  bool isList = false;
+  std::vector<std::string> list;
   Location keyLoc, valueLoc;
 };
 
@@ -30,8 +33,8 @@ struct ConfigFile {
   std::vector<ConfigEntry> entries;
 };
 
-/// Reads a flat YAML mapping; throws CompileError on syntax errors, nested
-/// values or duplicate keys.
+/// Reads a flat YAML mapping of scalars and lists of scalars; throws
+/// CompileError on syntax errors, nested mappings or duplicate keys.
 ConfigFile loadConfig(SourceManager &sm, const std::string &path);
 
 /// As loadConfig, for text already in a SourceFile.

@@ -3,6 +3,7 @@
 #ifndef GPTC_PASSES_PASSES_H
 #define GPTC_PASSES_PASSES_H
 
+#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/IR/GptOps.h"
 
 #include "mlir/Pass/Pass.h"
@@ -19,6 +20,11 @@ namespace gptc {
 /// The front-end pipeline that `gptc emit --stage=ir` shows: shape
 /// inference, canonicalization and CSE on the output of MLIRGen.
 void buildFrontendPipeline(mlir::OpPassManager &pm);
+
+/// What `gptc emit --stage=grad` adds: @loss_grad (gpt-autodiff over the
+/// config's trainable parameters), @train_step (gpt-training-step with its
+/// AdamW settings and clipping), then canonicalization and CSE.
+void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainConfig &config);
 
 } // namespace gptc
 

@@ -1,0 +1,125 @@
+//===- TrainConfig.cpp - Training configs (models/train/*.yaml) -----------===//
+
+#include "gptc/Frontend/TrainConfig.h"
+
+#include <cmath>
+#include <functional>
+#include <map>
+
+namespace gptc {
+
+namespace {
+
+double parseFloat(const ConfigEntry &e) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(e.value, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (e.isList || used != e.value.size() || e.value.empty() ||
+      !std::isfinite(v))
+    throw CompileError(e.valueLoc, "training key '" + e.key +
+                                       "' expects a number, found '" +
+                                       e.value + "'");
+  return v;
+}
+
+int64_t parseInt(const ConfigEntry &e) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(e.value, &used, 10);
+  } catch (...) {
+    used = 0;
+  }
+  if (e.isList || used != e.value.size() || e.value.empty())
+    throw CompileError(e.valueLoc, "training key '" + e.key +
+                                       "' expects an integer, found '" +
+                                       e.value + "'");
+  return v;
+}
+
+void check(bool ok, const ConfigEntry &e, const std::string &what) {
+  if (!ok)
+    throw CompileError(e.valueLoc, "training key '" + e.key + "' must be " +
+                                       what + ", got " + e.value);
+}
+
+} // namespace
+
+TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path) {
+  ConfigFile file = loadConfig(sm, path);
+  TrainConfig c;
+  c.path = path;
+  using Setter = std::function<void(const ConfigEntry &)>;
+  auto positive = [](double v) { return v > 0; };
+  auto nonNegative = [](double v) { return v >= 0; };
+  auto floatKey = [&](double &field, std::function<bool(double)> ok,
+                      const char *what) -> Setter {
+    return [&field, ok, what](const ConfigEntry &e) {
+      field = parseFloat(e);
+      check(ok(field), e, what);
+    };
+  };
+  auto intKey = [&](int64_t &field, bool allowZero) -> Setter {
+    return [&field, allowZero](const ConfigEntry &e) {
+      field = parseInt(e);
+      check(allowZero ? field >= 0 : field > 0, e,
+            allowZero ? "non-negative" : "positive");
+    };
+  };
+  auto patterns = [](std::vector<std::string> &field) -> Setter {
+    return [&field](const ConfigEntry &e) {
+      if (!e.isList)
+        throw CompileError(e.valueLoc,
+                           "training key '" + e.key +
+                               "' expects a list of parameter patterns, e.g. "
+                               "[\"h.11.*\", \"ln_f.*\"]");
+      field = e.list;
+    };
+  };
+  auto unitInterval = [](double v) { return v > 0 && v < 1; };
+  std::map<std::string, Setter> keys = {
+      {"trainable", patterns(c.trainable)},
+      {"decay", patterns(c.decay)},
+      {"beta1", floatKey(c.beta1, unitInterval, "in (0, 1)")},
+      {"beta2", floatKey(c.beta2, unitInterval, "in (0, 1)")},
+      {"eps", floatKey(c.eps, positive, "positive")},
+      {"clip_grad_norm",
+       floatKey(c.clipGradNorm, nonNegative, "non-negative (0 disables)")},
+      {"lr", floatKey(c.lr, positive, "positive")},
+      {"initial_lr", floatKey(c.initialLr, nonNegative, "non-negative")},
+      {"min_lr", floatKey(c.minLr, nonNegative, "non-negative")},
+      {"warmup_steps", intKey(c.warmupSteps, true)},
+      {"weight_decay", floatKey(c.weightDecay, nonNegative, "non-negative")},
+      {"batch_size", intKey(c.batchSize, false)},
+      {"context_length", intKey(c.contextLength, false)},
+      {"stride", intKey(c.stride, false)},
+      {"epochs", intKey(c.epochs, false)},
+      {"max_steps", intKey(c.maxSteps, true)},
+      {"train_ratio", floatKey(c.trainRatio, unitInterval, "in (0, 1)")},
+      {"eval_interval", intKey(c.evalInterval, true)},
+      {"eval_iters", intKey(c.evalIters, true)},
+      {"checkpoint_interval", intKey(c.checkpointInterval, true)},
+      {"sample_interval", intKey(c.sampleInterval, true)},
+      {"sample_prompt",
+       [&c](const ConfigEntry &e) { c.samplePrompt = e.value; }},
+      {"seed", intKey(c.seed, true)},
+  };
+  for (const ConfigEntry &e : file.entries) {
+    auto it = keys.find(e.key);
+    if (it == keys.end()) {
+      std::string known;
+      for (auto &[k, s] : keys)
+        known += (known.empty() ? "" : ", ") + k;
+      throw CompileError(e.keyLoc, "unknown training key '" + e.key +
+                                       "'; the keys are " + known);
+    }
+    it->second(e);
+  }
+  return c;
+}
+
+} // namespace gptc

@@ -1,0 +1,58 @@
+//===- TrainConfig.h - Training configs (models/train/*.yaml) ---*- C++ -*-===//
+//
+// A training config holds compile-time keys, which shape the training step
+// the compiler builds (which parameters train and decay, AdamW's betas and
+// eps, whether gradients are clipped), and run-time keys, which the trainer
+// feeds in every step (learning-rate schedule, weight decay, clip norm,
+// batches, intervals). Unknown keys, wrong types and bad values are errors
+// pointing at the YAML line, as for model configs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_FRONTEND_TRAINCONFIG_H
+#define GPTC_FRONTEND_TRAINCONFIG_H
+
+#include "gptc/Frontend/Config.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gptc {
+
+struct TrainConfig {
+  // Compile time.
+  std::vector<std::string> trainable{"*"}; ///< Parameter patterns to train.
+  std::vector<std::string> decay{"*"}; ///< Weight-decayed (the book: all).
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double clipGradNorm = 1.0; ///< Also run time; 0 builds no clipping.
+
+  // Run time (the book's chapter 5 and appendix D defaults).
+  double lr = 4e-4;        ///< Peak learning rate.
+  double initialLr = 0;    ///< Warmup start; 0 means lr (no warmup ramp).
+  double minLr = 0;        ///< Cosine decay floor.
+  int64_t warmupSteps = 0;
+  double weightDecay = 0.1;
+  int64_t batchSize = 2;
+  int64_t contextLength = 256;
+  int64_t stride = 256;
+  int64_t epochs = 10;
+  int64_t maxSteps = 0; ///< 0: run all epochs.
+  double trainRatio = 0.9;
+  int64_t evalInterval = 5;
+  int64_t evalIters = 5;
+  int64_t checkpointInterval = 0;
+  int64_t sampleInterval = 0;
+  std::string samplePrompt = "Every effort moves you";
+  int64_t seed = 123;
+
+  /// Where the config came from, for messages.
+  std::string path;
+};
+
+/// Reads and validates a training config; throws CompileError.
+TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path);
+
+} // namespace gptc
+
+#endif // GPTC_FRONTEND_TRAINCONFIG_H

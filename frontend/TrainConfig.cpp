@@ -1,6 +1,7 @@
 //===- TrainConfig.cpp - Training configs (models/train/*.yaml) -----------===//
 
 #include "gptc/Frontend/TrainConfig.h"
+#include "gptc/Support/Glob.h"
 
 #include <cmath>
 #include <functional>
@@ -70,20 +71,22 @@ TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path) {
             allowZero ? "non-negative" : "positive");
     };
   };
-  auto patterns = [](std::vector<std::string> &field) -> Setter {
-    return [&field](const ConfigEntry &e) {
+  auto patterns = [](std::vector<std::string> &field,
+                     Location &where) -> Setter {
+    return [&field, &where](const ConfigEntry &e) {
       if (!e.isList)
         throw CompileError(e.valueLoc,
                            "training key '" + e.key +
                                "' expects a list of parameter patterns, e.g. "
                                "[\"h.11.*\", \"ln_f.*\"]");
       field = e.list;
+      where = e.valueLoc;
     };
   };
   auto unitInterval = [](double v) { return v > 0 && v < 1; };
   std::map<std::string, Setter> keys = {
-      {"trainable", patterns(c.trainable)},
-      {"decay", patterns(c.decay)},
+      {"trainable", patterns(c.trainable, c.trainableLoc)},
+      {"decay", patterns(c.decay, c.decayLoc)},
       {"beta1", floatKey(c.beta1, unitInterval, "in (0, 1)")},
       {"beta2", floatKey(c.beta2, unitInterval, "in (0, 1)")},
       {"eps", floatKey(c.eps, positive, "positive")},
@@ -120,6 +123,24 @@ TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path) {
     it->second(e);
   }
   return c;
+}
+
+void checkParameterPatterns(const TrainConfig &config,
+                            const std::vector<std::string> &params) {
+  auto check = [&](const std::vector<std::string> &patterns, Location loc,
+                   const char *key) {
+    for (const std::string &p : patterns) {
+      bool any = false;
+      for (const std::string &name : params)
+        any = any || globMatch(p, name);
+      if (!any)
+        throw CompileError(loc, std::string(key) + " pattern '" + p +
+                                    "' matches no parameter of the model "
+                                    "(see gptc emit --stage=params)");
+    }
+  };
+  check(config.trainable, config.trainableLoc, "trainable");
+  check(config.decay, config.decayLoc, "decay");
 }
 
 } // namespace gptc

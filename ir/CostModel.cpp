@@ -70,6 +70,8 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
     c.activationBytes += b;
     if (isa<gpt::SoftmaxOp>(op) && cast<RankedTensorType>(result).getRank() == 4)
       c.attentionBytes += b;
+    if (op.hasAttr("gpt.saved"))
+      c.savedBytes += b;
     live += b;
     c.peakLiveBytes = std::max(c.peakLiveBytes, live);
     // Free the operands (op results, not arguments) used for the last time.

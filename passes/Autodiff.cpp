@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
@@ -84,6 +85,20 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
           active.insert(body.getArgument(i));
           trained.push_back(i);
         }
+    // A pattern that names no parameter is a typo, not a request to train
+    // nothing.
+    for (const std::string &p : trainable) {
+      bool any = false;
+      for (unsigned i = 0; i < grad.getNumArguments() && !any; ++i)
+        if (auto name = grad.getArgAttrOfType<StringAttr>(i, "gpt.param"))
+          any = globMatch(p, name.getValue());
+      if (!any) {
+        fwd.emitError("gpt-autodiff: the trainable pattern '")
+            << p << "' matches no parameter of @" << func;
+        grad.erase();
+        return signalPassFailure();
+      }
+    }
     for (Operation &op : body.without_terminator())
       if (llvm::any_of(op.getOperands(),
                        [&](Value v) { return active.contains(v); }))
@@ -149,6 +164,25 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
                                    ValueRange(results).getTypes()));
     for (unsigned i = 0; i < names.size(); ++i)
       grad.setResultAttr(i, "gpt.output", names[i]);
+
+    llvm::DenseSet<Operation *> forward(order.begin(), order.end());
+    // Gradients of operands nobody needs (inputs, frozen values) were built
+    // anyway by the rules; drop them before deciding what is saved.
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+      if (!forward.contains(&op) && op.use_empty() && isPure(&op) &&
+          !op.hasTrait<OpTrait::IsTerminator>())
+        op.erase();
+
+    // Tag the forward values the backward reads: the activations training
+    // must keep (gptc info reports their memory).
+    for (Operation *op : order)
+      for (Operation *user : op->getUsers())
+        if (!forward.contains(user) && !isa<func::ReturnOp>(user) &&
+            op->getNumResults() == 1 &&
+            isa<RankedTensorType>(op->getResult(0).getType())) {
+          op->setAttr("gpt.saved", b.getUnitAttr());
+          break;
+        }
   }
 };
 

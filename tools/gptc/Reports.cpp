@@ -153,18 +153,27 @@ static std::string flops(double f) {
 
 void printCost(std::ostream &os, const std::string &entry, const Cost &c,
                int64_t tokens) {
-  double fwd = c.matmulFlops + c.otherFlops;
-  os << "  " << entry << ":\n"
-     << "    forward FLOPs per token           " << flops(fwd / tokens)
-     << "  (matmul " << flops(c.matmulFlops / tokens) << ")\n"
-     << "    forward+backward FLOPs per token  " << flops(3 * fwd / tokens)
-     << "  (3x forward; counted exactly once autodiff lands)\n"
-     << "    activations (all op results, kept for backward)  "
-     << bytes(static_cast<double>(c.activationBytes)) << "\n"
-     << "    peak live activations (inference)               "
-     << bytes(static_cast<double>(c.peakLiveBytes)) << "\n"
-     << "    attention weights [B, H, T, T]                   "
-     << bytes(static_cast<double>(c.attentionBytes)) << "\n";
+  double total = c.matmulFlops + c.otherFlops;
+  auto line = [&](const char *what, const std::string &value) {
+    os << "    " << std::left << std::setw(44) << what << value << "\n";
+  };
+  os << "  @" << entry << ":\n";
+  bool training = entry == "loss_grad" || entry == "train_step";
+  line(entry == "train_step"  ? "FLOPs per token (with AdamW)"
+       : entry == "loss_grad" ? "FLOPs per token (forward + backward)"
+                              : "FLOPs per token (forward)",
+       flops(total / tokens) + "  (matmul " +
+           flops(c.matmulFlops / tokens) + ")");
+  if (training) {
+    if (entry == "loss_grad")
+      line("saved activations (read by the backward)",
+           bytes(static_cast<double>(c.savedBytes)));
+    line("peak live tensors", bytes(static_cast<double>(c.peakLiveBytes)));
+    return;
+  }
+  line("peak live activations", bytes(static_cast<double>(c.peakLiveBytes)));
+  line("attention weights [B, H, T, T]",
+       bytes(static_cast<double>(c.attentionBytes)));
 }
 
 } // namespace gptc

@@ -261,8 +261,12 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module) {
   GptSpecializeOptions opts;
   opts.dims.assign(bindings.begin(), bindings.end());
   pm.addPass(createGptSpecialize(opts));
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(createGptShapeInference());
+  // Sizes flow through tensor.dim folds and shape rules alternately; the
+  // backward's reshapes need two rounds.
+  for (int round = 0; round < 2; ++round) {
+    pm.addPass(mlir::createCanonicalizerPass());
+    pm.addPass(createGptShapeInference());
+  }
   pm.addPass(mlir::createCanonicalizerPass());
   if (mlir::failed(pm.run(*specialized)))
     throw RuntimeError("cannot specialize the model to " + shown);
@@ -317,14 +321,19 @@ int compile(const Options &o, SourceManager &sm) {
   // The training step needs a `loss` entry; build it for the stages and
   // commands that use it.
   TrainConfig train;
-  if (!o.trainConfig.empty())
+  if (!o.trainConfig.empty()) {
     train = loadTrainConfig(sm, o.trainConfig);
+    std::vector<std::string> names;
+    for (const Parameter &p : prog.params)
+      names.push_back(p.name);
+    checkParameterPatterns(train, names);
+  }
   bool wantsTraining = o.stage == "grad" || o.command == "run" ||
                        o.command == "info";
   if (wantsTraining && prog.findEntry("loss"))
     buildTrainingPipeline(pm, train);
   if (mlir::failed(pm.run(*module))) {
-    std::cerr << "gptc: internal error: the compiler pipeline failed\n";
+    std::cerr << "gptc: error: the compiler pipeline failed (see above)\n";
     return kExitError;
   }
 

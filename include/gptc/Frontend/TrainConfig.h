@@ -24,6 +24,7 @@ struct TrainConfig {
   // Compile time.
   std::vector<std::string> trainable{"*"}; ///< Parameter patterns to train.
   std::vector<std::string> decay{"*"}; ///< Weight-decayed (the book: all).
+  Location trainableLoc, decayLoc;     ///< Where they were given, if so.
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double clipGradNorm = 1.0; ///< Also run time; 0 builds no clipping.
 
@@ -52,6 +53,12 @@ struct TrainConfig {
 
 /// Reads and validates a training config; throws CompileError.
 TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path);
+
+/// Checks that every trainable and decay pattern names at least one of
+/// `params` (a typo must not silently freeze the model); throws
+/// CompileError at the pattern's YAML line.
+void checkParameterPatterns(const TrainConfig &config,
+                            const std::vector<std::string> &params);
 
 } // namespace gptc
 

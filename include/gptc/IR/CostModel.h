@@ -16,6 +16,7 @@ struct Cost {
   int64_t activationBytes = 0; ///< Every op result: what backward keeps.
   int64_t peakLiveBytes = 0;   ///< Most op results alive at once (inference).
   int64_t attentionBytes = 0;  ///< The softmax results of rank 4 (B,H,T,T).
+  int64_t savedBytes = 0;      ///< Forward values a backward reads (gpt.saved).
 };
 
 /// Counts `func`, whose op results must all have static shapes (run

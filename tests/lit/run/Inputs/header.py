@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Lists a safetensors file's tensors (name dtype shape), or, with --drop NAME
--o OUT, writes a copy without that tensor. Standard library only, so lit
-tests need no PyPI packages."""
+"""Lists a safetensors file's tensors (name dtype shape). With --drop NAME
+-o OUT, writes a copy without that tensor; with --train-inputs -o OUT, a copy
+with zero AdamW moments for every parameter and the scalars of a first
+training step. Standard library only, so lit tests need no PyPI packages."""
 import json
 import struct
 import sys
@@ -13,8 +14,40 @@ def read(path):
     return json.loads(data[8:8 + n]), data[8 + n:]
 
 
+def write(path, tensors):
+    """tensors: name -> (dtype, shape, bytes)."""
+    header, body, offset = {}, b"", 0
+    for name in sorted(tensors):
+        dtype, shape, data = tensors[name]
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [offset, offset + len(data)]}
+        body += data
+        offset += len(data)
+    h = json.dumps(header).encode()
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + body)
+
+
 def main(argv):
     header, body = read(argv[1])
+    if "--train-inputs" in argv:
+        out = argv[argv.index("-o") + 1]
+        tensors = {}
+        for name, t in header.items():
+            if name == "__metadata__" or name.startswith("expected."):
+                continue
+            b, e = t["data_offsets"]
+            tensors[name] = (t["dtype"], t["shape"], body[b:e])
+            if name not in ("tokens", "targets"):
+                n = 1
+                for d in t["shape"]:
+                    n *= d
+                for prefix in ("adam.m.", "adam.v."):
+                    tensors[prefix + name] = ("F32", t["shape"], bytes(4 * n))
+        for name, value in (("lr", 1e-3), ("step", 1.0),
+                            ("weight_decay", 0.1), ("clip_norm", 1.0)):
+            tensors[name] = ("F32", [], struct.pack("<f", value))
+        write(out, tensors)
+        return
     if "--drop" in argv:
         drop, out = argv[argv.index("--drop") + 1], argv[argv.index("-o") + 1]
         header.pop(drop)

@@ -54,7 +54,9 @@ ConfigFile parseConfig(const SourceFile &f) {
                          "config key '" + e.key + "' has no value");
     if (it->second.IsSequence()) {
       e.isList = true;
-      for (auto item : it->second) {
+      // A copy: `it->second` is a proxy that dies before a range-for ends.
+      YAML::Node list = it->second;
+      for (auto item : list) {
         if (!item.IsScalar())
           throw CompileError(toLoc(f, item.Mark()),
                              "the list of '" + e.key +

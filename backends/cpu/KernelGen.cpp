@@ -1,0 +1,111 @@
+//===- KernelGen.cpp - gptc-kernelgen: Halide kernels from descriptions ---===//
+//
+// A separate executable because libHalide (LLVM 14) and libMLIR (LLVM 22)
+// must not share a process (docs/TOOLCHAIN.md). It reads one kernel
+// description (KernelDesc.h), builds the Halide algorithm and the schedule
+// for the target, and writes an object compiled with `no_runtime` plus its C
+// header; `--runtime` writes the one standalone Halide runtime the
+// executable links instead.
+//
+//   gptc-kernelgen --target=cpu-avx512 -o out/mm_qkv mm_qkv.kernel
+//   gptc-kernelgen --target=cpu-avx512 --runtime -o out/halide_runtime
+//
+//===----------------------------------------------------------------------===//
+
+#include "MatmulKernel.h"
+
+#include "gptc/Backends/KernelDesc.h"
+#include "gptc/Runtime/Error.h"
+
+#include "Halide.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+using namespace gptc;
+
+namespace {
+
+const char *kUsage = R"(usage: gptc-kernelgen [--target=T] -o PREFIX DESC.kernel
+       gptc-kernelgen [--target=T] --runtime -o PREFIX
+
+Writes PREFIX.o and PREFIX.h: the kernel of DESC (compiled without a Halide
+runtime), or with --runtime the standalone Halide runtime.
+targets: host (default: this machine's features), cpu-avx2, cpu-avx512
+)";
+
+/// Maps gptc's target names to Halide targets.
+Halide::Target halideTarget(const std::string &name) {
+  Halide::Target t;
+  if (name == "host" || name == "cpu") {
+    t = Halide::get_host_target();
+  } else if (name == "cpu-avx2") {
+    t = Halide::Target("x86-64-linux-sse41-avx-f16c-fma-avx2");
+  } else if (name == "cpu-avx512") {
+    t = Halide::Target(
+        "x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake");
+  } else {
+    throw RuntimeError("unknown target '" + name +
+                       "'; expected host, cpu-avx2 or cpu-avx512");
+  }
+  return t;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string target = "host", output, descPath;
+  bool runtime = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--target=", 0) == 0) {
+      target = a.substr(9);
+    } else if (a == "--runtime") {
+      runtime = true;
+    } else if (a == "-o" && i + 1 < argc) {
+      output = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    } else if (!a.empty() && a[0] != '-' && descPath.empty()) {
+      descPath = a;
+    } else {
+      std::cerr << "gptc-kernelgen: error: unexpected argument '" << a
+                << "'\n"
+                << kUsage;
+      return 2;
+    }
+  }
+  if (output.empty() || (!runtime && descPath.empty())) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  try {
+    Halide::Target t = halideTarget(target);
+    if (runtime) {
+      Halide::compile_standalone_runtime(output + ".o", t);
+      return 0;
+    }
+    std::ifstream in(descPath);
+    if (!in)
+      throw RuntimeError("cannot open '" + descPath + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    KernelDesc desc = KernelDesc::parse(ss.str(), descPath);
+    t = t.with_feature(Halide::Target::NoRuntime);
+    if (desc.family == "matmul") {
+      MatmulKernel(desc).compile(output, t);
+    } else {
+      throw RuntimeError(descPath + ": unknown kernel family '" +
+                         desc.family + "'; expected matmul");
+    }
+    return 0;
+  } catch (const RuntimeError &e) {
+    std::cerr << "gptc-kernelgen: error: " << e.what() << "\n";
+    return 1;
+  } catch (const Halide::Error &e) {
+    std::cerr << "gptc-kernelgen: Halide error: " << e.what() << "\n";
+    return 1;
+  }
+}

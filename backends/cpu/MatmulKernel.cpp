@@ -1,0 +1,104 @@
+//===- MatmulKernel.cpp - The matmul kernel family -------------------------===//
+//
+// Algorithm first, schedule second, as in Halide's own apps.
+//
+// Schedule (per target, V = vector lanes: 16 for AVX-512, 8 for AVX2):
+//  1. The output is cut into register tiles of TM rows x 3V columns
+//     (AVX-512: 8 x 48, 24 accumulators in zmm registers; AVX2: 4 x 24).
+//  2. A panel of b (all K rows x 3V columns) is packed contiguously once per
+//     column of tiles and reused by every row tile below it; packing also
+//     absorbs trans_b.
+//  3. Column panels run in parallel; inside a tile the k loop is innermost
+//     with the 3V-wide accumulation vectorized and the rows unrolled.
+//  4. Tails (M not a multiple of TM, N not of 3V) are guarded; the packed
+//     panel and the rows of a clamp their reads, so tails never read out of
+//     bounds.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MatmulKernel.h"
+
+#include "gptc/Runtime/Error.h"
+
+#include <cmath>
+
+using namespace Halide;
+
+namespace gptc {
+
+static bool boolParam(const KernelDesc &d, const std::string &key) {
+  std::string v = d.param(key, "false");
+  if (v != "true" && v != "false")
+    throw RuntimeError("kernel '" + d.name + "': '" + key +
+                       "' must be true or false, got '" + v + "'");
+  return v == "true";
+}
+
+MatmulKernel::MatmulKernel(const KernelDesc &d)
+    : desc(d), transA(boolParam(d, "trans_a")),
+      transB(boolParam(d, "trans_b")),
+      epilogue(d.param("epilogue", "none")) {
+  if (epilogue != "none" && epilogue != "bias" && epilogue != "bias_gelu")
+    throw RuntimeError("kernel '" + d.name + "': unknown epilogue '" +
+                       epilogue + "'; expected none, bias or bias_gelu");
+}
+
+void MatmulKernel::compile(const std::string &prefix,
+                           const Target &target) {
+  // Algorithm. Halide indexes (innermost, outer): a stored [M, K] is a(k, m).
+  ImageParam a(Float(32), 2, "a"), b(Float(32), 2, "b");
+  ImageParam bias(Float(32), 1, "bias");
+  Var n("n"), m("m"), kv("kv");
+  Expr M = transA ? a.dim(0).extent() : a.dim(1).extent();
+  Expr K = transA ? a.dim(1).extent() : a.dim(0).extent();
+  Expr N = transB ? b.dim(1).extent() : b.dim(0).extent();
+
+  Func rowsA("rows_a"), panelB("panel_b");
+  Expr mc = clamp(m, 0, M - 1), nc = clamp(n, 0, N - 1);
+  rowsA(kv, m) = transA ? a(mc, kv) : a(kv, mc);
+  panelB(n, kv) = transB ? b(kv, nc) : b(nc, kv);
+
+  RDom k(0, K, "k");
+  Func prod("prod");
+  prod(n, m) = 0.0f;
+  prod(n, m) += rowsA(k, m) * panelB(n, k);
+
+  Expr v = prod(n, m);
+  if (epilogue != "none")
+    v += bias(n);
+  if (epilogue == "bias_gelu") {
+    const float c = static_cast<float>(std::sqrt(2.0 / M_PI));
+    v = 0.5f * v * (1.0f + tanh(c * (v + 0.044715f * v * v * v)));
+  }
+  Func out(desc.name);
+  out(n, m) = v;
+
+  // Schedule.
+  const int V = target.has_feature(Target::AVX512) ? 16 : 8;
+  const int TM = V == 16 ? 8 : 4, TN = 3 * V;
+  Var no("no"), mo("mo"), ni("ni"), mi("mi"), nv("nv"), nu("nu");
+  out.tile(n, m, no, mo, ni, mi, TN, TM, TailStrategy::GuardWithIf)
+      .reorder(ni, mi, mo, no)
+      .split(ni, nu, nv, V)
+      .vectorize(nv)
+      .unroll(nu)
+      .unroll(mi)
+      .parallel(no);
+  prod.compute_at(out, mo).vectorize(n, V).unroll(n).unroll(m);
+  prod.update().reorder(n, m, k).vectorize(n, V).unroll(n).unroll(m);
+  panelB.compute_at(out, no).vectorize(n, V);
+
+  // Buffers are dense and row-major.
+  a.dim(0).set_stride(1);
+  b.dim(0).set_stride(1);
+  out.output_buffer().dim(0).set_stride(1);
+
+  std::vector<Argument> args = {a, b};
+  if (epilogue != "none")
+    args.push_back(bias);
+  out.compile_to({{OutputFileType::object, prefix + ".o"},
+                  {OutputFileType::c_header, prefix + ".h"}},
+                 args, desc.name, target);
+}
+
+} // namespace gptc

@@ -17,6 +17,7 @@
 #include "gptc/IR/DotExport.h"
 #include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
+#include "gptc/Runtime/Tokenizer.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Transforms/Passes.h"
@@ -24,6 +25,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <cstring>
 #include <iostream>
@@ -40,11 +44,14 @@ constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2;
 const char *kUsage = R"(gptc - a compiler for GPT-style language models
 
 usage: gptc <command> MODEL.gpt [options]
+       gptc tokenize [FILE] [--decode] [options]
 
 commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
   emit    print a compiler stage: --stage=ast|params|ir|grad|dot
+  tokenize  GPT-2 BPE: text (FILE or stdin) to token ids separated by
+          spaces; --decode turns ids back into text
   run     run the model in process: --interpret --inputs IN.safetensors
           -o OUT.safetensors (the run contract: parameters, tokens and
           optional targets in; logits and loss out)
@@ -71,6 +78,12 @@ options:
   --fp32            for run: round every result to float32
   --inputs FILE     for run: input safetensors
   -o FILE           for run: output safetensors
+  --tokenizer F     for tokenize: gpt2.tiktoken or encoder.json (default:
+                    data/gpt2.tiktoken, or $GPTC_DATA_DIR/gpt2.tiktoken)
+  --decode          for tokenize: ids to text
+  --allow-special   for tokenize: <|endoftext|> becomes token 50256
+  --special-as-text for tokenize: <|endoftext|> is ordinary text
+  --lossy           for tokenize: replace invalid UTF-8 by U+FFFD
   -h, --help        this help
   --version         print the version
 
@@ -87,6 +100,9 @@ struct Options {
   bool printLocations = true;
   std::vector<std::string> dims;
   std::string trainConfig;
+  std::string tokenizer;
+  bool decode = false, allowSpecial = false, specialAsText = false,
+       lossy = false;
   uint64_t seed = 0;
   bool printAfterAll = false;
   std::vector<std::string> printAfter;
@@ -150,6 +166,16 @@ Options parseArgs(int argc, char **argv) {
       o.printAfterAll = true;
     } else if (is("--print-ir-after")) {
       o.printAfter.push_back(value("--print-ir-after"));
+    } else if (is("--tokenizer")) {
+      o.tokenizer = value("--tokenizer");
+    } else if (a == "--decode") {
+      o.decode = true;
+    } else if (a == "--allow-special") {
+      o.allowSpecial = true;
+    } else if (a == "--special-as-text") {
+      o.specialAsText = true;
+    } else if (a == "--lossy") {
+      o.lossy = true;
     } else if (is("--train-config")) {
       o.trainConfig = value("--train-config");
     } else if (is("--seed")) {
@@ -180,13 +206,81 @@ Options parseArgs(int argc, char **argv) {
 
 int compile(const Options &o, SourceManager &sm);
 
+/// `gptc tokenize`: text to ids or, with --decode, ids to text.
+int tokenize(const Options &o) {
+  if (o.allowSpecial && o.specialAsText)
+    throw UsageError{"--allow-special and --special-as-text exclude each "
+                     "other"};
+  std::string path = o.tokenizer;
+  if (path.empty()) {
+    const char *dir = std::getenv("GPTC_DATA_DIR");
+    path = std::string(dir ? dir : GPTC_DATA_DIR) + "/gpt2.tiktoken";
+  }
+  std::string input;
+  if (o.model.empty() || o.model == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    input = ss.str();
+  } else {
+    std::ifstream in(o.model, std::ios::binary);
+    if (!in)
+      throw RuntimeError("cannot open '" + o.model +
+                         "': " + std::strerror(errno));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    input = ss.str();
+  }
+  Tokenizer tok = Tokenizer::load(path);
+  if (o.decode) {
+    std::vector<uint32_t> ids;
+    std::istringstream in(input);
+    std::string word;
+    while (in >> word) {
+      size_t used = 0;
+      unsigned long v = 0;
+      try {
+        v = std::stoul(word, &used);
+      } catch (...) {
+        used = 0;
+      }
+      if (used != word.size() || word[0] == '-')
+        throw RuntimeError("expected token ids separated by whitespace, "
+                           "found '" +
+                           word + "' (token " + std::to_string(ids.size()) +
+                           ")");
+      ids.push_back(static_cast<uint32_t>(std::min<unsigned long>(v, ~0u)));
+    }
+    std::cout << tok.decode(ids);
+    return kExitOk;
+  }
+  if (o.lossy)
+    input = toValidUtf8(input);
+  Tokenizer::Special special = o.allowSpecial    ? Tokenizer::Special::Allow
+                               : o.specialAsText ? Tokenizer::Special::AsText
+                                                 : Tokenizer::Special::Reject;
+  std::vector<uint32_t> ids = tok.encode(input, special);
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i)
+    out += (i ? " " : "") + std::to_string(ids[i]);
+  std::cout << out << "\n";
+  return kExitOk;
+}
+
 int run(const Options &o) {
+  if (o.command == "tokenize") {
+    try {
+      return tokenize(o);
+    } catch (const RuntimeError &e) {
+      std::cerr << "gptc: error: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
   static const std::vector<std::string> commands = {"check", "info", "emit",
-                                                   "run"};
+                                                   "run", "tokenize"};
   if (std::find(commands.begin(), commands.end(), o.command) ==
       commands.end())
     throw UsageError{"unknown command '" + o.command +
-                     "'; expected check, info, emit or run"};
+                     "'; expected check, info, emit, run or tokenize"};
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
   static const std::vector<std::string> stages = {"ast", "params", "ir",

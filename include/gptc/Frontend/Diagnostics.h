@@ -10,6 +10,8 @@
 #ifndef GPTC_FRONTEND_DIAGNOSTICS_H
 #define GPTC_FRONTEND_DIAGNOSTICS_H
 
+#include "gptc/Support/Utf8.h"
+
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -90,9 +92,6 @@ public:
 /// Prints `file:line:col: error: msg`, the source line and a caret; then the
 /// notes in the same form.
 void printDiagnostic(std::ostream &os, const Diagnostic &diag);
-
-/// Returns the byte offset of the first invalid UTF-8 sequence, or npos.
-size_t findInvalidUtf8(std::string_view text);
 
 } // namespace gptc
 

@@ -1,0 +1,480 @@
+//===- Tokenizer.cpp - GPT-2 byte-level BPE -------------------------------===//
+//
+// Algorithm (tiktoken's, reimplemented):
+//  1. Split the text around allowed special tokens.
+//  2. Cut each part into pieces with GPT-2's pattern, matched by hand with
+//     Unicode letter/number tables (runtime/UnicodeTables.inc).
+//  3. A piece that is itself a token is one id. Otherwise start from its
+//     bytes and repeatedly merge the adjacent pair whose concatenation has
+//     the lowest rank, until no pair is a token.
+//  Pieces repeat a lot in text ("the", " and"), so their ids are cached.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Utf8.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <unordered_map>
+
+namespace gptc {
+
+namespace {
+
+struct CodeRange {
+  uint32_t lo, hi;
+};
+#include "UnicodeTables.inc"
+
+template <size_t N> bool inTable(const CodeRange (&t)[N], uint32_t cp) {
+  auto it = std::upper_bound(
+      t, t + N, cp, [](uint32_t c, const CodeRange &r) { return c < r.lo; });
+  return it != t && cp <= (it - 1)->hi;
+}
+
+bool isLetter(uint32_t cp) {
+  if (cp < 0x80)
+    return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
+  return inTable(kLetters, cp);
+}
+bool isNumber(uint32_t cp) {
+  if (cp < 0x80)
+    return cp >= '0' && cp <= '9';
+  return inTable(kNumbers, cp);
+}
+/// Unicode White_Space, as the regex's \s.
+bool isSpace(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 ||
+         cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x3000;
+}
+
+/// Hash lookups by string_view without building strings.
+struct ViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const {
+    return std::hash<std::string_view>()(s);
+  }
+};
+using RankMap =
+    std::unordered_map<std::string, uint32_t, ViewHash, std::equal_to<>>;
+
+const char *kEndOfText = "<|endoftext|>";
+
+} // namespace
+
+struct Tokenizer::Impl {
+  RankMap ranks;
+  std::vector<std::string> tokens; ///< Bytes of each id.
+  uint32_t endOfText = 0;
+  mutable RankMap::size_type cacheLimit = 1 << 18;
+  mutable std::unordered_map<std::string, std::vector<uint32_t>, ViewHash,
+                             std::equal_to<>>
+      cache;
+
+  uint32_t rankOf(std::string_view s) const {
+    auto it = ranks.find(s);
+    return it == ranks.end() ? std::numeric_limits<uint32_t>::max()
+                             : it->second;
+  }
+
+  /// Byte-pair merge of one piece (steps 3 of the algorithm).
+  void encodePiece(std::string_view piece, std::vector<uint32_t> &out) const {
+    auto whole = ranks.find(piece);
+    if (whole != ranks.end()) {
+      out.push_back(whole->second);
+      return;
+    }
+    auto cached = cache.find(piece);
+    if (cached != cache.end()) {
+      out.insert(out.end(), cached->second.begin(), cached->second.end());
+      return;
+    }
+    constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+    // bounds[i] is where part i starts; rank[i] the rank of parts i, i+1.
+    std::vector<size_t> bounds(piece.size() + 1);
+    for (size_t i = 0; i <= piece.size(); ++i)
+      bounds[i] = i;
+    auto pairRank = [&](size_t i) {
+      if (i + 2 >= bounds.size())
+        return kNone;
+      return rankOf(piece.substr(bounds[i], bounds[i + 2] - bounds[i]));
+    };
+    std::vector<uint32_t> rank(bounds.size());
+    for (size_t i = 0; i < rank.size(); ++i)
+      rank[i] = pairRank(i);
+    while (bounds.size() > 2) {
+      size_t best = 0;
+      for (size_t i = 1; i + 1 < rank.size(); ++i)
+        if (rank[i] < rank[best])
+          best = i;
+      if (rank[best] == kNone)
+        break;
+      bounds.erase(bounds.begin() + best + 1);
+      rank.erase(rank.begin() + best + 1);
+      rank[best] = pairRank(best);
+      if (best > 0)
+        rank[best - 1] = pairRank(best - 1);
+    }
+    std::vector<uint32_t> ids;
+    for (size_t i = 0; i + 1 < bounds.size(); ++i)
+      ids.push_back(rankOf(piece.substr(bounds[i], bounds[i + 1] - bounds[i])));
+    out.insert(out.end(), ids.begin(), ids.end());
+    if (cache.size() < cacheLimit)
+      cache.emplace(std::string(piece), std::move(ids));
+  }
+
+  /// Length in bytes of the piece at `i` (step 2).
+  static size_t pieceLength(std::string_view s, size_t i) {
+    auto cpAt = [&](size_t p, uint32_t &cp) { return decodeUtf8(s, p, cp); };
+    // The text is valid UTF-8 (checked by encode), so decoding succeeds.
+    uint32_t cp = 0;
+    cpAt(i, cp);
+    // 's 't 're 've 'm 'll 'd
+    if (s[i] == '\'' && i + 1 < s.size()) {
+      char a = s[i + 1], b = i + 2 < s.size() ? s[i + 2] : '\0';
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        return 2;
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
+          (a == 'l' && b == 'l'))
+        return 3;
+    }
+    // An optional leading space, then a run of one class.
+    size_t start = i;
+    uint32_t first = cp;
+    if (cp == ' ' && i + 1 < s.size()) {
+      cpAt(i + 1, first);
+      start = i + 1;
+    }
+    auto run = [&](auto pred) {
+      size_t p = start;
+      uint32_t c = 0;
+      while (p < s.size()) {
+        size_t l = cpAt(p, c);
+        if (!pred(c))
+          break;
+        p += l;
+      }
+      return p - i;
+    };
+    if (isLetter(first))
+      return run(isLetter);
+    if (isNumber(first))
+      return run(isNumber);
+    if (!isSpace(first))
+      return run([](uint32_t c) {
+        return !isSpace(c) && !isLetter(c) && !isNumber(c);
+      });
+    // Whitespace: \s+(?!\S) leaves the last space for the next word, \s+
+    // takes what is left.
+    size_t p = i, last = i;
+    while (p < s.size()) {
+      size_t l = cpAt(p, cp);
+      if (!isSpace(cp))
+        break;
+      last = p;
+      p += l;
+    }
+    if (p == s.size() || last == i)
+      return p - i;
+    return last - i;
+  }
+
+  void encodeOrdinary(std::string_view text, std::vector<uint32_t> &out) const {
+    for (size_t i = 0; i < text.size();) {
+      size_t n = pieceLength(text, i);
+      encodePiece(text.substr(i, n), out);
+      i += n;
+    }
+  }
+};
+
+Tokenizer::Tokenizer(std::unique_ptr<Impl> i) : impl(std::move(i)) {}
+Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer &&) = default;
+Tokenizer &Tokenizer::operator=(Tokenizer &&) = default;
+
+uint32_t Tokenizer::vocabSize() const {
+  return static_cast<uint32_t>(impl->tokens.size());
+}
+uint32_t Tokenizer::endOfText() const { return impl->endOfText; }
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::string base64Decode(std::string_view in, bool &ok) {
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  ok = in.size() % 4 == 0 && !in.empty();
+  for (size_t i = 0; i < in.size() && ok; ++i) {
+    char c = in[i];
+    if (c == '=') {
+      ok = i >= in.size() - 2;
+      continue;
+    }
+    size_t v = alphabet.find(c);
+    if (v == std::string::npos) {
+      ok = false;
+      break;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+/// GPT-2's byte <-> printable-unicode mapping used by encoder.json.
+std::vector<uint32_t> byteToUnicode() {
+  std::vector<uint32_t> map(256);
+  std::vector<bool> direct(256, false);
+  for (int b = '!'; b <= '~'; ++b)
+    direct[b] = true;
+  for (int b = 0xA1; b <= 0xAC; ++b)
+    direct[b] = true;
+  for (int b = 0xAE; b <= 0xFF; ++b)
+    direct[b] = true;
+  uint32_t next = 256;
+  for (int b = 0; b < 256; ++b)
+    map[b] = direct[b] ? b : next++;
+  return map;
+}
+
+void addToken(RankMap &ranks,
+              std::vector<std::string> &tokens, std::string bytes,
+              uint32_t rank, const std::string &where) {
+  if (rank >= (1u << 24))
+    throw RuntimeError(where + ": rank " + std::to_string(rank) +
+                       " is implausibly large");
+  if (tokens.size() <= rank)
+    tokens.resize(rank + 1);
+  if (!tokens[rank].empty() || !ranks.emplace(bytes, rank).second)
+    throw RuntimeError(where + ": duplicate token or rank " +
+                       std::to_string(rank));
+  tokens[rank] = std::move(bytes);
+}
+
+} // namespace
+
+Tokenizer Tokenizer::load(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw RuntimeError("cannot open tokenizer '" + path +
+                       "': " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  auto impl = std::make_unique<Impl>();
+  size_t firstChar = text.find_first_not_of(" \t\r\n");
+  if (firstChar != std::string::npos && text[firstChar] == '{') {
+    // encoder.json: {"token": id, ...} with tokens in the byte-to-unicode
+    // alphabet.
+    std::vector<uint32_t> b2u = byteToUnicode();
+    std::unordered_map<uint32_t, char> u2b;
+    for (int b = 0; b < 256; ++b)
+      u2b[b2u[b]] = static_cast<char>(b);
+    size_t p = firstChar + 1;
+    auto fail = [&](const std::string &what) {
+      return RuntimeError(path + ": invalid encoder.json at byte " +
+                          std::to_string(p) + ": " + what);
+    };
+    auto skip = [&] {
+      while (p < text.size() && strchr(" \t\r\n", text[p]))
+        ++p;
+    };
+    while (true) {
+      skip();
+      if (p < text.size() && text[p] == '}')
+        break;
+      if (p >= text.size() || text[p] != '"')
+        throw fail("expected a quoted token");
+      ++p;
+      std::string key;
+      while (p < text.size() && text[p] != '"') {
+        if (text[p] == '\\') {
+          ++p;
+          if (p >= text.size())
+            throw fail("unterminated escape");
+          char e = text[p++];
+          uint32_t cp = 0;
+          if (e == 'u') {
+            if (p + 4 > text.size())
+              throw fail("short \\u escape");
+            cp = static_cast<uint32_t>(
+                std::stoul(text.substr(p, 4), nullptr, 16));
+            p += 4;
+          } else {
+            cp = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+          }
+          auto it = u2b.find(cp);
+          if (it == u2b.end())
+            throw fail("character outside GPT-2's byte alphabet");
+          key += it->second;
+          continue;
+        }
+        uint32_t cp;
+        size_t len = decodeUtf8(text, p, cp);
+        if (!len)
+          throw fail("invalid UTF-8");
+        p += len;
+        auto it = u2b.find(cp);
+        if (it == u2b.end()) {
+          // The special token is stored literally.
+          key += text.substr(p - len, len);
+          continue;
+        }
+        key += it->second;
+      }
+      ++p;
+      skip();
+      if (p >= text.size() || text[p] != ':')
+        throw fail("expected ':'");
+      ++p;
+      skip();
+      size_t used = 0;
+      unsigned long id = 0;
+      try {
+        id = std::stoul(text.substr(p, 12), &used);
+      } catch (...) {
+        throw fail("expected a token id");
+      }
+      p += used;
+      if (key == kEndOfText) {
+        impl->endOfText = static_cast<uint32_t>(id);
+      } else {
+        addToken(impl->ranks, impl->tokens, key,
+                 static_cast<uint32_t>(id), path);
+      }
+      skip();
+      if (p < text.size() && text[p] == ',')
+        ++p;
+    }
+    if (!impl->endOfText)
+      impl->endOfText = static_cast<uint32_t>(impl->tokens.size());
+  } else {
+    std::istringstream lines(text);
+    std::string line;
+    int number = 0;
+    while (std::getline(lines, line)) {
+      ++number;
+      if (line.empty())
+        continue;
+      std::string where = path + ":" + std::to_string(number);
+      size_t sp = line.find(' ');
+      bool ok = sp != std::string::npos;
+      std::string bytes = ok ? base64Decode(line.substr(0, sp), ok) : "";
+      size_t used = 0;
+      unsigned long rank = 0;
+      if (ok) {
+        try {
+          rank = std::stoul(line.substr(sp + 1), &used);
+        } catch (...) {
+          ok = false;
+        }
+        ok = ok && used == line.size() - sp - 1;
+      }
+      if (!ok)
+        throw RuntimeError(where +
+                           ": expected 'BASE64 RANK', as in tiktoken files");
+      addToken(impl->ranks, impl->tokens, bytes,
+               static_cast<uint32_t>(rank), where);
+    }
+    impl->endOfText = static_cast<uint32_t>(impl->tokens.size());
+  }
+  for (size_t r = 0; r < impl->tokens.size(); ++r)
+    if (impl->tokens[r].empty())
+      throw RuntimeError(path + ": rank " + std::to_string(r) +
+                         " is missing; ranks must be 0..N-1");
+  if (impl->tokens.size() < 256)
+    throw RuntimeError(path + ": " + std::to_string(impl->tokens.size()) +
+                       " tokens; a byte-level BPE needs at least the 256 "
+                       "single bytes");
+  impl->tokens.resize(impl->endOfText + 1);
+  impl->tokens[impl->endOfText] = kEndOfText;
+  return Tokenizer(std::move(impl));
+}
+
+//===----------------------------------------------------------------------===//
+// Encoding and decoding
+//===----------------------------------------------------------------------===//
+
+std::vector<uint32_t> Tokenizer::encode(std::string_view text,
+                                        Special special) const {
+  size_t bad = findInvalidUtf8(text);
+  if (bad != std::string_view::npos)
+    throw RuntimeError("invalid UTF-8 at byte offset " + std::to_string(bad) +
+                       " (use --lossy to replace it with U+FFFD)");
+  std::vector<uint32_t> out;
+  out.reserve(text.size() / 4);
+  if (special == Special::AsText) {
+    impl->encodeOrdinary(text, out);
+    return out;
+  }
+  size_t start = 0;
+  while (true) {
+    size_t hit = text.find(kEndOfText, start);
+    if (hit == std::string_view::npos)
+      break;
+    if (special == Special::Reject)
+      throw RuntimeError("the text contains the special token <|endoftext|> "
+                         "at byte offset " +
+                         std::to_string(hit) +
+                         "; allow it (--allow-special) or encode it as text "
+                         "(--special-as-text)");
+    impl->encodeOrdinary(text.substr(start, hit - start), out);
+    out.push_back(impl->endOfText);
+    start = hit + std::strlen(kEndOfText);
+  }
+  impl->encodeOrdinary(text.substr(start), out);
+  return out;
+}
+
+std::string Tokenizer::decodeBytes(const std::vector<uint32_t> &ids) const {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= impl->tokens.size())
+      throw RuntimeError("token id " + std::to_string(ids[i]) +
+                         " at position " + std::to_string(i) +
+                         " is outside the vocabulary of " +
+                         std::to_string(impl->tokens.size()));
+    out += impl->tokens[ids[i]];
+  }
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<uint32_t> &ids) const {
+  return toValidUtf8(decodeBytes(ids));
+}
+
+std::string toValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  uint32_t cp;
+  for (size_t i = 0; i < text.size();) {
+    size_t len = decodeUtf8(text, i, cp);
+    if (len) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+} // namespace gptc

@@ -1,0 +1,168 @@
+//===- TokenizerTest.cpp - GPT-2 BPE against tiktoken ----------------------===//
+//
+// Goldens from tests/reference/make_tokenizer_goldens.py (tiktoken, "gpt2"):
+// the shipped corpora and a generated corpus of mixed Unicode must encode to
+// exactly the same ids and decode back to the same text.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Utf8.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+using namespace gptc;
+
+namespace {
+
+std::string root() { return GPTC_SOURCE_DIR; }
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<uint32_t> readIds(const std::string &path) {
+  std::string bytes = readFile(path);
+  std::vector<uint32_t> ids;
+  for (size_t i = 0; i + 1 < bytes.size(); i += 2)
+    ids.push_back(static_cast<uint8_t>(bytes[i]) |
+                  (static_cast<uint8_t>(bytes[i + 1]) << 8));
+  return ids;
+}
+
+const Tokenizer &gpt2() {
+  static Tokenizer tok = Tokenizer::load(root() + "/data/gpt2.tiktoken");
+  return tok;
+}
+
+TEST(Tokenizer, KnownVectors) {
+  using V = std::vector<uint32_t>;
+  EXPECT_EQ(gpt2().encode("Hello world"), (V{15496, 995}));
+  EXPECT_EQ(gpt2().encode("Hello, world!"), (V{15496, 11, 995, 0}));
+  EXPECT_EQ(gpt2().encode("The quick brown fox jumps over the lazy dog."),
+            (V{464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13}));
+  EXPECT_EQ(gpt2().encode(""), V{});
+  EXPECT_EQ(gpt2().vocabSize(), 50257u);
+  EXPECT_EQ(gpt2().endOfText(), 50256u);
+}
+
+struct Corpus {
+  const char *name, *text;
+  Tokenizer::Special special;
+};
+
+class TiktokenGolden : public testing::TestWithParam<Corpus> {};
+
+TEST_P(TiktokenGolden, SameIdsAndRoundTrip) {
+  std::string text = readFile(root() + "/" + GetParam().text);
+  std::vector<uint32_t> want =
+      readIds(root() + "/tests/reference/tokenizer/" + GetParam().name + ".u16");
+  std::vector<uint32_t> ids = gpt2().encode(text, GetParam().special);
+  ASSERT_EQ(ids.size(), want.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    ASSERT_EQ(ids[i], want[i]) << "first difference at token " << i;
+  EXPECT_EQ(gpt2().decode(ids), text);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Corpora, TiktokenGolden,
+    testing::Values(
+        Corpus{"the-verdict", "data/the-verdict.txt",
+               Tokenizer::Special::Reject},
+        Corpus{"tinyshakespeare", "data/tinyshakespeare.txt",
+               Tokenizer::Special::Reject},
+        Corpus{"mixed", "tests/reference/tokenizer/mixed.txt",
+               Tokenizer::Special::AsText}),
+    [](const auto &info) {
+      std::string n = info.param.name;
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
+
+TEST(Tokenizer, SpecialToken) {
+  std::string text = "a<|endoftext|>b";
+  EXPECT_EQ(gpt2().encode(text, Tokenizer::Special::Allow),
+            (std::vector<uint32_t>{64, 50256, 65}));
+  std::vector<uint32_t> asText = gpt2().encode(text, Tokenizer::Special::AsText);
+  EXPECT_GT(asText.size(), 3u);
+  EXPECT_EQ(gpt2().decode(asText), text);
+  try {
+    gpt2().encode(text);
+    FAIL();
+  } catch (const RuntimeError &e) {
+    EXPECT_NE(std::string(e.what()).find("at byte offset 1"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Tokenizer, InvalidUtf8IsAnErrorOrReplaced) {
+  std::string bad = "ok \xff\xfe there";
+  try {
+    gpt2().encode(bad);
+    FAIL();
+  } catch (const RuntimeError &e) {
+    EXPECT_NE(std::string(e.what()).find("byte offset 3"), std::string::npos)
+        << e.what();
+  }
+  std::string fixed = toValidUtf8(bad);
+  EXPECT_EQ(fixed, "ok \xEF\xBF\xBD\xEF\xBF\xBD there");
+  EXPECT_EQ(gpt2().decode(gpt2().encode(fixed)), fixed);
+}
+
+TEST(Tokenizer, DecodingAnyIdsNeverCrashes) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint32_t> id(0, 50256);
+  for (int t = 0; t < 200; ++t) {
+    std::vector<uint32_t> ids(1 + rng() % 20);
+    for (auto &i : ids)
+      i = id(rng);
+    std::string text = gpt2().decode(ids);
+    EXPECT_EQ(findInvalidUtf8(text), std::string::npos);
+  }
+  // Half of a multi-byte character decodes to U+FFFD, not to garbage.
+  std::vector<uint32_t> emoji = gpt2().encode("😀");
+  ASSERT_GT(emoji.size(), 1u);
+  EXPECT_EQ(gpt2().decode({emoji[0]}).substr(0, 3), "\xEF\xBF\xBD");
+  EXPECT_THROW(gpt2().decode({50257}), RuntimeError);
+}
+
+TEST(Tokenizer, EncoderJsonGivesTheSameTokenizer) {
+  std::string path = root() + "/../shared/data/gpt2_encoder.json";
+  if (!std::filesystem::exists(path))
+    GTEST_SKIP() << "no " << path;
+  Tokenizer fromJson = Tokenizer::load(path);
+  std::string text = readFile(root() + "/tests/reference/tokenizer/mixed.txt");
+  EXPECT_EQ(fromJson.encode(text, Tokenizer::Special::AsText),
+            gpt2().encode(text, Tokenizer::Special::AsText));
+  EXPECT_EQ(fromJson.endOfText(), 50256u);
+}
+
+TEST(Tokenizer, MalformedFilesAreClearErrors) {
+  std::string dir = testing::TempDir();
+  auto expectError = [&](const std::string &content, const std::string &what) {
+    std::string path = dir + "/bad.tiktoken";
+    std::ofstream(path, std::ios::binary) << content;
+    try {
+      Tokenizer::load(path);
+      FAIL() << "expected: " << what;
+    } catch (const RuntimeError &e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos)
+          << e.what();
+    }
+  };
+  expectError("IQ== 0\nnot-base64! 1\n", ":2: expected 'BASE64 RANK'");
+  expectError("IQ== 0\nIg== 0\n", "duplicate token or rank 0");
+  expectError("IQ== 1\n", "rank 0 is missing");
+  expectError("IQ== 0\n", "at least the 256 single bytes");
+  EXPECT_THROW(Tokenizer::load(dir + "/does-not-exist"), RuntimeError);
+}
+
+} // namespace

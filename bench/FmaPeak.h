@@ -58,9 +58,9 @@ inline double fmaPeak(int threads) {
     pool.emplace_back(work, &sinks[t]);
   for (auto &t : pool)
     t.join();
-  double secs = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return threads * double(kIters) * kChains * kLanes * 2 / secs / 1e9;
 }
 

@@ -57,8 +57,8 @@ int main(int argc, char **argv) {
   double peak = gptc::bench::fmaPeak(threads);
   std::printf("fp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
               gptc::bench::kIsa, threads, peak);
-  std::printf("%-34s %6s %6s %6s %10s %9s %8s\n", "matmul", "M", "K", "N",
-              "ms", "GFLOP/s", "of peak");
+  std::printf("%-34s %6s %6s %6s %10s %9s %8s\n", "matmul", "M", "K", "N", "ms",
+              "GFLOP/s", "of peak");
   const Shape shapes[] = {
       {"attn c_attn  x[256,768] W[768,2304]", 256, 768, 2304, false},
       {"mlp c_fc     x[256,768] W[768,3072]", 256, 768, 3072, false},

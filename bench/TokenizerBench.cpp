@@ -1,4 +1,5 @@
-//===- TokenizerBench.cpp - GPT-2 BPE encode throughput --------------------===//
+//===- TokenizerBench.cpp - GPT-2 BPE encode throughput
+//--------------------===//
 //
 // Encodes a text file on one thread and prints MB/s: the first pass (empty
 // piece cache, as for a one-off file) and the best of later passes.
@@ -32,9 +33,9 @@ int main(int argc, char **argv) {
   for (int pass = 0; pass < 5; ++pass) {
     auto t0 = std::chrono::steady_clock::now();
     tokens = tok.encode(text).size();
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                             t0)
-                   .count();
+    double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
     if (pass == 0)
       first = s;
     else

@@ -223,9 +223,7 @@ private:
     os << std::string(2 * indent, ' ');
     return os;
   }
-  static std::string loc(Location l) {
-    return " loc(" + l.str() + ")\n";
-  }
+  static std::string loc(Location l) { return " loc(" + l.str() + ")\n"; }
 
   void def(const DefDecl &d) {
     line(d.loc) << (d.isExport ? "export def " : "def ") << d.name << "(";

@@ -24,9 +24,9 @@ ConfigFile parseConfig(const SourceFile &f) {
   cfg.file = &f;
   size_t bad = findInvalidUtf8(f.text);
   if (bad != std::string::npos)
-    throw CompileError(Location{&f, 1, 1},
-                       "invalid UTF-8 at byte offset " + std::to_string(bad) +
-                           "; config files must be UTF-8");
+    throw CompileError(Location{&f, 1, 1}, "invalid UTF-8 at byte offset " +
+                                               std::to_string(bad) +
+                                               "; config files must be UTF-8");
   YAML::Node root;
   try {
     root = YAML::Load(f.text);
@@ -50,8 +50,7 @@ ConfigFile parseConfig(const SourceFile &f) {
     e.key = it->first.Scalar();
     e.valueLoc = toLoc(f, it->second.Mark());
     if (it->second.IsNull())
-      throw CompileError(e.keyLoc,
-                         "config key '" + e.key + "' has no value");
+      throw CompileError(e.keyLoc, "config key '" + e.key + "' has no value");
     if (it->second.IsSequence()) {
       e.isList = true;
       // A copy: `it->second` is a proxy that dies before a range-for ends.
@@ -74,8 +73,8 @@ ConfigFile parseConfig(const SourceFile &f) {
     auto [prev, fresh] = seen.emplace(e.key, e.keyLoc);
     if (!fresh)
       throw CompileError(
-          Diagnostic{e.keyLoc, "duplicate config key '" + e.key + "'", {}}
-              .note(prev->second, "first given here"));
+          Diagnostic{e.keyLoc, "duplicate config key '" + e.key + "'", {}}.note(
+              prev->second, "first given here"));
     cfg.entries.push_back(std::move(e));
   }
   return cfg;

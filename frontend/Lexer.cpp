@@ -305,8 +305,9 @@ private:
         else if (e == '\\' || e == '"')
           value += e;
         else
-          throw CompileError(here(), std::string("unknown escape '\\") + e +
-                                         "'; expected one of \\n \\t \\\\ \\\"");
+          throw CompileError(here(),
+                             std::string("unknown escape '\\") + e +
+                                 "'; expected one of \\n \\t \\\\ \\\"");
         advance();
         continue;
       }
@@ -324,15 +325,15 @@ private:
     };
     // Longest spellings first.
     static const Op ops[] = {
-        {"...", Tok::Ellipsis}, {"..", Tok::DotDot},  {"->", Tok::Arrow},
-        {"==", Tok::EqEq},      {"!=", Tok::NotEq},   {"<=", Tok::LessEq},
+        {"...", Tok::Ellipsis}, {"..", Tok::DotDot},   {"->", Tok::Arrow},
+        {"==", Tok::EqEq},      {"!=", Tok::NotEq},    {"<=", Tok::LessEq},
         {">=", Tok::GreaterEq}, {"**", Tok::StarStar}, {"(", Tok::LParen},
-        {")", Tok::RParen},     {"[", Tok::LBracket}, {"]", Tok::RBracket},
-        {"{", Tok::LBrace},     {"}", Tok::RBrace},   {",", Tok::Comma},
+        {")", Tok::RParen},     {"[", Tok::LBracket},  {"]", Tok::RBracket},
+        {"{", Tok::LBrace},     {"}", Tok::RBrace},    {",", Tok::Comma},
         {":", Tok::Colon},      {";", Tok::Semicolon}, {".", Tok::Dot},
-        {"=", Tok::Assign},     {"<", Tok::Less},     {">", Tok::Greater},
-        {"+", Tok::Plus},       {"-", Tok::Minus},    {"*", Tok::Star},
-        {"/", Tok::Slash},      {"%", Tok::Percent},  {"@", Tok::At}};
+        {"=", Tok::Assign},     {"<", Tok::Less},      {">", Tok::Greater},
+        {"+", Tok::Plus},       {"-", Tok::Minus},     {"*", Tok::Star},
+        {"/", Tok::Slash},      {"%", Tok::Percent},   {"@", Tok::At}};
     for (const Op &op : ops) {
       std::string_view s(op.text);
       if (src.compare(pos, s.size(), s) == 0) {
@@ -347,8 +348,7 @@ private:
                               "and operators are ASCII (UTF-8 is allowed "
                               "only in comments and strings)");
     if (c < 0x20 || c == 0x7f)
-      throw CompileError(loc, "unexpected control character 0x" +
-                                  hexByte(c));
+      throw CompileError(loc, "unexpected control character 0x" + hexByte(c));
     throw CompileError(loc, std::string("unexpected character '") +
                                 static_cast<char>(c) + "'");
   }

@@ -49,7 +49,7 @@ private:
   }
 
   [[noreturn]] void fail(const std::string &expected) {
-    std::string found = at(Tok::Eof)   ? "end of file"
+    std::string found = at(Tok::Eof)         ? "end of file"
                         : cur().text.empty() ? tokSpelling(cur().kind)
                                              : "'" + cur().text + "'";
     throw CompileError(cur().loc, "expected " + expected + ", found " + found);

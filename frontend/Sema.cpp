@@ -155,12 +155,12 @@ namespace {
 struct Value {
   enum class Kind { Int, Float, Bool, String, Tensor, Tuple, List };
   Kind kind = Kind::Int;
-  Dim dim;          ///< Int (possibly symbolic).
-  double f = 0;     ///< Float.
-  bool b = false;   ///< Bool.
-  std::string s;    ///< String.
-  TensorType type;  ///< Tensor.
-  int node = -1;    ///< Tensor: node id in the current entry.
+  Dim dim;                  ///< Int (possibly symbolic).
+  double f = 0;             ///< Float.
+  bool b = false;           ///< Bool.
+  std::string s;            ///< String.
+  TensorType type;          ///< Tensor.
+  int node = -1;            ///< Tensor: node id in the current entry.
   std::vector<Value> elems; ///< Tuple or List.
 
   static Value integer(Dim d) {
@@ -231,8 +231,8 @@ size_t editDistance(const std::string &a, const std::string &b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
       prev = cur;
     }
   }
@@ -343,10 +343,10 @@ private:
       for (auto &n : m->names) {
         for (auto *prev : namesDecls)
           if (prev->scheme == n.scheme)
-            throw CompileError(
-                Diagnostic{n.loc, "duplicate naming scheme '" + n.scheme + "'",
-                           {}}
-                    .note(prev->loc, "previously declared here"));
+            throw CompileError(Diagnostic{
+                n.loc,
+                "duplicate naming scheme '" + n.scheme + "'",
+                {}}.note(prev->loc, "previously declared here"));
         namesDecls.push_back(&n);
         prog.namingSchemes.push_back(n.scheme);
       }
@@ -416,12 +416,10 @@ private:
                                          "number or true/false), not a list");
     const std::string &t = e.value;
     auto bad = [&](const char *what) -> CompileError {
-      return CompileError(
-          Diagnostic{e.valueLoc,
-                     "config '" + c.name + "' expects " + what + ", found '" +
-                         t + "'",
-                     {}}
-              .note(c.loc, "declared here as " + toString(c.type)));
+      return CompileError(Diagnostic{
+          e.valueLoc,
+          "config '" + c.name + "' expects " + what + ", found '" + t + "'",
+          {}}.note(c.loc, "declared here as " + toString(c.type)));
     };
     switch (c.type.kind) {
     case TypeExpr::Kind::Int: {
@@ -531,8 +529,8 @@ private:
     }
     std::optional<Value> r = execBlock(d.body);
     if (!r)
-      throw CompileError(d.loc, "entry point '" + d.name +
-                                    "' ends without 'return'");
+      throw CompileError(d.loc,
+                         "entry point '" + d.name + "' ends without 'return'");
     if (r->kind != Value::Kind::Tensor)
       throw CompileError(d.loc, "entry point '" + d.name +
                                     "' must return a tensor, not " +
@@ -616,10 +614,9 @@ private:
         return std::nullopt;
       }
       if (v.kind != Value::Kind::Tuple || v.elems.size() != l.names.size())
-        throw CompileError(l.loc, "'let' unpacks " +
-                                      std::to_string(l.names.size()) +
-                                      " names but the value is " +
-                                      v.describe());
+        throw CompileError(l.loc,
+                           "'let' unpacks " + std::to_string(l.names.size()) +
+                               " names but the value is " + v.describe());
       for (size_t i = 0; i < l.names.size(); ++i)
         declare(l.names[i], v.elems[i], l.nameLocs[i]);
       return std::nullopt;
@@ -635,9 +632,9 @@ private:
           return std::nullopt;
         }
       }
-      throw CompileError(a.loc, "assignment to undeclared variable '" +
-                                    a.name + "'; declare it first with 'let " +
-                                    a.name + " = ...'");
+      throw CompileError(a.loc, "assignment to undeclared variable '" + a.name +
+                                    "'; declare it first with 'let " + a.name +
+                                    " = ...'");
     }
     case Stmt::Kind::Param:
       execParam(static_cast<const ParamStmt &>(s));
@@ -703,10 +700,10 @@ private:
                                       "got " +
                                           c.describe());
     if (!c.b)
-      throw CompileError(a.loc, "assertion failed: " +
-                                    (a.message.empty() ? toString(*a.cond)
-                                                       : a.message) +
-                                    explainNames(*a.cond));
+      throw CompileError(
+          a.loc, "assertion failed: " +
+                     (a.message.empty() ? toString(*a.cond) : a.message) +
+                     explainNames(*a.cond));
   }
 
   /// ` (where C = 768, n_heads = 10)` for the names used in `e`.
@@ -777,14 +774,13 @@ private:
               "'as', e.g. Linear(x, 8) as proj"));
     if (const Parameter *existing = prog.findParam(name)) {
       if (!(existing->type == t) || existing->init.str() != init.str())
-        throw CompileError(
-            Diagnostic{p.loc,
-                       "parameter '" + name + "' is declared as " + t.str() +
-                           " = " + init.str() + " in entry '" + entry->name +
-                           "' but as " + existing->type.str() + " = " +
-                           existing->init.str() + " in another entry",
-                       {}}
-                .note(existing->loc, "other declaration"));
+        throw CompileError(Diagnostic{
+            p.loc,
+            "parameter '" + name + "' is declared as " + t.str() + " = " +
+                init.str() + " in entry '" + entry->name + "' but as " +
+                existing->type.str() + " = " + existing->init.str() +
+                " in another entry",
+            {}}.note(existing->loc, "other declaration"));
     } else {
       Parameter param{name, t, init, p.loc, mapNames(name, p.loc)};
       prog.params.push_back(std::move(param));
@@ -849,12 +845,11 @@ private:
         break;
       }
       if (!matched)
-        throw CompileError(
-            Diagnostic{loc,
-                       "parameter '" + name + "' matches no rule of names '" +
-                           n->scheme + "'",
-                       {}}
-                .note(n->loc, "add a rule here, e.g. \"*\" -> \"*\""));
+        throw CompileError(Diagnostic{
+            loc,
+            "parameter '" + name + "' matches no rule of names '" + n->scheme +
+                "'",
+            {}}.note(n->loc, "add a rule here, e.g. \"*\" -> \"*\""));
     }
     return out;
   }
@@ -969,8 +964,8 @@ private:
   Dim checkedMul(const Dim &a, const Dim &b, Location loc) {
     int64_t c;
     if (__builtin_mul_overflow(a.coeff, b.coeff, &c))
-      throw CompileError(loc, "integer overflow in " + a.str() + " * " +
-                                  b.str());
+      throw CompileError(loc,
+                         "integer overflow in " + a.str() + " * " + b.str());
     return a * b;
   }
 
@@ -1081,13 +1076,11 @@ private:
         throw CompileError(loc, "integer overflow");
       auto r = addDims(a, rhs);
       if (!r)
-        throw CompileError(loc, "cannot " +
-                                    std::string(op == BinaryOp::Add
-                                                    ? "add"
-                                                    : "subtract") +
-                                    " the dims " + a.str() + " and " +
-                                    b.str() +
-                                    "; only like terms (e.g. T + T) combine");
+        throw CompileError(
+            loc, "cannot " +
+                     std::string(op == BinaryOp::Add ? "add" : "subtract") +
+                     " the dims " + a.str() + " and " + b.str() +
+                     "; only like terms (e.g. T + T) combine");
       return Value::integer(*r);
     }
     case BinaryOp::Mul:
@@ -1152,8 +1145,8 @@ private:
 
   void requireFloat(const Value &v, Location loc, const std::string &what) {
     if (v.kind != Value::Kind::Tensor || v.type.elem != ElemType::F32)
-      throw CompileError(loc, what + " needs an f32 tensor, got " +
-                                  v.describe());
+      throw CompileError(loc,
+                         what + " needs an f32 tensor, got " + v.describe());
   }
 
   /// Turns a static number into a scalar f32 constant node.
@@ -1161,8 +1154,8 @@ private:
     if (v.kind == Value::Kind::Tensor)
       return v;
     if (!v.isStaticNumber())
-      throw CompileError(loc, "cannot use " + v.describe() +
-                                  " as a tensor operand");
+      throw CompileError(loc,
+                         "cannot use " + v.describe() + " as a tensor operand");
     TensorType t;
     return Value::tensor(
         t, addNode("constant", {}, t, loc, {{"value", v.asDouble()}}));
@@ -1215,8 +1208,8 @@ private:
                                    Location loc, const std::string &what) {
     if (auto s = broadcastShapes(a.shape, b.shape))
       return *s;
-    throw CompileError(loc, "cannot broadcast " + a.str() + " and " +
-                                b.str() + " in '" + what +
+    throw CompileError(loc, "cannot broadcast " + a.str() + " and " + b.str() +
+                                " in '" + what +
                                 "'; aligned from the right, each pair of "
                                 "dims must be equal or one of them 1");
   }
@@ -1230,9 +1223,9 @@ private:
     const Dim &k1 = a.type.shape.back();
     const Dim &k2 = b.type.shape[b.type.rank() - 2];
     if (k1 != k2)
-      throw CompileError(loc, "matmul inner dimensions differ: " +
-                                  a.type.str() + " @ " + b.type.str() + " (" +
-                                  k1.str() + " vs " + k2.str() + ")");
+      throw CompileError(
+          loc, "matmul inner dimensions differ: " + a.type.str() + " @ " +
+                   b.type.str() + " (" + k1.str() + " vs " + k2.str() + ")");
     std::vector<Dim> ba(a.type.shape.begin(), a.type.shape.end() - 2);
     std::vector<Dim> bb(b.type.shape.begin(), b.type.shape.end() - 2);
     auto batch = broadcastShapes(ba, bb);
@@ -1314,17 +1307,15 @@ private:
     if (c.args.size() > names.size())
       throw CompileError(c.args[names.size()]->loc,
                          "too many arguments: '" + c.callee + "' takes " +
-                             std::to_string(names.size()) + " (" +
-                             join(names) + "), got " +
-                             std::to_string(c.args.size()));
+                             std::to_string(names.size()) + " (" + join(names) +
+                             "), got " + std::to_string(c.args.size()));
     for (size_t i = 0; i < c.args.size(); ++i)
       out[i] = c.args[i].get();
     for (auto &k : c.kwargs) {
       auto it = std::find(names.begin(), names.end(), k.name);
       if (it == names.end())
-        throw CompileError(k.loc, "'" + c.callee +
-                                      "' has no argument named '" + k.name +
-                                      "'" + suggest(k.name, names) +
+        throw CompileError(k.loc, "'" + c.callee + "' has no argument named '" +
+                                      k.name + "'" + suggest(k.name, names) +
                                       "; its arguments are " + join(names));
       size_t i = it - names.begin();
       if (out[i])
@@ -1392,8 +1383,7 @@ private:
       }
       std::optional<Value> r = execBlock(d.body);
       if (!r)
-        throw CompileError(d.loc,
-                           "def '" + d.name + "' ends without 'return'");
+        throw CompileError(d.loc, "def '" + d.name + "' ends without 'return'");
       if (d.result)
         checkType(*d.result, *r, d.result->loc,
                   "the result of '" + d.name + "'", /*bindNew=*/false);
@@ -1416,8 +1406,8 @@ private:
     std::string path;
     for (auto &seg : c.instance) {
       if (seg.index) {
-        int64_t i = staticInt(eval(*seg.index), seg.index->loc,
-                              "an instance index");
+        int64_t i =
+            staticInt(eval(*seg.index), seg.index->loc, "an instance index");
         if (i < 0)
           throw CompileError(seg.index->loc,
                              "instance indices must be non-negative");
@@ -1461,22 +1451,20 @@ private:
       }
       Dim expected = staticDimOrSymbol(eval(de), de.loc);
       if (expected != actual)
-        throw CompileError(
-            Diagnostic{loc,
-                       what + " expects " + toString(t) + ", got " +
-                           v.type.str() + ": dim " +
-                           std::to_string(offset + i) + " is " + actual.str() +
-                           ", expected " + expected.str() +
-                           (n ? " (" + n->name + ")" : ""),
-                       {}}
-                .note(de.loc, "expected dim from here"));
+        throw CompileError(Diagnostic{
+            loc,
+            what + " expects " + toString(t) + ", got " + v.type.str() +
+                ": dim " + std::to_string(offset + i) + " is " + actual.str() +
+                ", expected " + expected.str() +
+                (n ? " (" + n->name + ")" : ""),
+            {}}.note(de.loc, "expected dim from here"));
     }
   }
 
   Dim staticDimOrSymbol(const Value &v, Location loc) {
     if (v.kind != Value::Kind::Int)
-      throw CompileError(loc, "a dimension must be an int, got " +
-                                  v.describe());
+      throw CompileError(loc,
+                         "a dimension must be an int, got " + v.describe());
     return v.dim;
   }
 
@@ -1490,8 +1478,9 @@ private:
     if (v.kind != Value::Kind::Int)
       throw CompileError(loc, what + " must be an int, got " + v.describe());
     if (!v.dim.isConstant())
-      throw CompileError(loc, what + " must be a static int, got the symbolic "
-                                     "dim " +
+      throw CompileError(loc, what +
+                                  " must be a static int, got the symbolic "
+                                  "dim " +
                                   v.dim.str());
     return v.dim.coeff;
   }
@@ -1505,29 +1494,27 @@ private:
 
   bool staticBool(const Value &v, Location loc, const std::string &what) {
     if (v.kind != Value::Kind::Bool)
-      throw CompileError(loc, what + " must be true or false, got " +
-                                  v.describe());
+      throw CompileError(loc,
+                         what + " must be true or false, got " + v.describe());
     return v.b;
   }
 
   const Value &tensorArg(BoundArgs &a, size_t i, const CallExpr &c,
                          const char *argName) {
     if (a.values[i].kind != Value::Kind::Tensor)
-      throw CompileError(a.locs[i], "argument '" + std::string(argName) +
-                                        "' of '" + c.callee +
-                                        "' must be a tensor, got " +
-                                        a.values[i].describe());
+      throw CompileError(
+          a.locs[i], "argument '" + std::string(argName) + "' of '" + c.callee +
+                         "' must be a tensor, got " + a.values[i].describe());
     return a.values[i];
   }
 
   int64_t normAxis(int64_t axis, size_t rank, Location loc) {
     int64_t r = static_cast<int64_t>(rank);
     if (axis < -r || axis >= r)
-      throw CompileError(loc, "axis " + std::to_string(axis) +
-                                  " is out of range for a rank-" +
-                                  std::to_string(rank) + " tensor; expected " +
-                                  std::to_string(-r) + ".." +
-                                  std::to_string(r - 1));
+      throw CompileError(
+          loc, "axis " + std::to_string(axis) + " is out of range for a rank-" +
+                   std::to_string(rank) + " tensor; expected " +
+                   std::to_string(-r) + ".." + std::to_string(r - 1));
     return axis < 0 ? axis + r : axis;
   }
 
@@ -1538,8 +1525,8 @@ private:
   Value evalIndex(const IndexExpr &ix) {
     Value base = eval(*ix.base);
     if (base.kind != Value::Kind::Tensor)
-      throw CompileError(ix.loc, "only tensors can be indexed, got " +
-                                     base.describe());
+      throw CompileError(ix.loc,
+                         "only tensors can be indexed, got " + base.describe());
     const TensorType &bt = base.type;
     if (ix.items.size() > bt.rank())
       throw CompileError(ix.loc, "too many indices (" +
@@ -1577,8 +1564,8 @@ private:
         squeeze.push_back(static_cast<int64_t>(i));
         continue;
       }
-      Dim lo = it.lo ? staticDim(eval(*it.lo), it.lo->loc, "a slice start")
-                     : Dim(0);
+      Dim lo =
+          it.lo ? staticDim(eval(*it.lo), it.lo->loc, "a slice start") : Dim(0);
       Dim hi = it.hi ? staticDim(eval(*it.hi), it.hi->loc, "a slice end") : d;
       auto resolve = [&](Dim &b, Location loc) {
         if (!b.isConstant() || b.coeff >= 0)
@@ -1594,10 +1581,9 @@ private:
       resolve(lo, it.lo ? it.lo->loc : it.loc);
       resolve(hi, it.hi ? it.hi->loc : it.loc);
       if (d.isConstant() && hi.isConstant() && hi.coeff > d.coeff)
-        throw CompileError(it.loc, "slice end " + hi.str() +
-                                       " is past the end of dim " +
-                                       std::to_string(i) + " (size " +
-                                       d.str() + ")");
+        throw CompileError(
+            it.loc, "slice end " + hi.str() + " is past the end of dim " +
+                        std::to_string(i) + " (size " + d.str() + ")");
       auto size = addDims(hi, checkedMul(lo, Dim(-1), it.loc));
       if (!size || (size->isConstant() && size->coeff <= 0))
         throw CompileError(it.loc, "slice " + lo.str() + ":" + hi.str() +
@@ -1611,10 +1597,9 @@ private:
       ends.push_back(hi);
       t.shape.push_back(*size);
     }
-    return Value::tensor(t, addNode("slice", {base.node}, t, ix.loc,
-                                    {{"starts", starts},
-                                     {"ends", ends},
-                                     {"squeeze", squeeze}}));
+    return Value::tensor(
+        t, addNode("slice", {base.node}, t, ix.loc,
+                   {{"starts", starts}, {"ends", ends}, {"squeeze", squeeze}}));
   }
 
   //===------------------------------------------------------------------===//
@@ -1662,8 +1647,8 @@ private:
     if (x.isStaticNumber() && c.callee != "gelu" && c.callee != "relu") {
       double v = x.asDouble();
       if ((c.callee == "log" && v <= 0) || (c.callee == "sqrt" && v < 0))
-        throw CompileError(a.locs[0], c.callee + " of " + x.describe() +
-                                          " is undefined");
+        throw CompileError(a.locs[0],
+                           c.callee + " of " + x.describe() + " is undefined");
       double r = c.callee == "exp"    ? std::exp(v)
                  : c.callee == "log"  ? std::log(v)
                  : c.callee == "sqrt" ? std::sqrt(v)
@@ -1679,8 +1664,8 @@ private:
     requireFloat(x, a.locs[0], c.callee);
     int64_t axis = normAxis(staticInt(a.values[1], a.locs[1], "axis"),
                             x.type.rank(), a.locs[1]);
-    return Value::tensor(x.type, addNode(c.callee, {x.node}, x.type, c.loc,
-                                         {{"axis", axis}}));
+    return Value::tensor(
+        x.type, addNode(c.callee, {x.node}, x.type, c.loc, {{"axis", axis}}));
   }
 
   Value biReduce(BoundArgs &a, const CallExpr &c) {
@@ -1743,8 +1728,8 @@ private:
         continue;
       }
       if (e.dim.coeff <= 0)
-        throw CompileError(a.locs[1], "reshape dims must be positive, got " +
-                                          e.dim.str());
+        throw CompileError(a.locs[1],
+                           "reshape dims must be positive, got " + e.dim.str());
       known = checkedMul(known, e.dim, a.locs[1]);
       t.shape.push_back(e.dim);
     }
@@ -1760,11 +1745,11 @@ private:
     } else if (total != known) {
       throw CompileError(c.loc, "cannot reshape " + x.type.str() + " into " +
                                     shapeStr(t.shape) +
-                                    ": element counts differ (" +
-                                    total.str() + " vs " + known.str() + ")");
+                                    ": element counts differ (" + total.str() +
+                                    " vs " + known.str() + ")");
     }
-    return Value::tensor(t, addNode("reshape", {x.node}, t, c.loc,
-                                    {{"shape", t.shape}}));
+    return Value::tensor(
+        t, addNode("reshape", {x.node}, t, c.loc, {{"shape", t.shape}}));
   }
 
   Value biSplit(BoundArgs &a, const CallExpr &c) {
@@ -1826,8 +1811,8 @@ private:
     if (!(p >= 0 && p < 1))
       throw CompileError(a.locs[1], "the dropout rate must be in [0, 1), got " +
                                         Value::number(p).describe());
-    return Value::tensor(x.type, addNode("dropout", {x.node}, x.type, c.loc,
-                                         {{"p", p}}));
+    return Value::tensor(
+        x.type, addNode("dropout", {x.node}, x.type, c.loc, {{"p", p}}));
   }
 
   Value biEmbedding(BoundArgs &a, const CallExpr &c) {
@@ -1868,14 +1853,13 @@ private:
       throw CompileError(a.locs[0], "layer_norm needs rank >= 1");
     std::vector<Dim> want = {x.type.shape.back()};
     for (int i : {1, 2})
-      if (a.values[i].type.shape != want || a.values[i].type.elem !=
-                                                ElemType::F32)
-        throw CompileError(a.locs[i],
-                           std::string("layer_norm's ") +
-                               (i == 1 ? "scale" : "shift") + " must be f32" +
-                               shapeStr(want) + " (the last dim of " +
-                               x.type.str() + "), got " +
-                               a.values[i].type.str());
+      if (a.values[i].type.shape != want ||
+          a.values[i].type.elem != ElemType::F32)
+        throw CompileError(a.locs[i], std::string("layer_norm's ") +
+                                          (i == 1 ? "scale" : "shift") +
+                                          " must be f32" + shapeStr(want) +
+                                          " (the last dim of " + x.type.str() +
+                                          "), got " + a.values[i].type.str());
     double eps = staticFloat(a.values[3], a.locs[3], "eps");
     if (!(eps > 0))
       throw CompileError(a.locs[3], "eps must be positive");
@@ -1892,7 +1876,8 @@ private:
       throw CompileError(a.locs[1], "cross_entropy targets must be i32, got " +
                                         targets.type.str());
     std::vector<Dim> lead(logits.type.shape.begin(),
-                          logits.type.shape.end() - (logits.type.rank() ? 1 : 0));
+                          logits.type.shape.end() -
+                              (logits.type.rank() ? 1 : 0));
     if (logits.type.rank() < 2 || targets.type.shape != lead)
       throw CompileError(c.loc, "cross_entropy expects logits [..., V] and "
                                 "targets with the leading dims, got " +
@@ -1900,9 +1885,9 @@ private:
                                     targets.type.str());
     int64_t ignore = staticInt(a.values[2], a.locs[2], "ignore_index");
     TensorType t; // scalar f32
-    return Value::tensor(t, addNode("cross_entropy",
-                                    {logits.node, targets.node}, t, c.loc,
-                                    {{"ignore_index", ignore}}));
+    return Value::tensor(t,
+                         addNode("cross_entropy", {logits.node, targets.node},
+                                 t, c.loc, {{"ignore_index", ignore}}));
   }
 
   const ModelSource &model;

@@ -22,8 +22,8 @@ double parseFloat(const ConfigEntry &e) {
   if (e.isList || used != e.value.size() || e.value.empty() ||
       !std::isfinite(v))
     throw CompileError(e.valueLoc, "training key '" + e.key +
-                                       "' expects a number, found '" +
-                                       e.value + "'");
+                                       "' expects a number, found '" + e.value +
+                                       "'");
   return v;
 }
 

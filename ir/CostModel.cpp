@@ -60,15 +60,16 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
             [&](Operation *o) {
               c.otherFlops += numel(o->getOperand(0).getType());
             })
-        .Case<gpt::EmbeddingOp, gpt::ReshapeOp, gpt::TransposeOp,
-              gpt::SplitOp, gpt::SliceOp, gpt::ConstantOp, gpt::ArangeOp,
-              gpt::CausalMaskOp>([&](Operation *) {})
+        .Case<gpt::EmbeddingOp, gpt::ReshapeOp, gpt::TransposeOp, gpt::SplitOp,
+              gpt::SliceOp, gpt::ConstantOp, gpt::ArangeOp, gpt::CausalMaskOp>(
+            [&](Operation *) {})
         .Default([&](Operation *) { c.otherFlops += n; });
     if (isa<gpt::ConstantOp>(op))
       continue;
     int64_t b = bytesOf(result);
     c.activationBytes += b;
-    if (isa<gpt::SoftmaxOp>(op) && cast<RankedTensorType>(result).getRank() == 4)
+    if (isa<gpt::SoftmaxOp>(op) &&
+        cast<RankedTensorType>(result).getRank() == 4)
       c.attentionBytes += b;
     if (op.hasAttr("gpt.saved"))
       c.savedBytes += b;
@@ -77,7 +78,8 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
     // Free the operands (op results, not arguments) used for the last time.
     llvm::SmallPtrSet<Value, 4> seen;
     for (Value v : op.getOperands())
-      if (v.getDefiningOp() && lastUse.lookup(v) == &op && seen.insert(v).second &&
+      if (v.getDefiningOp() && lastUse.lookup(v) == &op &&
+          seen.insert(v).second &&
           isa<gpt::GptDialect>(v.getDefiningOp()->getDialect()) &&
           !isa<gpt::ConstantOp>(v.getDefiningOp()))
         live -= bytesOf(v.getType());

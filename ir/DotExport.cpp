@@ -117,11 +117,11 @@ private:
       Type t = body.getArgument(i).getType();
       if (auto p = f.getArgAttrOfType<StringAttr>(i, "gpt.param")) {
         StringRef name = p.getValue();
-        std::string scope = name.contains('.') ? name.rsplit('.').first.str()
-                                               : std::string();
-        place(scope, id + " [label=\"" + escape(name.str()) + "\\n" +
-                         shapeLabel(t) +
-                         "\", shape=box, style=filled, fillcolor=\"#fff4d6\"];");
+        std::string scope =
+            name.contains('.') ? name.rsplit('.').first.str() : std::string();
+        place(scope,
+              id + " [label=\"" + escape(name.str()) + "\\n" + shapeLabel(t) +
+                  "\", shape=box, style=filled, fillcolor=\"#fff4d6\"];");
       } else {
         auto in = f.getArgAttrOfType<StringAttr>(i, "gpt.input");
         place("", id + " [label=\"" + escape(in ? in.str() : "arg") + "\\n" +
@@ -132,8 +132,7 @@ private:
     int n = 0;
     std::vector<std::string> edges;
     for (Operation &op : body) {
-      if (!isa<gpt::GptDialect>(op.getDialect()) &&
-          !isa<func::ReturnOp>(op))
+      if (!isa<gpt::GptDialect>(op.getDialect()) && !isa<func::ReturnOp>(op))
         continue;
       std::string id = prefix + "op" + std::to_string(n++);
       if (isa<func::ReturnOp>(op)) {

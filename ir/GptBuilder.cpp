@@ -17,7 +17,8 @@ static RankedTensorType f32(ArrayRef<int64_t> shape, OpBuilder &b) {
 }
 
 /// NumPy broadcasting of two static-or-dynamic shapes (already verified).
-static SmallVector<int64_t> broadcast(ArrayRef<int64_t> a, ArrayRef<int64_t> c) {
+static SmallVector<int64_t> broadcast(ArrayRef<int64_t> a,
+                                      ArrayRef<int64_t> c) {
   size_t rank = std::max(a.size(), c.size());
   SmallVector<int64_t> out(rank, 1);
   for (size_t i = 0; i < rank; ++i) {
@@ -34,7 +35,7 @@ Value GptBuilder::cst(double v) {
 
 #define BINARY(name, Op)                                                       \
   Value GptBuilder::name(Value x, Value y) {                                   \
-    return gpt::Op::create(b, loc, f32(broadcast(shapeOf(x), shapeOf(y)), b), \
+    return gpt::Op::create(b, loc, f32(broadcast(shapeOf(x), shapeOf(y)), b),  \
                            x, y);                                              \
   }
 BINARY(add, AddOp)

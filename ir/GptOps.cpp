@@ -120,7 +120,7 @@ LogicalResult gptc::gpt::verifyInferredShape(Operation *op) {
 
 #define SAME_AS_INPUT(Op)                                                      \
   LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
-    shape.assign(shapeOf(getInput()).begin(), shapeOf(getInput()).end());     \
+    shape.assign(shapeOf(getInput()).begin(), shapeOf(getInput()).end());      \
     return success();                                                          \
   }
 SAME_AS_INPUT(NegOp)
@@ -191,8 +191,7 @@ LogicalResult TransposeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   shape.clear();
   for (int64_t p : perm) {
     if (p < 0 || p >= static_cast<int64_t>(in.size()) || seen[p])
-      return emitOpError("perm is not a permutation of 0..")
-             << in.size() - 1;
+      return emitOpError("perm is not a permutation of 0..") << in.size() - 1;
     seen[p] = true;
     shape.push_back(in[p]);
   }
@@ -203,9 +202,8 @@ LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   ArrayRef<int64_t> target = getStaticShape();
   int64_t dynamic = llvm::count(target, kDyn);
   if (dynamic != static_cast<int64_t>(getDynamicShape().size()))
-    return emitOpError("has ")
-           << dynamic << " dynamic dims but " << getDynamicShape().size()
-           << " size operands";
+    return emitOpError("has ") << dynamic << " dynamic dims but "
+                               << getDynamicShape().size() << " size operands";
   shape.assign(target.begin(), target.end());
   // Size operands that are constants give static dims.
   for (size_t i = 0, k = 0; i < shape.size(); ++i)
@@ -234,9 +232,9 @@ LogicalResult SplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   if (parts < 1 || index < 0 || index >= parts)
     return emitOpError("index ") << index << " is not in [0, " << parts << ")";
   if (in[axis] != kDyn && in[axis] % parts != 0)
-    return emitOpError("dim ") << axis << " of size " << in[axis]
-                               << " does not split into " << parts
-                               << " equal parts";
+    return emitOpError("dim ")
+           << axis << " of size " << in[axis] << " does not split into "
+           << parts << " equal parts";
   shape.assign(in.begin(), in.end());
   if (in[axis] != kDyn)
     shape[axis] = in[axis] / parts;
@@ -335,9 +333,9 @@ LogicalResult MaskedFillOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   if (failed(broadcast(*this, in, shapeOf(getMask()), shape)))
     return failure();
   if (shape.size() != in.size())
-    return emitOpError("mask ") << shapeStr(shapeOf(getMask()))
-                                << " has more dims than the input "
-                                << shapeStr(in);
+    return emitOpError("mask ")
+           << shapeStr(shapeOf(getMask())) << " has more dims than the input "
+           << shapeStr(in);
   shape.assign(in.begin(), in.end());
   return success();
 }
@@ -462,9 +460,9 @@ LogicalResult UnsplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
              ? (like[i] == kDyn || compatible(in[i], like[i] / parts))
              : compatible(in[i], like[i]);
   if (!ok)
-    return emitOpError("piece ") << shapeStr(in) << " is not piece "
-                                 << getIndex() << " of " << parts << " of "
-                                 << shapeStr(like) << " along axis " << axis;
+    return emitOpError("piece ")
+           << shapeStr(in) << " is not piece " << getIndex() << " of " << parts
+           << " of " << shapeStr(like) << " along axis " << axis;
   shape.assign(like.begin(), like.end());
   return success();
 }
@@ -482,8 +480,8 @@ LogicalResult UnsliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
 // Gradient rules
 //===----------------------------------------------------------------------===//
 
-#define GRAD(Op) void Op::buildGradients(OpBuilder &b, Value g,                \
-                                         SmallVectorImpl<Value> &grads)
+#define GRAD(Op)                                                               \
+  void Op::buildGradients(OpBuilder &b, Value g, SmallVectorImpl<Value> &grads)
 
 GRAD(NegOp) { grads.push_back(NegOp::create(b, getLoc(), g)); }
 
@@ -524,8 +522,8 @@ GRAD(GeluOp) {
   Value t = TanhOp::create(b, getLoc(), inner);
   Value left = gb.mul(gb.add(gb.cst(1.0), t), 0.5);
   Value dInner = gb.mul(gb.add(gb.cst(1.0), gb.mul(x2, 3 * a)), c);
-  Value right = gb.mul(gb.mul(gb.mul(x, 0.5), gb.sub(gb.cst(1.0), gb.mul(t, t))),
-                       dInner);
+  Value right =
+      gb.mul(gb.mul(gb.mul(x, 0.5), gb.sub(gb.cst(1.0), gb.mul(t, t))), dInner);
   grads.push_back(gb.mul(g, gb.add(left, right)));
 }
 
@@ -598,10 +596,10 @@ GRAD(SplitOp) {
 }
 
 GRAD(SliceOp) {
-  grads.push_back(UnsliceOp::create(
-      b, getLoc(), getInput().getType(), g, getInput(), getDynamicStarts(),
-      getStaticStartsAttr(), getDynamicEnds(), getStaticEndsAttr(),
-      getSqueezeAttr()));
+  grads.push_back(UnsliceOp::create(b, getLoc(), getInput().getType(), g,
+                                    getInput(), getDynamicStarts(),
+                                    getStaticStartsAttr(), getDynamicEnds(),
+                                    getStaticEndsAttr(), getSqueezeAttr()));
   grads.append(getDynamicStarts().size() + getDynamicEnds().size(), Value());
 }
 
@@ -657,14 +655,15 @@ GRAD(LayerNormOp) {
   int64_t axis = shapeOf(x).size() - 1;
   Value centered = gb.sub(x, gb.meanKeep(x, axis));
   Value var = gb.meanKeep(gb.mul(centered, centered), axis);
-  Value rstd = gb.div(gb.cst(1.0),
-                      SqrtOp::create(b, getLoc(),
-                                     gb.add(var, gb.cst(getEps().convertToDouble()))));
+  Value rstd =
+      gb.div(gb.cst(1.0),
+             SqrtOp::create(b, getLoc(),
+                            gb.add(var, gb.cst(getEps().convertToDouble()))));
   Value xhat = gb.mul(centered, rstd);
   Value dxhat = gb.mul(g, getScale());
-  Value dx = gb.mul(rstd, gb.sub(gb.sub(dxhat, gb.meanKeep(dxhat, axis)),
-                                 gb.mul(xhat, gb.meanKeep(gb.mul(dxhat, xhat),
-                                                          axis))));
+  Value dx = gb.mul(
+      rstd, gb.sub(gb.sub(dxhat, gb.meanKeep(dxhat, axis)),
+                   gb.mul(xhat, gb.meanKeep(gb.mul(dxhat, xhat), axis))));
   grads.push_back(dx);
   grads.push_back(gb.unbroadcast(gb.mul(g, xhat), getScale()));
   grads.push_back(gb.unbroadcast(g, getShift()));
@@ -689,9 +688,9 @@ GRAD(EmbeddingOp) {
 }
 
 GRAD(CrossEntropyOp) {
-  grads.push_back(CrossEntropyGradOp::create(
-      b, getLoc(), getLogits().getType(), g, getLogits(), getTargets(),
-      getIgnoreIndex()));
+  grads.push_back(CrossEntropyGradOp::create(b, getLoc(), getLogits().getType(),
+                                             g, getLogits(), getTargets(),
+                                             getIgnoreIndex()));
   grads.push_back(Value());
 }
 

@@ -66,7 +66,8 @@ std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
 }
 
 /// Iterates a multi-index over `shape` in row-major order.
-template <typename F> void forEachIndex(const std::vector<int64_t> &shape, F f) {
+template <typename F>
+void forEachIndex(const std::vector<int64_t> &shape, F f) {
   int64_t n = 1;
   for (int64_t d : shape)
     n *= d;
@@ -196,8 +197,7 @@ private:
 
   /// Applies `f` to each row along `axis`: f(values, out), both strided.
   template <typename F>
-  Buffer alongAxis(const Buffer &x, int64_t axis, bool keep, bool reduce,
-                   F f) {
+  Buffer alongAxis(const Buffer &x, int64_t axis, bool keep, bool reduce, F f) {
     std::vector<int64_t> outer = x.shape;
     int64_t n = x.shape[axis];
     outer[axis] = 1;
@@ -254,11 +254,9 @@ private:
   void eval(Operation &op) {
     using namespace gpt;
     llvm::TypeSwitch<Operation *>(&op)
-        .Case<arith::ConstantIndexOp>(
-            [&](auto c) { indices[c] = c.value(); })
-        .Case<arith::MulIOp>([&](auto m) {
-          indices[m] = idx(m.getLhs()) * idx(m.getRhs());
-        })
+        .Case<arith::ConstantIndexOp>([&](auto c) { indices[c] = c.value(); })
+        .Case<arith::MulIOp>(
+            [&](auto m) { indices[m] = idx(m.getLhs()) * idx(m.getRhs()); })
         .Case<tensor::DimOp>([&](auto d) {
           const Buffer &b = in(d.getSource());
           int64_t k = idx(d.getIndex());
@@ -285,19 +283,20 @@ private:
           set(op, map(in(o.getInput()), [](double x) { return std::tanh(x); }));
         })
         .Case<ReluOp>([&](auto o) {
-          set(op, map(in(o.getInput()),
-                      [](double x) { return x > 0 ? x : 0.0; }));
+          set(op,
+              map(in(o.getInput()), [](double x) { return x > 0 ? x : 0.0; }));
         })
         .Case<GeluOp>([&](auto o) {
           const double c = std::sqrt(2.0 / M_PI);
           set(op, map(in(o.getInput()), [c](double x) {
-                return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
+                return 0.5 * x *
+                       (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
               }));
         })
         .Case<PowOp>([&](auto o) {
           double e = o.getExponent().convertToDouble();
-          set(op, map(in(o.getInput()),
-                      [e](double x) { return std::pow(x, e); }));
+          set(op,
+              map(in(o.getInput()), [e](double x) { return std::pow(x, e); }));
         })
         .Case<AddOp>([&](auto o) {
           set(op, zip(in(o.getLhs()), in(o.getRhs()),
@@ -315,11 +314,10 @@ private:
           set(op, zip(in(o.getLhs()), in(o.getRhs()),
                       [](double a, double b) { return a / b; }));
         })
-        .Case<MatmulOp>([&](auto o) { set(op, matmul(in(o.getLhs()),
-                                                     in(o.getRhs()))); })
-        .Case<TransposeOp>([&](auto o) {
-          set(op, transpose(in(o.getInput()), o.getPerm()));
-        })
+        .Case<MatmulOp>(
+            [&](auto o) { set(op, matmul(in(o.getLhs()), in(o.getRhs()))); })
+        .Case<TransposeOp>(
+            [&](auto o) { set(op, transpose(in(o.getInput()), o.getPerm())); })
         .Case<ReshapeOp>([&](auto o) {
           Buffer r = in(o.getInput());
           std::vector<int64_t> shape =
@@ -361,46 +359,44 @@ private:
         .Case<SumOp, MeanOp, MaxOp, VarOp>([&](auto o) {
           using OpT = decltype(o);
           const Buffer &x = in(o.getInput());
-          set(op, alongAxis(x, o.getAxis(), o.getKeepdim(), true,
-                            [](const std::vector<double> &v,
-                               std::vector<double> &r) {
-                              double s = 0;
-                              for (double e : v)
-                                s += e;
-                              double n = static_cast<double>(v.size());
-                              if constexpr (std::is_same_v<OpT, SumOp>) {
-                                r[0] = s;
-                              } else if constexpr (std::is_same_v<OpT,
-                                                                  MeanOp>) {
-                                r[0] = s / n;
-                              } else if constexpr (std::is_same_v<OpT,
-                                                                  MaxOp>) {
-                                r[0] = maxOf(v);
-                              } else {
-                                double m = s / n, q = 0;
-                                for (double e : v)
-                                  q += (e - m) * (e - m);
-                                r[0] = q / n;
-                              }
-                            }));
+          set(op, alongAxis(
+                      x, o.getAxis(), o.getKeepdim(), true,
+                      [](const std::vector<double> &v, std::vector<double> &r) {
+                        double s = 0;
+                        for (double e : v)
+                          s += e;
+                        double n = static_cast<double>(v.size());
+                        if constexpr (std::is_same_v<OpT, SumOp>) {
+                          r[0] = s;
+                        } else if constexpr (std::is_same_v<OpT, MeanOp>) {
+                          r[0] = s / n;
+                        } else if constexpr (std::is_same_v<OpT, MaxOp>) {
+                          r[0] = maxOf(v);
+                        } else {
+                          double m = s / n, q = 0;
+                          for (double e : v)
+                            q += (e - m) * (e - m);
+                          r[0] = q / n;
+                        }
+                      }));
         })
         .Case<SoftmaxOp>([&](auto o) {
-          set(op, alongAxis(in(o.getInput()), o.getAxis(), true, false,
-                            [](const std::vector<double> &v,
-                               std::vector<double> &r) {
-                              double lse = logSumExp(v);
-                              for (size_t k = 0; k < v.size(); ++k)
-                                r[k] = std::exp(v[k] - lse);
-                            }));
+          set(op, alongAxis(
+                      in(o.getInput()), o.getAxis(), true, false,
+                      [](const std::vector<double> &v, std::vector<double> &r) {
+                        double lse = logSumExp(v);
+                        for (size_t k = 0; k < v.size(); ++k)
+                          r[k] = std::exp(v[k] - lse);
+                      }));
         })
         .Case<LogSoftmaxOp>([&](auto o) {
-          set(op, alongAxis(in(o.getInput()), o.getAxis(), true, false,
-                            [](const std::vector<double> &v,
-                               std::vector<double> &r) {
-                              double lse = logSumExp(v);
-                              for (size_t k = 0; k < v.size(); ++k)
-                                r[k] = v[k] - lse;
-                            }));
+          set(op, alongAxis(
+                      in(o.getInput()), o.getAxis(), true, false,
+                      [](const std::vector<double> &v, std::vector<double> &r) {
+                        double lse = logSumExp(v);
+                        for (size_t k = 0; k < v.size(); ++k)
+                          r[k] = v[k] - lse;
+                      }));
         })
         .Case<LayerNormOp>([&](auto o) {
           const Buffer &x = in(o.getInput());
@@ -473,8 +469,7 @@ private:
             if (!(id >= 0 && id < static_cast<double>(rows)))
               fail("id " + std::to_string(static_cast<int64_t>(id)) +
                    " at flat position " + std::to_string(i) +
-                   " is outside the table's " + std::to_string(rows) +
-                   " rows");
+                   " is outside the table's " + std::to_string(rows) + " rows");
             std::copy_n(table.data.begin() + static_cast<int64_t>(id) * dim,
                         dim, r.data.begin() + i * dim);
           }
@@ -500,18 +495,19 @@ private:
             total += logSumExp(row) - row[target];
             ++count;
           }
-          set(op, Buffer{{}, {count ? total / count
-                                    : std::numeric_limits<double>::quiet_NaN()}});
+          set(op, Buffer{{},
+                         {count ? total / count
+                                : std::numeric_limits<double>::quiet_NaN()}});
         })
         .Case<UnbroadcastOp>([&](auto o) {
           set(op, unbroadcast(in(o.getInput()), in(o.getLike()).shape));
         })
         .Case<BroadcastLikeOp>([&](auto o) {
           const Buffer &like = in(o.getLike());
-          Buffer r = zip(in(o.getInput()), Buffer{like.shape,
-                                                  std::vector<double>(
-                                                      like.data.size(), 0)},
-                         [](double a, double) { return a; });
+          Buffer r =
+              zip(in(o.getInput()),
+                  Buffer{like.shape, std::vector<double>(like.data.size(), 0)},
+                  [](double a, double) { return a; });
           if (r.shape != like.shape)
             fail("cannot broadcast " + shapeStr(in(o.getInput()).shape) +
                  " to " + shapeStr(like.shape));
@@ -527,17 +523,17 @@ private:
                       [](double x) { return x > 0 ? 1.0 : 0.0; }));
         })
         .Case<ArgmaxMaskOp>([&](auto o) {
-          set(op, alongAxis(in(o.getInput()), o.getAxis(), true, false,
-                            [](const std::vector<double> &v,
-                               std::vector<double> &r) {
-                              size_t best = 0;
-                              for (size_t k = 1; k < v.size(); ++k)
-                                if (v[k] > v[best])
-                                  best = k;
-                              std::fill(r.begin(), r.end(), 0.0);
-                              if (!r.empty())
-                                r[best] = 1.0;
-                            }));
+          set(op, alongAxis(
+                      in(o.getInput()), o.getAxis(), true, false,
+                      [](const std::vector<double> &v, std::vector<double> &r) {
+                        size_t best = 0;
+                        for (size_t k = 1; k < v.size(); ++k)
+                          if (v[k] > v[best])
+                            best = k;
+                        std::fill(r.begin(), r.end(), 0.0);
+                        if (!r.empty())
+                          r[best] = 1.0;
+                      }));
         })
         .Case<EmbeddingGradOp>([&](auto o) {
           const Buffer &g = in(o.getGrad()), &ids = in(o.getIds());
@@ -744,17 +740,17 @@ private:
 static std::string irTypeStr(RankedTensorType t) {
   std::string s = "[";
   for (int64_t i = 0; i < t.getRank(); ++i)
-    s += (i ? ", " : "") + (t.isDynamicDim(i)
-                                ? std::string("?")
-                                : std::to_string(t.getDimSize(i)));
+    s +=
+        (i ? ", " : "") + (t.isDynamicDim(i) ? std::string("?")
+                                             : std::to_string(t.getDimSize(i)));
   return s + "]";
 }
 
 /// Collects the arguments of `func` from `file` by their gpt.input and
 /// gpt.param names, checking presence, dtype class and static dims.
 std::vector<Buffer> bindArguments(func::FuncOp func,
-                                         const SafetensorsFile &file,
-                                         const std::string &path) {
+                                  const SafetensorsFile &file,
+                                  const std::string &path) {
   std::vector<Buffer> args;
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     auto name = func.getArgAttrOfType<StringAttr>(i, "gpt.param");
@@ -765,8 +761,8 @@ std::vector<Buffer> bindArguments(func::FuncOp func,
     const TensorData *t = file.find(name.str());
     if (!t)
       throw RuntimeError(path + ": missing " +
-                         (isParam ? "parameter" : "input") + " '" +
-                         name.str() + "' (" + irTypeStr(type) + ")");
+                         (isParam ? "parameter" : "input") + " '" + name.str() +
+                         "' (" + irTypeStr(type) + ")");
     bool wantInt = type.getElementType().isInteger(32);
     bool isInt = t->dtype == DType::I32 || t->dtype == DType::I64;
     bool isFloat = t->dtype == DType::F32 || t->dtype == DType::F64 ||

@@ -162,8 +162,8 @@ private:
             dim.syms.begin()->second != 1 ||
             symbols.count(dim.syms.begin()->first))
           continue;
-        symbols[dim.syms.begin()->first] = tensor::DimOp::create(
-            b, locOf(e.nodes[in].loc, ""), values[in], d);
+        symbols[dim.syms.begin()->first] =
+            tensor::DimOp::create(b, locOf(e.nodes[in].loc, ""), values[in], d);
       }
     }
 
@@ -207,8 +207,8 @@ private:
     BINARY("embedding", EmbeddingOp)
 #undef BINARY
     if (op == "pow")
-      return gpt::PowOp::create(b, l, t, in(0),
-                                b.getF64FloatAttr(attrOf<double>(n, "exponent")));
+      return gpt::PowOp::create(
+          b, l, t, in(0), b.getF64FloatAttr(attrOf<double>(n, "exponent")));
     if (op == "transpose")
       return gpt::TransposeOp::create(
           b, l, t, in(0),

@@ -51,8 +51,8 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
     ModuleOp module = getOperation();
     auto fwd = module.lookupSymbol<func::FuncOp>(func);
     if (!fwd) {
-      module.emitError("gpt-autodiff: no function @") << func
-                                                      << " to differentiate";
+      module.emitError("gpt-autodiff: no function @")
+          << func << " to differentiate";
       return signalPassFailure();
     }
     auto resultTypes = fwd.getResultTypes();
@@ -150,9 +150,9 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
       if (!g)
         g = gpt::BroadcastLikeOp::create(
             b, grad.getLoc(), arg.getType(),
-            gpt::ConstantOp::create(
-                b, grad.getLoc(), RankedTensorType::get({}, b.getF32Type()),
-                b.getF64FloatAttr(0.0)),
+            gpt::ConstantOp::create(b, grad.getLoc(),
+                                    RankedTensorType::get({}, b.getF32Type()),
+                                    b.getF64FloatAttr(0.0)),
             arg);
       results.push_back(g);
       names.push_back(b.getStringAttr(

@@ -1,4 +1,5 @@
-//===- Pipelines.cpp - The pass pipelines gptc runs ------------------------===//
+//===- Pipelines.cpp - The pass pipelines gptc runs
+//------------------------===//
 
 #include "gptc/Passes/Passes.h"
 

@@ -64,13 +64,10 @@ struct ShapeInferencePass
       return signalPassFailure();
     getOperation().walk([](func::FuncOp func) {
       auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
-      func.setType(FunctionType::get(func.getContext(),
-                                     func.getArgumentTypes(),
+      func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
                                      ret.getOperandTypes()));
     });
   }
 };
 
 } // namespace
-
-

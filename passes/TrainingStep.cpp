@@ -153,7 +153,8 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
       if (decays(names[i]))
         p = gb.mul(p, gb.sub(gb.cst(1.0), gb.mul(lr, wd)));
       Value m1 = gb.add(m, gb.mul(gb.sub(g, m), 1.0 - beta1));
-      Value v1 = gb.add(gb.mul(v, double(beta2)), gb.mul(gb.mul(g, g), 1.0 - beta2));
+      Value v1 =
+          gb.add(gb.mul(v, double(beta2)), gb.mul(gb.mul(g, g), 1.0 - beta2));
       Value denom = gb.add(gb.div(gb.sqrt(v1), bc2Sqrt), gb.cst(eps));
       newParams.push_back(gb.sub(p, gb.mul(stepSize, gb.div(m1, denom))));
       newM.push_back(m1);

@@ -46,8 +46,7 @@ WindowDataset::WindowDataset(std::vector<uint32_t> t, int64_t maxLength,
                        "text");
 }
 
-void WindowDataset::window(int64_t i, int32_t *inputs,
-                           int32_t *targets) const {
+void WindowDataset::window(int64_t i, int32_t *inputs, int32_t *targets) const {
   int64_t start = i * stride;
   for (int64_t k = 0; k < length; ++k) {
     inputs[k] = static_cast<int32_t>(tokens[start + k]);
@@ -82,8 +81,7 @@ void DataLoader::startEpoch(int64_t epoch) {
   }
 }
 
-int64_t DataLoader::batch(int64_t b, int32_t *inputs,
-                          int32_t *targets) const {
+int64_t DataLoader::batch(int64_t b, int32_t *inputs, int32_t *targets) const {
   if (b < 0 || b >= numBatches())
     throw RuntimeError("batch " + std::to_string(b) + " is out of range");
   int64_t first = b * batchSize;
@@ -130,9 +128,9 @@ std::vector<uint32_t> readTokenShard(const std::string &path) {
   std::streamoff size = in.tellg();
   in.seekg(0);
   std::vector<int32_t> header(256);
-  if (size < 1024 ||
-      !in.read(reinterpret_cast<char *>(header.data()), 1024))
-    throw RuntimeError(path + ": shorter than a token shard's 1024-byte header");
+  if (size < 1024 || !in.read(reinterpret_cast<char *>(header.data()), 1024))
+    throw RuntimeError(path +
+                       ": shorter than a token shard's 1024-byte header");
   if (header[0] != kShardMagic || header[1] != kShardVersion)
     throw RuntimeError(path + ": not a token shard (magic " +
                        std::to_string(header[0]) + ", version " +

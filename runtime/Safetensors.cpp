@@ -99,7 +99,8 @@ static float halfToFloat(uint16_t h) {
     v = mant ? std::numeric_limits<float>::quiet_NaN()
              : std::numeric_limits<float>::infinity();
   else
-    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+    v = std::ldexp(static_cast<float>(mant | 0x400),
+                   static_cast<int>(exp) - 25);
   return sign ? -v : v;
 }
 
@@ -274,8 +275,8 @@ private:
                        " (at header byte " + std::to_string(pos) + ")");
   }
   void skipSpace() {
-    while (pos < s.size() &&
-           (s[pos] == ' ' || s[pos] == '\n' || s[pos] == '\r' || s[pos] == '\t'))
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\n' ||
+                              s[pos] == '\r' || s[pos] == '\t'))
       ++pos;
   }
   bool eat(char c) {
@@ -541,16 +542,16 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
       throw bad("'data_offsets' must be [begin, end]");
     int64_t b = offsets->elements[0].integer, e = offsets->elements[1].integer;
     if (b < 0 || e < b || static_cast<uint64_t>(e) > data.size())
-      throw bad("data_offsets [" + std::to_string(b) + ", " +
-                std::to_string(e) + "] are outside the " +
-                std::to_string(data.size()) + "-byte data section" +
-                (static_cast<uint64_t>(e) > data.size() ? " (truncated file?)"
-                                                        : ""));
+      throw bad(
+          "data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
+          "] are outside the " + std::to_string(data.size()) +
+          "-byte data section" +
+          (static_cast<uint64_t>(e) > data.size() ? " (truncated file?)" : ""));
     uint64_t want;
     if (__builtin_mul_overflow(numel, dtypeSize(*dt), &want) ||
         want != static_cast<uint64_t>(e - b))
-      throw bad("has " + std::to_string(e - b) + " bytes but " +
-                t.typeStr() + " needs " + std::to_string(want));
+      throw bad("has " + std::to_string(e - b) + " bytes but " + t.typeStr() +
+                " needs " + std::to_string(want));
     t.bytes.assign(data.begin() + b, data.begin() + e);
     spans.push_back({static_cast<uint64_t>(b), static_cast<uint64_t>(e), key});
     out.tensors.emplace(key, std::move(t));

@@ -48,10 +48,9 @@ bool isNumber(uint32_t cp) {
 }
 /// Unicode White_Space, as the regex's \s.
 bool isSpace(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 ||
-         cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 /// Hash lookups by string_view without building strings.
@@ -254,9 +253,8 @@ std::vector<uint32_t> byteToUnicode() {
   return map;
 }
 
-void addToken(RankMap &ranks,
-              std::vector<std::string> &tokens, std::string bytes,
-              uint32_t rank, const std::string &where) {
+void addToken(RankMap &ranks, std::vector<std::string> &tokens,
+              std::string bytes, uint32_t rank, const std::string &where) {
   if (rank >= (1u << 24))
     throw RuntimeError(where + ": rank " + std::to_string(rank) +
                        " is implausibly large");
@@ -356,8 +354,8 @@ Tokenizer Tokenizer::load(const std::string &path) {
       if (key == kEndOfText) {
         impl->endOfText = static_cast<uint32_t>(id);
       } else {
-        addToken(impl->ranks, impl->tokens, key,
-                 static_cast<uint32_t>(id), path);
+        addToken(impl->ranks, impl->tokens, key, static_cast<uint32_t>(id),
+                 path);
       }
       skip();
       if (p < text.size() && text[p] == ',')
@@ -390,8 +388,8 @@ Tokenizer Tokenizer::load(const std::string &path) {
       if (!ok)
         throw RuntimeError(where +
                            ": expected 'BASE64 RANK', as in tiktoken files");
-      addToken(impl->ranks, impl->tokens, bytes,
-               static_cast<uint32_t>(rank), where);
+      addToken(impl->ranks, impl->tokens, bytes, static_cast<uint32_t>(rank),
+               where);
     }
     impl->endOfText = static_cast<uint32_t>(impl->tokens.size());
   }

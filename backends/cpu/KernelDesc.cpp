@@ -9,8 +9,8 @@
 namespace gptc {
 
 std::string KernelDesc::serialize() const {
-  std::string s = "gptc-kernel 1\nfamily = " + family + "\nname = " + name +
-                  "\n";
+  std::string s =
+      "gptc-kernel 1\nfamily = " + family + "\nname = " + name + "\n";
   for (auto &[k, v] : params)
     s += k + " = " + v + "\n";
   return s;

@@ -71,8 +71,7 @@ int main(int argc, char **argv) {
     } else if (!a.empty() && a[0] != '-' && descPath.empty()) {
       descPath = a;
     } else {
-      std::cerr << "gptc-kernelgen: error: unexpected argument '" << a
-                << "'\n"
+      std::cerr << "gptc-kernelgen: error: unexpected argument '" << a << "'\n"
                 << kUsage;
       return 2;
     }
@@ -97,8 +96,8 @@ int main(int argc, char **argv) {
     if (desc.family == "matmul") {
       MatmulKernel(desc).compile(output, t);
     } else {
-      throw RuntimeError(descPath + ": unknown kernel family '" +
-                         desc.family + "'; expected matmul");
+      throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +
+                         "'; expected matmul");
     }
     return 0;
   } catch (const RuntimeError &e) {

@@ -1,4 +1,5 @@
-//===- MatmulKernel.cpp - The matmul kernel family -------------------------===//
+//===- MatmulKernel.cpp - The matmul kernel family
+//-------------------------===//
 //
 // Algorithm first, schedule second, as in Halide's own apps.
 //
@@ -38,16 +39,14 @@ static bool boolParam(const KernelDesc &d, const std::string &key) {
 }
 
 MatmulKernel::MatmulKernel(const KernelDesc &d)
-    : desc(d), transA(boolParam(d, "trans_a")),
-      transB(boolParam(d, "trans_b")),
+    : desc(d), transA(boolParam(d, "trans_a")), transB(boolParam(d, "trans_b")),
       epilogue(d.param("epilogue", "none")) {
   if (epilogue != "none" && epilogue != "bias" && epilogue != "bias_gelu")
     throw RuntimeError("kernel '" + d.name + "': unknown epilogue '" +
                        epilogue + "'; expected none, bias or bias_gelu");
 }
 
-void MatmulKernel::compile(const std::string &prefix,
-                           const Target &target) {
+void MatmulKernel::compile(const std::string &prefix, const Target &target) {
   // Algorithm. Halide indexes (innermost, outer): a stored [M, K] is a(k, m).
   ImageParam a(Float(32), 2, "a"), b(Float(32), 2, "b");
   ImageParam bias(Float(32), 1, "bias");

@@ -1,4 +1,5 @@
-//===- DataLoaderTest.cpp - The book's dataset, loader and split -----------===//
+//===- DataLoaderTest.cpp - The book's dataset, loader and split
+//-----------===//
 
 #include "gptc/Runtime/DataLoader.h"
 #include "gptc/Runtime/Tokenizer.h"
@@ -61,7 +62,8 @@ TEST(DataLoader, BookChapter5Split) {
 
 TEST(DataLoader, SplitCountsCodePointsNotBytes) {
   auto [a, b] = splitByCharacters("ééééabcdef", 0.5); // 10 characters
-  EXPECT_EQ(a, "éééé" "a");
+  EXPECT_EQ(a, "éééé"
+               "a");
   EXPECT_EQ(b, "bcdef");
 }
 

@@ -1,4 +1,5 @@
-//===- GlobTest.cpp - Parameter name patterns ------------------------------===//
+//===- GlobTest.cpp - Parameter name patterns
+//------------------------------===//
 
 #include "gptc/Support/Glob.h"
 

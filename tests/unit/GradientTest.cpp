@@ -1,4 +1,5 @@
-//===- GradientTest.cpp - Every gradient rule against finite differences ---===//
+//===- GradientTest.cpp - Every gradient rule against finite differences
+//---===//
 //
 // Each case is a small @loss whose differentiable inputs are parameters; the
 // loss is sum(op(...) * R) with a fixed random R so every output element
@@ -70,8 +71,8 @@ std::string buildModule(const GradCase &c) {
     args += "%p" + std::to_string(i) + ": " + tensorType(c.params[i]) +
             " {gpt.param = \"p" + std::to_string(i) + "\"}, ";
   if (!c.idsShape.empty())
-    args += "%ids: " + tensorType(c.idsShape, "i32") +
-            " {gpt.input = \"ids\"}, ";
+    args +=
+        "%ids: " + tensorType(c.idsShape, "i32") + " {gpt.input = \"ids\"}, ";
   std::string rt = c.resultType;
   int64_t n = numel(parseShape(rt));
   args += "%r: " + tensorType(rt) + " {gpt.input = \"r\"}";

@@ -1,4 +1,5 @@
-//===- InterpreterTest.cpp - The interpreter against PyTorch goldens -------===//
+//===- InterpreterTest.cpp - The interpreter against PyTorch goldens
+//-------===//
 //
 // tests/reference/make_goldens.py writes, for small configs, random weights,
 // tokens, targets and the float64 logits and loss of an independent PyTorch
@@ -8,15 +9,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "gptc/Frontend/Sema.h"
 #include "gptc/IR/Interpreter.h"
+#include "gptc/Frontend/Sema.h"
 #include "gptc/IR/MLIRGen.h"
 
 #include "gptc/Runtime/Philox.h"
 
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
 
@@ -55,16 +56,15 @@ TEST_P(InterpreterGolden, MatchesPyTorch) {
 
   auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
   auto loss = module->lookupSymbol<mlir::func::FuncOp>("loss");
-  std::vector<double> wantLogits =
-      golden.find("expected.logits")->toDoubles();
+  std::vector<double> wantLogits = golden.find("expected.logits")->toDoubles();
   std::vector<double> wantLoss = golden.find("expected.loss")->toDoubles();
 
   for (bool fp32 : {false, true}) {
     InterpreterOptions opts;
     opts.float32 = fp32;
     double tol = fp32 ? 1e-5 : 1e-9;
-    Buffer logits = interpret(
-        forward, bindArguments(forward, golden, base), opts);
+    Buffer logits =
+        interpret(forward, bindArguments(forward, golden, base), opts);
     EXPECT_EQ(logits.shape, golden.find("expected.logits")->shape);
     EXPECT_LT(relError(logits.data, wantLogits), tol)
         << "logits, fp32=" << fp32;

@@ -98,10 +98,10 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Utf8, RejectsOverlongAndSurrogates) {
   EXPECT_EQ(findInvalidUtf8("plain"), std::string::npos);
   EXPECT_EQ(findInvalidUtf8("\xf0\x9f\x98\x80"), std::string::npos); // emoji
-  EXPECT_EQ(findInvalidUtf8("\xc0\xaf"), 0u);          // overlong '/'
-  EXPECT_EQ(findInvalidUtf8("ab\xed\xa0\x80"), 2u);    // surrogate
-  EXPECT_EQ(findInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // > U+10FFFF
-  EXPECT_EQ(findInvalidUtf8("\xe2\x82"), 0u);          // truncated
+  EXPECT_EQ(findInvalidUtf8("\xc0\xaf"), 0u);         // overlong '/'
+  EXPECT_EQ(findInvalidUtf8("ab\xed\xa0\x80"), 2u);   // surrogate
+  EXPECT_EQ(findInvalidUtf8("\xf4\x90\x80\x80"), 0u); // > U+10FFFF
+  EXPECT_EQ(findInvalidUtf8("\xe2\x82"), 0u);         // truncated
 }
 
 } // namespace

@@ -1,4 +1,5 @@
-//===- MatmulKernelTest.cpp - Generated matmul kernels vs a reference ------===//
+//===- MatmulKernelTest.cpp - Generated matmul kernels vs a reference
+//------===//
 //
 // The Halide matmul family (gptc-kernelgen, built for this machine) against
 // a double-precision reference on shapes that stress the tails: one row,
@@ -29,7 +30,8 @@ struct Dims {
 class MatmulKernel : public testing::TestWithParam<Dims> {};
 
 double gelu(double x) {
-  return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  return 0.5 * x *
+         (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 
 TEST_P(MatmulKernel, MatchesReference) {
@@ -66,15 +68,15 @@ TEST_P(MatmulKernel, MatchesReference) {
     bool bias, gelu;
   };
   std::vector<Variant> variants = {
-      {"plain", [&](Buffer<float> &c) { return mm_test_plain(a, b, c); },
-       false, false},
+      {"plain", [&](Buffer<float> &c) { return mm_test_plain(a, b, c); }, false,
+       false},
       {"trans_a", [&](Buffer<float> &c) { return mm_test_trans_a(aT, b, c); },
        false, false},
       {"trans_b", [&](Buffer<float> &c) { return mm_test_trans_b(a, bT, c); },
        false, false},
       {"bias_gelu",
-       [&](Buffer<float> &c) { return mm_test_bias_gelu(a, b, bias, c); },
-       true, true},
+       [&](Buffer<float> &c) { return mm_test_bias_gelu(a, b, bias, c); }, true,
+       true},
   };
   for (auto &v : variants) {
     Buffer<float> c(n, m);

@@ -1,4 +1,5 @@
-//===- PhiloxTest.cpp - The dropout RNG ------------------------------------===//
+//===- PhiloxTest.cpp - The dropout RNG
+//------------------------------------===//
 
 #include "gptc/Runtime/Philox.h"
 

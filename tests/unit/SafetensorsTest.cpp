@@ -54,7 +54,7 @@ TEST(Safetensors, HalfPrecisionRounding) {
   EXPECT_TRUE(std::isinf(roundTrip(DType::F16, 70000.0)));
   EXPECT_EQ(roundTrip(DType::F16, 1.0 + 1.0 / 4096), 1.0); // ties to even
   EXPECT_TRUE(std::isnan(roundTrip(DType::BF16, NAN)));
-  EXPECT_EQ(roundTrip(DType::BF16, 1.00390625), 1.0);      // ties to even
+  EXPECT_EQ(roundTrip(DType::BF16, 1.00390625), 1.0); // ties to even
 }
 
 struct BadFile {
@@ -69,8 +69,7 @@ TEST_P(SafetensorsErrors, NameTheProblem) {
     parseSafetensors(GetParam().bytes, "bad.safetensors");
     FAIL() << "expected an error: " << GetParam().message;
   } catch (const RuntimeError &e) {
-    EXPECT_NE(std::string(e.what()).find(GetParam().message),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find(GetParam().message), std::string::npos)
         << e.what();
     EXPECT_EQ(std::string(e.what()).rfind("bad.safetensors: ", 0), 0u);
   }
@@ -90,34 +89,45 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{rawFile("[1, 2]", ""), "expected a JSON object"},
         BadFile{rawFile("{\"a\":", ""), "unexpected end"},
         BadFile{rawFile("{\"a\":1.5}", ""), "expected an integer"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{}})",
-                        "12345678"),
-                "duplicate key"},
-        BadFile{rawFile(R"({"a":{"dtype":"Q8","shape":[2],"data_offsets":[0,2]}})",
-                        "12"),
-                "unsupported dtype 'Q8'"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
-                        "12345678"),
-                "has 8 bytes but F32[3] needs 12"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}})",
-                        "12345678"),
-                "non-negative"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                        "12345678"),
-                "overlap"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})",
-                        "12345678"),
-                "outside the"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],)"
-                        R"("data_offsets":[0,8]}})",
-                        "12345678"),
-                "overflows"},
+        BadFile{
+            rawFile(
+                R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{}})",
+                "12345678"),
+            "duplicate key"},
+        BadFile{
+            rawFile(R"({"a":{"dtype":"Q8","shape":[2],"data_offsets":[0,2]}})",
+                    "12"),
+            "unsupported dtype 'Q8'"},
+        BadFile{
+            rawFile(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
+                    "12345678"),
+            "has 8 bytes but F32[3] needs 12"},
+        BadFile{
+            rawFile(
+                R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}})",
+                "12345678"),
+            "non-negative"},
+        BadFile{
+            rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                    R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                    "12345678"),
+            "overlap"},
+        BadFile{
+            rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})",
+                    "12345678"),
+            "outside the"},
+        BadFile{
+            rawFile(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],)"
+                    R"("data_offsets":[0,8]}})",
+                    "12345678"),
+            "overflows"},
         BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[2]}})", ""),
                 "'data_offsets' must be [begin, end]"},
-        BadFile{rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})",
-                        "12345678"),
-                "unknown field 'x'"},
+        BadFile{
+            rawFile(
+                R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})",
+                "12345678"),
+            "unknown field 'x'"},
         BadFile{rawFile(R"({"__metadata__":{"k":1}})", ""), "must be a string"},
         BadFile{rawFile("{\"a\":\"\\q\"}", ""), "unknown escape"}));
 

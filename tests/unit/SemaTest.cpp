@@ -1,7 +1,7 @@
 //===- SemaTest.cpp - Unit tests of elaboration ---------------------------===//
 
-#include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
+#include "gptc/Frontend/Parser.h"
 
 #include <gtest/gtest.h>
 

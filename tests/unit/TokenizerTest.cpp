@@ -1,4 +1,5 @@
-//===- TokenizerTest.cpp - GPT-2 BPE against tiktoken ----------------------===//
+//===- TokenizerTest.cpp - GPT-2 BPE against tiktoken
+//----------------------===//
 //
 // Goldens from tests/reference/make_tokenizer_goldens.py (tiktoken, "gpt2"):
 // the shipped corpora and a generated corpus of mixed Unicode must encode to
@@ -63,8 +64,8 @@ class TiktokenGolden : public testing::TestWithParam<Corpus> {};
 
 TEST_P(TiktokenGolden, SameIdsAndRoundTrip) {
   std::string text = readFile(root() + "/" + GetParam().text);
-  std::vector<uint32_t> want =
-      readIds(root() + "/tests/reference/tokenizer/" + GetParam().name + ".u16");
+  std::vector<uint32_t> want = readIds(root() + "/tests/reference/tokenizer/" +
+                                       GetParam().name + ".u16");
   std::vector<uint32_t> ids = gpt2().encode(text, GetParam().special);
   ASSERT_EQ(ids.size(), want.size());
   for (size_t i = 0; i < ids.size(); ++i)
@@ -74,13 +75,12 @@ TEST_P(TiktokenGolden, SameIdsAndRoundTrip) {
 
 INSTANTIATE_TEST_SUITE_P(
     Corpora, TiktokenGolden,
-    testing::Values(
-        Corpus{"the-verdict", "data/the-verdict.txt",
-               Tokenizer::Special::Reject},
-        Corpus{"tinyshakespeare", "data/tinyshakespeare.txt",
-               Tokenizer::Special::Reject},
-        Corpus{"mixed", "tests/reference/tokenizer/mixed.txt",
-               Tokenizer::Special::AsText}),
+    testing::Values(Corpus{"the-verdict", "data/the-verdict.txt",
+                           Tokenizer::Special::Reject},
+                    Corpus{"tinyshakespeare", "data/tinyshakespeare.txt",
+                           Tokenizer::Special::Reject},
+                    Corpus{"mixed", "tests/reference/tokenizer/mixed.txt",
+                           Tokenizer::Special::AsText}),
     [](const auto &info) {
       std::string n = info.param.name;
       std::replace(n.begin(), n.end(), '-', '_');
@@ -91,7 +91,8 @@ TEST(Tokenizer, SpecialToken) {
   std::string text = "a<|endoftext|>b";
   EXPECT_EQ(gpt2().encode(text, Tokenizer::Special::Allow),
             (std::vector<uint32_t>{64, 50256, 65}));
-  std::vector<uint32_t> asText = gpt2().encode(text, Tokenizer::Special::AsText);
+  std::vector<uint32_t> asText =
+      gpt2().encode(text, Tokenizer::Special::AsText);
   EXPECT_GT(asText.size(), 3u);
   EXPECT_EQ(gpt2().decode(asText), text);
   try {

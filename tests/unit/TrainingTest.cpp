@@ -1,4 +1,5 @@
-//===- TrainingTest.cpp - Gradients and AdamW steps against PyTorch --------===//
+//===- TrainingTest.cpp - Gradients and AdamW steps against PyTorch
+//--------===//
 //
 // tests/reference/make_goldens.py also records, in float64, every
 // parameter's gradient and the losses of 10 AdamW steps (lr 1e-3, weight
@@ -33,9 +34,9 @@ double relError(const std::vector<double> &a, const std::vector<double> &b) {
 }
 
 /// The model of a golden, compiled through the training pipeline.
-mlir::OwningOpRef<mlir::ModuleOp> compile(mlir::MLIRContext &context,
-                                          const std::string &base,
-                                          const std::vector<std::string> &sets) {
+mlir::OwningOpRef<mlir::ModuleOp>
+compile(mlir::MLIRContext &context, const std::string &base,
+        const std::vector<std::string> &sets) {
   std::string root = GPTC_SOURCE_DIR;
   SourceManager sm;
   ModelSource src = loadModel(sm, root + "/models/gpt2.gpt", {});
@@ -52,7 +53,9 @@ mlir::OwningOpRef<mlir::ModuleOp> compile(mlir::MLIRContext &context,
   return module;
 }
 
-TensorData scalar(double v) { return TensorData::fromDoubles(DType::F64, {}, {v}); }
+TensorData scalar(double v) {
+  return TensorData::fromDoubles(DType::F64, {}, {v});
+}
 
 /// Runs 10 training steps from the golden's weights; returns the losses.
 std::vector<double> trainSteps(mlir::ModuleOp module, SafetensorsFile state,
@@ -62,7 +65,8 @@ std::vector<double> trainSteps(mlir::ModuleOp module, SafetensorsFile state,
   for (unsigned a = 0; a < step.getNumArguments(); ++a) {
     auto in = step.getArgAttrOfType<mlir::StringAttr>(a, "gpt.input");
     if (in && in.getValue().starts_with("adam.")) {
-      auto t = mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
+      auto t =
+          mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
       std::vector<int64_t> shape(t.getShape().begin(), t.getShape().end());
       state.tensors[in.str()] = TensorData::fromDoubles(
           DType::F64, shape, std::vector<double>(t.getNumElements(), 0.0));
@@ -95,8 +99,8 @@ std::vector<double> trainSteps(mlir::ModuleOp module, SafetensorsFile state,
 class TrainingGolden : public testing::TestWithParam<const char *> {};
 
 TEST_P(TrainingGolden, GradientsMatchPyTorch) {
-  std::string base = std::string(GPTC_SOURCE_DIR) +
-                     "/tests/reference/goldens/" + GetParam();
+  std::string base =
+      std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/" + GetParam();
   mlir::MLIRContext context;
   auto module = compile(context, base, {});
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
@@ -116,34 +120,33 @@ TEST_P(TrainingGolden, GradientsMatchPyTorch) {
     EXPECT_LT(relError(out[r].data, want->toDoubles()), 1e-8) << name;
     ++checked;
   }
-  EXPECT_EQ(checked, static_cast<int>(std::count_if(
-                         golden.tensors.begin(), golden.tensors.end(),
-                         [](auto &kv) {
-                           return kv.first.rfind("expected.grad.", 0) == 0;
-                         })));
+  EXPECT_EQ(checked,
+            static_cast<int>(std::count_if(
+                golden.tensors.begin(), golden.tensors.end(), [](auto &kv) {
+                  return kv.first.rfind("expected.grad.", 0) == 0;
+                })));
 }
 
 TEST_P(TrainingGolden, TenAdamWStepsWithoutDropout) {
-  std::string base = std::string(GPTC_SOURCE_DIR) +
-                     "/tests/reference/goldens/" + GetParam();
+  std::string base =
+      std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/" + GetParam();
   mlir::MLIRContext context;
   auto module = compile(context, base, {"drop_rate=0"});
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
   std::vector<double> losses = trainSteps(*module, golden, false);
-  EXPECT_LT(relError(losses,
-                     golden.find("expected.steps.losses")->toDoubles()),
+  EXPECT_LT(relError(losses, golden.find("expected.steps.losses")->toDoubles()),
             1e-8);
 }
 
 TEST_P(TrainingGolden, TenAdamWStepsWithDropout) {
-  std::string base = std::string(GPTC_SOURCE_DIR) +
-                     "/tests/reference/goldens/" + GetParam();
+  std::string base =
+      std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/" + GetParam();
   mlir::MLIRContext context;
   auto module = compile(context, base, {});
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
   std::vector<double> losses = trainSteps(*module, golden, true);
-  EXPECT_LT(relError(losses, golden.find("expected.steps_dropout.losses")
-                                 ->toDoubles()),
+  EXPECT_LT(relError(losses,
+                     golden.find("expected.steps_dropout.losses")->toDoubles()),
             1e-8);
 }
 

@@ -20,8 +20,8 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   gptc::registerGptPasses();
   mlir::DialectRegistry registry;
-  registry.insert<gptc::gpt::GptDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect,
-                  mlir::tensor::TensorDialect>();
+  registry.insert<gptc::gpt::GptDialect, mlir::arith::ArithDialect,
+                  mlir::func::FuncDialect, mlir::tensor::TensorDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "gptc optimizer driver\n", registry));
 }

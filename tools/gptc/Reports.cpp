@@ -80,8 +80,8 @@ void printInfo(std::ostream &os, const Program &prog,
     os << "  " << e.name << "(";
     for (size_t i = 0; i < e.inputs.size(); ++i) {
       const Node &n = e.nodes[e.inputs[i]];
-      os << (i ? ", " : "") << std::get<std::string>(n.attrs[0].second)
-         << ": " << n.type.str();
+      os << (i ? ", " : "") << std::get<std::string>(n.attrs[0].second) << ": "
+         << n.type.str();
     }
     os << ") -> " << e.nodes[e.result].type.str() << "   "
        << groupDigits(static_cast<int64_t>(e.nodes.size())) << " ops\n";
@@ -109,17 +109,16 @@ void printInfo(std::ostream &os, const Program &prog,
     it->count += p.type.numElements().coeff;
     size_t dot = p.name.find('.');
     if (dot != std::string::npos) {
-      std::string second = p.name.substr(dot + 1, p.name.find('.', dot + 1) -
-                                                      dot - 1);
+      std::string second =
+          p.name.substr(dot + 1, p.name.find('.', dot + 1) - dot - 1);
       if (!second.empty() &&
           second.find_first_not_of("0123456789") == std::string::npos)
         it->blocks.insert(second);
     }
   }
   int64_t total = prog.numParameters();
-  os << "\nparameters: " << groupDigits(total) << " in "
-     << prog.params.size() << " tensors (" << bytes(4.0 * total)
-     << " as f32)\n";
+  os << "\nparameters: " << groupDigits(total) << " in " << prog.params.size()
+     << " tensors (" << bytes(4.0 * total) << " as f32)\n";
   size_t gw = 0;
   for (auto &g : groups)
     gw = std::max(gw, g.name.size());
@@ -131,8 +130,7 @@ void printInfo(std::ostream &os, const Program &prog,
        << std::setw(14) << groupDigits(g.count) << "  " << pct;
     if (g.blocks.size() > 1)
       os << "  (" << g.blocks.size() << " blocks x "
-         << groupDigits(g.count / static_cast<int64_t>(g.blocks.size()))
-         << ")";
+         << groupDigits(g.count / static_cast<int64_t>(g.blocks.size())) << ")";
     os << "\n";
   }
   os << "training state (parameters, gradients, AdamW moments, f32): "
@@ -162,8 +160,8 @@ void printCost(std::ostream &os, const std::string &entry, const Cost &c,
   line(entry == "train_step"  ? "FLOPs per token (with AdamW)"
        : entry == "loss_grad" ? "FLOPs per token (forward + backward)"
                               : "FLOPs per token (forward)",
-       flops(total / tokens) + "  (matmul " +
-           flops(c.matmulFlops / tokens) + ")");
+       flops(total / tokens) + "  (matmul " + flops(c.matmulFlops / tokens) +
+           ")");
   if (training) {
     if (entry == "loss_grad")
       line("saved activations (read by the backward)",

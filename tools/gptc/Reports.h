@@ -1,4 +1,5 @@
-//===- Reports.h - Human-readable summaries printed by gptc ------*- C++ -*-===//
+//===- Reports.h - Human-readable summaries printed by gptc ------*- C++
+//-*-===//
 //
 // The tables behind `gptc info` and `gptc emit --stage=params`. They are
 // part of the user interface: keep columns aligned and numbers grouped.

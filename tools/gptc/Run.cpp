@@ -44,8 +44,7 @@ void runInterpreted(ModuleOp module, const RunOptions &options) {
 
   func::FuncOp step = lookupEntry(module, "train_step");
   const TensorData *stepNumber = in.find("step");
-  if (!stepNumber || stepNumber->numel() != 1 ||
-      stepNumber->toDoubles()[0] < 1)
+  if (!stepNumber || stepNumber->numel() != 1 || stepNumber->toDoubles()[0] < 1)
     throw RuntimeError(options.inputPath +
                        ": a training step needs 'step', the 1-based number "
                        "of this step (a scalar)");
@@ -56,8 +55,8 @@ void runInterpreted(ModuleOp module, const RunOptions &options) {
       interpretAll(step, bindArguments(step, in, options.inputPath), interp);
   for (unsigned r = 0; r < results.size(); ++r) {
     auto name = step.getResultAttrOfType<StringAttr>(r, "gpt.output");
-    out.tensors[name.str()] = TensorData::fromDoubles(
-        DType::F32, results[r].shape, results[r].data);
+    out.tensors[name.str()] =
+        TensorData::fromDoubles(DType::F32, results[r].shape, results[r].data);
   }
   writeSafetensors(options.outputPath, out);
 }

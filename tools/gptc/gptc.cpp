@@ -20,18 +20,18 @@
 #include "gptc/Runtime/Tokenizer.h"
 
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Transforms/Passes.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <map>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -276,15 +276,14 @@ int run(const Options &o) {
     }
   }
   static const std::vector<std::string> commands = {"check", "info", "emit",
-                                                   "run", "tokenize"};
-  if (std::find(commands.begin(), commands.end(), o.command) ==
-      commands.end())
+                                                    "run", "tokenize"};
+  if (std::find(commands.begin(), commands.end(), o.command) == commands.end())
     throw UsageError{"unknown command '" + o.command +
                      "'; expected check, info, emit, run or tokenize"};
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
-  static const std::vector<std::string> stages = {"ast", "params", "ir",
-                                                 "grad", "dot"};
+  static const std::vector<std::string> stages = {"ast", "params", "ir", "grad",
+                                                  "dot"};
   if (o.command == "emit") {
     if (o.stage.empty())
       throw UsageError{"emit needs --stage=ast|params|ir|grad|dot"};
@@ -422,8 +421,8 @@ int compile(const Options &o, SourceManager &sm) {
       names.push_back(p.name);
     checkParameterPatterns(train, names);
   }
-  bool wantsTraining = o.stage == "grad" || o.command == "run" ||
-                       o.command == "info";
+  bool wantsTraining =
+      o.stage == "grad" || o.command == "run" || o.command == "info";
   if (wantsTraining && prog.findEntry("loss"))
     buildTrainingPipeline(pm, train);
   if (mlir::failed(pm.run(*module))) {
@@ -432,9 +431,8 @@ int compile(const Options &o, SourceManager &sm) {
   }
 
   if (o.command == "check") {
-    std::cout << o.model << ": ok (" << prog.entries.size()
-              << " entry points, " << groupDigits(prog.numParameters())
-              << " parameters)\n";
+    std::cout << o.model << ": ok (" << prog.entries.size() << " entry points, "
+              << groupDigits(prog.numParameters()) << " parameters)\n";
   } else if (o.command == "info") {
     printInfo(std::cout, prog, o.model, o.config);
     printCosts(o, prog, *module);

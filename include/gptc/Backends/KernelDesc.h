@@ -1,4 +1,5 @@
-//===- KernelDesc.h - Serialized descriptions of generated kernels -*- C++ -*-===//
+//===- KernelDesc.h - Serialized descriptions of generated kernels -*- C++
+//-*-===//
 //
 // The compiler (which links MLIR) and the kernel generator (which links
 // Halide; the two must not share a process, docs/TOOLCHAIN.md) talk through

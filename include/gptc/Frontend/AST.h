@@ -1,4 +1,5 @@
-//===- AST.h - Syntax tree of the gptc model language -------------*- C++ -*-===//
+//===- AST.h - Syntax tree of the gptc model language -------------*- C++
+//-*-===//
 //
 // The AST mirrors the source closely (nothing is resolved or evaluated here);
 // Sema gives it meaning. Nodes carry their Location so every later error and
@@ -20,9 +21,7 @@
 
 namespace gptc::ast {
 
-template <typename T, typename U> bool isa(const U *n) {
-  return T::classof(n);
-}
+template <typename T, typename U> bool isa(const U *n) { return T::classof(n); }
 template <typename T, typename U> const T *dynCast(const U *n) {
   return n && T::classof(n) ? static_cast<const T *>(n) : nullptr;
 }
@@ -86,7 +85,8 @@ struct StringExpr : Expr {
 /// A variable, config value, def or builtin name.
 struct NameExpr : Expr {
   std::string name;
-  NameExpr(Location l, std::string n) : Expr(Kind::Name, l), name(std::move(n)) {}
+  NameExpr(Location l, std::string n)
+      : Expr(Kind::Name, l), name(std::move(n)) {}
   static bool classof(const Expr *e) { return e->kind == Kind::Name; }
 };
 
@@ -156,7 +156,8 @@ struct CallExpr : Expr {
   std::vector<KeywordArg> kwargs;
   /// The `as` instance name; empty when absent.
   std::vector<InstanceSegment> instance;
-  CallExpr(Location l, std::string c) : Expr(Kind::Call, l), callee(std::move(c)) {}
+  CallExpr(Location l, std::string c)
+      : Expr(Kind::Call, l), callee(std::move(c)) {}
   static bool classof(const Expr *e) { return e->kind == Kind::Call; }
 };
 
@@ -164,7 +165,7 @@ struct CallExpr : Expr {
 /// optional (`:` alone is the full range).
 struct IndexItem {
   bool isSlice = false;
-  ExprPtr index; ///< Single index.
+  ExprPtr index;  ///< Single index.
   ExprPtr lo, hi; ///< Slice bounds, each optional.
   Location loc;
 };
@@ -244,13 +245,15 @@ struct ParamStmt : Stmt {
   std::string name;
   TypeExpr type;
   ExprPtr init; ///< A call: normal(std), zeros(), ones().
-  ParamStmt(Location l, std::string n) : Stmt(Kind::Param, l), name(std::move(n)) {}
+  ParamStmt(Location l, std::string n)
+      : Stmt(Kind::Param, l), name(std::move(n)) {}
   static bool classof(const Stmt *s) { return s->kind == Kind::Param; }
 };
 
 struct ReturnStmt : Stmt {
   ExprPtr value;
-  ReturnStmt(Location l, ExprPtr v) : Stmt(Kind::Return, l), value(std::move(v)) {}
+  ReturnStmt(Location l, ExprPtr v)
+      : Stmt(Kind::Return, l), value(std::move(v)) {}
   static bool classof(const Stmt *s) { return s->kind == Kind::Return; }
 };
 

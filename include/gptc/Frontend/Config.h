@@ -1,4 +1,5 @@
-//===- Config.h - Model configuration files (YAML) ----------------*- C++ -*-===//
+//===- Config.h - Model configuration files (YAML) ----------------*- C++
+//-*-===//
 //
 // A model config is a flat YAML mapping of scalar values, with the book's key
 // names (vocab_size, emb_dim, ...). Loading keeps each key's and value's

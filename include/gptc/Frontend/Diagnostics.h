@@ -1,4 +1,5 @@
-//===- Diagnostics.h - Source files, locations and error reports -*- C++ -*-===//
+//===- Diagnostics.h - Source files, locations and error reports -*- C++
+//-*-===//
 //
 // Every user-facing error in gptc (DSL, YAML, flags) is a Diagnostic: a
 // location, a message and optional notes. It is thrown as a CompileError and

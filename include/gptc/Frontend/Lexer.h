@@ -1,4 +1,5 @@
-//===- Lexer.h - Tokens of the gptc model language ----------------*- C++ -*-===//
+//===- Lexer.h - Tokens of the gptc model language ----------------*- C++
+//-*-===//
 //
 // The lexer turns a whole SourceFile into a token vector up front: model files
 // are small, and a vector gives the parser free lookahead. Comments are `//`

@@ -1,4 +1,5 @@
-//===- Parser.h - Recursive-descent parser for .gpt files ---------*- C++ -*-===//
+//===- Parser.h - Recursive-descent parser for .gpt files ---------*- C++
+//-*-===//
 //
 // Grammar (docs/DSL.md has the user-facing version):
 //

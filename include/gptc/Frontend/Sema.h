@@ -1,4 +1,5 @@
-//===- Sema.h - Elaboration of a model into typed graphs ----------*- C++ -*-===//
+//===- Sema.h - Elaboration of a model into typed graphs ----------*- C++
+//-*-===//
 //
 // Sema gives a parsed model its meaning for one config: it binds config
 // values, then elaborates every `export def` (an entry point such as

@@ -1,4 +1,5 @@
-//===- Shape.h - Symbolic dimensions and tensor types ------------*- C++ -*-===//
+//===- Shape.h - Symbolic dimensions and tensor types ------------*- C++
+//-*-===//
 //
 // A dimension is a monomial `coeff * B^i * T^j ...` over the symbols bound by
 // an entry point's arguments (B, T). Monomials are closed under the products

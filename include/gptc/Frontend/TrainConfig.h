@@ -23,15 +23,15 @@ namespace gptc {
 struct TrainConfig {
   // Compile time.
   std::vector<std::string> trainable{"*"}; ///< Parameter patterns to train.
-  std::vector<std::string> decay{"*"}; ///< Weight-decayed (the book: all).
-  Location trainableLoc, decayLoc;     ///< Where they were given, if so.
+  std::vector<std::string> decay{"*"};     ///< Weight-decayed (the book: all).
+  Location trainableLoc, decayLoc;         ///< Where they were given, if so.
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double clipGradNorm = 1.0; ///< Also run time; 0 builds no clipping.
 
   // Run time (the book's chapter 5 and appendix D defaults).
-  double lr = 4e-4;        ///< Peak learning rate.
-  double initialLr = 0;    ///< Warmup start; 0 means lr (no warmup ramp).
-  double minLr = 0;        ///< Cosine decay floor.
+  double lr = 4e-4;     ///< Peak learning rate.
+  double initialLr = 0; ///< Warmup start; 0 means lr (no warmup ramp).
+  double minLr = 0;     ///< Cosine decay floor.
   int64_t warmupSteps = 0;
   double weightDecay = 0.1;
   int64_t batchSize = 2;

@@ -1,4 +1,5 @@
-//===- CostModel.h - FLOPs and activation memory of a function ---*- C++ -*-===//
+//===- CostModel.h - FLOPs and activation memory of a function ---*- C++
+//-*-===//
 
 #ifndef GPTC_IR_COSTMODEL_H
 #define GPTC_IR_COSTMODEL_H

@@ -1,4 +1,5 @@
-//===- DotExport.h - A Graphviz picture of a gpt module ----------*- C++ -*-===//
+//===- DotExport.h - A Graphviz picture of a gpt module ----------*- C++
+//-*-===//
 
 #ifndef GPTC_IR_DOTEXPORT_H
 #define GPTC_IR_DOTEXPORT_H

@@ -1,4 +1,5 @@
-//===- GptBuilder.h - Building gpt arithmetic with inferred types -*- C++ -*-===//
+//===- GptBuilder.h - Building gpt arithmetic with inferred types -*- C++
+//-*-===//
 //
 // Gradient rules and the training step are written as arithmetic on tensors;
 // this computes each op's result type from its operands (broadcasting, as

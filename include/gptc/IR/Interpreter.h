@@ -1,4 +1,5 @@
-//===- Interpreter.h - Reference evaluation of gpt functions -----*- C++ -*-===//
+//===- Interpreter.h - Reference evaluation of gpt functions -----*- C++
+//-*-===//
 //
 // The oracle every pass and backend is tested against: evaluates a `gpt`
 // function naively, op by op, in double precision (or rounding every result

@@ -1,4 +1,5 @@
-//===- MLIRGen.h - Lowering an elaborated model to the gpt dialect -*- C++ -*-===//
+//===- MLIRGen.h - Lowering an elaborated model to the gpt dialect -*- C++
+//-*-===//
 
 #ifndef GPTC_IR_MLIRGEN_H
 #define GPTC_IR_MLIRGEN_H

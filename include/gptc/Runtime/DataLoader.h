@@ -1,4 +1,5 @@
-//===- DataLoader.h - The book's sliding-window dataset and loader -*- C++ -*-===//
+//===- DataLoader.h - The book's sliding-window dataset and loader -*- C++
+//-*-===//
 //
 // Exactly the book's GPTDatasetV1 / create_dataloader_v1 (chapter 2) and its
 // train/validation split (chapter 5):

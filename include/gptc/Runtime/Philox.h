@@ -18,7 +18,7 @@ namespace gptc {
 
 /// Ten rounds of Philox4x32 on `ctr` under `key`.
 inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> ctr,
-                                         std::array<uint32_t, 2> key) {
+                                          std::array<uint32_t, 2> key) {
   constexpr uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
   constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
   for (int round = 0; round < 10; ++round) {
@@ -50,8 +50,8 @@ inline double dropoutUniform(uint64_t seed, uint64_t step, uint32_t opId,
 }
 
 /// Whether dropout with probability `p` keeps that element.
-inline bool dropoutKeeps(double p, uint64_t seed, uint64_t step,
-                         uint32_t opId, uint64_t index) {
+inline bool dropoutKeeps(double p, uint64_t seed, uint64_t step, uint32_t opId,
+                         uint64_t index) {
   return dropoutUniform(seed, step, opId, index) >= p;
 }
 

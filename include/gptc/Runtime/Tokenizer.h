@@ -48,8 +48,8 @@ public:
   /// any id sequence gives printable text.
   std::string decode(const std::vector<uint32_t> &ids) const;
 
-  uint32_t vocabSize() const;       ///< Including the special token.
-  uint32_t endOfText() const;       ///< 50256 for GPT-2.
+  uint32_t vocabSize() const; ///< Including the special token.
+  uint32_t endOfText() const; ///< 50256 for GPT-2.
 
 private:
   struct Impl;

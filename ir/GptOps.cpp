@@ -355,16 +355,24 @@ LogicalResult EmbeddingOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return success();
 }
 
-LogicalResult
-CrossEntropyOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto logits = shapeOf(getLogits()), targets = shapeOf(getTargets());
+/// Targets of cross entropy index the logits' leading dims.
+static LogicalResult checkTargets(Operation *op, ArrayRef<int64_t> logits,
+                                  ArrayRef<int64_t> targets) {
   bool ok = logits.size() >= 2 && targets.size() == logits.size() - 1;
   for (size_t i = 0; ok && i < targets.size(); ++i)
     ok = compatible(targets[i], logits[i]);
   if (!ok)
-    return emitOpError("targets ")
+    return op->emitOpError("targets ")
            << shapeStr(targets) << " must have the leading dims of logits "
            << shapeStr(logits);
+  return success();
+}
+
+LogicalResult
+CrossEntropyOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  auto logits = shapeOf(getLogits());
+  if (failed(checkTargets(*this, logits, shapeOf(getTargets()))))
+    return failure();
   shape.clear();
   return success();
 }
@@ -436,14 +444,9 @@ EmbeddingGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
 
 LogicalResult
 CrossEntropyGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto logits = shapeOf(getLogits()), targets = shapeOf(getTargets());
-  bool ok = logits.size() >= 2 && targets.size() == logits.size() - 1;
-  for (size_t i = 0; ok && i < targets.size(); ++i)
-    ok = compatible(targets[i], logits[i]);
-  if (!ok)
-    return emitOpError("targets ")
-           << shapeStr(targets) << " must have the leading dims of logits "
-           << shapeStr(logits);
+  auto logits = shapeOf(getLogits());
+  if (failed(checkTargets(*this, logits, shapeOf(getTargets()))))
+    return failure();
   shape.assign(logits.begin(), logits.end());
   return success();
 }

@@ -19,6 +19,8 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 
+#include "TestUtil.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,14 +29,7 @@ using namespace gptc;
 
 namespace {
 
-double relError(const std::vector<double> &a, const std::vector<double> &b) {
-  double diff = 0, scale = 1e-6;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::fabs(a[i] - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return diff / scale;
-}
+using test::relError;
 
 struct Golden {
   const char *name;

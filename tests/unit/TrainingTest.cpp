@@ -16,6 +16,8 @@
 
 #include "mlir/IR/MLIRContext.h"
 
+#include "TestUtil.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,14 +26,7 @@ using namespace gptc;
 
 namespace {
 
-double relError(const std::vector<double> &a, const std::vector<double> &b) {
-  double diff = 0, scale = 1e-6;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::fabs(a[i] - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return diff / scale;
-}
+using test::relError;
 
 /// The model of a golden, compiled through the training pipeline.
 mlir::OwningOpRef<mlir::ModuleOp>

@@ -29,6 +29,7 @@ namespace {
 
 const char *kUsage = R"(usage: gptc-kernelgen [--target=T] -o PREFIX DESC.kernel
        gptc-kernelgen [--target=T] --runtime -o PREFIX
+       gptc-kernelgen --version
 
 Writes PREFIX.o and PREFIX.h: the kernel of DESC (compiled without a Halide
 runtime), or with --runtime the standalone Halide runtime.
@@ -65,6 +66,11 @@ int main(int argc, char **argv) {
       runtime = true;
     } else if (a == "-o" && i + 1 < argc) {
       output = argv[++i];
+    } else if (a == "--version") {
+      // The kernel cache keys on this line.
+      std::cout << "gptc-kernelgen " << kKernelGenVersion << " halide "
+                << GPTC_HALIDE_VERSION << "\n";
+      return 0;
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       return 0;

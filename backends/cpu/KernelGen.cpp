@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "MatmulKernel.h"
+#include "RowwiseKernel.h"
 
 #include "gptc/Backends/KernelDesc.h"
 #include "gptc/Runtime/Error.h"
@@ -101,9 +102,11 @@ int main(int argc, char **argv) {
     t = t.with_feature(Halide::Target::NoRuntime);
     if (desc.family == "matmul") {
       MatmulKernel(desc).compile(output, t);
+    } else if (desc.family == "layer_norm" || desc.family == "softmax") {
+      compileRowwiseKernel(desc, output, t);
     } else {
       throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +
-                         "'; expected matmul");
+                         "'; expected matmul, layer_norm or softmax");
     }
     return 0;
   } catch (const RuntimeError &e) {

@@ -38,14 +38,7 @@ namespace {
 struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
   using GptAutodiffBase::GptAutodiffBase;
 
-  bool isTrainable(StringRef name) {
-    if (trainable.empty())
-      return true;
-    for (const std::string &p : trainable)
-      if (globMatch(p, name))
-        return true;
-    return false;
-  }
+  bool isTrainable(StringRef name) { return matchesAny(trainable, name); }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();

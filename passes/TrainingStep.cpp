@@ -37,14 +37,7 @@ namespace {
 struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
   using GptTrainingStepBase::GptTrainingStepBase;
 
-  bool decays(StringRef name) {
-    if (decay.empty())
-      return true;
-    for (const std::string &p : decay)
-      if (globMatch(p, name))
-        return true;
-    return false;
-  }
+  bool decays(StringRef name) { return matchesAny(decay, name); }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();

@@ -34,6 +34,18 @@ inline bool globMatch(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
+/// Whether `text` matches any of `patterns`; an empty list matches all (a
+/// pass option left unset means "every parameter").
+template <typename Patterns>
+bool matchesAny(const Patterns &patterns, std::string_view text) {
+  if (patterns.empty())
+    return true;
+  for (const auto &p : patterns)
+    if (globMatch(p, text))
+      return true;
+  return false;
+}
+
 } // namespace gptc
 
 #endif // GPTC_SUPPORT_GLOB_H

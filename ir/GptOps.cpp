@@ -48,7 +48,7 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }
 
-static std::string shapeStr(ArrayRef<int64_t> s) {
+std::string gptc::gpt::formatShape(ArrayRef<int64_t> s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i)
     out += (i ? ", " : "") +
@@ -76,7 +76,8 @@ static LogicalResult broadcast(Operation *op, ArrayRef<int64_t> a,
       o = x;
     else
       return op->emitOpError("operand shapes ")
-             << shapeStr(a) << " and " << shapeStr(b) << " do not broadcast";
+             << formatShape(a) << " and " << formatShape(b)
+             << " do not broadcast";
   }
   return success();
 }
@@ -110,7 +111,7 @@ LogicalResult gptc::gpt::verifyInferredShape(Operation *op) {
   if (!ok)
     return op->emitOpError("result type ")
            << declared << " does not match the inferred shape "
-           << shapeStr(inferred);
+           << formatShape(inferred);
   return success();
 }
 
@@ -170,10 +171,10 @@ LogicalResult MatmulOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   auto a = shapeOf(getLhs()), b = shapeOf(getRhs());
   if (a.size() < 2 || b.size() < 2)
     return emitOpError("operands must have rank >= 2, got ")
-           << shapeStr(a) << " and " << shapeStr(b);
+           << formatShape(a) << " and " << formatShape(b);
   if (!compatible(a.back(), b[b.size() - 2]))
     return emitOpError("inner dimensions differ: ")
-           << shapeStr(a) << " @ " << shapeStr(b);
+           << formatShape(a) << " @ " << formatShape(b);
   if (failed(broadcast(*this, a.drop_back(2), b.drop_back(2), shape)))
     return failure();
   shape.push_back(a[a.size() - 2]);
@@ -218,8 +219,8 @@ LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
       b *= d;
     if (a != b)
       return emitOpError("cannot reshape ")
-             << shapeStr(in) << " (" << a << " elements) into "
-             << shapeStr(shape) << " (" << b << ")";
+             << formatShape(in) << " (" << a << " elements) into "
+             << formatShape(shape) << " (" << b << ")";
   }
   return success();
 }
@@ -275,7 +276,7 @@ LogicalResult SliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
         (in[i] != kDyn && ends[i] > in[i]))
       return emitOpError("slice ")
              << starts[i] << ":" << ends[i] << " is out of range for dim " << i
-             << " of " << shapeStr(in);
+             << " of " << formatShape(in);
     shape.push_back(ends[i] - starts[i]);
   }
   return success();
@@ -316,7 +317,7 @@ LogicalResult LayerNormOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
     if (s.size() != 1 || !compatible(s[0], in.back()))
       return emitOpError("scale and shift must be [")
              << in.back() << "] (the last dim of the input), got "
-             << shapeStr(s);
+             << formatShape(s);
   }
   shape.assign(in.begin(), in.end());
   return success();
@@ -334,8 +335,8 @@ LogicalResult MaskedFillOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
     return failure();
   if (shape.size() != in.size())
     return emitOpError("mask ")
-           << shapeStr(shapeOf(getMask())) << " has more dims than the input "
-           << shapeStr(in);
+           << formatShape(shapeOf(getMask()))
+           << " has more dims than the input " << formatShape(in);
   shape.assign(in.begin(), in.end());
   return success();
 }
@@ -348,7 +349,7 @@ LogicalResult ArangeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
 LogicalResult EmbeddingOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   auto table = shapeOf(getTable());
   if (table.size() != 2)
-    return emitOpError("table must be [rows, dim], got ") << shapeStr(table);
+    return emitOpError("table must be [rows, dim], got ") << formatShape(table);
   auto ids = shapeOf(getIds());
   shape.assign(ids.begin(), ids.end());
   shape.push_back(table[1]);
@@ -363,8 +364,8 @@ static LogicalResult checkTargets(Operation *op, ArrayRef<int64_t> logits,
     ok = compatible(targets[i], logits[i]);
   if (!ok)
     return op->emitOpError("targets ")
-           << shapeStr(targets) << " must have the leading dims of logits "
-           << shapeStr(logits);
+           << formatShape(targets) << " must have the leading dims of logits "
+           << formatShape(logits);
   return success();
 }
 
@@ -388,7 +389,7 @@ static LogicalResult broadcastsTo(Operation *op, ArrayRef<int64_t> from,
   }
   if (!ok)
     return op->emitOpError("shape ")
-           << shapeStr(from) << " does not broadcast to " << shapeStr(to);
+           << formatShape(from) << " does not broadcast to " << formatShape(to);
   return success();
 }
 
@@ -436,8 +437,8 @@ EmbeddingGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
     ok = compatible(ids[i], grad[i]);
   if (!ok)
     return emitOpError("gradient ")
-           << shapeStr(grad) << " does not fit ids " << shapeStr(ids)
-           << " and table " << shapeStr(table);
+           << formatShape(grad) << " does not fit ids " << formatShape(ids)
+           << " and table " << formatShape(table);
   shape.assign(table.begin(), table.end());
   return success();
 }
@@ -464,8 +465,8 @@ LogicalResult UnsplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
              : compatible(in[i], like[i]);
   if (!ok)
     return emitOpError("piece ")
-           << shapeStr(in) << " is not piece " << getIndex() << " of " << parts
-           << " of " << shapeStr(like) << " along axis " << axis;
+           << formatShape(in) << " is not piece " << getIndex() << " of "
+           << parts << " of " << formatShape(like) << " along axis " << axis;
   shape.assign(like.begin(), like.end());
   return success();
 }

@@ -35,13 +35,6 @@ namespace {
 
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
-std::string shapeStr(const std::vector<int64_t> &s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 /// `file:line:col (scope)` of an op, for error messages.
 std::string describeLoc(mlir::Location loc) {
   std::string scope;
@@ -138,7 +131,7 @@ private:
       std::string s;
       llvm::raw_string_ostream os(s);
       os << t;
-      throw RuntimeError(what + " has shape " + shapeStr(b.shape) +
+      throw RuntimeError(what + " has shape " + gpt::formatShape(b.shape) +
                          " but the IR expects " + s);
     }
   }
@@ -170,8 +163,8 @@ private:
     for (size_t i = 0; i < rank; ++i) {
       int64_t x = dimAt(a, i), y = dimAt(b, i);
       if (x != y && x != 1 && y != 1)
-        fail("shapes " + shapeStr(a.shape) + " and " + shapeStr(b.shape) +
-             " do not broadcast");
+        fail("shapes " + gpt::formatShape(a.shape) + " and " +
+             gpt::formatShape(b.shape) + " do not broadcast");
       shape[i] = x == 1 ? y : x;
     }
     auto broadcastStrides = [&](const Buffer &x) {
@@ -324,8 +317,8 @@ private:
               mixed(o.getStaticShape(), o.getDynamicShape());
           Buffer probe{shape, {}};
           if (probe.numel() != r.numel())
-            fail("cannot reshape " + shapeStr(r.shape) + " into " +
-                 shapeStr(shape));
+            fail("cannot reshape " + gpt::formatShape(r.shape) + " into " +
+                 gpt::formatShape(shape));
           r.shape = shape;
           set(op, std::move(r));
         })
@@ -509,8 +502,9 @@ private:
                   Buffer{like.shape, std::vector<double>(like.data.size(), 0)},
                   [](double a, double) { return a; });
           if (r.shape != like.shape)
-            fail("cannot broadcast " + shapeStr(in(o.getInput()).shape) +
-                 " to " + shapeStr(like.shape));
+            fail("cannot broadcast " +
+                 gpt::formatShape(in(o.getInput()).shape) + " to " +
+                 gpt::formatShape(like.shape));
           set(op, std::move(r));
         })
         .Case<UnsqueezeOp>([&](auto o) {
@@ -601,8 +595,8 @@ private:
     size_t ra = a.shape.size(), rb = b.shape.size();
     int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
     if (b.shape[rb - 2] != k)
-      fail("inner dimensions differ: " + shapeStr(a.shape) + " @ " +
-           shapeStr(b.shape));
+      fail("inner dimensions differ: " + gpt::formatShape(a.shape) + " @ " +
+           gpt::formatShape(b.shape));
     std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - 2),
         bb(b.shape.begin(), b.shape.end() - 2);
     size_t rank = std::max(ba.size(), bb.size());
@@ -677,7 +671,7 @@ private:
       fail("the piece does not fit the result's rank");
     for (size_t i = 0; i < shape.size(); ++i)
       if (starts[i] < 0 || starts[i] + box[i] > shape[i])
-        fail("the piece does not fit inside " + shapeStr(shape));
+        fail("the piece does not fit inside " + gpt::formatShape(shape));
     Buffer r{shape, std::vector<double>(Buffer{shape, {}}.numel(), 0)};
     std::vector<int64_t> st = stridesOf(shape);
     forEachIndex(box, [&](const std::vector<int64_t> &ix, int64_t flat) {
@@ -712,7 +706,7 @@ private:
       if (starts[i] < 0 || ends[i] > x.shape[i] || ends[i] < starts[i])
         fail("slice " + std::to_string(starts[i]) + ":" +
              std::to_string(ends[i]) + " is out of range for dim " +
-             std::to_string(i) + " of " + shapeStr(x.shape));
+             std::to_string(i) + " of " + gpt::formatShape(x.shape));
       box.push_back(ends[i] - starts[i]);
     }
     std::vector<int64_t> st = stridesOf(x.shape);
@@ -737,15 +731,6 @@ private:
 
 } // namespace
 
-static std::string irTypeStr(RankedTensorType t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.getRank(); ++i)
-    s +=
-        (i ? ", " : "") + (t.isDynamicDim(i) ? std::string("?")
-                                             : std::to_string(t.getDimSize(i)));
-  return s + "]";
-}
-
 /// Collects the arguments of `func` from `file` by their gpt.input and
 /// gpt.param names, checking presence, dtype class and static dims.
 std::vector<Buffer> bindArguments(func::FuncOp func,
@@ -762,7 +747,7 @@ std::vector<Buffer> bindArguments(func::FuncOp func,
     if (!t)
       throw RuntimeError(path + ": missing " +
                          (isParam ? "parameter" : "input") + " '" + name.str() +
-                         "' (" + irTypeStr(type) + ")");
+                         "' (" + gpt::formatShape(type.getShape()) + ")");
     bool wantInt = type.getElementType().isInteger(32);
     bool isInt = t->dtype == DType::I32 || t->dtype == DType::I64;
     bool isFloat = t->dtype == DType::F32 || t->dtype == DType::F64 ||
@@ -772,14 +757,14 @@ std::vector<Buffer> bindArguments(func::FuncOp func,
       throw RuntimeError(path + ": tensor '" + name.str() + "' is " +
                          t->typeStr() + " but the model expects " +
                          (wantInt ? "integer ids (I32 or I64)" : "floats") +
-                         " of shape " + irTypeStr(type));
+                         " of shape " + gpt::formatShape(type.getShape()));
     bool ok = static_cast<int64_t>(t->shape.size()) == type.getRank();
     for (int64_t d = 0; ok && d < type.getRank(); ++d)
       ok = type.isDynamicDim(d) || type.getDimSize(d) == t->shape[d];
     if (!ok)
       throw RuntimeError(path + ": tensor '" + name.str() + "' has shape " +
                          t->typeStr() + " but the model expects " +
-                         irTypeStr(type));
+                         gpt::formatShape(type.getShape()));
     args.push_back(Buffer{t->shape, t->toDoubles()});
   }
   return args;

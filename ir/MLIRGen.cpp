@@ -49,7 +49,6 @@ public:
   }
 
 private:
-  Location loc(Location) = delete;
   mlir::Location locOf(const gptc::Location &l, const std::string &scope) {
     mlir::Location fileLoc =
         l.isValid() ? mlir::Location(FileLineColLoc::get(&ctx, l.file->path,

@@ -14,7 +14,6 @@
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Transforms/Passes.h"
 
 namespace gptc {
 #define GEN_PASS_DEF_GPTSHAPEINFERENCE

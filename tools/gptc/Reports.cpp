@@ -19,16 +19,22 @@ std::string groupDigits(int64_t n) {
   return (n < 0 ? "-" : "") + out;
 }
 
-static std::string bytes(double b) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
+/// `value` scaled by powers of `base` into the largest fitting unit.
+static std::string scaled(double value, double base,
+                          std::initializer_list<const char *> units,
+                          int decimals) {
+  auto unit = units.begin();
+  while (value >= base && unit + 1 != units.end()) {
+    value /= base;
+    ++unit;
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", b, units[u]);
+  std::snprintf(buf, sizeof buf, "%.*f %s", decimals, value, *unit);
   return buf;
+}
+
+static std::string bytes(double b) {
+  return scaled(b, 1024, {"B", "KiB", "MiB", "GiB", "TiB"}, 1);
 }
 
 void printParamTable(std::ostream &os, const Program &prog) {
@@ -138,15 +144,7 @@ void printInfo(std::ostream &os, const Program &prog,
 }
 
 static std::string flops(double f) {
-  const char *units[] = {"", "K", "M", "G", "T", "P"};
-  int u = 0;
-  while (f >= 1000 && u < 5) {
-    f /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f %sFLOP", f, units[u]);
-  return buf;
+  return scaled(f, 1000, {"FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP"}, 2);
 }
 
 void printCost(std::ostream &os, const std::string &entry, const Cost &c,

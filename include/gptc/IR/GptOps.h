@@ -14,6 +14,9 @@ namespace gptc::gpt {
 /// The verifier shared by every op with a shape rule: the declared result
 /// type must agree with the inferred shape wherever both are static.
 llvm::LogicalResult verifyInferredShape(mlir::Operation *op);
+
+/// `[?, 768]`: a shape in messages, `?` for dynamic dims.
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
 } // namespace gptc::gpt
 
 #include "gptc/IR/GptInterfaces.h.inc"

@@ -761,6 +761,35 @@ void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
   results.add<ComposeReshapes>(context);
 }
 
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("body takes ")
+           << body.getNumArguments() << " arguments but the kernel has "
+           << getInputs().size() << " operands";
+  for (auto [i, arg] : llvm::enumerate(body.getArguments()))
+    if (arg.getType() != getInputs()[i].getType())
+      return emitOpError("body argument ")
+             << i << " is " << arg.getType() << " but operand " << i << " is "
+             << getInputs()[i].getType();
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError("body must end with gpt.yield");
+  if (yield.getValue().getType() != getResult().getType())
+    return emitOpError("yields ")
+           << yield.getValue().getType() << " but the kernel returns "
+           << getResult().getType();
+  StringRef kind = getKind();
+  if (kind != "matmul" && kind != "fused")
+    return emitOpError("kind must be \"matmul\" or \"fused\", got \"")
+           << kind << "\"";
+  return success();
+}
+
 #include "gptc/IR/GptInterfaces.cpp.inc"
 
 #define GET_OP_CLASSES

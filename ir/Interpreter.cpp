@@ -250,6 +250,21 @@ private:
         .Case<arith::ConstantIndexOp>([&](auto c) { indices[c] = c.value(); })
         .Case<arith::MulIOp>(
             [&](auto m) { indices[m] = idx(m.getLhs()) * idx(m.getRhs()); })
+        .Case<KernelOp>([&](KernelOp k) {
+          Block &body = k.getBody().front();
+          for (auto [arg, v] : llvm::zip(body.getArguments(), k.getInputs())) {
+            if (isa<IndexType>(v.getType()))
+              indices[arg] = idx(v);
+            else
+              tensors[arg] = in(v);
+          }
+          for (Operation &inner : body.without_terminator()) {
+            currentOp = &inner;
+            eval(inner);
+          }
+          currentOp = &op;
+          set(op, in(cast<YieldOp>(body.getTerminator()).getValue()));
+        })
         .Case<tensor::DimOp>([&](auto d) {
           const Buffer &b = in(d.getSource());
           int64_t k = idx(d.getIndex());

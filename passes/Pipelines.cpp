@@ -27,3 +27,7 @@ void gptc::buildTrainingPipeline(mlir::OpPassManager &pm,
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }
+
+void gptc::buildKernelPipeline(mlir::OpPassManager &pm) {
+  pm.addPass(createGptFuse());
+}

@@ -22,9 +22,6 @@ namespace fs = std::filesystem;
 
 namespace gptc {
 
-namespace {
-
-/// Runs `argv`, returning its exit status and combined output.
 int runCapture(const std::vector<std::string> &argv, std::string &output) {
   std::string log = (fs::temp_directory_path() /
                      ("gptc-kgen-" + std::to_string(getpid()) + "-" +
@@ -57,8 +54,6 @@ int runCapture(const std::vector<std::string> &argv, std::string &output) {
   fs::remove(log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
-
-} // namespace
 
 std::string KernelCache::defaultDir() {
   if (const char *d = std::getenv("GPTC_CACHE_DIR"))

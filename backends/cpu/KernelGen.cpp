@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FusedKernel.h"
 #include "MatmulKernel.h"
 #include "RowwiseKernel.h"
 
@@ -102,11 +103,13 @@ int main(int argc, char **argv) {
     t = t.with_feature(Halide::Target::NoRuntime);
     if (desc.family == "matmul") {
       MatmulKernel(desc).compile(output, t);
+    } else if (desc.family == "fused") {
+      compileFusedKernel(desc, output, t);
     } else if (desc.family == "layer_norm" || desc.family == "softmax") {
       compileRowwiseKernel(desc, output, t);
     } else {
       throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +
-                         "'; expected matmul, layer_norm or softmax");
+                         "'; expected matmul, fused, layer_norm or softmax");
     }
     return 0;
   } catch (const RuntimeError &e) {

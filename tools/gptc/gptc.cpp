@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Build.h"
 #include "Reports.h"
 #include "Run.h"
 
@@ -49,12 +50,14 @@ usage: gptc <command> MODEL.gpt [options]
 commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
-  emit    print a compiler stage: --stage=ast|params|ir|grad|dot
+  emit    print a compiler stage: --stage=ast|params|ir|grad|fused|kernels|dot
+  build   compile to a native executable: --task=forward|train -o EXE
   tokenize  GPT-2 BPE: text (FILE or stdin) to token ids separated by
           spaces; --decode turns ids back into text
-  run     run the model in process: --interpret --inputs IN.safetensors
-          -o OUT.safetensors (the run contract: parameters, tokens and
-          optional targets in; logits and loss out)
+  run     build and run: --inputs IN.safetensors -o OUT.safetensors (the
+          run contract: parameters, tokens and optional targets in; logits
+          and loss out; with lr and the AdamW state, one training step);
+          --interpret uses the reference interpreter instead
 
 options:
   --config FILE     model config (YAML), e.g. models/configs/gpt2-124m.yaml
@@ -63,8 +66,18 @@ options:
   --stage STAGE     for emit: ast (syntax tree with locations), params
                     (parameter table with Hugging Face names), ir (the gpt
                     dialect, one func per entry point), grad (plus
-                    @loss_grad and the AdamW @train_step), dot (a Graphviz
+                    @loss_grad and the AdamW @train_step), fused (ops
+                    grouped into gpt.kernel ops), kernels (the kernel
+                    descriptions and the host plan), dot (a Graphviz
                     graph: dot -Tsvg model.dot -o model.svg)
+  --task TASK       for build, run, emit fused|kernels: forward (logits and
+                    loss) or train (plus the AdamW training step)
+  --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512
+  --cache-dir DIR   kernel cache (default $GPTC_CACHE_DIR, else
+                    ~/.cache/gptc)
+  --jobs N          kernel generators at once (default: all cores)
+  --threads N       for run: worker threads (default: all cores)
+  --profile         for run: time and GFLOP/s per kernel
   --no-loc          for emit --stage=ir: omit source locations
   --train-config F  training config (YAML, models/train/): trainable and
                     decayed parameters, AdamW betas/eps, clipping
@@ -110,7 +123,15 @@ struct Options {
   bool fp32 = false;
   std::string inputs;
   std::string output;
+  std::string task;
+  std::string target = "cpu";
+  std::string cacheDir;
+  int jobs = 0;
+  int threads = 0;
+  bool profile = false;
 };
+
+int parseCount(const std::string &flag, const std::string &v);
 
 struct UsageError {
   std::string message;
@@ -186,6 +207,18 @@ Options parseArgs(int argc, char **argv) {
       o.seed = std::stoull(v);
     } else if (is("--dim")) {
       o.dims.push_back(value("--dim"));
+    } else if (is("--task")) {
+      o.task = value("--task");
+    } else if (is("--target")) {
+      o.target = value("--target");
+    } else if (is("--cache-dir")) {
+      o.cacheDir = value("--cache-dir");
+    } else if (is("--jobs")) {
+      o.jobs = parseCount("--jobs", value("--jobs"));
+    } else if (is("--threads")) {
+      o.threads = parseCount("--threads", value("--threads"));
+    } else if (a == "--profile") {
+      o.profile = true;
     } else if (a == "--no-loc") {
       o.printLocations = false;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -202,6 +235,13 @@ Options parseArgs(int argc, char **argv) {
   if (positional.size() == 2)
     o.model = positional[1];
   return o;
+}
+
+int parseCount(const std::string &flag, const std::string &v) {
+  if (v.empty() || v.size() > 6 ||
+      v.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError{flag + " expects a non-negative integer, got '" + v + "'"};
+  return std::stoi(v);
 }
 
 int compile(const Options &o, SourceManager &sm);
@@ -275,28 +315,35 @@ int run(const Options &o) {
       return kExitError;
     }
   }
-  static const std::vector<std::string> commands = {"check", "info", "emit",
-                                                    "run", "tokenize"};
+  static const std::vector<std::string> commands = {
+      "check", "info", "emit", "build", "run", "tokenize"};
   if (std::find(commands.begin(), commands.end(), o.command) == commands.end())
     throw UsageError{"unknown command '" + o.command +
-                     "'; expected check, info, emit, run or tokenize"};
+                     "'; expected check, info, emit, build, run or tokenize"};
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
-  static const std::vector<std::string> stages = {"ast", "params", "ir", "grad",
-                                                  "dot"};
+  static const std::vector<std::string> stages = {
+      "ast", "params", "ir", "grad", "fused", "kernels", "dot"};
   if (o.command == "emit") {
     if (o.stage.empty())
-      throw UsageError{"emit needs --stage=ast|params|ir|grad|dot"};
+      throw UsageError{
+          "emit needs --stage=ast|params|ir|grad|fused|kernels|dot"};
     if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
       throw UsageError{"unknown stage '" + o.stage +
-                       "'; expected one of: ast, params, ir, grad, dot"};
+                       "'; expected one of: ast, params, ir, grad, fused, "
+                       "kernels, dot"};
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
+  if (!o.task.empty() && o.task != "forward" && o.task != "train")
+    throw UsageError{"unknown task '" + o.task +
+                     "'; expected forward or train"};
+  if (o.target != "cpu" && o.target != "cpu-avx2" && o.target != "cpu-avx512")
+    throw UsageError{"unknown target '" + o.target +
+                     "'; expected cpu, cpu-avx2 or cpu-avx512"};
+  if (o.command == "build" && o.output.empty())
+    throw UsageError{"build needs -o EXECUTABLE"};
   if (o.command == "run") {
-    if (!o.interpret)
-      throw UsageError{"run needs --interpret (compiled execution arrives "
-                       "with the CPU backend)"};
     if (o.inputs.empty() || o.output.empty())
       throw UsageError{"run needs --inputs IN.safetensors and -o "
                        "OUT.safetensors"};
@@ -421,10 +468,23 @@ int compile(const Options &o, SourceManager &sm) {
       names.push_back(p.name);
     checkParameterPatterns(train, names);
   }
-  bool wantsTraining =
-      o.stage == "grad" || o.command == "run" || o.command == "info";
+  // Compiled runs build the training step only when asked (--task=train)
+  // or when the inputs hold one (lr).
+  std::string task = o.task;
+  if (o.command == "run" && !o.interpret && task.empty())
+    task = readSafetensors(o.inputs).find("lr") ? "train" : "forward";
+  if (task.empty())
+    task = "forward";
+  bool compiled = o.command == "build" ||
+                  (o.command == "run" && !o.interpret) || o.stage == "fused" ||
+                  o.stage == "kernels";
+  bool wantsTraining = o.stage == "grad" || o.command == "info" ||
+                       (o.command == "run" && o.interpret) ||
+                       (compiled && task == "train");
   if (wantsTraining && prog.findEntry("loss"))
     buildTrainingPipeline(pm, train);
+  if (compiled)
+    buildKernelPipeline(pm);
   if (mlir::failed(pm.run(*module))) {
     std::cerr << "gptc: error: the compiler pipeline failed (see above)\n";
     return kExitError;
@@ -436,13 +496,50 @@ int compile(const Options &o, SourceManager &sm) {
   } else if (o.command == "info") {
     printInfo(std::cout, prog, o.model, o.config);
     printCosts(o, prog, *module);
-  } else if (o.command == "run") {
+  } else if (o.command == "run" && o.interpret) {
     runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32, o.seed});
+  } else if (o.command == "build" || o.command == "run") {
+    BuildOptions b;
+    b.task = task;
+    b.target = o.target;
+    b.cacheDir = o.cacheDir;
+    b.jobs = o.jobs;
+    b.description = "Built by gptc " GPTC_VERSION " from " + o.model +
+                    (o.config.empty() ? "" : " with " + o.config) + " (task " +
+                    task + ", target " + o.target + ")";
+    std::string exe = o.output;
+    if (o.command == "run")
+      b.output = temporaryExecutable();
+    else
+      b.output = o.output;
+    BuildReport r = buildExecutable(*module, b);
+    if (o.command == "build") {
+      std::cerr << "gptc: built " << o.output << " (" << r.kernels
+                << " kernels, " << r.cached << " cached) in "
+                << static_cast<int>(r.seconds * 1000) << " ms\n";
+      return kExitOk;
+    }
+    std::vector<std::string> args = {b.output,
+                                     "--inputs",
+                                     o.inputs,
+                                     "-o",
+                                     o.output,
+                                     "--seed",
+                                     std::to_string(o.seed)};
+    if (o.threads > 0)
+      args.insert(args.end(), {"--threads", std::to_string(o.threads)});
+    if (o.profile)
+      args.push_back("--profile");
+    int rc = runExecutable(args);
+    std::remove(b.output.c_str());
+    return rc;
+  } else if (o.stage == "kernels") {
+    std::cout << describeKernels(*module, task);
   } else if (o.stage == "params") {
     printParamTable(std::cout, prog);
   } else if (o.stage == "dot") {
     exportDot(*module, llvm::outs());
-  } else if (o.stage == "ir" || o.stage == "grad") {
+  } else if (o.stage == "ir" || o.stage == "grad" || o.stage == "fused") {
     mlir::OpPrintingFlags flags;
     if (o.printLocations)
       flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);

@@ -25,6 +25,10 @@ struct BuiltKernel {
   bool fromCache = false;
 };
 
+/// Runs `argv` (argv[0] a path), returning its exit status (-1 if it could
+/// not start or did not exit) and its combined stdout and stderr.
+int runCapture(const std::vector<std::string> &argv, std::string &output);
+
 class KernelCache {
 public:
   /// `dir` is created if missing; `generator` is gptc-kernelgen's path,

@@ -535,4 +535,60 @@ def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [AttrSizedOperandSegments]> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Kernels (formed by --gpt-fuse)
+//===----------------------------------------------------------------------===//
+
+def Gpt_KernelOp : Gpt_Op<"kernel", [IsolatedFromAbove, SingleBlock,
+    RecursiveMemoryEffects]> {
+  let summary = "a group of ops that becomes one generated kernel";
+  let description = [{
+    `--gpt-fuse` outlines each group of ops that one kernel computes into a
+    `gpt.kernel`. The body is isolated from above: every value it reads is
+    an operand (block arguments in the same order, index sizes included),
+    and `gpt.yield` names its one result. `kind` picks the kernel family:
+    `matmul` (a 2-D matrix product with optional transposed operands and a
+    bias or bias+GELU epilogue, `trans_a`, `trans_b`, `epilogue`) or
+    `fused` (any other group: elementwise chains inlined into their
+    consumer, reductions, gathers, layout changes). The interpreter runs the
+    body, so fusion can be checked against the unfused function.
+
+    ```mlir
+    %y = gpt.kernel "matmul" (%x, %w, %b) {epilogue = "bias"}
+        : (tensor<?x?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>)
+        -> tensor<?x?x2304xf32> {
+    ^bb0(%x0: tensor<?x?x768xf32>, %w0: tensor<768x2304xf32>,
+         %b0: tensor<2304xf32>):
+      %0 = gpt.matmul %x0, %w0 : tensor<?x?x768xf32>, tensor<768x2304xf32>
+             -> tensor<?x?x2304xf32>
+      %1 = gpt.add %0, %b0 : tensor<?x?x2304xf32>, tensor<2304xf32>
+             -> tensor<?x?x2304xf32>
+      gpt.yield %1 : tensor<?x?x2304xf32>
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$kind, Variadic<AnyType>:$inputs);
+  let results = (outs AnyRankedTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $kind `(` $inputs `)` attr-dict `:` functional-type($inputs, results)
+    $body
+  }];
+  let hasVerifier = 1;
+}
+
+def Gpt_YieldOp : Gpt_Op<"yield", [Pure, Terminator,
+    HasParent<"KernelOp">]> {
+  let summary = "the result of a kernel's body";
+  let description = [{
+    Ends a `gpt.kernel` body, naming the value the kernel produces.
+
+    ```mlir
+    gpt.yield %1 : tensor<?x?x2304xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
 #endif // GPTC_IR_GPTOPS_TD

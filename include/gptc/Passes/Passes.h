@@ -26,6 +26,10 @@ void buildFrontendPipeline(mlir::OpPassManager &pm);
 /// AdamW settings and clipping), then canonicalization and CSE.
 void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainConfig &config);
 
+/// Groups ops into kernels (`gpt.kernel`), after autodiff and the training
+/// step: what the backends generate code from.
+void buildKernelPipeline(mlir::OpPassManager &pm);
+
 } // namespace gptc
 
 #endif // GPTC_PASSES_PASSES_H

@@ -99,4 +99,18 @@ def GptTrainingStep : Pass<"gpt-training-step", "mlir::ModuleOp"> {
   let dependentDialects = ["::gptc::gpt::GptDialect"];
 }
 
+
+def GptFuse : Pass<"gpt-fuse", "mlir::ModuleOp"> {
+  let summary = "Groups ops into kernels (gpt.kernel)";
+  let description = [{
+    Outlines every group of ops that one generated kernel computes into a
+    `gpt.kernel`: matmuls with their transposed operands and bias/GELU
+    epilogues (`matmul` kernels), and elementwise chains fused into the
+    reduction, gather or store that consumes them (`fused` kernels). Index
+    arithmetic stays outside; a reshape of a buffer stays outside as a view.
+    Runs after autodiff and the training step, on every function.
+  }];
+  let dependentDialects = ["gptc::gpt::GptDialect"];
+}
+
 #endif // GPTC_PASSES_PASSES_TD

@@ -1,0 +1,827 @@
+//===- FusedKernel.cpp - The fused kernel family --------------------------===//
+//
+// A `fused` description lists a gpt.kernel body op by op (HostProgram.cpp).
+// Each op becomes a Halide Func over the same indices (numpy order here,
+// reversed for Halide, whose first dim is the innermost): elementwise and
+// layout ops are pure Funcs that Halide inlines into their consumer, so a
+// chain of them costs one pass over memory; reductions are explicit Funcs.
+//
+// Schedule:
+//  1. Reductions inside the kernel (row means, softmax maxima and sums,
+//     batched products) are computed once, into kernel-local buffers,
+//     parallel over their outer dim, each row summed sequentially so the
+//     result does not depend on the thread count.
+//  2. The output is vectorized along its innermost dim (tails guarded) and
+//     runs in parallel over its outer dims fused together.
+//  3. An output that is itself a reduction (bias gradients, embedding
+//     gradients, the loss) keeps the reduction loop sequential inside each
+//     vector of output columns, parallel over column blocks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FusedKernel.h"
+
+#include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Philox.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+
+using namespace Halide;
+
+namespace gptc {
+
+namespace {
+
+std::vector<std::string> splitOn(const std::string &s, char sep) {
+  std::vector<std::string> parts;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep))
+    parts.push_back(cur);
+  if (!s.empty() && s.back() == sep)
+    parts.push_back("");
+  return parts;
+}
+
+/// A tensor inside the kernel: a Func indexed in numpy order.
+struct Tensor {
+  Func f;
+  std::vector<Expr> shape;
+  std::vector<std::string> dims; ///< The sizes as written ("1" matters).
+  Type type = Float(32);
+  /// A reduction's update loops (scheduled with the Func), if any.
+  std::vector<RVar> rvars;
+  bool hasUpdate = false, scheduled = false;
+
+  Expr at(std::vector<Expr> idx) const {
+    std::reverse(idx.begin(), idx.end());
+    if (idx.empty())
+      return f();
+    return f(idx);
+  }
+  size_t rank() const { return shape.size(); }
+};
+
+class FusedBuilder {
+public:
+  FusedBuilder(const KernelDesc &d, const Target &t) : desc(d), target(t) {}
+  void compile(const std::string &prefix);
+
+private:
+  [[noreturn]] void fail(const std::string &what) const {
+    throw RuntimeError("kernel '" + desc.name + "': " + what);
+  }
+  Expr dimExpr(const std::string &text);
+  Type typeOf(const std::string &dtype);
+  void parseShape(const std::string &text, Tensor &t);
+  Tensor &value(const std::string &name);
+  double numAttr(const std::map<std::string, std::string> &a,
+                 const std::string &key);
+  std::vector<int64_t> listAttr(const std::map<std::string, std::string> &a,
+                                const std::string &key);
+
+  /// The indices of operand `x` read for result indices `idx` under
+  /// broadcasting (aligned right; size-1 dims read index 0).
+  std::vector<Expr> broadcastIdx(const Tensor &x,
+                                 const std::vector<Expr> &idx) const;
+  /// Defines `r.f` by `body(indices)`.
+  template <typename F> void define(Tensor &r, F body);
+  void lowerOp(const std::string &line);
+  /// Schedules a kernel-local reduction Func.
+  void computeRoot(Func f, int rank, bool hasUpdate);
+  /// Schedules a reduction Func (kernel-local or the output): pure init
+  /// vectorized; the update vectorized across output columns with the
+  /// reduction loops inside, parallel over column blocks or outer dims.
+  void scheduleReduction(Func f, int rank, const std::vector<RVar> &rvars);
+  /// The op producing the output is defined as the output Func itself.
+  Func newFunc(const std::string &name) {
+    return Func(name == outName ? desc.name : name);
+  }
+  std::string outName;
+  int reductionCount = 0;
+
+  const KernelDesc &desc;
+  const Target &target;
+  std::map<std::string, Param<int32_t>> syms;
+  Param<uint32_t> seedLo{"seed_lo"}, seedHi{"seed_hi"}, step{"step"};
+  bool usesRng = false;
+  std::vector<ImageParam> inputs;
+  std::map<std::string, Tensor> values;
+  std::vector<Func> reductions; ///< Output-rank-known, scheduled at the end.
+  int vectorLanes() const {
+    return target.has_feature(Target::AVX512) ? 16 : 8;
+  }
+};
+
+Expr FusedBuilder::dimExpr(const std::string &text) {
+  Expr e;
+  for (const std::string &f : splitOn(text, '*')) {
+    Expr factor;
+    if (!f.empty() && std::isdigit(static_cast<unsigned char>(f[0])))
+      factor = static_cast<int32_t>(std::stoll(f));
+    else if (auto it = syms.find(f); it != syms.end())
+      factor = it->second;
+    else
+      fail("unknown size '" + f + "' in '" + text + "'");
+    e = e.defined() ? e * factor : factor;
+  }
+  return e;
+}
+
+Type FusedBuilder::typeOf(const std::string &dtype) {
+  if (dtype == "f32")
+    return Float(32);
+  if (dtype == "i32")
+    return Int(32);
+  if (dtype == "u8")
+    return UInt(8);
+  fail("unknown element type '" + dtype + "'");
+}
+
+void FusedBuilder::parseShape(const std::string &text, Tensor &t) {
+  if (text == "-")
+    return;
+  for (const std::string &d : splitOn(text, ',')) {
+    t.dims.push_back(d);
+    t.shape.push_back(dimExpr(d));
+  }
+}
+
+Tensor &FusedBuilder::value(const std::string &name) {
+  auto it = values.find(name);
+  if (it == values.end())
+    fail("unknown value '" + name + "'");
+  return it->second;
+}
+
+double FusedBuilder::numAttr(const std::map<std::string, std::string> &a,
+                             const std::string &key) {
+  auto it = a.find(key);
+  if (it == a.end())
+    fail("missing attribute '" + key + "'");
+  if (it->second == "true" || it->second == "false")
+    return it->second == "true";
+  return std::stod(it->second);
+}
+
+std::vector<int64_t>
+FusedBuilder::listAttr(const std::map<std::string, std::string> &a,
+                       const std::string &key) {
+  auto it = a.find(key);
+  if (it == a.end())
+    fail("missing attribute '" + key + "'");
+  std::vector<int64_t> r;
+  if (it->second != "-")
+    for (const std::string &x : splitOn(it->second, ','))
+      r.push_back(std::stoll(x));
+  return r;
+}
+
+std::vector<Expr>
+FusedBuilder::broadcastIdx(const Tensor &x,
+                           const std::vector<Expr> &idx) const {
+  std::vector<Expr> r;
+  size_t off = idx.size() - x.rank();
+  for (size_t i = 0; i < x.rank(); ++i)
+    r.push_back(x.dims[i] == "1" ? Expr(0) : idx[off + i]);
+  return r;
+}
+
+template <typename F> void FusedBuilder::define(Tensor &r, F body) {
+  std::vector<Var> vars;
+  for (size_t i = 0; i < r.rank(); ++i)
+    vars.push_back(Var("i" + std::to_string(i)));
+  std::vector<Expr> idx(vars.begin(), vars.end());
+  Expr e = body(idx);
+  if (e.type() != r.type)
+    e = cast(r.type, e);
+  std::vector<Var> rev(vars.rbegin(), vars.rend());
+  if (rev.empty())
+    r.f() = e;
+  else
+    r.f(rev) = e;
+}
+
+void FusedBuilder::computeRoot(Func f, int rank, bool hasUpdate) {
+  f.compute_root();
+  std::vector<VarOrRVar> pure;
+  for (const Var &v : f.args())
+    pure.push_back(v);
+  if (rank >= 1) {
+    // Halide order: args()[0] innermost.
+    if (rank >= 2)
+      f.parallel(f.args()[rank - 1]);
+    if (hasUpdate && rank >= 2)
+      f.update().parallel(f.args()[rank - 1]);
+  }
+}
+
+void FusedBuilder::scheduleReduction(Func f, int rank,
+                                     const std::vector<RVar> &rvars) {
+  const int V = vectorLanes();
+  std::vector<Var> vars = f.args();
+  if (rank == 0)
+    return;
+  f.vectorize(vars[0], V, TailStrategy::GuardWithIf);
+  if (rank >= 2)
+    f.parallel(vars[rank - 1]);
+  Var co("co"), ci("ci");
+  std::vector<VarOrRVar> order{ci};
+  for (const RVar &r : rvars)
+    order.push_back(r);
+  order.push_back(co);
+  for (int i = 1; i < rank; ++i)
+    order.push_back(vars[i]);
+  Stage u = f.update();
+  u.split(vars[0], co, ci, V, TailStrategy::GuardWithIf)
+      .reorder(order)
+      .vectorize(ci);
+  if (rank >= 2)
+    u.parallel(vars[rank - 1]);
+  else
+    u.parallel(co);
+}
+
+/// Philox4x32-10 of (counter, key) in Halide, word `lane` of the result
+/// (runtime/Philox.h is the reference; docs/RNG.md the mapping).
+Expr philoxWord(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1,
+                Expr lane) {
+  const uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
+  const uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
+  for (int round = 0; round < 10; ++round) {
+    if (round) {
+      k0 = k0 + Expr(kWeyl0);
+      k1 = k1 + Expr(kWeyl1);
+    }
+    Expr p0 = cast<uint64_t>(Expr(kMul0)) * cast<uint64_t>(c0);
+    Expr p1 = cast<uint64_t>(Expr(kMul1)) * cast<uint64_t>(c2);
+    Expr n0 = cast<uint32_t>(p1 >> 32) ^ c1 ^ k0;
+    Expr n1 = cast<uint32_t>(p1);
+    Expr n2 = cast<uint32_t>(p0 >> 32) ^ c3 ^ k1;
+    Expr n3 = cast<uint32_t>(p0);
+    c0 = n0;
+    c1 = n1;
+    c2 = n2;
+    c3 = n3;
+  }
+  return select(lane == 0, c0, lane == 1, c1, lane == 2, c2, c3);
+}
+
+void FusedBuilder::lowerOp(const std::string &line) {
+  // "v3 = add a0 v2 axis=2 : f32 B,T,32"
+  size_t colon = line.rfind(" : ");
+  if (colon == std::string::npos)
+    fail("malformed op '" + line + "'");
+  std::vector<std::string> lhs = splitOn(line.substr(0, colon), ' ');
+  std::vector<std::string> type = splitOn(line.substr(colon + 3), ' ');
+  if (lhs.size() < 3 || lhs[1] != "=" || type.size() != 2)
+    fail("malformed op '" + line + "'");
+  const std::string &name = lhs[0], &op = lhs[2];
+  std::vector<Tensor *> args;
+  std::map<std::string, std::string> attrs;
+  for (size_t i = 3; i < lhs.size(); ++i) {
+    size_t eq = lhs[i].find('=');
+    if (eq == std::string::npos)
+      args.push_back(&value(lhs[i]));
+    else
+      attrs[lhs[i].substr(0, eq)] = lhs[i].substr(eq + 1);
+  }
+  auto need = [&](size_t n) {
+    if (args.size() != n)
+      fail(op + " expects " + std::to_string(n) + " operands");
+  };
+  Tensor r;
+  r.f = newFunc(name);
+  r.type = typeOf(type[0]);
+  parseShape(type[1], r);
+  const int rank = static_cast<int>(r.rank());
+
+  auto unary = [&](auto fn) {
+    need(1);
+    Tensor &x = *args[0];
+    define(r, [&](auto idx) { return fn(x.at(idx)); });
+  };
+  auto binary = [&](auto fn) {
+    need(2);
+    Tensor &a = *args[0], &b = *args[1];
+    define(r, [&](auto idx) {
+      return fn(a.at(broadcastIdx(a, idx)), b.at(broadcastIdx(b, idx)));
+    });
+  };
+  /// A reduction along `axis` of x: a kernel-local Func of x's other dims.
+  auto reduceAlong = [&](const Tensor &x, int axis, auto combine, Expr init,
+                         auto elem) {
+    Func red(name + "_red" + std::to_string(reductionCount++));
+    std::vector<Var> vars;
+    for (size_t i = 0; i + 1 < x.rank(); ++i)
+      vars.push_back(Var("j" + std::to_string(i)));
+    RDom k(0, x.shape[axis], "k");
+    auto inIdx = [&](Expr kk) {
+      std::vector<Expr> idx;
+      for (int i = 0, j = 0; i < static_cast<int>(x.rank()); ++i)
+        idx.push_back(i == axis ? kk : Expr(vars[j++]));
+      return idx;
+    };
+    std::vector<Var> rev(vars.rbegin(), vars.rend());
+    std::vector<Expr> revE(rev.begin(), rev.end());
+    if (rev.empty()) {
+      red() = init;
+      red() = combine(red(), elem(inIdx(k.x)));
+    } else {
+      red(rev) = init;
+      red(rev) = combine(red(revE), elem(inIdx(k.x)));
+    }
+    computeRoot(red, static_cast<int>(vars.size()), true);
+    return [red, axis](std::vector<Expr> idx) {
+      idx.erase(idx.begin() + axis);
+      std::reverse(idx.begin(), idx.end());
+      return idx.empty() ? Expr(red()) : Expr(red(idx));
+    };
+  };
+  auto addF = [](Expr a, Expr b) { return a + b; };
+  // A select, not max(): Halide 14 miscompiles (invalid LLVM bitcast) a
+  // max() update of a compute_root Func scheduled as here.
+  auto maxF = [](Expr a, Expr b) { return select(b > a, b, a); };
+
+  if (op == "neg") {
+    unary([](Expr x) { return -x; });
+  } else if (op == "exp") {
+    unary([](Expr x) { return exp(x); });
+  } else if (op == "log") {
+    unary([](Expr x) { return log(x); });
+  } else if (op == "sqrt") {
+    unary([](Expr x) { return sqrt(x); });
+  } else if (op == "tanh") {
+    unary([](Expr x) { return tanh(x); });
+  } else if (op == "relu") {
+    unary([](Expr x) { return max(x, 0.0f); });
+  } else if (op == "step") {
+    unary([](Expr x) { return select(x > 0.0f, 1.0f, 0.0f); });
+  } else if (op == "gelu") {
+    const float c = static_cast<float>(std::sqrt(2.0 / M_PI));
+    unary([c](Expr x) {
+      return 0.5f * x * (1.0f + tanh(c * (x + 0.044715f * x * x * x)));
+    });
+  } else if (op == "pow") {
+    double p = numAttr(attrs, "exponent");
+    unary([p](Expr x) -> Expr {
+      if (p == 2)
+        return x * x;
+      if (p == 3)
+        return x * x * x;
+      if (p == 0.5)
+        return sqrt(x);
+      if (p == 1)
+        return x;
+      return pow(x, static_cast<float>(p));
+    });
+  } else if (op == "add") {
+    binary([](Expr a, Expr b) { return a + b; });
+  } else if (op == "sub") {
+    binary([](Expr a, Expr b) { return a - b; });
+  } else if (op == "mul") {
+    binary([](Expr a, Expr b) { return a * b; });
+  } else if (op == "div") {
+    binary([](Expr a, Expr b) { return a / b; });
+  } else if (op == "constant") {
+    float v = static_cast<float>(numAttr(attrs, "value"));
+    define(r, [v](auto) { return Expr(v); });
+  } else if (op == "dropout") {
+    need(1);
+    Tensor &x = *args[0];
+    double p = numAttr(attrs, "p");
+    if (p == 0) {
+      define(r, [&](auto idx) { return x.at(idx); });
+    } else {
+      usesRng = true;
+      uint32_t id = static_cast<uint32_t>(numAttr(attrs, "id"));
+      float scale = static_cast<float>(1.0 / (1.0 - p));
+      // Keep iff uniform >= p, i.e. (word >> 8) >= ceil(p * 2^24).
+      uint32_t threshold = static_cast<uint32_t>(std::ceil(p * (1 << 24)));
+      define(r, [&](std::vector<Expr> idx) {
+        Expr flat = cast<uint64_t>(0);
+        for (size_t i = 0; i < idx.size(); ++i)
+          flat = flat * cast<uint64_t>(r.shape[i]) + cast<uint64_t>(idx[i]);
+        Expr group = flat >> 2;
+        Expr word = philoxWord(cast<uint32_t>(group),
+                               cast<uint32_t>(group >> 32), Expr(id), step,
+                               seedLo, seedHi, cast<uint32_t>(flat & 3));
+        Expr keep = (word >> 8) >= Expr(threshold);
+        return select(keep, x.at(idx) * scale, 0.0f);
+      });
+    }
+  } else if (op == "masked_fill") {
+    need(2);
+    Tensor &x = *args[0], &m = *args[1];
+    float v = static_cast<float>(numAttr(attrs, "value"));
+    define(r, [&](auto idx) {
+      return select(m.at(broadcastIdx(m, idx)) != 0, Expr(v), x.at(idx));
+    });
+  } else if (op == "causal_mask") {
+    define(r, [](auto idx) { return select(idx[1] > idx[0], 1, 0); });
+  } else if (op == "arange") {
+    define(r, [](auto idx) { return idx[0]; });
+  } else if (op == "transpose") {
+    need(1);
+    Tensor &x = *args[0];
+    std::vector<int64_t> perm = listAttr(attrs, "perm");
+    define(r, [&](auto idx) {
+      std::vector<Expr> in(idx.size());
+      for (size_t i = 0; i < perm.size(); ++i)
+        in[perm[i]] = idx[i];
+      return x.at(in);
+    });
+  } else if (op == "reshape") {
+    need(1);
+    Tensor &x = *args[0];
+    // Dims equal on both ends keep their index; the middle is linearized.
+    size_t lead = 0, trail = 0;
+    while (lead < x.rank() && lead < r.rank() && x.dims[lead] == r.dims[lead])
+      ++lead;
+    while (trail + lead < x.rank() && trail + lead < r.rank() &&
+           x.dims[x.rank() - 1 - trail] == r.dims[r.rank() - 1 - trail])
+      ++trail;
+    define(r, [&](auto idx) {
+      Expr lin = 0;
+      for (size_t i = lead; i + trail < r.rank(); ++i)
+        lin = lin * r.shape[i] + idx[i];
+      std::vector<Expr> in(x.rank());
+      for (size_t i = 0; i < lead; ++i)
+        in[i] = idx[i];
+      for (size_t i = 0; i < trail; ++i)
+        in[x.rank() - 1 - i] = idx[r.rank() - 1 - i];
+      for (size_t i = x.rank() - trail; i-- > lead;) {
+        in[i] = lin % x.shape[i];
+        lin = lin / x.shape[i];
+      }
+      return x.at(in);
+    });
+  } else if (op == "split") {
+    need(1);
+    Tensor &x = *args[0];
+    int axis = static_cast<int>(numAttr(attrs, "axis"));
+    int index = static_cast<int>(numAttr(attrs, "index"));
+    define(r, [&](auto idx) {
+      idx[axis] = idx[axis] + index * r.shape[axis];
+      return x.at(idx);
+    });
+  } else if (op == "unsplit") {
+    need(2);
+    Tensor &x = *args[0];
+    int axis = static_cast<int>(numAttr(attrs, "axis"));
+    int index = static_cast<int>(numAttr(attrs, "index"));
+    define(r, [&](auto idx) {
+      Expr lo = index * x.shape[axis];
+      Expr inside = idx[axis] >= lo && idx[axis] < lo + x.shape[axis];
+      std::vector<Expr> in = idx;
+      in[axis] = clamp(idx[axis] - lo, 0, x.shape[axis] - 1);
+      return select(inside, x.at(in), 0.0f);
+    });
+  } else if (op == "unsqueeze") {
+    need(1);
+    Tensor &x = *args[0];
+    int axis = static_cast<int>(numAttr(attrs, "axis"));
+    define(r, [&](auto idx) {
+      idx.erase(idx.begin() + axis);
+      return x.at(idx);
+    });
+  } else if (op == "broadcast_like") {
+    need(2);
+    Tensor &x = *args[0];
+    define(r, [&](auto idx) { return x.at(broadcastIdx(x, idx)); });
+  } else if (op == "embedding") {
+    need(2);
+    Tensor &ids = *args[0], &table = *args[1];
+    define(r, [&](std::vector<Expr> idx) {
+      Expr c = idx.back();
+      idx.pop_back();
+      Expr row = clamp(ids.at(idx), 0, table.shape[0] - 1);
+      return table.at({row, c});
+    });
+  } else if (op == "sum" || op == "mean" || op == "max" || op == "var") {
+    need(1);
+    Tensor &x = *args[0];
+    int axis = static_cast<int>(numAttr(attrs, "axis"));
+    bool keep = numAttr(attrs, "keepdim") != 0;
+    Expr n = cast<float>(x.shape[axis]);
+    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+    std::function<Expr(std::vector<Expr>)> red;
+    if (op == "max") {
+      red = reduceAlong(x, axis, maxF,
+                        Expr(-std::numeric_limits<float>::infinity()), xs);
+    } else {
+      auto s = reduceAlong(x, axis, addF, Expr(0.0f), xs);
+      red = s;
+      if (op != "sum")
+        red = [s, n](std::vector<Expr> i) { return s(i) / n; };
+      if (op == "var") {
+        auto mean = red;
+        auto q = reduceAlong(x, axis, addF, Expr(0.0f),
+                             [&, mean, axis](std::vector<Expr> i) {
+                               std::vector<Expr> j = i;
+                               Expr d = x.at(i) - mean(j);
+                               return d * d;
+                             });
+        red = [q, n](std::vector<Expr> i) { return q(i) / n; };
+      }
+    }
+    define(r, [&](std::vector<Expr> idx) {
+      if (!keep)
+        idx.insert(idx.begin() + axis, Expr(0));
+      return red(idx);
+    });
+  } else if (op == "softmax" || op == "log_softmax") {
+    need(1);
+    Tensor &x = *args[0];
+    int axis = static_cast<int>(numAttr(attrs, "axis"));
+    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+    auto m = reduceAlong(x, axis, maxF,
+                         Expr(-std::numeric_limits<float>::infinity()), xs);
+    auto s =
+        reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
+          return exp(x.at(i) - m(i));
+        });
+    bool log = op == "log_softmax";
+    define(r, [&](auto idx) {
+      return log ? x.at(idx) - m(idx) - Halide::log(s(idx))
+                 : exp(x.at(idx) - m(idx)) / s(idx);
+    });
+  } else if (op == "layer_norm") {
+    need(3);
+    Tensor &x = *args[0], &g = *args[1], &b = *args[2];
+    int axis = static_cast<int>(x.rank()) - 1;
+    float eps = static_cast<float>(numAttr(attrs, "eps"));
+    Expr n = cast<float>(x.shape[axis]);
+    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+    auto s = reduceAlong(x, axis, addF, Expr(0.0f), xs);
+    auto q =
+        reduceAlong(x, axis, addF, Expr(0.0f), [&, s, n](std::vector<Expr> i) {
+          Expr d = x.at(i) - s(i) / n;
+          return d * d;
+        });
+    define(r, [&](auto idx) {
+      Expr mean = s(idx) / n;
+      Expr inv = 1.0f / sqrt(q(idx) / n + eps);
+      return (x.at(idx) - mean) * inv * g.at({idx.back()}) + b.at({idx.back()});
+    });
+  } else if (op == "matmul") {
+    need(2);
+    Tensor &a = *args[0], &b = *args[1];
+    // mm(n, m, batch...) = sum_k a[..., m, k] * b[..., k, n].
+    Func mm(name + "_mm");
+    std::vector<Var> vars;
+    for (int i = 0; i < rank; ++i)
+      vars.push_back(Var("j" + std::to_string(i)));
+    std::vector<Expr> idx(vars.begin(), vars.end());
+    RDom k(0, a.shape[a.rank() - 1], "k");
+    std::vector<Expr> ia = broadcastIdx(a, idx), ib = broadcastIdx(b, idx);
+    // Broadcasting aligned the last two dims of a and b with (m, n): fix the
+    // contracted index.
+    ia[a.rank() - 1] = k.x;
+    ia[a.rank() - 2] = idx[rank - 2];
+    ib[b.rank() - 2] = k.x;
+    ib[b.rank() - 1] = idx[rank - 1];
+    std::vector<Var> rev(vars.rbegin(), vars.rend());
+    std::vector<Expr> revE(rev.begin(), rev.end());
+    mm(rev) = 0.0f;
+    mm(rev) += a.at(ia) * b.at(ib);
+    mm.compute_root();
+    const int V = vectorLanes();
+    Var no("no"), ni("ni");
+    mm.vectorize(rev[0], V, TailStrategy::GuardWithIf);
+    mm.update()
+        .split(rev[0], no, ni, V, TailStrategy::GuardWithIf)
+        .reorder(ni, k.x, no)
+        .vectorize(ni);
+    if (rank >= 3) {
+      mm.parallel(rev[rank - 1]);
+      mm.update().parallel(rev[rank - 1]);
+    } else {
+      mm.update().parallel(rev[1]);
+    }
+    define(r, [&](std::vector<Expr> i) {
+      std::reverse(i.begin(), i.end());
+      return mm(i);
+    });
+  } else if (op == "unbroadcast") {
+    need(2);
+    Tensor &x = *args[0];
+    // Sum over the leading dims x has beyond r, and over r's size-1 dims.
+    size_t off = x.rank() - r.rank();
+    std::vector<size_t> summed;
+    for (size_t i = 0; i < x.rank(); ++i)
+      if (i < off || (r.dims[i - off] == "1" && x.dims[i] != "1"))
+        summed.push_back(i);
+    Region box;
+    for (size_t i : summed)
+      box.push_back(Range(0, x.shape[i]));
+    if (box.empty()) {
+      define(r, [&](auto idx) { return x.at(idx); });
+    } else {
+      RDom rd(box, "s");
+      std::vector<Var> vars;
+      for (int i = 0; i < rank; ++i)
+        vars.push_back(Var("j" + std::to_string(i)));
+      std::vector<Expr> in(x.rank());
+      for (size_t i = 0; i < x.rank(); ++i)
+        in[i] = i < off ? Expr() : Expr(vars[i - off]);
+      for (size_t j = 0; j < summed.size(); ++j)
+        in[summed[j]] = rd[j];
+      std::vector<Var> rev(vars.rbegin(), vars.rend());
+      std::vector<Expr> revE(rev.begin(), rev.end());
+      if (rev.empty()) {
+        r.f() = 0.0f;
+        r.f() += x.at(in);
+      } else {
+        r.f(rev) = 0.0f;
+        r.f(rev) += x.at(in);
+      }
+      r.hasUpdate = true;
+      for (int j = 0; j < rd.dimensions(); ++j)
+        r.rvars.push_back(rd[j]);
+    }
+  } else if (op == "cross_entropy" || op == "cross_entropy_grad") {
+    bool grad = op == "cross_entropy_grad";
+    need(grad ? 3 : 2);
+    Tensor &x = *args[grad ? 1 : 0], &t = *args[grad ? 2 : 1];
+    int ignore = static_cast<int>(numAttr(attrs, "ignore_index"));
+    int axis = static_cast<int>(x.rank()) - 1;
+    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+    auto m = reduceAlong(x, axis, maxF,
+                         Expr(-std::numeric_limits<float>::infinity()), xs);
+    auto s =
+        reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
+          return exp(x.at(i) - m(i));
+        });
+    // Count and (for the loss) total over every target position.
+    Region box;
+    for (size_t i = 0; i < t.rank(); ++i)
+      box.push_back(Range(0, t.shape[i]));
+    RDom rows(box, "rows");
+    std::vector<Expr> at;
+    for (size_t i = 0; i < t.rank(); ++i)
+      at.push_back(rows[i]);
+    Expr target = t.at(at);
+    Expr valid = target != ignore;
+    Func count(name + "_count");
+    count() = 0.0f;
+    count() += select(valid, 1.0f, 0.0f);
+    count.compute_root();
+    if (!grad) {
+      std::vector<Expr> xi = at;
+      xi.push_back(clamp(target, 0, x.shape[axis] - 1));
+      Expr lse = m(xi) + log(s(xi));
+      Func total(name + "_total");
+      total() = 0.0f;
+      total() += select(valid, lse - x.at(xi), 0.0f);
+      total.compute_root();
+      r.f() = total() / count();
+    } else {
+      Tensor &g = *args[0];
+      define(r, [&](std::vector<Expr> idx) {
+        std::vector<Expr> row(idx.begin(), idx.end() - 1);
+        Expr tg = t.at(row);
+        Expr p = exp(x.at(idx) - m(idx)) / s(idx);
+        Expr onehot = select(idx.back() == tg, 1.0f, 0.0f);
+        return select(tg != ignore, g.at({}) * (p - onehot) / count(), 0.0f);
+      });
+    }
+  } else if (op == "embedding_grad") {
+    need(3);
+    Tensor &g = *args[0], &ids = *args[1], &table = *args[2];
+    Region box;
+    for (size_t i = 0; i < ids.rank(); ++i)
+      box.push_back(Range(0, ids.shape[i]));
+    RDom pos(box, "pos");
+    std::vector<Expr> at;
+    for (size_t i = 0; i < ids.rank(); ++i)
+      at.push_back(pos[i]);
+    Var c("c"), row("row");
+    Expr id = clamp(ids.at(at), 0, table.shape[0] - 1);
+    std::vector<Expr> gi = at;
+    gi.push_back(c);
+    r.f(c, row) = 0.0f;
+    r.f(c, id) += g.at(gi);
+    const int V = vectorLanes();
+    Var co("co"), ci("ci");
+    r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
+    std::vector<VarOrRVar> order{ci};
+    for (int j = 0; j < pos.dimensions(); ++j)
+      order.push_back(pos[j]);
+    order.push_back(co);
+    r.f.update()
+        .split(c, co, ci, V, TailStrategy::GuardWithIf)
+        .reorder(order)
+        .vectorize(ci)
+        .parallel(co);
+    r.hasUpdate = true;
+    r.scheduled = true;
+    if (name != outName)
+      r.f.compute_root();
+  } else {
+    fail("the CPU backend cannot generate '" + op + "' yet");
+  }
+  if (r.hasUpdate && !r.scheduled && name != outName) {
+    r.f.compute_root();
+    scheduleReduction(r.f, rank, r.rvars);
+    r.scheduled = true;
+  }
+  values[name] = r;
+}
+
+void FusedBuilder::compile(const std::string &prefix) {
+  std::string symList = desc.param("syms", "");
+  if (!symList.empty())
+    for (const std::string &s : splitOn(symList, ','))
+      syms.emplace(s, Param<int32_t>(s));
+  for (auto &[key, text] : desc.params) {
+    if (key.rfind("in.", 0) != 0)
+      continue;
+    std::vector<std::string> w = splitOn(text, ' ');
+    if (w.size() != 2)
+      fail("malformed input '" + text + "'");
+    Tensor t;
+    t.type = typeOf(w[0]);
+    parseShape(w[1], t);
+    ImageParam p(t.type, static_cast<int>(t.rank()),
+                 "in" + std::to_string(inputs.size()));
+    if (t.rank() == 0)
+      t.f() = p();
+    else {
+      std::vector<Var> vars;
+      for (size_t i = 0; i < t.rank(); ++i)
+        vars.push_back(Var("x" + std::to_string(i)));
+      std::vector<Expr> e(vars.begin(), vars.end());
+      t.f(vars) = p(e);
+    }
+    values["a" + std::to_string(inputs.size())] = t;
+    inputs.push_back(p);
+  }
+  outName = desc.param("out", "");
+  for (auto &[key, text] : desc.params)
+    if (key.rfind("op.", 0) == 0)
+      lowerOp(text);
+  Tensor &result = value(outName);
+  Func out = result.f;
+  const int rank = static_cast<int>(result.rank());
+  if (out.name() != desc.name) {
+    // The result is an input or defined under another name: copy it.
+    out = Func(desc.name);
+    std::vector<Var> vars;
+    for (int i = 0; i < rank; ++i)
+      vars.push_back(Var("o" + std::to_string(i)));
+    std::vector<Expr> e(vars.begin(), vars.end());
+    if (rank == 0)
+      out() = result.f();
+    else
+      out(vars) = result.f(e);
+  }
+  std::vector<Var> vars = out.args();
+
+  const int V = vectorLanes();
+  if (result.hasUpdate && !result.scheduled) {
+    scheduleReduction(out, rank, result.rvars);
+  } else if (!result.scheduled) {
+    // Vectorized along the innermost dim, parallel over the rest.
+    if (rank >= 1)
+      out.vectorize(vars[0], V, TailStrategy::GuardWithIf);
+    if (rank >= 2) {
+      Var outer = vars[1];
+      for (int i = 2; i < rank; ++i) {
+        Var fused("f" + std::to_string(i));
+        out.fuse(outer, vars[i], fused);
+        outer = fused;
+      }
+      out.parallel(outer);
+    }
+  }
+  for (ImageParam &p : inputs)
+    if (p.dimensions() > 0)
+      p.dim(0).set_stride(1);
+  if (rank > 0)
+    out.output_buffer().dim(0).set_stride(1);
+
+  std::vector<Argument> args(inputs.begin(), inputs.end());
+  for (auto &[name, p] : syms)
+    args.push_back(p);
+  if (usesRng) {
+    args.push_back(seedLo);
+    args.push_back(seedHi);
+    args.push_back(step);
+  }
+  out.compile_to({{OutputFileType::object, prefix + ".o"},
+                  {OutputFileType::c_header, prefix + ".h"}},
+                 args, desc.name, target);
+}
+
+} // namespace
+
+void compileFusedKernel(const KernelDesc &desc, const std::string &prefix,
+                        const Target &target) {
+  FusedBuilder(desc, target).compile(prefix);
+}
+
+} // namespace gptc

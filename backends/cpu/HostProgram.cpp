@@ -1,0 +1,532 @@
+//===- HostProgram.cpp - Lowering fused functions to kernels and a plan ---===//
+//
+// Algorithm:
+//  1. Symbolic shapes. Every dim is a monomial c * B^i * T^j (the front end
+//     guarantees it). The shape rules themselves are evaluated once on a
+//     copy of the function whose input dims are distinct primes; each static
+//     dim found is factored back into its monomial. A second pair of primes
+//     must give the same monomials, or lowering fails (a coefficient that
+//     happened to be divisible by a probe prime).
+//  2. Each top-level value becomes a plan value: a function input, a
+//     parameter, a kernel's result (a temporary buffer), or a view of
+//     another value (a reshape left outside kernels).
+//  3. Each `gpt.kernel` becomes a KernelDesc: `matmul` kernels keep their
+//     family (operands flattened to matrices), `fused` kernels serialize
+//     their body op by op. Identical descriptions are one kernel.
+//  4. Embedding ids that come from an input, and positions `arange(n)` read
+//     from a table, become run-time checks of the plan.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Backends/HostProgram.h"
+#include "gptc/Frontend/Shape.h"
+#include "gptc/IR/GptOps.h"
+#include "gptc/Runtime/Error.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace mlir;
+using namespace gptc::gpt;
+
+namespace gptc {
+
+namespace {
+
+using SymShape = std::vector<Dim>;
+
+std::string describe(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  op->getLoc().print(os);
+  return os.str() + ": " + op->getName().getStringRef().str();
+}
+
+//===----------------------------------------------------------------------===//
+// Step 1: symbolic shapes by evaluating the shape rules at prime probes.
+//===----------------------------------------------------------------------===//
+
+/// Every op of `func` in pre-order, kernel bodies included.
+std::vector<Operation *> opsInOrder(func::FuncOp func) {
+  std::vector<Operation *> ops;
+  func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (op != func.getOperation())
+      ops.push_back(op);
+  });
+  return ops;
+}
+
+/// The static shapes of every value of `func` when its symbolic dims take
+/// `sizes`, as a map from the original function's values.
+llvm::DenseMap<Value, SmallVector<int64_t>>
+probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
+            llvm::DenseMap<Value, int64_t> &indexValues) {
+  func::FuncOp copy = func.clone();
+  std::vector<Operation *> original = opsInOrder(func),
+                           cloned = opsInOrder(copy);
+  Block &body = copy.getBody().front();
+  for (unsigned i = 0; i < copy.getNumArguments(); ++i) {
+    auto names = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims");
+    auto type = dyn_cast<RankedTensorType>(body.getArgument(i).getType());
+    if (!names || !type)
+      continue;
+    SmallVector<int64_t> shape(type.getShape());
+    for (size_t d = 0; d < shape.size() && d < names.size(); ++d)
+      if (type.isDynamicDim(d))
+        shape[d] = sizes.at(cast<StringAttr>(names[d]).str());
+    body.getArgument(i).setType(type.clone(shape));
+  }
+  OpBuilder b(copy.getContext());
+  llvm::DenseMap<Operation *, int64_t> folded;
+  auto makeConstant = [&](Operation *op, int64_t v) {
+    folded[op] = v;
+    b.setInsertionPoint(op);
+    Value c = arith::ConstantIndexOp::create(b, op->getLoc(), v);
+    op->getResult(0).replaceAllUsesWith(c);
+  };
+  for (Operation *op : cloned) {
+    if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+      auto k = getConstantIntValue(dim.getIndex());
+      auto type = cast<RankedTensorType>(dim.getSource().getType());
+      if (k && !type.isDynamicDim(*k))
+        makeConstant(op, type.getDimSize(*k));
+    } else if (auto mul = dyn_cast<arith::MulIOp>(op)) {
+      auto l = getConstantIntValue(mul.getLhs());
+      auto r = getConstantIntValue(mul.getRhs());
+      if (l && r)
+        makeConstant(op, *l * *r);
+    } else if (auto kernel = dyn_cast<KernelOp>(op)) {
+      Block &inner = kernel.getBody().front();
+      for (auto [arg, v] :
+           llvm::zip(inner.getArguments(), kernel.getInputs())) {
+        arg.setType(v.getType());
+        if (auto c = getConstantIntValue(v)) {
+          b.setInsertionPointToStart(&inner);
+          arg.replaceAllUsesWith(
+              arith::ConstantIndexOp::create(b, op->getLoc(), *c));
+        }
+      }
+    } else if (auto yield = dyn_cast<YieldOp>(op)) {
+      op->getParentOp()->getResult(0).setType(yield.getValue().getType());
+    } else if (auto rule = dyn_cast<ShapeInference>(op)) {
+      SmallVector<int64_t> shape;
+      if (failed(rule.inferResultShape(shape)))
+        throw RuntimeError(describe(op) + ": shape rule failed while lowering");
+      auto type = cast<RankedTensorType>(op->getResult(0).getType());
+      op->getResult(0).setType(type.clone(shape));
+    }
+  }
+  llvm::DenseMap<Value, SmallVector<int64_t>> shapes;
+  auto record = [&](Value from, Value to) {
+    if (auto t = dyn_cast<RankedTensorType>(to.getType()))
+      shapes[from] = SmallVector<int64_t>(t.getShape());
+    else if (isa<IndexType>(to.getType()))
+      if (auto c = getConstantIntValue(to))
+        indexValues[from] = *c;
+  };
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    record(func.getArgument(i), copy.getArgument(i));
+  for (size_t i = 0; i < original.size(); ++i) {
+    for (auto [from, to] :
+         llvm::zip(original[i]->getResults(), cloned[i]->getResults()))
+      record(from, to);
+    for (auto [from, to] :
+         llvm::zip(original[i]->getRegions(), cloned[i]->getRegions()))
+      for (auto [fa, ta] :
+           llvm::zip(from.front().getArguments(), to.front().getArguments()))
+        record(fa, ta);
+  }
+  for (size_t i = 0; i < original.size(); ++i)
+    if (auto it = folded.find(cloned[i]); it != folded.end())
+      indexValues[original[i]->getResult(0)] = it->second;
+  copy.erase();
+  return shapes;
+}
+
+/// Factors `n` = c * prod(prime_s ^ e_s) into a monomial.
+std::optional<Dim> factor(int64_t n,
+                          const std::map<std::string, int64_t> &primes) {
+  if (n < 0)
+    return std::nullopt;
+  Dim d(1);
+  for (auto &[name, p] : primes)
+    while (n != 0 && n % p == 0) {
+      n /= p;
+      d.syms[name] += 1;
+    }
+  d.coeff = n;
+  return d;
+}
+
+struct SymbolicShapes {
+  llvm::DenseMap<Value, SymShape> shapes;
+  llvm::DenseMap<Value, Dim> indices;
+  std::vector<std::string> symbols;
+};
+
+SymbolicShapes symbolicShapes(func::FuncOp func) {
+  SymbolicShapes result;
+  std::set<std::string> names;
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
+      for (Attribute a : dims)
+        names.insert(cast<StringAttr>(a).str());
+  result.symbols.assign(names.begin(), names.end());
+  // Distinct primes per symbol, small enough that B*H*T*T fits in int64.
+  static const int64_t kProbes[2][4] = {{10007, 10009, 10037, 10039},
+                                        {10061, 10067, 10069, 10079}};
+  if (names.size() > 4)
+    throw RuntimeError("@" + func.getName().str() +
+                       ": more than 4 symbolic dims");
+  std::map<std::string, int64_t> probe[2];
+  for (int k = 0; k < 2; ++k) {
+    size_t i = 0;
+    for (const std::string &n : names)
+      probe[k][n] = kProbes[k][i++];
+  }
+  llvm::DenseMap<Value, int64_t> idx[2];
+  auto first = probeShapes(func, probe[0], idx[0]);
+  auto second = probeShapes(func, probe[1], idx[1]);
+  auto decode = [&](Value v, int64_t a, int64_t b) -> Dim {
+    auto da = factor(a, probe[0]), db = factor(b, probe[1]);
+    if (!da || !db || *da != *db) {
+      std::string s;
+      llvm::raw_string_ostream os(s);
+      v.getLoc().print(os);
+      throw RuntimeError(os.str() + ": cannot express a dim as a product of " +
+                         "the input dims (" + std::to_string(a) + ")");
+    }
+    return *da;
+  };
+  for (auto &[v, shape] : first) {
+    auto &other = second.at(v);
+    SymShape s;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == ShapedType::kDynamic)
+        throw RuntimeError("a value's shape could not be inferred while "
+                           "lowering @" +
+                           func.getName().str());
+      s.push_back(decode(v, shape[d], other[d]));
+    }
+    result.shapes[v] = s;
+  }
+  for (auto &[v, n] : idx[0])
+    if (idx[1].count(v))
+      result.indices[v] = decode(v, n, idx[1][v]);
+  return result;
+}
+
+std::string planShape(const SymShape &s) {
+  if (s.empty())
+    return "-";
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "," : "") + s[i].str();
+  return r;
+}
+
+std::string dtypeOf(Type t) {
+  Type e = cast<ShapedType>(t).getElementType();
+  if (e.isF32())
+    return "f32";
+  if (e.isInteger(32))
+    return "i32";
+  if (e.isInteger(1))
+    return "u8";
+  throw RuntimeError("unsupported element type in the CPU backend");
+}
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+/// `name=value` for each inherent attribute, in a stable order.
+std::string attrText(Operation *op) {
+  std::string s;
+  SmallVector<NamedAttribute> attrs(op->getAttrs());
+  llvm::sort(attrs, [](const NamedAttribute &a, const NamedAttribute &b) {
+    return a.getName().strref() < b.getName().strref();
+  });
+  for (NamedAttribute a : attrs) {
+    StringRef name = a.getName().strref();
+    if (name.starts_with("gpt.") || name == "operandSegmentSizes" ||
+        name == "static_shape")
+      continue;
+    std::string v;
+    if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+      v = std::to_string(i.getInt());
+    else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+      v = number(f.getValueAsDouble());
+    else if (auto bl = dyn_cast<BoolAttr>(a.getValue()))
+      v = bl.getValue() ? "true" : "false";
+    else if (auto arr = dyn_cast<DenseI64ArrayAttr>(a.getValue())) {
+      for (int64_t x : arr.asArrayRef())
+        v += (v.empty() ? "" : ",") + std::to_string(x);
+      if (v.empty())
+        v = "-";
+    } else if (auto str = dyn_cast<StringAttr>(a.getValue()))
+      v = str.str();
+    else
+      throw RuntimeError(describe(op) + ": unsupported attribute '" +
+                         name.str() + "'");
+    s += " " + name.str() + "=" + v;
+  }
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// Steps 2-4.
+//===----------------------------------------------------------------------===//
+
+class Lowering {
+public:
+  std::string lowerFunction(func::FuncOp func);
+
+  std::vector<KernelDesc> kernels;
+  std::map<std::string, size_t> kernelIndex; // description text -> index
+  std::vector<std::string> kernelLines;
+
+private:
+  size_t internKernel(KernelDesc desc, bool syms, bool rng);
+  void lowerKernel(KernelOp k, std::ostream &out);
+  KernelDesc fusedDesc(KernelOp k, bool &rng);
+
+  SymbolicShapes sym;
+  llvm::DenseMap<Value, int> ids;
+  int nextId = 0;
+  bool training = false;
+  std::vector<std::string> checks;
+};
+
+size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng) {
+  desc.name = "";
+  std::string key = desc.serialize();
+  auto it = kernelIndex.find(key);
+  if (it != kernelIndex.end())
+    return it->second;
+  // The name is the content hash, so the same kernel keeps its symbol
+  // across models and builds.
+  desc.name = "k" + kernelCacheKey(desc, "", "");
+  size_t index = kernels.size();
+  kernels.push_back(desc);
+  kernelIndex[key] = index;
+  kernelLines.push_back("kernel " + std::to_string(index) + " " + desc.name +
+                        " " + desc.family + (syms ? " syms" : "") +
+                        (rng ? " rng" : ""));
+  return index;
+}
+
+KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
+  KernelDesc d;
+  d.family = "fused";
+  std::string symList;
+  for (const std::string &s : sym.symbols)
+    symList += (symList.empty() ? "" : ",") + s;
+  d.params["syms"] = symList;
+  Block &body = k.getBody().front();
+  llvm::DenseMap<Value, std::string> names;
+  int in = 0, v = 0;
+  char key[32];
+  for (BlockArgument arg : body.getArguments()) {
+    if (isa<IndexType>(arg.getType()))
+      continue;
+    names[arg] = "a" + std::to_string(in);
+    std::snprintf(key, sizeof key, "in.%03d", in++);
+    d.params[key] =
+        dtypeOf(arg.getType()) + " " + planShape(sym.shapes.at(arg));
+  }
+  int line = 0;
+  for (Operation &op : body.without_terminator()) {
+    std::string text = "v" + std::to_string(v) + " = " +
+                       op.getName().getStringRef().drop_front(4).str();
+    for (Value o : op.getOperands())
+      if (!isa<IndexType>(o.getType()))
+        text += " " + names.at(o);
+    // Dropout is the identity outside a training step.
+    if (auto drop = dyn_cast<DropoutOp>(op); drop && !training)
+      text += " id=" + std::to_string(drop.getId()) + " p=0";
+    else
+      text += attrText(&op);
+    Value r = op.getResult(0);
+    text += " : " + dtypeOf(r.getType()) + " " + planShape(sym.shapes.at(r));
+    names[r] = "v" + std::to_string(v++);
+    std::snprintf(key, sizeof key, "op.%03d", line++);
+    d.params[key] = text;
+    if (auto drop = dyn_cast<DropoutOp>(op))
+      rng |= training && drop.getP().convertToDouble() > 0;
+  }
+  d.params["out"] = names.at(cast<YieldOp>(body.getTerminator()).getValue());
+  return d;
+}
+
+/// Flattens the leading dims: [d0, ..., dn-1] -> [d0*...*dn-2, dn-1].
+SymShape asMatrix(const SymShape &s) {
+  Dim rows(1);
+  for (size_t i = 0; i + 1 < s.size(); ++i)
+    rows = rows * s[i];
+  return {rows, s.back()};
+}
+
+void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
+  std::vector<std::pair<Value, SymShape>> args;
+  size_t index;
+  std::string flops = "0";
+  if (k.getKind() == "matmul") {
+    KernelDesc d;
+    d.family = "matmul";
+    bool transA = k->getAttrOfType<BoolAttr>("trans_a").getValue();
+    bool transB = k->getAttrOfType<BoolAttr>("trans_b").getValue();
+    std::string epilogue = k->getAttrOfType<StringAttr>("epilogue").str();
+    d.params["trans_a"] = transA ? "true" : "false";
+    d.params["trans_b"] = transB ? "true" : "false";
+    d.params["epilogue"] = epilogue;
+    index = internKernel(d, false, false);
+    Value a = k.getInputs()[0], b = k.getInputs()[1];
+    SymShape sa = asMatrix(sym.shapes.at(a)), sb = asMatrix(sym.shapes.at(b));
+    args.push_back({a, sa});
+    args.push_back({b, sb});
+    if (epilogue != "none")
+      args.push_back({k.getInputs()[2], sym.shapes.at(k.getInputs()[2])});
+    SymShape so = asMatrix(sym.shapes.at(k.getResult()));
+    Dim kdim = transA ? sa[0] : sa[1];
+    flops = (Dim(2) * so[0] * so[1] * kdim).str();
+    args.push_back({k.getResult(), so});
+  } else {
+    bool rng = false;
+    KernelDesc d = fusedDesc(k, rng);
+    index = internKernel(d, true, rng);
+    for (auto [arg, v] :
+         llvm::zip(k.getBody().front().getArguments(), k.getInputs()))
+      if (!isa<IndexType>(v.getType()))
+        args.push_back({v, sym.shapes.at(v)});
+    args.push_back({k.getResult(), sym.shapes.at(k.getResult())});
+  }
+  // Step 4: run-time checks for embeddings.
+  k.getBody().walk([&](EmbeddingOp e) {
+    int64_t rows = cast<RankedTensorType>(e.getTable().getType()).getDimSize(0);
+    auto arg = dyn_cast<BlockArgument>(e.getIds());
+    if (arg) {
+      Value outer = k.getInputs()[arg.getArgNumber()];
+      if (isa<BlockArgument>(outer))
+        checks.push_back("check ids " + std::to_string(ids.at(outer)) + " " +
+                         std::to_string(rows));
+    } else if (auto ar = e.getIds().getDefiningOp<ArangeOp>()) {
+      auto sizeArg = cast<BlockArgument>(ar.getSize());
+      Value outer = k.getInputs()[sizeArg.getArgNumber()];
+      if (sym.indices.count(outer))
+        checks.push_back("check dim " + sym.indices.at(outer).str() + " " +
+                         std::to_string(rows));
+    }
+  });
+  int resultId = nextId++;
+  ids[k.getResult()] = resultId;
+  out << "value " << resultId << " temp " << dtypeOf(k.getType()) << " "
+      << planShape(sym.shapes.at(k.getResult())) << "\n";
+  out << "call " << index << " " << flops;
+  for (auto &[v, shape] : args)
+    out << " " << ids.at(v) << ":" << planShape(shape);
+  out << "\n";
+}
+
+std::string Lowering::lowerFunction(func::FuncOp func) {
+  sym = symbolicShapes(func);
+  // As in the interpreter: the training step is the only function whose
+  // dropout is active.
+  training = func.getName() == "train_step";
+  ids.clear();
+  checks.clear();
+  nextId = 0;
+  std::ostringstream out;
+  out << "function " << func.getName().str() << "\n";
+  for (const std::string &s : sym.symbols)
+    out << "sym " << s << "\n";
+  Block &body = func.getBody().front();
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    Value arg = body.getArgument(i);
+    std::string kind = "param";
+    auto name = func.getArgAttrOfType<StringAttr>(i, "gpt.param");
+    if (!name) {
+      kind = "input";
+      name = func.getArgAttrOfType<StringAttr>(i, "gpt.input");
+    }
+    if (!name)
+      throw RuntimeError("@" + func.getName().str() + ": argument " +
+                         std::to_string(i) +
+                         " has no gpt.param/gpt.input name");
+    ids[arg] = nextId;
+    out << "value " << nextId++ << " " << kind << " " << name.str() << " "
+        << dtypeOf(arg.getType()) << " " << planShape(sym.shapes.at(arg))
+        << "\n";
+    if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
+      for (auto [d, a] : llvm::enumerate(dims))
+        out << "bind " << cast<StringAttr>(a).str() << " " << ids[arg] << " "
+            << d << "\n";
+  }
+  for (Operation &op : body) {
+    if (isa<tensor::DimOp, arith::ConstantOp, arith::MulIOp>(op))
+      continue;
+    if (auto k = dyn_cast<KernelOp>(op)) {
+      lowerKernel(k, out);
+    } else if (auto r = dyn_cast<ReshapeOp>(op)) {
+      int id = nextId++;
+      ids[r.getResult()] = id;
+      out << "value " << id << " view " << ids.at(r.getInput()) << " "
+          << dtypeOf(r.getType()) << " " << planShape(sym.shapes.at(r)) << "\n";
+    } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        std::string name = func.getName().str() == "forward" ? "logits"
+                           : func.getName().str() == "loss"  ? "loss"
+                                                             : "";
+        if (auto n = func.getResultAttrOfType<StringAttr>(i, "gpt.output"))
+          name = n.str();
+        if (name.empty())
+          name = "result" + std::to_string(i);
+        if (!ids.count(v))
+          throw RuntimeError("@" + func.getName().str() + ": result " + name +
+                             " is not computed by a kernel");
+        out << "output " << name << " " << ids.at(v) << "\n";
+      }
+    } else {
+      throw RuntimeError(describe(&op) +
+                         ": not in a kernel (run gpt-fuse before lowering)");
+    }
+  }
+  for (const std::string &c : checks)
+    out << c << "\n";
+  out << "end\n";
+  return out.str();
+}
+
+} // namespace
+
+HostProgram lowerToHostProgram(ModuleOp module,
+                               const std::vector<std::string> &entries) {
+  Lowering lowering;
+  std::string functions;
+  for (const std::string &name : entries) {
+    auto func = module.lookupSymbol<func::FuncOp>(name);
+    if (!func)
+      throw RuntimeError("the model has no function @" + name);
+    functions += lowering.lowerFunction(func);
+  }
+  HostProgram p;
+  p.plan = "gptc-plan 1\n";
+  for (const std::string &k : lowering.kernelLines)
+    p.plan += k + "\n";
+  p.plan += functions;
+  p.kernels = std::move(lowering.kernels);
+  return p;
+}
+
+} // namespace gptc

@@ -1,0 +1,65 @@
+//===- Executor.h - Running a compiled model's host program -----*- C++ -*-===//
+//
+// The run-time half of a generated executable: binds the inputs of a plan
+// function from a safetensors file, derives B and T from them, checks ids
+// and lengths, places the temporaries in one arena and calls the generated
+// kernels in order (each through its Halide `_argv` entry).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_RUNTIME_EXECUTOR_H
+#define GPTC_RUNTIME_EXECUTOR_H
+
+#include "gptc/Runtime/Plan.h"
+#include "gptc/Runtime/Safetensors.h"
+
+#include <iosfwd>
+
+namespace gptc {
+
+using KernelEntry = int (*)(void **args);
+
+struct ExecutorOptions {
+  int threads = 0;      ///< 0: all cores.
+  bool profile = false; ///< Time every call; printProfile reports them.
+  uint64_t seed = 0;    ///< Dropout seed of a training step.
+  uint64_t step = 0;    ///< Dropout step (1-based) of a training step.
+};
+
+class Executor {
+public:
+  /// `entries[i]` is the `_argv` entry of `plan.kernels[i]`.
+  Executor(Plan plan, std::vector<KernelEntry> entries,
+           ExecutorOptions options);
+
+  bool has(const std::string &function) const;
+
+  /// Runs `function` with its inputs and parameters from `in` (by name),
+  /// returning its outputs as F32 tensors by name. Throws RuntimeError for
+  /// a missing or misshapen tensor, an id out of range, a sequence longer
+  /// than the model's context, or a failing kernel.
+  std::map<std::string, TensorData> run(const std::string &function,
+                                        const SafetensorsFile &in,
+                                        const std::string &source);
+
+  /// Per-kernel time, calls and GFLOP/s of every run so far, slowest first.
+  void printProfile(std::ostream &os) const;
+
+  /// The arena size of the last run.
+  int64_t arenaBytes() const { return lastArena; }
+
+private:
+  Plan plan;
+  std::vector<KernelEntry> entries;
+  ExecutorOptions options;
+  struct Stat {
+    double seconds = 0, flops = 0;
+    int64_t calls = 0;
+  };
+  std::vector<Stat> stats;
+  int64_t lastArena = 0;
+};
+
+} // namespace gptc
+
+#endif // GPTC_RUNTIME_EXECUTOR_H

@@ -1,0 +1,125 @@
+//===- Plan.h - The host program of a compiled model ------------*- C++ -*-===//
+//
+// What the compiler (backends/cpu/HostProgram.cpp) tells the executable:
+// the kernels, and per function the values (inputs, parameters, temporary
+// buffers, views), the kernel calls in order and the outputs, with sizes as
+// monomials of the symbolic dims. A text, one record per line:
+//
+//   gptc-plan 1
+//   kernel 0 k3f2a... matmul              (index, symbol, family[, syms, rng])
+//   function forward
+//   sym B
+//   value 0 input tokens i32 B,T          (id, kind, [name|base], dtype, shape)
+//   bind B 0 0                            (B is dim 0 of value 0)
+//   value 5 temp f32 B,T,768
+//   value 6 view 5 f32 B*T,768
+//   call 0 2*B*T*768*2304 5:B*T,768 1:768,2304 7:B*T,2304   (last: output)
+//   output logits 30
+//   check ids 0 50257 | check dim T 1024
+//   end
+//
+// planArena places the temporaries of one call sequence in one arena by
+// liveness, once B and T are known.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_RUNTIME_PLAN_H
+#define GPTC_RUNTIME_PLAN_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gptc {
+
+using SymValues = std::map<std::string, int64_t>;
+
+/// A sum of monomials such as `2*B*T*768 + 12` (a dim is one monomial).
+struct SymExpr {
+  struct Term {
+    int64_t coeff = 1;
+    std::vector<std::string> syms;
+  };
+  std::vector<Term> terms;
+
+  static SymExpr parse(const std::string &text);
+  /// Throws RuntimeError for an unbound symbol.
+  int64_t eval(const SymValues &values) const;
+  std::string str() const;
+};
+
+using SymShape = std::vector<SymExpr>;
+
+struct PlanKernel {
+  std::string symbol, family;
+  bool takesSyms = false, takesRng = false;
+};
+
+struct PlanValue {
+  enum Kind { Input, Param, Temp, View } kind = Temp;
+  std::string name; ///< Inputs and parameters.
+  int base = -1;    ///< Views.
+  std::string dtype;
+  SymShape shape;
+};
+
+struct PlanArg {
+  int value = -1;
+  SymShape shape; ///< The shape the kernel sees (matmuls see matrices).
+};
+
+struct PlanCall {
+  int kernel = -1;
+  SymExpr flops;
+  std::vector<PlanArg> args; ///< Inputs, then the output.
+};
+
+struct PlanCheck {
+  bool ids = false; ///< ids: value's elements < limit; else dim <= limit.
+  int value = -1;
+  SymExpr dim;
+  int64_t limit = 0;
+};
+
+struct PlanFunction {
+  std::string name;
+  std::vector<std::string> syms;
+  struct Bind {
+    std::string sym;
+    int value, dim;
+  };
+  std::vector<Bind> binds;
+  std::vector<PlanValue> values;
+  std::vector<PlanCall> calls;
+  std::vector<std::pair<std::string, int>> outputs;
+  std::vector<PlanCheck> checks;
+};
+
+struct Plan {
+  std::vector<PlanKernel> kernels;
+  std::vector<PlanFunction> functions;
+
+  /// Throws RuntimeError naming the line.
+  static Plan parse(const std::string &text);
+  const PlanFunction *find(const std::string &name) const;
+};
+
+/// Offsets (bytes) of every Temp value in one arena, -1 for the others.
+struct ArenaPlan {
+  std::vector<int64_t> offsets;
+  int64_t bytes = 0;    ///< The arena's size: the planned peak.
+  int64_t unshared = 0; ///< What the temporaries take without reuse.
+};
+
+/// Greedy by size: each temporary, largest first, goes to the lowest offset
+/// that no temporary alive at the same time occupies. A temporary is alive
+/// from the call that writes it to the last call that reads it (or one of
+/// its views); outputs live to the end.
+ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms);
+
+size_t planDtypeSize(const std::string &dtype);
+
+} // namespace gptc
+
+#endif // GPTC_RUNTIME_PLAN_H

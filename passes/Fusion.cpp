@@ -1,0 +1,303 @@
+//===- Fusion.cpp - Grouping ops into kernels -----------------------------===//
+//
+// Outlines each group of ops that one generated kernel computes into a
+// `gpt.kernel`, so that every intermediate inside a group stays in
+// registers and only group results reach memory.
+//
+// Algorithm (one function at a time, visiting ops last to first so that
+// every user of an op is placed before the op itself):
+//  1. Index arithmetic (tensor.dim, arith) stays outside kernels: the host
+//     program computes sizes. Cheap generators (constant, causal_mask,
+//     arange) are never materialized: a copy is cloned into each kernel
+//     that reads them.
+//  2. A matmul whose right operand is a matrix becomes a `matmul` kernel:
+//     a 2-D transpose feeding either operand is absorbed as trans_a/trans_b,
+//     a single-use bias add (and a GELU after it) as the epilogue. The
+//     weight gradient unbroadcast(matmul(transpose(x), dy)) over a batch
+//     dim is one matmul with trans_a (the batch folds into the reduction).
+//  3. Every other op roots a `fused` kernel unless its consumer pulls it in.
+//     A fused kernel pulls in a producer when the producer is elementwise
+//     or a layout change (injective) and the kernel is its only user, so
+//     elementwise chains fuse into their consumer, down to the reduction
+//     or store that ends them. A producer with several users is
+//     materialized once rather than recomputed.
+//  4. A reshape that would be a kernel on its own (a pure copy) stays
+//     outside as a view: the host reinterprets the dense buffer.
+//  5. Groups are outlined in place of their root; their inputs become the
+//     kernel's operands (for matmul: a, b, then bias).
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/IR/GptOps.h"
+#include "gptc/Passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/SetVector.h"
+
+namespace gptc {
+#define GEN_PASS_DEF_GPTFUSE
+#include "gptc/Passes/Passes.h.inc"
+} // namespace gptc
+
+using namespace mlir;
+using namespace gptc::gpt;
+
+namespace {
+
+/// Recomputed in every kernel that reads them.
+bool isCheap(Operation *op) {
+  return isa<ConstantOp, CausalMaskOp, ArangeOp>(op);
+}
+
+/// One output element reads a bounded set of input elements: fusing the op
+/// into its consumer never repeats work beyond a broadcast.
+bool isInjective(Operation *op) {
+  return isa<NegOp, ExpOp, LogOp, SqrtOp, TanhOp, ReluOp, GeluOp, PowOp, AddOp,
+             SubOp, MulOp, DivOp, StepOp, DropoutOp, MaskedFillOp, TransposeOp,
+             ReshapeOp, SplitOp, UnsqueezeOp, BroadcastLikeOp, EmbeddingOp,
+             UnsplitOp>(op);
+}
+
+/// The only op using `v`'s defining op's result, or null.
+Operation *soleUser(Value v) {
+  Operation *user = nullptr;
+  for (Operation *u : v.getUsers()) {
+    if (user && u != user)
+      return nullptr;
+    user = u;
+  }
+  return user;
+}
+
+/// `v` as a top-level gpt op's result that only `user` reads.
+Operation *pullable(Value v, Operation *user) {
+  Operation *def = v.getDefiningOp();
+  if (!def || !isa<GptDialect>(def->getDialect()) || isCheap(def))
+    return nullptr;
+  return soleUser(v) == user ? def : nullptr;
+}
+
+bool isTranspose2d(Operation *op) {
+  auto t = dyn_cast_or_null<TransposeOp>(op);
+  return t && t.getPerm().size() == 2;
+}
+
+struct Group {
+  std::string kind = "fused";
+  Operation *root = nullptr;
+  llvm::SetVector<Operation *> ops;
+  /// Matmul kernels: the values read as a, b and bias (null when absent).
+  Value a, b, bias;
+  bool transA = false, transB = false;
+  std::string epilogue = "none";
+};
+
+struct FusePass : gptc::impl::GptFuseBase<FusePass> {
+  void runOnOperation() override {
+    getOperation().walk([&](func::FuncOp func) { fuse(func); });
+  }
+
+  void fuse(func::FuncOp func) {
+    Block &body = func.getBody().front();
+    llvm::DenseMap<Operation *, size_t> groupOf;
+    std::vector<Group> groups;
+    SmallVector<Operation *> ops;
+    for (Operation &op : body)
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops)) {
+      if (!isa<GptDialect>(op->getDialect()) || isCheap(op) ||
+          groupOf.count(op) || isa<KernelOp>(op))
+        continue;
+      Group g;
+      if (!formMatmul(op, g)) {
+        g = Group();
+        formFused(op, g);
+      }
+      if (!g.root)
+        continue; // a view
+      for (Operation *member : g.ops)
+        groupOf[member] = groups.size();
+      groups.push_back(std::move(g));
+    }
+    SmallVector<Operation *> cheap;
+    for (Operation *op : ops)
+      if (isCheap(op))
+        cheap.push_back(op);
+    for (Group &g : groups)
+      outline(g);
+    // Cheap generators now only feed kernels.
+    for (Operation *op : llvm::reverse(cheap))
+      if (op->use_empty())
+        op->erase();
+  }
+
+  /// Steps 2: the matmul families rooted at `op`.
+  bool formMatmul(Operation *op, Group &g) {
+    // Weight gradient: unbroadcast(matmul(transpose(x), dy)) to a matrix.
+    if (auto u = dyn_cast<UnbroadcastOp>(op)) {
+      auto mm = dyn_cast_or_null<MatmulOp>(pullable(u.getInput(), op));
+      auto resultType = cast<RankedTensorType>(u.getType());
+      if (!mm || resultType.getRank() != 2 ||
+          cast<RankedTensorType>(mm.getType()).getRank() != 3)
+        return false;
+      auto t = dyn_cast_or_null<TransposeOp>(pullable(mm.getLhs(), mm));
+      auto dyType = cast<RankedTensorType>(mm.getRhs().getType());
+      if (!t || t.getPerm() != ArrayRef<int64_t>{0, 2, 1} ||
+          dyType.getRank() != 3)
+        return false;
+      g.kind = "matmul";
+      g.root = op;
+      g.ops.insert(t);
+      g.ops.insert(mm);
+      g.ops.insert(op);
+      g.a = t.getInput();
+      g.b = mm.getRhs();
+      g.transA = true;
+      return true;
+    }
+    // Epilogues: matmul [+ bias [+ gelu]], matched from the last op.
+    Operation *gelu = nullptr, *add = nullptr;
+    MatmulOp mm;
+    if (isa<GeluOp>(op)) {
+      gelu = op;
+      add = pullable(op->getOperand(0), op);
+    } else if (isa<AddOp>(op)) {
+      add = op;
+    } else if (auto m = dyn_cast<MatmulOp>(op)) {
+      mm = m;
+    }
+    if (add) {
+      auto addOp = dyn_cast_or_null<AddOp>(add);
+      if (!addOp)
+        return false;
+      mm = dyn_cast_or_null<MatmulOp>(pullable(addOp.getLhs(), add));
+      auto biasType = cast<RankedTensorType>(addOp.getRhs().getType());
+      if (!mm || biasType.getRank() != 1 ||
+          biasType.getDimSize(0) !=
+              cast<RankedTensorType>(mm.getType()).getShape().back() ||
+          biasType.isDynamicDim(0))
+        return false;
+      g.bias = addOp.getRhs();
+      g.epilogue = gelu ? "bias_gelu" : "bias";
+    }
+    if (!mm || !matrixOperands(mm, g))
+      return false;
+    g.kind = "matmul";
+    g.root = op;
+    g.ops.insert(mm);
+    if (add)
+      g.ops.insert(add);
+    if (gelu)
+      g.ops.insert(gelu);
+    return true;
+  }
+
+  /// Fills a, b and the transposes when `mm` is x [..., k] times a matrix.
+  bool matrixOperands(MatmulOp mm, Group &g) {
+    auto lhsType = cast<RankedTensorType>(mm.getLhs().getType());
+    auto rhsType = cast<RankedTensorType>(mm.getRhs().getType());
+    if (rhsType.getRank() != 2 || lhsType.getRank() < 2)
+      return false;
+    g.a = mm.getLhs();
+    g.b = mm.getRhs();
+    if (Operation *t = pullable(mm.getLhs(), mm);
+        t && isTranspose2d(t) && lhsType.getRank() == 2) {
+      g.ops.insert(t);
+      g.a = t->getOperand(0);
+      g.transA = true;
+    }
+    if (Operation *t = pullable(mm.getRhs(), mm); t && isTranspose2d(t)) {
+      g.ops.insert(t);
+      g.b = t->getOperand(0);
+      g.transB = true;
+    }
+    return true;
+  }
+
+  /// Step 3 and 4: `op` and the injective producers only it reads.
+  void formFused(Operation *op, Group &g) {
+    SmallVector<Operation *> work{op};
+    llvm::SetVector<Operation *> members;
+    members.insert(op);
+    while (!work.empty()) {
+      Operation *cur = work.pop_back_val();
+      for (Value v : cur->getOperands())
+        if (Operation *p = pullable(v, cur);
+            p && isInjective(p) && !members.contains(p) && !isa<KernelOp>(p)) {
+          members.insert(p);
+          work.push_back(p);
+        }
+    }
+    if (members.size() == 1 && isa<ReshapeOp>(op))
+      return; // a view of its operand's buffer
+    g.root = op;
+    g.ops = std::move(members);
+  }
+
+  /// Step 5.
+  void outline(Group &g) {
+    // Members in program order.
+    SmallVector<Operation *> members(g.ops.begin(), g.ops.end());
+    llvm::sort(members, [](Operation *x, Operation *y) {
+      return x->isBeforeInBlock(y);
+    });
+    llvm::SetVector<Value> inputs;
+    if (g.kind == "matmul") {
+      inputs.insert(g.a);
+      inputs.insert(g.b);
+      if (g.bias)
+        inputs.insert(g.bias);
+    }
+    llvm::DenseSet<Operation *> cheapNeeded;
+    std::function<void(Operation *)> collect = [&](Operation *op) {
+      for (Value v : op->getOperands()) {
+        Operation *def = v.getDefiningOp();
+        if (def && g.ops.contains(def))
+          continue;
+        if (def && isCheap(def)) {
+          cheapNeeded.insert(def);
+          collect(def);
+          continue;
+        }
+        inputs.insert(v);
+      }
+    };
+    for (Operation *op : members)
+      collect(op);
+
+    OpBuilder b(g.root);
+    SmallVector<Type> inputTypes;
+    for (Value v : inputs)
+      inputTypes.push_back(v.getType());
+    auto kernel =
+        KernelOp::create(b, g.root->getLoc(), g.root->getResult(0).getType(),
+                         b.getStringAttr(g.kind), inputs.getArrayRef());
+    if (g.kind == "matmul") {
+      kernel->setAttr("trans_a", b.getBoolAttr(g.transA));
+      kernel->setAttr("trans_b", b.getBoolAttr(g.transB));
+      kernel->setAttr("epilogue", b.getStringAttr(g.epilogue));
+    }
+    Block *inner = b.createBlock(&kernel.getBody());
+    IRMapping map;
+    for (Value v : inputs)
+      map.map(v, inner->addArgument(v.getType(), v.getLoc()));
+    // Cheap generators first (in program order), then the members.
+    SmallVector<Operation *> cheap(cheapNeeded.begin(), cheapNeeded.end());
+    llvm::sort(cheap, [](Operation *x, Operation *y) {
+      return x->isBeforeInBlock(y);
+    });
+    for (Operation *op : cheap)
+      b.clone(*op, map);
+    for (Operation *op : members)
+      b.clone(*op, map);
+    YieldOp::create(b, g.root->getLoc(), map.lookup(g.root->getResult(0)));
+    g.root->getResult(0).replaceAllUsesWith(kernel.getResult());
+    for (Operation *op : llvm::reverse(members))
+      op->erase();
+  }
+};
+
+} // namespace

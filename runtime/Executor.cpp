@@ -1,0 +1,279 @@
+//===- Executor.cpp - Running a compiled model's host program -------------===//
+
+#include "gptc/Runtime/Executor.h"
+#include "gptc/Runtime/Error.h"
+
+#include "HalideRuntime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iomanip>
+#include <memory>
+#include <new>
+#include <ostream>
+
+namespace gptc {
+
+namespace {
+
+std::string halideMessage;
+
+void onHalideError(void *, const char *msg) { halideMessage = msg; }
+
+std::string formatShape(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+std::vector<int64_t> evalShape(const SymShape &s, const SymValues &syms) {
+  std::vector<int64_t> r;
+  for (const SymExpr &d : s)
+    r.push_back(d.eval(syms));
+  return r;
+}
+
+int64_t numel(const std::vector<int64_t> &s) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    n *= d;
+  return n;
+}
+
+halide_type_t halideType(const std::string &dtype) {
+  if (dtype == "i32")
+    return halide_type_t(halide_type_int, 32);
+  if (dtype == "u8")
+    return halide_type_t(halide_type_uint, 8);
+  return halide_type_t(halide_type_float, 32);
+}
+
+struct FreeDeleter {
+  void operator()(void *p) const { std::free(p); }
+};
+
+} // namespace
+
+Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
+    : plan(std::move(p)), entries(std::move(e)), options(o),
+      stats(plan.kernels.size()) {
+  if (entries.size() != plan.kernels.size())
+    throw RuntimeError("the executable's kernel table does not match its plan");
+  halide_set_error_handler(onHalideError);
+  if (options.threads > 0)
+    halide_set_num_threads(options.threads);
+}
+
+bool Executor::has(const std::string &function) const {
+  return plan.find(function) != nullptr;
+}
+
+std::map<std::string, TensorData> Executor::run(const std::string &function,
+                                                const SafetensorsFile &in,
+                                                const std::string &source) {
+  const PlanFunction *fn = plan.find(function);
+  if (!fn)
+    throw RuntimeError("this executable has no '" + function + "' function");
+  const int n = static_cast<int>(fn->values.size());
+
+  // Symbols from the bound input dims.
+  SymValues syms;
+  for (const PlanFunction::Bind &b : fn->binds) {
+    const PlanValue &v = fn->values[b.value];
+    const TensorData *t = in.find(v.name);
+    if (!t)
+      throw RuntimeError(source + ": missing input '" + v.name + "'");
+    if (static_cast<int>(t->shape.size()) <= b.dim)
+      throw RuntimeError(source + ": input '" + v.name + "' has shape " +
+                         t->typeStr() + " but the model expects " +
+                         std::to_string(v.shape.size()) + " dims");
+    int64_t size = t->shape[b.dim];
+    auto [it, fresh] = syms.emplace(b.sym, size);
+    if (!fresh && it->second != size)
+      throw RuntimeError(source + ": input '" + v.name + "' gives " + b.sym +
+                         " = " + std::to_string(size) + " but another input " +
+                         "gave " + std::to_string(it->second));
+    if (size <= 0)
+      throw RuntimeError(source + ": input '" + v.name + "' has " + b.sym +
+                         " = 0");
+  }
+
+  // Inputs and parameters, converted to the kernel's element type.
+  std::vector<std::vector<uint8_t>> owned(n);
+  std::vector<void *> data(n, nullptr);
+  for (int i = 0; i < n; ++i) {
+    const PlanValue &v = fn->values[i];
+    if (v.kind != PlanValue::Input && v.kind != PlanValue::Param)
+      continue;
+    const char *what = v.kind == PlanValue::Param ? "parameter" : "input";
+    std::vector<int64_t> want = evalShape(v.shape, syms);
+    const TensorData *t = in.find(v.name);
+    if (!t)
+      throw RuntimeError(source + ": missing " + what + " '" + v.name + "' (" +
+                         formatShape(want) + ")");
+    bool isInt = t->dtype == DType::I32 || t->dtype == DType::I64;
+    bool wantInt = v.dtype == "i32";
+    if (wantInt != isInt && !(isInt && want.empty()))
+      throw RuntimeError(source + ": tensor '" + v.name + "' is " +
+                         t->typeStr() + " but the model expects " +
+                         (wantInt ? "integer ids (I32 or I64)" : "floats") +
+                         " of shape " + formatShape(want));
+    if (t->shape != want)
+      throw RuntimeError(source + ": tensor '" + v.name + "' has shape " +
+                         t->typeStr() + " but the model expects " +
+                         formatShape(want));
+    std::vector<uint8_t> &bytes = owned[i];
+    int64_t count = numel(want);
+    bytes.resize(count * 4);
+    if ((t->dtype == DType::F32 && !wantInt) ||
+        (t->dtype == DType::I32 && wantInt)) {
+      std::memcpy(bytes.data(), t->bytes.data(), bytes.size());
+    } else {
+      std::vector<double> vals = t->toDoubles();
+      for (int64_t k = 0; k < count; ++k) {
+        if (wantInt) {
+          int32_t x = static_cast<int32_t>(vals[k]);
+          std::memcpy(&bytes[k * 4], &x, 4);
+        } else {
+          float x = static_cast<float>(vals[k]);
+          std::memcpy(&bytes[k * 4], &x, 4);
+        }
+      }
+    }
+    data[i] = bytes.data();
+  }
+
+  // Run-time checks: ids within their table, lengths within the context.
+  for (const PlanCheck &c : fn->checks) {
+    if (c.ids) {
+      const PlanValue &v = fn->values[c.value];
+      const int32_t *ids = static_cast<const int32_t *>(data[c.value]);
+      int64_t count = numel(evalShape(v.shape, syms));
+      for (int64_t k = 0; k < count; ++k)
+        if (ids[k] < 0 || ids[k] >= c.limit)
+          throw RuntimeError(source + ": '" + v.name + "' holds id " +
+                             std::to_string(ids[k]) + " at element " +
+                             std::to_string(k) + ", outside the table of " +
+                             std::to_string(c.limit) + " rows");
+    } else if (int64_t d = c.dim.eval(syms); d > c.limit) {
+      throw RuntimeError(source + ": sequence length " + c.dim.str() + " = " +
+                         std::to_string(d) + " exceeds the model's context " +
+                         "of " + std::to_string(c.limit));
+    }
+  }
+
+  // The arena.
+  ArenaPlan arena = planArena(*fn, syms);
+  lastArena = arena.bytes;
+  std::unique_ptr<uint8_t, FreeDeleter> storage(static_cast<uint8_t *>(
+      std::aligned_alloc(64, std::max<int64_t>(64, arena.bytes))));
+  if (!storage)
+    throw RuntimeError("out of memory: the arena for " + function + " needs " +
+                       std::to_string(arena.bytes >> 20) + " MiB at these " +
+                       "sizes; try a smaller batch or context");
+  for (int i = 0; i < n; ++i)
+    if (fn->values[i].kind == PlanValue::Temp)
+      data[i] = storage.get() + arena.offsets[i];
+  for (int i = 0; i < n; ++i)
+    if (fn->values[i].kind == PlanValue::View) {
+      int b = i;
+      while (fn->values[b].kind == PlanValue::View)
+        b = fn->values[b].base;
+      data[i] = data[b];
+    }
+
+  // The calls.
+  std::vector<int32_t> symArgs;
+  for (const std::string &s : fn->syms)
+    symArgs.push_back(static_cast<int32_t>(syms.at(s)));
+  uint32_t rng[3] = {static_cast<uint32_t>(options.seed),
+                     static_cast<uint32_t>(options.seed >> 32),
+                     static_cast<uint32_t>(options.step)};
+  for (const PlanCall &call : fn->calls) {
+    const PlanKernel &k = plan.kernels[call.kernel];
+    std::vector<halide_buffer_t> bufs(call.args.size());
+    std::vector<std::vector<halide_dimension_t>> dims(call.args.size());
+    for (size_t a = 0; a < call.args.size(); ++a) {
+      std::vector<int64_t> shape = evalShape(call.args[a].shape, syms);
+      int64_t stride = 1;
+      for (size_t d = shape.size(); d-- > 0;) {
+        dims[a].push_back(halide_dimension_t(0, static_cast<int32_t>(shape[d]),
+                                             static_cast<int32_t>(stride)));
+        stride *= shape[d];
+      }
+      halide_buffer_t &b = bufs[a];
+      std::memset(&b, 0, sizeof b);
+      b.host = static_cast<uint8_t *>(data[call.args[a].value]);
+      b.type = halideType(fn->values[call.args[a].value].dtype);
+      b.dimensions = static_cast<int32_t>(dims[a].size());
+      b.dim = dims[a].data();
+    }
+    std::vector<void *> argv;
+    for (size_t a = 0; a + 1 < bufs.size(); ++a)
+      argv.push_back(&bufs[a]);
+    if (k.takesSyms)
+      for (int32_t &s : symArgs)
+        argv.push_back(&s);
+    if (k.takesRng)
+      for (uint32_t &r : rng)
+        argv.push_back(&r);
+    argv.push_back(&bufs.back());
+
+    auto start = std::chrono::steady_clock::now();
+    int rc = entries[call.kernel](argv.data());
+    if (rc != 0)
+      throw RuntimeError("kernel " + k.symbol + " (" + k.family +
+                         ") failed: " + halideMessage);
+    if (options.profile) {
+      Stat &s = stats[call.kernel];
+      s.seconds += std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+      s.flops += static_cast<double>(call.flops.eval(syms));
+      s.calls += 1;
+    }
+  }
+
+  std::map<std::string, TensorData> out;
+  for (auto &[name, v] : fn->outputs) {
+    TensorData t;
+    t.dtype = DType::F32;
+    t.shape = evalShape(fn->values[v].shape, syms);
+    t.bytes.resize(numel(t.shape) * 4);
+    std::memcpy(t.bytes.data(), data[v], t.bytes.size());
+    out[name] = std::move(t);
+  }
+  return out;
+}
+
+void Executor::printProfile(std::ostream &os) const {
+  std::vector<size_t> order;
+  double total = 0;
+  for (size_t i = 0; i < stats.size(); ++i)
+    if (stats[i].calls) {
+      order.push_back(i);
+      total += stats[i].seconds;
+    }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return stats[a].seconds > stats[b].seconds;
+  });
+  os << "profile: " << std::fixed << std::setprecision(3) << total * 1e3
+     << " ms in kernels\n";
+  os << "  kernel              family   calls      ms   share   GFLOP/s\n";
+  for (size_t i : order) {
+    const Stat &s = stats[i];
+    os << "  " << std::left << std::setw(19) << plan.kernels[i].symbol << " "
+       << std::setw(7) << plan.kernels[i].family << std::right << std::setw(7)
+       << s.calls << std::setw(9) << std::setprecision(3) << s.seconds * 1e3
+       << std::setw(7) << std::setprecision(1)
+       << (total > 0 ? 100 * s.seconds / total : 0) << "%";
+    if (s.flops > 0)
+      os << std::setw(10) << std::setprecision(1) << s.flops / s.seconds / 1e9;
+    os << "\n";
+  }
+}
+
+} // namespace gptc

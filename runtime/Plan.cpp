@@ -1,0 +1,280 @@
+//===- Plan.cpp - Parsing the host program and planning its arena ---------===//
+
+#include "gptc/Runtime/Plan.h"
+#include "gptc/Runtime/Error.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace gptc {
+
+namespace {
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  return parts;
+}
+
+int64_t toInt(const std::string &s) {
+  size_t used = 0;
+  long long v = std::stoll(s, &used);
+  if (used != s.size())
+    throw RuntimeError("expected an integer, got '" + s + "'");
+  return v;
+}
+
+SymShape parseShape(const std::string &s) {
+  SymShape shape;
+  if (s == "-")
+    return shape;
+  for (const std::string &d : split(s, ','))
+    shape.push_back(SymExpr::parse(d));
+  return shape;
+}
+
+} // namespace
+
+SymExpr SymExpr::parse(const std::string &text) {
+  SymExpr e;
+  for (const std::string &term : split(text, '+')) {
+    Term t;
+    for (const std::string &f : split(term, '*')) {
+      if (f.empty())
+        throw RuntimeError("malformed size '" + text + "'");
+      if (std::isdigit(static_cast<unsigned char>(f[0])))
+        t.coeff *= toInt(f);
+      else
+        t.syms.push_back(f);
+    }
+    e.terms.push_back(t);
+  }
+  return e;
+}
+
+int64_t SymExpr::eval(const SymValues &values) const {
+  int64_t sum = 0;
+  for (const Term &t : terms) {
+    int64_t p = t.coeff;
+    for (const std::string &s : t.syms) {
+      auto it = values.find(s);
+      if (it == values.end())
+        throw RuntimeError("the size '" + str() + "' needs '" + s +
+                           "', which no input gives");
+      p *= it->second;
+    }
+    sum += p;
+  }
+  return sum;
+}
+
+std::string SymExpr::str() const {
+  std::string s;
+  for (const Term &t : terms) {
+    if (!s.empty())
+      s += "+";
+    std::string m =
+        t.coeff == 1 && !t.syms.empty() ? "" : std::to_string(t.coeff);
+    for (const std::string &x : t.syms)
+      m += (m.empty() ? "" : "*") + x;
+    s += m;
+  }
+  return s;
+}
+
+size_t planDtypeSize(const std::string &dtype) { return dtype == "u8" ? 1 : 4; }
+
+Plan Plan::parse(const std::string &text) {
+  Plan plan;
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  PlanFunction *fn = nullptr;
+  while (std::getline(in, line)) {
+    ++number;
+    try {
+      std::vector<std::string> w = split(line, ' ');
+      auto need = [&](size_t n) {
+        if (w.size() < n)
+          throw RuntimeError("expected " + std::to_string(n) + " fields");
+      };
+      if (number == 1) {
+        if (line != "gptc-plan 1")
+          throw RuntimeError("expected the header 'gptc-plan 1'");
+        continue;
+      }
+      if (line.empty())
+        continue;
+      const std::string &kw = w[0];
+      if (kw == "kernel") {
+        need(4);
+        PlanKernel k;
+        k.symbol = w[2];
+        k.family = w[3];
+        for (size_t i = 4; i < w.size(); ++i) {
+          k.takesSyms |= w[i] == "syms";
+          k.takesRng |= w[i] == "rng";
+        }
+        if (toInt(w[1]) != static_cast<int64_t>(plan.kernels.size()))
+          throw RuntimeError("kernels must be numbered in order");
+        plan.kernels.push_back(k);
+      } else if (kw == "function") {
+        need(2);
+        plan.functions.emplace_back();
+        fn = &plan.functions.back();
+        fn->name = w[1];
+      } else if (!fn) {
+        throw RuntimeError("'" + kw + "' outside a function");
+      } else if (kw == "sym") {
+        need(2);
+        fn->syms.push_back(w[1]);
+      } else if (kw == "bind") {
+        need(4);
+        fn->binds.push_back({w[1], static_cast<int>(toInt(w[2])),
+                             static_cast<int>(toInt(w[3]))});
+      } else if (kw == "value") {
+        need(5);
+        if (toInt(w[1]) != static_cast<int64_t>(fn->values.size()))
+          throw RuntimeError("values must be numbered in order");
+        PlanValue v;
+        size_t i = 3;
+        if (w[2] == "input" || w[2] == "param") {
+          v.kind = w[2] == "input" ? PlanValue::Input : PlanValue::Param;
+          v.name = w[i++];
+        } else if (w[2] == "view") {
+          v.kind = PlanValue::View;
+          v.base = static_cast<int>(toInt(w[i++]));
+        } else if (w[2] != "temp") {
+          throw RuntimeError("unknown value kind '" + w[2] + "'");
+        }
+        need(i + 2);
+        v.dtype = w[i];
+        v.shape = parseShape(w[i + 1]);
+        fn->values.push_back(v);
+      } else if (kw == "call") {
+        need(4);
+        PlanCall c;
+        c.kernel = static_cast<int>(toInt(w[1]));
+        if (c.kernel < 0 || c.kernel >= static_cast<int>(plan.kernels.size()))
+          throw RuntimeError("unknown kernel " + w[1]);
+        c.flops = SymExpr::parse(w[2]);
+        for (size_t i = 3; i < w.size(); ++i) {
+          size_t colon = w[i].find(':');
+          if (colon == std::string::npos)
+            throw RuntimeError("expected VALUE:SHAPE, got '" + w[i] + "'");
+          PlanArg a;
+          a.value = static_cast<int>(toInt(w[i].substr(0, colon)));
+          if (a.value < 0 || a.value >= static_cast<int>(fn->values.size()))
+            throw RuntimeError("unknown value " + w[i]);
+          a.shape = parseShape(w[i].substr(colon + 1));
+          c.args.push_back(a);
+        }
+        fn->calls.push_back(c);
+      } else if (kw == "output") {
+        need(3);
+        fn->outputs.push_back({w[1], static_cast<int>(toInt(w[2]))});
+      } else if (kw == "check") {
+        need(4);
+        PlanCheck c;
+        c.ids = w[1] == "ids";
+        if (c.ids)
+          c.value = static_cast<int>(toInt(w[2]));
+        else
+          c.dim = SymExpr::parse(w[2]);
+        c.limit = toInt(w[3]);
+        fn->checks.push_back(c);
+      } else if (kw == "end") {
+        fn = nullptr;
+      } else {
+        throw RuntimeError("unknown record '" + kw + "'");
+      }
+    } catch (const RuntimeError &e) {
+      throw RuntimeError("plan line " + std::to_string(number) + ": " +
+                         e.what());
+    } catch (const std::exception &) {
+      throw RuntimeError("plan line " + std::to_string(number) +
+                         ": malformed record");
+    }
+  }
+  return plan;
+}
+
+const PlanFunction *Plan::find(const std::string &name) const {
+  for (const PlanFunction &f : functions)
+    if (f.name == name)
+      return &f;
+  return nullptr;
+}
+
+ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms) {
+  const int n = static_cast<int>(fn.values.size());
+  const int end = static_cast<int>(fn.calls.size());
+  std::vector<int> first(n, -1), last(n, -1);
+  auto root = [&](int v) {
+    while (fn.values[v].kind == PlanValue::View)
+      v = fn.values[v].base;
+    return v;
+  };
+  for (int c = 0; c < end; ++c) {
+    const std::vector<PlanArg> &args = fn.calls[c].args;
+    int out = root(args.back().value);
+    if (first[out] < 0)
+      first[out] = c;
+    for (const PlanArg &a : args)
+      last[root(a.value)] = std::max(last[root(a.value)], c);
+  }
+  for (auto &[name, v] : fn.outputs)
+    last[root(v)] = end;
+
+  ArenaPlan plan;
+  plan.offsets.assign(n, -1);
+  std::vector<int> temps;
+  std::vector<int64_t> bytes(n, 0);
+  for (int v = 0; v < n; ++v) {
+    if (fn.values[v].kind != PlanValue::Temp)
+      continue;
+    int64_t count = 1;
+    for (const SymExpr &d : fn.values[v].shape)
+      count *= d.eval(syms);
+    // 64-byte alignment keeps every buffer on its own cache lines.
+    bytes[v] =
+        (count * static_cast<int64_t>(planDtypeSize(fn.values[v].dtype)) + 63) /
+        64 * 64;
+    plan.unshared += bytes[v];
+    if (first[v] < 0)
+      first[v] = last[v] = 0; // never written: still give it room
+    temps.push_back(v);
+  }
+  std::stable_sort(temps.begin(), temps.end(),
+                   [&](int a, int b) { return bytes[a] > bytes[b]; });
+  std::vector<int> placed;
+  for (int v : temps) {
+    // Occupied ranges of overlapping lifetimes, by offset.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int p : placed)
+      if (first[p] <= last[v] && first[v] <= last[p])
+        busy.push_back({plan.offsets[p], plan.offsets[p] + bytes[p]});
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (auto &[lo, hi] : busy) {
+      if (lo >= offset + bytes[v])
+        break;
+      offset = std::max(offset, hi);
+    }
+    plan.offsets[v] = offset;
+    plan.bytes = std::max(plan.bytes, offset + bytes[v]);
+    placed.push_back(v);
+  }
+  return plan;
+}
+
+} // namespace gptc

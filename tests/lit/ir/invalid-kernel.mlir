@@ -1,0 +1,61 @@
+// Verifier errors of gpt.kernel, the op gpt-fuse outlines groups into.
+// RUN: gptc-opt %s -split-input-file -verify-diagnostics
+
+func.func @kind(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'gpt.kernel' op kind must be "matmul" or "fused", got "conv"}}
+  %0 = gpt.kernel "conv"(%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    %1 = gpt.exp %x : tensor<4xf32>
+    gpt.yield %1 : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @arity(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'gpt.kernel' op body takes 2 arguments but the kernel has 1 operands}}
+  %0 = gpt.kernel "fused"(%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>, %y: tensor<4xf32>):
+    %1 = gpt.exp %x : tensor<4xf32>
+    gpt.yield %1 : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @arg_type(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'gpt.kernel' op body argument 0 is 'tensor<8xf32>' but operand 0 is 'tensor<4xf32>'}}
+  %0 = gpt.kernel "fused"(%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<8xf32>):
+    %1 = gpt.exp %x : tensor<8xf32>
+    gpt.yield %1 : tensor<8xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @yield_type(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'gpt.kernel' op yields 'tensor<f32>' but the kernel returns 'tensor<4xf32>'}}
+  %0 = gpt.kernel "fused"(%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    %1 = gpt.sum %x {axis = 0 : i64, keepdim = false} : tensor<4xf32> -> tensor<f32>
+    gpt.yield %1 : tensor<f32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @isolated(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %0 = gpt.kernel "fused"(%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    // expected-error @+1 {{using value defined outside the region}}
+    %1 = gpt.add %x, %a : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+    gpt.yield %1 : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}

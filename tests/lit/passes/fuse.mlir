@@ -1,0 +1,130 @@
+// RUN: gptc-opt %s -gpt-fuse -split-input-file | FileCheck %s
+
+// A matmul takes its bias and GELU as the epilogue; the weight's 2-D
+// transpose becomes trans_b.
+// CHECK-LABEL: func.func @epilogue
+// CHECK: %[[K:.*]] = gpt.kernel "matmul"(%arg0, %arg1, %arg2) {epilogue = "bias_gelu", trans_a = false, trans_b = true}
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: gpt.transpose
+// CHECK-NEXT: gpt.matmul
+// CHECK-NEXT: gpt.add
+// CHECK-NEXT: gpt.gelu
+// CHECK-NEXT: gpt.yield
+// CHECK: return %[[K]]
+func.func @epilogue(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
+  %t = gpt.transpose %w {perm = array<i64: 1, 0>} : tensor<16x8xf32> -> tensor<8x16xf32>
+  %0 = gpt.matmul %x, %t : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  %1 = gpt.add %0, %b : tensor<?x16xf32>, tensor<16xf32> -> tensor<?x16xf32>
+  %2 = gpt.gelu %1 : tensor<?x16xf32>
+  return %2 : tensor<?x16xf32>
+}
+
+// -----
+
+// Negative: the matmul result has a second user, so the bias add cannot be
+// its epilogue: the product is materialized and the add is its own kernel.
+// CHECK-LABEL: func.func @shared_product
+// CHECK: %[[MM:.*]] = gpt.kernel "matmul"(%arg0, %arg1) {epilogue = "none", trans_a = false, trans_b = false}
+// CHECK: gpt.kernel "fused"(%[[MM]], %arg2)
+// CHECK: gpt.kernel "fused"(%[[MM]])
+func.func @shared_product(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %b: tensor<16xf32>) -> (tensor<4x16xf32>, tensor<4x16xf32>) {
+  %0 = gpt.matmul %x, %w : tensor<4x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>
+  %1 = gpt.add %0, %b : tensor<4x16xf32>, tensor<16xf32> -> tensor<4x16xf32>
+  %2 = gpt.tanh %0 : tensor<4x16xf32>
+  return %1, %2 : tensor<4x16xf32>, tensor<4x16xf32>
+}
+
+// -----
+
+// The weight gradient unbroadcast(matmul(transpose(x), dy)) over the batch
+// is one matmul with trans_a that reads x and dy in place (w only gives
+// the shape).
+// CHECK-LABEL: func.func @weight_grad
+// CHECK: gpt.kernel "matmul"(%arg0, %arg1, %arg2) {epilogue = "none", trans_a = true, trans_b = false}
+// CHECK: gpt.transpose
+// CHECK: gpt.matmul
+// CHECK: gpt.unbroadcast
+func.func @weight_grad(%x: tensor<2x5x8xf32>, %dy: tensor<2x5x16xf32>, %w: tensor<8x16xf32>) -> tensor<8x16xf32> {
+  %t = gpt.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x5x8xf32> -> tensor<2x8x5xf32>
+  %0 = gpt.matmul %t, %dy : tensor<2x8x5xf32>, tensor<2x5x16xf32> -> tensor<2x8x16xf32>
+  %1 = gpt.unbroadcast %0 to %w : tensor<2x8x16xf32>, tensor<8x16xf32> -> tensor<8x16xf32>
+  return %1 : tensor<8x16xf32>
+}
+
+// -----
+
+// An elementwise chain fuses into the reduction that consumes it; the
+// constant is cloned into the kernel.
+// CHECK-LABEL: func.func @chain_into_reduction
+// CHECK: gpt.kernel "fused"(%arg0, %arg1)
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: gpt.constant
+// CHECK-NEXT: gpt.sub
+// CHECK-NEXT: gpt.mul
+// CHECK-NEXT: gpt.mul
+// CHECK-NEXT: gpt.sum
+// CHECK-NEXT: gpt.yield
+// CHECK-NOT: gpt.kernel
+func.func @chain_into_reduction(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4xf32> {
+  %c = gpt.constant 5.000000e-01 : tensor<f32>
+  %0 = gpt.sub %a, %b : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %1 = gpt.mul %0, %0 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %2 = gpt.mul %1, %c : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %3 = gpt.sum %2 {axis = 1 : i64, keepdim = false} : tensor<4x8xf32> -> tensor<4xf32>
+  return %3 : tensor<4xf32>
+}
+
+// -----
+
+// Negative: a value with two users is computed once (its own kernel), not
+// recomputed in both consumers; a constant used twice is cloned twice.
+// CHECK-LABEL: func.func @two_users
+// CHECK: %[[E:.*]] = gpt.kernel "fused"(%arg0)
+// CHECK: gpt.exp
+// CHECK: gpt.kernel "fused"(%[[E]])
+// CHECK: gpt.constant
+// CHECK: gpt.kernel "fused"(%[[E]])
+// CHECK: gpt.constant
+func.func @two_users(%a: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %c = gpt.constant 2.000000e+00 : tensor<f32>
+  %0 = gpt.exp %a : tensor<4x8xf32>
+  %1 = gpt.mul %0, %c : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %2 = gpt.add %0, %c : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  return %1, %2 : tensor<4x8xf32>, tensor<4x8xf32>
+}
+
+// -----
+
+// A reshape of a materialized buffer stays outside kernels (a view), and
+// the sizes it reads stay index arithmetic on the host.
+// CHECK-LABEL: func.func @view
+// CHECK: %[[D:.*]] = tensor.dim %arg0
+// CHECK: %[[E:.*]] = gpt.kernel "fused"(%arg0)
+// CHECK: gpt.exp
+// CHECK: gpt.yield
+// CHECK: gpt.reshape %[[E]] to [%[[D]], 2, 4]
+func.func @view(%a: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x2x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %d = tensor.dim %a, %c0 : tensor<?x8xf32>
+  %0 = gpt.exp %a : tensor<?x8xf32>
+  %1 = gpt.reshape %0 to [%d, 2, 4] : tensor<?x8xf32> -> tensor<?x2x4xf32>
+  return %0, %1 : tensor<?x8xf32>, tensor<?x2x4xf32>
+}
+
+// -----
+
+// Negative: a batched product (both operands batched, as attention's
+// scores) is not a matrix kernel: it becomes a fused kernel that also
+// absorbs the head split (reshape + transpose) of its operands.
+// CHECK-LABEL: func.func @batched
+// CHECK: gpt.kernel "fused"(%arg0, %arg1)
+// CHECK: gpt.reshape
+// CHECK: gpt.transpose
+// CHECK: gpt.matmul
+// CHECK-NOT: gpt.kernel
+func.func @batched(%q: tensor<2x5x8xf32>, %k: tensor<2x2x4x5xf32>) -> tensor<2x2x5x5xf32> {
+  %0 = gpt.reshape %q to [2, 5, 2, 4] : tensor<2x5x8xf32> -> tensor<2x5x2x4xf32>
+  %1 = gpt.transpose %0 {perm = array<i64: 0, 2, 1, 3>} : tensor<2x5x2x4xf32> -> tensor<2x2x5x4xf32>
+  %2 = gpt.matmul %1, %k : tensor<2x2x5x4xf32>, tensor<2x2x4x5xf32> -> tensor<2x2x5x5xf32>
+  return %2 : tensor<2x2x5x5xf32>
+}

@@ -1,0 +1,45 @@
+//===- Build.h - `gptc build`: native executables ---------------*- C++ -*-===//
+
+#ifndef GPTC_TOOLS_BUILD_H
+#define GPTC_TOOLS_BUILD_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace gptc {
+
+struct BuildOptions {
+  std::string task = "forward"; ///< forward | train
+  std::string target = "cpu";   ///< cpu (host features) | cpu-avx2 | cpu-avx512
+  std::string output;
+  std::string cacheDir;    ///< Empty: KernelCache::defaultDir().
+  int jobs = 0;            ///< Kernel generators at once; 0: all cores.
+  std::string description; ///< Shown by the executable's --help.
+};
+
+struct BuildReport {
+  size_t kernels = 0, cached = 0;
+  double seconds = 0;
+};
+
+/// The plan functions a task needs (those the module has are built).
+std::vector<std::string> buildEntries(const std::string &task);
+
+/// Builds the executable for a module that went through gpt-fuse. Throws
+/// RuntimeError when a kernel cannot be generated or the link fails.
+BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &options);
+
+/// The kernel descriptions and the plan, as `emit --stage=kernels` shows.
+std::string describeKernels(mlir::ModuleOp module, const std::string &task);
+
+/// A fresh path for an executable `gptc run` builds and deletes.
+std::string temporaryExecutable();
+
+/// Runs `argv` with the terminal's stdout and stderr; returns its status.
+int runExecutable(const std::vector<std::string> &argv);
+
+} // namespace gptc
+
+#endif // GPTC_TOOLS_BUILD_H

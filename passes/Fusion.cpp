@@ -6,6 +6,8 @@
 //
 // Algorithm (one function at a time, visiting ops last to first so that
 // every user of an op is placed before the op itself):
+//  0. A 2-D transpose read by several matmuls is copied per matmul, so each
+//     absorbs it (below) instead of reading one materialized transpose.
 //  1. Index arithmetic (tensor.dim, arith) stays outside kernels: the host
 //     program computes sizes. Cheap generators (constant, causal_mask,
 //     arange) are never materialized: a copy is cloned into each kernel
@@ -14,7 +16,8 @@
 //     a 2-D transpose feeding either operand is absorbed as trans_a/trans_b,
 //     a single-use bias add (and a GELU after it) as the epilogue. The
 //     weight gradient unbroadcast(matmul(transpose(x), dy)) over a batch
-//     dim is one matmul with trans_a (the batch folds into the reduction).
+//     dim is one matmul with trans_a (the batch folds into the reduction);
+//     its 2-D transpose, dy^T x, is the same with a and b swapped.
 //  3. Every other op roots a `fused` kernel unless its consumer pulls it in.
 //     A fused kernel pulls in a producer when the producer is elementwise
 //     or a layout change (injective) and the kernel is its only user, so
@@ -102,6 +105,7 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
 
   void fuse(func::FuncOp func) {
     Block &body = func.getBody().front();
+    splitSharedTransposes(body);
     llvm::DenseMap<Operation *, size_t> groupOf;
     std::vector<Group> groups;
     SmallVector<Operation *> ops;
@@ -134,30 +138,76 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
         op->erase();
   }
 
-  /// Steps 2: the matmul families rooted at `op`.
+  /// Step 0: a 2-D transpose read by several matmuls gets a copy per
+  /// matmul, so each can absorb it as trans_a/trans_b instead of one
+  /// materialized transposed copy.
+  static void splitSharedTransposes(Block &body) {
+    SmallVector<TransposeOp> shared;
+    for (auto t : body.getOps<TransposeOp>())
+      if (isTranspose2d(t) && !t->hasOneUse())
+        shared.push_back(t);
+    for (TransposeOp t : shared) {
+      for (OpOperand &use : llvm::make_early_inc_range(t->getUses())) {
+        if (!isa<MatmulOp>(use.getOwner()))
+          continue;
+        OpBuilder b(use.getOwner());
+        use.set(b.clone(*t)->getResult(0));
+      }
+      if (t->use_empty())
+        t->erase();
+    }
+  }
+
+  /// unbroadcast(matmul(transpose(x), dy)) from [batch, k, n] to [k, n],
+  /// every intermediate used once.
+  static bool matchWeightGrad(UnbroadcastOp u, MatmulOp &mm, TransposeOp &t) {
+    mm = dyn_cast_or_null<MatmulOp>(pullable(u.getInput(), u));
+    if (!mm || cast<RankedTensorType>(u.getType()).getRank() != 2 ||
+        cast<RankedTensorType>(mm.getType()).getRank() != 3)
+      return false;
+    t = dyn_cast_or_null<TransposeOp>(pullable(mm.getLhs(), mm));
+    return t && t.getPerm() == ArrayRef<int64_t>{0, 2, 1} &&
+           cast<RankedTensorType>(mm.getRhs().getType()).getRank() == 3;
+  }
+
+  /// A 2-D transpose of a weight gradient: a matmul kernel's root.
+  static bool isTransposedWeightGrad(Operation *op) {
+    MatmulOp mm;
+    TransposeOp t;
+    if (!isTranspose2d(op))
+      return false;
+    auto u = dyn_cast_or_null<UnbroadcastOp>(pullable(op->getOperand(0), op));
+    return u && matchWeightGrad(u, mm, t);
+  }
+
+  /// Step 2: the matmul families rooted at `op`.
   bool formMatmul(Operation *op, Group &g) {
-    // Weight gradient: unbroadcast(matmul(transpose(x), dy)) to a matrix.
-    if (auto u = dyn_cast<UnbroadcastOp>(op)) {
-      auto mm = dyn_cast_or_null<MatmulOp>(pullable(u.getInput(), op));
-      auto resultType = cast<RankedTensorType>(u.getType());
-      if (!mm || resultType.getRank() != 2 ||
-          cast<RankedTensorType>(mm.getType()).getRank() != 3)
-        return false;
-      auto t = dyn_cast_or_null<TransposeOp>(pullable(mm.getLhs(), mm));
-      auto dyType = cast<RankedTensorType>(mm.getRhs().getType());
-      if (!t || t.getPerm() != ArrayRef<int64_t>{0, 2, 1} ||
-          dyType.getRank() != 3)
+    // Weight gradient: unbroadcast(matmul(transpose(x), dy)) to a matrix,
+    // x^T dy; transposed, it is dy^T x.
+    Operation *outer = nullptr;
+    if (isTranspose2d(op)) {
+      outer = op;
+      op = pullable(op->getOperand(0), op);
+    }
+    if (auto u = dyn_cast_or_null<UnbroadcastOp>(op)) {
+      MatmulOp mm;
+      TransposeOp t;
+      if (!matchWeightGrad(u, mm, t))
         return false;
       g.kind = "matmul";
-      g.root = op;
+      g.root = outer ? outer : op;
       g.ops.insert(t);
       g.ops.insert(mm);
       g.ops.insert(op);
-      g.a = t.getInput();
-      g.b = mm.getRhs();
+      if (outer)
+        g.ops.insert(outer);
+      g.a = outer ? mm.getRhs() : t.getInput();
+      g.b = outer ? t.getInput() : mm.getRhs();
       g.transA = true;
       return true;
     }
+    if (outer)
+      return false;
     // Epilogues: matmul [+ bias [+ gelu]], matched from the last op.
     Operation *gelu = nullptr, *add = nullptr;
     MatmulOp mm;
@@ -225,8 +275,9 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     while (!work.empty()) {
       Operation *cur = work.pop_back_val();
       for (Value v : cur->getOperands())
-        if (Operation *p = pullable(v, cur);
-            p && isInjective(p) && !members.contains(p) && !isa<KernelOp>(p)) {
+        if (Operation *p = pullable(v, cur); p && isInjective(p) &&
+                                             !members.contains(p) &&
+                                             !isTransposedWeightGrad(p)) {
           members.insert(p);
           work.push_back(p);
         }

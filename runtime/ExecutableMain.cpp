@@ -10,7 +10,10 @@
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Executor.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <iomanip>
 #include <iostream>
 #include <string>
 
@@ -41,7 +44,8 @@ void usage(std::ostream &os, const char *argv0) {
         "  --threads N   worker threads (default: all cores)\n"
         "  --seed S      dropout seed of a training step (default 0)\n"
         "  --profile     print the time and GFLOP/s of every kernel\n"
-        "  --repeat N    run N times (timing; the output is the last run's)\n"
+        "  --repeat N    run N times; print the median and minimum time of\n"
+        "                the run (forward, loss or training step)\n"
         "  -h, --help    this text\n";
 }
 
@@ -99,31 +103,47 @@ int main(int argc, char **argv) {
         std::vector<KernelEntry>(gptc_kernel_entries,
                                  gptc_kernel_entries + gptc_num_kernels),
         options);
+    std::string fn = "forward";
+    uint64_t step = 0;
+    if (in.find("targets"))
+      fn = in.find("lr") ? "train_step" : "loss";
+    if (fn == "train_step") {
+      const TensorData *s = in.find("step");
+      if (!s || s->numel() != 1 || s->toDoubles()[0] < 1)
+        throw RuntimeError(inputs + ": a training step needs 'step', the "
+                                    "1-based number of this step (a scalar)");
+      step = static_cast<uint64_t>(s->toDoubles()[0]);
+    }
+    if (!exec.has(fn))
+      throw RuntimeError("this executable was built without '" + fn +
+                         "' (build with --task=train for training steps)");
     SafetensorsFile out;
     out.metadata["producer"] = argv[0];
-    for (int64_t r = 0; r < repeat; ++r) {
-      std::string fn = "forward";
-      if (in.find("targets"))
-        fn = in.find("lr") ? "train_step" : "loss";
-      if (fn == "train_step") {
-        const TensorData *step = in.find("step");
-        if (!step || step->numel() != 1 || step->toDoubles()[0] < 1)
-          throw RuntimeError(inputs + ": a training step needs 'step', the "
-                                      "1-based number of this step (a scalar)");
-        options.step = static_cast<uint64_t>(step->toDoubles()[0]);
-        exec = Executor(
-            Plan::parse(gptc_plan_text),
-            std::vector<KernelEntry>(gptc_kernel_entries,
-                                     gptc_kernel_entries + gptc_num_kernels),
-            options);
-      }
-      if (!exec.has(fn))
-        throw RuntimeError("this executable was built without '" + fn +
-                           "' (build with --task=train for training steps)");
-      out.tensors = exec.run("forward", in, inputs);
-      if (fn != "forward")
-        for (auto &[name, t] : exec.run(fn, in, inputs))
-          out.tensors[name] = std::move(t);
+    // Timing runs first (outputs not copied), then the run that is kept.
+    // With --repeat, one warm-up run (page faults, caches) is not counted.
+    std::vector<double> seconds;
+    for (int64_t r = repeat > 1 ? -1 : 0; r < repeat; ++r) {
+      bool last = r + 1 == repeat;
+      auto start = std::chrono::steady_clock::now();
+      auto results = exec.run(fn, in, inputs, step, last);
+      seconds.push_back(std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+      if (r < 0)
+        seconds.clear();
+      if (last)
+        out.tensors = std::move(results);
+    }
+    if (fn != "forward")
+      for (auto &[name, t] : exec.run("forward", in, inputs))
+        out.tensors[name] = std::move(t);
+    if (repeat > 1 || options.profile) {
+      std::sort(seconds.begin(), seconds.end());
+      std::cerr << fn << ": " << std::fixed << std::setprecision(1)
+                << seconds[seconds.size() / 2] * 1e3 << " ms median, "
+                << seconds.front() * 1e3 << " ms min over " << seconds.size()
+                << " runs" << (repeat > 1 ? " after a warm-up run" : "")
+                << "\n";
     }
     writeSafetensors(output, out);
     if (options.profile)

@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <malloc.h>
 #include <memory>
 #include <new>
 #include <ostream>
+#include <sys/mman.h>
 
 namespace gptc {
 
@@ -51,10 +53,6 @@ halide_type_t halideType(const std::string &dtype) {
   return halide_type_t(halide_type_float, 32);
 }
 
-struct FreeDeleter {
-  void operator()(void *p) const { std::free(p); }
-};
-
 } // namespace
 
 Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
@@ -63,8 +61,40 @@ Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
   if (entries.size() != plan.kernels.size())
     throw RuntimeError("the executable's kernel table does not match its plan");
   halide_set_error_handler(onHalideError);
+  // Kernels allocate their scratch with malloc on every call; keep freed
+  // blocks in the heap rather than returning them to the OS, or each call
+  // pays page faults for them again.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, -1);
   if (options.threads > 0)
     halide_set_num_threads(options.threads);
+}
+
+Executor::~Executor() {
+  if (arenaBase)
+    munmap(arenaBase, arenaCapacity);
+}
+
+uint8_t *Executor::reserveArena(int64_t bytes, const std::string &function) {
+  if (bytes <= arenaCapacity)
+    return static_cast<uint8_t *>(arenaBase);
+  if (arenaBase)
+    munmap(arenaBase, arenaCapacity);
+  arenaBase = nullptr;
+  arenaCapacity = 0;
+  // 2 MiB multiples, on transparent huge pages where the kernel allows.
+  int64_t size = std::max<int64_t>(bytes, 1) + ((1 << 21) - 1);
+  size &= ~static_cast<int64_t>((1 << 21) - 1);
+  void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    throw RuntimeError("out of memory: the arena for " + function + " needs " +
+                       std::to_string(bytes >> 20) + " MiB at these sizes; " +
+                       "try a smaller batch or context");
+  madvise(p, size, MADV_HUGEPAGE);
+  arenaBase = p;
+  arenaCapacity = size;
+  return static_cast<uint8_t *>(p);
 }
 
 bool Executor::has(const std::string &function) const {
@@ -73,7 +103,8 @@ bool Executor::has(const std::string &function) const {
 
 std::map<std::string, TensorData> Executor::run(const std::string &function,
                                                 const SafetensorsFile &in,
-                                                const std::string &source) {
+                                                const std::string &source,
+                                                uint64_t step, bool collect) {
   const PlanFunction *fn = plan.find(function);
   if (!fn)
     throw RuntimeError("this executable has no '" + function + "' function");
@@ -127,11 +158,14 @@ std::map<std::string, TensorData> Executor::run(const std::string &function,
                          formatShape(want));
     std::vector<uint8_t> &bytes = owned[i];
     int64_t count = numel(want);
-    bytes.resize(count * 4);
     if ((t->dtype == DType::F32 && !wantInt) ||
         (t->dtype == DType::I32 && wantInt)) {
-      std::memcpy(bytes.data(), t->bytes.data(), bytes.size());
-    } else {
+      // Kernels only read inputs: use the file's bytes in place.
+      data[i] = const_cast<uint8_t *>(t->bytes.data());
+      continue;
+    }
+    bytes.resize(count * 4);
+    {
       std::vector<double> vals = t->toDoubles();
       for (int64_t k = 0; k < count; ++k) {
         if (wantInt) {
@@ -165,18 +199,13 @@ std::map<std::string, TensorData> Executor::run(const std::string &function,
     }
   }
 
-  // The arena.
+  // The arena, kept from run to run so its pages are faulted in once.
   ArenaPlan arena = planArena(*fn, syms);
   lastArena = arena.bytes;
-  std::unique_ptr<uint8_t, FreeDeleter> storage(static_cast<uint8_t *>(
-      std::aligned_alloc(64, std::max<int64_t>(64, arena.bytes))));
-  if (!storage)
-    throw RuntimeError("out of memory: the arena for " + function + " needs " +
-                       std::to_string(arena.bytes >> 20) + " MiB at these " +
-                       "sizes; try a smaller batch or context");
+  uint8_t *base = reserveArena(arena.bytes, function);
   for (int i = 0; i < n; ++i)
     if (fn->values[i].kind == PlanValue::Temp)
-      data[i] = storage.get() + arena.offsets[i];
+      data[i] = base + arena.offsets[i];
   for (int i = 0; i < n; ++i)
     if (fn->values[i].kind == PlanValue::View) {
       int b = i;
@@ -191,7 +220,7 @@ std::map<std::string, TensorData> Executor::run(const std::string &function,
     symArgs.push_back(static_cast<int32_t>(syms.at(s)));
   uint32_t rng[3] = {static_cast<uint32_t>(options.seed),
                      static_cast<uint32_t>(options.seed >> 32),
-                     static_cast<uint32_t>(options.step)};
+                     static_cast<uint32_t>(step)};
   for (const PlanCall &call : fn->calls) {
     const PlanKernel &k = plan.kernels[call.kernel];
     std::vector<halide_buffer_t> bufs(call.args.size());
@@ -238,6 +267,8 @@ std::map<std::string, TensorData> Executor::run(const std::string &function,
   }
 
   std::map<std::string, TensorData> out;
+  if (!collect)
+    return out;
   for (auto &[name, v] : fn->outputs) {
     TensorData t;
     t.dtype = DType::F32;
@@ -261,7 +292,8 @@ void Executor::printProfile(std::ostream &os) const {
     return stats[a].seconds > stats[b].seconds;
   });
   os << "profile: " << std::fixed << std::setprecision(3) << total * 1e3
-     << " ms in kernels\n";
+     << " ms in kernels; arena " << std::setprecision(1)
+     << static_cast<double>(lastArena) / (1 << 20) << " MiB\n";
   os << "  kernel              family   calls      ms   share   GFLOP/s\n";
   for (size_t i : order) {
     const Stat &s = stats[i];

@@ -245,6 +245,32 @@ void FusedBuilder::scheduleReduction(Func f, int rank,
     u.parallel(co);
 }
 
+/// exp(x) that vectorizes (Halide's exp calls libm per element):
+/// 2^k * p(r) with k = round(x / ln 2), r = x - k ln 2 in two parts
+/// (Cody-Waite) and p the degree-7 Taylor polynomial, whose error on
+/// |r| <= ln(2)/2 is below 1e-8; 0 below -87 (so exp(-inf) is 0).
+Expr fastExp(Expr x) {
+  Expr xc = clamp(x, -87.0f, 88.0f);
+  Expr k = floor(xc * 1.44269504089f + 0.5f);
+  Expr r = xc - k * 0.693359375f + k * 2.12194440e-4f;
+  Expr p = 1.0f / 5040;
+  for (float c :
+       {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
+    p = p * r + c;
+  Expr scale = reinterpret(Float(32), cast<int32_t>(k + 127.0f) << 23);
+  return select(x < -87.0f, 0.0f, p * scale);
+}
+
+/// tanh(x) = (e^2x - 1) / (e^2x + 1), with its odd series near 0 where
+/// that quotient cancels.
+Expr fastTanh(Expr x) {
+  Expr e = fastExp(2.0f * clamp(x, -9.0f, 9.0f));
+  Expr x2 = x * x;
+  Expr series =
+      x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315))));
+  return select(abs(x) < 0.125f, series, (e - 1.0f) / (e + 1.0f));
+}
+
 /// Philox4x32-10 of (counter, key) in Halide, word `lane` of the result
 /// (runtime/Philox.h is the reference; docs/RNG.md the mapping).
 Expr philoxWord(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1,
@@ -313,7 +339,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
   };
   /// A reduction along `axis` of x: a kernel-local Func of x's other dims.
   auto reduceAlong = [&](const Tensor &x, int axis, auto combine, Expr init,
-                         auto elem) {
+                         auto elem) -> std::function<Expr(std::vector<Expr>)> {
     Func red(name + "_red" + std::to_string(reductionCount++));
     std::vector<Var> vars;
     for (size_t i = 0; i + 1 < x.rank(); ++i)
@@ -328,8 +354,25 @@ void FusedBuilder::lowerOp(const std::string &line) {
     std::vector<Var> rev(vars.rbegin(), vars.rend());
     std::vector<Expr> revE(rev.begin(), rev.end());
     if (rev.empty()) {
+      // To a scalar: fixed chunks of kChunk elements reduced in parallel,
+      // V lanes each, then the partial results in order. The chunking does
+      // not depend on the thread count, so neither does the result.
+      const int V = vectorLanes(), kChunk = 64 * V;
+      Expr n = x.shape[0];
+      Func part(name + "_part" + std::to_string(reductionCount++));
+      Var lane("lane"), u("u");
+      RDom c(0, kChunk / V, "c");
+      Expr i = u * kChunk + c.x * V + lane;
+      part(lane, u) = init;
+      part(lane, u) = combine(part(lane, u),
+                              select(i < n, elem({clamp(i, 0, n - 1)}), init));
+      part.compute_root().vectorize(lane).parallel(u);
+      part.update().vectorize(lane).parallel(u);
+      RDom all(0, V, 0, (n + kChunk - 1) / kChunk, "all");
       red() = init;
-      red() = combine(red(), elem(inIdx(k.x)));
+      red() = combine(red(), part(all.x, all.y));
+      red.compute_root();
+      return [red](std::vector<Expr>) { return Expr(red()); };
     } else {
       red(rev) = init;
       red(rev) = combine(red(revE), elem(inIdx(k.x)));
@@ -349,13 +392,13 @@ void FusedBuilder::lowerOp(const std::string &line) {
   if (op == "neg") {
     unary([](Expr x) { return -x; });
   } else if (op == "exp") {
-    unary([](Expr x) { return exp(x); });
+    unary([](Expr x) { return fastExp(x); });
   } else if (op == "log") {
     unary([](Expr x) { return log(x); });
   } else if (op == "sqrt") {
     unary([](Expr x) { return sqrt(x); });
   } else if (op == "tanh") {
-    unary([](Expr x) { return tanh(x); });
+    unary([](Expr x) { return fastTanh(x); });
   } else if (op == "relu") {
     unary([](Expr x) { return max(x, 0.0f); });
   } else if (op == "step") {
@@ -363,7 +406,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
   } else if (op == "gelu") {
     const float c = static_cast<float>(std::sqrt(2.0 / M_PI));
     unary([c](Expr x) {
-      return 0.5f * x * (1.0f + tanh(c * (x + 0.044715f * x * x * x)));
+      return 0.5f * x * (1.0f + fastTanh(c * (x + 0.044715f * x * x * x)));
     });
   } else if (op == "pow") {
     double p = numAttr(attrs, "exponent");
@@ -542,12 +585,12 @@ void FusedBuilder::lowerOp(const std::string &line) {
                          Expr(-std::numeric_limits<float>::infinity()), xs);
     auto s =
         reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
-          return exp(x.at(i) - m(i));
+          return fastExp(x.at(i) - m(i));
         });
     bool log = op == "log_softmax";
     define(r, [&](auto idx) {
       return log ? x.at(idx) - m(idx) - Halide::log(s(idx))
-                 : exp(x.at(idx) - m(idx)) / s(idx);
+                 : fastExp(x.at(idx) - m(idx)) / s(idx);
     });
   } else if (op == "layer_norm") {
     need(3);
@@ -654,7 +697,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
                          Expr(-std::numeric_limits<float>::infinity()), xs);
     auto s =
         reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
-          return exp(x.at(i) - m(i));
+          return fastExp(x.at(i) - m(i));
         });
     // Count and (for the loss) total over every target position.
     Region box;
@@ -684,7 +727,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
       define(r, [&](std::vector<Expr> idx) {
         std::vector<Expr> row(idx.begin(), idx.end() - 1);
         Expr tg = t.at(row);
-        Expr p = exp(x.at(idx) - m(idx)) / s(idx);
+        Expr p = fastExp(x.at(idx) - m(idx)) / s(idx);
         Expr onehot = select(idx.back() == tg, 1.0f, 0.0f);
         return select(tg != ignore, g.at({}) * (p - onehot) / count(), 0.0f);
       });

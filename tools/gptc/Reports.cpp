@@ -33,7 +33,7 @@ static std::string scaled(double value, double base,
   return buf;
 }
 
-static std::string bytes(double b) {
+std::string formatBytes(double b) {
   return scaled(b, 1024, {"B", "KiB", "MiB", "GiB", "TiB"}, 1);
 }
 
@@ -124,7 +124,7 @@ void printInfo(std::ostream &os, const Program &prog,
   }
   int64_t total = prog.numParameters();
   os << "\nparameters: " << groupDigits(total) << " in " << prog.params.size()
-     << " tensors (" << bytes(4.0 * total) << " as f32)\n";
+     << " tensors (" << formatBytes(4.0 * total) << " as f32)\n";
   size_t gw = 0;
   for (auto &g : groups)
     gw = std::max(gw, g.name.size());
@@ -140,7 +140,7 @@ void printInfo(std::ostream &os, const Program &prog,
     os << "\n";
   }
   os << "training state (parameters, gradients, AdamW moments, f32): "
-     << bytes(16.0 * total) << "\n";
+     << formatBytes(16.0 * total) << "\n";
 }
 
 static std::string flops(double f) {
@@ -163,13 +163,15 @@ void printCost(std::ostream &os, const std::string &entry, const Cost &c,
   if (training) {
     if (entry == "loss_grad")
       line("saved activations (read by the backward)",
-           bytes(static_cast<double>(c.savedBytes)));
-    line("peak live tensors", bytes(static_cast<double>(c.peakLiveBytes)));
+           formatBytes(static_cast<double>(c.savedBytes)));
+    line("peak live tensors",
+         formatBytes(static_cast<double>(c.peakLiveBytes)));
     return;
   }
-  line("peak live activations", bytes(static_cast<double>(c.peakLiveBytes)));
+  line("peak live activations",
+       formatBytes(static_cast<double>(c.peakLiveBytes)));
   line("attention weights [B, H, T, T]",
-       bytes(static_cast<double>(c.attentionBytes)));
+       formatBytes(static_cast<double>(c.attentionBytes)));
 }
 
 } // namespace gptc

@@ -19,6 +19,9 @@ namespace gptc {
 /// `1234567` -> `1,234,567`.
 std::string groupDigits(int64_t n);
 
+/// `1.5 GiB`: a byte count in binary units.
+std::string formatBytes(double bytes);
+
 /// One line per parameter: name, shape, initializer, mapped names.
 void printParamTable(std::ostream &os, const Program &prog);
 

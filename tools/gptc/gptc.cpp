@@ -10,6 +10,7 @@
 #include "Reports.h"
 #include "Run.h"
 
+#include "gptc/Backends/HostProgram.h"
 #include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
@@ -18,6 +19,7 @@
 #include "gptc/IR/DotExport.h"
 #include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
+#include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Tokenizer.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -417,6 +419,27 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module) {
       throw RuntimeError("cannot estimate the cost of @" +
                          func.getName().str());
     printCost(std::cout, func.getName().str(), *c, tokens);
+  }
+
+  // The CPU backend's memory plan at these sizes: one arena per function,
+  // temporaries placed by liveness (runtime/Plan.cpp).
+  mlir::OwningOpRef<mlir::ModuleOp> fused = module.clone();
+  mlir::PassManager kernels(module.getContext());
+  buildKernelPipeline(kernels);
+  if (mlir::failed(kernels.run(*fused)))
+    throw RuntimeError("cannot group the model into kernels");
+  std::vector<std::string> entries;
+  for (const char *name : {"forward", "loss", "train_step"})
+    if (fused->lookupSymbol(name))
+      entries.push_back(name);
+  Plan plan = Plan::parse(lowerToHostProgram(*fused, entries).plan);
+  SymValues syms(dims.begin(), dims.end());
+  std::cout << "\nmemory plan (CPU backend arena) at " << shown << ":\n";
+  for (const PlanFunction &fn : plan.functions) {
+    ArenaPlan arena = planArena(fn, syms);
+    std::cout << "  @" << fn.name << ": " << fn.calls.size()
+              << " kernel calls, arena " << formatBytes(arena.bytes) << " ("
+              << formatBytes(arena.unshared) << " without reuse)\n";
   }
 }
 

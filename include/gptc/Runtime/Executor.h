@@ -23,7 +23,6 @@ struct ExecutorOptions {
   int threads = 0;      ///< 0: all cores.
   bool profile = false; ///< Time every call; printProfile reports them.
   uint64_t seed = 0;    ///< Dropout seed of a training step.
-  uint64_t step = 0;    ///< Dropout step (1-based) of a training step.
 };
 
 class Executor {
@@ -31,16 +30,22 @@ public:
   /// `entries[i]` is the `_argv` entry of `plan.kernels[i]`.
   Executor(Plan plan, std::vector<KernelEntry> entries,
            ExecutorOptions options);
+  ~Executor();
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
 
   bool has(const std::string &function) const;
 
   /// Runs `function` with its inputs and parameters from `in` (by name),
   /// returning its outputs as F32 tensors by name. Throws RuntimeError for
   /// a missing or misshapen tensor, an id out of range, a sequence longer
-  /// than the model's context, or a failing kernel.
+  /// than the model's context, or a failing kernel. `step` is the training
+  /// step's number (dropout masks); `collect` false skips copying the
+  /// outputs (timing runs).
   std::map<std::string, TensorData> run(const std::string &function,
                                         const SafetensorsFile &in,
-                                        const std::string &source);
+                                        const std::string &source,
+                                        uint64_t step = 0, bool collect = true);
 
   /// Per-kernel time, calls and GFLOP/s of every run so far, slowest first.
   void printProfile(std::ostream &os) const;
@@ -58,6 +63,9 @@ private:
   };
   std::vector<Stat> stats;
   int64_t lastArena = 0;
+  void *arenaBase = nullptr;
+  int64_t arenaCapacity = 0;
+  uint8_t *reserveArena(int64_t bytes, const std::string &function);
 };
 
 } // namespace gptc

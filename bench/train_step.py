@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Workloads W1, W2 and W4 (docs/DESIGN.md) for gptc and its peers, in one run.
+
+W1: GPT-2 124M training step (forward, loss, backward, AdamW), B=4, T=64.
+W2: the same at B=1, T=1024.
+W4: gptc's compile time, DSL to executable, cold (empty kernel cache) and
+    warm (everything cached).
+
+gptc's executable is timed by itself (--repeat: median after a warm-up run,
+inputs already in memory); PyTorch eager and torch.compile (Inductor) run
+the book's GPTModel with the same config, AdamW, clipping at 1.0 and
+dropout 0.1, with the same thread count. The machine's fp32 FMA peak comes
+from gptc-bench-matmul in the same run. Needs torch, numpy and safetensors
+(pip).
+
+  python3 bench/train_step.py [--threads 2] [--steps 5] [--skip-compile]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+from safetensors.numpy import save_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build/release")
+GPTC = os.path.join(BUILD, "tools/gptc/gptc")
+MODEL = os.path.join(ROOT, "models/gpt2.gpt")
+CONFIG = os.path.join(ROOT, "models/configs/gpt2-124m.yaml")
+CFG = dict(vocab_size=50257, context_length=1024, emb_dim=768, n_heads=12,
+           n_layers=12, drop_rate=0.1, qkv_bias=True)
+
+
+# The book's model (chapter 4), tied embeddings as OpenAI's GPT-2.
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d, ctx, drop, heads, bias):
+        super().__init__()
+        self.h, self.hd = heads, d // heads
+        self.W_query = nn.Linear(d, d, bias=bias)
+        self.W_key = nn.Linear(d, d, bias=bias)
+        self.W_value = nn.Linear(d, d, bias=bias)
+        self.out_proj = nn.Linear(d, d)
+        self.dropout = nn.Dropout(drop)
+        self.register_buffer("mask", torch.triu(torch.ones(ctx, ctx), 1))
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q = self.W_query(x).view(b, t, self.h, self.hd).transpose(1, 2)
+        k = self.W_key(x).view(b, t, self.h, self.hd).transpose(1, 2)
+        v = self.W_value(x).view(b, t, self.h, self.hd).transpose(1, 2)
+        s = q @ k.transpose(2, 3)
+        s.masked_fill_(self.mask.bool()[:t, :t], -torch.inf)
+        w = self.dropout(torch.softmax(s / self.hd**0.5, dim=-1))
+        return self.out_proj((w @ v).transpose(1, 2).reshape(b, t, d))
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["emb_dim"]
+        self.att = MultiHeadAttention(d, c["context_length"], c["drop_rate"],
+                                      c["n_heads"], c["qkv_bias"])
+        self.ff = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU("tanh"),
+                                nn.Linear(4 * d, d))
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.drop = nn.Dropout(c["drop_rate"])
+
+    def forward(self, x):
+        x = x + self.drop(self.att(self.norm1(x)))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class GPTModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.tok = nn.Embedding(c["vocab_size"], c["emb_dim"])
+        self.pos = nn.Embedding(c["context_length"], c["emb_dim"])
+        self.drop = nn.Dropout(c["drop_rate"])
+        self.blocks = nn.Sequential(*[Block(c) for _ in range(c["n_layers"])])
+        self.norm = nn.LayerNorm(c["emb_dim"])
+        self.out = nn.Linear(c["emb_dim"], c["vocab_size"], bias=False)
+        self.out.weight = self.tok.weight
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))
+        return self.out(self.norm(self.blocks(self.drop(x))))
+
+
+def torch_step_time(b, t, steps, compiled):
+    torch.manual_seed(0)
+    model = GPTModel(CFG)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
+    fwd = torch.compile(model) if compiled else model
+    x = torch.randint(0, CFG["vocab_size"], (b, t))
+    y = torch.randint(0, CFG["vocab_size"], (b, t))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = fwd(x)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(2 if compiled else 1):  # warm-up (and compilation)
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def train_inputs(names, b, t, path):
+    """Random GPT-2-style weights, zero moments, ids and the scalars."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for kind, name, shape in names:
+        dims = [] if shape == "-" else [int(x) for x in shape.split(",")
+                                        if x.isdigit()]
+        if name in ("tokens", "targets"):
+            out[name] = rng.integers(0, CFG["vocab_size"], (b, t)).astype(np.int32)
+        elif name.startswith("adam."):
+            out[name] = np.zeros(dims, np.float32)
+        elif name in ("lr", "step", "weight_decay", "clip_norm"):
+            out[name] = np.array({"lr": 6e-4, "step": 1, "weight_decay": 0.1,
+                                  "clip_norm": 1.0}[name], np.float32)
+        elif name.endswith(".bias"):
+            out[name] = np.zeros(dims, np.float32)
+        elif ".ln_" in name or name.startswith("ln_"):
+            out[name] = np.ones(dims, np.float32)
+        else:
+            out[name] = (rng.standard_normal(dims) * 0.02).astype(np.float32)
+    save_file(out, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--skip-compile", action="store_true",
+                    help="skip torch.compile (slow to compile)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    work = tempfile.mkdtemp(prefix="gptc-bench-")
+    try:
+        peak_out = subprocess.run(
+            [os.path.join(BUILD, "bench/gptc-bench-matmul"), str(args.threads)],
+            capture_output=True, text=True, check=True).stdout
+        peak = float(re.search(r"peak .*: ([0-9.]+) GFLOP/s", peak_out).group(1))
+
+        # W4: cold (fresh cache) and warm builds.
+        exe = os.path.join(work, "gpt2-train")
+        cache = os.path.join(work, "cache")
+        cmd = [GPTC, "build", MODEL, "--config", CONFIG, "--task=train",
+               "-o", exe, "--cache-dir", cache]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        warm = time.perf_counter() - start
+
+        plan = subprocess.run(
+            [GPTC, "emit", MODEL, "--config", CONFIG, "--stage=kernels",
+             "--task=train"], check=True, capture_output=True, text=True).stdout
+        fn = plan[plan.index("function train_step"):]
+        fn = fn[:fn.index("\nend")]
+        names = [(m.group(1), m.group(2), m.group(3)) for m in re.finditer(
+            r"^value \d+ (input|param) (\S+) \S+ (\S+)$", fn, re.M)]
+
+        rows = []
+        for label, b, t in (("W1", 4, 64), ("W2", 1, 1024)):
+            info = subprocess.run(
+                [GPTC, "info", MODEL, "--config", CONFIG, "--dim", f"B={b}",
+                 "--dim", f"T={t}"], check=True, capture_output=True,
+                text=True).stdout
+            per_token = re.search(r"@train_step:\s+FLOPs per token \(with "
+                                  r"AdamW\)\s+([0-9.]+) MFLOP", info)
+            flops = float(per_token.group(1)) * 1e6 * b * t
+            inputs = os.path.join(work, f"{label}.safetensors")
+            train_inputs(names, b, t, inputs)
+            out = subprocess.run(
+                [exe, "--inputs", inputs, "-o", os.path.join(work, "out"),
+                 "--threads", str(args.threads), "--repeat", str(args.steps)],
+                check=True, capture_output=True, text=True).stderr
+            gptc_s = float(re.search(r"train_step: ([0-9.]+) ms median",
+                                     out).group(1)) / 1e3
+            os.remove(inputs)
+            eager = torch_step_time(b, t, args.steps, False)
+            comp = None if args.skip_compile else torch_step_time(
+                b, t, args.steps, True)
+            rows.append((label, b, t, flops, gptc_s, eager, comp))
+
+        print(f"fp32 FMA peak ({args.threads} threads): {peak:.1f} GFLOP/s "
+              f"(measured by gptc-bench-matmul)")
+        print(f"W4 compile time, DSL to executable: cold {cold:.1f} s, "
+              f"warm {warm:.2f} s\n")
+        hdr = (f"{'':4} {'B':>2} {'T':>5} {'GFLOP':>6} | {'gptc ms':>8} "
+               f"{'tok/s':>7} {'GFLOP/s':>8} {'MFU':>5} | {'eager ms':>9} "
+               f"{'compile ms':>10} | {'vs eager':>8} {'vs compile':>10}")
+        print(hdr)
+        print("-" * len(hdr))
+        for label, b, t, flops, g, e, c in rows:
+            tok = b * t
+            cs = f"{c * 1e3:10.0f}" if c else f"{'-':>10}"
+            vc = f"{c / g:9.2f}x" if c else f"{'-':>10}"
+            print(f"{label:4} {b:2} {t:5} {flops / 1e9:6.1f} | {g * 1e3:8.0f} "
+                  f"{tok / g:7.0f} {flops / g / 1e9:8.1f} "
+                  f"{100 * flops / g / 1e9 / peak:4.0f}% | {e * 1e3:9.0f} "
+                  f"{cs} | {e / g:7.2f}x {vc}")
+        print("\nMFU = achieved GFLOP/s (train_step FLOPs from `gptc info`) / "
+              "measured FMA peak; ratios > 1 mean gptc is faster.")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+//===- CompiledTest.cpp - Executables from gptc build against PyTorch -----===//
+//
+// Builds the golden configs with `gptc build` (kernels cached under the
+// build tree), runs the executables through the run contract and compares
+// with the float64 PyTorch goldens at the fp32 tolerances of the CPU
+// backend: logits and loss 1e-4, gradients 1e-3, the losses of 10 AdamW
+// steps (without and with dropout) 1e-3. Also: results do not depend on
+// the thread count, bad inputs fail with a message, and the executables
+// link neither MLIR nor Halide.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Backends/KernelCache.h"
+#include "gptc/Runtime/Safetensors.h"
+
+#include "../unit/TestUtil.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+using namespace gptc;
+namespace fs = std::filesystem;
+
+namespace {
+
+using test::relError;
+
+const std::string kGoldens =
+    std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/";
+const std::string kWork = std::string(GPTC_BINARY_DIR) + "/e2e-work/";
+
+/// Builds (once per process) the executable of a golden config.
+std::string build(const std::string &golden, const std::string &task,
+                  const std::vector<std::string> &sets = {}) {
+  static std::map<std::string, std::string> built;
+  std::string key = golden + "|" + task;
+  for (const std::string &s : sets)
+    key += "|" + s;
+  if (auto it = built.find(key); it != built.end())
+    return it->second;
+  fs::create_directories(kWork);
+  std::string exe =
+      kWork + golden + "-" + task + "-" + std::to_string(built.size());
+  std::vector<std::string> cmd = {
+      GPTC_BIN,
+      "build",
+      std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
+      "--config",
+      kGoldens + golden + ".yaml",
+      "--task=" + task,
+      "--cache-dir",
+      std::string(GPTC_BINARY_DIR) + "/test-kernel-cache",
+      "-o",
+      exe};
+  for (const std::string &s : sets) {
+    cmd.push_back("--set");
+    cmd.push_back(s);
+  }
+  std::string out;
+  int rc = runCapture(cmd, out);
+  EXPECT_EQ(rc, 0) << out;
+  built[key] = exe;
+  return exe;
+}
+
+struct Outcome {
+  int status = -1;
+  std::string log;
+  SafetensorsFile out;
+};
+
+/// Runs `exe` on `in` with extra flags.
+Outcome run(const std::string &exe, const SafetensorsFile &in,
+            const std::vector<std::string> &flags = {}) {
+  static int counter = 0;
+  std::string base = kWork + "run" + std::to_string(counter++);
+  writeSafetensors(base + ".in.safetensors", in);
+  std::vector<std::string> cmd = {exe, "--inputs", base + ".in.safetensors",
+                                  "-o", base + ".out.safetensors"};
+  cmd.insert(cmd.end(), flags.begin(), flags.end());
+  Outcome r;
+  r.status = runCapture(cmd, r.log);
+  if (r.status == 0)
+    r.out = readSafetensors(base + ".out.safetensors");
+  fs::remove(base + ".in.safetensors");
+  fs::remove(base + ".out.safetensors");
+  return r;
+}
+
+TensorData scalar(double v) {
+  return TensorData::fromDoubles(DType::F32, {}, {v});
+}
+
+/// The golden's parameters, ids and (zero) AdamW state for a training step.
+SafetensorsFile trainInputs(const SafetensorsFile &golden) {
+  SafetensorsFile in;
+  for (auto &[name, t] : golden.tensors) {
+    if (name.rfind("expected.", 0) == 0)
+      continue;
+    in.tensors[name] = t;
+    if (name != "tokens" && name != "targets") {
+      TensorData zeros = TensorData::fromDoubles(
+          DType::F32, t.shape, std::vector<double>(t.numel(), 0.0));
+      in.tensors["adam.m." + name] = zeros;
+      in.tensors["adam.v." + name] = zeros;
+    }
+  }
+  in.tensors["lr"] = scalar(1e-3);
+  in.tensors["weight_decay"] = scalar(0.1);
+  in.tensors["clip_norm"] = scalar(1.0);
+  return in;
+}
+
+/// 10 AdamW steps, feeding each step's parameters and moments to the next.
+std::vector<double> tenSteps(const std::string &exe, SafetensorsFile state) {
+  std::vector<double> losses;
+  for (int t = 1; t <= 10; ++t) {
+    state.tensors["step"] = scalar(t);
+    Outcome r = run(exe, state, {"--seed", "42"});
+    EXPECT_EQ(r.status, 0) << r.log;
+    if (r.status != 0)
+      return losses;
+    losses.push_back(r.out.find("loss")->toDoubles()[0]);
+    for (auto &[name, tensor] : r.out.tensors)
+      if (state.find(name) && name != "loss")
+        state.tensors[name] = tensor;
+  }
+  return losses;
+}
+
+class CompiledGolden : public testing::TestWithParam<const char *> {
+protected:
+  SafetensorsFile golden() {
+    return readSafetensors(kGoldens + GetParam() + ".safetensors");
+  }
+};
+
+TEST_P(CompiledGolden, ForwardMatchesPyTorch) {
+  SafetensorsFile g = golden();
+  SafetensorsFile in;
+  for (const char *n : {"tokens", "targets"})
+    in.tensors[n] = *g.find(n);
+  for (auto &[name, t] : g.tensors)
+    if (name.rfind("expected.", 0) != 0)
+      in.tensors[name] = t;
+  Outcome r = run(build(GetParam(), "forward"), in);
+  ASSERT_EQ(r.status, 0) << r.log;
+  EXPECT_LT(relError(r.out.find("logits")->toDoubles(),
+                     g.find("expected.logits")->toDoubles()),
+            1e-4);
+  EXPECT_LT(relError(r.out.find("loss")->toDoubles(),
+                     g.find("expected.loss")->toDoubles()),
+            1e-4);
+}
+
+TEST_P(CompiledGolden, GradientsMatchPyTorch) {
+  SafetensorsFile g = golden();
+  SafetensorsFile in = trainInputs(g);
+  in.tensors["step"] = scalar(1);
+  Outcome r = run(build(GetParam(), "train", {"drop_rate=0"}), in);
+  ASSERT_EQ(r.status, 0) << r.log;
+  int checked = 0;
+  for (auto &[name, want] : g.tensors) {
+    if (name.rfind("expected.grad.", 0) != 0)
+      continue;
+    const TensorData *got = r.out.find(name.substr(9));
+    ASSERT_NE(got, nullptr) << name;
+    EXPECT_EQ(got->shape, want.shape) << name;
+    EXPECT_LT(relError(got->toDoubles(), want.toDoubles()), 1e-3) << name;
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+}
+
+TEST_P(CompiledGolden, TenAdamWStepsWithoutDropout) {
+  SafetensorsFile g = golden();
+  std::vector<double> losses =
+      tenSteps(build(GetParam(), "train", {"drop_rate=0"}), trainInputs(g));
+  EXPECT_LT(relError(losses, g.find("expected.steps.losses")->toDoubles()),
+            1e-3);
+}
+
+TEST_P(CompiledGolden, TenAdamWStepsWithDropout) {
+  SafetensorsFile g = golden();
+  std::vector<double> losses =
+      tenSteps(build(GetParam(), "train"), trainInputs(g));
+  EXPECT_LT(
+      relError(losses, g.find("expected.steps_dropout.losses")->toDoubles()),
+      1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(PyTorch, CompiledGolden,
+                         testing::Values("tied-bias-odd-t", "untied-nobias-t1",
+                                         "untied-bias-full-ctx"),
+                         [](const auto &info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+TEST(Compiled, BitwiseIdenticalAcrossThreadCounts) {
+  SafetensorsFile in =
+      trainInputs(readSafetensors(kGoldens + "tied-bias-odd-t.safetensors"));
+  in.tensors["step"] = scalar(3);
+  std::string exe = build("tied-bias-odd-t", "train");
+  Outcome one = run(exe, in, {"--threads", "1", "--seed", "7"});
+  Outcome two = run(exe, in, {"--threads", "2", "--seed", "7"});
+  Outcome again = run(exe, in, {"--threads", "2", "--seed", "7"});
+  ASSERT_EQ(one.status, 0) << one.log;
+  ASSERT_EQ(two.status, 0) << two.log;
+  ASSERT_EQ(one.out.tensors.size(), two.out.tensors.size());
+  for (auto &[name, t] : one.out.tensors) {
+    EXPECT_EQ(t.bytes, two.out.find(name)->bytes) << name;
+    EXPECT_EQ(t.bytes, again.out.find(name)->bytes) << name;
+  }
+}
+
+TEST(Compiled, BadInputsFailWithAMessage) {
+  SafetensorsFile g = readSafetensors(kGoldens + "tied-bias-odd-t.safetensors");
+  std::string exe = build("tied-bias-odd-t", "forward");
+  SafetensorsFile in;
+  for (auto &[name, t] : g.tensors)
+    if (name.rfind("expected.", 0) != 0 && name != "targets")
+      in.tensors[name] = t;
+
+  SafetensorsFile badId = in;
+  std::vector<double> ids = badId.find("tokens")->toDoubles();
+  ids[3] = 97; // the vocabulary has 97 ids
+  badId.tensors["tokens"] =
+      TensorData::fromDoubles(DType::I32, badId.find("tokens")->shape, ids);
+  Outcome r = run(exe, badId);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("'tokens' holds id 97 at element 3, outside the table "
+                       "of 97 rows"),
+            std::string::npos)
+      << r.log;
+
+  SafetensorsFile tooLong = in;
+  tooLong.tensors["tokens"] =
+      TensorData::fromDoubles(DType::I32, {1, 17}, std::vector<double>(17, 1));
+  r = run(exe, tooLong);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("sequence length T = 17 exceeds the model's context "
+                       "of 16"),
+            std::string::npos)
+      << r.log;
+
+  SafetensorsFile wrongShape = in;
+  wrongShape.tensors["wpe.weight"] = TensorData::fromDoubles(
+      DType::F32, {16, 25}, std::vector<double>(16 * 25, 0.0));
+  r = run(exe, wrongShape);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("tensor 'wpe.weight' has shape F32[16, 25] but the "
+                       "model expects [16, 24]"),
+            std::string::npos)
+      << r.log;
+
+  SafetensorsFile missing = in;
+  missing.tensors.erase("ln_f.bias");
+  r = run(exe, missing);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("missing parameter 'ln_f.bias' ([24])"),
+            std::string::npos)
+      << r.log;
+
+  // A training step asked of a forward executable.
+  SafetensorsFile train = trainInputs(g);
+  train.tensors["step"] = scalar(1);
+  r = run(exe, train);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("built without 'train_step'"), std::string::npos)
+      << r.log;
+}
+
+TEST(Compiled, LinksNeitherMlirNorHalide) {
+  std::string exe = build("tied-bias-odd-t", "train");
+  std::string out;
+  ASSERT_EQ(runCapture({"/usr/bin/ldd", exe}, out), 0) << out;
+  EXPECT_EQ(out.find("libMLIR"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libHalide"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libLLVM"), std::string::npos) << out;
+  ASSERT_EQ(runCapture({exe, "--help"}, out), 0);
+  EXPECT_NE(out.find("usage: "), std::string::npos) << out;
+}
+
+} // namespace

@@ -2,11 +2,11 @@
 //
 // Algorithm:
 //  1. Symbolic shapes. Every dim is a monomial c * B^i * T^j (the front end
-//     guarantees it). The shape rules themselves are evaluated once on a
-//     copy of the function whose input dims are distinct primes; each static
-//     dim found is factored back into its monomial. A second pair of primes
-//     must give the same monomials, or lowering fails (a coefficient that
-//     happened to be divisible by a probe prime).
+//     guarantees it). The shape rules themselves are evaluated on copies of
+//     the function whose input dims are small probe sizes (all 2; then one
+//     dim at a time 3); how each static dim changes between probes gives
+//     its monomial. A dim that does not change as a monomial fails the
+//     lowering with its location.
 //  2. Each top-level value becomes a plan value: a function input, a
 //     parameter, a kernel's result (a temporary buffer), or a view of
 //     another value (a reshape left outside kernels).
@@ -52,7 +52,7 @@ std::string describe(Operation *op) {
 }
 
 //===----------------------------------------------------------------------===//
-// Step 1: symbolic shapes by evaluating the shape rules at prime probes.
+// Step 1: symbolic shapes by evaluating the shape rules at probe sizes.
 //===----------------------------------------------------------------------===//
 
 /// Every op of `func` in pre-order, kernel bodies included.
@@ -152,21 +152,6 @@ probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
   return shapes;
 }
 
-/// Factors `n` = c * prod(prime_s ^ e_s) into a monomial.
-std::optional<Dim> factor(int64_t n,
-                          const std::map<std::string, int64_t> &primes) {
-  if (n < 0)
-    return std::nullopt;
-  Dim d(1);
-  for (auto &[name, p] : primes)
-    while (n != 0 && n % p == 0) {
-      n /= p;
-      d.syms[name] += 1;
-    }
-  d.coeff = n;
-  return d;
-}
-
 struct SymbolicShapes {
   llvm::DenseMap<Value, SymShape> shapes;
   llvm::DenseMap<Value, Dim> indices;
@@ -181,47 +166,63 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
       for (Attribute a : dims)
         names.insert(cast<StringAttr>(a).str());
   result.symbols.assign(names.begin(), names.end());
-  // Distinct primes per symbol, small enough that B*H*T*T fits in int64.
-  static const int64_t kProbes[2][4] = {{10007, 10009, 10037, 10039},
-                                        {10061, 10067, 10069, 10079}};
-  if (names.size() > 4)
-    throw RuntimeError("@" + func.getName().str() +
-                       ": more than 4 symbolic dims");
-  std::map<std::string, int64_t> probe[2];
-  for (int k = 0; k < 2; ++k) {
-    size_t i = 0;
-    for (const std::string &n : names)
-      probe[k][n] = kProbes[k][i++];
+  // Probe 0 gives every symbol 2; probe k (k >= 1) gives symbol k-1 the
+  // value 3. A dim c * prod(s^e_s) then changes by (3/2)^e_s from probe 0
+  // to probe s, which fixes e_s whatever c is. Small sizes keep shape
+  // rules such as slices of a fixed-size table valid.
+  std::vector<std::map<std::string, int64_t>> probes(names.size() + 1);
+  for (const std::string &n : names)
+    probes[0][n] = 2;
+  for (size_t k = 0; k < names.size(); ++k) {
+    probes[k + 1] = probes[0];
+    probes[k + 1][result.symbols[k]] = 3;
   }
-  llvm::DenseMap<Value, int64_t> idx[2];
-  auto first = probeShapes(func, probe[0], idx[0]);
-  auto second = probeShapes(func, probe[1], idx[1]);
-  auto decode = [&](Value v, int64_t a, int64_t b) -> Dim {
-    auto da = factor(a, probe[0]), db = factor(b, probe[1]);
-    if (!da || !db || *da != *db) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      v.getLoc().print(os);
-      throw RuntimeError(os.str() + ": cannot express a dim as a product of " +
-                         "the input dims (" + std::to_string(a) + ")");
+  std::vector<llvm::DenseMap<Value, int64_t>> idx(probes.size());
+  std::vector<llvm::DenseMap<Value, SmallVector<int64_t>>> shapes;
+  for (size_t k = 0; k < probes.size(); ++k)
+    shapes.push_back(probeShapes(func, probes[k], idx[k]));
+  auto decode = [&](Value v, auto sizeAt) -> Dim {
+    int64_t base = sizeAt(0);
+    Dim d(base);
+    if (base == 0) // an index constant 0
+      return d;
+    for (size_t k = 0; k < names.size(); ++k) {
+      int64_t other = sizeAt(k + 1), e = 0;
+      // other * 2^e == base * 3^e
+      int64_t lhs = other, rhs = base;
+      while (e < 8 && lhs != rhs) {
+        lhs *= 2;
+        rhs *= 3;
+        ++e;
+      }
+      if (lhs != rhs || base <= 0 || d.coeff % (int64_t(1) << e) != 0) {
+        std::string s;
+        llvm::raw_string_ostream os(s);
+        v.getLoc().print(os);
+        throw RuntimeError(os.str() + ": a size that is not a product of " +
+                           "the input dims (" + std::to_string(base) + " at " +
+                           result.symbols[k] + " = 2, " +
+                           std::to_string(other) + " at 3)");
+      }
+      d.coeff /= int64_t(1) << e;
+      if (e)
+        d.syms[result.symbols[k]] = static_cast<int>(e);
     }
-    return *da;
+    return d;
   };
-  for (auto &[v, shape] : first) {
-    auto &other = second.at(v);
-    SymShape s;
+  for (auto &[v, shape] : shapes[0]) {
+    SymShape sym;
     for (size_t d = 0; d < shape.size(); ++d) {
       if (shape[d] == ShapedType::kDynamic)
         throw RuntimeError("a value's shape could not be inferred while "
                            "lowering @" +
                            func.getName().str());
-      s.push_back(decode(v, shape[d], other[d]));
+      sym.push_back(decode(v, [&](size_t k) { return shapes[k].at(v)[d]; }));
     }
-    result.shapes[v] = s;
+    result.shapes[v] = sym;
   }
   for (auto &[v, n] : idx[0])
-    if (idx[1].count(v))
-      result.indices[v] = decode(v, n, idx[1][v]);
+    result.indices[v] = decode(v, [&](size_t k) { return idx[k].at(v); });
   return result;
 }
 

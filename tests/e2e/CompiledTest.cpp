@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <map>
+#include <unistd.h>
 
 using namespace gptc;
 namespace fs = std::filesystem;
@@ -29,7 +30,16 @@ using test::relError;
 
 const std::string kGoldens =
     std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/";
-const std::string kWork = std::string(GPTC_BINARY_DIR) + "/e2e-work/";
+// Per process: ctest runs tests in parallel processes.
+const std::string kWork = std::string(GPTC_BINARY_DIR) + "/e2e-work/" +
+                          std::to_string(getpid()) + "/";
+
+/// Removes this process's executables and files at exit.
+struct CleanUp : testing::Environment {
+  void TearDown() override { fs::remove_all(kWork); }
+};
+const testing::Environment *const kCleanUp =
+    testing::AddGlobalTestEnvironment(new CleanUp);
 
 /// Builds (once per process) the executable of a golden config.
 std::string build(const std::string &golden, const std::string &task,

@@ -423,23 +423,27 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module) {
 
   // The CPU backend's memory plan at these sizes: one arena per function,
   // temporaries placed by liveness (runtime/Plan.cpp).
-  mlir::OwningOpRef<mlir::ModuleOp> fused = module.clone();
-  mlir::PassManager kernels(module.getContext());
-  buildKernelPipeline(kernels);
-  if (mlir::failed(kernels.run(*fused)))
-    throw RuntimeError("cannot group the model into kernels");
-  std::vector<std::string> entries;
-  for (const char *name : {"forward", "loss", "train_step"})
-    if (fused->lookupSymbol(name))
-      entries.push_back(name);
-  Plan plan = Plan::parse(lowerToHostProgram(*fused, entries).plan);
-  SymValues syms(dims.begin(), dims.end());
   std::cout << "\nmemory plan (CPU backend arena) at " << shown << ":\n";
-  for (const PlanFunction &fn : plan.functions) {
-    ArenaPlan arena = planArena(fn, syms);
-    std::cout << "  @" << fn.name << ": " << fn.calls.size()
-              << " kernel calls, arena " << formatBytes(arena.bytes) << " ("
-              << formatBytes(arena.unshared) << " without reuse)\n";
+  try {
+    mlir::OwningOpRef<mlir::ModuleOp> fused = module.clone();
+    mlir::PassManager kernels(module.getContext());
+    buildKernelPipeline(kernels);
+    if (mlir::failed(kernels.run(*fused)))
+      throw RuntimeError("cannot group the model into kernels");
+    std::vector<std::string> entries;
+    for (const char *name : {"forward", "loss", "train_step"})
+      if (fused->lookupSymbol(name))
+        entries.push_back(name);
+    Plan plan = Plan::parse(lowerToHostProgram(*fused, entries).plan);
+    SymValues syms(dims.begin(), dims.end());
+    for (const PlanFunction &fn : plan.functions) {
+      ArenaPlan arena = planArena(fn, syms);
+      std::cout << "  @" << fn.name << ": " << fn.calls.size()
+                << " kernel calls, arena " << formatBytes(arena.bytes) << " ("
+                << formatBytes(arena.unshared) << " without reuse)\n";
+    }
+  } catch (const RuntimeError &e) {
+    std::cout << "  not available: " << e.what() << "\n";
   }
 }
 

@@ -1,0 +1,101 @@
+//===- PlanTest.cpp - The host plan's parser and arena planner ------------===//
+
+#include "gptc/Runtime/Plan.h"
+#include "gptc/Runtime/Error.h"
+
+#include <gtest/gtest.h>
+
+using namespace gptc;
+
+namespace {
+
+// x -> a -> b -> c (output); v is a view of a read by the last call, so a
+// lives to the end too.
+const char *kChain = R"(gptc-plan 1
+kernel 0 k0 fused syms
+function f
+sym B
+value 0 input x f32 B,16
+bind B 0 0
+value 1 temp f32 B,16
+call 0 0 0:B,16 1:B,16
+value 2 temp f32 B,16
+call 0 0 1:B,16 2:B,16
+value 3 temp f32 B,16
+call 0 0 2:B,16 3:B,16
+value 4 temp f32 B,16
+call 0 2*B*16 3:B,16 4:B,16
+output c 4
+end
+)";
+
+TEST(Plan, ParsesAndEvaluatesSizes) {
+  Plan p = Plan::parse(kChain);
+  ASSERT_EQ(p.kernels.size(), 1u);
+  EXPECT_TRUE(p.kernels[0].takesSyms);
+  EXPECT_FALSE(p.kernels[0].takesRng);
+  const PlanFunction *f = p.find("f");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->calls.size(), 4u);
+  EXPECT_EQ(f->calls[3].flops.eval({{"B", 3}}), 96);
+  EXPECT_EQ(SymExpr::parse("2*B*T+7").eval({{"B", 2}, {"T", 5}}), 27);
+  EXPECT_EQ(SymExpr::parse("3*B*T").str(), "3*B*T");
+  EXPECT_THROW(SymExpr::parse("B").eval({}), RuntimeError);
+}
+
+TEST(Plan, ArenaReusesDeadBuffersOnly) {
+  Plan p = Plan::parse(kChain);
+  ArenaPlan a = planArena(*p.find("f"), {{"B", 4}});
+  // Four temporaries of 256 bytes: 1 dies when 3 is written, 2 when 4 is.
+  EXPECT_EQ(a.unshared, 4 * 256);
+  EXPECT_EQ(a.bytes, 2 * 256);
+  auto overlap = [&](int x, int y) {
+    return a.offsets[x] < a.offsets[y] + 256 &&
+           a.offsets[y] < a.offsets[x] + 256;
+  };
+  // A kernel never writes over its own input.
+  EXPECT_FALSE(overlap(1, 2));
+  EXPECT_FALSE(overlap(2, 3));
+  EXPECT_FALSE(overlap(3, 4));
+  EXPECT_EQ(a.offsets[0], -1); // inputs are not in the arena
+}
+
+TEST(Plan, ViewsKeepTheirBaseAlive) {
+  // As kChain, but the last call also reads a view of value 1.
+  Plan p = Plan::parse(R"(gptc-plan 1
+kernel 0 k0 fused syms
+function f
+value 0 input x f32 B,16
+bind B 0 0
+value 1 temp f32 B,16
+call 0 0 0:B,16 1:B,16
+value 2 temp f32 B,16
+call 0 0 1:B,16 2:B,16
+value 3 temp f32 B,16
+call 0 0 2:B,16 3:B,16
+value 4 view 1 f32 16,B
+value 5 temp f32 B,16
+call 0 0 3:B,16 4:16,B 5:B,16
+output c 5
+end
+)");
+  ArenaPlan a = planArena(*p.find("f"), {{"B", 4}});
+  EXPECT_EQ(a.bytes, 3 * 256);
+  EXPECT_NE(a.offsets[1], a.offsets[3]);
+  EXPECT_NE(a.offsets[1], a.offsets[5]);
+}
+
+TEST(Plan, RejectsMalformedPlans) {
+  EXPECT_THROW(Plan::parse("gptc-plan 2\n"), RuntimeError);
+  EXPECT_THROW(Plan::parse("gptc-plan 1\nvalue 0 temp f32 4\n"), RuntimeError);
+  EXPECT_THROW(Plan::parse("gptc-plan 1\nfunction f\ncall 3 0 0:4\n"),
+               RuntimeError);
+  try {
+    Plan::parse("gptc-plan 1\nfunction f\nvalue 0 frob f32 4\n");
+    FAIL();
+  } catch (const RuntimeError &e) {
+    EXPECT_STREQ(e.what(), "plan line 3: unknown value kind 'frob'");
+  }
+}
+
+} // namespace

@@ -2,19 +2,25 @@
 //
 // `gptc build` links this with the generated kernels and a small generated
 // file holding the plan text and the kernel table (`gptc_plan_text`,
-// `gptc_kernel_entries`). It speaks the run contract of DESIGN.md, like
-// `gptc run --interpret`: one safetensors file in, one out.
+// `gptc_kernel_entries`). Two modes: the trainer (Trainer.h) for people, and
+// the run contract of DESIGN.md for tests and benchmarks, like `gptc run
+// --interpret`: one safetensors file in, one out.
 //
 //===----------------------------------------------------------------------===//
 
+#include "gptc/Frontend/Diagnostics.h"
+#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Executor.h"
+#include "gptc/Runtime/Trainer.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 extern "C" {
@@ -22,6 +28,7 @@ extern const char gptc_plan_text[];
 extern const gptc::KernelEntry gptc_kernel_entries[];
 extern const unsigned gptc_num_kernels;
 extern const char gptc_model_description[];
+extern const char gptc_default_tokenizer[];
 }
 
 using namespace gptc;
@@ -29,24 +36,45 @@ using namespace gptc;
 namespace {
 
 void usage(std::ostream &os, const char *argv0) {
-  os << "usage: " << argv0
+  os << "usage: " << argv0 << " --data FILE.txt [training options]\n"
+     << "       " << argv0
+     << " --eval --data FILE.txt --weights W.safetensors\n"
+     << "       " << argv0
      << " --inputs IN.safetensors -o OUT.safetensors [options]\n\n"
-     << gptc_model_description
-     << "\n\nRuns the compiled model on the tensors of IN (parameters by "
-        "name,\n"
-        "`tokens` I32[B,T], optional `targets`; for a training step also "
-        "`lr`,\n"
-        "`step`, `weight_decay`, `clip_norm` and the AdamW moments) and "
-        "writes\n"
-        "`logits`, `loss` when targets are given, and for a training step the\n"
-        "updated parameters, moments and gradients to OUT.\n\n"
-        "options:\n"
-        "  --threads N   worker threads (default: all cores)\n"
-        "  --seed S      dropout seed of a training step (default 0)\n"
-        "  --profile     print the time and GFLOP/s of every kernel\n"
-        "  --repeat N    run N times; print the median and minimum time of\n"
-        "                the run (forward, loss or training step)\n"
-        "  -h, --help    this text\n";
+     << gptc_model_description << R"(
+
+Training (executables built with --task=train): tokenizes FILE with GPT-2's
+BPE, splits it as the book does (train_ratio by characters), trains with
+AdamW (warmup + cosine decay), evaluates, samples and checkpoints.
+  --config FILE          training config (models/train/*.yaml): its
+                         run-time keys; the flags below override them
+  --data FILE            UTF-8 text to train on
+  --out DIR              log.jsonl, loss.svg, checkpoint (default: run)
+  --checkpoint FILE      checkpoint path (default: DIR/checkpoint.safetensors)
+  --checkpoint-interval N  also write it every N steps (and always at the
+                         end, and on SIGINT/SIGTERM)
+  --resume FILE          continue from a checkpoint (same data and settings)
+  --stop-after N         stop after step N, checkpointing (resume later)
+  --weights FILE         start from these weights instead of the model's
+                         initializers
+  --batch N --ctx N --stride N --epochs N --steps N (cap) --train-ratio X
+  --lr X --initial-lr X --min-lr X --warmup N --weight-decay X --clip X
+  --eval-interval N --eval-iters N --sample-interval N --sample-tokens N
+  --prompt TEXT --seed N --tokenizer FILE --no-progress
+  --eval                 loss and perplexity of --weights (or --resume) on
+                         --data (every window of --ctx tokens)
+
+Run contract (tests): runs the model on the tensors of IN (parameters by
+name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
+`step`, `weight_decay`, `clip_norm` and the AdamW moments) and writes
+`logits`, `loss` when targets are given, and for a training step the
+updated parameters, moments and gradients to OUT.
+  --profile     print the time and GFLOP/s of every kernel
+  --repeat N    run N times; print the median and minimum time of the run
+                (forward, loss or training step)
+
+Both: --threads N (default: all cores), --seed S (dropout), -h/--help.
+)";
 }
 
 int64_t parseCount(const std::string &flag, const char *v) {
@@ -58,13 +86,122 @@ int64_t parseCount(const std::string &flag, const char *v) {
   return x;
 }
 
+double parseNumber(const std::string &flag, const char *v) {
+  char *end = nullptr;
+  double x = std::strtod(v, &end);
+  if (!*v || *end || !std::isfinite(x) || x < 0)
+    throw RuntimeError(flag + " expects a non-negative number, got '" +
+                       std::string(v) + "'");
+  return x;
+}
+
+Executor makeExecutor(const ExecutorOptions &options) {
+  return Executor(
+      Plan::parse(gptc_plan_text),
+      std::vector<KernelEntry>(gptc_kernel_entries,
+                               gptc_kernel_entries + gptc_num_kernels),
+      options);
+}
+
+/// The run contract: one safetensors file in, one out.
+int runContract(const std::string &inputs, const std::string &output,
+                const ExecutorOptions &options, int64_t repeat,
+                const char *argv0) {
+  SafetensorsFile in = readSafetensors(inputs);
+  Executor exec = makeExecutor(options);
+  std::string fn = "forward";
+  uint64_t step = 0;
+  if (in.find("targets"))
+    fn = in.find("lr") ? "train_step" : "loss";
+  if (fn == "train_step") {
+    const TensorData *s = in.find("step");
+    if (!s || s->numel() != 1 || s->toDoubles()[0] < 1)
+      throw RuntimeError(inputs + ": a training step needs 'step', the "
+                                  "1-based number of this step (a scalar)");
+    step = static_cast<uint64_t>(s->toDoubles()[0]);
+  }
+  if (!exec.has(fn))
+    throw RuntimeError("this executable was built without '" + fn +
+                       "' (build with --task=train for training steps)");
+  SafetensorsFile out;
+  out.metadata["producer"] = argv0;
+  // Timing runs first (outputs not copied), then the run that is kept.
+  // With --repeat, one warm-up run (page faults, caches) is not counted.
+  std::vector<double> seconds;
+  for (int64_t r = repeat > 1 ? -1 : 0; r < repeat; ++r) {
+    bool last = r + 1 == repeat;
+    auto start = std::chrono::steady_clock::now();
+    auto results = exec.run(fn, in, inputs, step, last);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+    if (r < 0)
+      seconds.clear();
+    if (last)
+      out.tensors = std::move(results);
+  }
+  if (fn != "forward")
+    for (auto &[name, t] : exec.run("forward", in, inputs))
+      out.tensors[name] = std::move(t);
+  if (repeat > 1 || options.profile) {
+    std::sort(seconds.begin(), seconds.end());
+    std::cerr << fn << ": " << std::fixed << std::setprecision(1)
+              << seconds[seconds.size() / 2] * 1e3 << " ms median, "
+              << seconds.front() * 1e3 << " ms min over " << seconds.size()
+              << " runs" << (repeat > 1 ? " after a warm-up run" : "") << "\n";
+  }
+  writeSafetensors(output, out);
+  if (options.profile)
+    exec.printProfile(std::cerr);
+  return 0;
+}
+
+/// The training config's run-time keys.
+void applyTrainConfig(const std::string &path, TrainerOptions &t) {
+  SourceManager sm;
+  try {
+    TrainConfig c = loadTrainConfig(sm, path);
+    t.lr = c.lr;
+    t.initialLr = c.initialLr;
+    t.minLr = c.minLr;
+    t.warmupSteps = c.warmupSteps;
+    t.weightDecay = c.weightDecay;
+    t.clipGradNorm = c.clipGradNorm;
+    t.batchSize = c.batchSize;
+    t.contextLength = c.contextLength;
+    t.stride = c.stride;
+    t.epochs = c.epochs;
+    t.maxSteps = c.maxSteps;
+    t.trainRatio = c.trainRatio;
+    t.evalInterval = c.evalInterval;
+    t.evalIters = c.evalIters;
+    t.checkpointInterval = c.checkpointInterval;
+    t.sampleInterval = c.sampleInterval;
+    t.samplePrompt = c.samplePrompt;
+    t.seed = c.seed;
+  } catch (const CompileError &e) {
+    std::ostringstream os;
+    printDiagnostic(os, e.diag);
+    throw RuntimeError("in the training config:\n" + os.str());
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::string inputs, output;
   ExecutorOptions options;
+  TrainerOptions train;
+  if (const char *dir = std::getenv("GPTC_DATA_DIR"))
+    train.tokenizer = std::string(dir) + "/gpt2.tiktoken";
+  else
+    train.tokenizer = gptc_default_tokenizer;
   int64_t repeat = 1;
   try {
+    // The config first, so that flags override it wherever they are.
+    for (int i = 1; i + 1 < argc; ++i)
+      if (std::string(argv[i]) == "--config")
+        applyTrainConfig(argv[i + 1], train);
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       auto value = [&]() -> const char * {
@@ -72,6 +209,8 @@ int main(int argc, char **argv) {
           throw RuntimeError(a + " needs a value");
         return argv[++i];
       };
+      auto count = [&]() { return parseCount(a, value()); };
+      auto number = [&]() { return parseNumber(a, value()); };
       if (a == "-h" || a == "--help") {
         usage(std::cout, argv[0]);
         return 0;
@@ -80,75 +219,93 @@ int main(int argc, char **argv) {
       } else if (a == "-o") {
         output = value();
       } else if (a == "--threads") {
-        options.threads = static_cast<int>(parseCount(a, value()));
+        options.threads = static_cast<int>(count());
       } else if (a == "--seed") {
-        options.seed = static_cast<uint64_t>(parseCount(a, value()));
+        train.seed = count();
+        options.seed = static_cast<uint64_t>(train.seed);
       } else if (a == "--repeat") {
-        repeat = std::max<int64_t>(1, parseCount(a, value()));
+        repeat = std::max<int64_t>(1, count());
       } else if (a == "--profile") {
         options.profile = true;
+      } else if (a == "--config") {
+        value(); // read above
+      } else if (a == "--data") {
+        train.data = value();
+      } else if (a == "--out") {
+        train.outDir = value();
+      } else if (a == "--checkpoint") {
+        train.checkpoint = value();
+      } else if (a == "--checkpoint-interval") {
+        train.checkpointInterval = count();
+      } else if (a == "--resume") {
+        train.resume = value();
+      } else if (a == "--weights") {
+        train.initFrom = value();
+      } else if (a == "--eval") {
+        train.evalOnly = true;
+      } else if (a == "--tokenizer") {
+        train.tokenizer = value();
+      } else if (a == "--batch") {
+        train.batchSize = count();
+      } else if (a == "--ctx") {
+        train.contextLength = count();
+      } else if (a == "--stride") {
+        train.stride = count();
+      } else if (a == "--epochs") {
+        train.epochs = count();
+      } else if (a == "--steps") {
+        train.maxSteps = count();
+      } else if (a == "--train-ratio") {
+        train.trainRatio = number();
+      } else if (a == "--lr") {
+        train.lr = number();
+      } else if (a == "--initial-lr") {
+        train.initialLr = number();
+      } else if (a == "--min-lr") {
+        train.minLr = number();
+      } else if (a == "--warmup") {
+        train.warmupSteps = count();
+      } else if (a == "--weight-decay") {
+        train.weightDecay = number();
+      } else if (a == "--clip") {
+        train.clipGradNorm = number();
+      } else if (a == "--eval-interval") {
+        train.evalInterval = count();
+      } else if (a == "--eval-iters") {
+        train.evalIters = count();
+      } else if (a == "--sample-interval") {
+        train.sampleInterval = count();
+      } else if (a == "--sample-tokens") {
+        train.sampleTokens = count();
+      } else if (a == "--prompt") {
+        train.samplePrompt = value();
+      } else if (a == "--stop-after") {
+        train.stopAfter = count();
+      } else if (a == "--no-progress") {
+        train.progress = false;
       } else {
-        std::cerr << argv[0] << ": error: unknown argument '" << a << "'\n";
-        usage(std::cerr, argv[0]);
+        std::cerr << argv[0] << ": error: unknown argument '" << a
+                  << "' (--help lists the options)\n";
         return 2;
       }
     }
-    if (inputs.empty() || output.empty()) {
+    if (!inputs.empty() || !output.empty()) {
+      if (inputs.empty() || output.empty()) {
+        std::cerr << argv[0] << ": error: the run contract needs both "
+                  << "--inputs and -o\n";
+        return 2;
+      }
+      return runContract(inputs, output, options, repeat, argv[0]);
+    }
+    if (train.data.empty()) {
       usage(std::cerr, argv[0]);
       return 2;
     }
-    SafetensorsFile in = readSafetensors(inputs);
-    Executor exec(
-        Plan::parse(gptc_plan_text),
-        std::vector<KernelEntry>(gptc_kernel_entries,
-                                 gptc_kernel_entries + gptc_num_kernels),
-        options);
-    std::string fn = "forward";
-    uint64_t step = 0;
-    if (in.find("targets"))
-      fn = in.find("lr") ? "train_step" : "loss";
-    if (fn == "train_step") {
-      const TensorData *s = in.find("step");
-      if (!s || s->numel() != 1 || s->toDoubles()[0] < 1)
-        throw RuntimeError(inputs + ": a training step needs 'step', the "
-                                    "1-based number of this step (a scalar)");
-      step = static_cast<uint64_t>(s->toDoubles()[0]);
-    }
-    if (!exec.has(fn))
-      throw RuntimeError("this executable was built without '" + fn +
-                         "' (build with --task=train for training steps)");
-    SafetensorsFile out;
-    out.metadata["producer"] = argv[0];
-    // Timing runs first (outputs not copied), then the run that is kept.
-    // With --repeat, one warm-up run (page faults, caches) is not counted.
-    std::vector<double> seconds;
-    for (int64_t r = repeat > 1 ? -1 : 0; r < repeat; ++r) {
-      bool last = r + 1 == repeat;
-      auto start = std::chrono::steady_clock::now();
-      auto results = exec.run(fn, in, inputs, step, last);
-      seconds.push_back(std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - start)
-                            .count());
-      if (r < 0)
-        seconds.clear();
-      if (last)
-        out.tensors = std::move(results);
-    }
-    if (fn != "forward")
-      for (auto &[name, t] : exec.run("forward", in, inputs))
-        out.tensors[name] = std::move(t);
-    if (repeat > 1 || options.profile) {
-      std::sort(seconds.begin(), seconds.end());
-      std::cerr << fn << ": " << std::fixed << std::setprecision(1)
-                << seconds[seconds.size() / 2] * 1e3 << " ms median, "
-                << seconds.front() * 1e3 << " ms min over " << seconds.size()
-                << " runs" << (repeat > 1 ? " after a warm-up run" : "")
-                << "\n";
-    }
-    writeSafetensors(output, out);
-    if (options.profile)
-      exec.printProfile(std::cerr);
-    return 0;
+    if (train.trainRatio <= 0 || train.trainRatio >= 1)
+      throw RuntimeError("--train-ratio must be between 0 and 1");
+    Executor exec = makeExecutor(options);
+    Plan plan = Plan::parse(gptc_plan_text);
+    return runTrainer(exec, plan, train);
   } catch (const RuntimeError &e) {
     std::cerr << argv[0] << ": error: " << e.what() << "\n";
     return 1;

@@ -127,6 +127,16 @@ Plan Plan::parse(const std::string &text) {
         if (toInt(w[1]) != static_cast<int64_t>(plan.kernels.size()))
           throw RuntimeError("kernels must be numbered in order");
         plan.kernels.push_back(k);
+      } else if (kw == "init") {
+        need(3);
+        PlanInit init{w[1], w[2], 0};
+        if (init.kind == "normal") {
+          need(4);
+          init.std = std::stod(w[3]);
+        } else if (init.kind != "zeros" && init.kind != "ones") {
+          throw RuntimeError("unknown initializer '" + init.kind + "'");
+        }
+        plan.inits.push_back(init);
       } else if (kw == "function") {
         need(2);
         plan.functions.emplace_back();

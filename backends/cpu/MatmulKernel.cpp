@@ -6,11 +6,13 @@
 // Schedule (per target, V = vector lanes: 16 for AVX-512, 8 for AVX2):
 //  1. The output is cut into register tiles of TM rows x 3V columns
 //     (AVX-512: 8 x 48, 24 accumulators in zmm registers; AVX2: 4 x 24).
-//  2. A panel of b (all K rows x 3V columns) is packed contiguously once per
-//     column of tiles and reused by every row tile below it; packing also
-//     absorbs trans_b.
-//  3. Column panels run in parallel; inside a tile the k loop is innermost
-//     with the 3V-wide accumulation vectorized and the rows unrolled.
+//  2. A panel of b (all K rows x 3V columns) is packed contiguously and
+//     reused by the row tiles of a task; packing also absorbs trans_b.
+//  3. Tasks of (64 rows, one column panel) run in parallel, so products
+//     with few columns (N = 64) or few rows (M = 64) still use every core;
+//     each task packs its panel (K x 3V, 1/128 of its FLOPs in copies).
+//     Inside a tile the k loop is innermost with the 3V-wide accumulation
+//     vectorized and the rows unrolled.
 //  4. The accumulators live in registers and rows of a are read in place
 //     (measured on AMD EPYC Zen 4, 2 cores, M=256 K=768 N=2304: accumulators
 //     spilled to the stack 33% of the FMA peak; packing a's rows per tile
@@ -78,15 +80,21 @@ void MatmulKernel::compile(const std::string &prefix, const Target &target) {
   // Schedule.
   const int V = target.has_feature(Target::AVX512) ? 16 : 8;
   const int TM = V == 16 ? 8 : 4, TN = 3 * V;
+  // Row tiles per task: a task is (block of rows, column panel), so skinny
+  // products (few columns, or few rows) still use every core.
+  const int kRowTiles = 64 / TM;
   Var no("no"), mo("mo"), ni("ni"), mi("mi"), nv("nv"), nu("nu");
+  Var mco("mco"), moi("moi"), task("task");
   out.tile(n, m, no, mo, ni, mi, TN, TM, TailStrategy::GuardWithIf)
-      .reorder(ni, mi, mo, no)
+      .split(mo, mco, moi, kRowTiles, TailStrategy::GuardWithIf)
+      .reorder(ni, mi, moi, no, mco)
+      .fuse(no, mco, task)
       .split(ni, nu, nv, V)
       .vectorize(nv)
       .unroll(nu)
       .unroll(mi)
-      .parallel(no);
-  prod.compute_at(out, mo)
+      .parallel(task);
+  prod.compute_at(out, moi)
       .bound_extent(n, TN)
       .bound_extent(m, TM)
       .store_in(MemoryType::Register)
@@ -94,7 +102,7 @@ void MatmulKernel::compile(const std::string &prefix, const Target &target) {
       .unroll(n)
       .unroll(m);
   prod.update().reorder(n, m, k).vectorize(n, V).unroll(n).unroll(m);
-  panelB.compute_at(out, no).vectorize(n, V);
+  panelB.compute_at(out, task).vectorize(n, V);
   // rowsA: inline (packing the strip per tile cost more than it saved).
 
   // Buffers are dense and row-major.

@@ -72,6 +72,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     if (module.lookupSymbol(e))
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
+  program.plan += o.inits;
 
   std::string target = o.target == "cpu" ? "host" : o.target;
   std::string dir = o.cacheDir.empty() ? KernelCache::defaultDir() : o.cacheDir;
@@ -107,6 +108,9 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
         << ";\n"
         << "extern const char gptc_plan_text[];\n"
         << "const char gptc_plan_text[] = " << rawString(program.plan) << ";\n"
+        << "extern const char gptc_default_tokenizer[];\n"
+        << "const char gptc_default_tokenizer[] = " << rawString(o.tokenizer)
+        << ";\n"
         << "extern const char gptc_model_description[];\n"
         << "const char gptc_model_description[] = " << rawString(o.description)
         << ";\n"
@@ -118,9 +122,10 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     cmd.push_back(k.object);
   cmd.push_back(runtime);
   for (const std::string &lib :
-       {std::string(GPTC_EXECUTABLE_LIB), std::string(GPTC_RUNTIME_LIB)})
+       {std::string(GPTC_EXECUTABLE_LIB), std::string(GPTC_FRONTEND_LIB),
+        std::string(GPTC_RUNTIME_LIB)})
     cmd.push_back(lib);
-  for (const char *f : {"-lpthread", "-ldl", "-lm"})
+  for (const char *f : {"-lyaml-cpp", "-lpthread", "-ldl", "-lm"})
     cmd.push_back(f);
   std::string extra = GPTC_EXE_LINK_FLAGS;
   if (!extra.empty())

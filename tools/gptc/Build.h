@@ -17,6 +17,9 @@ struct BuildOptions {
   std::string cacheDir;    ///< Empty: KernelCache::defaultDir().
   int jobs = 0;            ///< Kernel generators at once; 0: all cores.
   std::string description; ///< Shown by the executable's --help.
+  std::string tokenizer;   ///< The trainer's default gpt2.tiktoken.
+  /// `init NAME normal STD|zeros|ones` lines: the trainer's initializers.
+  std::string inits;
 };
 
 struct BuildReport {

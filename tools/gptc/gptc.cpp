@@ -531,6 +531,18 @@ int compile(const Options &o, SourceManager &sm) {
     b.target = o.target;
     b.cacheDir = o.cacheDir;
     b.jobs = o.jobs;
+    for (const Parameter &p : prog.params) {
+      std::ostringstream line;
+      line << "init " << p.name << " ";
+      if (p.init.kind == Initializer::Kind::Normal)
+        line << "normal " << p.init.std;
+      else
+        line << (p.init.kind == Initializer::Kind::Ones ? "ones" : "zeros");
+      b.inits += line.str() + "\n";
+    }
+    const char *dataDir = std::getenv("GPTC_DATA_DIR");
+    b.tokenizer =
+        std::string(dataDir ? dataDir : GPTC_DATA_DIR) + "/gpt2.tiktoken";
     b.description = "Built by gptc " GPTC_VERSION " from " + o.model +
                     (o.config.empty() ? "" : " with " + o.config) + " (task " +
                     task + ", target " + o.target + ")";

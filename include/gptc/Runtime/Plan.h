@@ -17,6 +17,8 @@
 //   output logits 30
 //   check ids 0 50257 | check dim T 1024
 //   end
+//   init wte.weight normal 0.02           (how the trainer initializes a
+//   init ln_f.bias zeros                   parameter: normal, zeros, ones)
 //
 // planArena places the temporaries of one call sequence in one arena by
 // liveness, once B and T are known.
@@ -96,9 +98,16 @@ struct PlanFunction {
   std::vector<PlanCheck> checks;
 };
 
+struct PlanInit {
+  std::string param;
+  std::string kind; ///< normal, zeros or ones.
+  double std = 0;
+};
+
 struct Plan {
   std::vector<PlanKernel> kernels;
   std::vector<PlanFunction> functions;
+  std::vector<PlanInit> inits;
 
   /// Throws RuntimeError naming the line.
   static Plan parse(const std::string &text);

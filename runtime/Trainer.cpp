@@ -1,0 +1,586 @@
+//===- Trainer.cpp - The pretraining driver of built executables ----------===//
+//
+// One step:
+//  1. The step's batch: epoch = (step-1) / batches per epoch, shuffled with
+//     seed + epoch (DataLoader.h), so a step number fixes the data.
+//  2. The learning rate: linear warmup from initial_lr to lr, then cosine
+//     decay to min_lr (the book's appendix D); clipping starts after the
+//     warmup, as there.
+//  3. The compiled train_step: parameters and AdamW moments in, updated
+//     ones out; dropout masks keyed by (seed, step).
+// Everything a later step depends on (parameters, moments, step) is in the
+// checkpoint, so a resumed run repeats the uninterrupted one bit for bit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Runtime/Trainer.h"
+#include "gptc/Runtime/DataLoader.h"
+#include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Tokenizer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace gptc {
+
+namespace {
+
+volatile std::sig_atomic_t stopRequested = 0;
+
+void onSignal(int) { stopRequested = 1; }
+
+std::string readText(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw RuntimeError("cannot open the data file '" + path +
+                       "': " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.empty())
+    throw RuntimeError("the data file '" + path + "' is empty");
+  return text;
+}
+
+TensorData scalar(double v) {
+  TensorData t;
+  t.dtype = DType::F32;
+  float f = static_cast<float>(v);
+  t.bytes.resize(4);
+  std::memcpy(t.bytes.data(), &f, 4);
+  return t;
+}
+
+TensorData ids(int64_t rows, int64_t cols, const std::vector<int32_t> &v) {
+  TensorData t;
+  t.dtype = DType::I32;
+  t.shape = {rows, cols};
+  t.bytes.resize(rows * cols * 4);
+  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+
+float scalarOf(const TensorData &t) {
+  float f;
+  std::memcpy(&f, t.bytes.data(), 4);
+  return f;
+}
+
+bool allFinite(const TensorData &t) {
+  const float *p = reinterpret_cast<const float *>(t.bytes.data());
+  for (size_t i = 0; i < t.bytes.size() / 4; ++i)
+    if (!std::isfinite(p[i]))
+      return false;
+  return true;
+}
+
+std::string duration(double seconds) {
+  int64_t s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60),
+                static_cast<long long>(s % 60));
+  return buf;
+}
+
+struct EvalPoint {
+  int64_t step, tokens;
+  double train, val;
+};
+
+/// A loss-curve plot: training loss per step and the evaluated train and
+/// validation losses, over steps (bottom axis) and tokens seen (top).
+void writePlot(const std::string &path, const std::vector<double> &stepLoss,
+               const std::vector<EvalPoint> &evals, int64_t tokensPerStep) {
+  const double W = 720, H = 420, L = 70, R = 20, T = 50, B = 60;
+  double ymax = 0, ymin = 1e30;
+  for (double l : stepLoss)
+    if (std::isfinite(l)) {
+      ymax = std::max(ymax, l);
+      ymin = std::min(ymin, l);
+    }
+  for (const EvalPoint &e : evals) {
+    ymax = std::max({ymax, e.train, e.val});
+    ymin = std::min({ymin, e.train, e.val});
+  }
+  if (!(ymin < ymax)) {
+    ymin = 0;
+    ymax = std::max(1.0, ymax);
+  }
+  double xmax = std::max<double>(1, stepLoss.size());
+  auto X = [&](double step) { return L + (W - L - R) * step / xmax; };
+  auto Y = [&](double loss) {
+    return T + (H - T - B) * (ymax - loss) / (ymax - ymin);
+  };
+  std::ofstream os(path);
+  if (!os)
+    throw RuntimeError("cannot write the plot '" + path + "'");
+  os << std::fixed << std::setprecision(1)
+     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W
+     << "\" height=\"" << H << "\" font-family=\"sans-serif\" "
+     << "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
+     << "fill=\"white\"/>\n";
+  os << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R
+     << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n<line x1=\"" << L
+     << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B
+     << "\" stroke=\"black\"/>\n";
+  for (int i = 0; i <= 5; ++i) {
+    double step = xmax * i / 5, loss = ymin + (ymax - ymin) * i / 5;
+    os << "<text x=\"" << X(step) << "\" y=\"" << H - B + 18
+       << "\" text-anchor=\"middle\">" << static_cast<int64_t>(step)
+       << "</text>\n<text x=\"" << X(step) << "\" y=\"" << T - 8
+       << "\" text-anchor=\"middle\" fill=\"gray\">"
+       << static_cast<int64_t>(step * tokensPerStep) << "</text>\n<text x=\""
+       << L - 6 << "\" y=\"" << Y(loss) + 4 << "\" text-anchor=\"end\">"
+       << std::setprecision(2) << loss << std::setprecision(1)
+       << "</text>\n<line x1=\"" << L << "\" y1=\"" << Y(loss) << "\" x2=\""
+       << W - R << "\" y2=\"" << Y(loss) << "\" stroke=\"#eee\"/>\n";
+  }
+  os << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 20
+     << "\" text-anchor=\"middle\">step</text>\n<text x=\"" << (L + W - R) / 2
+     << "\" y=\"" << 16 << "\" text-anchor=\"middle\" fill=\"gray\">tokens "
+     << "seen</text>\n<text x=\"16\" y=\"" << (T + H - B) / 2
+     << "\" transform=\"rotate(-90 16 " << (T + H - B) / 2
+     << ")\" text-anchor=\"middle\">loss</text>\n";
+  auto polyline = [&](const std::vector<std::pair<double, double>> &pts,
+                      const char *color, double width) {
+    os << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\""
+       << width << "\" points=\"";
+    for (auto &[x, y] : pts)
+      if (std::isfinite(y))
+        os << X(x) << "," << Y(y) << " ";
+    os << "\"/>\n";
+  };
+  std::vector<std::pair<double, double>> raw, train, val;
+  for (size_t i = 0; i < stepLoss.size(); ++i)
+    raw.push_back({static_cast<double>(i + 1), stepLoss[i]});
+  for (const EvalPoint &e : evals) {
+    train.push_back({static_cast<double>(e.step), e.train});
+    val.push_back({static_cast<double>(e.step), e.val});
+  }
+  polyline(raw, "#9ecae1", 1);
+  polyline(train, "#08519c", 2);
+  polyline(val, "#e6550d", 2);
+  os << "<text x=\"" << W - R - 170 << "\" y=\"" << T + 16
+     << "\" fill=\"#08519c\">training loss (eval)</text>\n<text x=\""
+     << W - R - 170 << "\" y=\"" << T + 32
+     << "\" fill=\"#e6550d\">validation loss</text>\n<text x=\"" << W - R - 170
+     << "\" y=\"" << T + 48 << "\" fill=\"#9ecae1\">training loss (step)"
+     << "</text>\n</svg>\n";
+}
+
+/// Writes `file` to `path` through a temporary name, so an interrupted
+/// write never leaves a truncated checkpoint.
+void writeAtomically(const std::string &path, const SafetensorsFile &file) {
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  writeSafetensors(tmp, file);
+  fs::rename(tmp, path);
+}
+
+class Trainer {
+public:
+  Trainer(Executor &exec, const Plan &plan, const TrainerOptions &o)
+      : exec(exec), plan(plan), o(o) {}
+  int run();
+
+private:
+  void initState();
+  void loadWeights(const std::string &path, bool withMoments);
+  double learningRate(int64_t step) const;
+  double meanLoss(const DataLoader &loader, int64_t batches);
+  std::string sample();
+  void saveCheckpoint(const std::string &path, int64_t step);
+  std::string settings() const;
+
+  Executor &exec;
+  const Plan &plan;
+  TrainerOptions o;
+  std::optional<Tokenizer> tok;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> params;
+  SafetensorsFile state;
+  int64_t totalSteps = 0, startStep = 0, contextLimit = 0;
+};
+
+double Trainer::learningRate(int64_t step) const {
+  if (step <= o.warmupSteps && o.warmupSteps > 0) {
+    double start = o.initialLr > 0 ? o.initialLr : o.lr;
+    return start + (o.lr - start) * static_cast<double>(step) / o.warmupSteps;
+  }
+  if (o.minLr <= 0 || totalSteps <= o.warmupSteps)
+    return o.lr;
+  double progress = static_cast<double>(step - o.warmupSteps) /
+                    static_cast<double>(totalSteps - o.warmupSteps);
+  return o.minLr + (o.lr - o.minLr) * 0.5 * (1 + std::cos(M_PI * progress));
+}
+
+void Trainer::initState() {
+  std::mt19937_64 rng(static_cast<uint64_t>(o.seed));
+  for (auto &[name, shape] : params) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    const PlanInit *init = nullptr;
+    for (const PlanInit &i : plan.inits)
+      if (i.param == name)
+        init = &i;
+    std::vector<double> v(n, init && init->kind == "ones" ? 1.0 : 0.0);
+    if (init && init->kind == "normal") {
+      std::normal_distribution<double> normal(0.0, init->std);
+      for (double &x : v)
+        x = normal(rng);
+    }
+    state.tensors[name] = TensorData::fromDoubles(DType::F32, shape, v);
+  }
+}
+
+void Trainer::loadWeights(const std::string &path, bool withMoments) {
+  SafetensorsFile f = readSafetensors(path);
+  for (auto &[name, shape] : params) {
+    std::vector<std::string> names = {name};
+    if (withMoments) {
+      names.push_back("adam.m." + name);
+      names.push_back("adam.v." + name);
+    }
+    for (const std::string &n : names) {
+      const TensorData *t = f.find(n);
+      if (!t)
+        throw RuntimeError(path + ": no tensor '" + n +
+                           "': a checkpoint of a different model?");
+      if (t->shape != shape) {
+        std::string want = "[";
+        for (size_t i = 0; i < shape.size(); ++i)
+          want += (i ? ", " : "") + std::to_string(shape[i]);
+        throw RuntimeError(path + ": tensor '" + n + "' has shape " +
+                           t->typeStr() + " but this model's is " + want +
+                           "]: a checkpoint of a different model?");
+      }
+      state.tensors[n] =
+          t->dtype == DType::F32
+              ? *t
+              : TensorData::fromDoubles(DType::F32, shape, t->toDoubles());
+    }
+  }
+  if (withMoments) {
+    auto it = f.metadata.find("gptc.step");
+    if (it == f.metadata.end())
+      throw RuntimeError(path + ": not a gptc checkpoint (no step)");
+    startStep = std::stoll(it->second);
+    auto cfg = f.metadata.find("gptc.settings");
+    if (cfg != f.metadata.end() && cfg->second != settings())
+      throw RuntimeError(path + ": the checkpoint was trained with '" +
+                         cfg->second + "', not '" + settings() +
+                         "'; resume with the same data, batch, context, "
+                         "stride, epochs and seed");
+  }
+}
+
+std::string Trainer::settings() const {
+  std::ostringstream s;
+  s << "data=" << fs::path(o.data).filename().string()
+    << " batch=" << o.batchSize << " context=" << o.contextLength
+    << " stride=" << o.stride << " epochs=" << o.epochs
+    << " max_steps=" << o.maxSteps << " seed=" << o.seed;
+  return s.str();
+}
+
+double Trainer::meanLoss(const DataLoader &loader, int64_t batches) {
+  int64_t n = std::min(batches, loader.numBatches());
+  if (n <= 0)
+    return std::nan("");
+  std::vector<int32_t> in(o.batchSize * o.contextLength),
+      tg(o.batchSize * o.contextLength);
+  double total = 0;
+  for (int64_t b = 0; b < n; ++b) {
+    int64_t rows = loader.batch(b, in.data(), tg.data());
+    in.resize(rows * o.contextLength);
+    tg.resize(rows * o.contextLength);
+    state.tensors["tokens"] = ids(rows, o.contextLength, in);
+    state.tensors["targets"] = ids(rows, o.contextLength, tg);
+    total += scalarOf(exec.run("loss", state, o.data).at("loss"));
+    in.resize(o.batchSize * o.contextLength);
+    tg.resize(o.batchSize * o.contextLength);
+  }
+  return total / static_cast<double>(n);
+}
+
+/// The book's generate_text_simple: greedy, over the last contextLimit
+/// tokens.
+std::string Trainer::sample() {
+  std::vector<uint32_t> idx =
+      tok->encode(o.samplePrompt, Tokenizer::Special::Allow);
+  state.tensors.erase("targets");
+  for (int64_t i = 0; i < o.sampleTokens; ++i) {
+    size_t start = idx.size() > static_cast<size_t>(contextLimit)
+                       ? idx.size() - contextLimit
+                       : 0;
+    std::vector<int32_t> window(idx.begin() + start, idx.end());
+    state.tensors["tokens"] =
+        ids(1, static_cast<int64_t>(window.size()), window);
+    TensorData logits = exec.run("forward", state, o.samplePrompt).at("logits");
+    int64_t vocab = logits.shape.back();
+    const float *last = reinterpret_cast<const float *>(logits.bytes.data()) +
+                        (window.size() - 1) * vocab;
+    idx.push_back(
+        static_cast<uint32_t>(std::max_element(last, last + vocab) - last));
+  }
+  std::string text = tok->decode(idx);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+void Trainer::saveCheckpoint(const std::string &path, int64_t step) {
+  SafetensorsFile ckpt;
+  for (auto &[name, shape] : params)
+    for (const std::string &n : {name, "adam.m." + name, "adam.v." + name})
+      ckpt.tensors[n] = state.tensors.at(n);
+  ckpt.metadata["gptc.step"] = std::to_string(step);
+  ckpt.metadata["gptc.settings"] = settings();
+  ckpt.metadata["gptc.schedule"] =
+      "lr=" + std::to_string(o.lr) +
+      " initial_lr=" + std::to_string(o.initialLr) +
+      " min_lr=" + std::to_string(o.minLr) +
+      " warmup_steps=" + std::to_string(o.warmupSteps) +
+      " weight_decay=" + std::to_string(o.weightDecay) +
+      " clip_grad_norm=" + std::to_string(o.clipGradNorm);
+  writeAtomically(path, ckpt);
+}
+
+int Trainer::run() {
+  const PlanFunction *loss = plan.find("loss");
+  if (!loss || !plan.find("forward") ||
+      (!o.evalOnly && !plan.find("train_step")))
+    throw RuntimeError("this executable was not built for training "
+                       "(gptc build --task=train)");
+  for (const PlanValue &v : loss->values)
+    if (v.kind == PlanValue::Param) {
+      std::vector<int64_t> shape;
+      for (const SymExpr &d : v.shape)
+        shape.push_back(d.eval({}));
+      params.push_back({v.name, shape});
+    }
+  contextLimit = o.contextLength;
+  for (const PlanCheck &c : loss->checks)
+    if (!c.ids)
+      contextLimit = c.limit;
+  if (o.contextLength > contextLimit)
+    throw RuntimeError("context length " + std::to_string(o.contextLength) +
+                       " exceeds the model's context of " +
+                       std::to_string(contextLimit));
+  if (o.batchSize < 1 || o.contextLength < 1 || o.stride < 1)
+    throw RuntimeError("batch size, context length and stride must be "
+                       "positive");
+  tok.emplace(Tokenizer::load(o.tokenizer));
+  for (const PlanCheck &c : loss->checks)
+    if (c.ids && c.limit < static_cast<int64_t>(tok->vocabSize()))
+      throw RuntimeError(
+          "the model's vocabulary has " + std::to_string(c.limit) +
+          " entries but the GPT-2 tokenizer needs " +
+          std::to_string(tok->vocabSize()) + " (build with vocab_size: 50257)");
+  std::string text = readText(o.data);
+
+  if (o.evalOnly) {
+    if (o.initFrom.empty() && o.resume.empty())
+      throw RuntimeError("--eval needs weights: --weights FILE or --resume "
+                         "CHECKPOINT");
+    loadWeights(o.resume.empty() ? o.initFrom : o.resume, false);
+    WindowDataset data(tok->encode(text, Tokenizer::Special::Allow),
+                       o.contextLength, o.contextLength);
+    DataLoader loader(data, o.batchSize, false, false, 0);
+    loader.startEpoch(0);
+    double l = meanLoss(loader, loader.numBatches());
+    std::cout << o.data << ": loss " << std::fixed << std::setprecision(4) << l
+              << ", perplexity " << std::setprecision(2) << std::exp(l)
+              << " over " << data.size() << " windows of " << o.contextLength
+              << " tokens\n";
+    return 0;
+  }
+
+  auto [trainText, valText] = splitByCharacters(text, o.trainRatio);
+  std::vector<uint32_t> trainTokens =
+      tok->encode(trainText, Tokenizer::Special::Allow);
+  std::vector<uint32_t> valTokens =
+      tok->encode(valText, Tokenizer::Special::Allow);
+  auto dataset = [&](std::vector<uint32_t> t, const char *part,
+                     int64_t stride) {
+    size_t n = t.size();
+    try {
+      return WindowDataset(std::move(t), o.contextLength, stride);
+    } catch (const RuntimeError &) {
+      throw RuntimeError(
+          "the " + std::string(part) + " part of '" + o.data + "' has " +
+          std::to_string(n) + " tokens, fewer than one window of " +
+          std::to_string(o.contextLength + 1) +
+          "; use more text, a smaller --ctx or a different --train-ratio");
+    }
+  };
+  WindowDataset trainSet =
+      dataset(std::move(trainTokens), "training", o.stride);
+  WindowDataset valSet =
+      dataset(std::move(valTokens), "validation", o.contextLength);
+  DataLoader trainLoader(trainSet, o.batchSize, true, true,
+                         static_cast<uint64_t>(o.seed));
+  DataLoader valLoader(valSet, o.batchSize, false, false, 0);
+  valLoader.startEpoch(0);
+  int64_t perEpoch = trainLoader.numBatches();
+  if (perEpoch == 0)
+    throw RuntimeError("'" + o.data + "' gives " +
+                       std::to_string(trainSet.size()) +
+                       " training windows, fewer than one batch of " +
+                       std::to_string(o.batchSize));
+  totalSteps = o.epochs * perEpoch;
+  if (o.maxSteps > 0)
+    totalSteps = std::min(totalSteps, o.maxSteps);
+
+  if (!o.resume.empty()) {
+    loadWeights(o.resume, true);
+  } else {
+    if (!o.initFrom.empty())
+      loadWeights(o.initFrom, false);
+    else
+      initState();
+    for (auto &[name, shape] : params) {
+      TensorData zeros = state.tensors.at(name);
+      std::fill(zeros.bytes.begin(), zeros.bytes.end(), 0);
+      state.tensors["adam.m." + name] = zeros;
+      state.tensors["adam.v." + name] = zeros;
+    }
+  }
+
+  fs::create_directories(o.outDir);
+  std::string ckptPath =
+      o.checkpoint.empty()
+          ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
+          : o.checkpoint;
+  std::ofstream log((fs::path(o.outDir) / "log.jsonl").string(),
+                    startStep > 0 ? std::ios::app : std::ios::trunc);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+
+  const int64_t tokensPerStep = o.batchSize * o.contextLength;
+  std::cerr << "training on " << o.data << ": " << trainSet.size()
+            << " training windows (" << perEpoch << " batches of "
+            << o.batchSize << " x " << o.contextLength << " tokens per epoch), "
+            << valSet.size() << " validation windows; " << totalSteps
+            << " steps" << (startStep ? ", resuming after step " : "")
+            << (startStep ? std::to_string(startStep) : "") << "\n";
+  bool tty = o.progress && isatty(2);
+  std::vector<double> stepLoss(startStep, std::nan(""));
+  std::vector<EvalPoint> evals;
+  std::vector<int32_t> in(tokensPerStep), tg(tokensPerStep);
+  auto started = std::chrono::steady_clock::now();
+  int64_t epoch = -1;
+  for (int64_t step = startStep + 1; step <= totalSteps; ++step) {
+    int64_t e = (step - 1) / perEpoch, b = (step - 1) % perEpoch;
+    if (e != epoch) {
+      trainLoader.startEpoch(e);
+      epoch = e;
+    }
+    int64_t rows = trainLoader.batch(b, in.data(), tg.data());
+    state.tensors["tokens"] = ids(rows, o.contextLength, in);
+    state.tensors["targets"] = ids(rows, o.contextLength, tg);
+    double lr = learningRate(step);
+    state.tensors["lr"] = scalar(lr);
+    state.tensors["step"] = scalar(static_cast<double>(step));
+    state.tensors["weight_decay"] = scalar(o.weightDecay);
+    // As the book's appendix D: no clipping during the warmup.
+    state.tensors["clip_norm"] =
+        scalar(step > o.warmupSteps ? o.clipGradNorm : 1e30);
+    auto out = exec.run("train_step", state, o.data, step);
+    double l = scalarOf(out.at("loss"));
+    if (!std::isfinite(l)) {
+      std::string culprit;
+      for (auto &[name, t] : out)
+        if (name.rfind("grad.", 0) == 0 && !allFinite(t)) {
+          culprit = name;
+          break;
+        }
+      throw RuntimeError(
+          "step " + std::to_string(step) + ": the loss is " +
+          std::to_string(l) +
+          (culprit.empty()
+               ? ""
+               : "; the first non-finite gradient is '" + culprit + "'") +
+          "; stopping (the last checkpoint is kept); try a lower --lr");
+    }
+    for (auto &[name, t] : out)
+      if (state.tensors.count(name) && name.rfind("grad.", 0) != 0)
+        state.tensors[name] = std::move(t);
+    stepLoss.push_back(l);
+    log << "{\"step\": " << step << ", \"epoch\": " << e + 1
+        << ", \"tokens\": " << step * tokensPerStep << ", \"loss\": " << l
+        << ", \"lr\": " << lr << "}\n";
+
+    double elapsed = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+    double perStep = elapsed / static_cast<double>(step - startStep);
+    if (tty) {
+      int width = 24, done = static_cast<int>(width * step / totalSteps);
+      std::cerr << "\r  step " << step << "/" << totalSteps << " ["
+                << std::string(done, '#') << std::string(width - done, '.')
+                << "] loss " << std::fixed << std::setprecision(3) << l
+                << " lr " << std::scientific << std::setprecision(2) << lr
+                << std::fixed << " "
+                << static_cast<int64_t>(rows * o.contextLength / perStep)
+                << " tok/s ETA " << duration(perStep * (totalSteps - step))
+                << "   " << std::flush;
+    }
+    bool last = step == totalSteps;
+    if ((o.evalInterval > 0 && step % o.evalInterval == 0) || last) {
+      double tl = meanLoss(trainLoader, o.evalIters);
+      double vl = meanLoss(valLoader, o.evalIters);
+      evals.push_back({step, step * tokensPerStep, tl, vl});
+      log << "{\"step\": " << step << ", \"tokens\": " << step * tokensPerStep
+          << ", \"train_loss\": " << tl << ", \"val_loss\": " << vl << "}\n";
+      std::cerr << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step
+                << ", " << step * tokensPerStep << " tokens): train loss "
+                << std::fixed << std::setprecision(3) << tl << ", val loss "
+                << vl << ", val perplexity " << std::setprecision(1)
+                << std::exp(vl) << ", "
+                << static_cast<int64_t>(rows * o.contextLength / perStep)
+                << " tok/s, ETA " << duration(perStep * (totalSteps - step))
+                << (tty ? "          " : "") << "\n";
+    }
+    if ((o.sampleInterval > 0 && step % o.sampleInterval == 0) || last)
+      std::cerr << "  sample: " << sample() << "\n";
+    if (o.checkpointInterval > 0 && step % o.checkpointInterval == 0)
+      saveCheckpoint(ckptPath, step);
+    if (step == o.stopAfter)
+      stopRequested = 1;
+    if (stopRequested || last) {
+      saveCheckpoint(ckptPath, step);
+      std::string plot = (fs::path(o.outDir) / "loss.svg").string();
+      writePlot(plot, stepLoss, evals, tokensPerStep);
+      std::cerr << (stopRequested ? "interrupted: " : "done: ") << "checkpoint "
+                << ckptPath << " (step " << step << "), log "
+                << (fs::path(o.outDir) / "log.jsonl").string()
+                << ", loss curve " << plot << "\n";
+      return 0;
+    }
+  }
+  std::cerr << "nothing to do: the checkpoint is at step " << startStep
+            << " of " << totalSteps << "\n";
+  return 0;
+}
+
+} // namespace
+
+int runTrainer(Executor &exec, const Plan &plan,
+               const TrainerOptions &options) {
+  return Trainer(exec, plan, options).run();
+}
+
+} // namespace gptc

@@ -253,10 +253,13 @@ private:
         .Case<KernelOp>([&](KernelOp k) {
           Block &body = k.getBody().front();
           for (auto [arg, v] : llvm::zip(body.getArguments(), k.getInputs())) {
-            if (isa<IndexType>(v.getType()))
+            if (isa<IndexType>(v.getType())) {
               indices[arg] = idx(v);
-            else
-              tensors[arg] = in(v);
+            } else {
+              // Copy first: inserting may move the map's storage.
+              Buffer b = in(v);
+              tensors[arg] = std::move(b);
+            }
           }
           for (Operation &inner : body.without_terminator()) {
             currentOp = &inner;

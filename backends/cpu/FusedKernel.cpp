@@ -98,9 +98,13 @@ private:
   void scheduleReduction(Func f, int rank, const std::vector<RVar> &rvars);
   /// The op producing the output is defined as the output Func itself.
   Func newFunc(const std::string &name) {
-    return Func(name == outName ? desc.name : name);
+    if (name != outName)
+      return Func(name);
+    outputFunc = Func(desc.name);
+    return outputFunc;
   }
   std::string outName;
+  Func outputFunc; ///< Defined once the op producing the output is lowered.
   int reductionCount = 0;
 
   const KernelDesc &desc;
@@ -810,7 +814,7 @@ void FusedBuilder::compile(const std::string &prefix) {
   Tensor &result = value(outName);
   Func out = result.f;
   const int rank = static_cast<int>(result.rank());
-  if (out.name() != desc.name) {
+  if (!outputFunc.defined() || out.name() != outputFunc.name()) {
     // The result is an input or defined under another name: copy it.
     out = Func(desc.name);
     std::vector<Var> vars;

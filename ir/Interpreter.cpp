@@ -268,6 +268,13 @@ private:
           currentOp = &op;
           set(op, in(cast<YieldOp>(body.getTerminator()).getValue()));
         })
+        .Case<tensor::EmptyOp>([&](tensor::EmptyOp e) {
+          // Only its shape is read (a matmul kernel's unbroadcast target).
+          std::vector<int64_t> shape(e.getType().getShape());
+          Buffer r{shape, {}};
+          r.data.assign(r.numel(), 0.0);
+          set(op, std::move(r));
+        })
         .Case<tensor::DimOp>([&](auto d) {
           const Buffer &b = in(d.getSource());
           int64_t k = idx(d.getIndex());

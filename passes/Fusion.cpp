@@ -6,14 +6,17 @@
 //
 // Algorithm (one function at a time, visiting ops last to first so that
 // every user of an op is placed before the op itself):
-//  0. A 2-D transpose read by several matmuls is copied per matmul, so each
-//     absorbs it (below) instead of reading one materialized transpose.
+//  0. A transpose of the last two dims read by several matmuls is copied
+//     per matmul, so each absorbs it (below) instead of reading one
+//     materialized transpose.
 //  1. Index arithmetic (tensor.dim, arith) stays outside kernels: the host
 //     program computes sizes. Cheap generators (constant, causal_mask,
 //     arange) are never materialized: a copy is cloned into each kernel
 //     that reads them.
-//  2. A matmul whose right operand is a matrix becomes a `matmul` kernel:
-//     a 2-D transpose feeding either operand is absorbed as trans_a/trans_b,
+//  2. A matmul whose right operand is a matrix, or a batch of products
+//     with equal batch dims (attention's per-head products), becomes a
+//     `matmul` kernel: a transpose of the last two dims feeding either
+//     operand is absorbed as trans_a/trans_b,
 //     a single-use bias add (and a GELU after it) as the epilogue. The
 //     weight gradient unbroadcast(matmul(transpose(x), dy)) over a batch
 //     dim is one matmul with trans_a (the batch folds into the reduction);
@@ -27,7 +30,9 @@
 //  4. A reshape that would be a kernel on its own (a pure copy) stays
 //     outside as a view: the host reinterprets the dense buffer.
 //  5. Groups are outlined in place of their root; their inputs become the
-//     kernel's operands (for matmul: a, b, then bias).
+//     kernel's operands (for matmul: a, b, then bias). A value a matmul
+//     kernel reads only for its static shape becomes a tensor.empty inside
+//     it; kernels left without readers are erased.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +40,7 @@
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -88,13 +94,28 @@ bool isTranspose2d(Operation *op) {
   return t && t.getPerm().size() == 2;
 }
 
+/// A transpose of the last two dims only: a matrix transpose, or one per
+/// batch element.
+bool swapsLastTwo(Operation *op) {
+  auto t = dyn_cast_or_null<TransposeOp>(op);
+  if (!t || t.getPerm().size() < 2)
+    return false;
+  ArrayRef<int64_t> p = t.getPerm();
+  size_t n = p.size();
+  for (size_t i = 0; i + 2 < n; ++i)
+    if (p[i] != static_cast<int64_t>(i))
+      return false;
+  return p[n - 2] == static_cast<int64_t>(n - 1) &&
+         p[n - 1] == static_cast<int64_t>(n - 2);
+}
+
 struct Group {
   std::string kind = "fused";
   Operation *root = nullptr;
   llvm::SetVector<Operation *> ops;
   /// Matmul kernels: the values read as a, b and bias (null when absent).
   Value a, b, bias;
-  bool transA = false, transB = false;
+  bool transA = false, transB = false, batched = false;
   std::string epilogue = "none";
 };
 
@@ -132,6 +153,11 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
         cheap.push_back(op);
     for (Group &g : groups)
       outline(g);
+    // Kernels whose only reader was a shape (see outline) are dead.
+    SmallVector<KernelOp> kernels(body.getOps<KernelOp>());
+    for (KernelOp k : llvm::reverse(kernels))
+      if (k->use_empty())
+        k->erase();
     // Cheap generators now only feed kernels.
     for (Operation *op : llvm::reverse(cheap))
       if (op->use_empty())
@@ -144,7 +170,7 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
   static void splitSharedTransposes(Block &body) {
     SmallVector<TransposeOp> shared;
     for (auto t : body.getOps<TransposeOp>())
-      if (isTranspose2d(t) && !t->hasOneUse())
+      if (swapsLastTwo(t) && !t->hasOneUse())
         shared.push_back(t);
     for (TransposeOp t : shared) {
       for (OpOperand &use : llvm::make_early_inc_range(t->getUses())) {
@@ -233,7 +259,7 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       g.bias = addOp.getRhs();
       g.epilogue = gelu ? "bias_gelu" : "bias";
     }
-    if (!mm || !matrixOperands(mm, g))
+    if (!mm || !matrixOperands(mm, g) || (g.batched && add))
       return false;
     g.kind = "matmul";
     g.root = op;
@@ -245,21 +271,32 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     return true;
   }
 
-  /// Fills a, b and the transposes when `mm` is x [..., k] times a matrix.
+  /// Fills a, b and the transposes when `mm` is x [..., k] times a matrix,
+  /// or a batch of products with the same batch dims on both sides.
   bool matrixOperands(MatmulOp mm, Group &g) {
     auto lhsType = cast<RankedTensorType>(mm.getLhs().getType());
     auto rhsType = cast<RankedTensorType>(mm.getRhs().getType());
-    if (rhsType.getRank() != 2 || lhsType.getRank() < 2)
+    int64_t rank = rhsType.getRank();
+    if (lhsType.getRank() < 2 || rank < 2)
       return false;
+    if (rank > 2) {
+      if (lhsType.getRank() != rank)
+        return false;
+      for (int64_t i = 0; i + 2 < rank; ++i)
+        if (lhsType.getDimSize(i) != rhsType.getDimSize(i) ||
+            lhsType.getDimSize(i) == 1)
+          return false; // broadcasting batch dims: not a plain batch
+      g.batched = true;
+    }
     g.a = mm.getLhs();
     g.b = mm.getRhs();
     if (Operation *t = pullable(mm.getLhs(), mm);
-        t && isTranspose2d(t) && lhsType.getRank() == 2) {
+        t && swapsLastTwo(t) && lhsType.getRank() == rank) {
       g.ops.insert(t);
       g.a = t->getOperand(0);
       g.transA = true;
     }
-    if (Operation *t = pullable(mm.getRhs(), mm); t && isTranspose2d(t)) {
+    if (Operation *t = pullable(mm.getRhs(), mm); t && swapsLastTwo(t)) {
       g.ops.insert(t);
       g.b = t->getOperand(0);
       g.transB = true;
@@ -302,9 +339,21 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       if (g.bias)
         inputs.insert(g.bias);
     }
+    // A matmul kernel's unbroadcast reads only the shape of its `like`
+    // operand (the weight): with a static shape, a tensor.empty inside the
+    // kernel stands for it, so the weight (or its transposed copy) is not
+    // an input that must be computed.
+    llvm::DenseSet<Value> shapeOnly;
+    if (g.kind == "matmul")
+      for (Operation *op : members)
+        if (auto u = dyn_cast<UnbroadcastOp>(op);
+            u && cast<RankedTensorType>(u.getLike().getType()).hasStaticShape())
+          shapeOnly.insert(u.getLike());
     llvm::DenseSet<Operation *> cheapNeeded;
     std::function<void(Operation *)> collect = [&](Operation *op) {
       for (Value v : op->getOperands()) {
+        if (shapeOnly.contains(v))
+          continue;
         Operation *def = v.getDefiningOp();
         if (def && g.ops.contains(def))
           continue;
@@ -330,11 +379,18 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       kernel->setAttr("trans_a", b.getBoolAttr(g.transA));
       kernel->setAttr("trans_b", b.getBoolAttr(g.transB));
       kernel->setAttr("epilogue", b.getStringAttr(g.epilogue));
+      if (g.batched)
+        kernel->setAttr("batch", b.getBoolAttr(true));
     }
     Block *inner = b.createBlock(&kernel.getBody());
     IRMapping map;
     for (Value v : inputs)
       map.map(v, inner->addArgument(v.getType(), v.getLoc()));
+    for (Value v : shapeOnly) {
+      auto type = cast<RankedTensorType>(v.getType());
+      map.map(v, tensor::EmptyOp::create(b, v.getLoc(), type.getShape(),
+                                         type.getElementType()));
+    }
     // Cheap generators first (in program order), then the members.
     SmallVector<Operation *> cheap(cheapNeeded.begin(), cheapNeeded.end());
     llvm::sort(cheap, [](Operation *x, Operation *y) {

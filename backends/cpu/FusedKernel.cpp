@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "FusedKernel.h"
+#include "FastMath.h"
 
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Philox.h"
@@ -247,32 +248,6 @@ void FusedBuilder::scheduleReduction(Func f, int rank,
     u.parallel(vars[rank - 1]);
   else
     u.parallel(co);
-}
-
-/// exp(x) that vectorizes (Halide's exp calls libm per element):
-/// 2^k * p(r) with k = round(x / ln 2), r = x - k ln 2 in two parts
-/// (Cody-Waite) and p the degree-7 Taylor polynomial, whose error on
-/// |r| <= ln(2)/2 is below 1e-8; 0 below -87 (so exp(-inf) is 0).
-Expr fastExp(Expr x) {
-  Expr xc = clamp(x, -87.0f, 88.0f);
-  Expr k = floor(xc * 1.44269504089f + 0.5f);
-  Expr r = xc - k * 0.693359375f + k * 2.12194440e-4f;
-  Expr p = 1.0f / 5040;
-  for (float c :
-       {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
-    p = p * r + c;
-  Expr scale = reinterpret(Float(32), cast<int32_t>(k + 127.0f) << 23);
-  return select(x < -87.0f, 0.0f, p * scale);
-}
-
-/// tanh(x) = (e^2x - 1) / (e^2x + 1), with its odd series near 0 where
-/// that quotient cancels.
-Expr fastTanh(Expr x) {
-  Expr e = fastExp(2.0f * clamp(x, -9.0f, 9.0f));
-  Expr x2 = x * x;
-  Expr series =
-      x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315))));
-  return select(abs(x) < 0.125f, series, (e - 1.0f) / (e + 1.0f));
 }
 
 /// Philox4x32-10 of (counter, key) in Halide, word `lane` of the result

@@ -379,6 +379,14 @@ SymShape asMatrix(const SymShape &s) {
   return {rows, s.back()};
 }
 
+/// [d0, ..., dn-1] -> [d0*...*dn-3, dn-2, dn-1].
+SymShape asBatch(const SymShape &s) {
+  Dim batch(1);
+  for (size_t i = 0; i + 2 < s.size(); ++i)
+    batch = batch * s[i];
+  return {batch, s[s.size() - 2], s.back()};
+}
+
 void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
   std::vector<std::pair<Value, SymShape>> args;
   size_t index;
@@ -388,20 +396,30 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
     d.family = "matmul";
     bool transA = k->getAttrOfType<BoolAttr>("trans_a").getValue();
     bool transB = k->getAttrOfType<BoolAttr>("trans_b").getValue();
+    bool batched = static_cast<bool>(k->getAttrOfType<BoolAttr>("batch"));
     std::string epilogue = k->getAttrOfType<StringAttr>("epilogue").str();
     d.params["trans_a"] = transA ? "true" : "false";
     d.params["trans_b"] = transB ? "true" : "false";
     d.params["epilogue"] = epilogue;
+    if (batched)
+      d.params["batch"] = "true";
     index = internKernel(d, false, false);
+    // Matrices, or batches of matrices [Bt, rows, cols].
+    auto view = [&](Value v) {
+      return batched ? asBatch(sym.shapes.at(v)) : asMatrix(sym.shapes.at(v));
+    };
     Value a = k.getInputs()[0], b = k.getInputs()[1];
-    SymShape sa = asMatrix(sym.shapes.at(a)), sb = asMatrix(sym.shapes.at(b));
+    SymShape sa = view(a), sb = view(b), so = view(k.getResult());
     args.push_back({a, sa});
     args.push_back({b, sb});
     if (epilogue != "none")
       args.push_back({k.getInputs()[2], sym.shapes.at(k.getInputs()[2])});
-    SymShape so = asMatrix(sym.shapes.at(k.getResult()));
-    Dim kdim = transA ? sa[0] : sa[1];
-    flops = (Dim(2) * so[0] * so[1] * kdim).str();
+    size_t r = sa.size() - 2;
+    Dim kdim = transA ? sa[r] : sa[r + 1];
+    Dim total = Dim(2) * so[r] * so[r + 1] * kdim;
+    if (batched)
+      total = total * so[0];
+    flops = total.str();
     args.push_back({k.getResult(), so});
   } else {
     bool rng = false;

@@ -70,7 +70,8 @@ int main(int argc, char **argv) {
       output = argv[++i];
     } else if (a == "--version") {
       // The kernel cache keys on this line.
-      std::cout << "gptc-kernelgen " << kKernelGenVersion << " halide "
+      std::cout << "gptc-kernelgen " << kKernelGenVersion << " ("
+                << GPTC_KERNELGEN_SOURCE_HASH << ") halide "
                 << GPTC_HALIDE_VERSION << "\n";
       return 0;
     } else if (a == "-h" || a == "--help") {

@@ -5,6 +5,8 @@
 //   trans_a = true   a is stored [K, M]   (weight gradients: x^T dy)
 //   trans_b = true   b is stored [N, K]   (x w^T: LM head, input gradients)
 //   epilogue = none | bias | bias_gelu
+//   batch = true     a, b and out carry a leading batch dim [Bt, ., .]
+//                    (attention's per-head products); no epilogue
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,7 +28,7 @@ public:
 
 private:
   KernelDesc desc;
-  bool transA, transB;
+  bool transA, transB, batched;
   std::string epilogue;
 };
 

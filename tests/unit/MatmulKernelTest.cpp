@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "mm_test_batch.h"
+#include "mm_test_batch_tt.h"
 #include "mm_test_bias_gelu.h"
 #include "mm_test_plain.h"
 #include "mm_test_trans_a.h"
@@ -90,6 +92,44 @@ TEST_P(MatmulKernel, MatchesReference) {
       }
     EXPECT_LT(diff / scale, 1e-5) << v.name << " " << m << "x" << k << "x" << n;
   }
+}
+
+// A batch of three products, batch i of b scaled by i + 1, as attention's
+// per-head products (plain, and with both operands transposed).
+TEST_P(MatmulKernel, BatchedMatchesReference) {
+  auto [m, k, n] = GetParam();
+  const int batch = 3;
+  std::mt19937 rng(m * 17 + k * 5 + n);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> av(m * k), bv(k * n);
+  for (auto *v : {&av, &bv})
+    for (float &x : *v)
+      x = dist(rng);
+  Buffer<float> a(k, m, batch), aT(m, k, batch), b(n, k, batch),
+      bT(k, n, batch);
+  for (int t = 0; t < batch; ++t) {
+    for (int i = 0; i < m; ++i)
+      for (int p = 0; p < k; ++p)
+        a(p, i, t) = aT(i, p, t) = av[i * k + p];
+    for (int p = 0; p < k; ++p)
+      for (int j = 0; j < n; ++j)
+        b(j, p, t) = bT(p, j, t) = bv[p * n + j] * (t + 1);
+  }
+  Buffer<float> c(n, m, batch), cT(n, m, batch);
+  ASSERT_EQ(mm_test_batch(a, b, c), 0);
+  ASSERT_EQ(mm_test_batch_tt(aT, bT, cT), 0);
+  double diff = 0, scale = 1e-6;
+  for (int t = 0; t < batch; ++t)
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double want = 0;
+        for (int p = 0; p < k; ++p)
+          want += double(av[i * k + p]) * bv[p * n + j] * (t + 1);
+        diff = std::max({diff, std::fabs(want - c(j, i, t)),
+                         std::fabs(want - cT(j, i, t))});
+        scale = std::max(scale, std::fabs(want));
+      }
+  EXPECT_LT(diff / scale, 1e-5) << m << "x" << k << "x" << n;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulKernel,

@@ -110,7 +110,8 @@ def GptFuse : Pass<"gpt-fuse", "mlir::ModuleOp"> {
     arithmetic stays outside; a reshape of a buffer stays outside as a view.
     Runs after autodiff and the training step, on every function.
   }];
-  let dependentDialects = ["gptc::gpt::GptDialect"];
+  let dependentDialects = ["gptc::gpt::GptDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 #endif // GPTC_PASSES_PASSES_TD

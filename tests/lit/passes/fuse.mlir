@@ -37,10 +37,11 @@ func.func @shared_product(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %b: tensor<
 // -----
 
 // The weight gradient unbroadcast(matmul(transpose(x), dy)) over the batch
-// is one matmul with trans_a that reads x and dy in place (w only gives
-// the shape).
+// is one matmul with trans_a that reads x and dy in place; w only gives the
+// shape, so a tensor.empty stands for it inside the kernel.
 // CHECK-LABEL: func.func @weight_grad
-// CHECK: gpt.kernel "matmul"(%arg0, %arg1, %arg2) {epilogue = "none", trans_a = true, trans_b = false}
+// CHECK: gpt.kernel "matmul"(%arg0, %arg1) {epilogue = "none", trans_a = true, trans_b = false}
+// CHECK: tensor.empty() : tensor<8x16xf32>
 // CHECK: gpt.transpose
 // CHECK: gpt.matmul
 // CHECK: gpt.unbroadcast
@@ -49,6 +50,24 @@ func.func @weight_grad(%x: tensor<2x5x8xf32>, %dy: tensor<2x5x16xf32>, %w: tenso
   %0 = gpt.matmul %t, %dy : tensor<2x8x5xf32>, tensor<2x5x16xf32> -> tensor<2x8x16xf32>
   %1 = gpt.unbroadcast %0 to %w : tensor<2x8x16xf32>, tensor<8x16xf32> -> tensor<8x16xf32>
   return %1 : tensor<8x16xf32>
+}
+
+// -----
+
+// The tied LM head's gradient: the transposed weight gradient is dy^T x,
+// a trans_a matmul with the operands swapped; the transposed weight it was
+// unbroadcast to is only a shape, so no kernel computes it.
+// CHECK-LABEL: func.func @tied_weight_grad
+// CHECK-NOT: gpt.kernel "fused"
+// CHECK: gpt.kernel "matmul"(%arg1, %arg0) {epilogue = "none", trans_a = true, trans_b = false}
+// CHECK-NOT: gpt.kernel
+func.func @tied_weight_grad(%x: tensor<2x5x8xf32>, %dy: tensor<2x5x16xf32>, %wte: tensor<16x8xf32>) -> tensor<16x8xf32> {
+  %wt = gpt.transpose %wte {perm = array<i64: 1, 0>} : tensor<16x8xf32> -> tensor<8x16xf32>
+  %t = gpt.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x5x8xf32> -> tensor<2x8x5xf32>
+  %0 = gpt.matmul %t, %dy : tensor<2x8x5xf32>, tensor<2x5x16xf32> -> tensor<2x8x16xf32>
+  %1 = gpt.unbroadcast %0 to %wt : tensor<2x8x16xf32>, tensor<8x16xf32> -> tensor<8x16xf32>
+  %2 = gpt.transpose %1 {perm = array<i64: 1, 0>} : tensor<8x16xf32> -> tensor<16x8xf32>
+  return %2 : tensor<16x8xf32>
 }
 
 // -----
@@ -113,18 +132,32 @@ func.func @view(%a: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x2x4xf32>) {
 
 // -----
 
-// Negative: a batched product (both operands batched, as attention's
-// scores) is not a matrix kernel: it becomes a fused kernel that also
-// absorbs the head split (reshape + transpose) of its operands.
+// A batch of products with equal batch dims (attention's per-head
+// products) is a batched matmul kernel; the head split (reshape +
+// transpose) is materialized first, and a transpose of the last two dims is
+// absorbed as trans_b.
 // CHECK-LABEL: func.func @batched
-// CHECK: gpt.kernel "fused"(%arg0, %arg1)
+// CHECK: %[[Q:.*]] = gpt.kernel "fused"(%arg0)
 // CHECK: gpt.reshape
 // CHECK: gpt.transpose
-// CHECK: gpt.matmul
-// CHECK-NOT: gpt.kernel
-func.func @batched(%q: tensor<2x5x8xf32>, %k: tensor<2x2x4x5xf32>) -> tensor<2x2x5x5xf32> {
+// CHECK: gpt.kernel "matmul"(%[[Q]], %arg1) {batch = true, epilogue = "none", trans_a = false, trans_b = true}
+func.func @batched(%q: tensor<2x5x8xf32>, %k: tensor<2x2x5x4xf32>) -> tensor<2x2x5x5xf32> {
   %0 = gpt.reshape %q to [2, 5, 2, 4] : tensor<2x5x8xf32> -> tensor<2x5x2x4xf32>
   %1 = gpt.transpose %0 {perm = array<i64: 0, 2, 1, 3>} : tensor<2x5x2x4xf32> -> tensor<2x2x5x4xf32>
-  %2 = gpt.matmul %1, %k : tensor<2x2x5x4xf32>, tensor<2x2x4x5xf32> -> tensor<2x2x5x5xf32>
+  %kt = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<2x2x5x4xf32> -> tensor<2x2x4x5xf32>
+  %2 = gpt.matmul %1, %kt : tensor<2x2x5x4xf32>, tensor<2x2x4x5xf32> -> tensor<2x2x5x5xf32>
   return %2 : tensor<2x2x5x5xf32>
+}
+
+// -----
+
+// Negative: batch dims that broadcast (1 against 2) are not a plain batch;
+// the product stays a fused kernel.
+// CHECK-LABEL: func.func @broadcast_batch
+// CHECK: gpt.kernel "fused"(%arg0, %arg1)
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: gpt.matmul
+func.func @broadcast_batch(%a: tensor<1x5x4xf32>, %b: tensor<2x4x3xf32>) -> tensor<2x5x3xf32> {
+  %0 = gpt.matmul %a, %b : tensor<1x5x4xf32>, tensor<2x4x3xf32> -> tensor<2x5x3xf32>
+  return %0 : tensor<2x5x3xf32>
 }

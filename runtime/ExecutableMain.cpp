@@ -48,7 +48,8 @@ BPE, splits it as the book does (train_ratio by characters), trains with
 AdamW (warmup + cosine decay), evaluates, samples and checkpoints.
   --config FILE          training config (models/train/*.yaml): its
                          run-time keys; the flags below override them
-  --data FILE            UTF-8 text to train on
+  --data FILE            UTF-8 text to train on, or an llm.c token shard
+                         (.bin, GPT-2 ids; split by tokens, not characters)
   --out DIR              log.jsonl, loss.svg, checkpoint (default: run)
   --checkpoint FILE      checkpoint path (default: DIR/checkpoint.safetensors)
   --checkpoint-interval N  also write it every N steps (and always at the

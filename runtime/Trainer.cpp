@@ -389,14 +389,20 @@ int Trainer::run() {
           "the model's vocabulary has " + std::to_string(c.limit) +
           " entries but the GPT-2 tokenizer needs " +
           std::to_string(tok->vocabSize()) + " (build with vocab_size: 50257)");
-  std::string text = readText(o.data);
+  // Text, or an llm.c token shard (already GPT-2 ids), split by tokens.
+  bool shard = fs::path(o.data).extension() == ".bin";
+  std::string text = shard ? std::string() : readText(o.data);
+  std::vector<uint32_t> shardTokens;
+  if (shard)
+    shardTokens = readTokenShard(o.data);
 
   if (o.evalOnly) {
     if (o.initFrom.empty() && o.resume.empty())
       throw RuntimeError("--eval needs weights: --weights FILE or --resume "
                          "CHECKPOINT");
     loadWeights(o.resume.empty() ? o.initFrom : o.resume, false);
-    WindowDataset data(tok->encode(text, Tokenizer::Special::Allow),
+    WindowDataset data(shard ? shardTokens
+                             : tok->encode(text, Tokenizer::Special::Allow),
                        o.contextLength, o.contextLength);
     DataLoader loader(data, o.batchSize, false, false, 0);
     loader.startEpoch(0);
@@ -408,11 +414,17 @@ int Trainer::run() {
     return 0;
   }
 
-  auto [trainText, valText] = splitByCharacters(text, o.trainRatio);
-  std::vector<uint32_t> trainTokens =
-      tok->encode(trainText, Tokenizer::Special::Allow);
-  std::vector<uint32_t> valTokens =
-      tok->encode(valText, Tokenizer::Special::Allow);
+  std::vector<uint32_t> trainTokens, valTokens;
+  if (shard) {
+    size_t cut = static_cast<size_t>(o.trainRatio *
+                                     static_cast<double>(shardTokens.size()));
+    trainTokens.assign(shardTokens.begin(), shardTokens.begin() + cut);
+    valTokens.assign(shardTokens.begin() + cut, shardTokens.end());
+  } else {
+    auto [trainText, valText] = splitByCharacters(text, o.trainRatio);
+    trainTokens = tok->encode(trainText, Tokenizer::Special::Allow);
+    valTokens = tok->encode(valText, Tokenizer::Special::Allow);
+  }
   auto dataset = [&](std::vector<uint32_t> t, const char *part,
                      int64_t stride) {
     size_t n = t.size();
@@ -547,9 +559,10 @@ int Trainer::run() {
           << ", \"train_loss\": " << tl << ", \"val_loss\": " << vl << "}\n";
       std::cerr << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step
                 << ", " << step * tokensPerStep << " tokens): train loss "
-                << std::fixed << std::setprecision(3) << tl << ", val loss "
-                << vl << ", val perplexity " << std::setprecision(1)
-                << std::exp(vl) << ", "
+                << std::fixed << std::setprecision(3) << tl << " (perplexity "
+                << std::setprecision(1) << std::exp(tl) << "), val loss "
+                << std::setprecision(3) << vl << " (perplexity "
+                << std::setprecision(1) << std::exp(vl) << "), "
                 << static_cast<int64_t>(rows * o.contextLength / perStep)
                 << " tok/s, ETA " << duration(perStep * (totalSteps - step))
                 << (tty ? "          " : "") << "\n";

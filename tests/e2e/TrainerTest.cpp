@@ -224,6 +224,13 @@ TEST(Trainer, BadInputsFailWithAMessage) {
   expectError(with({"--data", kRoot + "/data/the-verdict.txt", "--resume",
                     dir + "/other.safetensors"}),
               "tensor 'wte.weight' has shape F32[256, 32]");
+  // Divergence: stopped at the first step whose loss is not finite, naming
+  // the step (and the first non-finite gradient when there is one).
+  expectError(with({"--data", kRoot + "/data/the-verdict.txt", "--lr", "1e30",
+                    "--warmup", "0", "--clip", "1e30", "--eval-interval", "0",
+                    "--steps", "50", "--out", dir + "/nan"}),
+              ": the loss is ");
+  EXPECT_FALSE(fs::exists(dir + "/nan/checkpoint.safetensors"));
 }
 
 } // namespace

@@ -14,33 +14,19 @@
 
 #include "mlir/IR/MLIRContext.h"
 
+#include "GoldenModel.h"
+
 #include <gtest/gtest.h>
 
 using namespace gptc;
 
 namespace {
 
-mlir::OwningOpRef<mlir::ModuleOp> compile(mlir::MLIRContext &context,
-                                          const std::string &config) {
-  std::string root = GPTC_SOURCE_DIR;
-  SourceManager sm;
-  ModelSource src = loadModel(sm, root + "/models/gpt2.gpt", {});
-  ConfigFile cfg = loadConfig(sm, config);
-  Program prog = analyze(src, cfg);
-  loadGptDialects(context);
-  auto module = mlirGen(context, prog);
-  mlir::PassManager pm(&context);
-  buildFrontendPipeline(pm);
-  buildTrainingPipeline(pm, TrainConfig());
-  EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
-  return module;
-}
-
 TEST(Fusion, InterpreterGivesIdenticalResults) {
   std::string base =
       std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/tied-bias-odd-t";
   mlir::MLIRContext context;
-  auto module = compile(context, base + ".yaml");
+  auto module = test::compileGolden(context, base);
   mlir::OwningOpRef<mlir::ModuleOp> fused = module->clone();
   mlir::PassManager pm(&context);
   buildKernelPipeline(pm);

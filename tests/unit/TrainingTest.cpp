@@ -16,6 +16,7 @@
 
 #include "mlir/IR/MLIRContext.h"
 
+#include "GoldenModel.h"
 #include "TestUtil.h"
 
 #include <gtest/gtest.h>
@@ -26,27 +27,8 @@ using namespace gptc;
 
 namespace {
 
+using test::compileGolden;
 using test::relError;
-
-/// The model of a golden, compiled through the training pipeline.
-mlir::OwningOpRef<mlir::ModuleOp>
-compile(mlir::MLIRContext &context, const std::string &base,
-        const std::vector<std::string> &sets) {
-  std::string root = GPTC_SOURCE_DIR;
-  SourceManager sm;
-  ModelSource src = loadModel(sm, root + "/models/gpt2.gpt", {});
-  ConfigFile cfg = loadConfig(sm, base + ".yaml");
-  for (auto &s : sets)
-    addOverride(sm, cfg, s);
-  Program prog = analyze(src, cfg);
-  loadGptDialects(context);
-  auto module = mlirGen(context, prog);
-  mlir::PassManager pm(&context);
-  buildFrontendPipeline(pm);
-  buildTrainingPipeline(pm, TrainConfig());
-  EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
-  return module;
-}
 
 TensorData scalar(double v) {
   return TensorData::fromDoubles(DType::F64, {}, {v});
@@ -97,7 +79,7 @@ TEST_P(TrainingGolden, GradientsMatchPyTorch) {
   std::string base =
       std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/" + GetParam();
   mlir::MLIRContext context;
-  auto module = compile(context, base, {});
+  auto module = compileGolden(context, base);
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
   auto grad = module->lookupSymbol<mlir::func::FuncOp>("loss_grad");
   ASSERT_TRUE(grad);
@@ -126,7 +108,7 @@ TEST_P(TrainingGolden, TenAdamWStepsWithoutDropout) {
   std::string base =
       std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/" + GetParam();
   mlir::MLIRContext context;
-  auto module = compile(context, base, {"drop_rate=0"});
+  auto module = compileGolden(context, base, {"drop_rate=0"});
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
   std::vector<double> losses = trainSteps(*module, golden, false);
   EXPECT_LT(relError(losses, golden.find("expected.steps.losses")->toDoubles()),
@@ -137,7 +119,7 @@ TEST_P(TrainingGolden, TenAdamWStepsWithDropout) {
   std::string base =
       std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/" + GetParam();
   mlir::MLIRContext context;
-  auto module = compile(context, base, {});
+  auto module = compileGolden(context, base);
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
   std::vector<double> losses = trainSteps(*module, golden, true);
   EXPECT_LT(relError(losses,

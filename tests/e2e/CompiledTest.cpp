@@ -43,9 +43,10 @@ const testing::Environment *const kCleanUp =
 
 /// Builds (once per process) the executable of a golden config.
 std::string build(const std::string &golden, const std::string &task,
-                  const std::vector<std::string> &sets = {}) {
+                  const std::vector<std::string> &sets = {},
+                  const std::string &target = "cpu") {
   static std::map<std::string, std::string> built;
-  std::string key = golden + "|" + task;
+  std::string key = golden + "|" + task + "|" + target;
   for (const std::string &s : sets)
     key += "|" + s;
   if (auto it = built.find(key); it != built.end())
@@ -282,6 +283,25 @@ TEST(Compiled, BadInputsFailWithAMessage) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.log.find("built without 'train_step'"), std::string::npos)
       << r.log;
+}
+
+// The AVX2 schedules (4x24 tiles, 8 lanes), forced on this machine.
+TEST(Compiled, Avx2TargetMatchesPyTorch) {
+  SafetensorsFile g = readSafetensors(kGoldens + "tied-bias-odd-t.safetensors");
+  SafetensorsFile in;
+  for (auto &[name, t] : g.tensors)
+    if (name.rfind("expected.", 0) != 0)
+      in.tensors[name] = t;
+  std::string exe = build("tied-bias-odd-t", "forward", {}, "cpu-avx2");
+  Outcome r = run(exe, in);
+  ASSERT_EQ(r.status, 0) << r.log;
+  EXPECT_LT(relError(r.out.find("logits")->toDoubles(),
+                     g.find("expected.logits")->toDoubles()),
+            1e-4);
+  std::string dump;
+  ASSERT_EQ(runCapture({"/usr/bin/objdump", "-d", exe}, dump), 0);
+  EXPECT_EQ(dump.find("zmm"), std::string::npos)
+      << "AVX-512 code in an AVX2 build";
 }
 
 TEST(Compiled, LinksNeitherMlirNorHalide) {

@@ -15,6 +15,7 @@
 #include <new>
 #include <ostream>
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace gptc {
 
@@ -82,6 +83,16 @@ uint8_t *Executor::reserveArena(int64_t bytes, const std::string &function) {
     munmap(arenaBase, arenaCapacity);
   arenaBase = nullptr;
   arenaCapacity = 0;
+  // Overcommit would let a too-large arena map and the process die on first
+  // touch: compare with the machine's memory instead.
+  int64_t physical = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) *
+                     static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  if (physical > 0 && bytes > physical)
+    throw RuntimeError("out of memory: " + function + " needs an arena of " +
+                       std::to_string(bytes >> 20) + " MiB at these sizes, " +
+                       "more than this machine's " +
+                       std::to_string(physical >> 20) +
+                       " MiB; use a smaller batch or context");
   // 2 MiB multiples, on transparent huge pages where the kernel allows.
   int64_t size = std::max<int64_t>(bytes, 1) + ((1 << 21) - 1);
   size &= ~static_cast<int64_t>((1 << 21) - 1);

@@ -480,6 +480,60 @@ LogicalResult UnsliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return success();
 }
 
+/// q [..., T, D], k [..., S, D], v [..., S, Dv] with equal batch dims; the
+/// output [..., T, Dv].
+static LogicalResult attentionShape(Operation *op, Value qv, Value kv, Value vv,
+                                    bool causal,
+                                    SmallVectorImpl<int64_t> &shape) {
+  auto q = shapeOf(qv), k = shapeOf(kv), v = shapeOf(vv);
+  if (q.size() < 2 || k.size() != q.size() || v.size() != q.size())
+    return op->emitOpError("q, k and v must have the same rank >= 2, got ")
+           << formatShape(q) << ", " << formatShape(k) << " and "
+           << formatShape(v);
+  size_t r = q.size();
+  for (size_t i = 0; i + 2 < r; ++i)
+    if (!compatible(q[i], k[i]) || !compatible(q[i], v[i]))
+      return op->emitOpError("batch dims differ: ")
+             << formatShape(q) << ", " << formatShape(k) << " and "
+             << formatShape(v);
+  if (!compatible(q[r - 1], k[r - 1]))
+    return op->emitOpError("q and k head dims differ: ")
+           << formatShape(q) << " and " << formatShape(k);
+  if (!compatible(k[r - 2], v[r - 2]))
+    return op->emitOpError("k and v lengths differ: ")
+           << formatShape(k) << " and " << formatShape(v);
+  if (causal && !compatible(q[r - 2], k[r - 2]))
+    return op->emitOpError("a causal mask needs as many queries as keys: ")
+           << formatShape(q) << " and " << formatShape(k);
+  shape.assign(q.begin(), q.end());
+  shape[r - 1] = v[r - 1];
+  return success();
+}
+
+LogicalResult AttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return attentionShape(*this, getQ(), getK(), getV(), getCausal(), shape);
+}
+
+LogicalResult
+AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  SmallVector<int64_t> out;
+  if (failed(attentionShape(*this, getQ(), getK(), getV(), getCausal(), out)))
+    return failure();
+  auto g = shapeOf(getGrad());
+  if (g.size() != out.size() || !llvm::all_of(llvm::zip(g, out), [](auto p) {
+        return compatible(std::get<0>(p), std::get<1>(p));
+      }))
+    return emitOpError("gradient ")
+           << formatShape(g) << " does not match the output "
+           << formatShape(out);
+  int64_t wrt = getWrt();
+  if (wrt < 0 || wrt > 2)
+    return emitOpError("wrt must be 0 (q), 1 (k) or 2 (v), got ") << wrt;
+  auto of = shapeOf(wrt == 0 ? getQ() : wrt == 1 ? getK() : getV());
+  shape.assign(of.begin(), of.end());
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Gradient rules
 //===----------------------------------------------------------------------===//
@@ -570,6 +624,16 @@ GRAD(MatmulOp) {
       gb.unbroadcast(gb.matmul(g, gb.transposeLast2(getRhs())), getLhs()));
   grads.push_back(
       gb.unbroadcast(gb.matmul(gb.transposeLast2(getLhs()), g), getRhs()));
+}
+
+GRAD(AttentionOp) {
+  for (int64_t wrt = 0; wrt < 3; ++wrt) {
+    Value operand = getOperand(wrt);
+    grads.push_back(AttentionGradOp::create(
+        b, getLoc(), operand.getType(), g, getQ(), getK(), getV(),
+        b.getI64IntegerAttr(wrt), getCausalAttr(), getScaleAttr(), getPAttr(),
+        getIdAttr()));
+  }
 }
 
 GRAD(TransposeOp) {

@@ -568,6 +568,82 @@ private:
           }
           set(op, std::move(r));
         })
+        .Case<AttentionOp>([&](AttentionOp o) {
+          const Buffer &q = in(o.getQ()), &k = in(o.getK()), &v = in(o.getV());
+          AttentionDims d = attentionDims(q, k, v);
+          Buffer r{q.shape, std::vector<double>(d.batch * d.T * d.Dv, 0.0)};
+          r.shape.back() = d.Dv;
+          std::vector<double> w;
+          for (int64_t bi = 0; bi < d.batch; ++bi) {
+            attentionWeights(q, k, d, bi, o.getCausal(),
+                             o.getScale().convertToDouble(),
+                             o.getP().convertToDouble(), o.getId(), w, true);
+            for (int64_t i = 0; i < d.T; ++i)
+              for (int64_t j = 0; j < d.S; ++j)
+                for (int64_t c = 0; c < d.Dv; ++c)
+                  r.data[(bi * d.T + i) * d.Dv + c] +=
+                      w[i * d.S + j] * v.data[(bi * d.S + j) * d.Dv + c];
+          }
+          set(op, std::move(r));
+        })
+        .Case<AttentionGradOp>([&](AttentionGradOp o) {
+          const Buffer &g = in(o.getGrad()), &q = in(o.getQ()),
+                       &k = in(o.getK()), &v = in(o.getV());
+          AttentionDims d = attentionDims(q, k, v);
+          double scale = o.getScale().convertToDouble();
+          double p = o.getP().convertToDouble();
+          int64_t wrt = o.getWrt();
+          const Buffer &like = wrt == 0 ? q : wrt == 1 ? k : v;
+          Buffer r{like.shape, std::vector<double>(like.data.size(), 0.0)};
+          std::vector<double> P, Pd;
+          for (int64_t bi = 0; bi < d.batch; ++bi) {
+            // P: the softmax; Pd: after dropout (P * M / (1 - p)).
+            attentionWeights(q, k, d, bi, o.getCausal(), scale, p, o.getId(), P,
+                             false);
+            attentionWeights(q, k, d, bi, o.getCausal(), scale, p, o.getId(),
+                             Pd, true);
+            auto gAt = [&](int64_t i, int64_t c) {
+              return g.data[(bi * d.T + i) * d.Dv + c];
+            };
+            if (wrt == 2) {
+              for (int64_t i = 0; i < d.T; ++i)
+                for (int64_t j = 0; j < d.S; ++j)
+                  for (int64_t c = 0; c < d.Dv; ++c)
+                    r.data[(bi * d.S + j) * d.Dv + c] +=
+                        Pd[i * d.S + j] * gAt(i, c);
+              continue;
+            }
+            // dS = P (dP - rowsum(dP P)), dP = (g v^T) M / (1 - p).
+            std::vector<double> dS(d.T * d.S, 0.0);
+            for (int64_t i = 0; i < d.T; ++i) {
+              double dot = 0;
+              for (int64_t j = 0; j < d.S; ++j) {
+                double dPd = 0;
+                for (int64_t c = 0; c < d.Dv; ++c)
+                  dPd += gAt(i, c) * v.data[(bi * d.S + j) * d.Dv + c];
+                double pij = P[i * d.S + j];
+                // Pd / P is the dropout factor M / (1 - p) where P > 0.
+                double dP = pij > 0 ? dPd * Pd[i * d.S + j] / pij : 0.0;
+                dS[i * d.S + j] = dP;
+                dot += dP * pij;
+              }
+              for (int64_t j = 0; j < d.S; ++j)
+                dS[i * d.S + j] = P[i * d.S + j] * (dS[i * d.S + j] - dot);
+            }
+            for (int64_t i = 0; i < d.T; ++i)
+              for (int64_t j = 0; j < d.S; ++j)
+                for (int64_t c = 0; c < d.D; ++c) {
+                  double s = scale * dS[i * d.S + j];
+                  if (wrt == 0)
+                    r.data[(bi * d.T + i) * d.D + c] +=
+                        s * k.data[(bi * d.S + j) * d.D + c];
+                  else
+                    r.data[(bi * d.S + j) * d.D + c] +=
+                        s * q.data[(bi * d.T + i) * d.D + c];
+                }
+          }
+          set(op, std::move(r));
+        })
         .Case<CrossEntropyGradOp>([&](auto o) {
           const Buffer &logits = in(o.getLogits()), &t = in(o.getTargets());
           double g = in(o.getGrad()).data[0];
@@ -667,6 +743,59 @@ private:
         }
     });
     return r;
+  }
+
+  struct AttentionDims {
+    int64_t batch = 1, T = 0, S = 0, D = 0, Dv = 0;
+  };
+
+  AttentionDims attentionDims(const Buffer &q, const Buffer &k,
+                              const Buffer &v) {
+    AttentionDims d;
+    size_t r = q.shape.size();
+    for (size_t i = 0; i + 2 < r; ++i)
+      d.batch *= q.shape[i];
+    d.T = q.shape[r - 2];
+    d.D = q.shape[r - 1];
+    d.S = k.shape[r - 2];
+    d.Dv = v.shape[r - 1];
+    if (k.shape[r - 1] != d.D || v.shape[r - 2] != d.S)
+      fail("q, k and v do not fit together");
+    return d;
+  }
+
+  /// The attention weights of batch element `bi` ([T, S]): softmax of the
+  /// scaled (masked) scores, then, with `dropped` in a training step, the
+  /// dropout of the unfused gpt.dropout with the same id (its flat index
+  /// runs over [batch, T, S]).
+  void attentionWeights(const Buffer &q, const Buffer &k,
+                        const AttentionDims &d, int64_t bi, bool causal,
+                        double scale, double p, int64_t id,
+                        std::vector<double> &w, bool dropped) {
+    w.assign(d.T * d.S, 0.0);
+    std::vector<double> row(d.S);
+    for (int64_t i = 0; i < d.T; ++i) {
+      for (int64_t j = 0; j < d.S; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < d.D; ++c)
+          s += q.data[(bi * d.T + i) * d.D + c] *
+               k.data[(bi * d.S + j) * d.D + c];
+        row[j] = causal && j > i ? -std::numeric_limits<double>::infinity()
+                                 : s * scale;
+      }
+      double lse = logSumExp(row);
+      for (int64_t j = 0; j < d.S; ++j) {
+        double pij = std::exp(row[j] - lse);
+        if (dropped && opts.training && p > 0) {
+          uint64_t flat = static_cast<uint64_t>((bi * d.T + i) * d.S + j);
+          pij = dropoutKeeps(p, opts.seed, opts.step, static_cast<uint32_t>(id),
+                             flat)
+                    ? pij / (1.0 - p)
+                    : 0.0;
+        }
+        w[i * d.S + j] = pij;
+      }
+    }
   }
 
   /// Sums `g` over the dims broadcasting added or stretched to reach it

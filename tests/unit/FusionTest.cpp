@@ -18,6 +18,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 using namespace gptc;
 
 namespace {
@@ -70,6 +72,60 @@ TEST(Fusion, InterpreterGivesIdenticalResults) {
       EXPECT_EQ(ra[i].shape, rb[i].shape) << name << " result " << i;
       EXPECT_EQ(ra[i].data, rb[i].data) << name << " result " << i;
     }
+  }
+}
+
+// Attention fused before autodiff (gpt.attention and its gradient rule)
+// against the book's primitives: the same training step, dropout included
+// (the fused op draws the unfused dropout's masks).
+TEST(FuseAttention, SameTrainingStepAsThePrimitives) {
+  std::string base =
+      std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/tied-bias-odd-t";
+  mlir::MLIRContext context;
+  auto plain = test::compileGolden(context, base);
+  auto fused = test::compileGolden(context, base, {}, true);
+  int attentions = 0;
+  fused->walk([&](gpt::AttentionOp) { ++attentions; });
+  EXPECT_EQ(attentions,
+            2 * 4); // 2 layers in forward, loss, loss_grad, train_step
+  int softmaxes = 0;
+  fused->walk([&](gpt::SoftmaxOp) { ++softmaxes; });
+  EXPECT_EQ(softmaxes, 0);
+
+  SafetensorsFile golden = readSafetensors(base + ".safetensors");
+  auto step = plain->lookupSymbol<mlir::func::FuncOp>("train_step");
+  for (unsigned a = 0; a < step.getNumArguments(); ++a) {
+    auto in = step.getArgAttrOfType<mlir::StringAttr>(a, "gpt.input");
+    auto t = mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
+    if (in && in.getValue().starts_with("adam."))
+      golden.tensors[in.str()] = TensorData::fromDoubles(
+          DType::F64, std::vector<int64_t>(t.getShape()),
+          std::vector<double>(t.getNumElements(), 0.0));
+  }
+  for (auto [name, v] : {std::pair<const char *, double>{"lr", 1e-3},
+                         {"step", 4},
+                         {"weight_decay", 0.1},
+                         {"clip_norm", 1.0}})
+    golden.tensors[name] = TensorData::fromDoubles(DType::F64, {}, {v});
+  InterpreterOptions training;
+  training.training = true;
+  training.seed = 5;
+  training.step = 4;
+  auto a = plain->lookupSymbol<mlir::func::FuncOp>("train_step");
+  auto b = fused->lookupSymbol<mlir::func::FuncOp>("train_step");
+  std::vector<Buffer> ra =
+      interpretAll(a, bindArguments(a, golden, base), training);
+  std::vector<Buffer> rb =
+      interpretAll(b, bindArguments(b, golden, base), training);
+  ASSERT_EQ(ra.size(), rb.size());
+  for (size_t i = 0; i < ra.size(); ++i) {
+    ASSERT_EQ(ra[i].shape, rb[i].shape) << "result " << i;
+    double diff = 0, scale = 1e-6;
+    for (size_t j = 0; j < ra[i].data.size(); ++j) {
+      diff = std::max(diff, std::fabs(ra[i].data[j] - rb[i].data[j]));
+      scale = std::max(scale, std::fabs(ra[i].data[j]));
+    }
+    EXPECT_LT(diff / scale, 1e-10) << "result " << i;
   }
 }
 

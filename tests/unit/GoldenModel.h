@@ -14,10 +14,12 @@
 namespace gptc::test {
 
 /// models/gpt2.gpt at the golden's config (`base` + ".yaml", with `sets`
-/// overrides), through the front end and training pipelines.
+/// overrides), through the front end and training pipelines (with
+/// `fuseAttention`, gpt-fuse-attention before autodiff).
 inline mlir::OwningOpRef<mlir::ModuleOp>
 compileGolden(mlir::MLIRContext &context, const std::string &base,
-              const std::vector<std::string> &sets = {}) {
+              const std::vector<std::string> &sets = {},
+              bool fuseAttention = false) {
   std::string root = GPTC_SOURCE_DIR;
   SourceManager sm;
   ModelSource src = loadModel(sm, root + "/models/gpt2.gpt", {});
@@ -29,6 +31,8 @@ compileGolden(mlir::MLIRContext &context, const std::string &base,
   auto module = mlirGen(context, prog);
   mlir::PassManager pm(&context);
   buildFrontendPipeline(pm);
+  if (fuseAttention)
+    pm.addPass(createGptFuseAttention());
   buildTrainingPipeline(pm, TrainConfig());
   EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
   return module;

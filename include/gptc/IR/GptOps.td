@@ -536,6 +536,66 @@ def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [AttrSizedOperandSegments]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Attention (formed by --gpt-fuse-attention)
+//===----------------------------------------------------------------------===//
+
+def Gpt_AttentionOp : Gpt_ShapedOp<"attention", [Differentiable]> {
+  let summary = "scaled dot-product attention, optionally causal, with dropout";
+  let description = [{
+    `dropout(softmax(mask(q @ k^T * scale))) @ v` for q `[..., T, D]`,
+    k `[..., S, D]`, v `[..., S, Dv]` with equal batch dims; `causal` masks
+    the future (key j > query i, T = S). Dropout with probability `p` acts on
+    the attention weights in a training step only, drawing the masks the
+    unfused `gpt.dropout` with the same `id` would (docs/RNG.md): fused and
+    unfused attention give the same results. `--gpt-fuse-attention` forms
+    it from the book's spelling; its gradient never needs the weights.
+
+    ```mlir
+    %o = gpt.attention %q, %k, %v {causal = true, scale = 0.125 : f64,
+                                   p = 0.1 : f64, id = 3 : i64}
+           : tensor<?x12x?x64xf32>, tensor<?x12x?x64xf32>,
+             tensor<?x12x?x64xf32> -> tensor<?x12x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$q, Gpt_F32Tensor:$k, Gpt_F32Tensor:$v,
+                       BoolAttr:$causal, F64Attr:$scale, F64Attr:$p,
+                       I64Attr:$id);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v) `->`
+    type($result)
+  }];
+}
+
+def Gpt_AttentionGradOp : Gpt_ShapedOp<"attention_grad"> {
+  let summary = "the gradient of gpt.attention with respect to q, k or v";
+  let description = [{
+    With `S = mask(q k^T scale)`, `P = softmax(S)` and `P'` its dropout
+    (mask `M`, recomputed from the id): `wrt = 2` gives `dV = P'^T g`;
+    `wrt = 0` gives `dQ = scale dS k` and `wrt = 1` gives `dK = scale dS^T q`,
+    where `dS = P (dP - rowsum(dP P))` and `dP = (g v^T) M / (1 - p)`. The
+    weights are recomputed from q and k rather than kept from the forward.
+
+    ```mlir
+    %dq = gpt.attention_grad %g, %q, %k, %v {wrt = 0 : i64, causal = true,
+            scale = 0.125 : f64, p = 0.1 : f64, id = 3 : i64}
+            : tensor<2x12x64x64xf32>, tensor<2x12x64x64xf32>,
+              tensor<2x12x64x64xf32>, tensor<2x12x64x64xf32>
+            -> tensor<2x12x64x64xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$grad, Gpt_F32Tensor:$q,
+                       Gpt_F32Tensor:$k, Gpt_F32Tensor:$v, I64Attr:$wrt,
+                       BoolAttr:$causal, F64Attr:$scale, F64Attr:$p,
+                       I64Attr:$id);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $q `,` $k `,` $v attr-dict `:` type($grad) `,` type($q) `,`
+    type($k) `,` type($v) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Kernels (formed by --gpt-fuse)
 //===----------------------------------------------------------------------===//
 

@@ -114,4 +114,18 @@ def GptFuse : Pass<"gpt-fuse", "mlir::ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+
+def GptFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
+  let summary = "Replaces attention written from primitives by gpt.attention";
+  let description = [{
+    Recognizes `dropout?(softmax(scale/mask(q @ transpose(k)))) @ v` (the
+    book's spelling and its variants: scale before or after the mask or on
+    q, dropout present or absent) and replaces it by one `gpt.attention`
+    with its causal flag, scale, dropout probability and id. Weights used
+    elsewhere, or a mask that is not `gpt.causal_mask`, block the fusion.
+    Runs before autodiff: gpt.attention has its own gradient rule.
+  }];
+  let dependentDialects = ["gptc::gpt::GptDialect"];
+}
+
 #endif // GPTC_PASSES_PASSES_TD

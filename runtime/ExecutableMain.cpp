@@ -70,7 +70,8 @@ name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
 `step`, `weight_decay`, `clip_norm` and the AdamW moments) and writes
 `logits`, `loss` when targets are given, and for a training step the
 updated parameters, moments and gradients to OUT.
-  --profile     print the time and GFLOP/s of every kernel
+  --profile     print the time and GFLOP/s of every kernel (also after
+                training)
   --repeat N    run N times; print the median and minimum time of the run
                 (forward, loss or training step)
 
@@ -304,9 +305,14 @@ int main(int argc, char **argv) {
     }
     if (train.trainRatio <= 0 || train.trainRatio >= 1)
       throw RuntimeError("--train-ratio must be between 0 and 1");
+    // Dropout draws from the run's seed (config or flag).
+    options.seed = static_cast<uint64_t>(train.seed);
     Executor exec = makeExecutor(options);
     Plan plan = Plan::parse(gptc_plan_text);
-    return runTrainer(exec, plan, train);
+    int status = runTrainer(exec, plan, train);
+    if (options.profile)
+      exec.printProfile(std::cerr);
+    return status;
   } catch (const RuntimeError &e) {
     std::cerr << argv[0] << ": error: " << e.what() << "\n";
     return 1;

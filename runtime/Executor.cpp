@@ -112,10 +112,10 @@ bool Executor::has(const std::string &function) const {
   return plan.find(function) != nullptr;
 }
 
-std::map<std::string, TensorData> Executor::run(const std::string &function,
-                                                const SafetensorsFile &in,
-                                                const std::string &source,
-                                                uint64_t step, bool collect) {
+std::map<std::string, TensorData>
+Executor::run(const std::string &function, const SafetensorsFile &in,
+              const std::string &source, uint64_t step,
+              const std::function<bool(const std::string &)> &keep) {
   const PlanFunction *fn = plan.find(function);
   if (!fn)
     throw RuntimeError("this executable has no '" + function + "' function");
@@ -278,9 +278,9 @@ std::map<std::string, TensorData> Executor::run(const std::string &function,
   }
 
   std::map<std::string, TensorData> out;
-  if (!collect)
-    return out;
   for (auto &[name, v] : fn->outputs) {
+    if (keep && !keep(name))
+      continue;
     TensorData t;
     t.dtype = DType::F32;
     t.shape = evalShape(fn->values[v].shape, syms);

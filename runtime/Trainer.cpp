@@ -510,11 +510,18 @@ int Trainer::run() {
     // As the book's appendix D: no clipping during the warmup.
     state.tensors["clip_norm"] =
         scalar(step > o.warmupSteps ? o.clipGradNorm : 1e30);
-    auto out = exec.run("train_step", state, o.data, step);
+    // Gradients are not copied out; the step is rerun for them only to name
+    // the culprit of a non-finite loss (the step is deterministic).
+    auto isGrad = [](const std::string &name) {
+      return name.rfind("grad.", 0) == 0;
+    };
+    auto out = exec.run("train_step", state, o.data, step,
+                        [&](const std::string &n) { return !isGrad(n); });
     double l = scalarOf(out.at("loss"));
     if (!std::isfinite(l)) {
       std::string culprit;
-      for (auto &[name, t] : out)
+      for (auto &[name, t] :
+           exec.run("train_step", state, o.data, step, isGrad))
         if (name.rfind("grad.", 0) == 0 && !allFinite(t)) {
           culprit = name;
           break;

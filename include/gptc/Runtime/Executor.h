@@ -13,6 +13,7 @@
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Safetensors.h"
 
+#include <functional>
 #include <iosfwd>
 
 namespace gptc {
@@ -40,12 +41,12 @@ public:
   /// returning its outputs as F32 tensors by name. Throws RuntimeError for
   /// a missing or misshapen tensor, an id out of range, a sequence longer
   /// than the model's context, or a failing kernel. `step` is the training
-  /// step's number (dropout masks); `collect` false skips copying the
-  /// outputs (timing runs).
-  std::map<std::string, TensorData> run(const std::string &function,
-                                        const SafetensorsFile &in,
-                                        const std::string &source,
-                                        uint64_t step = 0, bool collect = true);
+  /// step's number (dropout masks); `keep`, when given, selects the outputs
+  /// copied out (none for timing runs, no gradients for the trainer).
+  std::map<std::string, TensorData>
+  run(const std::string &function, const SafetensorsFile &in,
+      const std::string &source, uint64_t step = 0,
+      const std::function<bool(const std::string &)> &keep = nullptr);
 
   /// Per-kernel time, calls and GFLOP/s of every run so far, slowest first.
   void printProfile(std::ostream &os) const;

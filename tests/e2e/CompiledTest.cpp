@@ -309,6 +309,37 @@ TEST(Compiled, MatchesTheInterpreterOnRandomInputs) {
   }
 }
 
+// `gptc run` without --interpret: build into a temporary file and run it.
+TEST(Compiled, GptcRunBuildsAndRuns) {
+  SafetensorsFile g =
+      readSafetensors(kGoldens + "untied-nobias-t1.safetensors");
+  SafetensorsFile in;
+  for (auto &[name, t] : g.tensors)
+    if (name.rfind("expected.", 0) != 0)
+      in.tensors[name] = t;
+  fs::create_directories(kWork);
+  std::string base = kWork + "gptc-run";
+  writeSafetensors(base + ".in.safetensors", in);
+  std::string log;
+  ASSERT_EQ(
+      runCapture({GPTC_BIN, "run",
+                  std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt", "--config",
+                  kGoldens + "untied-nobias-t1.yaml", "--cache-dir",
+                  std::string(GPTC_BINARY_DIR) + "/test-kernel-cache",
+                  "--threads", "1", "--inputs", base + ".in.safetensors", "-o",
+                  base + ".out.safetensors"},
+                 log),
+      0)
+      << log;
+  SafetensorsFile out = readSafetensors(base + ".out.safetensors");
+  EXPECT_LT(relError(out.find("logits")->toDoubles(),
+                     g.find("expected.logits")->toDoubles()),
+            1e-4);
+  EXPECT_LT(relError(out.find("loss")->toDoubles(),
+                     g.find("expected.loss")->toDoubles()),
+            1e-4);
+}
+
 TEST(Compiled, BitwiseIdenticalAcrossThreadCounts) {
   SafetensorsFile in =
       trainInputs(readSafetensors(kGoldens + "tied-bias-odd-t.safetensors"));

@@ -534,6 +534,18 @@ AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return success();
 }
 
+bool TransposeOp::swapsLastTwoDims() {
+  ArrayRef<int64_t> p = getPerm();
+  size_t n = p.size();
+  if (n < 2)
+    return false;
+  for (size_t i = 0; i + 2 < n; ++i)
+    if (p[i] != static_cast<int64_t>(i))
+      return false;
+  return p[n - 2] == static_cast<int64_t>(n - 1) &&
+         p[n - 1] == static_cast<int64_t>(n - 2);
+}
+
 //===----------------------------------------------------------------------===//
 // Gradient rules
 //===----------------------------------------------------------------------===//

@@ -94,18 +94,6 @@ FailureOr<Value> peelMask(Value x, Match &m) {
   return fill.getInput();
 }
 
-bool swapsLastTwo(TransposeOp t) {
-  ArrayRef<int64_t> p = t.getPerm();
-  size_t n = p.size();
-  if (n < 2)
-    return false;
-  for (size_t i = 0; i + 2 < n; ++i)
-    if (p[i] != static_cast<int64_t>(i))
-      return false;
-  return p[n - 2] == static_cast<int64_t>(n - 1) &&
-         p[n - 1] == static_cast<int64_t>(n - 2);
-}
-
 std::optional<Match> matchAttention(MatmulOp out) {
   Match m;
   m.v = out.getRhs();
@@ -131,7 +119,7 @@ std::optional<Match> matchAttention(MatmulOp out) {
     return std::nullopt;
   m.chain.push_back(scores);
   auto kt = onlyUse<TransposeOp>(scores.getRhs());
-  if (!kt || !swapsLastTwo(kt))
+  if (!kt || !kt.swapsLastTwoDims())
     return std::nullopt;
   m.chain.push_back(kt);
   m.k = kt.getInput();

@@ -94,19 +94,9 @@ bool isTranspose2d(Operation *op) {
   return t && t.getPerm().size() == 2;
 }
 
-/// A transpose of the last two dims only: a matrix transpose, or one per
-/// batch element.
 bool swapsLastTwo(Operation *op) {
   auto t = dyn_cast_or_null<TransposeOp>(op);
-  if (!t || t.getPerm().size() < 2)
-    return false;
-  ArrayRef<int64_t> p = t.getPerm();
-  size_t n = p.size();
-  for (size_t i = 0; i + 2 < n; ++i)
-    if (p[i] != static_cast<int64_t>(i))
-      return false;
-  return p[n - 2] == static_cast<int64_t>(n - 1) &&
-         p[n - 1] == static_cast<int64_t>(n - 2);
+  return t && t.swapsLastTwoDims();
 }
 
 struct Group {

@@ -309,8 +309,7 @@ int main(int argc, char **argv) {
     // Dropout draws from the run's seed (config or flag).
     options.seed = static_cast<uint64_t>(train.seed);
     Executor exec = makeExecutor(options);
-    Plan plan = Plan::parse(gptc_plan_text);
-    int status = runTrainer(exec, plan, train);
+    int status = runTrainer(exec, train);
     if (options.profile)
       exec.printProfile(std::cerr);
     return status;

@@ -598,9 +598,8 @@ int Trainer::run() {
 
 } // namespace
 
-int runTrainer(Executor &exec, const Plan &plan,
-               const TrainerOptions &options) {
-  return Trainer(exec, plan, options).run();
+int runTrainer(Executor &exec, const TrainerOptions &options) {
+  return Trainer(exec, exec.getPlan(), options).run();
 }
 
 } // namespace gptc

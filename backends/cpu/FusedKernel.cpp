@@ -92,7 +92,7 @@ private:
   template <typename F> void define(Tensor &r, F body);
   void lowerOp(const std::string &line);
   /// Schedules a kernel-local reduction Func.
-  void computeRoot(Func f, int rank, bool hasUpdate);
+  void computeRoot(Func f, int rank);
   /// Schedules a reduction Func (kernel-local or the output): pure init
   /// vectorized; the update vectorized across output columns with the
   /// reduction loops inside, parallel over column blocks or outer dims.
@@ -210,17 +210,13 @@ template <typename F> void FusedBuilder::define(Tensor &r, F body) {
     r.f(rev) = e;
 }
 
-void FusedBuilder::computeRoot(Func f, int rank, bool hasUpdate) {
+void FusedBuilder::computeRoot(Func f, int rank) {
   f.compute_root();
-  std::vector<VarOrRVar> pure;
-  for (const Var &v : f.args())
-    pure.push_back(v);
-  if (rank >= 1) {
-    // Halide order: args()[0] innermost.
-    if (rank >= 2)
-      f.parallel(f.args()[rank - 1]);
-    if (hasUpdate && rank >= 2)
-      f.update().parallel(f.args()[rank - 1]);
+  // Halide order: args()[0] innermost; rows in parallel, each reduced in
+  // order.
+  if (rank >= 2) {
+    f.parallel(f.args()[rank - 1]);
+    f.update().parallel(f.args()[rank - 1]);
   }
 }
 
@@ -356,7 +352,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
       red(rev) = init;
       red(rev) = combine(red(revE), elem(inIdx(k.x)));
     }
-    computeRoot(red, static_cast<int>(vars.size()), true);
+    computeRoot(red, static_cast<int>(vars.size()));
     return [red, axis](std::vector<Expr> idx) {
       idx.erase(idx.begin() + axis);
       std::reverse(idx.begin(), idx.end());

@@ -231,6 +231,28 @@ TEST(Trainer, BadInputsFailWithAMessage) {
                     "--steps", "50", "--out", dir + "/nan"}),
               ": the loss is ");
   EXPECT_FALSE(fs::exists(dir + "/nan/checkpoint.safetensors"));
+  expectError(
+      with({"--data", kRoot + "/data/the-verdict.txt", "--train-ratio", "1.5"}),
+      "--train-ratio must be between 0 and 1");
+  // A model whose vocabulary cannot hold GPT-2's ids (tiny: 256 bytes).
+  std::string out;
+  EXPECT_EQ(runCapture({trainer("tiny"), "--data",
+                        kRoot + "/data/the-verdict.txt", "--ctx", "32"},
+                       out),
+            1);
+  EXPECT_NE(out.find("the model's vocabulary has 256 entries but the GPT-2 "
+                     "tokenizer needs 50257"),
+            std::string::npos)
+      << out;
+  // Usage errors: exit status 2.
+  EXPECT_EQ(runCapture({trainer(), "--inputs", dir + "/x.safetensors"}, out),
+            2);
+  EXPECT_NE(out.find("the run contract needs both --inputs and -o"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(runCapture({trainer(), "--frobnicate"}, out), 2);
+  EXPECT_NE(out.find("unknown argument '--frobnicate'"), std::string::npos)
+      << out;
 }
 
 } // namespace

@@ -15,10 +15,9 @@
 #include "mlir/IR/MLIRContext.h"
 
 #include "GoldenModel.h"
+#include "TestUtil.h"
 
 #include <gtest/gtest.h>
-
-#include <cmath>
 
 using namespace gptc;
 
@@ -38,21 +37,9 @@ TEST(Fusion, InterpreterGivesIdenticalResults) {
   EXPECT_GT(kernels, 50);
 
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
-  // The training step's extra inputs: zero moments and the scalars.
-  auto step = module->lookupSymbol<mlir::func::FuncOp>("train_step");
-  for (unsigned a = 0; a < step.getNumArguments(); ++a) {
-    auto in = step.getArgAttrOfType<mlir::StringAttr>(a, "gpt.input");
-    auto t = mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
-    if (in && in.getValue().starts_with("adam."))
-      golden.tensors[in.str()] = TensorData::fromDoubles(
-          DType::F64, std::vector<int64_t>(t.getShape()),
-          std::vector<double>(t.getNumElements(), 0.01));
-  }
-  for (auto [name, v] : {std::pair<const char *, double>{"lr", 1e-3},
-                         {"step", 2},
-                         {"weight_decay", 0.1},
-                         {"clip_norm", 1.0}})
-    golden.tensors[name] = TensorData::fromDoubles(DType::F64, {}, {v});
+  test::addStepInputs(
+      golden, module->lookupSymbol<mlir::func::FuncOp>("train_step"), 0.01);
+  golden.tensors["step"] = TensorData::fromDoubles(DType::F64, {}, {2});
 
   InterpreterOptions training;
   training.training = true;
@@ -93,20 +80,9 @@ TEST(FuseAttention, SameTrainingStepAsThePrimitives) {
   EXPECT_EQ(softmaxes, 0);
 
   SafetensorsFile golden = readSafetensors(base + ".safetensors");
-  auto step = plain->lookupSymbol<mlir::func::FuncOp>("train_step");
-  for (unsigned a = 0; a < step.getNumArguments(); ++a) {
-    auto in = step.getArgAttrOfType<mlir::StringAttr>(a, "gpt.input");
-    auto t = mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
-    if (in && in.getValue().starts_with("adam."))
-      golden.tensors[in.str()] = TensorData::fromDoubles(
-          DType::F64, std::vector<int64_t>(t.getShape()),
-          std::vector<double>(t.getNumElements(), 0.0));
-  }
-  for (auto [name, v] : {std::pair<const char *, double>{"lr", 1e-3},
-                         {"step", 4},
-                         {"weight_decay", 0.1},
-                         {"clip_norm", 1.0}})
-    golden.tensors[name] = TensorData::fromDoubles(DType::F64, {}, {v});
+  test::addStepInputs(golden,
+                      plain->lookupSymbol<mlir::func::FuncOp>("train_step"));
+  golden.tensors["step"] = TensorData::fromDoubles(DType::F64, {}, {4});
   InterpreterOptions training;
   training.training = true;
   training.seed = 5;
@@ -120,12 +96,7 @@ TEST(FuseAttention, SameTrainingStepAsThePrimitives) {
   ASSERT_EQ(ra.size(), rb.size());
   for (size_t i = 0; i < ra.size(); ++i) {
     ASSERT_EQ(ra[i].shape, rb[i].shape) << "result " << i;
-    double diff = 0, scale = 1e-6;
-    for (size_t j = 0; j < ra[i].data.size(); ++j) {
-      diff = std::max(diff, std::fabs(ra[i].data[j] - rb[i].data[j]));
-      scale = std::max(scale, std::fabs(ra[i].data[j]));
-    }
-    EXPECT_LT(diff / scale, 1e-10) << "result " << i;
+    EXPECT_LT(test::relError(rb[i].data, ra[i].data), 1e-10) << "result " << i;
   }
 }
 

@@ -7,6 +7,7 @@
 #include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
@@ -36,6 +37,25 @@ compileGolden(mlir::MLIRContext &context, const std::string &base,
   buildTrainingPipeline(pm, TrainConfig());
   EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
   return module;
+}
+
+/// Adds what `step` (@train_step) takes besides the golden's tensors: every
+/// AdamW moment filled with `moment`, and lr 1e-3, weight decay 0.1,
+/// clipping at 1.0 (the goldens' settings). The step number is the caller's.
+inline void addStepInputs(SafetensorsFile &state, mlir::func::FuncOp step,
+                          double moment = 0.0) {
+  for (unsigned a = 0; a < step.getNumArguments(); ++a) {
+    auto in = step.getArgAttrOfType<mlir::StringAttr>(a, "gpt.input");
+    auto t = mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
+    if (in && in.getValue().starts_with("adam."))
+      state.tensors[in.str()] = TensorData::fromDoubles(
+          DType::F64, std::vector<int64_t>(t.getShape()),
+          std::vector<double>(t.getNumElements(), moment));
+  }
+  for (auto [name, v] : {std::pair<const char *, double>{"lr", 1e-3},
+                         {"weight_decay", 0.1},
+                         {"clip_norm", 1.0}})
+    state.tensors[name] = TensorData::fromDoubles(DType::F64, {}, {v});
 }
 
 } // namespace gptc::test

@@ -39,19 +39,7 @@ std::vector<double> trainSteps(mlir::ModuleOp module, SafetensorsFile state,
                                bool dropout) {
   auto step = module.lookupSymbol<mlir::func::FuncOp>("train_step");
   EXPECT_TRUE(step);
-  for (unsigned a = 0; a < step.getNumArguments(); ++a) {
-    auto in = step.getArgAttrOfType<mlir::StringAttr>(a, "gpt.input");
-    if (in && in.getValue().starts_with("adam.")) {
-      auto t =
-          mlir::cast<mlir::RankedTensorType>(step.getArgument(a).getType());
-      std::vector<int64_t> shape(t.getShape().begin(), t.getShape().end());
-      state.tensors[in.str()] = TensorData::fromDoubles(
-          DType::F64, shape, std::vector<double>(t.getNumElements(), 0.0));
-    }
-  }
-  state.tensors["lr"] = scalar(1e-3);
-  state.tensors["weight_decay"] = scalar(0.1);
-  state.tensors["clip_norm"] = scalar(1.0);
+  test::addStepInputs(state, step);
   std::vector<double> losses;
   for (int t = 1; t <= 10; ++t) {
     state.tensors["step"] = scalar(t);

@@ -132,6 +132,11 @@ def Gpt_TransposeOp : Gpt_ShapedOp<"transpose", [Differentiable]> {
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasFolder = 1;
+  let extraClassDeclaration = [{
+    /// Whether only the last two dims trade places: a matrix transpose, or
+    /// one per batch element (what matmul kernels absorb).
+    bool swapsLastTwoDims();
+  }];
 }
 
 def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape", [Differentiable]> {

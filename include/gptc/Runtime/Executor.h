@@ -51,8 +51,7 @@ public:
   /// Per-kernel time, calls and GFLOP/s of every run so far, slowest first.
   void printProfile(std::ostream &os) const;
 
-  /// The arena size of the last run.
-  int64_t arenaBytes() const { return lastArena; }
+  const Plan &getPlan() const { return plan; }
 
 private:
   Plan plan;

@@ -45,7 +45,7 @@ struct TrainerOptions {
 /// Trains (or with evalOnly evaluates) with the executor's plan, which must
 /// have `train_step`, `loss` and `forward`. Returns the exit status; throws
 /// RuntimeError for bad data, weights or checkpoints.
-int runTrainer(Executor &exec, const Plan &plan, const TrainerOptions &options);
+int runTrainer(Executor &exec, const TrainerOptions &options);
 
 } // namespace gptc
 

@@ -40,9 +40,10 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
     if (!isa<gpt::GptDialect>(op.getDialect()))
       continue;
     Type result = op.getResult(0).getType();
-    if (!cast<RankedTensorType>(result).hasStaticShape())
-      return op.emitOpError("has a dynamic result type; specialize the "
-                            "function's dims before estimating its cost");
+    for (Type t : op.getResultTypes())
+      if (!cast<RankedTensorType>(t).hasStaticShape())
+        return op.emitOpError("has a dynamic result type; specialize the "
+                              "function's dims before estimating its cost");
     double n = static_cast<double>(numel(result));
     llvm::TypeSwitch<Operation *>(&op)
         .Case<gpt::MatmulOp>([&](auto m) {
@@ -56,6 +57,23 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
         .Case<gpt::CrossEntropyOp>([&](auto ce) {
           c.otherFlops += 4.0 * numel(ce.getLogits().getType());
         })
+        .Case<gpt::AttentionOp>([&](auto a) {
+          // Two products of q [.., T, D] with the keys; causal halves them.
+          auto q = cast<RankedTensorType>(a.getQ().getType()).getShape();
+          auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
+          double products =
+              4.0 * numel(a.getQ().getType()) * k[k.size() - 2];
+          c.matmulFlops += a.getCausal() ? products / 2 : products;
+          c.otherFlops += 5.0 * numel(a.getQ().getType()) / q.back() *
+                          k[k.size() - 2];
+        })
+        .Case<gpt::AttentionGradOp>([&](auto a) {
+          // Recomputing the scores and four more products.
+          auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
+          double products =
+              10.0 * numel(a.getQ().getType()) * k[k.size() - 2];
+          c.matmulFlops += a.getCausal() ? products / 2 : products;
+        })
         .Case<gpt::SumOp, gpt::MeanOp, gpt::MaxOp, gpt::VarOp>(
             [&](Operation *o) {
               c.otherFlops += numel(o->getOperand(0).getType());
@@ -66,7 +84,9 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
         .Default([&](Operation *) { c.otherFlops += n; });
     if (isa<gpt::ConstantOp>(op))
       continue;
-    int64_t b = bytesOf(result);
+    int64_t b = 0;
+    for (Type t : op.getResultTypes())
+      b += bytesOf(t);
     c.activationBytes += b;
     if (isa<gpt::SoftmaxOp>(op) &&
         cast<RankedTensorType>(result).getRank() == 4)
@@ -83,6 +103,10 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
           isa<gpt::GptDialect>(v.getDefiningOp()->getDialect()) &&
           !isa<gpt::ConstantOp>(v.getDefiningOp()))
         live -= bytesOf(v.getType());
+    // Results nobody reads (an lse outside training) die at once.
+    for (Value r : op.getResults())
+      if (r.use_empty())
+        live -= bytesOf(r.getType());
   }
   return c;
 }

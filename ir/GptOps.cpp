@@ -101,17 +101,19 @@ static LogicalResult checkAxis(Operation *op, int64_t axis, int64_t rank) {
 }
 
 LogicalResult gptc::gpt::verifyInferredShape(Operation *op) {
-  SmallVector<int64_t> inferred;
-  if (failed(cast<ShapeInference>(op).inferResultShape(inferred)))
+  SmallVector<SmallVector<int64_t>> shapes;
+  if (failed(cast<ShapeInference>(op).inferResultShapes(shapes)))
     return failure();
-  auto declared = cast<RankedTensorType>(op->getResult(0).getType());
-  bool ok = declared.getRank() == static_cast<int64_t>(inferred.size());
-  for (size_t i = 0; ok && i < inferred.size(); ++i)
-    ok = compatible(declared.getDimSize(i), inferred[i]);
-  if (!ok)
-    return op->emitOpError("result type ")
-           << declared << " does not match the inferred shape "
-           << formatShape(inferred);
+  for (auto [result, inferred] : llvm::zip(op->getResults(), shapes)) {
+    auto declared = cast<RankedTensorType>(result.getType());
+    bool ok = declared.getRank() == static_cast<int64_t>(inferred.size());
+    for (size_t i = 0; ok && i < inferred.size(); ++i)
+      ok = compatible(declared.getDimSize(i), inferred[i]);
+    if (!ok)
+      return op->emitOpError("result type ")
+             << declared << " does not match the inferred shape "
+             << formatShape(inferred);
+  }
   return success();
 }
 
@@ -514,23 +516,54 @@ LogicalResult AttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return attentionShape(*this, getQ(), getK(), getV(), getCausal(), shape);
 }
 
+LogicalResult AttentionOp::inferResultShapes(
+    SmallVectorImpl<SmallVector<int64_t>> &shapes) {
+  SmallVector<int64_t> out;
+  if (failed(inferResultShape(out)))
+    return failure();
+  shapes.push_back(out);
+  shapes.push_back(SmallVector<int64_t>(out.begin(), out.end() - 1));
+  return success();
+}
+
+/// dq's shape; checks that the forward's output, its lse and the output
+/// gradient fit q, k and v.
 LogicalResult
 AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   SmallVector<int64_t> out;
   if (failed(attentionShape(*this, getQ(), getK(), getV(), getCausal(), out)))
     return failure();
-  auto g = shapeOf(getGrad());
-  if (g.size() != out.size() || !llvm::all_of(llvm::zip(g, out), [](auto p) {
-        return compatible(std::get<0>(p), std::get<1>(p));
-      }))
-    return emitOpError("gradient ")
-           << formatShape(g) << " does not match the output "
-           << formatShape(out);
-  int64_t wrt = getWrt();
-  if (wrt < 0 || wrt > 2)
-    return emitOpError("wrt must be 0 (q), 1 (k) or 2 (v), got ") << wrt;
-  auto of = shapeOf(wrt == 0 ? getQ() : wrt == 1 ? getK() : getV());
-  shape.assign(of.begin(), of.end());
+  auto fits = [](ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+    return a.size() == b.size() &&
+           llvm::all_of(llvm::zip(a, b), [](auto p) {
+             return compatible(std::get<0>(p), std::get<1>(p));
+           });
+  };
+  for (auto [name, value] :
+       {std::pair<StringRef, Value>{"gradient", getGrad()},
+        std::pair<StringRef, Value>{"forward output", getOut()}})
+    if (!fits(shapeOf(value), out))
+      return emitOpError()
+             << name << " " << formatShape(shapeOf(value))
+             << " does not match the attention output " << formatShape(out);
+  ArrayRef<int64_t> rows(out.begin(), out.end() - 1);
+  if (!fits(shapeOf(getLse()), rows))
+    return emitOpError("lse ") << formatShape(shapeOf(getLse()))
+                               << " does not match the rows "
+                               << formatShape(rows);
+  auto q = shapeOf(getQ());
+  shape.assign(q.begin(), q.end());
+  return success();
+}
+
+LogicalResult AttentionGradOp::inferResultShapes(
+    SmallVectorImpl<SmallVector<int64_t>> &shapes) {
+  SmallVector<int64_t> dq;
+  if (failed(inferResultShape(dq)))
+    return failure();
+  shapes.push_back(dq);
+  for (Value v : {getK(), getV()})
+    shapes.push_back(SmallVector<int64_t>(shapeOf(v)));
   return success();
 }
 
@@ -639,13 +672,12 @@ GRAD(MatmulOp) {
 }
 
 GRAD(AttentionOp) {
-  for (int64_t wrt = 0; wrt < 3; ++wrt) {
-    Value operand = getOperand(wrt);
-    grads.push_back(AttentionGradOp::create(
-        b, getLoc(), operand.getType(), g, getQ(), getK(), getV(),
-        b.getI64IntegerAttr(wrt), getCausalAttr(), getScaleAttr(), getPAttr(),
-        getIdAttr()));
-  }
+  auto dx = AttentionGradOp::create(
+      b, getLoc(), TypeRange{getQ().getType(), getK().getType(),
+                             getV().getType()},
+      g, getQ(), getK(), getV(), getResult(), getLse(), getCausalAttr(),
+      getScaleAttr(), getPAttr(), getIdAttr());
+  grads.append(dx->result_begin(), dx->result_end());
 }
 
 GRAD(TransposeOp) {

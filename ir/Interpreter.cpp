@@ -139,10 +139,11 @@ private:
   const Buffer &in(Value v) { return tensors.at(v); }
   int64_t idx(Value v) { return indices.at(v); }
 
-  void set(Operation &op, Buffer b) {
+  void set(Operation &op, Buffer b) { set(op.getResult(0), std::move(b)); }
+  void set(Value result, Buffer b) {
     round(b);
-    check(op.getResult(0), b, "the result");
-    tensors[op.getResult(0)] = std::move(b);
+    check(result, b, "the result");
+    tensors[result] = std::move(b);
   }
 
   template <typename F> Buffer map(const Buffer &x, F f) {
@@ -573,28 +574,34 @@ private:
           AttentionDims d = attentionDims(q, k, v);
           Buffer r{q.shape, std::vector<double>(d.batch * d.T * d.Dv, 0.0)};
           r.shape.back() = d.Dv;
+          Buffer lse{std::vector<int64_t>(q.shape.begin(), q.shape.end() - 1),
+                     std::vector<double>(d.batch * d.T)};
           std::vector<double> w;
           for (int64_t bi = 0; bi < d.batch; ++bi) {
             attentionWeights(q, k, d, bi, o.getCausal(),
                              o.getScale().convertToDouble(),
-                             o.getP().convertToDouble(), o.getId(), w, true);
+                             o.getP().convertToDouble(), o.getId(), w, true,
+                             &lse.data[bi * d.T]);
             for (int64_t i = 0; i < d.T; ++i)
               for (int64_t j = 0; j < d.S; ++j)
                 for (int64_t c = 0; c < d.Dv; ++c)
                   r.data[(bi * d.T + i) * d.Dv + c] +=
                       w[i * d.S + j] * v.data[(bi * d.S + j) * d.Dv + c];
           }
-          set(op, std::move(r));
+          set(o.getResult(), std::move(r));
+          set(o.getLse(), std::move(lse));
         })
         .Case<AttentionGradOp>([&](AttentionGradOp o) {
+          // The oracle recomputes the weights from q and k; it does not
+          // trust the forward's out and lse.
           const Buffer &g = in(o.getGrad()), &q = in(o.getQ()),
                        &k = in(o.getK()), &v = in(o.getV());
           AttentionDims d = attentionDims(q, k, v);
           double scale = o.getScale().convertToDouble();
           double p = o.getP().convertToDouble();
-          int64_t wrt = o.getWrt();
-          const Buffer &like = wrt == 0 ? q : wrt == 1 ? k : v;
-          Buffer r{like.shape, std::vector<double>(like.data.size(), 0.0)};
+          Buffer dq{q.shape, std::vector<double>(q.data.size(), 0.0)};
+          Buffer dk{k.shape, std::vector<double>(k.data.size(), 0.0)};
+          Buffer dv{v.shape, std::vector<double>(v.data.size(), 0.0)};
           std::vector<double> P, Pd;
           for (int64_t bi = 0; bi < d.batch; ++bi) {
             // P: the softmax; Pd: after dropout (P * M / (1 - p)).
@@ -605,14 +612,11 @@ private:
             auto gAt = [&](int64_t i, int64_t c) {
               return g.data[(bi * d.T + i) * d.Dv + c];
             };
-            if (wrt == 2) {
-              for (int64_t i = 0; i < d.T; ++i)
-                for (int64_t j = 0; j < d.S; ++j)
-                  for (int64_t c = 0; c < d.Dv; ++c)
-                    r.data[(bi * d.S + j) * d.Dv + c] +=
-                        Pd[i * d.S + j] * gAt(i, c);
-              continue;
-            }
+            for (int64_t i = 0; i < d.T; ++i)
+              for (int64_t j = 0; j < d.S; ++j)
+                for (int64_t c = 0; c < d.Dv; ++c)
+                  dv.data[(bi * d.S + j) * d.Dv + c] +=
+                      Pd[i * d.S + j] * gAt(i, c);
             // dS = P (dP - rowsum(dP P)), dP = (g v^T) M / (1 - p).
             std::vector<double> dS(d.T * d.S, 0.0);
             for (int64_t i = 0; i < d.T; ++i) {
@@ -634,15 +638,15 @@ private:
               for (int64_t j = 0; j < d.S; ++j)
                 for (int64_t c = 0; c < d.D; ++c) {
                   double s = scale * dS[i * d.S + j];
-                  if (wrt == 0)
-                    r.data[(bi * d.T + i) * d.D + c] +=
-                        s * k.data[(bi * d.S + j) * d.D + c];
-                  else
-                    r.data[(bi * d.S + j) * d.D + c] +=
-                        s * q.data[(bi * d.T + i) * d.D + c];
+                  dq.data[(bi * d.T + i) * d.D + c] +=
+                      s * k.data[(bi * d.S + j) * d.D + c];
+                  dk.data[(bi * d.S + j) * d.D + c] +=
+                      s * q.data[(bi * d.T + i) * d.D + c];
                 }
           }
-          set(op, std::move(r));
+          set(o.getDq(), std::move(dq));
+          set(o.getDk(), std::move(dk));
+          set(o.getDv(), std::move(dv));
         })
         .Case<CrossEntropyGradOp>([&](auto o) {
           const Buffer &logits = in(o.getLogits()), &t = in(o.getTargets());
@@ -767,11 +771,12 @@ private:
   /// The attention weights of batch element `bi` ([T, S]): softmax of the
   /// scaled (masked) scores, then, with `dropped` in a training step, the
   /// dropout of the unfused gpt.dropout with the same id (its flat index
-  /// runs over [batch, T, S]).
+  /// runs over [batch, T, S]). `lseOut` receives each row's log-sum-exp.
   void attentionWeights(const Buffer &q, const Buffer &k,
                         const AttentionDims &d, int64_t bi, bool causal,
                         double scale, double p, int64_t id,
-                        std::vector<double> &w, bool dropped) {
+                        std::vector<double> &w, bool dropped,
+                        double *lseOut = nullptr) {
     w.assign(d.T * d.S, 0.0);
     std::vector<double> row(d.S);
     for (int64_t i = 0; i < d.T; ++i) {
@@ -784,6 +789,8 @@ private:
                                  : s * scale;
       }
       double lse = logSumExp(row);
+      if (lseOut)
+        lseOut[i] = lse;
       for (int64_t j = 0; j < d.S; ++j) {
         double pij = std::exp(row[j] - lse);
         if (dropped && opts.training && p > 0) {

@@ -109,8 +109,17 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
     for (Operation &op : body.without_terminator())
       order.push_back(&op);
     for (Operation *op : llvm::reverse(order)) {
-      if (op->getNumResults() != 1 || !active.contains(op->getResult(0)))
+      if (op->getNumResults() == 0 || !active.contains(op->getResult(0)))
         continue;
+      // Gradient rules take the gradient of the first result; the others
+      // (attention's lse) are saved for the backward, not differentiated.
+      for (Value extra : op->getResults().drop_front())
+        if (grads.count(extra)) {
+          op->emitError("gpt-autodiff: a gradient flows into result ")
+              << cast<OpResult>(extra).getResultNumber() << " of '"
+              << op->getName() << "', which its gradient rule does not take";
+          return signalPassFailure();
+        }
       Value g = grads.lookup(op->getResult(0));
       if (!g)
         continue;
@@ -171,7 +180,7 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
     for (Operation *op : order)
       for (Operation *user : op->getUsers())
         if (!forward.contains(user) && !isa<func::ReturnOp>(user) &&
-            op->getNumResults() == 1 &&
+            op->getNumResults() >= 1 &&
             isa<RankedTensorType>(op->getResult(0).getType())) {
           op->setAttr("gpt.saved", b.getUnitAttr());
           break;

@@ -6,12 +6,16 @@
 //
 // Algorithm, from each matmul `w @ v` backwards:
 //  1. Optionally a dropout of the weights (its p and id carry over).
-//  2. A softmax over the last axis.
+//  2. A softmax over the last axis: the op, or written out as
+//     exp(x - max(x)) / sum(exp(x - max(x))) (the max subtraction optional),
+//     with keepdim reductions over the last axis.
 //  3. Scores made of, in any order: a scale (multiplication or division by
 //     a constant, before or after the mask, or applied to q before the
-//     product) and a causal mask (masked_fill of gpt.causal_mask with -inf
-//     or a value below -1e4).
-//  4. q @ transpose(k), the transpose swapping the last two dims.
+//     product) and a causal mask: masked_fill of gpt.causal_mask with -inf
+//     or a value below -1e4, or the addition of such a bias (a zero tensor
+//     masked that way).
+//  4. q @ transpose(k), the transpose swapping the last two dims; q, k and
+//     v with one head dim.
 //  Every intermediate must have this chain as its only user: weights that
 //  are returned or reused elsewhere block the fusion, as does a mask that
 //  is not the causal one (it stays a masked_fill).
@@ -24,6 +28,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace gptc {
 #define GEN_PASS_DEF_GPTFUSEATTENTION
@@ -35,12 +40,24 @@ using namespace gptc::gpt;
 
 namespace {
 
-/// The op defining `v` if `v` has no other user.
-template <typename OpT> OpT onlyUse(Value v) {
-  if (!v.hasOneUse())
-    return nullptr;
-  return v.getDefiningOp<OpT>();
-}
+struct Match {
+  Value q, k, v;
+  bool causal = false;
+  double scale = 1.0, p = 0.0;
+  int64_t id = 0;
+  SmallVector<Operation *> chain; ///< To erase, consumers first.
+
+  /// Whether the matched ops are all of `v`'s users.
+  bool onlyReader(Value v) const {
+    return llvm::all_of(v.getUsers(), [&](Operation *u) {
+      return llvm::is_contained(chain, u);
+    });
+  }
+  /// The op defining `v` if only the matched ops read `v`.
+  template <typename OpT> OpT producer(Value v) const {
+    return onlyReader(v) ? v.getDefiningOp<OpT>() : nullptr;
+  }
+};
 
 /// The value of a scalar gpt.constant.
 std::optional<double> constantValue(Value v) {
@@ -49,17 +66,9 @@ std::optional<double> constantValue(Value v) {
   return std::nullopt;
 }
 
-struct Match {
-  Value q, k, v;
-  bool causal = false;
-  double scale = 1.0, p = 0.0;
-  int64_t id = 0;
-  SmallVector<Operation *> chain; ///< To erase, consumers first.
-};
-
 /// Peels a scale (x * c, c * x, x / c) off `x`; returns the scaled value.
 Value peelScale(Value x, Match &m) {
-  if (auto mul = onlyUse<MulOp>(x)) {
+  if (auto mul = m.producer<MulOp>(x)) {
     if (auto c = constantValue(mul.getRhs())) {
       m.scale *= *c;
       m.chain.push_back(mul);
@@ -71,7 +80,7 @@ Value peelScale(Value x, Match &m) {
       return mul.getRhs();
     }
   }
-  if (auto div = onlyUse<DivOp>(x))
+  if (auto div = m.producer<DivOp>(x))
     if (auto c = constantValue(div.getRhs()); c && *c != 0) {
       m.scale /= *c;
       m.chain.push_back(div);
@@ -80,56 +89,131 @@ Value peelScale(Value x, Match &m) {
   return x;
 }
 
-/// Peels the causal mask off `x`. A masked_fill whose mask is not the
-/// causal one is not attention as fused here: fails.
+/// Whether `fill` writes -inf (or a large negative value) above the
+/// diagonal: the causal mask.
+bool isCausalFill(MaskedFillOp fill) {
+  return fill.getMask().getDefiningOp<CausalMaskOp>() &&
+         fill.getValue().convertToDouble() <= -1e4;
+}
+
+/// Whether `v` is zero everywhere: the constant 0, or it broadcast.
+bool isZero(Value v) {
+  if (auto b = v.getDefiningOp<BroadcastLikeOp>())
+    v = b.getInput();
+  std::optional<double> c = constantValue(v);
+  return c && *c == 0.0;
+}
+
+/// Peels the causal mask off `x`: a masked_fill, or the addition of a
+/// causal bias. A masked_fill whose mask is not the causal one is not
+/// attention as fused here: fails.
 FailureOr<Value> peelMask(Value x, Match &m) {
-  auto fill = onlyUse<MaskedFillOp>(x);
-  if (!fill)
-    return x;
-  if (!fill.getMask().getDefiningOp<CausalMaskOp>() ||
-      fill.getValue().convertToDouble() > -1e4)
-    return failure();
-  m.causal = true;
-  m.chain.push_back(fill);
-  return fill.getInput();
+  if (auto fill = m.producer<MaskedFillOp>(x)) {
+    if (!isCausalFill(fill))
+      return failure();
+    m.causal = true;
+    m.chain.push_back(fill);
+    return fill.getInput();
+  }
+  if (auto add = m.producer<AddOp>(x)) {
+    m.chain.push_back(add);
+    for (auto [bias, scores] : {std::pair(add.getRhs(), add.getLhs()),
+                                std::pair(add.getLhs(), add.getRhs())}) {
+      auto fill = m.producer<MaskedFillOp>(bias);
+      if (!fill || !isCausalFill(fill) || !isZero(fill.getInput()))
+        continue;
+      m.causal = true;
+      m.chain.push_back(fill);
+      return scores;
+    }
+    m.chain.pop_back();
+  }
+  return x;
+}
+
+/// Whether `r` reduces the last axis of `x` with keepdim.
+template <typename ReduceOp> bool reducesLastAxis(ReduceOp r, Value x) {
+  return r && r.getInput() == x && r.getKeepdim() &&
+         r.getAxis() == cast<RankedTensorType>(x.getType()).getRank() - 1;
+}
+
+/// The softmax input if `w` is a softmax over the last axis, as the op or
+/// written out; its ops join the chain.
+std::optional<Value> peelSoftmax(Value w, Match &m) {
+  auto type = cast<RankedTensorType>(w.getType());
+  if (auto softmax = m.producer<SoftmaxOp>(w)) {
+    if (softmax.getAxis() != type.getRank() - 1)
+      return std::nullopt;
+    m.chain.push_back(softmax);
+    return softmax.getInput();
+  }
+  // e / sum(e), where e = exp(x) is read by exactly those two.
+  auto div = m.producer<DivOp>(w);
+  if (!div)
+    return std::nullopt;
+  m.chain.push_back(div);
+  auto sum = m.producer<SumOp>(div.getRhs());
+  if (!sum)
+    return std::nullopt;
+  m.chain.push_back(sum);
+  auto exp = m.producer<ExpOp>(div.getLhs());
+  if (!exp || !reducesLastAxis(sum, exp.getResult()))
+    return std::nullopt;
+  m.chain.push_back(exp);
+  Value x = exp.getInput();
+  // x = s - max(s), where s is read by exactly those two.
+  if (auto sub = m.producer<SubOp>(x)) {
+    m.chain.push_back(sub);
+    auto max = m.producer<MaxOp>(sub.getRhs());
+    if (max && reducesLastAxis(max, sub.getLhs())) {
+      m.chain.push_back(max);
+      if (m.onlyReader(sub.getLhs()))
+        return sub.getLhs();
+      m.chain.pop_back();
+    }
+    m.chain.pop_back();
+  }
+  return x;
 }
 
 std::optional<Match> matchAttention(MatmulOp out) {
   Match m;
+  m.chain.push_back(out);
   m.v = out.getRhs();
   Value w = out.getLhs();
-  if (auto drop = onlyUse<DropoutOp>(w)) {
+  if (auto drop = m.producer<DropoutOp>(w)) {
     m.p = drop.getP().convertToDouble();
     m.id = drop.getId();
     m.chain.push_back(drop);
     w = drop.getInput();
   }
-  auto softmax = onlyUse<SoftmaxOp>(w);
-  auto type = cast<RankedTensorType>(w.getType());
-  if (!softmax || softmax.getAxis() != type.getRank() - 1)
+  std::optional<Value> x = peelSoftmax(w, m);
+  if (!x)
     return std::nullopt;
-  m.chain.push_back(softmax);
-  Value s = peelScale(softmax.getInput(), m);
+  Value s = peelScale(*x, m);
   FailureOr<Value> unmasked = peelMask(s, m);
   if (failed(unmasked))
     return std::nullopt;
   s = peelScale(*unmasked, m);
-  auto scores = onlyUse<MatmulOp>(s);
+  auto scores = m.producer<MatmulOp>(s);
   if (!scores)
     return std::nullopt;
   m.chain.push_back(scores);
-  auto kt = onlyUse<TransposeOp>(scores.getRhs());
+  auto kt = m.producer<TransposeOp>(scores.getRhs());
   if (!kt || !kt.swapsLastTwoDims())
     return std::nullopt;
   m.chain.push_back(kt);
   m.k = kt.getInput();
   m.q = peelScale(scores.getLhs(), m);
-  // q, k and v must be one batch of equal shapes' heads.
+  // q, k and v must be one batch of heads with one head dim: what
+  // multi-head attention produces, and what the kernels take.
   auto q = cast<RankedTensorType>(m.q.getType());
   auto k = cast<RankedTensorType>(m.k.getType());
   auto v = cast<RankedTensorType>(m.v.getType());
   if (q.getRank() < 3 || k.getRank() != q.getRank() ||
-      v.getRank() != q.getRank() || q.getShape().back() != k.getShape().back())
+      v.getRank() != q.getRank() || k.getShape() != v.getShape() ||
+      ShapedType::isDynamic(q.getShape().back()) ||
+      q.getShape().back() != k.getShape().back())
     return std::nullopt;
   return m;
 }
@@ -145,15 +229,23 @@ struct FuseAttentionPass : gptc::impl::GptFuseAttentionBase<FuseAttentionPass> {
       if (!m)
         continue;
       OpBuilder b(out);
+      auto q = cast<RankedTensorType>(m->q.getType());
+      auto lseType = q.clone(q.getShape().drop_back());
       auto attn = AttentionOp::create(
-          b, out.getLoc(), out.getType(), m->q, m->k, m->v,
+          b, out.getLoc(), TypeRange{out.getType(), lseType}, m->q, m->k, m->v,
           b.getBoolAttr(m->causal), b.getF64FloatAttr(m->scale),
           b.getF64FloatAttr(m->p), b.getI64IntegerAttr(m->id));
       out.getResult().replaceAllUsesWith(attn.getResult());
-      out->erase();
       for (Operation *op : m->chain)
         op->erase();
     }
+    // What only the replaced ops read (the causal mask, a zero bias) is
+    // dead now; later passes would otherwise compute it.
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) { ops.push_back(op); });
+    for (Operation *op : llvm::reverse(ops))
+      if (isa<GptDialect>(op->getDialect()) && isOpTriviallyDead(op))
+        op->erase();
   }
 };
 

@@ -29,7 +29,9 @@
 //     materialized once rather than recomputed.
 //  4. A reshape that would be a kernel on its own (a pure copy) stays
 //     outside as a view: the host reinterprets the dense buffer.
-//  5. Groups are outlined in place of their root; their inputs become the
+//  5. Attention (gpt.attention, gpt.attention_grad) is a kernel family of
+//     its own and stays a top-level op; the host program calls it.
+//  6. Groups are outlined in place of their root; their inputs become the
 //     kernel's operands (for matmul: a, b, then bias). A value a matmul
 //     kernel reads only for its static shape becomes a tensor.empty inside
 //     it; kernels left without readers are erased.
@@ -124,7 +126,7 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       ops.push_back(&op);
     for (Operation *op : llvm::reverse(ops)) {
       if (!isa<GptDialect>(op->getDialect()) || isCheap(op) ||
-          groupOf.count(op) || isa<KernelOp>(op))
+          groupOf.count(op) || isa<KernelOp, AttentionOp, AttentionGradOp>(op))
         continue;
       Group g;
       if (!formMatmul(op, g)) {
@@ -315,7 +317,7 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     g.ops = std::move(members);
   }
 
-  /// Step 5.
+  /// Step 6.
   void outline(Group &g) {
     // Members in program order.
     SmallVector<Operation *> members(g.ops.begin(), g.ops.end());

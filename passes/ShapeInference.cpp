@@ -32,32 +32,34 @@ struct ShapeInferencePass
       auto rule = dyn_cast<gptc::gpt::ShapeInference>(op);
       if (!rule)
         return;
-      SmallVector<int64_t> inferred;
-      if (failed(rule.inferResultShape(inferred))) {
+      SmallVector<SmallVector<int64_t>> shapes;
+      if (failed(rule.inferResultShapes(shapes))) {
         failedAny = true;
         return;
       }
-      auto declared = cast<RankedTensorType>(op->getResult(0).getType());
-      if (declared.getRank() != static_cast<int64_t>(inferred.size())) {
-        op->emitOpError("result rank does not match its shape rule");
-        failedAny = true;
-        return;
-      }
-      SmallVector<int64_t> met(declared.getShape());
-      for (size_t i = 0; i < inferred.size(); ++i) {
-        if (met[i] == ShapedType::kDynamic) {
-          met[i] = inferred[i];
-        } else if (inferred[i] != ShapedType::kDynamic &&
-                   inferred[i] != met[i]) {
-          op->emitOpError("result dim ")
-              << i << " is " << met[i] << " but the shape rule gives "
-              << inferred[i];
+      for (auto [result, inferred] : llvm::zip(op->getResults(), shapes)) {
+        auto declared = cast<RankedTensorType>(result.getType());
+        if (declared.getRank() != static_cast<int64_t>(inferred.size())) {
+          op->emitOpError("result rank does not match its shape rule");
           failedAny = true;
           return;
         }
+        SmallVector<int64_t> met(declared.getShape());
+        for (size_t i = 0; i < inferred.size(); ++i) {
+          if (met[i] == ShapedType::kDynamic) {
+            met[i] = inferred[i];
+          } else if (inferred[i] != ShapedType::kDynamic &&
+                     inferred[i] != met[i]) {
+            op->emitOpError("result dim ")
+                << i << " is " << met[i] << " but the shape rule gives "
+                << inferred[i];
+            failedAny = true;
+            return;
+          }
+        }
+        if (met != declared.getShape())
+          result.setType(declared.clone(met));
       }
-      if (met != declared.getShape())
-        op->getResult(0).setType(declared.clone(met));
     });
     if (failedAny)
       return signalPassFailure();

@@ -251,8 +251,9 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       b.dimensions = static_cast<int32_t>(dims[a].size());
       b.dim = dims[a].data();
     }
+    // Halide's argument order: inputs, scalars, outputs.
     std::vector<void *> argv;
-    for (size_t a = 0; a + 1 < bufs.size(); ++a)
+    for (size_t a = 0; a < call.firstOutput; ++a)
       argv.push_back(&bufs[a]);
     if (k.takesSyms)
       for (int32_t &s : symArgs)
@@ -260,7 +261,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     if (k.takesRng)
       for (uint32_t &r : rng)
         argv.push_back(&r);
-    argv.push_back(&bufs.back());
+    for (size_t a = call.firstOutput; a < bufs.size(); ++a)
+      argv.push_back(&bufs[a]);
 
     auto start = std::chrono::steady_clock::now();
     int rc = entries[call.kernel](argv.data());

@@ -123,7 +123,11 @@ Plan Plan::parse(const std::string &text) {
         for (size_t i = 4; i < w.size(); ++i) {
           k.takesSyms |= w[i] == "syms";
           k.takesRng |= w[i] == "rng";
+          if (w[i].rfind("outs=", 0) == 0)
+            k.outputs = static_cast<int>(toInt(w[i].substr(5)));
         }
+        if (k.outputs < 1)
+          throw RuntimeError("a kernel needs at least one output");
         if (toInt(w[1]) != static_cast<int64_t>(plan.kernels.size()))
           throw RuntimeError("kernels must be numbered in order");
         plan.kernels.push_back(k);
@@ -188,6 +192,11 @@ Plan Plan::parse(const std::string &text) {
           a.shape = parseShape(w[i].substr(colon + 1));
           c.args.push_back(a);
         }
+        size_t outputs = plan.kernels[c.kernel].outputs;
+        if (c.args.size() <= outputs)
+          throw RuntimeError("kernel " + w[1] + " takes inputs and " +
+                             std::to_string(outputs) + " output(s)");
+        c.firstOutput = c.args.size() - outputs;
         fn->calls.push_back(c);
       } else if (kw == "output") {
         need(3);
@@ -236,9 +245,11 @@ ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms) {
   };
   for (int c = 0; c < end; ++c) {
     const std::vector<PlanArg> &args = fn.calls[c].args;
-    int out = root(args.back().value);
-    if (first[out] < 0)
-      first[out] = c;
+    for (size_t i = fn.calls[c].firstOutput; i < args.size(); ++i) {
+      int out = root(args[i].value);
+      if (first[out] < 0)
+        first[out] = c;
+    }
     for (const PlanArg &a : args)
       last[root(a.value)] = std::max(last[root(a.value)], c);
   }

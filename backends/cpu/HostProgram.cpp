@@ -13,7 +13,10 @@
 //  3. Each `gpt.kernel` becomes a KernelDesc: `matmul` kernels keep their
 //     family (operands flattened to matrices), `fused` kernels serialize
 //     their body op by op. Identical descriptions are one kernel.
-//  4. Embedding ids that come from an input, and positions `arange(n)` read
+//  4. Attention ops become calls of the `attention` and `attention_grad`
+//     families (flash attention, several outputs), their operands seen as
+//     batches [B*H, T, D] and the log-sum-exp as [B*H, T].
+//  5. Embedding ids that come from an input, and positions `arange(n)` read
 //     from a table, become run-time checks of the plan.
 //
 //===----------------------------------------------------------------------===//
@@ -118,11 +121,11 @@ probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
     } else if (auto yield = dyn_cast<YieldOp>(op)) {
       op->getParentOp()->getResult(0).setType(yield.getValue().getType());
     } else if (auto rule = dyn_cast<ShapeInference>(op)) {
-      SmallVector<int64_t> shape;
-      if (failed(rule.inferResultShape(shape)))
+      SmallVector<SmallVector<int64_t>> shapes;
+      if (failed(rule.inferResultShapes(shapes)))
         throw RuntimeError(describe(op) + ": shape rule failed while lowering");
-      auto type = cast<RankedTensorType>(op->getResult(0).getType());
-      op->getResult(0).setType(type.clone(shape));
+      for (auto [result, shape] : llvm::zip(op->getResults(), shapes))
+        result.setType(cast<RankedTensorType>(result.getType()).clone(shape));
     }
   }
   llvm::DenseMap<Value, SmallVector<int64_t>> shapes;
@@ -299,8 +302,11 @@ public:
   std::vector<std::string> kernelLines;
 
 private:
-  size_t internKernel(KernelDesc desc, bool syms, bool rng);
+  size_t internKernel(KernelDesc desc, bool syms, bool rng, int outputs = 1);
   void lowerKernel(KernelOp k, std::ostream &out);
+  void lowerAttention(Operation *op, std::ostream &out);
+  /// Declares `v` a temporary and returns its plan id.
+  int temporary(Value v, std::ostream &out);
   KernelDesc fusedDesc(KernelOp k, bool &rng);
 
   SymbolicShapes sym;
@@ -310,7 +316,8 @@ private:
   std::vector<std::string> checks;
 };
 
-size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng) {
+size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng,
+                              int outputs) {
   desc.name = "";
   std::string key = desc.serialize();
   auto it = kernelIndex.find(key);
@@ -324,7 +331,9 @@ size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng) {
   kernelIndex[key] = index;
   kernelLines.push_back("kernel " + std::to_string(index) + " " + desc.name +
                         " " + desc.family + (syms ? " syms" : "") +
-                        (rng ? " rng" : ""));
+                        (rng ? " rng" : "") +
+                        (outputs > 1 ? " outs=" + std::to_string(outputs)
+                                     : ""));
   return index;
 }
 
@@ -431,7 +440,7 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
         args.push_back({v, sym.shapes.at(v)});
     args.push_back({k.getResult(), sym.shapes.at(k.getResult())});
   }
-  // Step 4: run-time checks for embeddings.
+  // Step 5: run-time checks for embeddings.
   k.getBody().walk([&](EmbeddingOp e) {
     int64_t rows = cast<RankedTensorType>(e.getTable().getType()).getDimSize(0);
     auto arg = dyn_cast<BlockArgument>(e.getIds());
@@ -448,13 +457,68 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
                          std::to_string(rows));
     }
   });
-  int resultId = nextId++;
-  ids[k.getResult()] = resultId;
-  out << "value " << resultId << " temp " << dtypeOf(k.getType()) << " "
-      << planShape(sym.shapes.at(k.getResult())) << "\n";
+  temporary(k.getResult(), out);
   out << "call " << index << " " << flops;
   for (auto &[v, shape] : args)
     out << " " << ids.at(v) << ":" << planShape(shape);
+  out << "\n";
+}
+
+int Lowering::temporary(Value v, std::ostream &out) {
+  int id = nextId++;
+  ids[v] = id;
+  out << "value " << id << " temp " << dtypeOf(v.getType()) << " "
+      << planShape(sym.shapes.at(v)) << "\n";
+  return id;
+}
+
+void Lowering::lowerAttention(Operation *op, std::ostream &out) {
+  bool grad = isa<AttentionGradOp>(op);
+  // The attention operands: q, k, v (after the output gradient for grad).
+  Value q = op->getOperand(grad ? 1 : 0), k = op->getOperand(grad ? 2 : 1),
+        v = op->getOperand(grad ? 3 : 2);
+  int64_t headDim = cast<RankedTensorType>(q.getType()).getShape().back();
+  for (Value x : {k, v})
+    if (ShapedType::isDynamic(headDim) ||
+        cast<RankedTensorType>(x.getType()).getShape().back() != headDim)
+      throw RuntimeError(describe(op) + ": the CPU backend's attention needs "
+                         "q, k and v with one static head dim");
+  bool causal = op->getAttrOfType<BoolAttr>("causal").getValue();
+  double p = op->getAttrOfType<FloatAttr>("p").getValueAsDouble();
+  bool rng = training && p > 0;
+  KernelDesc d;
+  d.family = grad ? "attention_grad" : "attention";
+  d.params["causal"] = causal ? "true" : "false";
+  d.params["scale"] = number(
+      op->getAttrOfType<FloatAttr>("scale").getValueAsDouble());
+  d.params["head_dim"] = std::to_string(headDim);
+  // Dropout is the identity outside a training step.
+  d.params["p"] = number(rng ? p : 0.0);
+  d.params["id"] =
+      std::to_string(op->getAttrOfType<IntegerAttr>("id").getInt());
+  size_t index = internKernel(d, false, rng, op->getNumResults());
+
+  // Tensors as batches [B*H, rows, D]; the log-sum-exp as [B*H, T].
+  size_t rank = sym.shapes.at(q).size();
+  auto view = [&](Value x) {
+    const SymShape &s = sym.shapes.at(x);
+    return s.size() == rank ? asBatch(s) : asMatrix(s);
+  };
+  // Products of q with the keys, 2*T*S*D each per batch: 2 in the forward,
+  // 5 in the backward (the scores recomputed); causal masking halves them.
+  SymShape qs = asBatch(sym.shapes.at(q)), ks = asBatch(sym.shapes.at(k));
+  int64_t coeff = (grad ? 10 : 4) / (causal ? 2 : 1);
+  std::string flops = (Dim(coeff) * qs[0] * qs[1] * ks[1] * qs[2]).str();
+  std::vector<std::pair<int, SymShape>> args;
+  for (Value x : op->getOperands())
+    args.push_back({ids.at(x), view(x)});
+  for (Value r : op->getResults()) {
+    int id = temporary(r, out);
+    args.push_back({id, view(r)});
+  }
+  out << "call " << index << " " << flops;
+  for (auto &[id, shape] : args)
+    out << " " << id << ":" << planShape(shape);
   out << "\n";
 }
 
@@ -497,6 +561,8 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
       continue;
     if (auto k = dyn_cast<KernelOp>(op)) {
       lowerKernel(k, out);
+    } else if (isa<AttentionOp, AttentionGradOp>(op)) {
+      lowerAttention(&op, out);
     } else if (auto r = dyn_cast<ReshapeOp>(op)) {
       int id = nextId++;
       ids[r.getResult()] = id;

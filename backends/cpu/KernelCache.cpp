@@ -22,6 +22,12 @@ namespace fs = std::filesystem;
 
 namespace gptc {
 
+std::string cxxCompiler() {
+  if (const char *p = std::getenv("CXX"))
+    return p;
+  return "/usr/bin/c++";
+}
+
 int runCapture(const std::vector<std::string> &argv, std::string &output) {
   std::string log = (fs::temp_directory_path() /
                      ("gptc-kgen-" + std::to_string(getpid()) + "-" +

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionKernel.h"
 #include "FusedKernel.h"
 #include "MatmulKernel.h"
 #include "RowwiseKernel.h"
@@ -108,9 +109,13 @@ int main(int argc, char **argv) {
       compileFusedKernel(desc, output, t);
     } else if (desc.family == "layer_norm" || desc.family == "softmax") {
       compileRowwiseKernel(desc, output, t);
+    } else if (desc.family == "attention" ||
+               desc.family == "attention_grad") {
+      compileAttentionKernel(desc, output, target);
     } else {
       throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +
-                         "'; expected matmul, fused, layer_norm or softmax");
+                         "'; expected matmul, fused, layer_norm, softmax, "
+                         "attention or attention_grad");
     }
     return 0;
   } catch (const RuntimeError &e) {

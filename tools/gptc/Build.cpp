@@ -41,12 +41,6 @@ std::string generatorPath() {
   return GPTC_KERNELGEN_PATH;
 }
 
-std::string cCompiler() {
-  if (const char *p = std::getenv("CXX"))
-    return p;
-  return "/usr/bin/c++";
-}
-
 /// A C++ raw string holding `text`.
 std::string rawString(const std::string &text) {
   std::string delim = "gptc";
@@ -116,7 +110,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
         << ";\n"
         << "}\n";
   }
-  std::vector<std::string> cmd = {cCompiler(), "-O1", "-o", o.output,
+  std::vector<std::string> cmd = {cxxCompiler(), "-O1", "-o", o.output,
                                   source.string()};
   for (const BuiltKernel &k : kernels)
     cmd.push_back(k.object);

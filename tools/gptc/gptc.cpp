@@ -75,6 +75,8 @@ options:
   --task TASK       for build, run, emit fused|kernels: forward (logits and
                     loss) or train (plus the AdamW training step)
   --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512
+  --no-fuse-attention  for build, run, emit fused|kernels: keep attention
+                    as written (no flash-attention kernels)
   --cache-dir DIR   kernel cache (default $GPTC_CACHE_DIR, else
                     ~/.cache/gptc)
   --jobs N          kernel generators at once (default: all cores)
@@ -113,6 +115,7 @@ struct Options {
   std::vector<std::string> includes;
   std::string stage;
   bool printLocations = true;
+  bool fuseAttention = true;
   std::vector<std::string> dims;
   std::string trainConfig;
   std::string tokenizer;
@@ -223,6 +226,8 @@ Options parseArgs(int argc, char **argv) {
       o.profile = true;
     } else if (a == "--no-loc") {
       o.printLocations = false;
+    } else if (a == "--no-fuse-attention") {
+      o.fuseAttention = false;
     } else if (a.size() > 1 && a[0] == '-') {
       throw UsageError{"unknown option '" + a + "'"};
     } else {
@@ -365,9 +370,28 @@ int run(const Options &o) {
   }
 }
 
-/// The FLOPs and activation memory of each entry at fixed dims: the module
-/// is specialized (gpt-specialize) and its shapes made static first.
-void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module) {
+/// `module` after the training pipeline (when it has a loss), with
+/// attention fused first when `fuseAttention`.
+mlir::OwningOpRef<mlir::ModuleOp> trainingVariant(mlir::ModuleOp module,
+                                                  const Program &prog,
+                                                  const TrainConfig &train,
+                                                  bool fuseAttention) {
+  mlir::OwningOpRef<mlir::ModuleOp> m = module.clone();
+  mlir::PassManager pm(module.getContext());
+  if (fuseAttention)
+    pm.addPass(createGptFuseAttention());
+  if (prog.findEntry("loss"))
+    buildTrainingPipeline(pm, train);
+  if (mlir::failed(pm.run(*m)))
+    throw RuntimeError("the training pipeline failed (see above)");
+  return m;
+}
+
+/// The FLOPs and activation memory of each entry at fixed dims, and the
+/// CPU backend's arena, with and without attention fusion. `module` is the
+/// front end's output.
+void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
+                const TrainConfig &train) {
   // Every symbolic dim defaults to 1, except T to the context length.
   std::map<std::string, int64_t> dims;
   for (const Entry &e : prog.entries)
@@ -398,49 +422,80 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module) {
     shown += (shown.empty() ? "" : ", ") + name + "=" + std::to_string(size);
     tokens *= size;
   }
-  mlir::OwningOpRef<mlir::ModuleOp> specialized = module.clone();
-  mlir::PassManager pm(module.getContext());
-  GptSpecializeOptions opts;
-  opts.dims.assign(bindings.begin(), bindings.end());
-  pm.addPass(createGptSpecialize(opts));
-  // Sizes flow through tensor.dim folds and shape rules alternately; the
-  // backward's reshapes need two rounds.
-  for (int round = 0; round < 2; ++round) {
+  auto costs = [&](mlir::ModuleOp variant) {
+    mlir::OwningOpRef<mlir::ModuleOp> specialized = variant.clone();
+    mlir::PassManager pm(module.getContext());
+    GptSpecializeOptions opts;
+    opts.dims.assign(bindings.begin(), bindings.end());
+    pm.addPass(createGptSpecialize(opts));
+    // Sizes flow through tensor.dim folds and shape rules alternately; the
+    // backward's reshapes need two rounds.
+    for (int round = 0; round < 2; ++round) {
+      pm.addPass(mlir::createCanonicalizerPass());
+      pm.addPass(createGptShapeInference());
+    }
     pm.addPass(mlir::createCanonicalizerPass());
-    pm.addPass(createGptShapeInference());
-  }
-  pm.addPass(mlir::createCanonicalizerPass());
-  if (mlir::failed(pm.run(*specialized)))
-    throw RuntimeError("cannot specialize the model to " + shown);
+    if (mlir::failed(pm.run(*specialized)))
+      throw RuntimeError("cannot specialize the model to " + shown);
+    std::vector<std::pair<std::string, Cost>> result;
+    for (auto func : specialized->getOps<mlir::func::FuncOp>()) {
+      mlir::FailureOr<Cost> c = estimateCost(func);
+      if (mlir::failed(c))
+        throw RuntimeError("cannot estimate the cost of @" +
+                           func.getName().str());
+      result.push_back({func.getName().str(), *c});
+    }
+    return result;
+  };
+  mlir::OwningOpRef<mlir::ModuleOp> unfused =
+      trainingVariant(module, prog, train, false);
+  mlir::OwningOpRef<mlir::ModuleOp> fused =
+      trainingVariant(module, prog, train, true);
   std::cout << "\ncost at " << shown << " (" << tokens << " tokens):\n";
-  for (auto func : specialized->getOps<mlir::func::FuncOp>()) {
-    mlir::FailureOr<Cost> c = estimateCost(func);
-    if (mlir::failed(c))
-      throw RuntimeError("cannot estimate the cost of @" +
-                         func.getName().str());
-    printCost(std::cout, func.getName().str(), *c, tokens);
-  }
+  for (auto &[name, c] : costs(*unfused))
+    printCost(std::cout, name, c, tokens);
+  std::cout << "  with attention fusion (flash attention, the default when "
+               "compiling):\n";
+  for (auto &[name, c] : costs(*fused))
+    if (name != "train_step")
+      std::cout << "    @" << name << ": "
+                << (name == "loss_grad" ? "saved activations "
+                                        : "peak live activations ")
+                << formatBytes(static_cast<double>(
+                       name == "loss_grad" ? c.savedBytes : c.peakLiveBytes))
+                << "\n";
 
   // The CPU backend's memory plan at these sizes: one arena per function,
   // temporaries placed by liveness (runtime/Plan.cpp).
   std::cout << "\nmemory plan (CPU backend arena) at " << shown << ":\n";
   try {
-    mlir::OwningOpRef<mlir::ModuleOp> fused = module.clone();
-    mlir::PassManager kernels(module.getContext());
-    buildKernelPipeline(kernels);
-    if (mlir::failed(kernels.run(*fused)))
-      throw RuntimeError("cannot group the model into kernels");
     std::vector<std::string> entries;
     for (const char *name : {"forward", "loss", "train_step"})
       if (fused->lookupSymbol(name))
         entries.push_back(name);
-    Plan plan = Plan::parse(lowerToHostProgram(*fused, entries).plan);
     SymValues syms(dims.begin(), dims.end());
-    for (const PlanFunction &fn : plan.functions) {
-      ArenaPlan arena = planArena(fn, syms);
-      std::cout << "  @" << fn.name << ": " << fn.calls.size()
-                << " kernel calls, arena " << formatBytes(arena.bytes) << " ("
-                << formatBytes(arena.unshared) << " without reuse)\n";
+    auto arenas = [&](mlir::ModuleOp variant) {
+      mlir::PassManager kernels(module.getContext());
+      buildKernelPipeline(kernels);
+      if (mlir::failed(kernels.run(variant)))
+        throw RuntimeError("cannot group the model into kernels");
+      Plan plan = Plan::parse(lowerToHostProgram(variant, entries).plan);
+      std::map<std::string, std::pair<size_t, ArenaPlan>> r;
+      for (const PlanFunction &fn : plan.functions)
+        r[fn.name] = {fn.calls.size(), planArena(fn, syms)};
+      return r;
+    };
+    auto withFusion = arenas(*fused), without = arenas(*unfused);
+    for (const std::string &name : entries) {
+      auto &[calls, arena] = withFusion.at(name);
+      int64_t before = without.at(name).second.bytes;
+      std::cout << "  @" << name << ": " << calls << " kernel calls, arena "
+                << formatBytes(arena.bytes) << " ("
+                << formatBytes(arena.unshared) << " without reuse); "
+                << formatBytes(before) << " without attention fusion";
+      if (before > arena.bytes)
+        std::cout << " (saves " << formatBytes(before - arena.bytes) << ")";
+      std::cout << "\n";
     }
   } catch (const RuntimeError &e) {
     std::cout << "  not available: " << e.what() << "\n";
@@ -508,7 +563,12 @@ int compile(const Options &o, SourceManager &sm) {
   bool wantsTraining = o.stage == "grad" || o.command == "info" ||
                        (o.command == "run" && o.interpret) ||
                        (compiled && task == "train");
-  if (wantsTraining && prog.findEntry("loss"))
+  // Attention fusion runs before autodiff, so the backward is the flash
+  // backward; the interpreter (the oracle) runs the model as written.
+  if (compiled && o.fuseAttention)
+    pm.addPass(createGptFuseAttention());
+  // info builds its training variants itself (with and without fusion).
+  if (wantsTraining && prog.findEntry("loss") && o.command != "info")
     buildTrainingPipeline(pm, train);
   if (compiled)
     buildKernelPipeline(pm);
@@ -522,7 +582,7 @@ int compile(const Options &o, SourceManager &sm) {
               << groupDigits(prog.numParameters()) << " parameters)\n";
   } else if (o.command == "info") {
     printInfo(std::cout, prog, o.model, o.config);
-    printCosts(o, prog, *module);
+    printCosts(o, prog, *module, train);
   } else if (o.command == "run" && o.interpret) {
     runInterpreted(*module, RunOptions{o.inputs, o.output, o.fp32, o.seed});
   } else if (o.command == "build" || o.command == "run") {

@@ -29,6 +29,10 @@ struct BuiltKernel {
 /// not start or did not exit) and its combined stdout and stderr.
 int runCapture(const std::vector<std::string> &argv, std::string &output);
 
+/// The C++ compiler that compiles and links generated code: `$CXX`, else
+/// /usr/bin/c++.
+std::string cxxCompiler();
+
 class KernelCache {
 public:
   /// `dir` is created if missing; `generator` is gptc-kernelgen's path,

@@ -7,7 +7,7 @@ include "mlir/IR/OpBase.td"
 
 def ShapeInferenceOpInterface : OpInterface<"ShapeInference"> {
   let description = [{
-    The op's shape rule: computes its result shape from its operands' types
+    The op's shape rule: computes its result shapes from its operands' types
     (and static size operands), with `ShapedType::kDynamic` for dims known
     only at run time, or emits an error naming both shapes when the operands
     do not fit together. The verifier checks the declared result type
@@ -18,6 +18,14 @@ def ShapeInferenceOpInterface : OpInterface<"ShapeInference"> {
     InterfaceMethod<"Computes the result shape; emits an error on mismatch.",
       "::llvm::LogicalResult", "inferResultShape",
       (ins "::llvm::SmallVectorImpl<int64_t> &":$shape)>,
+    InterfaceMethod<[{Computes the shape of every result, in order (ops with
+      several results override it; for the others it is inferResultShape).}],
+      "::llvm::LogicalResult", "inferResultShapes",
+      (ins "::llvm::SmallVectorImpl<::llvm::SmallVector<int64_t>> &":$shapes),
+      [{}], [{
+        shapes.emplace_back();
+        return $_op.inferResultShape(shapes.back());
+      }]>,
   ];
   let verify = [{ return ::gptc::gpt::verifyInferredShape($_op); }];
 }

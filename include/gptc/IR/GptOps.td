@@ -24,6 +24,12 @@ class Gpt_ShapedOp<string mnemonic, list<Trait> traits = []>
     : Gpt_Op<mnemonic, !listconcat(traits,
         [Pure, DeclareOpInterfaceMethods<ShapeInferenceOpInterface>])>;
 
+/// An op with several results: its shape rule gives each one.
+class Gpt_MultiResultOp<string mnemonic, list<Trait> traits = []>
+    : Gpt_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<ShapeInferenceOpInterface,
+                                  ["inferResultShapes"]>])>;
+
 /// An op with a gradient rule (GptOps.cpp, next to its shape rule).
 def Differentiable : DeclareOpInterfaceMethods<GradientOpInterface>;
 
@@ -544,7 +550,7 @@ def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [AttrSizedOperandSegments]> {
 // Attention (formed by --gpt-fuse-attention)
 //===----------------------------------------------------------------------===//
 
-def Gpt_AttentionOp : Gpt_ShapedOp<"attention", [Differentiable]> {
+def Gpt_AttentionOp : Gpt_MultiResultOp<"attention", [Differentiable]> {
   let summary = "scaled dot-product attention, optionally causal, with dropout";
   let description = [{
     `dropout(softmax(mask(q @ k^T * scale))) @ v` for q `[..., T, D]`,
@@ -553,50 +559,59 @@ def Gpt_AttentionOp : Gpt_ShapedOp<"attention", [Differentiable]> {
     the attention weights in a training step only, drawing the masks the
     unfused `gpt.dropout` with the same `id` would (docs/RNG.md): fused and
     unfused attention give the same results. `--gpt-fuse-attention` forms
-    it from the book's spelling; its gradient never needs the weights.
+    it from the book's spelling.
+
+    The second result `lse` `[..., T]` is the log-sum-exp of each row of the
+    masked, scaled scores: all the gradient needs to recompute the weights
+    tile by tile, so no `T x S` matrix is kept or ever materialized (the
+    CPU kernel is flash attention with an online softmax).
 
     ```mlir
-    %o = gpt.attention %q, %k, %v {causal = true, scale = 0.125 : f64,
-                                   p = 0.1 : f64, id = 3 : i64}
+    %o, %lse = gpt.attention %q, %k, %v {causal = true, scale = 0.125 : f64,
+                                         p = 0.1 : f64, id = 3 : i64}
            : tensor<?x12x?x64xf32>, tensor<?x12x?x64xf32>,
-             tensor<?x12x?x64xf32> -> tensor<?x12x?x64xf32>
+             tensor<?x12x?x64xf32> -> tensor<?x12x?x64xf32>, tensor<?x12x?xf32>
     ```
   }];
   let arguments = (ins Gpt_F32Tensor:$q, Gpt_F32Tensor:$k, Gpt_F32Tensor:$v,
                        BoolAttr:$causal, F64Attr:$scale, F64Attr:$p,
                        I64Attr:$id);
-  let results = (outs Gpt_F32Tensor:$result);
+  let results = (outs Gpt_F32Tensor:$result, Gpt_F32Tensor:$lse);
   let assemblyFormat = [{
     $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v) `->`
-    type($result)
+    type($result) `,` type($lse)
   }];
 }
 
-def Gpt_AttentionGradOp : Gpt_ShapedOp<"attention_grad"> {
-  let summary = "the gradient of gpt.attention with respect to q, k or v";
+def Gpt_AttentionGradOp : Gpt_MultiResultOp<"attention_grad"> {
+  let summary = "the gradients of gpt.attention with respect to q, k and v";
   let description = [{
-    With `S = mask(q k^T scale)`, `P = softmax(S)` and `P'` its dropout
-    (mask `M`, recomputed from the id): `wrt = 2` gives `dV = P'^T g`;
-    `wrt = 0` gives `dQ = scale dS k` and `wrt = 1` gives `dK = scale dS^T q`,
-    where `dS = P (dP - rowsum(dP P))` and `dP = (g v^T) M / (1 - p)`. The
-    weights are recomputed from q and k rather than kept from the forward.
+    The flash-attention backward. From the forward's `out` and `lse` it
+    recomputes the weights `P = exp(S - lse)` of `S = mask(q k^T scale)`
+    tile by tile; with `P'` their dropout (mask `M`, recomputed from the id)
+    and `g` the output gradient: `dV = P'^T g`, `dP = (g v^T) M / (1 - p)`,
+    `dS = P (dP - rowsum(g out))`, `dQ = scale dS k`, `dK = scale dS^T q`.
 
     ```mlir
-    %dq = gpt.attention_grad %g, %q, %k, %v {wrt = 0 : i64, causal = true,
-            scale = 0.125 : f64, p = 0.1 : f64, id = 3 : i64}
+    %dq, %dk, %dv = gpt.attention_grad %g, %q, %k, %v, %o, %lse
+            {causal = true, scale = 0.125 : f64, p = 0.1 : f64, id = 3 : i64}
             : tensor<2x12x64x64xf32>, tensor<2x12x64x64xf32>,
-              tensor<2x12x64x64xf32>, tensor<2x12x64x64xf32>
-            -> tensor<2x12x64x64xf32>
+              tensor<2x12x64x64xf32>, tensor<2x12x64x64xf32>,
+              tensor<2x12x64x64xf32>, tensor<2x12x64xf32>
+            -> tensor<2x12x64x64xf32>, tensor<2x12x64x64xf32>,
+               tensor<2x12x64x64xf32>
     ```
   }];
   let arguments = (ins Gpt_F32Tensor:$grad, Gpt_F32Tensor:$q,
-                       Gpt_F32Tensor:$k, Gpt_F32Tensor:$v, I64Attr:$wrt,
-                       BoolAttr:$causal, F64Attr:$scale, F64Attr:$p,
-                       I64Attr:$id);
-  let results = (outs Gpt_F32Tensor:$result);
+                       Gpt_F32Tensor:$k, Gpt_F32Tensor:$v, Gpt_F32Tensor:$out,
+                       Gpt_F32Tensor:$lse, BoolAttr:$causal, F64Attr:$scale,
+                       F64Attr:$p, I64Attr:$id);
+  let results = (outs Gpt_F32Tensor:$dq, Gpt_F32Tensor:$dk,
+                      Gpt_F32Tensor:$dv);
   let assemblyFormat = [{
-    $grad `,` $q `,` $k `,` $v attr-dict `:` type($grad) `,` type($q) `,`
-    type($k) `,` type($v) `->` type($result)
+    $grad `,` $q `,` $k `,` $v `,` $out `,` $lse attr-dict `:` type($grad) `,`
+    type($q) `,` type($k) `,` type($v) `,` type($out) `,` type($lse) `->`
+    type($dq) `,` type($dk) `,` type($dv)
   }];
 }
 

@@ -6,7 +6,8 @@
 // monomials of the symbolic dims. A text, one record per line:
 //
 //   gptc-plan 1
-//   kernel 0 k3f2a... matmul              (index, symbol, family[, syms, rng])
+//   kernel 0 k3f2a... matmul              (index, symbol, family[, syms,
+//                                          rng, outs=N for N outputs])
 //   function forward
 //   sym B
 //   value 0 input tokens i32 B,T          (id, kind, [name|base], dtype, shape)
@@ -56,6 +57,7 @@ using SymShape = std::vector<SymExpr>;
 struct PlanKernel {
   std::string symbol, family;
   bool takesSyms = false, takesRng = false;
+  int outputs = 1; ///< The last `outputs` arguments of a call are written.
 };
 
 struct PlanValue {
@@ -74,7 +76,8 @@ struct PlanArg {
 struct PlanCall {
   int kernel = -1;
   SymExpr flops;
-  std::vector<PlanArg> args; ///< Inputs, then the output.
+  std::vector<PlanArg> args; ///< Inputs, then the outputs.
+  size_t firstOutput = 0;    ///< Index of the first output in args.
 };
 
 struct PlanCheck {

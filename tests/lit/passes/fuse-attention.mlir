@@ -3,7 +3,7 @@
 // The book's spelling: scores, causal masked_fill with -inf, division by
 // sqrt(head_dim), softmax, dropout, times v.
 // CHECK-LABEL: func.func @book
-// CHECK: %[[O:.*]] = gpt.attention %arg0, %arg1, %arg2 {causal = true, id = 7 : i64, p = 1.000000e-01 : f64, scale = 5.000000e-01 : f64}
+// CHECK: %[[O:.*]], %{{.*}} = gpt.attention %arg0, %arg1, %arg2 {causal = true, id = 7 : i64, p = 1.000000e-01 : f64, scale = 5.000000e-01 : f64} : {{.*}} -> tensor<2x3x5x4xf32>, tensor<2x3x5xf32>
 // CHECK-NOT: gpt.softmax
 // CHECK-NOT: gpt.matmul
 // CHECK: return %[[O]]
@@ -26,11 +26,26 @@ func.func @book(%q: tensor<2x3x5x4xf32>, %k: tensor<2x3x5x4xf32>, %v: tensor<2x3
 // Scale on q before the product, no mask, no dropout: non-causal attention.
 // CHECK-LABEL: func.func @scaled_q
 // CHECK: gpt.attention %arg0, %arg1, %arg2 {causal = false, id = 0 : i64, p = 0.000000e+00 : f64, scale = 2.500000e-01 : f64}
-func.func @scaled_q(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x6x4xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x2x3x8xf32> {
+func.func @scaled_q(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x6x4xf32>, %v: tensor<1x2x6x4xf32>) -> tensor<1x2x3x4xf32> {
   %c = gpt.constant 0.25 : tensor<f32>
   %qs = gpt.mul %q, %c : tensor<1x2x3x4xf32>, tensor<f32> -> tensor<1x2x3x4xf32>
   %kt = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x6x4xf32> -> tensor<1x2x4x6xf32>
   %s = gpt.matmul %qs, %kt : tensor<1x2x3x4xf32>, tensor<1x2x4x6xf32> -> tensor<1x2x3x6xf32>
+  %w = gpt.softmax %s {axis = 3 : i64} : tensor<1x2x3x6xf32>
+  %o = gpt.matmul %w, %v : tensor<1x2x3x6xf32>, tensor<1x2x6x4xf32> -> tensor<1x2x3x4xf32>
+  return %o : tensor<1x2x3x4xf32>
+}
+
+// -----
+
+// Negative: values with another head dim than queries and keys (the
+// kernels take one head dim).
+// CHECK-LABEL: func.func @value_dim
+// CHECK-NOT: gpt.attention
+// CHECK: gpt.softmax
+func.func @value_dim(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x6x4xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x2x3x8xf32> {
+  %kt = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x6x4xf32> -> tensor<1x2x4x6xf32>
+  %s = gpt.matmul %q, %kt : tensor<1x2x3x4xf32>, tensor<1x2x4x6xf32> -> tensor<1x2x3x6xf32>
   %w = gpt.softmax %s {axis = 3 : i64} : tensor<1x2x3x6xf32>
   %o = gpt.matmul %w, %v : tensor<1x2x3x6xf32>, tensor<1x2x6x8xf32> -> tensor<1x2x3x8xf32>
   return %o : tensor<1x2x3x8xf32>
@@ -75,6 +90,81 @@ func.func @wrong_axis(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1
   %kt = gpt.transpose %k {perm = array<i64: 0, 2, 1>} : tensor<1x5x4xf32> -> tensor<1x4x5xf32>
   %s = gpt.matmul %q, %kt : tensor<1x5x4xf32>, tensor<1x4x5xf32> -> tensor<1x5x5xf32>
   %w = gpt.softmax %s {axis = 1 : i64} : tensor<1x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<1x5x5xf32>, tensor<1x5x4xf32> -> tensor<1x5x4xf32>
+  return %o : tensor<1x5x4xf32>
+}
+
+// -----
+
+// Softmax written out with the max subtraction, the causal mask added as a
+// bias, the scale after the mask. The mask's producers are gone.
+// CHECK-LABEL: func.func @spelled_out
+// CHECK-NOT: gpt.
+// CHECK: %{{.*}}, %{{.*}} = gpt.attention %arg0, %arg1, %arg2 {causal = true, id = 0 : i64, p = 0.000000e+00 : f64, scale = 5.000000e-01 : f64}
+// CHECK-NEXT: return
+func.func @spelled_out(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1x5x4xf32>) -> tensor<1x5x4xf32> {
+  %n = arith.constant 5 : index
+  %zero = gpt.constant 0.0 : tensor<f32>
+  %half = gpt.constant 0.5 : tensor<f32>
+  %kt = gpt.transpose %k {perm = array<i64: 0, 2, 1>} : tensor<1x5x4xf32> -> tensor<1x4x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<1x5x4xf32>, tensor<1x4x5xf32> -> tensor<1x5x5xf32>
+  %mask = gpt.causal_mask %n : tensor<5x5xi1>
+  %zeros = gpt.broadcast_like %zero to %mask : tensor<f32>, tensor<5x5xi1> -> tensor<5x5xf32>
+  %bias = gpt.masked_fill %zeros, %mask {value = -1.0e9 : f64} : tensor<5x5xf32>, tensor<5x5xi1> -> tensor<5x5xf32>
+  %b = gpt.add %s, %bias : tensor<1x5x5xf32>, tensor<5x5xf32> -> tensor<1x5x5xf32>
+  %x = gpt.mul %b, %half : tensor<1x5x5xf32>, tensor<f32> -> tensor<1x5x5xf32>
+  %mx = gpt.max %x {axis = 2 : i64, keepdim = true} : tensor<1x5x5xf32> -> tensor<1x5x1xf32>
+  %d = gpt.sub %x, %mx : tensor<1x5x5xf32>, tensor<1x5x1xf32> -> tensor<1x5x5xf32>
+  %e = gpt.exp %d : tensor<1x5x5xf32>
+  %z = gpt.sum %e {axis = 2 : i64, keepdim = true} : tensor<1x5x5xf32> -> tensor<1x5x1xf32>
+  %w = gpt.div %e, %z : tensor<1x5x5xf32>, tensor<1x5x1xf32> -> tensor<1x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<1x5x5xf32>, tensor<1x5x4xf32> -> tensor<1x5x4xf32>
+  return %o : tensor<1x5x4xf32>
+}
+
+// -----
+
+// exp / sum without the max subtraction is the same softmax.
+// CHECK-LABEL: func.func @exp_sum
+// CHECK: gpt.attention %arg0, %arg1, %arg2 {causal = false
+// CHECK-NOT: gpt.exp
+func.func @exp_sum(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1x5x4xf32>) -> tensor<1x5x4xf32> {
+  %kt = gpt.transpose %k {perm = array<i64: 0, 2, 1>} : tensor<1x5x4xf32> -> tensor<1x4x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<1x5x4xf32>, tensor<1x4x5xf32> -> tensor<1x5x5xf32>
+  %e = gpt.exp %s : tensor<1x5x5xf32>
+  %z = gpt.sum %e {axis = 2 : i64, keepdim = true} : tensor<1x5x5xf32> -> tensor<1x5x1xf32>
+  %w = gpt.div %e, %z : tensor<1x5x5xf32>, tensor<1x5x1xf32> -> tensor<1x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<1x5x5xf32>, tensor<1x5x4xf32> -> tensor<1x5x4xf32>
+  return %o : tensor<1x5x4xf32>
+}
+
+// -----
+
+// Negative: the exponentials are also returned, so the spelled-out softmax
+// must stay.
+// CHECK-LABEL: func.func @exp_reused
+// CHECK-NOT: gpt.attention
+// CHECK: gpt.exp
+func.func @exp_reused(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1x5x4xf32>) -> (tensor<1x5x4xf32>, tensor<1x5x5xf32>) {
+  %kt = gpt.transpose %k {perm = array<i64: 0, 2, 1>} : tensor<1x5x4xf32> -> tensor<1x4x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<1x5x4xf32>, tensor<1x4x5xf32> -> tensor<1x5x5xf32>
+  %e = gpt.exp %s : tensor<1x5x5xf32>
+  %z = gpt.sum %e {axis = 2 : i64, keepdim = true} : tensor<1x5x5xf32> -> tensor<1x5x1xf32>
+  %w = gpt.div %e, %z : tensor<1x5x5xf32>, tensor<1x5x1xf32> -> tensor<1x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<1x5x5xf32>, tensor<1x5x4xf32> -> tensor<1x5x4xf32>
+  return %o, %e : tensor<1x5x4xf32>, tensor<1x5x5xf32>
+}
+
+// -----
+
+// Negative: a bias added to the scores that is not the causal one stays.
+// CHECK-LABEL: func.func @other_bias
+// CHECK-NOT: gpt.attention
+func.func @other_bias(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1x5x4xf32>, %bias: tensor<5x5xf32>) -> tensor<1x5x4xf32> {
+  %kt = gpt.transpose %k {perm = array<i64: 0, 2, 1>} : tensor<1x5x4xf32> -> tensor<1x4x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<1x5x4xf32>, tensor<1x4x5xf32> -> tensor<1x5x5xf32>
+  %b = gpt.add %s, %bias : tensor<1x5x5xf32>, tensor<5x5xf32> -> tensor<1x5x5xf32>
+  %w = gpt.softmax %b {axis = 2 : i64} : tensor<1x5x5xf32>
   %o = gpt.matmul %w, %v : tensor<1x5x5xf32>, tensor<1x5x4xf32> -> tensor<1x5x4xf32>
   return %o : tensor<1x5x4xf32>
 }

@@ -261,6 +261,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     if (k.takesRng)
       for (uint32_t &r : rng)
         argv.push_back(&r);
+    for (const int32_t &s : call.scalars)
+      argv.push_back(const_cast<int32_t *>(&s));
     for (size_t a = call.firstOutput; a < bufs.size(); ++a)
       argv.push_back(&bufs[a]);
 

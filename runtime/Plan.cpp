@@ -182,6 +182,10 @@ Plan Plan::parse(const std::string &text) {
           throw RuntimeError("unknown kernel " + w[1]);
         c.flops = SymExpr::parse(w[2]);
         for (size_t i = 3; i < w.size(); ++i) {
+          if (w[i][0] == '#') {
+            c.scalars.push_back(static_cast<int32_t>(toInt(w[i].substr(1))));
+            continue;
+          }
           size_t colon = w[i].find(':');
           if (colon == std::string::npos)
             throw RuntimeError("expected VALUE:SHAPE, got '" + w[i] + "'");

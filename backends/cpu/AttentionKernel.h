@@ -4,11 +4,12 @@
 // instantiated for one head dim and compiled for the target by the system
 // compiler; they use the Halide runtime's thread pool, so the executable
 // has one pool and --threads governs both. Description keys:
-//   causal = true   head_dim = 64   scale = 0.125   p = 0.1   id = 3
+//   causal = true   head_dim = 64   scale = 0.125   p = 0.1
 // Arguments (halide_buffer_t, as the executor passes them):
-//   attention:      q, k, v [B*H, T|S, D], (seed_lo, seed_hi, step) when
-//                   p > 0, then out [B*H, T, D] and lse [B*H, T];
+//   attention:      q, k, v [B*H, T|S, D], (seed_lo, seed_hi, step, id)
+//                   when p > 0, then out [B*H, T, D] and lse [B*H, T];
 //   attention_grad: dout, q, k, v, out, lse, (seed...), then dq, dk, dv.
+// The dropout's id is an argument, so the layers share one kernel.
 //
 //===----------------------------------------------------------------------===//
 

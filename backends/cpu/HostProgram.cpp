@@ -492,10 +492,9 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
   d.params["scale"] = number(
       op->getAttrOfType<FloatAttr>("scale").getValueAsDouble());
   d.params["head_dim"] = std::to_string(headDim);
-  // Dropout is the identity outside a training step.
+  // Dropout is the identity outside a training step. Its id is an
+  // argument, so every layer shares one kernel.
   d.params["p"] = number(rng ? p : 0.0);
-  d.params["id"] =
-      std::to_string(op->getAttrOfType<IntegerAttr>("id").getInt());
   size_t index = internKernel(d, false, rng, op->getNumResults());
 
   // Tensors as batches [B*H, rows, D]; the log-sum-exp as [B*H, T].
@@ -519,6 +518,8 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
   out << "call " << index << " " << flops;
   for (auto &[id, shape] : args)
     out << " " << id << ":" << planShape(shape);
+  if (rng)
+    out << " #" << op->getAttrOfType<IntegerAttr>("id").getInt();
   out << "\n";
 }
 

@@ -47,11 +47,14 @@ const testing::Environment *const kCleanUp =
 /// Builds (once per process) the executable of a golden config.
 std::string build(const std::string &golden, const std::string &task,
                   const std::vector<std::string> &sets = {},
-                  const std::string &target = "cpu") {
+                  const std::string &target = "cpu",
+                  const std::vector<std::string> &flags = {}) {
   static std::map<std::string, std::string> built;
   std::string key = golden + "|" + task + "|" + target;
   for (const std::string &s : sets)
     key += "|" + s;
+  for (const std::string &f : flags)
+    key += "|" + f;
   if (auto it = built.find(key); it != built.end())
     return it->second;
   fs::create_directories(kWork);
@@ -74,6 +77,7 @@ std::string build(const std::string &golden, const std::string &task,
     cmd.push_back("--set");
     cmd.push_back(s);
   }
+  cmd.insert(cmd.end(), flags.begin(), flags.end());
   std::string out;
   int rc = runCapture(cmd, out);
   EXPECT_EQ(rc, 0) << out;
@@ -242,22 +246,27 @@ SafetensorsFile interpret(const std::string &config,
   return readSafetensors(base + ".out.safetensors");
 }
 
-// Every kernel family of a training step against the interpreter on random
-// weights and ids at odd sizes (B=3, T=5, width 32 with 4 heads of 8), with
-// dropout active: same masks, fp32 tolerances.
-TEST(Compiled, MatchesTheInterpreterOnRandomInputs) {
-  std::string config =
-      std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml";
-  std::vector<std::string> sets = {"drop_rate=0.2"};
-  std::string exe = build(config, "train", sets);
+/// The kernel plan (`gptc emit --stage=kernels --task=train`) of the model
+/// with `config` and `sets`.
+std::string trainPlan(const std::string &config,
+                      const std::vector<std::string> &sets,
+                      const std::vector<std::string> &flags = {}) {
+  std::vector<std::string> cmd = {
+      GPTC_BIN, "emit", std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
+      "--config", config, "--stage=kernels", "--task=train"};
+  for (const std::string &s : sets)
+    cmd.insert(cmd.end(), {"--set", s});
+  cmd.insert(cmd.end(), flags.begin(), flags.end());
   std::string plan;
-  ASSERT_EQ(runCapture({GPTC_BIN, "emit",
-                        std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
-                        "--config", config, "--set", "drop_rate=0.2",
-                        "--stage=kernels", "--task=train"},
-                       plan),
-            0);
-  std::mt19937 rng(7);
+  EXPECT_EQ(runCapture(cmd, plan), 0) << plan;
+  return plan;
+}
+
+/// Random weights (std 0.5), moments and ids of `plan`'s training step at
+/// [b, t]; 256 is the smallest vocabulary of the configs used.
+SafetensorsFile randomTrainInputs(const std::string &plan, int64_t b,
+                                  int64_t t, unsigned seed) {
+  std::mt19937 rng(seed);
   std::normal_distribution<double> normal(0.0, 0.5);
   SafetensorsFile in;
   std::istringstream lines(plan.substr(plan.find("function train_step")));
@@ -269,10 +278,10 @@ TEST(Compiled, MatchesTheInterpreterOnRandomInputs) {
     if (kw != "value" || (kind != "param" && kind != "input"))
       continue;
     if (name == "tokens" || name == "targets") {
-      std::vector<double> ids(15);
+      std::vector<double> ids(b * t);
       for (double &x : ids)
         x = static_cast<double>(rng() % 256);
-      in.tensors[name] = TensorData::fromDoubles(DType::I32, {3, 5}, ids);
+      in.tensors[name] = TensorData::fromDoubles(DType::I32, {b, t}, ids);
       continue;
     }
     std::vector<int64_t> dims;
@@ -296,16 +305,59 @@ TEST(Compiled, MatchesTheInterpreterOnRandomInputs) {
       v = {1.0};
     in.tensors[name] = TensorData::fromDoubles(DType::F32, dims, v);
   }
+  return in;
+}
+
+/// Every output of `got` within fp32 tolerances of `want`.
+void expectOutputsMatch(const SafetensorsFile &got,
+                        const SafetensorsFile &want) {
+  ASSERT_EQ(got.tensors.size(), want.tensors.size());
+  for (auto &[name, t] : want.tensors) {
+    const TensorData *g = got.find(name);
+    ASSERT_NE(g, nullptr) << name;
+    double tol = name == "logits" || name == "loss" ? 1e-4 : 1e-3;
+    EXPECT_LT(relError(g->toDoubles(), t.toDoubles()), tol) << name;
+  }
+}
+
+// Every kernel family of a training step against the interpreter on random
+// weights and ids at odd sizes (B=3, T=5, width 32 with 4 heads of 8), with
+// dropout active: same masks, fp32 tolerances.
+TEST(Compiled, MatchesTheInterpreterOnRandomInputs) {
+  std::string config =
+      std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml";
+  std::vector<std::string> sets = {"drop_rate=0.2"};
+  std::string exe = build(config, "train", sets);
+  SafetensorsFile in = randomTrainInputs(trainPlan(config, sets), 3, 5, 7);
   ASSERT_GT(in.tensors.size(), 80u);
   SafetensorsFile want = interpret(config, sets, in, "11");
   Outcome got = run(exe, in, {"--seed", "11"});
   ASSERT_EQ(got.status, 0) << got.log;
-  ASSERT_EQ(got.out.tensors.size(), want.tensors.size());
-  for (auto &[name, t] : want.tensors) {
-    const TensorData *g = got.out.find(name);
-    ASSERT_NE(g, nullptr) << name;
-    double tol = name == "logits" || name == "loss" ? 1e-4 : 1e-3;
-    EXPECT_LT(relError(g->toDoubles(), t.toDoubles()), tol) << name;
+  expectOutputsMatch(got.out, want);
+}
+
+// Flash attention against the model's attention as written
+// (--no-fuse-attention), compiled both: a training step at T=150, three
+// query and key tiles with a ragged last one, without and with dropout
+// (same seed, so the same masks).
+TEST(Compiled, FlashAttentionMatchesUnfusedAttention) {
+  std::string config =
+      std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml";
+  for (const char *drop : {"drop_rate=0.0", "drop_rate=0.2"}) {
+    std::vector<std::string> sets = {"context_length=160", drop};
+    std::string flash = trainPlan(config, sets);
+    std::string unfused = trainPlan(config, sets, {"--no-fuse-attention"});
+    EXPECT_NE(flash.find("attention_grad"), std::string::npos);
+    EXPECT_EQ(unfused.find("attention"), std::string::npos);
+    SafetensorsFile in = randomTrainInputs(flash, 2, 150, 5);
+    Outcome want = run(build(config, "train", sets, "cpu",
+                             {"--no-fuse-attention"}),
+                       in, {"--seed", "4"});
+    Outcome got = run(build(config, "train", sets), in, {"--seed", "4"});
+    ASSERT_EQ(want.status, 0) << want.log;
+    ASSERT_EQ(got.status, 0) << got.log;
+    SCOPED_TRACE(drop);
+    expectOutputsMatch(got.out, want.out);
   }
 }
 

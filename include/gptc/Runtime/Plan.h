@@ -15,6 +15,7 @@
 //   value 5 temp f32 B,T,768
 //   value 6 view 5 f32 B*T,768
 //   call 0 2*B*T*768*2304 5:B*T,768 1:768,2304 7:B*T,2304   (last: output)
+//   call 4 2*B*T*T*768 9:B*12,T,64 ... #3    (#N: an int32 argument)
 //   output logits 30
 //   check ids 0 50257 | check dim T 1024
 //   end
@@ -76,8 +77,9 @@ struct PlanArg {
 struct PlanCall {
   int kernel = -1;
   SymExpr flops;
-  std::vector<PlanArg> args; ///< Inputs, then the outputs.
-  size_t firstOutput = 0;    ///< Index of the first output in args.
+  std::vector<PlanArg> args;    ///< Inputs, then the outputs.
+  size_t firstOutput = 0;       ///< Index of the first output in args.
+  std::vector<int32_t> scalars; ///< Passed after the sizes and the seed.
 };
 
 struct PlanCheck {

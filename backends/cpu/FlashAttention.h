@@ -1,0 +1,849 @@
+//===- FlashAttention.h - Flash attention on the CPU ------------*- C++ -*-===//
+//
+// Fused attention for fp32 with an online softmax (Dao et al., FlashAttention
+// 1 and 2): the forward keeps a running maximum and sum per query across key
+// tiles, the backward recomputes the weights from the forward's log-sum-exp,
+// so neither materializes a T x S matrix. Header-only and free of Halide: the
+// kernel generator instantiates it per head dim in a translation unit
+// compiled for the target ISA (AttentionKernel.cpp), and the unit tests
+// compile it for the host.
+//
+// Vectors are GCC vector extensions, 16 floats with AVX-512 and 8 with AVX,
+// so one source serves every ISA; products run through one register-blocked
+// micro-kernel, C[r, :] += A[r, k] * B[k, :], that broadcasts an element of
+// A against vectors of B. Each product is laid out so that its B operand is
+// a tile already in the right shape, which is why the forward works on
+// transposed tiles (keys x queries) and the backward on upright ones.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_BACKENDS_CPU_FLASHATTENTION_H
+#define GPTC_BACKENDS_CPU_FLASHATTENTION_H
+
+#include "gptc/Runtime/Philox.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <utility>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+// Code differs per ISA while the symbols of inline functions and template
+// instances would not; a per-ISA inline namespace keeps translation units
+// built for different targets from sharing (and the linker from mixing)
+// their copies.
+#if defined(__AVX512F__)
+#define GPTC_FLASH_ISA avx512
+#elif defined(__AVX2__) && defined(__FMA__)
+#define GPTC_FLASH_ISA avx2
+#elif defined(__AVX__)
+#define GPTC_FLASH_ISA avx
+#else
+#define GPTC_FLASH_ISA generic
+#endif
+
+namespace gptc::flash {
+
+/// Runs task(ctx, i) for i in [0, n), possibly in parallel; the kernels call
+/// it once per parallel loop. (The generated kernel adapts Halide's
+/// halide_do_par_for to it; tests pass a serial or std::thread version.)
+using ParallelFor = void (*)(int n, void (*task)(void *ctx, int i), void *ctx);
+
+/// One attention call: shapes, masking, scale and dropout.
+struct Problem {
+  int64_t batch; // flattened leading dims (B * heads)
+  int64_t T, S;  // queries, keys (causal requires T == S)
+  bool causal;   // key j > query i is masked
+  float scale;   // scores = (q . k) * scale
+  // Dropout of the attention weights, active when p > 0 && dropout:
+  bool dropout;
+  float p;
+  uint64_t seed;
+  uint64_t step;
+  uint32_t id;
+  ParallelFor parallelFor;
+};
+
+inline namespace GPTC_FLASH_ISA {
+
+namespace detail {
+
+#if defined(__AVX512F__)
+/// Floats per vector.
+constexpr int kW = 16;
+/// Micro-kernel shape: rows of A per call and vectors of B per call; 4 x 4
+/// accumulators leave room in the 32 registers for B and the broadcast.
+constexpr int kMR = 4, kNV = 4;
+#elif defined(__AVX__)
+constexpr int kW = 8;
+// 6 x 2 accumulators + 2 of B + 1 broadcast fit the 16 ymm registers.
+constexpr int kMR = 6, kNV = 2;
+#else
+// SSE (plain -O2): 16-byte vectors keep the platform's vector ABI.
+constexpr int kW = 4;
+constexpr int kMR = 4, kNV = 2;
+#endif
+
+typedef float V __attribute__((vector_size(kW * sizeof(float))));
+typedef int32_t VI __attribute__((vector_size(kW * sizeof(float))));
+typedef uint32_t VU __attribute__((vector_size(kW * sizeof(float))));
+
+/// Tile sizes. Forward: kFwdQ queries (vector lanes) per task against kFwdK
+/// keys per step. Backward: kBwdQ queries per step against kBwdK keys (vector
+/// lanes) held while the queries stream past.
+constexpr int kFwdQ = 64, kFwdK = 64;
+constexpr int kBwdQ = 64, kBwdK = 64;
+static_assert(kFwdQ % kW == 0 && kBwdK % kW == 0, "tiles hold whole vectors");
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr double kLn2 = 0.69314718055994530942;
+
+inline V load(const float *p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float *p, V v) { std::memcpy(p, &v, sizeof v); }
+inline V splat(float s) { return V{} + s; }
+template <typename To, typename From> inline To bitCast(From from) {
+  static_assert(sizeof(To) == sizeof(From), "bit casts keep the size");
+  To to;
+  std::memcpy(&to, &from, sizeof to);
+  return to;
+}
+inline V vmax(V a, V b) { return a > b ? a : b; }
+
+/// The lane indices 0, 1, ..., kW - 1.
+inline VI laneIota() {
+  VI r;
+  for (int i = 0; i < kW; ++i)
+    r[i] = i;
+  return r;
+}
+
+/// `v` with the lanes where `keep` is false replaced by `fill`.
+inline V select(VI keep, V v, V fill) { return keep ? v : fill; }
+
+/// 2^x for x <= 127, 0 below -127 and for -inf. x = k + f with k the nearest
+/// integer and |f| <= 1/2; 2^f is a degree-6 polynomial fitted for relative
+/// error (1.6e-8 in exact arithmetic, below fp32 rounding), 2^k goes straight
+/// into the exponent field. Reducing in base 2 is exact, so the Cody-Waite
+/// split that e^x needs happens once, in the caller's log2(e) scale factor.
+inline V exp2v(V x) {
+  x = vmax(x, splat(-127.0f));
+  // Truncation of a positive number is floor, hence round-half-up of x.
+  VI biased = __builtin_convertvector(x + 127.5f, VI); // k + 127 in [0, 254]
+  V f = x - (__builtin_convertvector(biased, V) - 127.0f);
+  V p = splat(1.53458124e-4f);
+  p = p * f + 1.33999309e-3f;
+  p = p * f + 9.61848907e-3f;
+  p = p * f + 5.55032864e-2f;
+  p = p * f + 2.40226462e-1f;
+  p = p * f + 6.93147182e-1f;
+  p = p * f + 1.0f;
+  // k = -127 gives a zero exponent field, a scale of 0: exp2(-inf) = 0.
+  return p * bitCast<V>(biased << 23);
+}
+
+/// A grow-only, 64-byte aligned buffer per thread, so tasks allocate nothing
+/// once a thread has seen the largest problem.
+inline float *threadScratch(size_t floats) {
+  struct Buffer {
+    float *data = nullptr;
+    size_t size = 0;
+    ~Buffer() { ::operator delete(data, std::align_val_t(64)); }
+  };
+  static thread_local Buffer buf;
+  if (buf.size < floats) {
+    ::operator delete(buf.data, std::align_val_t(64));
+    buf.data = static_cast<float *>(
+        ::operator new(floats * sizeof(float), std::align_val_t(64)));
+    buf.size = floats;
+  }
+  return buf.data;
+}
+
+/// `x` limited to [lo, hi].
+constexpr int64_t clampTo(int64_t x, int64_t lo, int64_t hi) {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+/// a / b rounded down, for b > 0.
+constexpr int64_t floorDiv(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/// `n` rounded up to a multiple of `m`.
+constexpr int64_t roundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+#if defined(__GNUC__) && !defined(__clang__)
+/// Lane l of the low (`High` false) or high half of the butterfly step that
+/// swaps bit H of the row index with bit H of the column index.
+template <int H, bool High, size_t... L>
+inline VI butterflyMask(std::index_sequence<L...>) {
+  return VI{(High ? ((L & H) ? int(kW + L) : int(L + H))
+                  : ((L & H) ? int(kW + L - H) : int(L)))...};
+}
+
+/// Transposes the kW x kW block held as rows in `r`, one butterfly step per
+/// bit of the index: log2(kW) * kW two-source shuffles.
+template <int H = kW / 2> inline void transposeBlock(V (&r)[kW]) {
+  const VI lo = butterflyMask<H, false>(std::make_index_sequence<kW>()),
+           hi = butterflyMask<H, true>(std::make_index_sequence<kW>());
+  for (int i = 0; i < kW; ++i)
+    if (!(i & H)) {
+      V a = r[i], b = r[i + H];
+      r[i] = __builtin_shuffle(a, b, lo);
+      r[i + H] = __builtin_shuffle(a, b, hi);
+    }
+  if constexpr (H > 1)
+    transposeBlock<H / 2>(r);
+}
+#define GPTC_FLASH_SHUFFLE 1
+#endif
+
+/// dst[c * ldd + r] = scale * src[r * lds + c] for r < rows, c < cols;
+/// without `Scaled`, a bit-exact copy of 32-bit elements of any type. The
+/// kernels transpose whole tiles at a time (Q into the forward, its output
+/// back, K and V into the backward), which element by element would cost
+/// a fair share of a short sequence's time.
+template <bool Scaled = true>
+inline void transpose(const void *srcBytes, ptrdiff_t lds, int rows, int cols,
+                      float scale, void *dstBytes, ptrdiff_t ldd) {
+  const float *src = static_cast<const float *>(srcBytes);
+  float *dst = static_cast<float *>(dstBytes);
+  auto one = [&](ptrdiff_t r, ptrdiff_t c) {
+    if constexpr (Scaled)
+      dst[c * ldd + r] = scale * src[r * lds + c];
+    else
+      std::memcpy(dst + c * ldd + r, src + r * lds + c, sizeof(float));
+  };
+  int fullRows = 0;
+#ifdef GPTC_FLASH_SHUFFLE
+  fullRows = rows / kW * kW;
+  const int fullCols = cols / kW * kW;
+  for (ptrdiff_t r0 = 0; r0 < fullRows; r0 += kW) {
+    for (ptrdiff_t c0 = 0; c0 < fullCols; c0 += kW) {
+      V blk[kW];
+      for (int i = 0; i < kW; ++i) {
+        blk[i] = load(src + (r0 + i) * lds + c0);
+        if constexpr (Scaled)
+          blk[i] *= scale;
+      }
+      transposeBlock(blk);
+      for (int i = 0; i < kW; ++i)
+        store(dst + (c0 + i) * ldd + r0, blk[i]);
+    }
+    for (ptrdiff_t r = r0; r < r0 + kW; ++r)
+      for (ptrdiff_t c = fullCols; c < cols; ++c)
+        one(r, c);
+  }
+#endif
+  for (ptrdiff_t r = fullRows; r < rows; ++r)
+    for (ptrdiff_t c = 0; c < cols; ++c)
+      one(r, c);
+}
+
+/// dst (D x lanes) = scale src^T for `rows` rows of D floats, zero-padded
+/// from `rows` to `lanes` columns.
+template <int D>
+inline void packTransposed(const float *src, int rows, float scale, float *dst,
+                           int ldDst, int lanes) {
+  for (int d = 0; d < D; ++d)
+    std::fill(dst + d * ldDst + rows, dst + d * ldDst + lanes, 0.0f);
+  transpose(src, D, rows, D, scale, dst, ldDst);
+}
+
+/// ln x for positive normal x: x = 2^e m with m in [0.75, 1.5), and
+/// ln m = 2 atanh(t), t = (m - 1) / (m + 1), by its odd series to t^9.
+inline V logv(V x) {
+  VI bits = bitCast<VI>(x);
+  VI e = (bits - 0x3f400000) >> 23;
+  V m = bitCast<V>(bits - (e << 23));
+  V t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+  V p = splat(2.0f / 9);
+  p = p * t2 + 2.0f / 7;
+  p = p * t2 + 2.0f / 5;
+  p = p * t2 + 2.0f / 3;
+  p = p * t2 + 2.0f;
+  return __builtin_convertvector(e, V) * float(kLn2) + t * p;
+}
+
+//===----------------------------------------------------------------------===//
+// The micro-kernel
+//===----------------------------------------------------------------------===//
+
+/// C (m x nv vectors) = or += A (m x k) B (k x nv vectors).
+struct Gemm {
+  int m, nv, k;
+  /// A(r, i) = a[r * aRow + i * aK]; the strides make A^T free.
+  const float *a;
+  ptrdiff_t aRow, aK;
+  /// Row i of B starts at b + i * ldb; all nv vectors must be readable.
+  const float *b;
+  ptrdiff_t ldb;
+  float *c;
+  ptrdiff_t ldc;
+  bool accumulate;
+  /// With accumulate, C is first multiplied column-wise by this row (the
+  /// online softmax's rescale); null for none.
+  const float *colScale = nullptr;
+  /// Floats of C's last vector that exist; the rest is neither read nor
+  /// written (a head dim that is not a multiple of kW).
+  int lastCols = kW;
+};
+
+/// Makes `v` live in a register at this point, which compilers cannot see
+/// through.
+inline void pinToRegister(V &v) {
+#if defined(__x86_64__) || defined(__i386__)
+  asm("" : "+v"(v));
+#elif defined(__aarch64__)
+  asm("" : "+w"(v));
+#else
+  (void)v;
+#endif
+}
+
+/// One MR x NV block of C at row `i0`, vector `v0`. `Ragged`: the block's
+/// last vector is C's last, and partial.
+/// Kept out of line: inlined into a task, it competes with the task's own
+/// values for registers and spills accumulators (measured: backward 30%
+/// slower).
+template <int MR, int NV, bool Ragged>
+__attribute__((noinline)) void microKernel(const Gemm &g, int i0, int v0) {
+  V acc[MR][NV];
+  float *c = g.c + i0 * g.ldc + v0 * kW;
+  if (g.accumulate) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        if (Ragged && v == NV - 1) {
+          acc[r][v] = V{};
+          for (int l = 0; l < g.lastCols; ++l)
+            acc[r][v][l] = c[r * g.ldc + v * kW + l];
+        } else {
+          acc[r][v] = load(c + r * g.ldc + v * kW);
+        }
+        if (g.colScale)
+          acc[r][v] *= load(g.colScale + (v0 + v) * kW);
+      }
+  } else {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v)
+        acc[r][v] = V{};
+  }
+  const float *a = g.a + i0 * g.aRow;
+  const float *b = g.b + v0 * kW;
+  for (int k = 0; k < g.k; ++k, a += g.aK, b += g.ldb) {
+    V bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      bv[v] = load(b + v * kW);
+      // Without this GCC folds the load into each of the MR FMAs using it,
+      // which makes the kernel load-bound (16 vector loads per 16 FMAs).
+      pinToRegister(bv[v]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      float s = a[r * g.aRow];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v)
+        acc[r][v] += s * bv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      if (Ragged && v == NV - 1) {
+        for (int l = 0; l < g.lastCols; ++l)
+          c[r * g.ldc + v * kW + l] = acc[r][v][l];
+      } else {
+        store(c + r * g.ldc + v * kW, acc[r][v]);
+      }
+    }
+}
+
+/// Picks the micro-kernel for a block of `mr` <= MR rows, `nv` <= NV vectors.
+template <int MR, int NV>
+inline void dispatchKernel(int mr, int nv, bool ragged, const Gemm &g, int i,
+                           int v) {
+  if constexpr (MR > 1)
+    if (mr < MR)
+      return dispatchKernel<MR - 1, NV>(mr, nv, ragged, g, i, v);
+  if constexpr (NV > 1)
+    if (nv < NV)
+      return dispatchKernel<MR, NV - 1>(mr, nv, ragged, g, i, v);
+  if (ragged)
+    microKernel<MR, NV, true>(g, i, v);
+  else
+    microKernel<MR, NV, false>(g, i, v);
+}
+
+/// Runs `g` block by block; the summation order over k is the same for every
+/// element, whatever the block shape.
+inline void gemm(const Gemm &g) {
+  for (int i = 0; i < g.m; i += kMR)
+    for (int v = 0; v < g.nv; v += kNV) {
+      int nv = std::min(kNV, g.nv - v);
+      dispatchKernel<kMR, kNV>(std::min(kMR, g.m - i), nv,
+                               g.lastCols < kW && v + nv == g.nv, g, i, v);
+    }
+}
+
+//===----------------------------------------------------------------------===//
+// Dropout
+//===----------------------------------------------------------------------===//
+
+typedef uint64_t VQ __attribute__((vector_size(kW * sizeof(float))));
+
+/// Lane-wise (a mod 2^32) * m, as 64-bit products.
+inline VQ mulLow32(VQ a, uint32_t m) {
+#if defined(__AVX512F__)
+  // The maskz form: GCC 12 warns about the undefined pass-through of the
+  // plain one.
+  return (VQ)_mm512_maskz_mul_epu32(0xff, (__m512i)a,
+                                    (__m512i)(VQ{} + uint64_t(m)));
+#elif defined(__AVX2__)
+  return (VQ)_mm256_mul_epu32((__m256i)a, (__m256i)(VQ{} + uint64_t(m)));
+#elif defined(__SSE2__) && !defined(__AVX__)
+  return (VQ)_mm_mul_epu32((__m128i)a, (__m128i)(VQ{} + uint64_t(m)));
+#else
+  return (a & 0xffffffffull) * uint64_t(m);
+#endif
+}
+
+/// gptc::dropoutKeeps' coordinates and its threshold on the 24-bit draw.
+struct Dropout {
+  bool active;
+  uint64_t seed, step;
+  uint32_t id;
+  /// Keep iff (word >> 8) >= threshold, i.e. (word >> 8) * 2^-24 >= p.
+  int32_t threshold;
+  /// 1 / (1 - p): the weight of a kept element.
+  float keepScale;
+
+  explicit Dropout(const Problem &pb)
+      : active(pb.dropout && pb.p > 0), seed(pb.seed), step(pb.step),
+        id(pb.id) {
+    double t = std::ceil(static_cast<double>(pb.p) * 16777216.0);
+    threshold = static_cast<int32_t>(std::min(t, 16777217.0));
+    keepScale = static_cast<float>(1.0 / (1.0 - static_cast<double>(pb.p)));
+  }
+
+  /// Philox words for flat indices 4 * g0 ... 4 * g0 + 2 kW - 1 into
+  /// words[0, 2 kW): kW / 2 counters at once, one per 64-bit lane, where a
+  /// 32 x 32 -> 64 product is one instruction. A lane's high half may hold
+  /// garbage; only its low 32 bits are ever multiplied or kept.
+  void philoxLanes(uint64_t g0, uint32_t *words) const {
+    constexpr int n = kW / 2;
+    VQ g;
+    for (int l = 0; l < n; ++l)
+      g[l] = g0 + l;
+    VQ c0 = g, c1 = g >> 32, c2 = VQ{} + uint64_t(id),
+       c3 = VQ{} + uint64_t(static_cast<uint32_t>(step));
+    uint32_t k0 = static_cast<uint32_t>(seed),
+             k1 = static_cast<uint32_t>(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      if (round) {
+        k0 += 0x9E3779B9;
+        k1 += 0xBB67AE85;
+      }
+      VQ p0 = mulLow32(c0, 0xD2511F53), p1 = mulLow32(c2, 0xCD9E8D57);
+      c0 = (p1 >> 32) ^ c1 ^ uint64_t(k0);
+      c1 = p1;
+      c2 = (p0 >> 32) ^ c3 ^ uint64_t(k1);
+      c3 = p0;
+    }
+    // Little endian: word pairs (c0, c1) and (c2, c3) as 64-bit values.
+    const VQ lo = VQ{} + 0xffffffffull;
+    VQ a = (c0 & lo) | (c1 << 32), b = (c2 & lo) | (c3 << 32);
+    for (int l = 0; l < n; ++l) {
+      uint64_t pair[2] = {a[l], b[l]};
+      std::memcpy(words + 4 * l, pair, sizeof pair);
+    }
+  }
+
+  /// The words of flat indices flat0 ... flat0 + n - 1, returned as a pointer
+  /// into `buf`, which holds at least n + 35 words.
+  const uint32_t *words(uint64_t flat0, int n, uint32_t *buf) const {
+    uint64_t g0 = flat0 >> 2;
+    int off = static_cast<int>(flat0 & 3);
+    for (int w = 0; w < off + n; w += 2 * kW)
+      philoxLanes(g0 + w / 4, buf + w);
+    return buf + off;
+  }
+
+  /// Per-element weights (keepScale or 0) of vector `v` of `words`.
+  V weights(const uint32_t *words) const {
+    VU w;
+    std::memcpy(&w, words, sizeof w);
+    VI keep = bitCast<VI>(w >> 8) >= threshold;
+    return bitCast<V>(keep & bitCast<int32_t>(keepScale));
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Forward
+//===----------------------------------------------------------------------===//
+
+struct Args {
+  const Problem *pb;
+  const float *q, *k, *v, *out, *lse, *dout;
+  float *o, *l, *dq, *dk, *dv;
+};
+
+/// One task of the forward: kFwdQ queries of one batch element against all
+/// the keys they see. Tiles are transposed, keys x queries, so the online
+/// softmax's per-query statistics are vector lanes:
+///  1. Qt = q^T (D x queries) once.
+///  2. Per key tile: St = K Qt, scaled into log2 units and masked; the new
+///     maximum per lane; Pt = 2^(St - max); l = l alpha + colsum(Pt).
+///  3. Ot = Ot alpha + V^T Pt (dropout applied to Pt after l took its sum).
+///  4. out = Ot^T / l; lse = (max + log2 l) ln 2.
+template <int D> void forwardTask(const Args &x, int task) {
+  const Problem &pb = *x.pb;
+  const int64_t T = pb.T, S = pb.S;
+  const int64_t blocks = (T + kFwdQ - 1) / kFwdQ;
+  // The last query blocks see the most keys under causal; start them first.
+  const int64_t b = task % pb.batch;
+  const int64_t q0 = (blocks - 1 - task / pb.batch) * kFwdQ;
+  const int mq = static_cast<int>(std::min<int64_t>(kFwdQ, T - q0));
+  const int nvq = (mq + kW - 1) / kW, lanes = nvq * kW;
+  Dropout drop(pb);
+
+  constexpr int tile = kFwdK * kFwdQ;
+  float *qt = threadScratch(2 * D * kFwdQ + tile + 3 * kFwdQ +
+                            (drop.active ? 2 * tile + kFwdK + 36 : 0));
+  float *ot = qt + D * kFwdQ, *st = ot + D * kFwdQ;
+  float *mx = st + tile, *lsum = mx + kFwdQ, *alpha = lsum + kFwdQ;
+  // Dropout: words per query (queries x keys), transposed to keys x queries.
+  uint32_t *wq = reinterpret_cast<uint32_t *>(alpha + kFwdQ), *wt = wq + tile,
+           *wordBuf = wt + tile;
+  if (drop.active)
+    std::fill(wt, wt + tile, 0u);
+
+  // Scores come out of the product in log2 units: the scale and log2(e) are
+  // folded into Qt.
+  packTransposed<D>(x.q + (b * T + q0) * D, mq, pb.scale * kLog2e, qt, kFwdQ,
+                    lanes);
+  std::fill(ot, ot + D * kFwdQ, 0.0f);
+  std::fill(mx, mx + kFwdQ, -std::numeric_limits<float>::infinity());
+  std::fill(lsum, lsum + kFwdQ, 0.0f);
+
+  const V ninf = splat(-std::numeric_limits<float>::infinity());
+  const VI iota = laneIota();
+  const int64_t kEnd = pb.causal ? q0 + mq : S;
+  for (int64_t k0 = 0; k0 < kEnd; k0 += kFwdK) {
+    const int kn = static_cast<int>(std::min<int64_t>(kFwdK, kEnd - k0));
+    const float *kb = x.k + (b * S + k0) * D, *vb = x.v + (b * S + k0) * D;
+    // Causal: key k0 + j is visible to lanes i >= k0 + j - q0, so lane
+    // vector v sees the first rows(v) keys of the tile. Off the diagonal
+    // every lane sees every key.
+    const bool diag = pb.causal && k0 + kn - 1 > q0;
+    auto rows = [&](int v) {
+      return diag ? static_cast<int>(clampTo(q0 - k0 + (v + 1) * kW, 0, kn))
+                  : kn;
+    };
+
+    // St = K Qt, each block of keys from the first lane vector that sees
+    // one of them: the diagonal tile costs about half.
+    for (int j0 = 0; j0 < kn; j0 += kMR) {
+      int vs =
+          diag ? static_cast<int>(clampTo(floorDiv(k0 + j0 - q0, kW), 0, nvq))
+               : 0;
+      gemm({std::min(kMR, kn - j0), nvq - vs, D, kb + j0 * D, D, 1,
+            qt + vs * kW, kFwdQ, st + j0 * kFwdQ + vs * kW, kFwdQ, false});
+    }
+
+    for (int v = 0; v < nvq; ++v) {
+      const int n = rows(v);
+      V mOld = load(mx + v * kW), m = mOld;
+      if (diag)
+        for (int j = 0; j < n; ++j) {
+          float *p = st + j * kFwdQ + v * kW;
+          V s = select(iota + (v * kW) >= int32_t(k0 + j - q0), load(p), ninf);
+          store(p, s);
+          m = vmax(m, s);
+        }
+      else
+        for (int j = 0; j < n; ++j)
+          m = vmax(m, load(st + j * kFwdQ + v * kW));
+      // Key 0 is in the first tile and visible to every lane, so m is
+      // finite from then on and alpha = 2^(-inf) = 0 the first time.
+      V a = exp2v(mOld - m), l = V{};
+      for (int j = 0; j < n; ++j) {
+        float *p = st + j * kFwdQ + v * kW;
+        V e = exp2v(load(p) - m);
+        store(p, e);
+        l += e;
+      }
+      store(mx + v * kW, m);
+      store(alpha + v * kW, a);
+      store(lsum + v * kW, load(lsum + v * kW) * a + l);
+    }
+
+    // Dropout after l took the undropped sum. A query's flat indices run
+    // along the keys, across the tile's rows: draw them per query, then
+    // turn them into lanes.
+    if (drop.active) {
+      for (int i = 0; i < mq; ++i)
+        std::memcpy(wq + i * kFwdK,
+                    drop.words(static_cast<uint64_t>((b * T + q0 + i) * S + k0),
+                               kn, wordBuf),
+                    kn * sizeof(uint32_t));
+      transpose<false>(wq, kFwdK, mq, kn, 1.0f, wt, kFwdQ);
+      for (int v = 0; v < nvq; ++v)
+        for (int j = 0, n = rows(v); j < n; ++j) {
+          float *p = st + j * kFwdQ + v * kW;
+          store(p, load(p) * drop.weights(wt + j * kFwdQ + v * kW));
+        }
+    }
+
+    // Ot = Ot alpha + V^T Pt as a staircase: keys [rows(s - 1), rows(s))
+    // reach lane vectors s and up. The first step rescales every vector,
+    // with no keys if need be.
+    for (int s = 0, prev = 0; s < nvq; ++s) {
+      const int n = rows(s);
+      Gemm pv{D,   nvq - s, n - prev, vb + prev * D, 1, D, st + prev * kFwdQ + s * kW,
+              kFwdQ, ot + s * kW, kFwdQ, true};
+      if (s == 0)
+        pv.colScale = alpha;
+      if (s == 0 || n > prev)
+        gemm(pv);
+      prev = n;
+    }
+  }
+
+  // lse = (max + log2 l) ln 2; padded lanes hold harmless finite values.
+  for (int v = 0; v < nvq; ++v) {
+    V l = load(lsum + v * kW), inv = 1.0f / l;
+    for (int d = 0; d < D; ++d)
+      store(ot + d * kFwdQ + v * kW, load(ot + d * kFwdQ + v * kW) * inv);
+    store(mx + v * kW, load(mx + v * kW) * float(kLn2) + logv(l));
+  }
+  transpose(ot, kFwdQ, D, mq, 1.0f, x.o + (b * T + q0) * D, D);
+  std::copy(mx, mx + mq, x.l + b * T + q0);
+}
+
+//===----------------------------------------------------------------------===//
+// Backward
+//===----------------------------------------------------------------------===//
+
+/// One task of the backward: batch element `b`, so dq is its own and no
+/// task writes another's outputs. FlashAttention-2's loop order:
+///  1. Di = rowsum(dout * out) for every query; dq = 0.
+///  2. Per key tile (kBwdK keys): Kt, Vt (D x keys); dKt = dVt = 0.
+///  3. Per query tile that sees it: S = Q Kt; P = 2^(S log2e - lse log2e);
+///     dVt += dO^T P'; dP' = dO Vt; dS = scale P (dP' M/(1-p) - Di);
+///     dKt += Q^T dS; dq += dS K.
+///  4. dk, dv = dKt^T, dVt^T.
+/// dK and dV accumulate transposed (D x keys) so that P and dS, stored
+/// queries x keys, are their B operands as they are.
+template <int D> void backwardTask(const Args &x, int task) {
+  const Problem &pb = *x.pb;
+  const int64_t T = pb.T, S = pb.S, b = task;
+  constexpr int Dp = static_cast<int>(roundUp(D, kW)), nvd = Dp / kW;
+  constexpr bool ragged = D % kW != 0;
+  constexpr int tile = kBwdQ * kBwdK, keyTile = D * kBwdK;
+  Dropout drop(pb);
+
+  float *di = threadScratch(2 * roundUp(T, kW) + 4 * keyTile +
+                            (ragged ? kBwdK * Dp : 0) + 4 * tile +
+                            roundUp(kBwdK + 35, kW));
+  float *lse2 = di + roundUp(T, kW);
+  float *kt = lse2 + roundUp(T, kW), *vt = kt + keyTile;
+  float *dkt = vt + keyTile, *dvt = dkt + keyTile;
+  float *sp = dvt + keyTile, *pd = sp + tile, *ds = pd + tile, *mk = ds + tile;
+  float *kp = mk + tile;
+  uint32_t *wordBuf = reinterpret_cast<uint32_t *>(kp + (ragged ? kBwdK * Dp : 0));
+
+  const float *qb = x.q + b * T * D, *ob = x.out + b * T * D,
+              *gb = x.dout + b * T * D, *kb = x.k + b * S * D,
+              *vb = x.v + b * S * D;
+  float *dqb = x.dq + b * T * D;
+  for (int64_t i = 0; i < T; ++i) {
+    double s = 0;
+    for (int d = 0; d < D; ++d)
+      s += static_cast<double>(gb[i * D + d]) * ob[i * D + d];
+    di[i] = static_cast<float>(s * pb.scale);
+    lse2[i] = x.lse[b * T + i] * kLog2e;
+  }
+  std::fill(dqb, dqb + T * D, 0.0f);
+
+  const VI iota = laneIota();
+  for (int64_t k0 = 0; k0 < S; k0 += kBwdK) {
+    const int kn = static_cast<int>(std::min<int64_t>(kBwdK, S - k0));
+    const int nvk = (kn + kW - 1) / kW, lanes = nvk * kW;
+    const float *kr = kb + k0 * D;
+    // S = Q Kt comes out in log2 units and dP = dO Vt times the scale, which
+    // dS = scale P (dP - Di) needs (di holds scale Di).
+    packTransposed<D>(kr, kn, pb.scale * kLog2e, kt, kBwdK, lanes);
+    packTransposed<D>(vb + k0 * D, kn, pb.scale, vt, kBwdK, lanes);
+    // dq's product reads K rows as whole vectors: pad them if D is ragged.
+    const float *kRows = kr;
+    ptrdiff_t ldk = D;
+    if (ragged) {
+      for (int j = 0; j < kn; ++j) {
+        std::copy(kr + j * D, kr + j * D + D, kp + j * Dp);
+        std::fill(kp + j * Dp + D, kp + j * Dp + Dp, 0.0f);
+      }
+      kRows = kp;
+      ldk = Dp;
+    }
+    std::fill(dkt, dkt + keyTile, 0.0f);
+    std::fill(dvt, dvt + keyTile, 0.0f);
+
+    for (int64_t q0 = pb.causal ? k0 / kBwdQ * kBwdQ : 0; q0 < T;
+         q0 += kBwdQ) {
+      const int mq = static_cast<int>(std::min<int64_t>(kBwdQ, T - q0));
+      const float *qr = qb + q0 * D, *gr = gb + q0 * D;
+      // Causal: query q0 + i sees keys(i) keys of the tile, in its first
+      // vecs(i) lane vectors. A block of kMR rows is computed as far as its
+      // last row sees, the others' extra entries masked to 0; products over
+      // rows go as a staircase, rows [firstRow(s), firstRow(s + 1)) seeing
+      // vectors [0, s]. Off the diagonal all of it is the whole tile.
+      const bool diag = pb.causal && k0 + kn - 1 > q0;
+      auto keys = [&](int i) {
+        return diag ? static_cast<int>(clampTo(q0 + i - k0 + 1, 0, kn)) : kn;
+      };
+      auto blockVecs = [&](int i) {
+        int last = std::min(i - i % kMR + kMR, mq) - 1;
+        return (keys(last) + kW - 1) / kW;
+      };
+      auto firstRow = [&](int s) {
+        return s >= nvk ? mq
+                        : diag ? static_cast<int>(
+                                     clampTo(k0 + s * kW - q0, 0, mq))
+                               : 0;
+      };
+      auto rowBlocks = [&](const float *a, const float *bt, float *out) {
+        for (int i0 = 0; i0 < mq; i0 += kMR)
+          gemm({std::min(kMR, mq - i0), blockVecs(i0), D, a + i0 * D, D, 1, bt,
+                kBwdK, out + i0 * kBwdK, kBwdK, false});
+      };
+      auto staircase = [&](const float *a, const float *bt, float *out) {
+        for (int s = 0; s < nvk; ++s) {
+          int i0 = firstRow(s), i1 = firstRow(s + 1);
+          if (i1 > i0)
+            gemm({D, s + 1, i1 - i0, a + i0 * D, 1, D, bt + i0 * kBwdK, kBwdK,
+                  out, kBwdK, true});
+        }
+      };
+
+      rowBlocks(qr, kt, sp);
+      // P from the forward's lse.
+      for (int i = 0; i < mq; ++i) {
+        const int lim = keys(i), nv = blockVecs(i);
+        float *row = sp + i * kBwdK;
+        const float bias = lse2[q0 + i];
+        for (int v = 0; v < nv; ++v) {
+          V p = exp2v(load(row + v * kW) - bias);
+          if (lim < (v + 1) * kW)
+            p = select(iota + v * kW < lim, p, V{});
+          store(row + v * kW, p);
+        }
+      }
+      const float *pdrop = sp;
+      if (drop.active) {
+        for (int i = 0; i < mq; ++i) {
+          const int nv = blockVecs(i);
+          const uint32_t *w =
+              drop.words(static_cast<uint64_t>((b * T + q0 + i) * S + k0),
+                         nv * kW, wordBuf);
+          for (int v = 0; v < nv; ++v) {
+            V m = drop.weights(w + v * kW);
+            store(mk + i * kBwdK + v * kW, m);
+            store(pd + i * kBwdK + v * kW, load(sp + i * kBwdK + v * kW) * m);
+          }
+        }
+        pdrop = pd;
+      }
+      staircase(gr, pdrop, dvt);
+      rowBlocks(gr, vt, ds);
+      for (int i = 0; i < mq; ++i) {
+        const int nv = blockVecs(i);
+        const float dii = di[q0 + i];
+        float *row = ds + i * kBwdK;
+        const float *prow = sp + i * kBwdK;
+        for (int v = 0; v < nv; ++v) {
+          V dp = load(row + v * kW);
+          if (drop.active)
+            dp *= load(mk + i * kBwdK + v * kW);
+          store(row + v * kW, load(prow + v * kW) * (dp - dii));
+        }
+      }
+      staircase(qr, ds, dkt);
+      for (int i0 = 0; i0 < mq; i0 += kMR) {
+        const int mr = std::min(kMR, mq - i0), n = keys(i0 + mr - 1);
+        Gemm dq{mr, nvd, n, ds + i0 * kBwdK, kBwdK, 1, kRows, ldk,
+                dqb + (q0 + i0) * D, D, true};
+        dq.lastCols = D - (nvd - 1) * kW;
+        if (n > 0)
+          gemm(dq);
+      }
+    }
+
+    transpose(dkt, kBwdK, D, kn, 1.0f, x.dk + (b * S + k0) * D, D);
+    transpose(dvt, kBwdK, D, kn, 1.0f, x.dv + (b * S + k0) * D, D);
+  }
+}
+
+/// Runs task(args, i) for i in [0, n) through the problem's parallelFor, or
+/// serially without one.
+template <void (*Task)(const Args &, int)>
+void parallel(const Args &args, int64_t n) {
+  auto run = [](void *ctx, int i) { Task(*static_cast<const Args *>(ctx), i); };
+  if (args.pb->parallelFor)
+    args.pb->parallelFor(static_cast<int>(n), run,
+                         const_cast<Args *>(&args));
+  else
+    for (int64_t i = 0; i < n; ++i)
+      run(const_cast<Args *>(&args), static_cast<int>(i));
+}
+
+} // namespace detail
+
+/// out [batch,T,D] = dropout(softmax(mask(q k^T * scale))) v;
+/// lse [batch,T] = log-sum-exp of each row of the masked, scaled scores.
+/// q [batch,T,D], k [batch,S,D], v [batch,S,D], all contiguous row-major fp32.
+template <int D>
+void forward(const Problem &pb, const float *q, const float *k, const float *v,
+             float *out, float *lse) {
+  static_assert(D > 0, "head dim must be positive");
+  detail::Args args{&pb, q, k, v, nullptr, nullptr, nullptr,
+                    out, lse, nullptr, nullptr, nullptr};
+  int64_t blocks = (pb.T + detail::kFwdQ - 1) / detail::kFwdQ;
+  detail::parallel<detail::forwardTask<D>>(args, pb.batch * blocks);
+}
+
+/// Gradients from dout [batch,T,D] given the forward's out and lse; never
+/// materializes a T x S matrix; dq, dk, dv fully overwritten.
+template <int D>
+void backward(const Problem &pb, const float *q, const float *k,
+              const float *v, const float *out, const float *lse,
+              const float *dout, float *dq, float *dk, float *dv) {
+  static_assert(D > 0, "head dim must be positive");
+  detail::Args args{&pb, q, k, v, out, lse, dout,
+                    nullptr, nullptr, dq, dk, dv};
+  detail::parallel<detail::backwardTask<D>>(args, pb.batch);
+}
+
+} // namespace GPTC_FLASH_ISA
+
+} // namespace gptc::flash
+
+#undef GPTC_FLASH_ISA
+
+#endif // GPTC_BACKENDS_CPU_FLASHATTENTION_H

@@ -83,7 +83,8 @@ constexpr int kW = 16;
 constexpr int kMR = 4, kNV = 4;
 #elif defined(__AVX__)
 constexpr int kW = 8;
-// 6 x 2 accumulators + 2 of B + 1 broadcast fit the 16 ymm registers.
+// 6 x 2 accumulators + 2 of B + 1 broadcast fit the 16 ymm registers (4 x 3
+// ran as fast on the EPYC below, 4 x 2 and 2 x 4 5% slower).
 constexpr int kMR = 6, kNV = 2;
 #else
 // SSE (plain -O2): 16-byte vectors keep the platform's vector ABI.
@@ -97,7 +98,10 @@ typedef uint32_t VU __attribute__((vector_size(kW * sizeof(float))));
 
 /// Tile sizes. Forward: kFwdQ queries (vector lanes) per task against kFwdK
 /// keys per step. Backward: kBwdQ queries per step against kBwdK keys (vector
-/// lanes) held while the queries stream past.
+/// lanes) held while the queries stream past. On a 2-core AVX-512 EPYC
+/// (Zen 4; batch 12, D 64, causal T 256 to 2048), 32 or 128 in place of any
+/// 64 and micro-kernels of 6 x 4 or 8 x 2 were no faster; 64 x 64 tiles keep
+/// a step's operands (16 KiB each at D 64) in L1 and L2.
 constexpr int kFwdQ = 64, kFwdK = 64;
 constexpr int kBwdQ = 64, kBwdK = 64;
 static_assert(kFwdQ % kW == 0 && kBwdK % kW == 0, "tiles hold whole vectors");
@@ -105,6 +109,8 @@ static_assert(kFwdQ % kW == 0 && kBwdK % kW == 0, "tiles hold whole vectors");
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr double kLn2 = 0.69314718055994530942;
 
+/// Unaligned vector access and lane-wise helpers; memcpy compiles to one
+/// move and keeps type punning defined.
 inline V load(const float *p) {
   V v;
   std::memcpy(&v, p, sizeof v);
@@ -122,7 +128,7 @@ inline V vmax(V a, V b) { return a > b ? a : b; }
 
 /// The lane indices 0, 1, ..., kW - 1.
 inline VI laneIota() {
-  VI r;
+  VI r{};
   for (int i = 0; i < kW; ++i)
     r[i] = i;
   return r;
@@ -251,6 +257,20 @@ inline void transpose(const void *srcBytes, ptrdiff_t lds, int rows, int cols,
       one(r, c);
 }
 
+/// The dot product of two rows of D floats, in vectors, in a fixed order.
+template <int D> inline float dot(const float *a, const float *b) {
+  constexpr int full = D / kW * kW;
+  V acc{};
+  for (int d = 0; d < full; d += kW)
+    acc += load(a + d) * load(b + d);
+  float s = 0;
+  for (int l = 0; l < kW; ++l)
+    s += acc[l];
+  for (int d = full; d < D; ++d)
+    s += a[d] * b[d];
+  return s;
+}
+
 /// dst (D x lanes) = scale src^T for `rows` rows of D floats, zero-padded
 /// from `rows` to `lanes` columns.
 template <int D>
@@ -282,6 +302,11 @@ inline V logv(V x) {
 
 /// C (m x nv vectors) = or += A (m x k) B (k x nv vectors).
 struct Gemm {
+  Gemm(int m, int nv, int k, const float *a, ptrdiff_t aRow, ptrdiff_t aK,
+       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, bool accumulate)
+      : m(m), nv(nv), k(k), a(a), aRow(aRow), aK(aK), b(b), ldb(ldb), c(c),
+        ldc(ldc), accumulate(accumulate) {}
+
   int m, nv, k;
   /// A(r, i) = a[r * aRow + i * aK]; the strides make A^T free.
   const float *a;
@@ -315,8 +340,8 @@ inline void pinToRegister(V &v) {
 /// One MR x NV block of C at row `i0`, vector `v0`. `Ragged`: the block's
 /// last vector is C's last, and partial.
 /// Kept out of line: inlined into a task, it competes with the task's own
-/// values for registers and spills accumulators (measured: backward 30%
-/// slower).
+/// values for registers and spills accumulators (the backward ran 30% slower
+/// on the EPYC above).
 template <int MR, int NV, bool Ragged>
 __attribute__((noinline)) void microKernel(const Gemm &g, int i0, int v0) {
   V acc[MR][NV];
@@ -448,7 +473,7 @@ struct Dropout {
   /// garbage; only its low 32 bits are ever multiplied or kept.
   void philoxLanes(uint64_t g0, uint32_t *words) const {
     constexpr int n = kW / 2;
-    VQ g;
+    VQ g{};
     for (int l = 0; l < n; ++l)
       g[l] = g0 + l;
     VQ c0 = g, c1 = g >> 32, c2 = VQ{} + uint64_t(id),
@@ -485,7 +510,8 @@ struct Dropout {
     return buf + off;
   }
 
-  /// Per-element weights (keepScale or 0) of vector `v` of `words`.
+  /// The weights (keepScale or 0) of the kW elements whose words start at
+  /// `words`.
   V weights(const uint32_t *words) const {
     VU w;
     std::memcpy(&w, words, sizeof w);
@@ -498,6 +524,7 @@ struct Dropout {
 // Forward
 //===----------------------------------------------------------------------===//
 
+/// A call's problem and buffers, shared by its tasks.
 struct Args {
   const Problem *pb;
   const float *q, *k, *v, *out, *lse, *dout;
@@ -544,7 +571,7 @@ template <int D> void forwardTask(const Args &x, int task) {
 
   const V ninf = splat(-std::numeric_limits<float>::infinity());
   const VI iota = laneIota();
-  const int64_t kEnd = pb.causal ? q0 + mq : S;
+  const int64_t kEnd = pb.causal ? std::min(S, q0 + mq) : S;
   for (int64_t k0 = 0; k0 < kEnd; k0 += kFwdK) {
     const int kn = static_cast<int>(std::min<int64_t>(kFwdK, kEnd - k0));
     const float *kb = x.k + (b * S + k0) * D, *vb = x.v + (b * S + k0) * D;
@@ -563,8 +590,8 @@ template <int D> void forwardTask(const Args &x, int task) {
       int vs =
           diag ? static_cast<int>(clampTo(floorDiv(k0 + j0 - q0, kW), 0, nvq))
                : 0;
-      gemm({std::min(kMR, kn - j0), nvq - vs, D, kb + j0 * D, D, 1,
-            qt + vs * kW, kFwdQ, st + j0 * kFwdQ + vs * kW, kFwdQ, false});
+      gemm(Gemm(std::min(kMR, kn - j0), nvq - vs, D, kb + j0 * D, D, 1,
+                qt + vs * kW, kFwdQ, st + j0 * kFwdQ + vs * kW, kFwdQ, false));
     }
 
     for (int v = 0; v < nvq; ++v) {
@@ -616,8 +643,8 @@ template <int D> void forwardTask(const Args &x, int task) {
     // with no keys if need be.
     for (int s = 0, prev = 0; s < nvq; ++s) {
       const int n = rows(s);
-      Gemm pv{D,   nvq - s, n - prev, vb + prev * D, 1, D, st + prev * kFwdQ + s * kW,
-              kFwdQ, ot + s * kW, kFwdQ, true};
+      Gemm pv(D, nvq - s, n - prev, vb + prev * D, 1, D,
+              st + prev * kFwdQ + s * kW, kFwdQ, ot + s * kW, kFwdQ, true);
       if (s == 0)
         pv.colScale = alpha;
       if (s == 0 || n > prev)
@@ -667,17 +694,15 @@ template <int D> void backwardTask(const Args &x, int task) {
   float *dkt = vt + keyTile, *dvt = dkt + keyTile;
   float *sp = dvt + keyTile, *pd = sp + tile, *ds = pd + tile, *mk = ds + tile;
   float *kp = mk + tile;
-  uint32_t *wordBuf = reinterpret_cast<uint32_t *>(kp + (ragged ? kBwdK * Dp : 0));
+  uint32_t *wordBuf =
+      reinterpret_cast<uint32_t *>(kp + (ragged ? kBwdK * Dp : 0));
 
   const float *qb = x.q + b * T * D, *ob = x.out + b * T * D,
               *gb = x.dout + b * T * D, *kb = x.k + b * S * D,
               *vb = x.v + b * S * D;
   float *dqb = x.dq + b * T * D;
   for (int64_t i = 0; i < T; ++i) {
-    double s = 0;
-    for (int d = 0; d < D; ++d)
-      s += static_cast<double>(gb[i * D + d]) * ob[i * D + d];
-    di[i] = static_cast<float>(s * pb.scale);
+    di[i] = dot<D>(gb + i * D, ob + i * D) * pb.scale;
     lse2[i] = x.lse[b * T + i] * kLog2e;
   }
   std::fill(dqb, dqb + T * D, 0.0f);
@@ -705,15 +730,14 @@ template <int D> void backwardTask(const Args &x, int task) {
     std::fill(dkt, dkt + keyTile, 0.0f);
     std::fill(dvt, dvt + keyTile, 0.0f);
 
-    for (int64_t q0 = pb.causal ? k0 / kBwdQ * kBwdQ : 0; q0 < T;
-         q0 += kBwdQ) {
+    for (int64_t q0 = pb.causal ? k0 / kBwdQ * kBwdQ : 0; q0 < T; q0 += kBwdQ) {
       const int mq = static_cast<int>(std::min<int64_t>(kBwdQ, T - q0));
       const float *qr = qb + q0 * D, *gr = gb + q0 * D;
-      // Causal: query q0 + i sees keys(i) keys of the tile, in its first
-      // vecs(i) lane vectors. A block of kMR rows is computed as far as its
-      // last row sees, the others' extra entries masked to 0; products over
-      // rows go as a staircase, rows [firstRow(s), firstRow(s + 1)) seeing
-      // vectors [0, s]. Off the diagonal all of it is the whole tile.
+      // Causal: query q0 + i sees the first keys(i) keys of the tile. A
+      // block of kMR rows is computed over the blockVecs lane vectors its
+      // last row sees, the other rows' extra entries masked to 0; products
+      // over rows go as a staircase, rows [firstRow(s), firstRow(s + 1))
+      // seeing vectors [0, s]. Off the diagonal each is the whole tile.
       const bool diag = pb.causal && k0 + kn - 1 > q0;
       auto keys = [&](int i) {
         return diag ? static_cast<int>(clampTo(q0 + i - k0 + 1, 0, kn)) : kn;
@@ -724,21 +748,20 @@ template <int D> void backwardTask(const Args &x, int task) {
       };
       auto firstRow = [&](int s) {
         return s >= nvk ? mq
-                        : diag ? static_cast<int>(
-                                     clampTo(k0 + s * kW - q0, 0, mq))
-                               : 0;
+               : diag   ? static_cast<int>(clampTo(k0 + s * kW - q0, 0, mq))
+                        : 0;
       };
       auto rowBlocks = [&](const float *a, const float *bt, float *out) {
         for (int i0 = 0; i0 < mq; i0 += kMR)
-          gemm({std::min(kMR, mq - i0), blockVecs(i0), D, a + i0 * D, D, 1, bt,
-                kBwdK, out + i0 * kBwdK, kBwdK, false});
+          gemm(Gemm(std::min(kMR, mq - i0), blockVecs(i0), D, a + i0 * D, D, 1,
+                    bt, kBwdK, out + i0 * kBwdK, kBwdK, false));
       };
       auto staircase = [&](const float *a, const float *bt, float *out) {
         for (int s = 0; s < nvk; ++s) {
           int i0 = firstRow(s), i1 = firstRow(s + 1);
           if (i1 > i0)
-            gemm({D, s + 1, i1 - i0, a + i0 * D, 1, D, bt + i0 * kBwdK, kBwdK,
-                  out, kBwdK, true});
+            gemm(Gemm(D, s + 1, i1 - i0, a + i0 * D, 1, D, bt + i0 * kBwdK,
+                      kBwdK, out, kBwdK, true));
         }
       };
 
@@ -787,8 +810,8 @@ template <int D> void backwardTask(const Args &x, int task) {
       staircase(qr, ds, dkt);
       for (int i0 = 0; i0 < mq; i0 += kMR) {
         const int mr = std::min(kMR, mq - i0), n = keys(i0 + mr - 1);
-        Gemm dq{mr, nvd, n, ds + i0 * kBwdK, kBwdK, 1, kRows, ldk,
-                dqb + (q0 + i0) * D, D, true};
+        Gemm dq(mr, nvd, n, ds + i0 * kBwdK, kBwdK, 1, kRows, ldk,
+                dqb + (q0 + i0) * D, D, true);
         dq.lastCols = D - (nvd - 1) * kW;
         if (n > 0)
           gemm(dq);
@@ -806,8 +829,7 @@ template <void (*Task)(const Args &, int)>
 void parallel(const Args &args, int64_t n) {
   auto run = [](void *ctx, int i) { Task(*static_cast<const Args *>(ctx), i); };
   if (args.pb->parallelFor)
-    args.pb->parallelFor(static_cast<int>(n), run,
-                         const_cast<Args *>(&args));
+    args.pb->parallelFor(static_cast<int>(n), run, const_cast<Args *>(&args));
   else
     for (int64_t i = 0; i < n; ++i)
       run(const_cast<Args *>(&args), static_cast<int>(i));
@@ -822,8 +844,8 @@ template <int D>
 void forward(const Problem &pb, const float *q, const float *k, const float *v,
              float *out, float *lse) {
   static_assert(D > 0, "head dim must be positive");
-  detail::Args args{&pb, q, k, v, nullptr, nullptr, nullptr,
-                    out, lse, nullptr, nullptr, nullptr};
+  detail::Args args{&pb,     q,   k,   v,       nullptr, nullptr,
+                    nullptr, out, lse, nullptr, nullptr, nullptr};
   int64_t blocks = (pb.T + detail::kFwdQ - 1) / detail::kFwdQ;
   detail::parallel<detail::forwardTask<D>>(args, pb.batch * blocks);
 }
@@ -831,12 +853,11 @@ void forward(const Problem &pb, const float *q, const float *k, const float *v,
 /// Gradients from dout [batch,T,D] given the forward's out and lse; never
 /// materializes a T x S matrix; dq, dk, dv fully overwritten.
 template <int D>
-void backward(const Problem &pb, const float *q, const float *k,
-              const float *v, const float *out, const float *lse,
-              const float *dout, float *dq, float *dk, float *dv) {
+void backward(const Problem &pb, const float *q, const float *k, const float *v,
+              const float *out, const float *lse, const float *dout, float *dq,
+              float *dk, float *dv) {
   static_assert(D > 0, "head dim must be positive");
-  detail::Args args{&pb, q, k, v, out, lse, dout,
-                    nullptr, nullptr, dq, dk, dv};
+  detail::Args args{&pb, q, k, v, out, lse, dout, nullptr, nullptr, dq, dk, dv};
   detail::parallel<detail::backwardTask<D>>(args, pb.batch);
 }
 

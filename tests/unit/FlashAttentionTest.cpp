@@ -186,14 +186,13 @@ Results runKernels(const flash::Problem &pb, const Tensors &x) {
 }
 
 template <int D> void checkAgainstReference() {
-  const Shape shapes[] = {{1, 1, true},   {7, 7, true},   {70, 70, true},
+  const Shape shapes[] = {{1, 1, true},     {7, 7, true},  {70, 70, true},
                           {130, 130, true}, {5, 9, false}, {64, 200, false}};
   for (bool dropout : {false, true})
     for (Shape s : shapes) {
-      SCOPED_TRACE(testing::Message()
-                   << "D=" << D << " T=" << s.T << " S=" << s.S
-                   << (s.causal ? " causal" : "")
-                   << (dropout ? " dropout" : ""));
+      SCOPED_TRACE(testing::Message() << "D=" << D << " T=" << s.T << " S="
+                                      << s.S << (s.causal ? " causal" : "")
+                                      << (dropout ? " dropout" : ""));
       flash::Problem pb = problem(3, s, D, dropout);
       Tensors x = randomInputs(pb.batch, s.T, s.S, D, unsigned(s.T * 31 + D));
       Results got = runKernels<D>(pb, x);
@@ -255,7 +254,7 @@ TEST(FlashAttention, Exp2Accuracy) {
   using namespace flash::detail;
   double worst = 0;
   for (float x0 = -126.0f; x0 <= 10.0f; x0 += 0.37f * kW) {
-    V x;
+    V x{};
     for (int l = 0; l < kW; ++l)
       x[l] = x0 + 0.37f * l;
     V e = exp2v(x);

@@ -55,6 +55,8 @@ def attention_kernels(plan):
     found = {s for s, f in families.items() if f.startswith("attention")}
     for m in re.finditer(r"^call (\d+) \S+ (.*)$", fn, re.M):
         for arg in m.group(2).split():
+            if arg.startswith("#"):  # a scalar argument
+                continue
             dims = arg.split(":")[1].split(",")
             if len(dims) >= 2 and dims[-1] == "T" and dims[-2] == "T":
                 found.add(symbols[m.group(1)])
@@ -67,7 +69,7 @@ def profile_ms(err, kernels):
     for line in err.splitlines():
         w = line.split()
         if len(w) >= 5 and re.fullmatch(r"k[0-9a-f]{16}", w[0]):
-            ms = float(w[3])
+            ms = float(w[3])  # kernel, family, calls, ms, share, GFLOP/s
             total += ms
             if w[0] in kernels:
                 attention += ms
@@ -117,11 +119,19 @@ def main():
             r"^value \d+ (input|param) (\S+) \S+ (\S+)$", fn, re.M)]
         ts.CFG["context_length"] = CONTEXT
 
-        rows = []
+        print(f"GPT-2 124M (context {CONTEXT}) training step, B=1, "
+              f"{args.threads} threads: ms (attention ms) and peak RSS MiB; "
+              f"the train_step arena (activations, gradients, moments) in "
+              f"brackets\n")
+        cols = ["fused", "unfused", "eager", "compile"]
+        hdr = f"{'T':>5} | " + " | ".join(f"{c:>31}" for c in cols) + \
+            " | attn speedup | vs compile"
+        print(hdr)
+        print("-" * len(hdr), flush=True)
         for t in lengths:
             inputs = os.path.join(work, f"T{t}.safetensors")
             ts.train_inputs(names, 1, t, inputs)
-            row = {"T": t}
+            row = {}
             for name, (exe, kernels, _) in variants.items():
                 _, err, rss = run_child(
                     [exe, "--inputs", inputs, "-o", os.path.join(work, "out"),
@@ -129,9 +139,10 @@ def main():
                      str(args.steps), "--profile"])
                 ms = float(re.search(r"train_step: ([0-9.]+) ms median",
                                      err).group(1))
+                arena = float(re.search(r"arena ([0-9.]+) MiB", err).group(1))
                 total, attn = profile_ms(err, kernels)
-                # The profile sums the warm-up and the timed runs.
-                row[name] = (ms, attn / total * ms, rss)
+                # The profile sums every run; its share scales the median.
+                row[name] = (ms, attn / total * ms, rss, arena)
             os.remove(inputs)
             for mode in ([] if args.skip_torch else
                          ["eager"] + ([] if args.skip_compile else ["compile"])):
@@ -139,31 +150,21 @@ def main():
                     [sys.executable, os.path.abspath(__file__), "--threads",
                      str(args.threads), "--steps", str(args.steps),
                      "--torch-worker", str(t), mode, "-"])
-                row[mode] = (json.loads(out)["s"] * 1e3, None, rss)
-            rows.append(row)
-            print(f"T={t} done", file=sys.stderr, flush=True)
-
-        print(f"GPT-2 124M (context {CONTEXT}) training step, B=1, "
-              f"{args.threads} threads; ms (attention ms) and peak RSS MiB\n")
-        cols = ["fused", "unfused", "eager", "compile"]
-        hdr = f"{'T':>5} | " + " | ".join(f"{c:>24}" for c in cols) + \
-            " | attn speedup | vs compile"
-        print(hdr)
-        print("-" * len(hdr))
-        for r in rows:
+                row[mode] = (json.loads(out)["s"] * 1e3, None, rss, None)
             cells = []
             for c in cols:
-                if c not in r:
-                    cells.append(f"{'-':>24}")
+                if c not in row:
+                    cells.append(f"{'-':>31}")
                     continue
-                ms, attn, rss = r[c]
-                a = f"({attn:6.0f})" if attn is not None else " " * 8
-                cells.append(f"{ms:7.0f} {a} {rss:6.0f}M")
-            speed = r["unfused"][1] / r["fused"][1]
-            vc = (f"{r['compile'][0] / r['fused'][0]:9.2f}x"
-                  if "compile" in r else f"{'-':>10}")
-            print(f"{r['T']:5} | " + " | ".join(cells) +
-                  f" | {speed:11.2f}x | {vc}")
+                ms, attn, rss, arena = row[c]
+                a = f"({attn:5.0f})" if attn is not None else " " * 7
+                ar = f"[{arena:5.0f}M]" if arena is not None else " " * 8
+                cells.append(f"{ms:6.0f} {a} {rss:6.0f}M {ar}")
+            speed = row["unfused"][1] / row["fused"][1]
+            vc = (f"{row['compile'][0] / row['fused'][0]:9.2f}x"
+                  if "compile" in row else f"{'-':>10}")
+            print(f"{t:5} | " + " | ".join(cells) +
+                  f" | {speed:11.2f}x | {vc}", flush=True)
         print("\nattn speedup = unfused attention time / flash attention time "
               "(from --profile); vs compile > 1: gptc (fused) is faster.")
     finally:

@@ -128,19 +128,20 @@ int runContract(const std::string &inputs, const std::string &output,
   SafetensorsFile out;
   out.metadata["producer"] = argv0;
   // Timing runs first (outputs not copied), then the run that is kept.
-  // With --repeat, one warm-up run (page faults, caches) is not counted.
+  // With --repeat, one warm-up run (page faults, caches) is not counted;
+  // it also collects the outputs (every run computes the same), so timed
+  // runs copy nothing out.
   std::vector<double> seconds;
   for (int64_t r = repeat > 1 ? -1 : 0; r < repeat; ++r) {
-    bool last = r + 1 == repeat;
+    bool collect = r == (repeat > 1 ? -1 : 0);
     auto start = std::chrono::steady_clock::now();
     auto results = exec.run(fn, in, inputs, step,
-                            [last](const std::string &) { return last; });
-    seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count());
-    if (r < 0)
-      seconds.clear();
-    if (last)
+                            [collect](const std::string &) { return collect; });
+    if (r >= 0)
+      seconds.push_back(std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+    if (collect)
       out.tensors = std::move(results);
   }
   if (fn != "forward")

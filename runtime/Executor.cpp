@@ -309,16 +309,20 @@ void Executor::printProfile(std::ostream &os) const {
   os << "profile: " << std::fixed << std::setprecision(3) << total * 1e3
      << " ms in kernels; arena " << std::setprecision(1)
      << static_cast<double>(lastArena) / (1 << 20) << " MiB\n";
-  os << "  kernel              family   calls      ms   share   GFLOP/s\n";
+  // Columns are separated by at least one space, whatever the widths.
+  os << "  kernel            family          calls         ms   share   "
+        "GFLOP/s\n";
   for (size_t i : order) {
     const Stat &s = stats[i];
-    os << "  " << std::left << std::setw(19) << plan.kernels[i].symbol << " "
-       << std::setw(7) << plan.kernels[i].family << std::right << std::setw(7)
-       << s.calls << std::setw(9) << std::setprecision(3) << s.seconds * 1e3
-       << std::setw(7) << std::setprecision(1)
-       << (total > 0 ? 100 * s.seconds / total : 0) << "%";
+    os << "  " << std::left << std::setw(17) << plan.kernels[i].symbol << " "
+       << std::setw(14) << plan.kernels[i].family << " " << std::right
+       << std::setw(6) << s.calls << " " << std::setw(10)
+       << std::setprecision(3) << s.seconds * 1e3 << " " << std::setw(6)
+       << std::setprecision(1) << (total > 0 ? 100 * s.seconds / total : 0)
+       << "%";
     if (s.flops > 0)
-      os << std::setw(10) << std::setprecision(1) << s.flops / s.seconds / 1e9;
+      os << " " << std::setw(9) << std::setprecision(1)
+         << s.flops / s.seconds / 1e9;
     os << "\n";
   }
 }

@@ -15,7 +15,6 @@
 #include "AttentionKernel.h"
 #include "FusedKernel.h"
 #include "MatmulKernel.h"
-#include "RowwiseKernel.h"
 
 #include "gptc/Backends/KernelDesc.h"
 #include "gptc/Runtime/Error.h"
@@ -107,15 +106,13 @@ int main(int argc, char **argv) {
       MatmulKernel(desc).compile(output, t);
     } else if (desc.family == "fused") {
       compileFusedKernel(desc, output, t);
-    } else if (desc.family == "layer_norm" || desc.family == "softmax") {
-      compileRowwiseKernel(desc, output, t);
     } else if (desc.family == "attention" ||
                desc.family == "attention_grad") {
       compileAttentionKernel(desc, output, target);
     } else {
       throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +
-                         "'; expected matmul, fused, layer_norm, softmax, "
-                         "attention or attention_grad");
+                         "'; expected matmul, fused, attention or "
+                         "attention_grad");
     }
     return 0;
   } catch (const RuntimeError &e) {

@@ -11,6 +11,7 @@
 #include "gptc/Frontend/Diagnostics.h"
 #include "gptc/Frontend/TrainConfig.h"
 #include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Executor.h"
 #include "gptc/Runtime/Trainer.h"
 
@@ -57,7 +58,8 @@ AdamW (warmup + cosine decay), evaluates, samples and checkpoints.
   --resume FILE          continue from a checkpoint (same data and settings)
   --stop-after N         stop after step N, checkpointing (resume later)
   --weights FILE         start from these weights instead of the model's
-                         initializers
+                         initializers: a gptc checkpoint, Hugging Face GPT-2
+                         safetensors or llm.c's gpt2_*.bin
   --batch N --ctx N --stride N --epochs N --steps N (cap) --train-ratio X
   --lr X --initial-lr X --min-lr X --warmup N --weight-decay X --clip X
   --eval-interval N --eval-iters N --sample-interval N --sample-tokens N
@@ -69,7 +71,12 @@ Run contract (tests): runs the model on the tensors of IN (parameters by
 name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
 `step`, `weight_decay`, `clip_norm` and the AdamW moments) and writes
 `logits`, `loss` when targets are given, and for a training step the
-updated parameters, moments and gradients to OUT.
+updated parameters, moments and gradients to OUT. --weights FILE (any
+format above) supplies or replaces the parameters.
+
+  --export-hf DIR --weights FILE   write the weights as a Hugging Face GPT-2
+                         model (DIR/model.safetensors, DIR/config.json) that
+                         transformers' GPT2LMHeadModel.from_pretrained loads
   --profile     print the time and GFLOP/s of every kernel (also after
                 training)
   --repeat N    run N times; print the median and minimum time of the run
@@ -105,12 +112,26 @@ Executor makeExecutor(const ExecutorOptions &options) {
       options);
 }
 
-/// The run contract: one safetensors file in, one out.
+/// The model's Hugging Face names (from its `names hf` block).
+NameMap hfNames(const Plan &plan) {
+  auto it = plan.renames.find("hf");
+  return it == plan.renames.end() ? NameMap() : it->second;
+}
+
+/// The run contract: one safetensors file in, one out; parameters from
+/// `weights` (any format Checkpoint.h reads) when given.
 int runContract(const std::string &inputs, const std::string &output,
-                const ExecutorOptions &options, int64_t repeat,
-                const char *argv0) {
+                const std::string &weights, const ExecutorOptions &options,
+                int64_t repeat, const char *argv0) {
   SafetensorsFile in = readSafetensors(inputs);
   Executor exec = makeExecutor(options);
+  if (!weights.empty()) {
+    const Plan &plan = exec.getPlan();
+    for (auto &[name, t] : importWeights(
+             weights, planParameters(plan, plan.functions.front().name),
+             hfNames(plan)))
+      in.tensors[name] = std::move(t);
+  }
   std::string fn = "forward";
   uint64_t step = 0;
   if (in.find("targets"))
@@ -160,6 +181,38 @@ int runContract(const std::string &inputs, const std::string &output,
   return 0;
 }
 
+/// Writes `weights` (any format) as a Hugging Face GPT-2 directory.
+int exportHf(const std::string &dir, const std::string &weights) {
+  if (weights.empty())
+    throw RuntimeError("--export-hf needs --weights FILE (a checkpoint)");
+  Plan plan = Plan::parse(gptc_plan_text);
+  auto get = [&](const char *key) -> const std::string & {
+    auto it = plan.config.find(key);
+    if (it == plan.config.end())
+      throw RuntimeError(std::string("--export-hf writes GPT-2's config and "
+                                     "needs the model config key '") +
+                         key + "', which this model does not have");
+    return it->second;
+  };
+  Gpt2Config c;
+  c.vocabSize = std::stoll(get("vocab_size"));
+  c.contextLength = std::stoll(get("context_length"));
+  c.embDim = std::stoll(get("emb_dim"));
+  c.nHeads = std::stoll(get("n_heads"));
+  c.nLayers = std::stoll(get("n_layers"));
+  c.qkvBias = get("qkv_bias") == "true";
+  c.tieEmbeddings = get("tie_embeddings") == "true";
+  NameMap hf = hfNames(plan);
+  exportHuggingFace(
+      dir,
+      importWeights(weights,
+                    planParameters(plan, plan.functions.front().name), hf),
+      hf, c);
+  std::cerr << "wrote " << dir << "/model.safetensors and " << dir
+            << "/config.json\n";
+  return 0;
+}
+
 /// The training config's run-time keys.
 void applyTrainConfig(const std::string &path, TrainerOptions &t) {
   SourceManager sm;
@@ -201,6 +254,7 @@ int main(int argc, char **argv) {
   else
     train.tokenizer = gptc_default_tokenizer;
   int64_t repeat = 1;
+  std::string exportDir;
   try {
     // The config first, so that flags override it wherever they are.
     for (int i = 1; i + 1 < argc; ++i)
@@ -245,6 +299,8 @@ int main(int argc, char **argv) {
         train.resume = value();
       } else if (a == "--weights") {
         train.initFrom = value();
+      } else if (a == "--export-hf") {
+        exportDir = value();
       } else if (a == "--eval") {
         train.evalOnly = true;
       } else if (a == "--tokenizer") {
@@ -293,13 +349,16 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
+    if (!exportDir.empty())
+      return exportHf(exportDir, train.initFrom);
     if (!inputs.empty() || !output.empty()) {
       if (inputs.empty() || output.empty()) {
         std::cerr << argv[0] << ": error: the run contract needs both "
                   << "--inputs and -o\n";
         return 2;
       }
-      return runContract(inputs, output, options, repeat, argv[0]);
+      return runContract(inputs, output, train.initFrom, options, repeat,
+                         argv[0]);
     }
     if (train.data.empty()) {
       usage(std::cerr, argv[0]);

@@ -141,6 +141,12 @@ Plan Plan::parse(const std::string &text) {
           throw RuntimeError("unknown initializer '" + init.kind + "'");
         }
         plan.inits.push_back(init);
+      } else if (kw == "rename") {
+        need(4);
+        plan.renames[w[1]][w[2]] = w[3];
+      } else if (kw == "config") {
+        need(3);
+        plan.config[w[1]] = w[2];
       } else if (kw == "function") {
         need(2);
         plan.functions.emplace_back();

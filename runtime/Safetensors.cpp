@@ -16,6 +16,11 @@
 #include <limits>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace gptc {
 
 size_t dtypeSize(DType t) {
@@ -566,13 +571,35 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
 }
 
 SafetensorsFile readSafetensors(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  // Mapped rather than read into a buffer: weights and training states are
+  // gigabytes, and only the parsed tensors need to stay in memory.
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0)
     throw RuntimeError("cannot open '" + path + "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string bytes = ss.str();
-  return parseSafetensors(bytes, path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+    // A pipe or an empty file: read it whole.
+    close(fd);
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parseSafetensors(ss.str(), path);
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  void *p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED)
+    throw RuntimeError("cannot map '" + path + "': " + std::strerror(errno));
+  madvise(p, size, MADV_SEQUENTIAL);
+  try {
+    SafetensorsFile f =
+        parseSafetensors({static_cast<const char *>(p), size}, path);
+    munmap(p, size);
+    return f;
+  } catch (...) {
+    munmap(p, size);
+    throw;
+  }
 }
 
 static std::string jsonQuote(const std::string &s) {
@@ -592,7 +619,8 @@ static std::string jsonQuote(const std::string &s) {
   return out + "\"";
 }
 
-std::string serializeSafetensors(const SafetensorsFile &file) {
+/// The 8-byte header length and the JSON header of `file`.
+static std::string headerOf(const SafetensorsFile &file) {
   std::string header = "{";
   bool first = true;
   if (!file.metadata.empty()) {
@@ -622,18 +650,26 @@ std::string serializeSafetensors(const SafetensorsFile &file) {
     header += ' ';
   std::string out(8, '\0');
   store<uint64_t>(reinterpret_cast<uint8_t *>(out.data()), header.size());
-  out += header;
+  return out + header;
+}
+
+std::string serializeSafetensors(const SafetensorsFile &file) {
+  std::string out = headerOf(file);
   for (auto &[name, t] : file.tensors)
     out.append(reinterpret_cast<const char *>(t.bytes.data()), t.bytes.size());
   return out;
 }
 
 void writeSafetensors(const std::string &path, const SafetensorsFile &file) {
-  std::string bytes = serializeSafetensors(file);
+  // Streamed tensor by tensor: no second copy of gigabytes of weights.
   std::ofstream out(path, std::ios::binary);
   if (!out)
     throw RuntimeError("cannot write '" + path + "': " + std::strerror(errno));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::string header = headerOf(file);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  for (auto &[name, t] : file.tensors)
+    out.write(reinterpret_cast<const char *>(t.bytes.data()),
+              static_cast<std::streamsize>(t.bytes.size()));
   if (!out)
     throw RuntimeError("error writing '" + path + "'");
 }

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Trainer.h"
+#include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/DataLoader.h"
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Tokenizer.h"
@@ -198,6 +199,8 @@ public:
 
 private:
   void initState();
+  /// Parameters only (any format Checkpoint.h reads), or with moments and
+  /// step from a gptc checkpoint to resume.
   void loadWeights(const std::string &path, bool withMoments);
   double learningRate(int64_t step) const;
   double meanLoss(const DataLoader &loader, int64_t batches);
@@ -209,7 +212,7 @@ private:
   const Plan &plan;
   TrainerOptions o;
   std::optional<Tokenizer> tok;
-  std::vector<std::pair<std::string, std::vector<int64_t>>> params;
+  std::vector<ParamSpec> params;
   SafetensorsFile state;
   int64_t totalSteps = 0, startStep = 0, contextLimit = 0;
 };
@@ -247,13 +250,18 @@ void Trainer::initState() {
 }
 
 void Trainer::loadWeights(const std::string &path, bool withMoments) {
+  if (!withMoments) {
+    // Starting weights: a gptc checkpoint, Hugging Face or llm.c.
+    auto hf = plan.renames.find("hf");
+    for (auto &[name, t] : importWeights(
+             path, params, hf == plan.renames.end() ? NameMap() : hf->second))
+      state.tensors[name] = std::move(t);
+    return;
+  }
   SafetensorsFile f = readSafetensors(path);
   for (auto &[name, shape] : params) {
-    std::vector<std::string> names = {name};
-    if (withMoments) {
-      names.push_back("adam.m." + name);
-      names.push_back("adam.v." + name);
-    }
+    std::vector<std::string> names = {name, "adam.m." + name,
+                                      "adam.v." + name};
     for (const std::string &n : names) {
       const TensorData *t = f.find(n);
       if (!t)
@@ -273,18 +281,16 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
               : TensorData::fromDoubles(DType::F32, shape, t->toDoubles());
     }
   }
-  if (withMoments) {
-    auto it = f.metadata.find("gptc.step");
-    if (it == f.metadata.end())
-      throw RuntimeError(path + ": not a gptc checkpoint (no step)");
-    startStep = std::stoll(it->second);
-    auto cfg = f.metadata.find("gptc.settings");
-    if (cfg != f.metadata.end() && cfg->second != settings())
-      throw RuntimeError(path + ": the checkpoint was trained with '" +
-                         cfg->second + "', not '" + settings() +
-                         "'; resume with the same data, batch, context, "
-                         "stride, epochs and seed");
-  }
+  auto it = f.metadata.find("gptc.step");
+  if (it == f.metadata.end())
+    throw RuntimeError(path + ": not a gptc checkpoint (no step)");
+  startStep = std::stoll(it->second);
+  auto cfg = f.metadata.find("gptc.settings");
+  if (cfg != f.metadata.end() && cfg->second != settings())
+    throw RuntimeError(path + ": the checkpoint was trained with '" +
+                       cfg->second + "', not '" + settings() +
+                       "'; resume with the same data, batch, context, "
+                       "stride, epochs and seed");
 }
 
 std::string Trainer::settings() const {
@@ -364,13 +370,7 @@ int Trainer::run() {
       (!o.evalOnly && !plan.find("train_step")))
     throw RuntimeError("this executable was not built for training "
                        "(gptc build --task=train)");
-  for (const PlanValue &v : loss->values)
-    if (v.kind == PlanValue::Param) {
-      std::vector<int64_t> shape;
-      for (const SymExpr &d : v.shape)
-        shape.push_back(d.eval({}));
-      params.push_back({v.name, shape});
-    }
+  params = planParameters(plan, "loss");
   contextLimit = o.contextLength;
   for (const PlanCheck &c : loss->checks)
     if (!c.ids)

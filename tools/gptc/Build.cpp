@@ -66,7 +66,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     if (module.lookupSymbol(e))
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
-  program.plan += o.inits;
+  program.plan += o.modelRecords;
 
   std::string target = o.target == "cpu" ? "host" : o.target;
   std::string dir = o.cacheDir.empty() ? KernelCache::defaultDir() : o.cacheDir;

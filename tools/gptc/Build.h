@@ -18,8 +18,9 @@ struct BuildOptions {
   int jobs = 0;            ///< Kernel generators at once; 0: all cores.
   std::string description; ///< Shown by the executable's --help.
   std::string tokenizer;   ///< The trainer's default gpt2.tiktoken.
-  /// `init NAME normal STD|zeros|ones` lines: the trainer's initializers.
-  std::string inits;
+  /// Plan records about the model rather than its functions: `init`
+  /// (the trainer's initializers), `rename` (checkpoint names), `config`.
+  std::string modelRecords;
 };
 
 struct BuildReport {

@@ -591,15 +591,21 @@ int compile(const Options &o, SourceManager &sm) {
     b.target = o.target;
     b.cacheDir = o.cacheDir;
     b.jobs = o.jobs;
+    std::ostringstream records;
     for (const Parameter &p : prog.params) {
-      std::ostringstream line;
-      line << "init " << p.name << " ";
+      records << "init " << p.name << " ";
       if (p.init.kind == Initializer::Kind::Normal)
-        line << "normal " << p.init.std;
+        records << "normal " << p.init.std;
       else
-        line << (p.init.kind == Initializer::Kind::Ones ? "ones" : "zeros");
-      b.inits += line.str() + "\n";
+        records << (p.init.kind == Initializer::Kind::Ones ? "ones" : "zeros");
+      records << "\n";
+      for (auto &[scheme, name] : p.mappedNames)
+        records << "rename " << scheme << " " << p.name << " " << name << "\n";
     }
+    for (const ConfigValue &c : prog.config)
+      if (c.kind != ast::TypeExpr::Kind::Tensor)
+        records << "config " << c.name << " " << c.str() << "\n";
+    b.modelRecords = records.str();
     const char *dataDir = std::getenv("GPTC_DATA_DIR");
     b.tokenizer =
         std::string(dataDir ? dataDir : GPTC_DATA_DIR) + "/gpt2.tiktoken";

@@ -21,6 +21,8 @@
 //   end
 //   init wte.weight normal 0.02           (how the trainer initializes a
 //   init ln_f.bias zeros                   parameter: normal, zeros, ones)
+//   rename hf wte.weight transformer.wte.weight   (a naming scheme's name)
+//   config n_layers 12                     (the model config's values)
 //
 // planArena places the temporaries of one call sequence in one arena by
 // liveness, once B and T are known.
@@ -113,6 +115,10 @@ struct Plan {
   std::vector<PlanKernel> kernels;
   std::vector<PlanFunction> functions;
   std::vector<PlanInit> inits;
+  /// Naming scheme (`hf`) -> gptc parameter name -> the scheme's name.
+  std::map<std::string, std::map<std::string, std::string>> renames;
+  /// Config key -> value, as the compiler printed it.
+  std::map<std::string, std::string> config;
 
   /// Throws RuntimeError naming the line.
   static Plan parse(const std::string &text);

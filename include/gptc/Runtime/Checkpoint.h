@@ -1,0 +1,74 @@
+//===- Checkpoint.h - Weights in other frameworks' formats ------*- C++ -*-===//
+//
+// A model's parameters have gptc's names (`h.0.attn.c_attn.weight`) and
+// Hugging Face GPT-2's layout ((in, out) matmul weights, like its Conv1D).
+// The DSL's `names hf { ... }` block maps them to Hugging Face names; the
+// compiler writes that mapping into the plan (`rename` records), so built
+// executables read and write these formats without the compiler:
+//
+//  - gptc checkpoints and run-contract files: safetensors, gptc's names;
+//  - Hugging Face GPT-2 safetensors (`model.safetensors` of
+//    GPT2LMHeadModel or GPT2Model): names with or without `transformer.`,
+//    `attn.bias`/`attn.masked_bias` buffers ignored, a tied `lm_head`
+//    absent or equal to `wte`;
+//  - llm.c's `gpt2_*.bin` (magic 20240326, fp32 version 3): its fixed
+//    tensor order, (out, in) weights transposed, padded vocabulary rows
+//    dropped.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_RUNTIME_CHECKPOINT_H
+#define GPTC_RUNTIME_CHECKPOINT_H
+
+#include "gptc/Runtime/Safetensors.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gptc {
+
+/// A parameter the model expects: gptc's name and its shape.
+struct ParamSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+/// gptc name -> Hugging Face name, for every parameter.
+using NameMap = std::map<std::string, std::string>;
+
+struct Plan;
+
+/// The parameters of `plan`'s `function` (static shapes), in plan order.
+std::vector<ParamSpec> planParameters(const Plan &plan,
+                                      const std::string &function);
+
+/// The parameters `params` from the weights file `path` (any format above,
+/// told apart by content), as F32 tensors under gptc's names. A missing
+/// tensor, a tensor of another shape (another model size) or a tensor the
+/// model has no place for is a RuntimeError naming it.
+std::map<std::string, TensorData>
+importWeights(const std::string &path, const std::vector<ParamSpec> &params,
+              const NameMap &hf);
+
+/// llm.c's gpt2_*.bin as Hugging Face GPT-2 tensors (without the
+/// `transformer.` prefix), in the Hugging Face layout.
+SafetensorsFile readLlmcCheckpoint(const std::string &path);
+
+/// The GPT-2 hyperparameters a Hugging Face config.json needs.
+struct Gpt2Config {
+  int64_t vocabSize = 0, contextLength = 0, embDim = 0, nHeads = 0,
+          nLayers = 0;
+  bool qkvBias = true, tieEmbeddings = true;
+};
+
+/// Writes `dir`/model.safetensors (Hugging Face names and layout; a zero
+/// c_attn bias where the model has none) and `dir`/config.json, which
+/// transformers' GPT2LMHeadModel.from_pretrained(dir) loads.
+void exportHuggingFace(const std::string &dir,
+                       const std::map<std::string, TensorData> &weights,
+                       const NameMap &hf, const Gpt2Config &config);
+
+} // namespace gptc
+
+#endif // GPTC_RUNTIME_CHECKPOINT_H

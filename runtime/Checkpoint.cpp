@@ -1,0 +1,316 @@
+//===- Checkpoint.cpp - Weights in other frameworks' formats --------------===//
+//
+// Import, in three steps:
+//  1. Read the file: safetensors as is; llm.c's .bin rewritten as Hugging
+//     Face tensors (its layout documented in readLlmcCheckpoint).
+//  2. Name every tensor in gptc's terms: its own name if the model has it,
+//     else through the inverse of the `hf` map (with and without the
+//     `transformer.` prefix). Optimizer moments and the attention-mask
+//     buffers Hugging Face saves are skipped; anything else the model has no
+//     place for is an error, since dropping a tensor silently (a qkv bias
+//     the model lacks) would compute something else.
+//  3. Check every parameter is present with its shape, converting to F32.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/Runtime/Checkpoint.h"
+#include "gptc/Runtime/Plan.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace gptc {
+
+namespace {
+
+constexpr int32_t kLlmcMagic = 20240326;
+constexpr int32_t kLlmcFp32 = 3;
+constexpr const char *kPrefix = "transformer.";
+
+bool startsWith(const std::string &s, const std::string &p) {
+  return s.compare(0, p.size(), p) == 0;
+}
+
+bool endsWith(const std::string &s, const std::string &p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// Whether `path` starts with llm.c's magic number.
+bool isLlmc(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  int32_t magic = 0;
+  in.read(reinterpret_cast<char *>(&magic), sizeof magic);
+  return in && magic == kLlmcMagic;
+}
+
+TensorData f32(std::vector<int64_t> shape, const float *data) {
+  TensorData t;
+  t.dtype = DType::F32;
+  t.shape = std::move(shape);
+  t.bytes.resize(t.numel() * 4);
+  std::memcpy(t.bytes.data(), data, t.bytes.size());
+  return t;
+}
+
+/// [rows, cols] row-major -> [cols, rows].
+TensorData f32Transposed(int64_t rows, int64_t cols, const float *data) {
+  std::vector<float> t(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t[c * rows + r] = data[r * cols + c];
+  return f32({cols, rows}, t.data());
+}
+
+} // namespace
+
+std::vector<ParamSpec> planParameters(const Plan &plan,
+                                      const std::string &function) {
+  const PlanFunction *fn = plan.find(function);
+  if (!fn)
+    throw RuntimeError("this executable has no '" + function + "' function");
+  std::vector<ParamSpec> params;
+  for (const PlanValue &v : fn->values)
+    if (v.kind == PlanValue::Param) {
+      ParamSpec p{v.name, {}};
+      for (const SymExpr &d : v.shape)
+        p.shape.push_back(d.eval({}));
+      params.push_back(p);
+    }
+  return params;
+}
+
+SafetensorsFile readLlmcCheckpoint(const std::string &path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in)
+    throw RuntimeError("cannot open '" + path + "'");
+  int64_t size = in.tellg();
+  in.seekg(0);
+  int32_t h[256] = {};
+  if (size < static_cast<int64_t>(sizeof h) ||
+      !in.read(reinterpret_cast<char *>(h), sizeof h))
+    throw RuntimeError(path + ": shorter than llm.c's 1024-byte header");
+  if (h[0] != kLlmcMagic)
+    throw RuntimeError(path + ": not an llm.c checkpoint (magic " +
+                       std::to_string(h[0]) + ", expected 20240326)");
+  if (h[1] != kLlmcFp32)
+    throw RuntimeError(path + ": llm.c checkpoint version " +
+                       std::to_string(h[1]) +
+                       "; only version 3 (fp32) is supported");
+  int64_t maxT = h[2], V = h[3], L = h[4], NH = h[5], C = h[6], Vp = h[7];
+  if (maxT <= 0 || V <= 0 || L <= 0 || NH <= 0 || C <= 0 || Vp < V ||
+      C % NH != 0 || C > (1 << 16) || L > 4096 || Vp > (1 << 24) ||
+      maxT > (1 << 24))
+    throw RuntimeError(path + ": implausible llm.c header (max_seq_len " +
+                       std::to_string(maxT) + ", vocab " + std::to_string(V) +
+                       ", padded vocab " + std::to_string(Vp) + ", layers " +
+                       std::to_string(L) + ", heads " + std::to_string(NH) +
+                       ", channels " + std::to_string(C) + ")");
+  // llm.c's order: wte, wpe, then each kind of per-layer tensor for all
+  // layers at once, then ln_f. Matmul weights are (out, in).
+  struct Kind {
+    const char *name;
+    int64_t rows, cols; ///< cols 0: a vector of `rows`.
+    bool transpose;
+  };
+  const std::vector<Kind> perLayer = {
+      {"ln_1.weight", C, 0, false},
+      {"ln_1.bias", C, 0, false},
+      {"attn.c_attn.weight", 3 * C, C, true},
+      {"attn.c_attn.bias", 3 * C, 0, false},
+      {"attn.c_proj.weight", C, C, true},
+      {"attn.c_proj.bias", C, 0, false},
+      {"ln_2.weight", C, 0, false},
+      {"ln_2.bias", C, 0, false},
+      {"mlp.c_fc.weight", 4 * C, C, true},
+      {"mlp.c_fc.bias", 4 * C, 0, false},
+      {"mlp.c_proj.weight", C, 4 * C, true},
+      {"mlp.c_proj.bias", C, 0, false},
+  };
+  int64_t count = Vp * C + maxT * C + 2 * C;
+  for (const Kind &k : perLayer)
+    count += L * k.rows * std::max<int64_t>(k.cols, 1);
+  if (size != static_cast<int64_t>(sizeof h) + 4 * count)
+    throw RuntimeError(path + ": " + std::to_string(size) + " bytes, but an " +
+                       "llm.c fp32 checkpoint of this header has " +
+                       std::to_string(sizeof h + 4 * count) +
+                       " (truncated or of another model?)");
+  std::vector<float> data(count);
+  if (!in.read(reinterpret_cast<char *>(data.data()), 4 * count))
+    throw RuntimeError(path + ": read error");
+
+  SafetensorsFile f;
+  const float *p = data.data();
+  // The padded vocabulary rows (Vp > V) are dropped.
+  f.tensors["wte.weight"] = f32({V, C}, p);
+  p += Vp * C;
+  f.tensors["wpe.weight"] = f32({maxT, C}, p);
+  p += maxT * C;
+  for (const Kind &k : perLayer)
+    for (int64_t l = 0; l < L; ++l) {
+      std::string name = "h." + std::to_string(l) + "." + k.name;
+      if (k.cols == 0) {
+        f.tensors[name] = f32({k.rows}, p);
+        p += k.rows;
+      } else {
+        f.tensors[name] = f32Transposed(k.rows, k.cols, p);
+        p += k.rows * k.cols;
+      }
+    }
+  f.tensors["ln_f.weight"] = f32({C}, p);
+  f.tensors["ln_f.bias"] = f32({C}, p + C);
+  return f;
+}
+
+std::map<std::string, TensorData>
+importWeights(const std::string &path, const std::vector<ParamSpec> &params,
+              const NameMap &hf) {
+  // 1.
+  SafetensorsFile f =
+      isLlmc(path) ? readLlmcCheckpoint(path) : readSafetensors(path);
+
+  // 2. Every file tensor's gptc name.
+  std::map<std::string, std::string> toOurs;
+  for (const ParamSpec &p : params)
+    toOurs[p.name] = p.name;
+  for (auto &[ours, theirs] : hf) {
+    toOurs.emplace(theirs, ours);
+    if (startsWith(theirs, kPrefix))
+      toOurs.emplace(theirs.substr(std::strlen(kPrefix)), ours);
+  }
+  std::map<std::string, std::pair<std::string, const TensorData *>> found;
+  const TensorData *lmHead = nullptr;
+  for (auto &[name, t] : f.tensors) {
+    auto it = toOurs.find(name);
+    if (it == toOurs.end()) {
+      if (startsWith(name, "adam.") || endsWith(name, ".attn.bias") ||
+          endsWith(name, ".attn.masked_bias"))
+        continue; // moments; Hugging Face's causal-mask buffers
+      // A model without qkv bias exports zeros there (GPT-2 always has one).
+      if (endsWith(name, ".attn.c_attn.bias")) {
+        std::vector<double> v = t.toDoubles();
+        if (std::all_of(v.begin(), v.end(), [](double x) { return x == 0; }))
+          continue;
+      }
+      if (name == "lm_head.weight") {
+        lmHead = &t; // checked against wte below
+        continue;
+      }
+      throw RuntimeError(path + ": tensor '" + name + "' " + t.typeStr() +
+                         " has no place in this model (weights of another "
+                         "architecture, or a config with other options?)");
+    }
+    auto [slot, fresh] = found.emplace(it->second, std::pair(name, &t));
+    if (!fresh)
+      throw RuntimeError(path + ": tensors '" + slot->second.first +
+                         "' and '" + name + "' both name parameter '" +
+                         it->second + "'");
+  }
+
+  // 3.
+  std::map<std::string, TensorData> out;
+  for (const ParamSpec &p : params) {
+    auto it = found.find(p.name);
+    auto mapped = hf.find(p.name);
+    std::string theirs = mapped == hf.end() ? "" : mapped->second;
+    const TensorData *t = it == found.end() ? nullptr : it->second.second;
+    std::string as = it == found.end() ? p.name : it->second.first;
+    // A tied checkpoint has no lm_head; an untied model starts from wte.
+    if (!t && theirs == "lm_head.weight")
+      for (const char *wte : {"wte.weight", "transformer.wte.weight"})
+        if (const TensorData *w = f.find(wte)) {
+          t = w;
+          as = wte;
+        }
+    if (!t)
+      throw RuntimeError(path + ": no tensor for parameter '" + p.name + "'" +
+                         (theirs.empty() ? ""
+                                         : " (Hugging Face '" + theirs + "')") +
+                         ": weights of another model?");
+    if (t->shape != p.shape)
+      throw RuntimeError(path + ": tensor '" + as + "' is " + t->typeStr() +
+                         " but this model's '" + p.name + "' is " +
+                         shapeText(p.shape) +
+                         ": weights of another model size?");
+    if (t->dtype != DType::F32 && t->dtype != DType::F64 &&
+        t->dtype != DType::F16 && t->dtype != DType::BF16)
+      throw RuntimeError(path + ": tensor '" + as + "' is " + t->typeStr() +
+                         "; expected floating-point weights");
+    out[p.name] = t->dtype == DType::F32
+                      ? *t
+                      : TensorData::fromDoubles(DType::F32, p.shape,
+                                                t->toDoubles());
+  }
+  // A tied model takes an lm_head only if it is wte.
+  bool untied = false;
+  for (auto &[ours, theirs] : hf)
+    untied |= theirs == "lm_head.weight" && out.count(ours);
+  if (lmHead && !untied) {
+    auto w = out.find("wte.weight");
+    if (w == out.end() || lmHead->dtype != DType::F32 ||
+        lmHead->bytes != w->second.bytes)
+      throw RuntimeError(path + ": 'lm_head.weight' differs from the token "
+                         "embedding, but this model ties them; build it with "
+                         "tie_embeddings: false");
+  }
+  return out;
+}
+
+void exportHuggingFace(const std::string &dir,
+                       const std::map<std::string, TensorData> &weights,
+                       const NameMap &hf, const Gpt2Config &config) {
+  SafetensorsFile f;
+  f.metadata["format"] = "pt";
+  for (auto &[ours, t] : weights) {
+    auto it = hf.find(ours);
+    if (it == hf.end())
+      throw RuntimeError("parameter '" + ours +
+                         "' has no Hugging Face name (the model's `names hf` "
+                         "block)");
+    f.tensors[it->second] = t;
+  }
+  // GPT-2 always has a qkv bias: zeros are the same model.
+  for (int64_t l = 0; l < config.nLayers; ++l) {
+    std::string bias = "transformer.h." + std::to_string(l) +
+                       ".attn.c_attn.bias";
+    if (!f.tensors.count(bias))
+      f.tensors[bias] = TensorData::fromDoubles(
+          DType::F32, {3 * config.embDim},
+          std::vector<double>(3 * config.embDim, 0.0));
+  }
+  fs::create_directories(dir);
+  writeSafetensors((fs::path(dir) / "model.safetensors").string(), f);
+  std::ofstream json(fs::path(dir) / "config.json");
+  json << "{\n"
+       << "  \"architectures\": [\"GPT2LMHeadModel\"],\n"
+       << "  \"model_type\": \"gpt2\",\n"
+       << "  \"vocab_size\": " << config.vocabSize << ",\n"
+       << "  \"n_positions\": " << config.contextLength << ",\n"
+       << "  \"n_ctx\": " << config.contextLength << ",\n"
+       << "  \"n_embd\": " << config.embDim << ",\n"
+       << "  \"n_layer\": " << config.nLayers << ",\n"
+       << "  \"n_head\": " << config.nHeads << ",\n"
+       << "  \"activation_function\": \"gelu_new\",\n"
+       << "  \"layer_norm_epsilon\": 1e-05,\n"
+       << "  \"initializer_range\": 0.02,\n"
+       << "  \"tie_word_embeddings\": "
+       << (config.tieEmbeddings ? "true" : "false") << ",\n"
+       << "  \"bos_token_id\": 50256,\n"
+       << "  \"eos_token_id\": 50256\n"
+       << "}\n";
+  if (!json)
+    throw RuntimeError("cannot write " + dir + "/config.json");
+}
+
+} // namespace gptc

@@ -139,7 +139,8 @@ def main():
                      str(args.steps), "--profile"])
                 ms = float(re.search(r"train_step: ([0-9.]+) ms median",
                                      err).group(1))
-                arena = float(re.search(r"arena ([0-9.]+) MiB", err).group(1))
+                arena = float(re.search(r"train_step ([0-9.]+) MiB",
+                                        err).group(1))
                 total, attn = profile_ms(err, kernels)
                 # The profile sums every run; its share scales the median.
                 row[name] = (ms, attn / total * ms, rss, arena)

@@ -212,7 +212,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
 
   // The arena, kept from run to run so its pages are faulted in once.
   ArenaPlan arena = planArena(*fn, syms);
-  lastArena = arena.bytes;
+  arenas[function] = arena.bytes;
   uint8_t *base = reserveArena(arena.bytes, function);
   for (int i = 0; i < n; ++i)
     if (fn->values[i].kind == PlanValue::Temp)
@@ -307,8 +307,11 @@ void Executor::printProfile(std::ostream &os) const {
     return stats[a].seconds > stats[b].seconds;
   });
   os << "profile: " << std::fixed << std::setprecision(3) << total * 1e3
-     << " ms in kernels; arena " << std::setprecision(1)
-     << static_cast<double>(lastArena) / (1 << 20) << " MiB\n";
+     << " ms in kernels; arena" << std::setprecision(1);
+  for (auto &[function, bytes] : arenas)
+    os << " " << function << " " << static_cast<double>(bytes) / (1 << 20)
+       << " MiB";
+  os << "\n";
   // Columns are separated by at least one space, whatever the widths.
   os << "  kernel            family          calls         ms   share   "
         "GFLOP/s\n";

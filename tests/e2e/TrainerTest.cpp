@@ -219,8 +219,8 @@ TEST(Trainer, BadInputsFailWithAMessage) {
   writeSafetensors(dir + "/other.safetensors", other);
   expectError(with({"--data", kRoot + "/data/the-verdict.txt", "--weights",
                     dir + "/other.safetensors"}),
-              "tensor 'wte.weight' has shape F32[256, 32] but this model's "
-              "is [50257, 64]");
+              "tensor 'wte.weight' is F32[256, 32] but this model's "
+              "'wte.weight' is [50257, 64]: weights of another model size?");
   expectError(with({"--data", kRoot + "/data/the-verdict.txt", "--resume",
                     dir + "/other.safetensors"}),
               "tensor 'wte.weight' has shape F32[256, 32]");

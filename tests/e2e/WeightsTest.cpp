@@ -136,6 +136,7 @@ TEST(Weights, ExportRoundTripsToHuggingFace) {
 TEST(Weights, WrongModelsFailNamingTheTensor) {
   SafetensorsFile out;
   std::string log;
+  tinyExecutable(); // and the work directory
   // Another context length.
   SafetensorsFile hf = readSafetensors(kGoldens + "hf-tiny/model.safetensors");
   TensorData &wpe = hf.tensors.at("transformer.wpe.weight");

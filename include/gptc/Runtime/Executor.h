@@ -62,7 +62,7 @@ private:
     int64_t calls = 0;
   };
   std::vector<Stat> stats;
-  int64_t lastArena = 0;
+  std::map<std::string, int64_t> arenas; ///< Bytes, per function run.
   void *arenaBase = nullptr;
   int64_t arenaCapacity = 0;
   uint8_t *reserveArena(int64_t bytes, const std::string &function);

@@ -61,17 +61,15 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
           // Two products of q [.., T, D] with the keys; causal halves them.
           auto q = cast<RankedTensorType>(a.getQ().getType()).getShape();
           auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
-          double products =
-              4.0 * numel(a.getQ().getType()) * k[k.size() - 2];
+          double products = 4.0 * numel(a.getQ().getType()) * k[k.size() - 2];
           c.matmulFlops += a.getCausal() ? products / 2 : products;
-          c.otherFlops += 5.0 * numel(a.getQ().getType()) / q.back() *
-                          k[k.size() - 2];
+          c.otherFlops +=
+              5.0 * numel(a.getQ().getType()) / q.back() * k[k.size() - 2];
         })
         .Case<gpt::AttentionGradOp>([&](auto a) {
           // Recomputing the scores and four more products.
           auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
-          double products =
-              10.0 * numel(a.getQ().getType()) * k[k.size() - 2];
+          double products = 10.0 * numel(a.getQ().getType()) * k[k.size() - 2];
           c.matmulFlops += a.getCausal() ? products / 2 : products;
         })
         .Case<gpt::SumOp, gpt::MeanOp, gpt::MaxOp, gpt::VarOp>(

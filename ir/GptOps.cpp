@@ -516,8 +516,8 @@ LogicalResult AttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return attentionShape(*this, getQ(), getK(), getV(), getCausal(), shape);
 }
 
-LogicalResult AttentionOp::inferResultShapes(
-    SmallVectorImpl<SmallVector<int64_t>> &shapes) {
+LogicalResult
+AttentionOp::inferResultShapes(SmallVectorImpl<SmallVector<int64_t>> &shapes) {
   SmallVector<int64_t> out;
   if (failed(inferResultShape(out)))
     return failure();
@@ -534,8 +534,7 @@ AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   if (failed(attentionShape(*this, getQ(), getK(), getV(), getCausal(), out)))
     return failure();
   auto fits = [](ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
-    return a.size() == b.size() &&
-           llvm::all_of(llvm::zip(a, b), [](auto p) {
+    return a.size() == b.size() && llvm::all_of(llvm::zip(a, b), [](auto p) {
              return compatible(std::get<0>(p), std::get<1>(p));
            });
   };
@@ -543,14 +542,14 @@ AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
        {std::pair<StringRef, Value>{"gradient", getGrad()},
         std::pair<StringRef, Value>{"forward output", getOut()}})
     if (!fits(shapeOf(value), out))
-      return emitOpError()
-             << name << " " << formatShape(shapeOf(value))
-             << " does not match the attention output " << formatShape(out);
+      return emitOpError() << name << " " << formatShape(shapeOf(value))
+                           << " does not match the attention output "
+                           << formatShape(out);
   ArrayRef<int64_t> rows(out.begin(), out.end() - 1);
   if (!fits(shapeOf(getLse()), rows))
-    return emitOpError("lse ") << formatShape(shapeOf(getLse()))
-                               << " does not match the rows "
-                               << formatShape(rows);
+    return emitOpError("lse ")
+           << formatShape(shapeOf(getLse())) << " does not match the rows "
+           << formatShape(rows);
   auto q = shapeOf(getQ());
   shape.assign(q.begin(), q.end());
   return success();
@@ -673,9 +672,9 @@ GRAD(MatmulOp) {
 
 GRAD(AttentionOp) {
   auto dx = AttentionGradOp::create(
-      b, getLoc(), TypeRange{getQ().getType(), getK().getType(),
-                             getV().getType()},
-      g, getQ(), getK(), getV(), getResult(), getLse(), getCausalAttr(),
+      b, getLoc(),
+      TypeRange{getQ().getType(), getK().getType(), getV().getType()}, g,
+      getQ(), getK(), getV(), getResult(), getLse(), getCausalAttr(),
       getScaleAttr(), getPAttr(), getIdAttr());
   grads.append(dx->result_begin(), dx->result_end());
 }

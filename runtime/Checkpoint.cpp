@@ -37,7 +37,8 @@ bool startsWith(const std::string &s, const std::string &p) {
 }
 
 bool endsWith(const std::string &s, const std::string &p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+  return s.size() >= p.size() &&
+         s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
 
 std::string shapeText(const std::vector<int64_t> &shape) {
@@ -213,9 +214,8 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
     }
     auto [slot, fresh] = found.emplace(it->second, std::pair(name, &t));
     if (!fresh)
-      throw RuntimeError(path + ": tensors '" + slot->second.first +
-                         "' and '" + name + "' both name parameter '" +
-                         it->second + "'");
+      throw RuntimeError(path + ": tensors '" + slot->second.first + "' and '" +
+                         name + "' both name parameter '" + it->second + "'");
   }
 
   // 3.
@@ -234,10 +234,10 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
           as = wte;
         }
     if (!t)
-      throw RuntimeError(path + ": no tensor for parameter '" + p.name + "'" +
-                         (theirs.empty() ? ""
-                                         : " (Hugging Face '" + theirs + "')") +
-                         ": weights of another model?");
+      throw RuntimeError(
+          path + ": no tensor for parameter '" + p.name + "'" +
+          (theirs.empty() ? "" : " (Hugging Face '" + theirs + "')") +
+          ": weights of another model?");
     if (t->shape != p.shape)
       throw RuntimeError(path + ": tensor '" + as + "' is " + t->typeStr() +
                          " but this model's '" + p.name + "' is " +
@@ -247,10 +247,10 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
         t->dtype != DType::F16 && t->dtype != DType::BF16)
       throw RuntimeError(path + ": tensor '" + as + "' is " + t->typeStr() +
                          "; expected floating-point weights");
-    out[p.name] = t->dtype == DType::F32
-                      ? *t
-                      : TensorData::fromDoubles(DType::F32, p.shape,
-                                                t->toDoubles());
+    out[p.name] =
+        t->dtype == DType::F32
+            ? *t
+            : TensorData::fromDoubles(DType::F32, p.shape, t->toDoubles());
   }
   // A tied model takes an lm_head only if it is wte.
   bool untied = false;
@@ -260,7 +260,8 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
     auto w = out.find("wte.weight");
     if (w == out.end() || lmHead->dtype != DType::F32 ||
         lmHead->bytes != w->second.bytes)
-      throw RuntimeError(path + ": 'lm_head.weight' differs from the token "
+      throw RuntimeError(path +
+                         ": 'lm_head.weight' differs from the token "
                          "embedding, but this model ties them; build it with "
                          "tie_embeddings: false");
   }
@@ -282,12 +283,12 @@ void exportHuggingFace(const std::string &dir,
   }
   // GPT-2 always has a qkv bias: zeros are the same model.
   for (int64_t l = 0; l < config.nLayers; ++l) {
-    std::string bias = "transformer.h." + std::to_string(l) +
-                       ".attn.c_attn.bias";
+    std::string bias =
+        "transformer.h." + std::to_string(l) + ".attn.c_attn.bias";
     if (!f.tensors.count(bias))
-      f.tensors[bias] = TensorData::fromDoubles(
-          DType::F32, {3 * config.embDim},
-          std::vector<double>(3 * config.embDim, 0.0));
+      f.tensors[bias] =
+          TensorData::fromDoubles(DType::F32, {3 * config.embDim},
+                                  std::vector<double>(3 * config.embDim, 0.0));
   }
   fs::create_directories(dir);
   writeSafetensors((fs::path(dir) / "model.safetensors").string(), f);

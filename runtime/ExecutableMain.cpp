@@ -10,8 +10,8 @@
 
 #include "gptc/Frontend/Diagnostics.h"
 #include "gptc/Frontend/TrainConfig.h"
-#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Checkpoint.h"
+#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Executor.h"
 #include "gptc/Runtime/Trainer.h"
 
@@ -205,8 +205,8 @@ int exportHf(const std::string &dir, const std::string &weights) {
   NameMap hf = hfNames(plan);
   exportHuggingFace(
       dir,
-      importWeights(weights,
-                    planParameters(plan, plan.functions.front().name), hf),
+      importWeights(weights, planParameters(plan, plan.functions.front().name),
+                    hf),
       hf, c);
   std::cerr << "wrote " << dir << "/model.safetensors and " << dir
             << "/config.json\n";

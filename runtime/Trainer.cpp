@@ -260,8 +260,7 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
   }
   SafetensorsFile f = readSafetensors(path);
   for (auto &[name, shape] : params) {
-    std::vector<std::string> names = {name, "adam.m." + name,
-                                      "adam.v." + name};
+    std::vector<std::string> names = {name, "adam.m." + name, "adam.v." + name};
     for (const std::string &n : names) {
       const TensorData *t = f.find(n);
       if (!t)

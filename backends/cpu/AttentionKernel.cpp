@@ -94,7 +94,7 @@ uint32_t scalar(void *p) { return *static_cast<uint32_t *>(p); }
   s += "  p.scale = " + floatLiteral(std::stod(d.param("scale", "1"))) + ";\n";
   if (rng) {
     s += "  p.dropout = true;\n";
-    s += "  p.p = " + floatLiteral(p) + ";\n";
+    s += "  p.p = " + d.param("p", "0") + ";\n";
     s += "  p.id = scalar(" + arg(inputs + 3) + ");\n";
     s += "  p.seed = scalar(" + arg(inputs) + ") | uint64_t(scalar(" +
          arg(inputs + 1) + ")) << 32;\n";

@@ -64,7 +64,7 @@ struct Problem {
   float scale;   // scores = (q . k) * scale
   // Dropout of the attention weights, active when p > 0 && dropout:
   bool dropout;
-  float p;
+  double p; // double, as the interpreter compares: the same keep threshold
   uint64_t seed;
   uint64_t step;
   uint32_t id;
@@ -462,9 +462,9 @@ struct Dropout {
   explicit Dropout(const Problem &pb)
       : active(pb.dropout && pb.p > 0), seed(pb.seed), step(pb.step),
         id(pb.id) {
-    double t = std::ceil(static_cast<double>(pb.p) * 16777216.0);
+    double t = std::ceil(pb.p * 16777216.0);
     threshold = static_cast<int32_t>(std::min(t, 16777217.0));
-    keepScale = static_cast<float>(1.0 / (1.0 - static_cast<double>(pb.p)));
+    keepScale = static_cast<float>(1.0 / (1.0 - pb.p));
   }
 
   /// Philox words for flat indices 4 * g0 ... 4 * g0 + 2 kW - 1 into

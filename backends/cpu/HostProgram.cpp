@@ -329,11 +329,10 @@ size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng,
   size_t index = kernels.size();
   kernels.push_back(desc);
   kernelIndex[key] = index;
-  kernelLines.push_back("kernel " + std::to_string(index) + " " + desc.name +
-                        " " + desc.family + (syms ? " syms" : "") +
-                        (rng ? " rng" : "") +
-                        (outputs > 1 ? " outs=" + std::to_string(outputs)
-                                     : ""));
+  kernelLines.push_back(
+      "kernel " + std::to_string(index) + " " + desc.name + " " + desc.family +
+      (syms ? " syms" : "") + (rng ? " rng" : "") +
+      (outputs > 1 ? " outs=" + std::to_string(outputs) : ""));
   return index;
 }
 
@@ -482,15 +481,15 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
     if (ShapedType::isDynamic(headDim) ||
         cast<RankedTensorType>(x.getType()).getShape().back() != headDim)
       throw RuntimeError(describe(op) + ": the CPU backend's attention needs "
-                         "q, k and v with one static head dim");
+                                        "q, k and v with one static head dim");
   bool causal = op->getAttrOfType<BoolAttr>("causal").getValue();
   double p = op->getAttrOfType<FloatAttr>("p").getValueAsDouble();
   bool rng = training && p > 0;
   KernelDesc d;
   d.family = grad ? "attention_grad" : "attention";
   d.params["causal"] = causal ? "true" : "false";
-  d.params["scale"] = number(
-      op->getAttrOfType<FloatAttr>("scale").getValueAsDouble());
+  d.params["scale"] =
+      number(op->getAttrOfType<FloatAttr>("scale").getValueAsDouble());
   d.params["head_dim"] = std::to_string(headDim);
   // Dropout is the identity outside a training step. Its id is an
   // argument, so every layer shares one kernel.

@@ -106,8 +106,7 @@ int main(int argc, char **argv) {
       MatmulKernel(desc).compile(output, t);
     } else if (desc.family == "fused") {
       compileFusedKernel(desc, output, t);
-    } else if (desc.family == "attention" ||
-               desc.family == "attention_grad") {
+    } else if (desc.family == "attention" || desc.family == "attention_grad") {
       compileAttentionKernel(desc, output, target);
     } else {
       throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +

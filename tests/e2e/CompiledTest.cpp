@@ -252,8 +252,9 @@ std::string trainPlan(const std::string &config,
                       const std::vector<std::string> &sets,
                       const std::vector<std::string> &flags = {}) {
   std::vector<std::string> cmd = {
-      GPTC_BIN, "emit", std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
-      "--config", config, "--stage=kernels", "--task=train"};
+      GPTC_BIN,      "emit", std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
+      "--config",    config, "--stage=kernels",
+      "--task=train"};
   for (const std::string &s : sets)
     cmd.insert(cmd.end(), {"--set", s});
   cmd.insert(cmd.end(), flags.begin(), flags.end());
@@ -264,8 +265,8 @@ std::string trainPlan(const std::string &config,
 
 /// Random weights (std 0.5), moments and ids of `plan`'s training step at
 /// [b, t]; 256 is the smallest vocabulary of the configs used.
-SafetensorsFile randomTrainInputs(const std::string &plan, int64_t b,
-                                  int64_t t, unsigned seed) {
+SafetensorsFile randomTrainInputs(const std::string &plan, int64_t b, int64_t t,
+                                  unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> normal(0.0, 0.5);
   SafetensorsFile in;
@@ -350,9 +351,9 @@ TEST(Compiled, FlashAttentionMatchesUnfusedAttention) {
     EXPECT_NE(flash.find("attention_grad"), std::string::npos);
     EXPECT_EQ(unfused.find("attention"), std::string::npos);
     SafetensorsFile in = randomTrainInputs(flash, 2, 150, 5);
-    Outcome want = run(build(config, "train", sets, "cpu",
-                             {"--no-fuse-attention"}),
-                       in, {"--seed", "4"});
+    Outcome want =
+        run(build(config, "train", sets, "cpu", {"--no-fuse-attention"}), in,
+            {"--seed", "4"});
     Outcome got = run(build(config, "train", sets), in, {"--seed", "4"});
     ASSERT_EQ(want.status, 0) << want.log;
     ASSERT_EQ(got.status, 0) << got.log;

@@ -45,17 +45,15 @@ std::string tinyExecutable(const std::string &task = "forward") {
   fs::create_directories(kWork);
   std::string exe = kWork + "tiny-" + task;
   std::string log;
-  EXPECT_EQ(runCapture({GPTC_BIN, "build",
-                        std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
-                        "--config",
-                        std::string(GPTC_SOURCE_DIR) +
-                            "/models/configs/tiny.yaml",
-                        "--set", "vocab_size=250", "--task=" + task,
-                        "--cache-dir",
-                        std::string(GPTC_BINARY_DIR) + "/test-kernel-cache",
-                        "-o", exe},
-                       log),
-            0)
+  EXPECT_EQ(
+      runCapture({GPTC_BIN, "build",
+                  std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt", "--config",
+                  std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml",
+                  "--set", "vocab_size=250", "--task=" + task, "--cache-dir",
+                  std::string(GPTC_BINARY_DIR) + "/test-kernel-cache", "-o",
+                  exe},
+                 log),
+      0)
       << log;
   return built[task] = exe;
 }
@@ -71,8 +69,8 @@ int runWith(const std::string &weights, SafetensorsFile &out,
   static int counter = 0;
   std::string base = kWork + "run" + std::to_string(counter++);
   writeSafetensors(base + ".in", in);
-  int rc = runCapture({exe, "--inputs", base + ".in", "-o",
-                       base + ".out", "--weights", weights},
+  int rc = runCapture({exe, "--inputs", base + ".in", "-o", base + ".out",
+                       "--weights", weights},
                       log);
   if (rc == 0)
     out = readSafetensors(base + ".out");
@@ -88,9 +86,9 @@ void expectLogitsOfTransformers(const std::string &weights) {
   const TensorData *got = out.find("logits");
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(got->shape, expected.find("logits")->shape);
-  EXPECT_LT(test::relError(got->toDoubles(),
-                           expected.find("logits")->toDoubles()),
-            1e-4);
+  EXPECT_LT(
+      test::relError(got->toDoubles(), expected.find("logits")->toDoubles()),
+      1e-4);
 }
 
 TEST(Weights, HuggingFaceSafetensorsMatchTransformers) {
@@ -111,7 +109,8 @@ TEST(Weights, ExportRoundTripsToHuggingFace) {
                        log),
             0)
       << log;
-  SafetensorsFile want = readSafetensors(kGoldens + "hf-tiny/model.safetensors");
+  SafetensorsFile want =
+      readSafetensors(kGoldens + "hf-tiny/model.safetensors");
   SafetensorsFile got = readSafetensors(dir + "/model.safetensors");
   for (auto &[name, t] : want.tensors) {
     if (name.find(".attn.bias") != std::string::npos)

@@ -156,7 +156,7 @@ flash::Problem problem(int64_t batch, Shape s, int D, bool dropout,
   pb.causal = s.causal;
   pb.scale = 1.0f / std::sqrt(float(D));
   pb.dropout = dropout;
-  pb.p = 0.2f;
+  pb.p = 0.2;
   pb.seed = 0x1234567890abcdefull;
   pb.step = 17;
   pb.id = 3;

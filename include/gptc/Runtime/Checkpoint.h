@@ -57,8 +57,7 @@ SafetensorsFile readLlmcCheckpoint(const std::string &path);
 
 /// The GPT-2 hyperparameters a Hugging Face config.json needs.
 struct Gpt2Config {
-  int64_t vocabSize = 0, contextLength = 0, embDim = 0, nHeads = 0,
-          nLayers = 0;
+  int64_t vocabSize = 0, contextLength = 0, embDim = 0, nHeads = 0, nLayers = 0;
   bool qkvBias = true, tieEmbeddings = true;
 };
 

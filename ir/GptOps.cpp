@@ -459,8 +459,10 @@ LogicalResult UnsplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   int64_t axis = getAxis(), parts = getParts();
   if (failed(checkAxis(*this, axis, like.size())))
     return failure();
-  bool ok = in.size() == like.size() && parts >= 1 && getIndex() >= 0 &&
-            getIndex() < parts;
+  // The index attribute reads back unsigned: a negative one is huge.
+  bool ok = in.size() == like.size() && parts >= 1 &&
+            static_cast<int64_t>(getIndex()) >= 0 &&
+            static_cast<int64_t>(getIndex()) < parts;
   for (size_t i = 0; ok && i < in.size(); ++i)
     ok = static_cast<int64_t>(i) == axis
              ? (like[i] == kDyn || compatible(in[i], like[i] / parts))

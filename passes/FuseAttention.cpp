@@ -134,7 +134,8 @@ FailureOr<Value> peelMask(Value x, Match &m) {
 /// Whether `r` reduces the last axis of `x` with keepdim.
 template <typename ReduceOp> bool reducesLastAxis(ReduceOp r, Value x) {
   return r && r.getInput() == x && r.getKeepdim() &&
-         r.getAxis() == cast<RankedTensorType>(x.getType()).getRank() - 1;
+         static_cast<int64_t>(r.getAxis()) ==
+             cast<RankedTensorType>(x.getType()).getRank() - 1;
 }
 
 /// The softmax input if `w` is a softmax over the last axis, as the op or
@@ -142,7 +143,7 @@ template <typename ReduceOp> bool reducesLastAxis(ReduceOp r, Value x) {
 std::optional<Value> peelSoftmax(Value w, Match &m) {
   auto type = cast<RankedTensorType>(w.getType());
   if (auto softmax = m.producer<SoftmaxOp>(w)) {
-    if (softmax.getAxis() != type.getRank() - 1)
+    if (static_cast<int64_t>(softmax.getAxis()) != type.getRank() - 1)
       return std::nullopt;
     m.chain.push_back(softmax);
     return softmax.getInput();

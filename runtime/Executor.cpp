@@ -244,8 +244,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
                                              static_cast<int32_t>(stride)));
         stride *= shape[d];
       }
-      halide_buffer_t &b = bufs[a];
-      std::memset(&b, 0, sizeof b);
+      halide_buffer_t &b = bufs[a]; // value-initialized by the vector
       b.host = static_cast<uint8_t *>(data[call.args[a].value]);
       b.type = halideType(fn->values[call.args[a].value].dtype);
       b.dimensions = static_cast<int32_t>(dims[a].size());

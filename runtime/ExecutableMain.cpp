@@ -13,12 +13,14 @@
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Executor.h"
+#include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Trainer.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -37,7 +39,9 @@ using namespace gptc;
 namespace {
 
 void usage(std::ostream &os, const char *argv0) {
-  os << "usage: " << argv0 << " --data FILE.txt [training options]\n"
+  os << "usage: " << argv0
+     << " --weights W --prompt TEXT [generation options]\n"
+     << "       " << argv0 << " --data FILE.txt [training options]\n"
      << "       " << argv0
      << " --eval --data FILE.txt --weights W.safetensors\n"
      << "       " << argv0
@@ -66,6 +70,26 @@ AdamW (warmup + cosine decay), evaluates, samples and checkpoints.
   --prompt TEXT --seed N --tokenizer FILE --no-progress
   --eval                 loss and perplexity of --weights (or --resume) on
                          --data (every window of --ctx tokens)
+
+Generation (any executable; --task=generate builds only what it needs):
+continues each prompt with the book's generate loop, streaming the text.
+  --weights FILE         the model's weights (required; formats as below)
+  --prompt TEXT          a prompt (repeatable: the prompts run in turn)
+  --prompt-file FILE     a prompt read from FILE
+  --prompt-ids "1 2 3"   a prompt as GPT-2 token ids (repeatable)
+  --max-new-tokens N     tokens to generate (default 50)
+  --temperature X        0 (default) is greedy; > 0 samples from
+                         softmax(logits / X)
+  --top-k N              sample among the N most likely tokens (applied
+                         before the temperature, as the book does)
+  --top-p X              nucleus sampling: the most likely tokens up to
+                         probability X
+  --greedy               the argmax, whatever the other sampling flags
+  --ignore-eos           keep going after <|endoftext|>
+  --print-ids            also print the generated ids of each prompt
+  --seed N               the sampling seed
+Each step runs the last context_length tokens in full; tokens/s of the
+prompt (prefill) and of each new token (decode) go to stderr.
 
 Run contract (tests): runs the model on the tensors of IN (parameters by
 name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
@@ -255,6 +279,8 @@ int main(int argc, char **argv) {
     train.tokenizer = gptc_default_tokenizer;
   int64_t repeat = 1;
   std::string exportDir;
+  GeneratorOptions gen;
+  bool greedy = false;
   try {
     // The config first, so that flags override it wherever they are.
     for (int i = 1; i + 1 < argc; ++i)
@@ -301,6 +327,39 @@ int main(int argc, char **argv) {
         train.initFrom = value();
       } else if (a == "--export-hf") {
         exportDir = value();
+      } else if (a == "--prompt") {
+        gen.prompts.push_back(value());
+      } else if (a == "--prompt-file") {
+        std::ifstream in(value());
+        if (!in)
+          throw RuntimeError("cannot read the prompt file '" +
+                             std::string(argv[i]) + "'");
+        std::stringstream text;
+        text << in.rdbuf();
+        gen.prompts.push_back(text.str());
+      } else if (a == "--prompt-ids") {
+        std::istringstream words(value());
+        std::vector<uint32_t> ids;
+        for (std::string w; words >> w;)
+          ids.push_back(static_cast<uint32_t>(parseCount(a, w.c_str())));
+        gen.promptIds.push_back(ids);
+      } else if (a == "--max-new-tokens") {
+        gen.maxNewTokens = count();
+      } else if (a == "--temperature") {
+        gen.sampling.temperature = number();
+      } else if (a == "--top-k") {
+        gen.sampling.topK = count();
+      } else if (a == "--top-p") {
+        gen.sampling.topP = number();
+        if (gen.sampling.topP <= 0 || gen.sampling.topP > 1)
+          throw RuntimeError("--top-p expects a probability in (0, 1], got " +
+                             std::string(argv[i]));
+      } else if (a == "--greedy") {
+        greedy = true;
+      } else if (a == "--ignore-eos") {
+        gen.stopAtEos = false;
+      } else if (a == "--print-ids") {
+        gen.printIds = true;
       } else if (a == "--eval") {
         train.evalOnly = true;
       } else if (a == "--tokenizer") {
@@ -351,6 +410,15 @@ int main(int argc, char **argv) {
     }
     if (!exportDir.empty())
       return exportHf(exportDir, train.initFrom);
+    if (!gen.prompts.empty() || !gen.promptIds.empty()) {
+      if (greedy)
+        gen.sampling = SamplingOptions();
+      gen.weights = train.initFrom;
+      gen.seed = static_cast<uint64_t>(train.seed);
+      gen.tokenizer = train.tokenizer;
+      Executor exec = makeExecutor(options);
+      return runGenerator(exec, gen);
+    }
     if (!inputs.empty() || !output.empty()) {
       if (inputs.empty() || output.empty()) {
         std::cerr << argv[0] << ": error: the run contract needs both "

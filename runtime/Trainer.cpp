@@ -17,6 +17,7 @@
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/DataLoader.h"
 #include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Tokenizer.h"
 
 #include <algorithm>
@@ -326,21 +327,9 @@ double Trainer::meanLoss(const DataLoader &loader, int64_t batches) {
 std::string Trainer::sample() {
   std::vector<uint32_t> idx =
       tok->encode(o.samplePrompt, Tokenizer::Special::Allow);
-  state.tensors.erase("targets");
-  for (int64_t i = 0; i < o.sampleTokens; ++i) {
-    size_t start = idx.size() > static_cast<size_t>(contextLimit)
-                       ? idx.size() - contextLimit
-                       : 0;
-    std::vector<int32_t> window(idx.begin() + start, idx.end());
-    state.tensors["tokens"] =
-        ids(1, static_cast<int64_t>(window.size()), window);
-    TensorData logits = exec.run("forward", state, o.samplePrompt).at("logits");
-    int64_t vocab = logits.shape.back();
-    const float *last = reinterpret_cast<const float *>(logits.bytes.data()) +
-                        (window.size() - 1) * vocab;
-    idx.push_back(
-        static_cast<uint32_t>(std::max_element(last, last + vocab) - last));
-  }
+  std::mt19937_64 unused;
+  generateTokens(exec, state, idx, o.sampleTokens, contextLimit,
+                 SamplingOptions(), unused, false, [](uint32_t) {});
   std::string text = tok->decode(idx);
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;

@@ -132,6 +132,34 @@ TEST(Weights, ExportRoundTripsToHuggingFace) {
   expectLogitsOfTransformers(dir + "/model.safetensors");
 }
 
+// --task=generate: greedy continuation from token ids, as transformers'
+// generate(do_sample=False) gives it.
+TEST(Weights, GenerateMatchesTransformersGreedy) {
+  SafetensorsFile expected =
+      readSafetensors(kGoldens + "hf-tiny-expected.safetensors");
+  std::vector<double> tokens = expected.find("tokens")->toDoubles();
+  std::string prompt;
+  for (int i = 0; i < 9; ++i) // the first row
+    prompt += std::to_string(static_cast<int>(tokens[i])) + " ";
+  std::string out;
+  ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights",
+                        kGoldens + "llmc-tiny.bin", "--prompt-ids", prompt,
+                        "--max-new-tokens", "20", "--print-ids"},
+                       out),
+            0)
+      << out;
+  std::string want = "ids:";
+  for (double id : expected.find("generated")->toDoubles())
+    want += " " + std::to_string(static_cast<int>(id));
+  EXPECT_NE(out.find(want + "\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("prefill: 9 tokens"), std::string::npos) << out;
+  // Without weights: a clear error.
+  EXPECT_EQ(
+      runCapture({tinyExecutable("generate"), "--prompt-ids", prompt}, out), 1);
+  EXPECT_NE(out.find("generation needs the model's weights"), std::string::npos)
+      << out;
+}
+
 TEST(Weights, WrongModelsFailNamingTheTensor) {
   SafetensorsFile out;
   std::string log;

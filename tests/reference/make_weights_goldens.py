@@ -16,7 +16,9 @@ non-trivial LayerNorm and bias values, saved into goldens/:
                       matmul weights (out, in)
   hf-tiny-expected.safetensors
                       tokens I32[2, 9] and the model's logits F32[2, 9, 250]
-                      (computed in float64 from the float32 weights)
+                      (computed in float64 from the float32 weights), and
+                      `generated` I32[20]: transformers' greedy continuation
+                      of the first row
 
 Regenerate (needs torch, transformers and safetensors from PyPI):
   python3 tests/reference/make_weights_goldens.py
@@ -89,7 +91,12 @@ def main():
                            .manual_seed(1))
     with torch.no_grad():
         logits = model.double()(tokens).logits.float().numpy()
-    save_file({"tokens": tokens.numpy().astype(np.int32), "logits": logits},
+        # transformers' greedy continuation of the first row, 20 tokens.
+        generated = model.generate(tokens[:1], max_new_tokens=20,
+                                   do_sample=False, pad_token_id=0)
+    save_file({"tokens": tokens.numpy().astype(np.int32), "logits": logits,
+               "generated": generated[0, tokens.shape[1]:].numpy()
+               .astype(np.int32)},
               os.path.join(OUT, "hf-tiny-expected.safetensors"))
     print("wrote goldens/hf-tiny, llmc-tiny.bin, hf-tiny-expected.safetensors")
 

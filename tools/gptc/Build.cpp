@@ -56,7 +56,10 @@ std::vector<std::string> buildEntries(const std::string &task) {
     return {"forward", "loss"};
   if (task == "train")
     return {"forward", "loss", "train_step"};
-  throw RuntimeError("unknown task '" + task + "'; expected forward or train");
+  if (task == "generate")
+    return {"forward"};
+  throw RuntimeError("unknown task '" + task +
+                     "'; expected forward, train or generate");
 }
 
 BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {

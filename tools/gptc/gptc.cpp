@@ -53,7 +53,8 @@ commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
   emit    print a compiler stage: --stage=ast|params|ir|grad|fused|kernels|dot
-  build   compile to a native executable: --task=forward|train -o EXE
+  build   compile to a native executable: --task=forward|train|generate
+          -o EXE
   tokenize  GPT-2 BPE: text (FILE or stdin) to token ids separated by
           spaces; --decode turns ids back into text
   run     build and run: --inputs IN.safetensors -o OUT.safetensors (the
@@ -73,7 +74,8 @@ options:
                     descriptions and the host plan), dot (a Graphviz
                     graph: dot -Tsvg model.dot -o model.svg)
   --task TASK       for build, run, emit fused|kernels: forward (logits and
-                    loss) or train (plus the AdamW training step)
+                    loss), train (plus the AdamW training step) or
+                    generate (text generation from a prompt)
   --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512
   --no-fuse-attention  for build, run, emit fused|kernels: keep attention
                     as written (no flash-attention kernels)
@@ -342,9 +344,10 @@ int run(const Options &o) {
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
-  if (!o.task.empty() && o.task != "forward" && o.task != "train")
+  if (!o.task.empty() && o.task != "forward" && o.task != "train" &&
+      o.task != "generate")
     throw UsageError{"unknown task '" + o.task +
-                     "'; expected forward or train"};
+                     "'; expected forward, train or generate"};
   if (o.target != "cpu" && o.target != "cpu-avx2" && o.target != "cpu-avx512")
     throw UsageError{"unknown target '" + o.target +
                      "'; expected cpu, cpu-avx2 or cpu-avx512"};

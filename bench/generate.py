@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Workload W3 (docs/DESIGN.md): GPT-2 124M-shaped text generation, random
+weights, a 16-token prompt, 64 new tokens, batch 1, greedy.
+
+gptc: a `--task=generate` executable with the weights as Hugging Face
+safetensors, its prefill and decode tokens/s as it reports them. PyTorch
+eager: transformers' GPT2LMHeadModel.generate with its KV cache, same
+weights, same thread count. The bound: decoding must read every weight once
+per token, so tokens/s <= memory bandwidth / weight bytes; the bandwidth is
+measured here with a large numpy copy. Needs torch, transformers, numpy and
+safetensors (pip).
+
+  python3 bench/generate.py [--threads 2]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_step as ts  # noqa: E402  (paths)
+
+PROMPT, NEW = 16, 64
+
+
+def bandwidth_gbs():
+    """Copy bandwidth (read + write bytes per second) of a 1 GiB array."""
+    a = np.ones(1 << 28, np.float32)
+    b = np.empty_like(a)
+    best = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        np.copyto(b, a)
+        best = max(best, 2 * a.nbytes / (time.perf_counter() - start))
+    return best / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    work = tempfile.mkdtemp(prefix="gptc-bench-gen-")
+    try:
+        torch.manual_seed(0)
+        model = GPT2LMHeadModel(GPT2Config()).eval()
+        model.save_pretrained(work, safe_serialization=True)
+        weight_bytes = 4 * sum(p.numel() for p in model.parameters())
+        prompt = torch.randint(0, 50257, (1, PROMPT),
+                               generator=torch.Generator().manual_seed(1))
+
+        exe = os.path.join(work, "gen")
+        subprocess.run([ts.GPTC, "build", ts.MODEL, "--config", ts.CONFIG,
+                        "--task=generate", "-o", exe], check=True,
+                       capture_output=True)
+        ids = " ".join(str(int(i)) for i in prompt[0])
+        err = subprocess.run(
+            [exe, "--weights", os.path.join(work, "model.safetensors"),
+             "--prompt-ids", ids, "--max-new-tokens", str(NEW),
+             "--ignore-eos", "--threads", str(args.threads)],
+            check=True, capture_output=True, text=True).stderr
+        m = re.search(r"prefill: \d+ tokens, (\d+) tokens/s; decode: \d+ "
+                      r"tokens, (\d+) tokens/s", err)
+        gptc_prefill, gptc_decode = float(m.group(1)), float(m.group(2))
+
+        with torch.no_grad():
+            model.generate(prompt, max_new_tokens=4, do_sample=False,
+                           pad_token_id=0)  # warm-up
+            start = time.perf_counter()
+            model(prompt)
+            prefill = time.perf_counter() - start
+            start = time.perf_counter()
+            model.generate(prompt, max_new_tokens=NEW, do_sample=False,
+                           pad_token_id=0, min_new_tokens=NEW)
+            total = time.perf_counter() - start
+        torch_decode = (NEW - 1) / max(total - prefill, 1e-9)
+        torch_prefill = PROMPT / prefill
+
+        bw = bandwidth_gbs()
+        bound = bw * 1e9 / weight_bytes
+        print(f"W3: GPT-2 124M shape, random weights, prompt {PROMPT}, "
+              f"{NEW} new tokens, batch 1, greedy, {args.threads} threads")
+        print(f"memory bandwidth (numpy copy): {bw:.1f} GB/s; weights "
+              f"{weight_bytes / 1e6:.0f} MB; decode bound {bound:.1f} "
+              f"tokens/s\n")
+        print(f"{'':14} {'prefill tok/s':>14} {'decode tok/s':>13} "
+              f"{'of bound':>9}")
+        for name, p, d in (("gptc", gptc_prefill, gptc_decode),
+                           ("torch eager", torch_prefill, torch_decode)):
+            print(f"{name:14} {p:14.0f} {d:13.1f} {100 * d / bound:8.0f}%")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

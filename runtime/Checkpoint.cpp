@@ -76,6 +76,11 @@ TensorData f32Transposed(int64_t rows, int64_t cols, const float *data) {
 
 } // namespace
 
+NameMap hfNames(const Plan &plan) {
+  auto it = plan.renames.find("hf");
+  return it == plan.renames.end() ? NameMap() : it->second;
+}
+
 std::vector<ParamSpec> planParameters(const Plan &plan,
                                       const std::string &function) {
   const PlanFunction *fn = plan.find(function);

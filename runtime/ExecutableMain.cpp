@@ -136,12 +136,6 @@ Executor makeExecutor(const ExecutorOptions &options) {
       options);
 }
 
-/// The model's Hugging Face names (from its `names hf` block).
-NameMap hfNames(const Plan &plan) {
-  auto it = plan.renames.find("hf");
-  return it == plan.renames.end() ? NameMap() : it->second;
-}
-
 /// The run contract: one safetensors file in, one out; parameters from
 /// `weights` (any format Checkpoint.h reads) when given.
 int runContract(const std::string &inputs, const std::string &output,

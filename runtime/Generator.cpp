@@ -70,18 +70,13 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
     throw RuntimeError("generation needs the model's weights: --weights FILE "
                        "(a gptc checkpoint, Hugging Face GPT-2 safetensors "
                        "or llm.c's gpt2_*.bin)");
-  int64_t context = 0;
-  for (const PlanCheck &c : forward->checks)
-    if (!c.ids)
-      context = c.limit;
+  int64_t context = forward->contextLimit();
   if (context <= 0)
     throw RuntimeError("this executable's forward function has no context "
                        "length");
-  auto hf = plan.renames.find("hf");
   SafetensorsFile state;
   for (auto &[name, t] :
-       importWeights(o.weights, planParameters(plan, "forward"),
-                     hf == plan.renames.end() ? NameMap() : hf->second))
+       importWeights(o.weights, planParameters(plan, "forward"), hfNames(plan)))
     state.tensors[name] = std::move(t);
 
   Tokenizer tok = Tokenizer::load(o.tokenizer);

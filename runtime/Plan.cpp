@@ -244,6 +244,13 @@ const PlanFunction *Plan::find(const std::string &name) const {
   return nullptr;
 }
 
+int64_t PlanFunction::contextLimit() const {
+  for (const PlanCheck &c : checks)
+    if (!c.ids)
+      return c.limit;
+  return 0;
+}
+
 ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms) {
   const int n = static_cast<int>(fn.values.size());
   const int end = static_cast<int>(fn.calls.size());

@@ -253,9 +253,7 @@ void Trainer::initState() {
 void Trainer::loadWeights(const std::string &path, bool withMoments) {
   if (!withMoments) {
     // Starting weights: a gptc checkpoint, Hugging Face or llm.c.
-    auto hf = plan.renames.find("hf");
-    for (auto &[name, t] : importWeights(
-             path, params, hf == plan.renames.end() ? NameMap() : hf->second))
+    for (auto &[name, t] : importWeights(path, params, hfNames(plan)))
       state.tensors[name] = std::move(t);
     return;
   }
@@ -359,10 +357,9 @@ int Trainer::run() {
     throw RuntimeError("this executable was not built for training "
                        "(gptc build --task=train)");
   params = planParameters(plan, "loss");
-  contextLimit = o.contextLength;
-  for (const PlanCheck &c : loss->checks)
-    if (!c.ids)
-      contextLimit = c.limit;
+  contextLimit = loss->contextLimit();
+  if (contextLimit == 0)
+    contextLimit = o.contextLength;
   if (o.contextLength > contextLimit)
     throw RuntimeError("context length " + std::to_string(o.contextLength) +
                        " exceeds the model's context of " +

@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <unistd.h>
@@ -160,6 +161,28 @@ TEST(Weights, GenerateMatchesTransformersGreedy) {
       << out;
 }
 
+// Flags of export and generation that cannot be honoured.
+TEST(Weights, BadFlagsFailWithAMessage) {
+  std::string out;
+  EXPECT_EQ(runCapture({tinyExecutable(), "--export-hf", kWork + "x"}, out), 1);
+  EXPECT_NE(out.find("--export-hf needs --weights FILE"), std::string::npos)
+      << out;
+  EXPECT_EQ(runCapture({tinyExecutable("generate"), "--weights",
+                        kGoldens + "llmc-tiny.bin", "--prompt-ids", "1 2",
+                        "--top-p", "1.5"},
+                       out),
+            1);
+  EXPECT_NE(out.find("--top-p expects a probability in (0, 1], got 1.5"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(runCapture({tinyExecutable("generate"), "--weights",
+                        kGoldens + "llmc-tiny.bin", "--prompt-file",
+                        kWork + "no-such-prompt.txt"},
+                       out),
+            1);
+  EXPECT_NE(out.find("cannot read the prompt file"), std::string::npos) << out;
+}
+
 TEST(Weights, WrongModelsFailNamingTheTensor) {
   SafetensorsFile out;
   std::string log;
@@ -185,6 +208,29 @@ TEST(Weights, WrongModelsFailNamingTheTensor) {
   }
   EXPECT_EQ(runWith(cut, out, log), 1);
   EXPECT_NE(log.find("truncated or of another model?"), std::string::npos)
+      << log;
+  // A tensor the model has no place for.
+  hf = readSafetensors(kGoldens + "hf-tiny/model.safetensors");
+  hf.tensors["transformer.h.0.attn.rotary.weight"] =
+      hf.tensors.at("transformer.ln_f.bias");
+  writeSafetensors(kWork + "extra.safetensors", hf);
+  EXPECT_EQ(runWith(kWork + "extra.safetensors", out, log), 1);
+  EXPECT_NE(log.find("tensor 'transformer.h.0.attn.rotary.weight' F32[32] "
+                     "has no place in this model"),
+            std::string::npos)
+      << log;
+  // An llm.c file of another version (bf16 is 5).
+  std::string v5 = kWork + "v5.bin";
+  {
+    std::ifstream in(kGoldens + "llmc-tiny.bin", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    bytes[4] = 5;
+    std::ofstream(v5, std::ios::binary) << bytes;
+  }
+  EXPECT_EQ(runWith(v5, out, log), 1);
+  EXPECT_NE(log.find("llm.c checkpoint version 5; only version 3 (fp32) is "
+                     "supported"),
+            std::string::npos)
       << log;
   // A Hugging Face file missing a tensor.
   hf = readSafetensors(kGoldens + "hf-tiny/model.safetensors");

@@ -39,6 +39,9 @@ using NameMap = std::map<std::string, std::string>;
 
 struct Plan;
 
+/// The model's Hugging Face names (its `names hf` block), empty if none.
+NameMap hfNames(const Plan &plan);
+
 /// The parameters of `plan`'s `function` (static shapes), in plan order.
 std::vector<ParamSpec> planParameters(const Plan &plan,
                                       const std::string &function);

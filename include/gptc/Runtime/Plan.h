@@ -103,6 +103,9 @@ struct PlanFunction {
   std::vector<PlanCall> calls;
   std::vector<std::pair<std::string, int>> outputs;
   std::vector<PlanCheck> checks;
+
+  /// The longest sequence the function takes (its `check dim`), 0 if none.
+  int64_t contextLimit() const;
 };
 
 struct PlanInit {

@@ -568,6 +568,48 @@ LogicalResult AttentionGradOp::inferResultShapes(
   return success();
 }
 
+/// Checks that `x` `[B, H, T, D]` fits a cache `[B, H, S, D]` and that
+/// `positions`, when given, is `[B, T]`. Whether T new tokens fit in S
+/// slots depends on the positions: the kernels check it at run time.
+static LogicalResult cacheShapes(Operation *op, StringRef what, Value x,
+                                 Value cache, Value positions) {
+  auto s = shapeOf(x), c = shapeOf(cache);
+  if (s.size() != 4 || c.size() != 4)
+    return op->emitOpError("needs ")
+           << what << " [B, H, T, D] and a cache [B, H, S, D], got "
+           << formatShape(s) << " and " << formatShape(c);
+  if (!compatible(s[0], c[0]) || !compatible(s[1], c[1]) ||
+      !compatible(s[3], c[3]))
+    return op->emitOpError() << what << " " << formatShape(s)
+                             << " does not fit the cache " << formatShape(c);
+  if (positions) {
+    auto p = shapeOf(positions);
+    if (p.size() != 2 || !compatible(p[0], s[0]) || !compatible(p[1], s[2]))
+      return op->emitOpError("positions ")
+             << formatShape(p) << " must be [B, T] for " << formatShape(s);
+  }
+  return success();
+}
+
+LogicalResult CacheWriteOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  if (failed(cacheShapes(*this, "new entries", getNewEntries(), getCache(),
+                         getPositions())))
+    return failure();
+  auto c = shapeOf(getCache());
+  shape.assign(c.begin(), c.end());
+  return success();
+}
+
+LogicalResult
+CachedAttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  if (failed(cacheShapes(*this, "q", getQ(), getKCache(), getPositions())) ||
+      failed(cacheShapes(*this, "q", getQ(), getVCache(), Value())))
+    return failure();
+  auto q = shapeOf(getQ());
+  shape.assign(q.begin(), q.end());
+  return success();
+}
+
 bool TransposeOp::swapsLastTwoDims() {
   ArrayRef<int64_t> p = getPerm();
   size_t n = p.size();

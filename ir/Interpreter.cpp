@@ -591,6 +591,63 @@ private:
           set(o.getResult(), std::move(r));
           set(o.getLse(), std::move(lse));
         })
+        .Case<CacheWriteOp>([&](CacheWriteOp o) {
+          const Buffer &c = in(o.getCache()), &x = in(o.getNewEntries());
+          Buffer r = c;
+          int64_t B = c.shape[0], H = c.shape[1], S = c.shape[2],
+                  D = c.shape[3], T = x.shape[2];
+          for (int64_t b = 0; b < B; ++b) {
+            int64_t p0 =
+                o.getPositions()
+                    ? static_cast<int64_t>(in(o.getPositions()).data[b * T])
+                    : 0;
+            if (p0 < 0 || p0 + T > S)
+              fail("positions " + std::to_string(p0) + ".." +
+                   std::to_string(p0 + T - 1) + " are outside the cache of " +
+                   std::to_string(S));
+            for (int64_t h = 0; h < H; ++h)
+              for (int64_t t = 0; t < T; ++t)
+                std::copy_n(&x.data[((b * H + h) * T + t) * D], D,
+                            &r.data[((b * H + h) * S + p0 + t) * D]);
+          }
+          set(o.getResult(), std::move(r));
+        })
+        .Case<CachedAttentionOp>([&](CachedAttentionOp o) {
+          const Buffer &q = in(o.getQ()), &k = in(o.getKCache()),
+                       &v = in(o.getVCache()), &pos = in(o.getPositions());
+          int64_t B = q.shape[0], H = q.shape[1], T = q.shape[2],
+                  D = q.shape[3], S = k.shape[2];
+          double scale = o.getScale().convertToDouble();
+          Buffer r{q.shape, std::vector<double>(q.data.size(), 0.0)};
+          std::vector<double> w;
+          for (int64_t b = 0; b < B; ++b)
+            for (int64_t i = 0; i < T; ++i) {
+              int64_t p = static_cast<int64_t>(pos.data[b * T + i]);
+              if (p < 0 || p >= S)
+                fail("position " + std::to_string(p) +
+                     " is outside the cache of " + std::to_string(S));
+              for (int64_t h = 0; h < H; ++h) {
+                const double *qi = &q.data[((b * H + h) * T + i) * D];
+                const double *kb = &k.data[(b * H + h) * S * D];
+                const double *vb = &v.data[(b * H + h) * S * D];
+                w.assign(p + 1, 0.0);
+                double m = -std::numeric_limits<double>::infinity(), sum = 0;
+                for (int64_t j = 0; j <= p; ++j) {
+                  for (int64_t c = 0; c < D; ++c)
+                    w[j] += qi[c] * kb[j * D + c];
+                  w[j] *= scale;
+                  m = std::max(m, w[j]);
+                }
+                for (double &x : w)
+                  sum += (x = std::exp(x - m));
+                double *out = &r.data[((b * H + h) * T + i) * D];
+                for (int64_t j = 0; j <= p; ++j)
+                  for (int64_t c = 0; c < D; ++c)
+                    out[c] += w[j] / sum * vb[j * D + c];
+              }
+            }
+          set(o.getResult(), std::move(r));
+        })
         .Case<AttentionGradOp>([&](AttentionGradOp o) {
           // The oracle recomputes the weights from q and k; it does not
           // trust the forward's out and lse.

@@ -68,8 +68,8 @@ bool isCheap(Operation *op) {
 bool isInjective(Operation *op) {
   return isa<NegOp, ExpOp, LogOp, SqrtOp, TanhOp, ReluOp, GeluOp, PowOp, AddOp,
              SubOp, MulOp, DivOp, StepOp, DropoutOp, MaskedFillOp, TransposeOp,
-             ReshapeOp, SplitOp, UnsqueezeOp, BroadcastLikeOp, EmbeddingOp,
-             UnsplitOp>(op);
+             ReshapeOp, SplitOp, SliceOp, UnsqueezeOp, BroadcastLikeOp,
+             EmbeddingOp, UnsplitOp>(op);
 }
 
 /// The only op using `v`'s defining op's result, or null.
@@ -126,7 +126,9 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       ops.push_back(&op);
     for (Operation *op : llvm::reverse(ops)) {
       if (!isa<GptDialect>(op->getDialect()) || isCheap(op) ||
-          groupOf.count(op) || isa<KernelOp, AttentionOp, AttentionGradOp>(op))
+          groupOf.count(op) ||
+          isa<KernelOp, AttentionOp, AttentionGradOp, CacheWriteOp,
+              CachedAttentionOp>(op))
         continue;
       Group g;
       if (!formMatmul(op, g)) {

@@ -74,7 +74,8 @@ AdamW (warmup + cosine decay), evaluates, samples and checkpoints.
 Generation (any executable; --task=generate builds only what it needs):
 continues each prompt with the book's generate loop, streaming the text.
   --weights FILE         the model's weights (required; formats as below)
-  --prompt TEXT          a prompt (repeatable: the prompts run in turn)
+  --prompt TEXT          a prompt (repeatable: the prompts form one batch,
+                         of any lengths, printed when all are done)
   --prompt-file FILE     a prompt read from FILE
   --prompt-ids "1 2 3"   a prompt as GPT-2 token ids (repeatable)
   --max-new-tokens N     tokens to generate (default 50)
@@ -87,9 +88,14 @@ continues each prompt with the book's generate loop, streaming the text.
   --greedy               the argmax, whatever the other sampling flags
   --ignore-eos           keep going after <|endoftext|>
   --print-ids            also print the generated ids of each prompt
-  --seed N               the sampling seed
-Each step runs the last context_length tokens in full; tokens/s of the
-prompt (prefill) and of each new token (decode) go to stderr.
+  --seed N               the sampling seed (prompt i of a batch: N + i)
+  --no-kv-cache          recompute the whole window for every token
+  --logits-out FILE      write the logits each token was sampled from
+                         (safetensors, logits.I [tokens, V] per prompt)
+With --task=generate, the prompts run through the KV-cached prefill and
+decode steps the compiler derived; other executables recompute the last
+context_length tokens for every token. Tokens/s of the prompts (prefill)
+and of the new tokens (decode) go to stderr.
 
 Run contract (tests): runs the model on the tensors of IN (parameters by
 name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
@@ -354,6 +360,10 @@ int main(int argc, char **argv) {
         gen.stopAtEos = false;
       } else if (a == "--print-ids") {
         gen.printIds = true;
+      } else if (a == "--no-kv-cache") {
+        gen.kvCache = false;
+      } else if (a == "--logits-out") {
+        gen.logitsOut = value();
       } else if (a == "--eval") {
         train.evalOnly = true;
       } else if (a == "--tokenizer") {

@@ -4,8 +4,12 @@
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Tokenizer.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <iostream>
+#include <tuple>
 
 namespace gptc {
 
@@ -61,6 +65,164 @@ void generateTokens(Executor &exec, SafetensorsFile &state,
   }
 }
 
+namespace {
+
+/// One sequence of a cached batch. The cache holds the keys and values of
+/// ids[start, start + fed); the next token to feed is ids[start + fed].
+struct Sequence {
+  std::vector<uint32_t> ids;
+  size_t promptSize = 0, start = 0, fed = 0;
+  int64_t made = 0;
+  bool done = false;
+  std::mt19937_64 rng;
+  std::string bytes; ///< The generated text's bytes, streamed up to `shown`.
+  size_t shown = 0;
+  std::vector<float> logits; ///< Those of every sampled token (--logits-out).
+};
+
+/// Generation with the compiler's @prefill and @decode: the caches live in
+/// `state` (written in place by the kernels), each step feeds one token per
+/// sequence at its own position.
+class CachedBatch {
+public:
+  CachedBatch(Executor &exec, SafetensorsFile &state,
+              std::vector<Sequence> &seqs, const GeneratorOptions &o,
+              int64_t context, const std::function<void(size_t)> &emitted)
+      : exec(exec), state(state), seqs(seqs), o(o), context(context),
+        emitted(emitted) {
+    const PlanFunction *decode = exec.getPlan().find("decode");
+    size_t longest = 0;
+    for (const Sequence &s : seqs)
+      longest = std::max(longest, s.ids.size());
+    // Room for every token, up to the context (then the window slides).
+    capacity = std::min<int64_t>(context, static_cast<int64_t>(longest) +
+                                              o.maxNewTokens);
+    for (const PlanValue &v : decode->values) {
+      if (v.kind != PlanValue::Input || v.name.rfind("cache.", 0) != 0)
+        continue;
+      // [B, H, S, D], as --gpt-kv-cache lays caches out.
+      TensorData t;
+      if (v.shape.size() != 4)
+        throw RuntimeError("decode's input '" + v.name + "' is not a cache");
+      t.shape = {static_cast<int64_t>(seqs.size()), v.shape[1].eval({}),
+                 capacity, v.shape[3].eval({})};
+      t.bytes.assign(static_cast<size_t>(t.numel()) * 4, 0);
+      state.tensors[v.name] = std::move(t);
+    }
+  }
+
+  /// Runs until every sequence is done; returns (prefill, decode) seconds.
+  std::pair<double, double> run() {
+    double prefill = 0, decode = 0;
+    auto start = Clock::now();
+    refill(0);
+    prefill += secondsSince(start);
+    for (;;) {
+      bool active = false, full = false;
+      for (const Sequence &s : seqs) {
+        active |= !s.done;
+        full |= !s.done && static_cast<int64_t>(s.fed) == capacity;
+      }
+      if (!active)
+        break;
+      start = Clock::now();
+      if (full) {
+        // Slide the window: keep the last 3/4 of the context and refill.
+        refill(capacity - capacity / 4);
+        prefill += secondsSince(start);
+        continue;
+      }
+      step();
+      decode += secondsSince(start);
+    }
+    return {prefill, decode};
+  }
+
+  int64_t prefillTokens = 0, decodeTokens = 0;
+
+private:
+  Executor &exec;
+  SafetensorsFile &state;
+  std::vector<Sequence> &seqs;
+  const GeneratorOptions &o;
+  int64_t context, capacity = 0;
+  std::function<void(size_t)> emitted;
+
+  /// Runs @prefill on the last `keep` tokens of every sequence (all of them
+  /// up to the context when 0), over the length they share; longer windows
+  /// catch up one token per decode step.
+  void refill(int64_t keep) {
+    size_t common = SIZE_MAX;
+    for (Sequence &s : seqs) {
+      size_t window = std::min<size_t>(
+          s.ids.size(), static_cast<size_t>(keep ? keep : context));
+      s.start = s.ids.size() - window;
+      common = std::min(common, window);
+    }
+    std::vector<double> tokens;
+    for (Sequence &s : seqs) {
+      for (size_t i = 0; i < common; ++i)
+        tokens.push_back(s.ids[s.start + i]);
+      s.fed = common;
+    }
+    int64_t B = static_cast<int64_t>(seqs.size());
+    state.tensors["tokens"] = TensorData::fromDoubles(
+        DType::I32, {B, static_cast<int64_t>(common)}, tokens);
+    state.tensors.erase("positions");
+    prefillTokens += B * static_cast<int64_t>(common);
+    consume(run("prefill"), false);
+  }
+
+  /// One token per sequence: its next unfed token (a prompt's rest, or the
+  /// last one sampled); finished sequences repeat their last slot.
+  void step() {
+    std::vector<double> tokens, positions;
+    for (Sequence &s : seqs) {
+      bool feeds = !s.done && s.start + s.fed < s.ids.size();
+      tokens.push_back(feeds ? s.ids[s.start + s.fed] : s.ids.back());
+      positions.push_back(static_cast<double>(
+          std::min<int64_t>(static_cast<int64_t>(s.fed), capacity - 1)));
+      if (feeds)
+        ++s.fed;
+    }
+    int64_t B = static_cast<int64_t>(seqs.size());
+    state.tensors["tokens"] =
+        TensorData::fromDoubles(DType::I32, {B, 1}, tokens);
+    state.tensors["positions"] =
+        TensorData::fromDoubles(DType::I32, {B, 1}, positions);
+    consume(run("decode"), true);
+  }
+
+  TensorData run(const std::string &fn) {
+    return exec
+        .run(fn, state, "generation", 0,
+             [](const std::string &n) { return n == "logits"; })
+        .at("logits");
+  }
+
+  /// Samples the next token of every sequence whose tokens are all fed.
+  void consume(const TensorData &logits, bool decoding) {
+    int64_t vocab = logits.shape.back();
+    const float *rows = reinterpret_cast<const float *>(logits.bytes.data());
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      Sequence &s = seqs[b];
+      if (s.done || s.start + s.fed != s.ids.size())
+        continue;
+      const float *row = rows + b * vocab;
+      if (!o.logitsOut.empty())
+        s.logits.insert(s.logits.end(), row, row + vocab);
+      uint32_t next = sampleToken(row, vocab, o.sampling, s.rng);
+      s.ids.push_back(next);
+      ++s.made;
+      decodeTokens += decoding;
+      s.done = s.made >= o.maxNewTokens || (o.stopAtEos && next == kEndOfText);
+      emitted(b);
+    }
+  }
+};
+
+} // namespace
+
 int runGenerator(Executor &exec, const GeneratorOptions &o) {
   const Plan &plan = exec.getPlan();
   const PlanFunction *forward = plan.find("forward");
@@ -74,56 +236,118 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   if (context <= 0)
     throw RuntimeError("this executable's forward function has no context "
                        "length");
+  bool cached = o.kvCache && plan.find("prefill") && plan.find("decode");
+  if (!o.logitsOut.empty() && !cached)
+    throw RuntimeError("--logits-out needs an executable built with "
+                       "--task=generate (the KV-cached functions)");
   SafetensorsFile state;
   for (auto &[name, t] :
        importWeights(o.weights, planParameters(plan, "forward"), hfNames(plan)))
     state.tensors[name] = std::move(t);
 
   Tokenizer tok = Tokenizer::load(o.tokenizer);
-  std::vector<std::vector<uint32_t>> prompts = o.promptIds;
-  for (const std::string &text : o.prompts)
-    prompts.push_back(tok.encode(text, Tokenizer::Special::Allow));
-  std::mt19937_64 rng(o.seed);
-  for (const std::vector<uint32_t> &prompt : prompts) {
-    if (prompt.empty())
+  std::vector<Sequence> seqs;
+  auto add = [&](std::vector<uint32_t> ids) {
+    if (ids.empty())
       throw RuntimeError("a prompt has no tokens");
-    std::vector<uint32_t> ids = prompt;
-    std::string bytes;
-    size_t shown = 0;
-    if (!o.prompts.empty() || !o.printIds) {
-      std::cout << tok.decode(prompt);
-      std::cout.flush();
+    Sequence s;
+    s.promptSize = ids.size();
+    s.ids = std::move(ids);
+    // Sequence i draws from seed + i, so a batch samples as its prompts
+    // would one by one.
+    s.rng.seed(o.seed + seqs.size());
+    seqs.push_back(std::move(s));
+  };
+  for (const std::vector<uint32_t> &ids : o.promptIds)
+    add(ids);
+  for (const std::string &text : o.prompts)
+    add(tok.encode(text, Tokenizer::Special::Allow));
+  bool showPrompt = !o.prompts.empty() || !o.printIds;
+  // One sequence streams its text as it comes; a batch prints each at the
+  // end.
+  bool stream = seqs.size() == 1;
+  auto flush = [&](Sequence &s, bool all) {
+    size_t ready = all ? s.bytes.size() : completeUtf8(s.bytes);
+    std::string text = s.bytes.substr(s.shown, ready - s.shown);
+    std::cout << (all ? toValidUtf8(text) : text);
+    std::cout.flush();
+    s.shown = ready;
+  };
+  auto emitted = [&](size_t b) {
+    Sequence &s = seqs[b];
+    s.bytes += tok.decodeBytes({s.ids.back()});
+    if (stream)
+      flush(s, false);
+  };
+  if (stream && showPrompt) {
+    std::cout << tok.decode(seqs[0].ids);
+    std::cout.flush();
+  }
+
+  double prefill = 0, decode = 0;
+  int64_t prefillTokens = 0, decodeTokens = 0;
+  if (cached) {
+    CachedBatch batch(exec, state, seqs, o, context, emitted);
+    std::tie(prefill, decode) = batch.run();
+    prefillTokens = batch.prefillTokens;
+    decodeTokens = batch.decodeTokens;
+  } else {
+    // Without the cached functions (--no-kv-cache, or an executable built
+    // without them), every step recomputes the window: one prompt at a time.
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      Sequence &s = seqs[b];
+      auto start = Clock::now();
+      prefillTokens += static_cast<int64_t>(s.ids.size());
+      generateTokens(exec, state, s.ids, o.maxNewTokens, context, o.sampling,
+                     s.rng, o.stopAtEos, [&](uint32_t) {
+                       (s.made++ ? decode : prefill) += secondsSince(start);
+                       decodeTokens += s.made > 1;
+                       emitted(b);
+                       start = Clock::now();
+                     });
     }
-    // The first step reads the whole prompt (prefill); each later one adds
-    // a token (decode).
-    double prefill = 0, decode = 0;
-    int64_t made = 0;
-    auto start = Clock::now();
-    generateTokens(exec, state, ids, o.maxNewTokens, context, o.sampling, rng,
-                   o.stopAtEos, [&](uint32_t id) {
-                     (made++ ? decode : prefill) += secondsSince(start);
-                     bytes += tok.decodeBytes({id});
-                     size_t ready = completeUtf8(bytes);
-                     std::cout << bytes.substr(shown, ready - shown);
-                     std::cout.flush();
-                     shown = ready;
-                     start = Clock::now();
-                   });
-    std::cout << toValidUtf8(bytes.substr(shown)) << "\n";
+  }
+
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    Sequence &s = seqs[b];
+    if (!stream) {
+      if (seqs.size() > 1)
+        std::cout << "[" << b << "] ";
+      if (showPrompt)
+        std::cout << tok.decode(
+            std::vector<uint32_t>(s.ids.begin(), s.ids.begin() + s.promptSize));
+    }
+    flush(s, true);
+    std::cout << "\n";
     if (o.printIds) {
       std::cout << "ids:";
-      for (size_t i = prompt.size(); i < ids.size(); ++i)
-        std::cout << " " << ids[i];
+      for (size_t i = s.promptSize; i < s.ids.size(); ++i)
+        std::cout << " " << s.ids[i];
       std::cout << "\n";
     }
-    std::cerr << "prefill: " << prompt.size() << " tokens, "
-              << static_cast<int64_t>(prompt.size() / std::max(prefill, 1e-9))
-              << " tokens/s; decode: " << made - 1 << " tokens, "
-              << (made > 1 ? static_cast<int64_t>((made - 1) /
-                                                  std::max(decode, 1e-9))
-                           : 0)
-              << " tokens/s\n";
   }
+  if (!o.logitsOut.empty()) {
+    SafetensorsFile out;
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      TensorData t;
+      int64_t made = seqs[b].made;
+      t.shape = {made,
+                 made ? static_cast<int64_t>(seqs[b].logits.size()) / made : 0};
+      t.bytes.resize(seqs[b].logits.size() * 4);
+      std::memcpy(t.bytes.data(), seqs[b].logits.data(), t.bytes.size());
+      out.tensors["logits." + std::to_string(b)] = std::move(t);
+    }
+    writeSafetensors(o.logitsOut, out);
+  }
+  auto rate = [](int64_t n, double s) {
+    return n > 0 ? static_cast<int64_t>(n / std::max(s, 1e-9)) : 0;
+  };
+  std::cerr << "prefill: " << prefillTokens << " tokens, "
+            << rate(prefillTokens, prefill)
+            << " tokens/s; decode: " << decodeTokens << " tokens, "
+            << rate(decodeTokens, decode) << " tokens/s"
+            << (cached ? " (KV cache" : " (no KV cache") << ", batch "
+            << (cached ? seqs.size() : 1) << ")\n";
   return 0;
 }
 

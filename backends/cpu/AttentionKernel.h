@@ -10,6 +10,11 @@
 //                   when p > 0, then out [B*H, T, D] and lse [B*H, T];
 //   attention_grad: dout, q, k, v, out, lse, (seed...), then dq, dk, dv.
 // The dropout's id is an argument, so the layers share one kernel.
+// The decode step's KV-cache kernels (CachedAttention.h) come the same way;
+// keys heads = 12, head_dim = 64 (and scale, or positions = true):
+//   cache_write:      new [B*H, T, D], (positions [B, T]), cache [B*H, S, D]
+//                     (the output, written in place);
+//   cached_attention: q [B*H, T, D], k and v caches, positions, out.
 //
 //===----------------------------------------------------------------------===//
 

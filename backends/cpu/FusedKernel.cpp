@@ -25,6 +25,7 @@
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Philox.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -485,6 +486,30 @@ void FusedBuilder::lowerOp(const std::string &line) {
     define(r, [&](auto idx) {
       idx[axis] = idx[axis] + index * r.shape[axis];
       return x.at(idx);
+    });
+  } else if (op == "slice") {
+    need(1);
+    Tensor &x = *args[0];
+    std::vector<int64_t> starts = listAttr(attrs, "static_starts");
+    std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
+    if (starts.size() != x.rank())
+      fail("slice needs one start per dim");
+    for (int64_t st : starts)
+      if (st == std::numeric_limits<int64_t>::min())
+        fail("slices with a dynamic start are not supported by the CPU "
+             "backend");
+    define(r, [&](auto idx) {
+      std::vector<Expr> in;
+      size_t k = 0;
+      for (size_t i = 0; i < x.rank(); ++i) {
+        Expr st = static_cast<int>(starts[i]);
+        if (std::count(squeeze.begin(), squeeze.end(),
+                       static_cast<int64_t>(i))) // x[..., -1] counts back
+          in.push_back(starts[i] < 0 ? x.shape[i] + st : st);
+        else
+          in.push_back(idx[k++] + st);
+      }
+      return x.at(in);
     });
   } else if (op == "unsplit") {
     need(2);

@@ -161,13 +161,22 @@ struct SymbolicShapes {
   std::vector<std::string> symbols;
 };
 
+/// Whether dim `d` of argument `i` is `?` (a symbol; static dims are named
+/// by their size in `gpt.dims`).
+bool isDynamicArgDim(func::FuncOp func, unsigned i, size_t d) {
+  auto type = dyn_cast<RankedTensorType>(func.getArgument(i).getType());
+  return type && d < static_cast<size_t>(type.getRank()) &&
+         type.isDynamicDim(d);
+}
+
 SymbolicShapes symbolicShapes(func::FuncOp func) {
   SymbolicShapes result;
   std::set<std::string> names;
   for (unsigned i = 0; i < func.getNumArguments(); ++i)
     if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
-      for (Attribute a : dims)
-        names.insert(cast<StringAttr>(a).str());
+      for (auto [d, a] : llvm::enumerate(dims))
+        if (isDynamicArgDim(func, i, d))
+          names.insert(cast<StringAttr>(a).str());
   result.symbols.assign(names.begin(), names.end());
   // Probe 0 gives every symbol 2; probe k (k >= 1) gives symbol k-1 the
   // value 3. A dim c * prod(s^e_s) then changes by (3/2)^e_s from probe 0
@@ -305,6 +314,7 @@ private:
   size_t internKernel(KernelDesc desc, bool syms, bool rng, int outputs = 1);
   void lowerKernel(KernelOp k, std::ostream &out);
   void lowerAttention(Operation *op, std::ostream &out);
+  void lowerCacheOp(Operation *op, std::ostream &out);
   /// Declares `v` a temporary and returns its plan id.
   int temporary(Value v, std::ostream &out);
   KernelDesc fusedDesc(KernelOp k, bool &rng);
@@ -522,6 +532,54 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
   out << "\n";
 }
 
+void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
+  auto write = dyn_cast<CacheWriteOp>(op);
+  Value cache = write ? write.getCache() : op->getOperand(1);
+  Value positions = write ? write.getPositions() : op->getOperand(3);
+  auto type = cast<RankedTensorType>(cache.getType());
+  if (type.isDynamicDim(1) || type.isDynamicDim(3))
+    throw RuntimeError(describe(op) + ": the CPU backend's KV cache needs a "
+                                      "static head count and head dim");
+  KernelDesc d;
+  d.family = write ? "cache_write" : "cached_attention";
+  d.params["heads"] = std::to_string(type.getDimSize(1));
+  d.params["head_dim"] = std::to_string(type.getDimSize(3));
+  std::vector<std::pair<int, SymShape>> args;
+  auto arg = [&](Value x) {
+    SymShape s = sym.shapes.at(x);
+    args.push_back({ids.at(x), s.size() == 4 ? asBatch(s) : s});
+  };
+  if (write) {
+    // Written in place: the result is a view of the cache, which must be an
+    // input that nothing else reads (it would see the new entries).
+    auto input = dyn_cast<BlockArgument>(cache);
+    if (!input || !cache.hasOneUse())
+      throw RuntimeError(describe(op) + ": the cache must be a function "
+                                        "input read by this write only");
+    d.params["positions"] = positions ? "true" : "false";
+    arg(write.getNewEntries());
+    if (positions)
+      arg(positions);
+    int id = nextId++;
+    ids[write.getResult()] = id;
+    out << "value " << id << " view " << ids.at(cache) << " f32 "
+        << planShape(sym.shapes.at(cache)) << "\n";
+    arg(write.getResult());
+  } else {
+    d.params["scale"] =
+        number(cast<CachedAttentionOp>(op).getScale().convertToDouble());
+    for (Value x : op->getOperands())
+      arg(x);
+    temporary(op->getResult(0), out);
+    arg(op->getResult(0));
+  }
+  size_t index = internKernel(d, false, false);
+  out << "call " << index << " 0";
+  for (auto &[id, shape] : args)
+    out << " " << id << ":" << planShape(shape);
+  out << "\n";
+}
+
 std::string Lowering::lowerFunction(func::FuncOp func) {
   sym = symbolicShapes(func);
   // As in the interpreter: the training step is the only function whose
@@ -553,8 +611,9 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
         << "\n";
     if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
       for (auto [d, a] : llvm::enumerate(dims))
-        out << "bind " << cast<StringAttr>(a).str() << " " << ids[arg] << " "
-            << d << "\n";
+        if (isDynamicArgDim(func, i, d))
+          out << "bind " << cast<StringAttr>(a).str() << " " << ids[arg] << " "
+              << d << "\n";
   }
   for (Operation &op : body) {
     if (isa<tensor::DimOp, arith::ConstantOp, arith::MulIOp>(op))
@@ -563,6 +622,8 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
       lowerKernel(k, out);
     } else if (isa<AttentionOp, AttentionGradOp>(op)) {
       lowerAttention(&op, out);
+    } else if (isa<CacheWriteOp, CachedAttentionOp>(op)) {
+      lowerCacheOp(&op, out);
     } else if (auto r = dyn_cast<ReshapeOp>(op)) {
       int id = nextId++;
       ids[r.getResult()] = id;

@@ -106,12 +106,14 @@ int main(int argc, char **argv) {
       MatmulKernel(desc).compile(output, t);
     } else if (desc.family == "fused") {
       compileFusedKernel(desc, output, t);
-    } else if (desc.family == "attention" || desc.family == "attention_grad") {
+    } else if (desc.family == "attention" || desc.family == "attention_grad" ||
+               desc.family == "cache_write" ||
+               desc.family == "cached_attention") {
       compileAttentionKernel(desc, output, target);
     } else {
       throw RuntimeError(descPath + ": unknown kernel family '" + desc.family +
-                         "'; expected matmul, fused, attention or "
-                         "attention_grad");
+                         "'; expected matmul, fused, attention, "
+                         "attention_grad, cache_write or cached_attention");
     }
     return 0;
   } catch (const RuntimeError &e) {

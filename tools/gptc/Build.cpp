@@ -57,7 +57,7 @@ std::vector<std::string> buildEntries(const std::string &task) {
   if (task == "train")
     return {"forward", "loss", "train_step"};
   if (task == "generate")
-    return {"forward"};
+    return {"forward", "prefill", "decode"};
   throw RuntimeError("unknown task '" + task +
                      "'; expected forward, train or generate");
 }

@@ -570,6 +570,10 @@ int compile(const Options &o, SourceManager &sm) {
   // backward; the interpreter (the oracle) runs the model as written.
   if (compiled && o.fuseAttention)
     pm.addPass(createGptFuseAttention());
+  // Generation decodes with a KV cache; the cached step is derived from the
+  // fused attention (without fusion, each token recomputes the window).
+  if (compiled && o.fuseAttention && task == "generate")
+    pm.addPass(createGptKVCache());
   // info builds its training variants itself (with and without fusion).
   if (wantsTraining && prog.findEntry("loss") && o.command != "info")
     buildTrainingPipeline(pm, train);

@@ -616,6 +616,64 @@ def Gpt_AttentionGradOp : Gpt_MultiResultOp<"attention_grad"> {
 }
 
 //===----------------------------------------------------------------------===//
+// The KV cache (formed by --gpt-kv-cache)
+//===----------------------------------------------------------------------===//
+
+def Gpt_CacheWriteOp : Gpt_ShapedOp<"cache_write"> {
+  let summary = "a KV cache with new keys or values written into it";
+  let description = [{
+    The cache `[B, H, S, D]` with slots `p_b, ..., p_b + T - 1` of sequence
+    `b` replaced by `new[b, :, 0..T-1]` (`new` is `[B, H, T, D]`), where
+    `p_b = positions[b, 0]` (`positions` `[B, T]` holds each new token's
+    position: consecutive in a row); without `positions`, the tokens go to
+    slots `0..T-1` (a prefill). Slots not written keep their values. The
+    result has the cache's type; the CPU backend writes in place, so the
+    cache operand may have no other reader. It serves inference only and has
+    no gradient.
+
+    ```mlir
+    %k2 = gpt.cache_write %cache, %k, %positions
+            : tensor<?x12x?x64xf32>, tensor<?x12x?x64xf32>, tensor<?x?xi32>
+            -> tensor<?x12x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$cache, Gpt_F32Tensor:$new_entries,
+                       Optional<Gpt_I32Tensor>:$positions);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $cache `,` $new_entries (`,` $positions^)? attr-dict `:` type($cache) `,`
+    type($new_entries) (`,` type($positions)^)? `->` type($result)
+  }];
+}
+
+def Gpt_CachedAttentionOp : Gpt_ShapedOp<"cached_attention"> {
+  let summary = "causal attention of new tokens over a KV cache";
+  let description = [{
+    For q `[B, H, T, D]` and caches `[B, H, S, D]` that already hold the new
+    tokens' keys and values (`gpt.cache_write`): query `i` of sequence `b`,
+    at position `p = positions[b, i]`, attends to the cache slots `0..p`,
+    `softmax(q k^T * scale) v` over them. Slots past `p` (not written yet, or
+    left from a longer sequence) are masked. The decode step derived by
+    `--gpt-kv-cache` uses it in place of `gpt.attention`; inference only, no
+    dropout, no gradient.
+
+    ```mlir
+    %o = gpt.cached_attention %q, %kc, %vc, %positions {scale = 0.125 : f64}
+           : tensor<?x12x?x64xf32>, tensor<?x12x?x64xf32>,
+             tensor<?x12x?x64xf32>, tensor<?x?xi32> -> tensor<?x12x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$q, Gpt_F32Tensor:$k_cache,
+                       Gpt_F32Tensor:$v_cache, Gpt_I32Tensor:$positions,
+                       F64Attr:$scale);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k_cache `,` $v_cache `,` $positions attr-dict `:` type($q) `,`
+    type($k_cache) `,` type($v_cache) `,` type($positions) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Kernels (formed by --gpt-fuse)
 //===----------------------------------------------------------------------===//
 

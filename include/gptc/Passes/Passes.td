@@ -128,4 +128,36 @@ def GptFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
   let dependentDialects = ["gptc::gpt::GptDialect"];
 }
 
+def GptKVCache : Pass<"gpt-kv-cache", "mlir::ModuleOp"> {
+  let summary = "Derives KV-cached @prefill and @decode from @forward";
+  let description = [{
+    From `@forward` (token ids `[B, T]` to logits `[B, T, V]`, attention
+    fused) builds the functions of cached generation. `@prefill` runs the
+    prompt and writes every layer's keys and values into cache inputs
+    `cache.k.N`/`cache.v.N` `[B, H, S, D]`; `@decode` takes new tokens with
+    their `positions` `[B, T]`, writes their keys and values at those
+    positions and attends over the cache (`gpt.cached_attention`). Both
+    return the last position's logits `[B, V]` and the caches (written in
+    place by the CPU backend). Position ids come from `positions` in place
+    of `arange(T)`. Non-causal attention, an `arange` used other than as
+    position ids, or a model without fused attention is an error.
+
+    ```mlir
+    func.func @forward(%tokens: tensor<?x?xi32> {gpt.input = "tokens"}, ...)
+    // adds
+    func.func @decode(%tokens: tensor<?x?xi32>, ...,
+                      %positions: tensor<?x?xi32> {gpt.input = "positions"},
+                      %k0: tensor<?x12x?x64xf32> {gpt.input = "cache.k.0"}, ...)
+        -> (tensor<?x50257xf32> {gpt.output = "logits"},
+            tensor<?x12x?x64xf32> {gpt.output = "cache.k.0"}, ...)
+    ```
+  }];
+  let options = [
+    Option<"func", "func", "std::string", "\"forward\"",
+           "the function to derive from">,
+  ];
+  let dependentDialects = ["::gptc::gpt::GptDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // GPTC_PASSES_PASSES_TD

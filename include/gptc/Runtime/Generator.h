@@ -1,10 +1,16 @@
 //===- Generator.h - Text generation in built executables -------*- C++ -*-===//
 //
-// `gptc build --task=generate` executables continue prompts with the model's
-// forward function: the book's generate loop (the last context_length
-// tokens in, the last position's logits out, one token sampled per step),
-// streaming text as it is produced. Each step still runs the whole window;
-// the KV-cached decode step derived by the compiler is to come.
+// `gptc build --task=generate` executables continue prompts with the book's
+// generate loop (the last context_length tokens condition each new token,
+// top-k before temperature), streaming text as it is produced. They use the
+// functions `--gpt-kv-cache` derived: @prefill reads the prompts, @decode
+// feeds one token per sequence against the KV cache. Prompts of different
+// lengths share a batch without padding: each sequence has its own
+// positions, so the cache slots past a sequence's position are masked for
+// it, and the longer prompts' extra tokens go through decode steps. Once a
+// sequence fills the context, every window restarts from its last 3/4 of
+// the context (a new prefill). Executables without those functions (train
+// executables) recompute the window for every token with @forward.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,11 +48,15 @@ struct GeneratorOptions {
   uint64_t seed = 0;
   bool stopAtEos = true;
   bool printIds = false; ///< Also print each prompt's generated ids.
+  bool kvCache = true;   ///< Use @prefill/@decode when the plan has them.
+  /// Writes `logits.I` [new tokens, V]: what each token was sampled from.
+  std::string logitsOut;
   std::string tokenizer;
 };
 
-/// Generates a continuation of every prompt in turn: text to stdout as it
-/// is produced, speeds to stderr. Returns the exit status.
+/// Generates a continuation of every prompt, as one batch when cached: text
+/// to stdout (streamed for one prompt), speeds to stderr. Returns the exit
+/// status.
 int runGenerator(Executor &exec, const GeneratorOptions &options);
 
 } // namespace gptc

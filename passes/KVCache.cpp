@@ -1,0 +1,386 @@
+//===- KVCache.cpp - Deriving KV-cached generation from the model ---------===//
+//
+// Generation feeds a model its own output one token at a time. Recomputing
+// the keys and values of the whole window for every new token repeats
+// almost all the work; keeping them in a cache makes each step the cost of
+// one position. The user writes the model once (@forward); this pass
+// derives the two functions of cached generation from it:
+//
+//   @prefill(tokens [B, T], cache.k.i / cache.v.i [B, H, S, D])
+//       -> (logits [B, V] of the last position, the caches)
+//   @decode(tokens [B, T], positions [B, T], the caches)
+//       -> (logits [B, V] of the last position, the caches)
+//
+// S, the cache's capacity, is the caller's choice (at most the context
+// length, which the position embedding's table enforces). Sequences of one
+// batch may have different lengths: `positions` gives each new token's
+// position, and a query attends to the cache slots up to its own.
+//
+// Algorithm:
+//  1. Check that @forward can be cached: one i32 input [B, T] (the tokens);
+//     every gpt.attention causal, over [B, H, T, D] with H and D static, its
+//     lse unused; every gpt.arange counts the tokens' T and is read by
+//     gpt.embedding only (the position ids).
+//  2. @prefill: a copy of @forward; each attention's k and v are also
+//     written to slots 0..T-1 of its caches (gpt.cache_write), which become
+//     results.
+//  3. @decode: a copy with the `positions` input in place of each arange
+//     (so position embeddings follow the cache), and each attention
+//     replaced by cache writes at the positions and gpt.cached_attention
+//     over the written caches.
+//  4. Both return the last position's logits: a slice x[:, -1] moved up
+//     through ops that treat each position on its own (elementwise ops whose
+//     operands carry the position dim or are broadcast over it, layer norm,
+//     dropout, a matmul by a weight) while nothing else reads them, so the
+//     LM head and the last MLP run on one position per sequence.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gptc/IR/GptOps.h"
+#include "gptc/Passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace gptc {
+#define GEN_PASS_DEF_GPTKVCACHE
+#include "gptc/Passes/Passes.h.inc"
+} // namespace gptc
+
+using namespace mlir;
+using namespace gptc::gpt;
+
+namespace {
+
+/// What step 1 found in @forward.
+struct Cacheable {
+  unsigned tokens = 0;                  ///< The tokens' argument index.
+  SmallVector<RankedTensorType> caches; ///< Per attention, [B, H, S, D].
+};
+
+std::optional<unsigned> tokensArgument(func::FuncOp f) {
+  std::optional<unsigned> found;
+  for (unsigned i = 0; i < f.getNumArguments(); ++i) {
+    if (!f.getArgAttr(i, "gpt.input"))
+      continue;
+    auto t = dyn_cast<RankedTensorType>(f.getArgument(i).getType());
+    if (found || !t || t.getRank() != 2 || !t.getElementType().isInteger(32))
+      return std::nullopt;
+    found = i;
+  }
+  return found;
+}
+
+/// Whether `size` is `tensor.dim %tokens, 1`.
+bool isSequenceLength(Value size, Value tokens) {
+  auto dim = size.getDefiningOp<tensor::DimOp>();
+  auto index = dim ? dim.getConstantIndex() : std::nullopt;
+  return dim && dim.getSource() == tokens && index == 1;
+}
+
+FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
+  Cacheable c;
+  std::optional<unsigned> tokens = tokensArgument(f);
+  if (!tokens)
+    return f.emitError("gpt-kv-cache: @")
+           << f.getName()
+           << " must take one input, the token ids i32[B, T], and parameters";
+  c.tokens = *tokens;
+  Value ids = f.getArgument(*tokens);
+  WalkResult r = f.walk([&](Operation *op) {
+    if (auto a = dyn_cast<AttentionOp>(op)) {
+      auto k = cast<RankedTensorType>(a.getK().getType());
+      auto v = cast<RankedTensorType>(a.getV().getType());
+      if (!a.getCausal()) {
+        a.emitError("gpt-kv-cache: only causal attention can be cached");
+        return WalkResult::interrupt();
+      }
+      if (k.getRank() != 4 || k != v || k.isDynamicDim(1) ||
+          k.isDynamicDim(3)) {
+        a.emitError("gpt-kv-cache: keys and values must be [B, H, T, D] "
+                    "with static H and D, got ")
+            << k << " and " << v;
+        return WalkResult::interrupt();
+      }
+      if (!a.getLse().use_empty()) {
+        a.emitError("gpt-kv-cache: the attention's lse is used");
+        return WalkResult::interrupt();
+      }
+      c.caches.push_back(k);
+    } else if (auto ar = dyn_cast<ArangeOp>(op)) {
+      if (!isSequenceLength(ar.getSize(), ids) ||
+          !llvm::all_of(ar->getUsers(), [&](Operation *u) {
+            auto e = dyn_cast<EmbeddingOp>(u);
+            return e && e.getIds() == ar.getResult();
+          })) {
+        ar.emitError("gpt-kv-cache: an arange is not the position ids of "
+                     "the tokens (arange(T) read by embeddings only)");
+        return WalkResult::interrupt();
+      }
+    }
+    return WalkResult::advance();
+  });
+  if (r.wasInterrupted())
+    return failure();
+  if (c.caches.empty())
+    return f.emitError("gpt-kv-cache: @")
+           << f.getName() << " has no gpt.attention to cache (run "
+           << "--gpt-fuse-attention first)";
+  return c;
+}
+
+/// x[:, -1] of `x` [B, T, ...] (dims after the second kept whole); `batch`
+/// is B (the tokens' dim, so that the slice does not read x's).
+Value lastPosition(OpBuilder &b, Location loc, Value x, Value batch) {
+  auto t = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> starts(t.getRank(), 0), ends, shape;
+  SmallVector<Value> dynEnds;
+  for (int64_t d = 0; d < t.getRank(); ++d) {
+    if (d == 1) {
+      starts[d] = -1;
+      ends.push_back(0);
+      continue;
+    }
+    shape.push_back(t.getDimSize(d));
+    ends.push_back(t.getDimSize(d));
+    if (t.isDynamicDim(d))
+      dynEnds.push_back(d == 0 ? batch : tensor::DimOp::create(b, loc, x, d));
+  }
+  return SliceOp::create(
+      b, loc, t.clone(shape), x, ValueRange{}, b.getDenseI64ArrayAttr(starts),
+      dynEnds, b.getDenseI64ArrayAttr(ends), b.getDenseI64ArrayAttr({1}));
+}
+
+/// Step 4: moves `slice` (a lastPosition) above its producer while the
+/// producer treats positions independently and has no other user.
+void sinkLastPosition(SliceOp slice, Value batch) {
+  SmallVector<SliceOp> work{slice};
+  while (!work.empty()) {
+    SliceOp s = work.pop_back_val();
+    Operation *def = s.getInput().getDefiningOp();
+    if (!def || !def->hasOneUse() || def->getNumResults() != 1)
+      continue;
+    int64_t rank = cast<RankedTensorType>(s.getInput().getType()).getRank();
+    // The operands to slice too; others are broadcast over the positions.
+    SmallVector<unsigned> positional;
+    bool ok = false;
+    if (isa<AddOp, SubOp, MulOp, DivOp>(def)) {
+      ok = true;
+      for (unsigned i = 0; i < 2; ++i) {
+        int64_t r =
+            cast<RankedTensorType>(def->getOperand(i).getType()).getRank();
+        if (r == rank)
+          positional.push_back(i);
+        else if (r >= rank - 1)
+          ok = false; // reaches the position dim: would need its own slice
+      }
+    } else if (isa<NegOp, ExpOp, LogOp, SqrtOp, TanhOp, ReluOp, GeluOp, PowOp,
+                   DropoutOp, LayerNormOp>(def)) {
+      ok = true;
+      positional.push_back(0);
+    } else if (auto mm = dyn_cast<MatmulOp>(def)) {
+      ok = cast<RankedTensorType>(mm.getRhs().getType()).getRank() == 2 &&
+           rank >= 3;
+      positional.push_back(0);
+    }
+    if (!ok)
+      continue;
+    OpBuilder b(def);
+    IRMapping map;
+    SmallVector<SliceOp> made;
+    for (unsigned i : positional) {
+      Value sliced = lastPosition(b, s.getLoc(), def->getOperand(i), batch);
+      map.map(def->getOperand(i), sliced);
+      made.push_back(sliced.getDefiningOp<SliceOp>());
+    }
+    Operation *moved = b.clone(*def, map);
+    moved->getResult(0).setType(s.getType());
+    s.getResult().replaceAllUsesWith(moved->getResult(0));
+    s.erase();
+    def->erase();
+    work.append(made.begin(), made.end());
+  }
+}
+
+/// A copy of `forward` named `name` with `extra` arguments appended.
+func::FuncOp cloneWithArguments(func::FuncOp forward, StringRef name,
+                                ArrayRef<std::pair<Type, DictionaryAttr>> extra,
+                                IRMapping &map) {
+  OpBuilder b(forward);
+  b.setInsertionPointAfter(forward);
+  SmallVector<Type> types(forward.getArgumentTypes());
+  for (auto &[t, a] : extra)
+    types.push_back(t);
+  auto fn = func::FuncOp::create(b, forward.getLoc(), name,
+                                 b.getFunctionType(types, {}));
+  Block *body = fn.addEntryBlock();
+  unsigned n = forward.getNumArguments();
+  for (unsigned i = 0; i < n; ++i) {
+    fn.setArgAttrs(i, forward.getArgAttrDict(i));
+    map.map(forward.getArgument(i), body->getArgument(i));
+  }
+  for (size_t i = 0; i < extra.size(); ++i)
+    fn.setArgAttrs(n + i, extra[i].second);
+  b.setInsertionPointToEnd(body);
+  for (Operation &op : forward.getBody().front())
+    b.clone(op, map);
+  return fn;
+}
+
+/// Re-infers result types in order where a rewrite changed an operand's
+/// rank (position embeddings become [B, T, C] in @decode).
+LogicalResult refreshTypes(func::FuncOp f) {
+  WalkResult r = f.walk([&](ShapeInference op) {
+    SmallVector<SmallVector<int64_t>> shapes;
+    if (failed(op.inferResultShapes(shapes)))
+      return WalkResult::interrupt();
+    for (auto [result, shape] : llvm::zip(op->getResults(), shapes)) {
+      auto t = cast<RankedTensorType>(result.getType());
+      if (t.getRank() != static_cast<int64_t>(shape.size()))
+        result.setType(t.clone(shape));
+    }
+    return WalkResult::advance();
+  });
+  return failure(r.wasInterrupted());
+}
+
+struct KVCachePass : gptc::impl::GptKVCacheBase<KVCachePass> {
+  using GptKVCacheBase::GptKVCacheBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>(func);
+    if (!forward) {
+      module.emitError("gpt-kv-cache: no function @") << func;
+      return signalPassFailure();
+    }
+    FailureOr<Cacheable> c = checkCacheable(forward);
+    if (failed(c) || failed(derive(forward, *c, /*decode=*/false)) ||
+        failed(derive(forward, *c, /*decode=*/true)))
+      return signalPassFailure();
+  }
+
+  LogicalResult derive(func::FuncOp forward, const Cacheable &c, bool decode) {
+    MLIRContext *ctx = &getContext();
+    Builder b(ctx);
+    auto tokenDims = forward.getArgAttrOfType<ArrayAttr>(c.tokens, "gpt.dims");
+    std::string batchName = tokenDims && tokenDims.size() == 2
+                                ? cast<StringAttr>(tokenDims[0]).str()
+                                : "B";
+    std::string capacity = "S";
+    while (tokenDims && llvm::any_of(tokenDims, [&](Attribute a) {
+             return cast<StringAttr>(a).str() == capacity;
+           }))
+      capacity += "_";
+    auto named = [&](StringRef key, StringRef name, ArrayAttr dims) {
+      SmallVector<NamedAttribute> attrs{
+          b.getNamedAttr(key, b.getStringAttr(name))};
+      if (dims)
+        attrs.push_back(b.getNamedAttr("gpt.dims", dims));
+      return b.getDictionaryAttr(attrs);
+    };
+    SmallVector<std::pair<Type, DictionaryAttr>> extra;
+    if (decode)
+      extra.push_back({forward.getArgument(c.tokens).getType(),
+                       named("gpt.input", "positions", tokenDims)});
+    SmallVector<std::string> cacheNames;
+    for (auto [i, kv] : llvm::enumerate(c.caches)) {
+      auto type =
+          RankedTensorType::get({ShapedType::kDynamic, kv.getDimSize(1),
+                                 ShapedType::kDynamic, kv.getDimSize(3)},
+                                kv.getElementType());
+      auto dims =
+          b.getArrayAttr({b.getStringAttr(batchName),
+                          b.getStringAttr(std::to_string(kv.getDimSize(1))),
+                          b.getStringAttr(capacity),
+                          b.getStringAttr(std::to_string(kv.getDimSize(3)))});
+      for (const char *which : {"k", "v"}) {
+        cacheNames.push_back("cache." + std::string(which) + "." +
+                             std::to_string(i));
+        extra.push_back({type, named("gpt.input", cacheNames.back(), dims)});
+      }
+    }
+    IRMapping map;
+    func::FuncOp fn =
+        cloneWithArguments(forward, decode ? "decode" : "prefill", extra, map);
+    Block &body = fn.getBody().front();
+    unsigned first = forward.getNumArguments();
+    Value positions = decode ? body.getArgument(first) : Value();
+    unsigned cacheArg = first + (decode ? 1 : 0);
+
+    // Steps 2 and 3.
+    SmallVector<Value> caches;
+    SmallVector<AttentionOp> attentions;
+    fn.walk([&](AttentionOp a) { attentions.push_back(a); });
+    for (AttentionOp a : attentions) {
+      OpBuilder ob(a);
+      Value kc = body.getArgument(cacheArg++),
+            vc = body.getArgument(cacheArg++);
+      auto write = [&](Value cache, Value entries) {
+        return CacheWriteOp::create(ob, a.getLoc(), cache.getType(), cache,
+                                    entries, positions)
+            .getResult();
+      };
+      Value k = write(kc, a.getK()), v = write(vc, a.getV());
+      caches.append({k, v});
+      if (!decode)
+        continue;
+      auto o = CachedAttentionOp::create(ob, a.getLoc(),
+                                         a.getResult().getType(), a.getQ(), k,
+                                         v, positions, a.getScaleAttr());
+      a.getResult().replaceAllUsesWith(o.getResult());
+      a.erase();
+    }
+    if (decode) {
+      SmallVector<ArangeOp> aranges;
+      fn.walk([&](ArangeOp ar) { aranges.push_back(ar); });
+      for (ArangeOp ar : aranges) {
+        for (Operation *user : llvm::make_early_inc_range(ar->getUsers())) {
+          auto e = cast<EmbeddingOp>(user);
+          OpBuilder ob(e);
+          auto table = cast<RankedTensorType>(e.getTable().getType());
+          auto type = RankedTensorType::get(
+              {ShapedType::kDynamic, ShapedType::kDynamic, table.getDimSize(1)},
+              table.getElementType());
+          auto moved = EmbeddingOp::create(ob, e.getLoc(), type, positions,
+                                           e.getTable());
+          e.getResult().replaceAllUsesWith(moved.getResult());
+          e.erase();
+        }
+        ar.erase();
+      }
+      if (failed(refreshTypes(fn)))
+        return fn.emitError("gpt-kv-cache: shapes do not follow the "
+                            "positions input");
+    }
+
+    // Step 4.
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    if (ret.getNumOperands() != 1 ||
+        cast<RankedTensorType>(ret.getOperand(0).getType()).getRank() != 3)
+      return forward.emitError("gpt-kv-cache: @")
+             << forward.getName() << " must return logits [B, T, V]";
+    OpBuilder ob(ret);
+    ob.setInsertionPointToStart(&body);
+    Value batch =
+        tensor::DimOp::create(ob, ret.getLoc(), body.getArgument(c.tokens), 0);
+    ob.setInsertionPoint(ret);
+    Value logits = lastPosition(ob, ret.getLoc(), ret.getOperand(0), batch);
+    SmallVector<Value> results{logits};
+    results.append(caches);
+    func::ReturnOp::create(ob, ret.getLoc(), results);
+    ret.erase();
+    sinkLastPosition(logits.getDefiningOp<SliceOp>(), batch);
+    fn.setType(FunctionType::get(ctx, body.getArgumentTypes(),
+                                 body.getTerminator()->getOperandTypes()));
+    fn.setResultAttr(0, "gpt.output", b.getStringAttr("logits"));
+    for (auto [i, name] : llvm::enumerate(cacheNames))
+      fn.setResultAttr(i + 1, "gpt.output", b.getStringAttr(name));
+    return success();
+  }
+};
+
+} // namespace

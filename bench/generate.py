@@ -3,7 +3,9 @@
 weights, a 16-token prompt, 64 new tokens, batch 1, greedy.
 
 gptc: a `--task=generate` executable with the weights as Hugging Face
-safetensors, its prefill and decode tokens/s as it reports them. PyTorch
+safetensors, its prefill and decode tokens/s as it reports them, with the
+KV cache (the default) and with --no-kv-cache (every token recomputes the
+window). PyTorch
 eager: transformers' GPT2LMHeadModel.generate with its KV cache, same
 weights, same thread count. The bound: decoding must read every weight once
 per token, so tokens/s <= memory bandwidth / weight bytes; the bandwidth is
@@ -62,14 +64,19 @@ def main():
                         "--task=generate", "-o", exe], check=True,
                        capture_output=True)
         ids = " ".join(str(int(i)) for i in prompt[0])
-        err = subprocess.run(
-            [exe, "--weights", os.path.join(work, "model.safetensors"),
-             "--prompt-ids", ids, "--max-new-tokens", str(NEW),
-             "--ignore-eos", "--threads", str(args.threads)],
-            check=True, capture_output=True, text=True).stderr
-        m = re.search(r"prefill: \d+ tokens, (\d+) tokens/s; decode: \d+ "
-                      r"tokens, (\d+) tokens/s", err)
-        gptc_prefill, gptc_decode = float(m.group(1)), float(m.group(2))
+
+        def gptc(*flags):
+            err = subprocess.run(
+                [exe, "--weights", os.path.join(work, "model.safetensors"),
+                 "--prompt-ids", ids, "--max-new-tokens", str(NEW),
+                 "--ignore-eos", "--threads", str(args.threads), *flags],
+                check=True, capture_output=True, text=True).stderr
+            m = re.search(r"prefill: \d+ tokens, (\d+) tokens/s; decode: "
+                          r"\d+ tokens, (\d+) tokens/s", err)
+            return float(m.group(1)), float(m.group(2))
+
+        gptc_prefill, gptc_decode = gptc()
+        nocache_prefill, nocache_decode = gptc("--no-kv-cache")
 
         with torch.no_grad():
             model.generate(prompt, max_new_tokens=4, do_sample=False,
@@ -94,6 +101,7 @@ def main():
         print(f"{'':14} {'prefill tok/s':>14} {'decode tok/s':>13} "
               f"{'of bound':>9}")
         for name, p, d in (("gptc", gptc_prefill, gptc_decode),
+                           ("gptc no cache", nocache_prefill, nocache_decode),
                            ("torch eager", torch_prefill, torch_decode)):
             print(f"{name:14} {p:14.0f} {d:13.1f} {100 * d / bound:8.0f}%")
     finally:

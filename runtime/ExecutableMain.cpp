@@ -421,7 +421,10 @@ int main(int argc, char **argv) {
       gen.seed = static_cast<uint64_t>(train.seed);
       gen.tokenizer = train.tokenizer;
       Executor exec = makeExecutor(options);
-      return runGenerator(exec, gen);
+      int rc = runGenerator(exec, gen);
+      if (options.profile)
+        exec.printProfile(std::cerr);
+      return rc;
     }
     if (!inputs.empty() || !output.empty()) {
       if (inputs.empty() || output.empty()) {

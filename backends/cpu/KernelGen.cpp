@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
     KernelDesc desc = KernelDesc::parse(ss.str(), descPath);
     t = t.with_feature(Halide::Target::NoRuntime);
     if (desc.family == "matmul") {
-      MatmulKernel(desc).compile(output, t);
+      MatmulKernel(desc).compile(output, t, target);
     } else if (desc.family == "fused") {
       compileFusedKernel(desc, output, t);
     } else if (desc.family == "attention" || desc.family == "attention_grad" ||

@@ -23,8 +23,10 @@ class MatmulKernel {
 public:
   explicit MatmulKernel(const KernelDesc &desc);
 
-  /// Writes `prefix.o` and `prefix.h` for `target`.
-  void compile(const std::string &prefix, const Halide::Target &target);
+  /// Writes `prefix.o` and `prefix.h` for `target` (named `targetName`:
+  /// host, cpu-avx2 or cpu-avx512).
+  void compile(const std::string &prefix, const Halide::Target &target,
+               const std::string &targetName);
 
 private:
   KernelDesc desc;

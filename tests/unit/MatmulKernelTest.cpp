@@ -1,9 +1,11 @@
 //===- MatmulKernelTest.cpp - Generated matmul kernels vs a reference
 //------===//
 //
-// The Halide matmul family (gptc-kernelgen, built for this machine) against
-// a double-precision reference on shapes that stress the tails: one row,
+// The matmul family (gptc-kernelgen, built for this machine) against a
+// double-precision reference on shapes that stress the tails: one row,
 // odd K, N not a multiple of the vector width or of the 3-vector tile.
+// Up to gemv::kMaxRows rows run the few-row path (Gemv.h: K split into
+// blocks, or dot products for trans_b), more the tiled Halide GEMM.
 //
 //===----------------------------------------------------------------------===//
 
@@ -134,6 +136,7 @@ TEST_P(MatmulKernel, BatchedMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulKernel,
                          testing::Values(Dims{1, 1, 1}, Dims{7, 13, 5},
+                                         Dims{3, 1001, 37}, Dims{8, 40, 20},
                                          Dims{1, 768, 100}, Dims{33, 64, 48},
                                          Dims{9, 17, 97}, Dims{64, 96, 192}),
                          [](const auto &info) {

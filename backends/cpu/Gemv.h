@@ -1,0 +1,182 @@
+//===- Gemv.h - Matrix products with a few rows, at memory speed -*- C++ -*-===//
+//
+// Decoding multiplies one row per sequence by each weight matrix: every
+// weight is read once per token and used for a handful of FMAs, so the
+// product runs at the speed memory streams the weights, not at the FMA
+// peak the tiled GEMM (MatmulKernel.cpp) is built for. Its register tiles
+// of 8 rows and packed column panels waste most of that stream on one row.
+// Header-only C++, compiled per target by gptc-kernelgen (the matmul
+// kernel's entry dispatches here when the product has few rows).
+//
+// Algorithm, out [M, N] = a [M, K] b (+ bias, then GELU):
+//  1. b [K, N]: split K into kSplit contiguous row blocks, one task each, so
+//     every task streams one contiguous block of b; each accumulates its
+//     partial product for all N columns (M x N floats, cache-resident),
+//     four rows of b at a time.
+//  2. The caller sums the partials in a fixed order (the result does not
+//     depend on the thread count) and applies the epilogue.
+//  3. b stored [N, K] (trans_b, the tied LM head): rows of b are
+//     contiguous, so tasks split N; each output is a dot product of two
+//     contiguous rows.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_BACKENDS_CPU_GEMV_H
+#define GPTC_BACKENDS_CPU_GEMV_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace gptc::gemv {
+
+/// Runs task(ctx, i) for i in [0, n): a thread pool's parallel-for.
+using ParallelFor = void (*)(int n, void (*task)(void *, int), void *ctx);
+
+enum class Epilogue { None, Bias, BiasGelu };
+
+struct Problem {
+  int64_t M, K, N;
+  bool transB; ///< b stored [N, K].
+  Epilogue epilogue;
+};
+
+/// The most rows this path takes; more rows reuse each weight enough for
+/// the tiled GEMM to win.
+constexpr int64_t kMaxRows = 7;
+/// K blocks of the untransposed product: enough tasks to balance up to 8
+/// threads, few enough that the partial sums stay small.
+constexpr int kSplit = 8;
+/// Output rows of b per task of the transposed product.
+constexpr int64_t kRowsPerTask = 256;
+
+namespace detail {
+
+struct Args {
+  const Problem *pb;
+  const float *a, *b;
+  float *partial; ///< kSplit x M x N (untransposed) or the output.
+  const float *bias;
+};
+
+inline float gelu(float x) {
+  const float c = 0.7978845608028654f; // sqrt(2 / pi)
+  return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
+}
+
+inline float epilogue(const Problem &p, float x, const float *bias,
+                      int64_t n) {
+  if (p.epilogue == Epilogue::None)
+    return x;
+  x += bias[n];
+  return p.epilogue == Epilogue::BiasGelu ? gelu(x) : x;
+}
+
+/// Step 1: task t's rows of b, accumulated into its partial product.
+inline void splitKTask(void *ctx, int t) {
+  const Args &x = *static_cast<const Args *>(ctx);
+  const Problem &p = *x.pb;
+  const int64_t M = p.M, N = p.N, rows = (p.K + kSplit - 1) / kSplit;
+  const int64_t k0 = std::min(p.K, t * rows), k1 = std::min(p.K, k0 + rows);
+  float *__restrict acc = x.partial + t * M * N;
+  std::fill(acc, acc + M * N, 0.0f);
+  int64_t k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    const float *__restrict b0 = x.b + k * N, *__restrict b1 = b0 + N,
+                            *__restrict b2 = b1 + N, *__restrict b3 = b2 + N;
+    for (int64_t m = 0; m < M; ++m) {
+      const float *am = x.a + m * p.K + k;
+      const float a0 = am[0], a1 = am[1], a2 = am[2], a3 = am[3];
+      float *__restrict row = acc + m * N;
+      for (int64_t n = 0; n < N; ++n)
+        row[n] += a0 * b0[n] + a1 * b1[n] + a2 * b2[n] + a3 * b3[n];
+    }
+  }
+  for (; k < k1; ++k) {
+    const float *__restrict bk = x.b + k * N;
+    for (int64_t m = 0; m < M; ++m) {
+      const float ak = x.a[m * p.K + k];
+      float *__restrict row = acc + m * N;
+      for (int64_t n = 0; n < N; ++n)
+        row[n] += ak * bk[n];
+    }
+  }
+}
+
+/// Eight floats; the compiler maps them to the target's vector registers.
+typedef float V8 __attribute__((vector_size(32), aligned(4)));
+
+inline float dot(const float *a, const float *b, int64_t K) {
+  V8 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  int64_t k = 0;
+  auto load = [](const float *p) {
+    V8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  for (; k + 32 <= K; k += 32) {
+    s0 += load(a + k) * load(b + k);
+    s1 += load(a + k + 8) * load(b + k + 8);
+    s2 += load(a + k + 16) * load(b + k + 16);
+    s3 += load(a + k + 24) * load(b + k + 24);
+  }
+  V8 s = (s0 + s1) + (s2 + s3);
+  float r = 0;
+  for (int l = 0; l < 8; ++l)
+    r += s[l];
+  for (; k < K; ++k)
+    r += a[k] * b[k];
+  return r;
+}
+
+/// Step 3: outputs [t * kRowsPerTask, ...) of every row of a.
+inline void transposedTask(void *ctx, int t) {
+  const Args &x = *static_cast<const Args *>(ctx);
+  const Problem &p = *x.pb;
+  const int64_t n0 = t * kRowsPerTask, n1 = std::min(p.N, n0 + kRowsPerTask);
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t m = 0; m < p.M; ++m)
+      x.partial[m * p.N + n] = epilogue(
+          p, dot(x.a + m * p.K, x.b + n * p.K, p.K), x.bias, n);
+}
+
+inline void parallel(ParallelFor pf, int n, void (*task)(void *, int),
+                     Args &args) {
+  if (pf)
+    pf(n, task, &args);
+  else
+    for (int i = 0; i < n; ++i)
+      task(&args, i);
+}
+
+} // namespace detail
+
+/// out [M, N] = a [M, K] b [K, N] (b [N, K] when transB), then the
+/// epilogue with bias [N]. For M <= kMaxRows; dense row-major fp32.
+inline void run(const Problem &p, const float *a, const float *b,
+                const float *bias, float *out, ParallelFor pf) {
+  detail::Args args{&p, a, b, out, bias};
+  if (p.transB) {
+    detail::parallel(pf,
+                     static_cast<int>((p.N + kRowsPerTask - 1) / kRowsPerTask),
+                     detail::transposedTask, args);
+    return;
+  }
+  const int64_t MN = p.M * p.N;
+  thread_local std::vector<float> partial;
+  partial.resize(static_cast<size_t>(kSplit * MN));
+  args.partial = partial.data();
+  detail::parallel(pf, kSplit, detail::splitKTask, args);
+  for (int64_t i = 0; i < MN; ++i) {
+    float s = 0;
+    for (int t = 0; t < kSplit; ++t)
+      s += partial[t * MN + i];
+    out[i] = detail::epilogue(p, s, bias, i % p.N);
+  }
+}
+
+} // namespace gptc::gemv
+
+#endif // GPTC_BACKENDS_CPU_GEMV_H

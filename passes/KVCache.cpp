@@ -258,8 +258,9 @@ struct KVCachePass : gptc::impl::GptKVCacheBase<KVCachePass> {
       return signalPassFailure();
     }
     FailureOr<Cacheable> c = checkCacheable(forward);
-    if (failed(c) || failed(derive(forward, *c, /*decode=*/false)) ||
-        failed(derive(forward, *c, /*decode=*/true)))
+    // Each lands right after @forward: decode first, so prefill precedes it.
+    if (failed(c) || failed(derive(forward, *c, /*decode=*/true)) ||
+        failed(derive(forward, *c, /*decode=*/false)))
       return signalPassFailure();
   }
 

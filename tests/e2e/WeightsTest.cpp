@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -161,6 +162,107 @@ TEST(Weights, GenerateMatchesTransformersGreedy) {
       << out;
 }
 
+/// The ids after "ids:" on each such line of `out`.
+std::vector<std::string> idLines(const std::string &out) {
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("ids:", 0) == 0)
+      lines.push_back(line);
+  return lines;
+}
+
+// The acceptance test for the KV cache: 50 decode steps, each
+// step's logits against the forward function recomputing the whole
+// sequence (fp32 tolerance), and the same ids with --no-kv-cache.
+TEST(Weights, CachedDecodingEqualsRecomputation) {
+  const std::string weights = kGoldens + "hf-tiny/model.safetensors";
+  const std::vector<int> prompt = {17, 3, 101, 42, 7};
+  std::string ids;
+  for (int id : prompt)
+    ids += std::to_string(id) + " ";
+  std::string out, plain;
+  std::string logitsFile = kWork + "steps.safetensors";
+  ASSERT_EQ(
+      runCapture({tinyExecutable("generate"), "--weights", weights,
+                  "--prompt-ids", ids, "--max-new-tokens", "50", "--ignore-eos",
+                  "--print-ids", "--logits-out", logitsFile},
+                 out),
+      0)
+      << out;
+  EXPECT_NE(out.find("(KV cache, batch 1)"), std::string::npos) << out;
+  ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights", weights,
+                        "--prompt-ids", ids, "--max-new-tokens", "50",
+                        "--ignore-eos", "--print-ids", "--no-kv-cache"},
+                       plain),
+            0)
+      << plain;
+  EXPECT_NE(plain.find("(no KV cache, batch 1)"), std::string::npos) << plain;
+  ASSERT_EQ(idLines(out).size(), 1u) << out;
+  EXPECT_EQ(idLines(out), idLines(plain));
+
+  // The forward on prompt + the first 49 new tokens: its position 4 + i
+  // predicts new token i.
+  std::vector<double> tokens(prompt.begin(), prompt.end());
+  std::istringstream made(idLines(out)[0].substr(4));
+  for (double id; made >> id;)
+    tokens.push_back(id);
+  ASSERT_EQ(tokens.size(), 55u);
+  tokens.pop_back();
+  SafetensorsFile in, full;
+  in.tensors["tokens"] = TensorData::fromDoubles(
+      DType::I32, {1, static_cast<int64_t>(tokens.size())}, tokens);
+  writeSafetensors(kWork + "full.in", in);
+  ASSERT_EQ(runCapture({tinyExecutable(), "--inputs", kWork + "full.in", "-o",
+                        kWork + "full.out", "--weights", weights},
+                       out),
+            0)
+      << out;
+  std::vector<double> want =
+      readSafetensors(kWork + "full.out").find("logits")->toDoubles();
+  SafetensorsFile stepsFile = readSafetensors(logitsFile);
+  const TensorData *steps = stepsFile.find("logits.0");
+  ASSERT_TRUE(steps);
+  ASSERT_EQ(steps->shape, (std::vector<int64_t>{50, 250}));
+  std::vector<double> got = steps->toDoubles();
+  double worst = 0;
+  for (int64_t i = 0; i < 50; ++i)
+    for (int64_t v = 0; v < 250; ++v)
+      worst = std::max(worst,
+                       std::fabs(got[i * 250 + v] - want[(4 + i) * 250 + v]));
+  EXPECT_LT(worst, 1e-4);
+}
+
+// Prompts of different lengths in one batch (no padding: each sequence
+// decodes at its own positions) give each prompt's ids alone.
+TEST(Weights, BatchOfPromptsMatchesEachAlone) {
+  const std::string weights = kGoldens + "hf-tiny/model.safetensors";
+  const std::vector<std::string> prompts = {"5 9 200 31", "77",
+                                            "1 2 3 4 5 6 7 8 9 10 11"};
+  std::vector<std::string> alone;
+  for (const std::string &p : prompts) {
+    std::string out;
+    ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights", weights,
+                          "--prompt-ids", p, "--max-new-tokens", "12",
+                          "--ignore-eos", "--print-ids"},
+                         out),
+              0)
+        << out;
+    ASSERT_EQ(idLines(out).size(), 1u) << out;
+    alone.push_back(idLines(out)[0]);
+  }
+  std::string out;
+  ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights", weights,
+                        "--prompt-ids", prompts[0], "--prompt-ids", prompts[1],
+                        "--prompt-ids", prompts[2], "--max-new-tokens", "12",
+                        "--ignore-eos", "--print-ids"},
+                       out),
+            0)
+      << out;
+  EXPECT_EQ(idLines(out), alone) << out;
+  EXPECT_NE(out.find("(KV cache, batch 3)"), std::string::npos) << out;
+}
+
 // Flags of export and generation that cannot be honoured.
 TEST(Weights, BadFlagsFailWithAMessage) {
   std::string out;
@@ -181,6 +283,15 @@ TEST(Weights, BadFlagsFailWithAMessage) {
                        out),
             1);
   EXPECT_NE(out.find("cannot read the prompt file"), std::string::npos) << out;
+  EXPECT_EQ(runCapture({tinyExecutable(), "--weights",
+                        kGoldens + "llmc-tiny.bin", "--prompt-ids", "1 2",
+                        "--logits-out", kWork + "x.safetensors"},
+                       out),
+            1);
+  EXPECT_NE(out.find("--logits-out needs an executable built with "
+                     "--task=generate"),
+            std::string::npos)
+      << out;
 }
 
 TEST(Weights, WrongModelsFailNamingTheTensor) {

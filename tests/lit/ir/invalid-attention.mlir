@@ -1,4 +1,4 @@
-// Verifier errors of gpt.attention and its gradient.
+// Verifier errors of gpt.attention and its gradient, and of the KV-cache ops.
 // RUN: gptc-opt %s -split-input-file -verify-diagnostics
 
 func.func @head_dims(%q: tensor<2x5x4xf32>, %k: tensor<2x5x3xf32>, %v: tensor<2x5x4xf32>) {
@@ -44,5 +44,37 @@ func.func @grad_lse(%g: tensor<2x5x4xf32>, %q: tensor<2x5x4xf32>, %lse: tensor<2
 func.func @grad_out(%g: tensor<2x5x4xf32>, %q: tensor<2x5x4xf32>, %o: tensor<2x5x3xf32>, %lse: tensor<2x5xf32>) {
   // expected-error @+1 {{'gpt.attention_grad' op forward output [2, 5, 3] does not match the attention output [2, 5, 4]}}
   %0, %1, %2 = gpt.attention_grad %g, %q, %q, %q, %o, %lse {causal = true, scale = 1.0 : f64, p = 0.0 : f64, id = 0 : i64} : tensor<2x5x4xf32>, tensor<2x5x4xf32>, tensor<2x5x4xf32>, tensor<2x5x4xf32>, tensor<2x5x3xf32>, tensor<2x5xf32> -> tensor<2x5x4xf32>, tensor<2x5x4xf32>, tensor<2x5x4xf32>
+  return
+}
+
+// -----
+
+func.func @cache_heads(%c: tensor<2x4x8x16xf32>, %x: tensor<2x3x1x16xf32>) {
+  // expected-error @+1 {{'gpt.cache_write' op new entries [2, 3, 1, 16] does not fit the cache [2, 4, 8, 16]}}
+  %r = gpt.cache_write %c, %x : tensor<2x4x8x16xf32>, tensor<2x3x1x16xf32> -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_rank(%c: tensor<2x8x16xf32>, %x: tensor<2x1x16xf32>) {
+  // expected-error @+1 {{'gpt.cache_write' op needs new entries [B, H, T, D] and a cache [B, H, S, D], got [2, 1, 16] and [2, 8, 16]}}
+  %r = gpt.cache_write %c, %x : tensor<2x8x16xf32>, tensor<2x1x16xf32> -> tensor<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_positions(%c: tensor<2x4x8x16xf32>, %x: tensor<2x4x3x16xf32>, %p: tensor<2x1xi32>) {
+  // expected-error @+1 {{'gpt.cache_write' op positions [2, 1] must be [B, T] for [2, 4, 3, 16]}}
+  %r = gpt.cache_write %c, %x, %p : tensor<2x4x8x16xf32>, tensor<2x4x3x16xf32>, tensor<2x1xi32> -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @cached_head_dim(%q: tensor<2x4x1x8xf32>, %c: tensor<2x4x8x16xf32>, %p: tensor<2x1xi32>) {
+  // expected-error @+1 {{'gpt.cached_attention' op q [2, 4, 1, 8] does not fit the cache [2, 4, 8, 16]}}
+  %o = gpt.cached_attention %q, %c, %c, %p {scale = 0.5 : f64} : tensor<2x4x1x8xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x1xi32> -> tensor<2x4x1x8xf32>
   return
 }

@@ -1,0 +1,52 @@
+// What --gpt-kv-cache refuses, each with the reason.
+// RUN: gptc-opt %s -gpt-kv-cache -split-input-file -verify-diagnostics
+
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %q: tensor<2x4x3x4xf32> {gpt.param = "q"}) -> tensor<2x4x3x4xf32> {
+  // expected-error @+1 {{gpt-kv-cache: only causal attention can be cached}}
+  %o, %lse = gpt.attention %q, %q, %q {causal = false, id = 0 : i64, p = 0.0 : f64, scale = 0.5 : f64} : tensor<2x4x3x4xf32>, tensor<2x4x3x4xf32>, tensor<2x4x3x4xf32> -> tensor<2x4x3x4xf32>, tensor<2x4x3xf32>
+  return %o : tensor<2x4x3x4xf32>
+}
+
+// -----
+
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %q: tensor<2x4x3x4xf32> {gpt.param = "q"}) -> (tensor<2x4x3x4xf32>, tensor<2x4x3xf32>) {
+  // expected-error @+1 {{gpt-kv-cache: the attention's lse is used}}
+  %o, %lse = gpt.attention %q, %q, %q {causal = true, id = 0 : i64, p = 0.0 : f64, scale = 0.5 : f64} : tensor<2x4x3x4xf32>, tensor<2x4x3x4xf32>, tensor<2x4x3x4xf32> -> tensor<2x4x3x4xf32>, tensor<2x4x3xf32>
+  return %o, %lse : tensor<2x4x3x4xf32>, tensor<2x4x3xf32>
+}
+
+// -----
+
+// An arange that is not the tokens' positions: its ids would not follow
+// the cache.
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<6x8xf32> {gpt.param = "w"}) -> tensor<3x8xf32> {
+  %c3 = arith.constant 3 : index
+  // expected-error @+1 {{gpt-kv-cache: an arange is not the position ids of the tokens (arange(T) read by embeddings only)}}
+  %ar = gpt.arange %c3 : tensor<3xi32>
+  %e = gpt.embedding %ar, %w : tensor<3xi32>, tensor<6x8xf32> -> tensor<3x8xf32>
+  return %e : tensor<3x8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{gpt-kv-cache: @forward has no gpt.attention to cache (run --gpt-fuse-attention first)}}
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<16x8xf32> {gpt.param = "w"}) -> tensor<?x?x8xf32> {
+  %e = gpt.embedding %tok, %w : tensor<?x?xi32>, tensor<16x8xf32> -> tensor<?x?x8xf32>
+  return %e : tensor<?x?x8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{gpt-kv-cache: @forward must take one input, the token ids i32[B, T], and parameters}}
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %tgt: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "targets"}) -> tensor<?x?xi32> {
+  return %tok : tensor<?x?xi32>
+}
+
+// -----
+
+// expected-error @+1 {{gpt-kv-cache: no function @forward}}
+module {
+  func.func @other() {
+    return
+  }
+}

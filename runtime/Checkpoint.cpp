@@ -197,6 +197,7 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
   }
   std::map<std::string, std::pair<std::string, const TensorData *>> found;
   const TensorData *lmHead = nullptr;
+  std::string unplaced;
   for (auto &[name, t] : f.tensors) {
     auto it = toOurs.find(name);
     if (it == toOurs.end()) {
@@ -213,9 +214,11 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
         lmHead = &t; // checked against wte below
         continue;
       }
-      throw RuntimeError(path + ": tensor '" + name + "' " + t.typeStr() +
-                         " has no place in this model (weights of another "
-                         "architecture, or a config with other options?)");
+      // Reported after the parameters' checks: weights of another size
+      // have extra layers, but their wrong widths say more.
+      if (unplaced.empty())
+        unplaced = "tensor '" + name + "' " + t.typeStr();
+      continue;
     }
     auto [slot, fresh] = found.emplace(it->second, std::pair(name, &t));
     if (!fresh)
@@ -257,6 +260,10 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
             ? *t
             : TensorData::fromDoubles(DType::F32, p.shape, t->toDoubles());
   }
+  if (!unplaced.empty())
+    throw RuntimeError(path + ": " + unplaced +
+                       " has no place in this model (weights of another "
+                       "architecture, or a config with other options?)");
   // A tied model takes an lm_head only if it is wte.
   bool untied = false;
   for (auto &[ours, theirs] : hf)

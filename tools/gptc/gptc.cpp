@@ -75,7 +75,8 @@ options:
                     graph: dot -Tsvg model.dot -o model.svg)
   --task TASK       for build, run, emit fused|kernels: forward (logits and
                     loss), train (plus the AdamW training step) or
-                    generate (text generation from a prompt)
+                    generate (text generation: forward plus the KV-cached
+                    prefill and decode steps --gpt-kv-cache derives)
   --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512
   --no-fuse-attention  for build, run, emit fused|kernels: keep attention
                     as written (no flash-attention kernels)

@@ -98,6 +98,14 @@ private:
   /// vectorized; the update vectorized across output columns with the
   /// reduction loops inside, parallel over column blocks or outer dims.
   void scheduleReduction(Func f, int rank, const std::vector<RVar> &rvars);
+  /// GPU targets: `s` runs one GPU thread per point of its pure vars
+  /// (fused, blocks of kGpuThreads), reduction loops inside the thread; a
+  /// stage without pure vars runs as one thread.
+  void gpuThreads(Stage s, const std::vector<Var> &vars);
+  /// Computes `f` at root on the GPU, both its stages one thread per point.
+  void gpuRoot(Func f);
+  /// Single-thread reductions to a scalar: on the GPU when targeting one.
+  void scalarRoot(Func f);
   /// The op producing the output is defined as the output Func itself.
   Func newFunc(const std::string &name) {
     if (name != outName)
@@ -120,7 +128,41 @@ private:
   int vectorLanes() const {
     return target.has_feature(Target::AVX512) ? 16 : 8;
   }
+  const bool gpu = target.has_gpu_feature();
 };
+
+constexpr int kGpuThreads = 128;
+
+void FusedBuilder::gpuThreads(Stage s, const std::vector<Var> &vars) {
+  if (vars.empty()) {
+    s.gpu_single_thread();
+    return;
+  }
+  Var all = vars[0];
+  for (size_t i = 1; i < vars.size(); ++i) {
+    Var fused(all.name() + "_" + vars[i].name());
+    s.fuse(all, vars[i], fused);
+    all = fused;
+  }
+  Var block("block"), thread("thread");
+  s.gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+}
+
+void FusedBuilder::gpuRoot(Func f) {
+  f.compute_root();
+  gpuThreads(f, f.args());
+  for (int i = 0; i < f.num_update_definitions(); ++i)
+    gpuThreads(f.update(i), f.args());
+}
+
+void FusedBuilder::scalarRoot(Func f) {
+  f.compute_root();
+  if (!gpu)
+    return;
+  f.gpu_single_thread();
+  for (int i = 0; i < f.num_update_definitions(); ++i)
+    f.update(i).gpu_single_thread();
+}
 
 Expr FusedBuilder::dimExpr(const std::string &text) {
   Expr e;
@@ -212,6 +254,8 @@ template <typename F> void FusedBuilder::define(Tensor &r, F body) {
 }
 
 void FusedBuilder::computeRoot(Func f, int rank) {
+  if (gpu)
+    return gpuRoot(f);
   f.compute_root();
   // Halide order: args()[0] innermost; rows in parallel, each reduced in
   // order.
@@ -223,6 +267,12 @@ void FusedBuilder::computeRoot(Func f, int rank) {
 
 void FusedBuilder::scheduleReduction(Func f, int rank,
                                      const std::vector<RVar> &rvars) {
+  if (gpu) {
+    // Output columns one per thread, the reduction sequential inside.
+    gpuThreads(f, f.args());
+    gpuThreads(f.update(), f.args());
+    return;
+  }
   const int V = vectorLanes();
   std::vector<Var> vars = f.args();
   if (rank == 0)
@@ -342,12 +392,16 @@ void FusedBuilder::lowerOp(const std::string &line) {
       part(lane, u) = init;
       part(lane, u) = combine(part(lane, u),
                               select(i < n, elem({clamp(i, 0, n - 1)}), init));
-      part.compute_root().vectorize(lane).parallel(u);
-      part.update().vectorize(lane).parallel(u);
+      if (gpu) {
+        gpuRoot(part);
+      } else {
+        part.compute_root().vectorize(lane).parallel(u);
+        part.update().vectorize(lane).parallel(u);
+      }
       RDom all(0, V, 0, (n + kChunk - 1) / kChunk, "all");
       red() = init;
       red() = combine(red(), part(all.x, all.y));
-      red.compute_root();
+      scalarRoot(red);
       return [red](std::vector<Expr>) { return Expr(red()); };
     } else {
       red(rev) = init;
@@ -631,19 +685,23 @@ void FusedBuilder::lowerOp(const std::string &line) {
     std::vector<Expr> revE(rev.begin(), rev.end());
     mm(rev) = 0.0f;
     mm(rev) += a.at(ia) * b.at(ib);
-    mm.compute_root();
-    const int V = vectorLanes();
-    Var no("no"), ni("ni");
-    mm.vectorize(rev[0], V, TailStrategy::GuardWithIf);
-    mm.update()
-        .split(rev[0], no, ni, V, TailStrategy::GuardWithIf)
-        .reorder(ni, k.x, no)
-        .vectorize(ni);
-    if (rank >= 3) {
-      mm.parallel(rev[rank - 1]);
-      mm.update().parallel(rev[rank - 1]);
+    if (gpu) {
+      gpuRoot(mm);
     } else {
-      mm.update().parallel(rev[1]);
+      mm.compute_root();
+      const int V = vectorLanes();
+      Var no("no"), ni("ni");
+      mm.vectorize(rev[0], V, TailStrategy::GuardWithIf);
+      mm.update()
+          .split(rev[0], no, ni, V, TailStrategy::GuardWithIf)
+          .reorder(ni, k.x, no)
+          .vectorize(ni);
+      if (rank >= 3) {
+        mm.parallel(rev[rank - 1]);
+        mm.update().parallel(rev[rank - 1]);
+      } else {
+        mm.update().parallel(rev[1]);
+      }
     }
     define(r, [&](std::vector<Expr> i) {
       std::reverse(i.begin(), i.end());
@@ -712,7 +770,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
     Func count(name + "_count");
     count() = 0.0f;
     count() += select(valid, 1.0f, 0.0f);
-    count.compute_root();
+    scalarRoot(count);
     if (!grad) {
       std::vector<Expr> xi = at;
       xi.push_back(clamp(target, 0, x.shape[axis] - 1));
@@ -720,7 +778,7 @@ void FusedBuilder::lowerOp(const std::string &line) {
       Func total(name + "_total");
       total() = 0.0f;
       total() += select(valid, lse - x.at(xi), 0.0f);
-      total.compute_root();
+      scalarRoot(total);
       r.f() = total() / count();
     } else {
       Tensor &g = *args[0];
@@ -748,18 +806,25 @@ void FusedBuilder::lowerOp(const std::string &line) {
     gi.push_back(c);
     r.f(c, row) = 0.0f;
     r.f(c, id) += g.at(gi);
-    const int V = vectorLanes();
-    Var co("co"), ci("ci");
-    r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
-    std::vector<VarOrRVar> order{ci};
-    for (int j = 0; j < pos.dimensions(); ++j)
-      order.push_back(pos[j]);
-    order.push_back(co);
-    r.f.update()
-        .split(c, co, ci, V, TailStrategy::GuardWithIf)
-        .reorder(order)
-        .vectorize(ci)
-        .parallel(co);
+    if (gpu) {
+      // One thread per column: each scatters its column of every row, so
+      // no two threads write one element.
+      gpuThreads(r.f, {c, row});
+      gpuThreads(r.f.update(), {c});
+    } else {
+      const int V = vectorLanes();
+      Var co("co"), ci("ci");
+      r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
+      std::vector<VarOrRVar> order{ci};
+      for (int j = 0; j < pos.dimensions(); ++j)
+        order.push_back(pos[j]);
+      order.push_back(co);
+      r.f.update()
+          .split(c, co, ci, V, TailStrategy::GuardWithIf)
+          .reorder(order)
+          .vectorize(ci)
+          .parallel(co);
+    }
     r.hasUpdate = true;
     r.scheduled = true;
     if (name != outName)
@@ -827,6 +892,8 @@ void FusedBuilder::compile(const std::string &prefix) {
   const int V = vectorLanes();
   if (result.hasUpdate && !result.scheduled) {
     scheduleReduction(out, rank, result.rvars);
+  } else if (!result.scheduled && gpu) {
+    gpuThreads(out, vars);
   } else if (!result.scheduled) {
     // Vectorized along the innermost dim, parallel over the rest.
     if (rank >= 1)

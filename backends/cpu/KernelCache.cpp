@@ -98,6 +98,8 @@ KernelCache::build(const std::vector<KernelDesc> &kernels, int jobs) const {
       b.name = k.name;
       b.object = base + ".o";
       b.header = base + ".h";
+      if (fs::exists(base + ".ptx"))
+        b.ptx = base + ".ptx";
       if (fs::exists(b.object) && fs::exists(b.header)) {
         b.fromCache = true;
         continue;
@@ -114,7 +116,13 @@ KernelCache::build(const std::vector<KernelDesc> &kernels, int jobs) const {
         errors[i] = "kernel '" + k.name + "': " + out;
         fs::remove(tmp + ".o");
         fs::remove(tmp + ".h");
+        fs::remove(tmp + ".ptx");
         continue;
+      }
+      // The object last: its presence marks a complete entry.
+      if (fs::exists(tmp + ".ptx")) {
+        b.ptx = base + ".ptx";
+        fs::rename(tmp + ".ptx", b.ptx);
       }
       fs::rename(tmp + ".h", b.header);
       fs::rename(tmp + ".o", b.object);

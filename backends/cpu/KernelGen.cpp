@@ -23,6 +23,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 using namespace gptc;
@@ -35,7 +36,8 @@ const char *kUsage = R"(usage: gptc-kernelgen [--target=T] -o PREFIX DESC.kernel
 
 Writes PREFIX.o and PREFIX.h: the kernel of DESC (compiled without a Halide
 runtime), or with --runtime the standalone Halide runtime.
-targets: host (default: this machine's features), cpu-avx2, cpu-avx512
+targets: host (default: this machine's features), cpu-avx2, cpu-avx512,
+  cuda (fused kernels: PTX for sm_80 in the object, and PREFIX.ptx)
 )";
 
 /// Maps gptc's target names to Halide targets.
@@ -48,11 +50,34 @@ Halide::Target halideTarget(const std::string &name) {
   } else if (name == "cpu-avx512") {
     t = Halide::Target(
         "x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake");
+  } else if (name == "cuda") {
+    // Host code for any x86-64 with AVX2; PTX for sm_80, which the driver
+    // also compiles for sm_90.
+    t = Halide::Target("x86-64-linux-sse41-avx-f16c-fma-avx2-cuda-"
+                       "cuda_capability_80");
   } else {
     throw RuntimeError("unknown target '" + name +
-                       "'; expected host, cpu-avx2 or cpu-avx512");
+                       "'; expected host, cpu-avx2, cpu-avx512 or cuda");
   }
   return t;
+}
+
+/// The PTX module Halide embeds in a CUDA kernel's object, written to
+/// `prefix.ptx` for ptxas and `gptc emit --stage=ptx`.
+void extractPtx(const std::string &prefix) {
+  std::ifstream in(prefix + ".o", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  size_t version = bytes.find(".version ");
+  if (version == std::string::npos)
+    throw RuntimeError(prefix + ".o holds no PTX module");
+  size_t start = bytes.rfind('\0', version);
+  start = start == std::string::npos ? 0 : start + 1;
+  size_t end = bytes.find('\0', version);
+  std::ofstream out(prefix + ".ptx", std::ios::binary);
+  out << bytes.substr(start, end - start);
+  if (!out)
+    throw RuntimeError("cannot write " + prefix + ".ptx");
 }
 
 } // namespace
@@ -102,6 +127,16 @@ int main(int argc, char **argv) {
     ss << in.rdbuf();
     KernelDesc desc = KernelDesc::parse(ss.str(), descPath);
     t = t.with_feature(Halide::Target::NoRuntime);
+    if (t.has_gpu_feature()) {
+      // The CUDA backend generates the fused family with Halide; matmuls
+      // call cuBLASLt, and attention's CUDA kernels are to come.
+      if (desc.family != "fused")
+        throw RuntimeError(descPath + ": the " + desc.family +
+                           " family has no generated CUDA kernel");
+      compileFusedKernel(desc, output, t);
+      extractPtx(output);
+      return 0;
+    }
     if (desc.family == "matmul") {
       MatmulKernel(desc).compile(output, t, target);
     } else if (desc.family == "fused") {

@@ -139,6 +139,38 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   return report;
 }
 
+std::vector<PtxKernel> generatePtx(mlir::ModuleOp module,
+                                   const std::string &task,
+                                   const std::string &cacheDir, int jobs) {
+  std::vector<std::string> entries;
+  for (const std::string &e : buildEntries(task))
+    if (module.lookupSymbol(e))
+      entries.push_back(e);
+  HostProgram program = lowerToHostProgram(module, entries);
+  std::vector<KernelDesc> fused;
+  std::vector<PtxKernel> out;
+  for (const KernelDesc &k : program.kernels) {
+    PtxKernel p{k.name, k.family, "", ""};
+    if (k.family == "fused")
+      fused.push_back(k);
+    else if (k.family == "matmul")
+      p.note = "cuBLASLt at run time";
+    else
+      p.note = "no CUDA kernel yet";
+    out.push_back(p);
+  }
+  KernelCache cache(cacheDir.empty() ? KernelCache::defaultDir() : cacheDir,
+                    generatorPath(), "cuda");
+  std::vector<BuiltKernel> built = cache.build(
+      fused,
+      jobs > 0 ? jobs : static_cast<int>(std::thread::hardware_concurrency()));
+  for (PtxKernel &p : out)
+    for (const BuiltKernel &b : built)
+      if (b.name == p.name)
+        p.ptxPath = b.ptx;
+  return out;
+}
+
 std::string describeKernels(mlir::ModuleOp module, const std::string &task) {
   std::vector<std::string> entries;
   for (const std::string &e : buildEntries(task))

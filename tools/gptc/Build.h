@@ -38,6 +38,20 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &options);
 /// The kernel descriptions and the plan, as `emit --stage=kernels` shows.
 std::string describeKernels(mlir::ModuleOp module, const std::string &task);
 
+/// One kernel of a CUDA build: its PTX, or why it has none.
+struct PtxKernel {
+  std::string name, family;
+  std::string ptxPath; ///< In the kernel cache; empty when not generated.
+  std::string note;    ///< Why there is no PTX.
+};
+
+/// Generates the kernels of `task` for the CUDA target (`emit --stage=ptx`):
+/// fused kernels through Halide's CUDA backend; matmuls are cuBLASLt calls
+/// and attention's CUDA kernels are not written yet, so those list a note.
+std::vector<PtxKernel> generatePtx(mlir::ModuleOp module,
+                                   const std::string &task,
+                                   const std::string &cacheDir, int jobs);
+
 /// A fresh path for an executable `gptc run` builds and deletes.
 std::string temporaryExecutable();
 

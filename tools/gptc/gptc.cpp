@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -39,6 +40,8 @@
 #include <vector>
 
 using namespace gptc;
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -52,7 +55,7 @@ usage: gptc <command> MODEL.gpt [options]
 commands:
   check   parse and verify the model for a config; errors as file:line:col
   info    config, entry points, parameter count and memory
-  emit    print a compiler stage: --stage=ast|params|ir|grad|fused|kernels|dot
+  emit    print a compiler stage: --stage=ast|params|ir|grad|fused|kernels|ptx|dot
   build   compile to a native executable: --task=forward|train|generate
           -o EXE
   tokenize  GPT-2 BPE: text (FILE or stdin) to token ids separated by
@@ -77,7 +80,8 @@ options:
                     loss), train (plus the AdamW training step) or
                     generate (text generation: forward plus the KV-cached
                     prefill and decode steps --gpt-kv-cache derives)
-  --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512
+  --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512;
+                    cuda for emit --stage=ptx (-o DIR: one .ptx per kernel)
   --no-fuse-attention  for build, run, emit fused|kernels: keep attention
                     as written (no flash-attention kernels)
   --cache-dir DIR   kernel cache (default $GPTC_CACHE_DIR, else
@@ -333,15 +337,15 @@ int run(const Options &o) {
   if (o.model.empty())
     throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
   static const std::vector<std::string> stages = {
-      "ast", "params", "ir", "grad", "fused", "kernels", "dot"};
+      "ast", "params", "ir", "grad", "fused", "kernels", "ptx", "dot"};
   if (o.command == "emit") {
     if (o.stage.empty())
       throw UsageError{
-          "emit needs --stage=ast|params|ir|grad|fused|kernels|dot"};
+          "emit needs --stage=ast|params|ir|grad|fused|kernels|ptx|dot"};
     if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
       throw UsageError{"unknown stage '" + o.stage +
                        "'; expected one of: ast, params, ir, grad, fused, "
-                       "kernels, dot"};
+                       "kernels, ptx, dot"};
   } else if (!o.stage.empty()) {
     throw UsageError{"--stage is only for 'emit'"};
   }
@@ -349,9 +353,15 @@ int run(const Options &o) {
       o.task != "generate")
     throw UsageError{"unknown task '" + o.task +
                      "'; expected forward, train or generate"};
-  if (o.target != "cpu" && o.target != "cpu-avx2" && o.target != "cpu-avx512")
+  if (o.target == "cuda" && o.stage != "ptx")
+    throw UsageError{"--target=cuda generates kernels only so far: use it "
+                     "with emit --stage=ptx (the CUDA executor is to come)"};
+  if (o.stage == "ptx" && o.target != "cuda")
+    throw UsageError{"--stage=ptx needs --target=cuda"};
+  if (o.target != "cpu" && o.target != "cpu-avx2" && o.target != "cpu-avx512" &&
+      o.target != "cuda")
     throw UsageError{"unknown target '" + o.target +
-                     "'; expected cpu, cpu-avx2 or cpu-avx512"};
+                     "'; expected cpu, cpu-avx2, cpu-avx512 or cuda"};
   if (o.command == "build" && o.output.empty())
     throw UsageError{"build needs -o EXECUTABLE"};
   if (o.command == "run") {
@@ -506,6 +516,34 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
   }
 }
 
+/// `emit --stage=ptx --target=cuda`: each kernel's PTX module, to stdout or,
+/// with -o DIR, as DIR/NAME.ptx (one module per file, as ptxas takes them).
+void emitPtx(mlir::ModuleOp module, const std::string &task, const Options &o) {
+  std::vector<PtxKernel> kernels =
+      generatePtx(module, task, o.cacheDir, o.jobs);
+  if (!o.output.empty())
+    fs::create_directories(o.output);
+  size_t written = 0;
+  for (const PtxKernel &k : kernels) {
+    if (k.ptxPath.empty()) {
+      std::cout << "// kernel " << k.name << " (" << k.family << "): " << k.note
+                << "\n";
+      continue;
+    }
+    if (!o.output.empty()) {
+      fs::copy_file(k.ptxPath, fs::path(o.output) / (k.name + ".ptx"),
+                    fs::copy_options::overwrite_existing);
+      ++written;
+      continue;
+    }
+    std::ifstream in(k.ptxPath);
+    std::cout << "// kernel " << k.name << " (" << k.family << ")\n"
+              << in.rdbuf() << "\n";
+  }
+  if (!o.output.empty())
+    std::cout << "// " << written << " PTX modules in " << o.output << "\n";
+}
+
 int compile(const Options &o, SourceManager &sm) {
   ModelSource model = loadModel(sm, o.model, o.includes);
   if (o.command == "emit" && o.stage == "ast") {
@@ -563,7 +601,7 @@ int compile(const Options &o, SourceManager &sm) {
     task = "forward";
   bool compiled = o.command == "build" ||
                   (o.command == "run" && !o.interpret) || o.stage == "fused" ||
-                  o.stage == "kernels";
+                  o.stage == "kernels" || o.stage == "ptx";
   bool wantsTraining = o.stage == "grad" || o.command == "info" ||
                        (o.command == "run" && o.interpret) ||
                        (compiled && task == "train");
@@ -646,6 +684,8 @@ int compile(const Options &o, SourceManager &sm) {
     int rc = runExecutable(args);
     std::remove(b.output.c_str());
     return rc;
+  } else if (o.stage == "ptx") {
+    emitPtx(*module, task, o);
   } else if (o.stage == "kernels") {
     std::cout << describeKernels(*module, task);
   } else if (o.stage == "params") {

@@ -22,6 +22,7 @@ namespace gptc {
 struct BuiltKernel {
   std::string name;
   std::string object, header; ///< Paths inside the cache.
+  std::string ptx;            ///< CUDA targets: the kernel's PTX module.
   bool fromCache = false;
 };
 

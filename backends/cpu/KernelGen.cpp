@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "AttentionKernel.h"
+#include "CudaKernel.h"
 #include "FusedKernel.h"
 #include "MatmulKernel.h"
 
@@ -37,7 +38,7 @@ const char *kUsage = R"(usage: gptc-kernelgen [--target=T] -o PREFIX DESC.kernel
 Writes PREFIX.o and PREFIX.h: the kernel of DESC (compiled without a Halide
 runtime), or with --runtime the standalone Halide runtime.
 targets: host (default: this machine's features), cpu-avx2, cpu-avx512,
-  cuda (fused kernels: PTX for sm_80 in the object, and PREFIX.ptx)
+  cuda (PTX for sm_80 in the object and in PREFIX.ptx; attention with nvcc)
 )";
 
 /// Maps gptc's target names to Halide targets.
@@ -128,11 +129,16 @@ int main(int argc, char **argv) {
     KernelDesc desc = KernelDesc::parse(ss.str(), descPath);
     t = t.with_feature(Halide::Target::NoRuntime);
     if (t.has_gpu_feature()) {
-      // The CUDA backend generates the fused family with Halide; matmuls
-      // call cuBLASLt, and attention's CUDA kernels are to come.
+      // The CUDA backend: the fused family through Halide, attention and
+      // the KV cache as CUDA C++; matmuls call cuBLASLt at run time.
+      if (isCudaKernelFamily(desc.family)) {
+        compileCudaKernel(desc, output);
+        return 0;
+      }
       if (desc.family != "fused")
         throw RuntimeError(descPath + ": the " + desc.family +
-                           " family has no generated CUDA kernel");
+                           " family has no generated CUDA kernel (cuBLASLt "
+                           "computes matmuls)");
       compileFusedKernel(desc, output, t);
       extractPtx(output);
       return 0;

@@ -147,22 +147,20 @@ std::vector<PtxKernel> generatePtx(mlir::ModuleOp module,
     if (module.lookupSymbol(e))
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
-  std::vector<KernelDesc> fused;
+  std::vector<KernelDesc> generated;
   std::vector<PtxKernel> out;
   for (const KernelDesc &k : program.kernels) {
     PtxKernel p{k.name, k.family, "", ""};
-    if (k.family == "fused")
-      fused.push_back(k);
-    else if (k.family == "matmul")
+    if (k.family == "matmul")
       p.note = "cuBLASLt at run time";
     else
-      p.note = "no CUDA kernel yet";
+      generated.push_back(k);
     out.push_back(p);
   }
   KernelCache cache(cacheDir.empty() ? KernelCache::defaultDir() : cacheDir,
                     generatorPath(), "cuda");
   std::vector<BuiltKernel> built = cache.build(
-      fused,
+      generated,
       jobs > 0 ? jobs : static_cast<int>(std::thread::hardware_concurrency()));
   for (PtxKernel &p : out)
     for (const BuiltKernel &b : built)

@@ -46,8 +46,8 @@ struct PtxKernel {
 };
 
 /// Generates the kernels of `task` for the CUDA target (`emit --stage=ptx`):
-/// fused kernels through Halide's CUDA backend; matmuls are cuBLASLt calls
-/// and attention's CUDA kernels are not written yet, so those list a note.
+/// fused kernels through Halide's CUDA backend, attention and the KV cache
+/// as CUDA C++ (nvcc); matmuls are cuBLASLt calls, listed with a note.
 std::vector<PtxKernel> generatePtx(mlir::ModuleOp module,
                                    const std::string &task,
                                    const std::string &cacheDir, int jobs);

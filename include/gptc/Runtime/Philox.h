@@ -14,11 +14,18 @@
 #include <array>
 #include <cstdint>
 
+// The CUDA kernels (backends/cuda) draw the same numbers on the device.
+#ifdef __CUDACC__
+#define GPTC_HOST_DEVICE __host__ __device__
+#else
+#define GPTC_HOST_DEVICE
+#endif
+
 namespace gptc {
 
 /// Ten rounds of Philox4x32 on `ctr` under `key`.
-inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> ctr,
-                                          std::array<uint32_t, 2> key) {
+GPTC_HOST_DEVICE inline std::array<uint32_t, 4>
+philox4x32(std::array<uint32_t, 4> ctr, std::array<uint32_t, 2> key) {
   constexpr uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
   constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
   for (int round = 0; round < 10; ++round) {
@@ -38,8 +45,8 @@ inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> ctr,
 
 /// The uniform number in [0, 1) that dropout op `opId` draws for element
 /// `index` at training step `step` under `seed` (docs/RNG.md).
-inline double dropoutUniform(uint64_t seed, uint64_t step, uint32_t opId,
-                             uint64_t index) {
+GPTC_HOST_DEVICE inline double dropoutUniform(uint64_t seed, uint64_t step,
+                                              uint32_t opId, uint64_t index) {
   uint64_t group = index >> 2;
   std::array<uint32_t, 4> r = philox4x32(
       {static_cast<uint32_t>(group), static_cast<uint32_t>(group >> 32), opId,
@@ -50,8 +57,9 @@ inline double dropoutUniform(uint64_t seed, uint64_t step, uint32_t opId,
 }
 
 /// Whether dropout with probability `p` keeps that element.
-inline bool dropoutKeeps(double p, uint64_t seed, uint64_t step, uint32_t opId,
-                         uint64_t index) {
+GPTC_HOST_DEVICE inline bool dropoutKeeps(double p, uint64_t seed,
+                                          uint64_t step, uint32_t opId,
+                                          uint64_t index) {
   return dropoutUniform(seed, step, opId, index) >= p;
 }
 

@@ -134,9 +134,16 @@ double parseNumber(const std::string &flag, const char *v) {
   return x;
 }
 
-Executor makeExecutor(const ExecutorOptions &options) {
+Executor makeExecutor(ExecutorOptions options) {
+  Plan plan = Plan::parse(gptc_plan_text);
+  if (plan.target == "cuda") {
+    if (!gptc_make_cuda_device)
+      throw RuntimeError("this executable was built for CUDA without the "
+                         "CUDA runtime library");
+    options.device.reset(gptc_make_cuda_device());
+  }
   return Executor(
-      Plan::parse(gptc_plan_text),
+      std::move(plan),
       std::vector<KernelEntry>(gptc_kernel_entries,
                                gptc_kernel_entries + gptc_num_kernels),
       options);

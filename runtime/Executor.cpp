@@ -72,13 +72,29 @@ Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
 }
 
 Executor::~Executor() {
-  if (arenaBase)
+  if (options.device) {
+    for (auto &[name, in] : deviceInputs)
+      options.device->release(in.ptr);
+    if (arenaBase)
+      options.device->release(arenaBase);
+  } else if (arenaBase) {
     munmap(arenaBase, arenaCapacity);
+  }
 }
 
 uint8_t *Executor::reserveArena(int64_t bytes, const std::string &function) {
   if (bytes <= arenaCapacity)
     return static_cast<uint8_t *>(arenaBase);
+  if (options.device) {
+    if (arenaBase)
+      options.device->release(arenaBase);
+    arenaBase = nullptr;
+    arenaCapacity = 0;
+    arenaBase = options.device->allocate(std::max<int64_t>(bytes, 256),
+                                         "the arena of " + function);
+    arenaCapacity = std::max<int64_t>(bytes, 256);
+    return static_cast<uint8_t *>(arenaBase);
+  }
   if (arenaBase)
     munmap(arenaBase, arenaCapacity);
   arenaBase = nullptr;
@@ -210,6 +226,28 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     }
   }
 
+  // On a device, inputs and parameters go to device memory.
+  if (Device *dev = options.device.get())
+    for (int i = 0; i < n; ++i) {
+      const PlanValue &v = fn->values[i];
+      if (v.kind != PlanValue::Input && v.kind != PlanValue::Param)
+        continue;
+      int64_t bytes = numel(evalShape(v.shape, syms)) *
+                      static_cast<int64_t>(planDtypeSize(v.dtype));
+      DeviceInput &d = deviceInputs[v.name];
+      bool keep = resident && resident(v.name);
+      if (d.bytes != bytes) {
+        if (d.ptr)
+          dev->release(d.ptr);
+        d.ptr = dev->allocate(std::max<int64_t>(bytes, 4), "'" + v.name + "'");
+        d.bytes = bytes;
+        d.uploaded = false;
+      }
+      if (!keep || !d.uploaded)
+        dev->upload(d.ptr, data[i], bytes);
+      d.uploaded = true;
+      data[i] = d.ptr;
+    }
   // The arena, kept from run to run so its pages are faulted in once.
   ArenaPlan arena = planArena(*fn, syms);
   arenas[function] = arena.bytes;
@@ -245,10 +283,13 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
         stride *= shape[d];
       }
       halide_buffer_t &b = bufs[a]; // value-initialized by the vector
-      b.host = static_cast<uint8_t *>(data[call.args[a].value]);
       b.type = halideType(fn->values[call.args[a].value].dtype);
       b.dimensions = static_cast<int32_t>(dims[a].size());
       b.dim = dims[a].data();
+      if (options.device)
+        options.device->bind(b, data[call.args[a].value]);
+      else
+        b.host = static_cast<uint8_t *>(data[call.args[a].value]);
     }
     // Halide's argument order: inputs, scalars, outputs.
     std::vector<void *> argv;
@@ -267,6 +308,12 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
 
     auto start = std::chrono::steady_clock::now();
     int rc = entries[call.kernel](argv.data());
+    if (options.device) {
+      for (halide_buffer_t &b : bufs)
+        options.device->unbind(b);
+      if (options.profile && rc == 0)
+        options.device->synchronize(); // kernel time, not launch time
+    }
     if (rc != 0)
       throw RuntimeError("kernel " + k.symbol + " (" + k.family +
                          ") failed: " + halideMessage);
@@ -288,7 +335,11 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     t.dtype = DType::F32;
     t.shape = evalShape(fn->values[v].shape, syms);
     t.bytes.resize(numel(t.shape) * 4);
-    std::memcpy(t.bytes.data(), data[v], t.bytes.size());
+    if (options.device)
+      options.device->download(t.bytes.data(), data[v],
+                               static_cast<int64_t>(t.bytes.size()));
+    else
+      std::memcpy(t.bytes.data(), data[v], t.bytes.size());
     out[name] = std::move(t);
   }
   return out;

@@ -244,6 +244,11 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   for (auto &[name, t] :
        importWeights(o.weights, planParameters(plan, "forward"), hfNames(plan)))
     state.tensors[name] = std::move(t);
+  // On a GPU the weights and the KV caches stay there: only the tokens and
+  // positions travel at each step.
+  exec.keepOnDevice([](const std::string &name) {
+    return name != "tokens" && name != "positions";
+  });
 
   Tokenizer tok = Tokenizer::load(o.tokenizer);
   std::vector<Sequence> seqs;

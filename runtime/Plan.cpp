@@ -147,6 +147,11 @@ Plan Plan::parse(const std::string &text) {
       } else if (kw == "config") {
         need(3);
         plan.config[w[1]] = w[2];
+      } else if (kw == "target") {
+        need(2);
+        if (w[1] != "cpu" && w[1] != "cuda")
+          throw RuntimeError("unknown target '" + w[1] + "'");
+        plan.target = w[1];
       } else if (kw == "function") {
         need(2);
         plan.functions.emplace_back();

@@ -135,10 +135,13 @@ int main(int argc, char **argv) {
         compileCudaKernel(desc, output);
         return 0;
       }
+      if (desc.family == "matmul") {
+        compileCudaMatmulEntry(desc, output);
+        return 0;
+      }
       if (desc.family != "fused")
-        throw RuntimeError(descPath + ": the " + desc.family +
-                           " family has no generated CUDA kernel (cuBLASLt "
-                           "computes matmuls)");
+        throw RuntimeError(descPath + ": unknown kernel family '" +
+                           desc.family + "' for CUDA");
       compileFusedKernel(desc, output, t);
       extractPtx(output);
       return 0;

@@ -216,16 +216,19 @@ __global__ void attentionBackwardKV(Problem pb, const float *q, const float *k,
 }
 
 /// cache[bh, p_b + t, :] = entries[bh, t, :]; one thread per float.
-/// `positions` [B, T] may be null (slot 0). Slots are checked by the host.
+/// `positions` [B, T] may be null (slot 0); slots past the cache are
+/// skipped (the CPU kernel reports them; here the write is dropped).
+template <int D>
 __global__ void cacheWrite(int64_t batchHeads, int64_t heads, int64_t T,
-                           int64_t S, int64_t D, const float *entries,
+                           int64_t S, const float *entries,
                            const int32_t *positions, float *cache) {
   int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (e >= batchHeads * T * D)
     return;
   int64_t bh = e / (T * D), t = e / D % T, c = e % D;
   int64_t p0 = positions ? positions[bh / heads * T] : 0;
-  cache[(bh * S + p0 + t) * D + c] = entries[e];
+  if (p0 >= 0 && p0 + t < S)
+    cache[(bh * S + p0 + t) * D + c] = entries[e];
 }
 
 /// Query t of (sequence, head) bh attends to cache slots 0..positions[b, t];

@@ -23,6 +23,11 @@ bool isCudaKernelFamily(const std::string &family);
 /// `prefix.h`. Throws RuntimeError with nvcc's output on failure.
 void compileCudaKernel(const KernelDesc &desc, const std::string &prefix);
 
+/// Writes `prefix.o` and `prefix.h` for a matmul description: an entry
+/// that calls gptc_cuda_matmul (cuBLASLt, runtime/cuda/CudaDevice.cpp)
+/// with the description's transposes, epilogue and batching.
+void compileCudaMatmulEntry(const KernelDesc &desc, const std::string &prefix);
+
 } // namespace gptc
 
 #endif // GPTC_BACKENDS_CUDA_CUDAKERNEL_H

@@ -70,6 +70,8 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
   program.plan += o.modelRecords;
+  if (o.target == "cuda")
+    program.plan += "target cuda\n";
 
   std::string target = o.target == "cpu" ? "host" : o.target;
   std::string dir = o.cacheDir.empty() ? KernelCache::defaultDir() : o.cacheDir;
@@ -124,6 +126,17 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     cmd.push_back(lib);
   for (const char *f : {"-lyaml-cpp", "-lpthread", "-ldl", "-lm"})
     cmd.push_back(f);
+  if (target == "cuda") {
+    // cuBLASLt and the CUDA runtime from the toolkit; the driver is
+    // loaded at run time, so the executable starts (and says so) on a
+    // machine without a GPU.
+    std::string lib = GPTC_CUDA_LIB, dir = GPTC_CUDA_LIBRARY_DIR;
+    if (lib.empty())
+      throw RuntimeError("--target=cuda: this gptc was built without the "
+                         "CUDA toolkit (install it and reconfigure)");
+    cmd.insert(cmd.end(), {lib, "-L" + dir, "-lcublasLt", "-lcudart_static",
+                           "-lrt", "-Wl,-rpath," + dir});
+  }
   std::string extra = GPTC_EXE_LINK_FLAGS;
   if (!extra.empty())
     cmd.push_back(extra);

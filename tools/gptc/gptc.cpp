@@ -80,8 +80,9 @@ options:
                     loss), train (plus the AdamW training step) or
                     generate (text generation: forward plus the KV-cached
                     prefill and decode steps --gpt-kv-cache derives)
-  --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512;
-                    cuda for emit --stage=ptx (-o DIR: one .ptx per kernel)
+  --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512 or
+                    cuda (NVIDIA GPUs, sm_80 and later); emit --stage=ptx
+                    takes cuda (-o DIR: one .ptx per kernel)
   --no-fuse-attention  for build, run, emit fused|kernels: keep attention
                     as written (no flash-attention kernels)
   --cache-dir DIR   kernel cache (default $GPTC_CACHE_DIR, else
@@ -353,9 +354,8 @@ int run(const Options &o) {
       o.task != "generate")
     throw UsageError{"unknown task '" + o.task +
                      "'; expected forward, train or generate"};
-  if (o.target == "cuda" && o.stage != "ptx")
-    throw UsageError{"--target=cuda generates kernels only so far: use it "
-                     "with emit --stage=ptx (the CUDA executor is to come)"};
+  if (o.target == "cuda" && o.command != "build" && o.stage != "ptx")
+    throw UsageError{"--target=cuda is for build and emit --stage=ptx"};
   if (o.stage == "ptx" && o.target != "cuda")
     throw UsageError{"--stage=ptx needs --target=cuda"};
   if (o.target != "cpu" && o.target != "cpu-avx2" && o.target != "cpu-avx512" &&

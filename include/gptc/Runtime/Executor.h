@@ -10,11 +10,13 @@
 #ifndef GPTC_RUNTIME_EXECUTOR_H
 #define GPTC_RUNTIME_EXECUTOR_H
 
+#include "gptc/Runtime/Device.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Safetensors.h"
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 
 namespace gptc {
 
@@ -24,6 +26,8 @@ struct ExecutorOptions {
   int threads = 0;      ///< 0: all cores.
   bool profile = false; ///< Time every call; printProfile reports them.
   uint64_t seed = 0;    ///< Dropout seed of a training step.
+  /// A GPU's memory (CUDA executables); null: host memory.
+  std::shared_ptr<Device> device;
 };
 
 class Executor {
@@ -53,6 +57,14 @@ public:
 
   const Plan &getPlan() const { return plan; }
 
+  /// On a device: inputs whose names `keep` accepts are copied there once
+  /// and then used as they are, never copied back (parameters during
+  /// generation; the KV caches, which the kernels update in place). Other
+  /// inputs are copied at every run.
+  void keepOnDevice(std::function<bool(const std::string &)> keep) {
+    resident = std::move(keep);
+  }
+
 private:
   Plan plan;
   std::vector<KernelEntry> entries;
@@ -66,6 +78,14 @@ private:
   void *arenaBase = nullptr;
   int64_t arenaCapacity = 0;
   uint8_t *reserveArena(int64_t bytes, const std::string &function);
+  /// Device copies of inputs by name (bytes, uploaded once if resident).
+  struct DeviceInput {
+    void *ptr = nullptr;
+    int64_t bytes = 0;
+    bool uploaded = false;
+  };
+  std::map<std::string, DeviceInput> deviceInputs;
+  std::function<bool(const std::string &)> resident;
 };
 
 } // namespace gptc

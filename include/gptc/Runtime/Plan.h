@@ -23,6 +23,7 @@
 //   init ln_f.bias zeros                   parameter: normal, zeros, ones)
 //   rename hf wte.weight transformer.wte.weight   (a naming scheme's name)
 //   config n_layers 12                     (the model config's values)
+//   target cuda                            (kernels for a GPU; default cpu)
 //
 // planArena places the temporaries of one call sequence in one arena by
 // liveness, once B and T are known.
@@ -122,6 +123,8 @@ struct Plan {
   std::map<std::string, std::map<std::string, std::string>> renames;
   /// Config key -> value, as the compiler printed it.
   std::map<std::string, std::string> config;
+  /// Where the kernels run: cpu, or cuda (`target cuda`).
+  std::string target = "cpu";
 
   /// Throws RuntimeError naming the line.
   static Plan parse(const std::string &text);

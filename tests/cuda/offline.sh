@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Offline validation of the CUDA backend, no GPU needed:
+#  1. every kernel the tiny model's training step and generation functions
+#     generate for --target=cuda (fused kernels through Halide, attention
+#     and the KV cache through nvcc) assembles with ptxas for sm_80 (A100)
+#     and sm_90 (H100/H200);
+#  2. `gptc build --target=cuda` links train and generate executables;
+#  3. without a GPU they stop with a clear message and exit 1 (with one,
+#     the GPU tier, tests/gpu/run.sh, runs them).
+# Skips (exit 77) where the CUDA toolkit is absent.
+#   tests/cuda/offline.sh GPTC MODELS_DIR CACHE_DIR WORK_DIR WEIGHTS
+set -euo pipefail
+gptc=$1 models=$2 cache=$3 work=$4 weights=$5
+ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+if [ ! -x "$ptxas" ] || [ ! -x "$nvcc" ]; then
+  echo "cuda ptxas: skipped (no CUDA toolkit: ptxas or nvcc not found)"
+  exit 77
+fi
+rm -rf "$work"
+modules=0
+for task in train generate; do
+  "$gptc" emit "$models/gpt2.gpt" --config "$models/configs/tiny.yaml" \
+    --stage=ptx --target=cuda --task=$task --cache-dir "$cache" \
+    -o "$work/$task" > "$work.$task.log"
+  for ptx in "$work/$task"/*.ptx; do
+    for arch in sm_80 sm_90; do
+      if ! "$ptxas" -arch=$arch "$ptx" -o "$work/out.cubin"; then
+        echo "cuda ptxas: $ptx does not assemble for $arch"
+        exit 1
+      fi
+    done
+    modules=$((modules + 1))
+  done
+done
+if [ "$modules" -lt 50 ]; then
+  echo "cuda ptxas: only $modules PTX modules generated; expected the fused kernels of train and generate"
+  exit 1
+fi
+# Attention forward and backward (train), the cache write and the cached
+# attention (generate) are among them.
+for entry in attentionForward attentionBackwardQ attentionBackwardKV cacheWrite cachedAttention; do
+  if ! grep -q "$entry" "$work"/*/*.ptx; then
+    echo "cuda ptxas: no PTX module defines $entry"
+    exit 1
+  fi
+done
+echo "cuda ptxas: $modules PTX modules assemble for sm_80 and sm_90"
+
+for task in train generate; do
+  "$gptc" build "$models/gpt2.gpt" --config "$models/configs/tiny.yaml" \
+    --set vocab_size=250 --task=$task --target=cuda --cache-dir "$cache" \
+    -o "$work/$task-cuda"
+done
+if command -v nvidia-smi > /dev/null && nvidia-smi -L > /dev/null 2>&1; then
+  echo "cuda build: linked; a GPU is present, so tests/gpu/run.sh runs them"
+else
+  set +e
+  out=$("$work/generate-cuda" --weights "$weights" --prompt-ids "1 2" 2>&1)
+  rc=$?
+  set -e
+  if [ $rc -ne 1 ] || ! grep -q "runs on an NVIDIA GPU, and none is usable here" <<< "$out"; then
+    echo "cuda build: expected a clear no-GPU error and exit 1, got $rc: $out"
+    exit 1
+  fi
+  echo "cuda build: linked; without a GPU: $out"
+fi
+rm -rf "$work" "$work".*.log

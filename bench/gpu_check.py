@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""The GPU check (issue 9): gptc's CUDA executables against its CPU ones and
+PyTorch on a lent GPU, in one prepared run.
+
+The GPU machine starts bare and offline, and only 64 MiB travel with a
+call, so the work is split:
+
+  python3 bench/gpu_check.py prepare .gpu      # here: build, into .gpu/
+  python3 bench/gpu_check.py run .gpu          # there: check and time
+
+`prepare` builds, for the tiny test model (vocab 250), CUDA and CPU
+(cpu-avx2, portable) executables for training and generation, and CUDA
+ones for GPT-2 124M, and writes what `run` needs beside them (the tiny
+Hugging Face weights, the training-step input names). `run` (needs numpy,
+safetensors, torch, transformers; about 3 minutes on an H200):
+  1. tiny model, GPU vs CPU: logits of a batch; one AdamW training step
+     (loss, updated parameters); 20 greedy tokens through the KV cache;
+  2. GPT-2 124M training steps (W1: B=4, T=64; W2: B=1, T=1024; B=8 and
+     16 at T=1024) against PyTorch eager on the GPU (same tokens, its own
+     random weights; both first losses near ln 50257 = 10.8): tokens/s,
+     TFLOP/s and MFU against the TF32 dense peak;
+  3. W3 on the GPU: 16-token prompt, 64 new tokens, against transformers'
+     generate with its KV cache.
+`run --cpu-only` runs the tiny checks with the CPU executables in place
+of the CUDA ones, to check the script itself on a machine without a GPU.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GPTC = os.path.join(ROOT, "build/release/tools/gptc/gptc")
+MODEL = os.path.join(ROOT, "models/gpt2.gpt")
+TINY = os.path.join(ROOT, "models/configs/tiny.yaml")
+GPT2 = os.path.join(ROOT, "models/configs/gpt2-124m.yaml")
+TINY_VOCAB = 250
+# H200 (SXM) dense TF32 tensor-core peak: what cuBLASLt's TF32 GEMMs use.
+PEAK_TFLOPS = 494.7
+
+
+def sh(cmd, **kw):
+    # Generated text may split a UTF-8 character: replace, don't fail.
+    return subprocess.run(cmd, check=True, capture_output=True, text=True,
+                          errors="replace", **kw)
+
+
+def train_names(config, sets=()):
+    """(kind, name, shape) of the training step's inputs, from the plan."""
+    cmd = [GPTC, "emit", MODEL, "--config", config, "--stage=kernels",
+           "--task=train"]
+    for s in sets:
+        cmd += ["--set", s]
+    plan = sh(cmd).stdout
+    fn = plan[plan.index("function train_step"):]
+    fn = fn[:fn.index("\nend")]
+    return [(m.group(1), m.group(2), m.group(3)) for m in re.finditer(
+        r"^value \d+ (input|param) (\S+) \S+ (\S+)$", fn, re.M)]
+
+
+def prepare(out):
+    os.makedirs(out, exist_ok=True)
+    builds = [
+        ("tiny-train-cuda", TINY, "train", "cuda"),
+        ("tiny-train-cpu", TINY, "train", "cpu-avx2"),
+        ("tiny-gen-cuda", TINY, "generate", "cuda"),
+        ("tiny-gen-cpu", TINY, "generate", "cpu-avx2"),
+        ("gpt2-train-cuda", GPT2, "train", "cuda"),
+        ("gpt2-gen-cuda", GPT2, "generate", "cuda"),
+    ]
+    for name, config, task, target in builds:
+        cmd = [GPTC, "build", MODEL, "--config", config, f"--task={task}",
+               f"--target={target}", "-o", os.path.join(out, name)]
+        if config == TINY:
+            cmd += ["--set", f"vocab_size={TINY_VOCAB}"]
+        sh(cmd)
+        sh(["strip", os.path.join(out, name)])
+    shutil.copy(os.path.join(ROOT, "tests/reference/goldens/hf-tiny/"
+                             "model.safetensors"),
+                os.path.join(out, "tiny.safetensors"))
+    json.dump({"tiny": train_names(TINY, [f"vocab_size={TINY_VOCAB}"]),
+               "gpt2": train_names(GPT2)},
+              open(os.path.join(out, "names.json"), "w"))
+    size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    print(f"prepared {out}: {size / 2**20:.1f} MiB")
+    if size > 60 * 2**20:
+        sys.exit("too large to carry (64 MiB per call)")
+
+
+def train_inputs(names, b, t, vocab, seed=0):
+    """Random GPT-2-style weights, zero moments, ids and the scalars."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for _, name, shape in names:
+        dims = [] if shape == "-" else [int(x) for x in shape.split(",")
+                                        if x.isdigit()]
+        if name in ("tokens", "targets"):
+            out[name] = rng.integers(0, vocab, (b, t)).astype(np.int32)
+        elif name.startswith("adam."):
+            out[name] = np.zeros(dims, np.float32)
+        elif name in ("lr", "step", "weight_decay", "clip_norm"):
+            out[name] = np.array({"lr": 6e-4, "step": 1, "weight_decay": 0.1,
+                                  "clip_norm": 1.0}[name], np.float32)
+        elif name.endswith(".bias"):
+            out[name] = np.zeros(dims, np.float32)
+        elif ".ln_" in name or name.startswith("ln_"):
+            out[name] = np.ones(dims, np.float32)
+        else:
+            out[name] = (rng.standard_normal(dims) * 0.02).astype(np.float32)
+    return out
+
+
+def contract(exe, inputs, work, extra=()):
+    from safetensors.numpy import load_file, save_file
+    path_in, path_out = os.path.join(work, "in"), os.path.join(work, "out")
+    save_file(inputs, path_in)
+    r = sh([exe, "--inputs", path_in, "-o", path_out, *extra])
+    return load_file(path_out), r.stderr
+
+
+def compare(label, a, b, tol):
+    diff = float(np.max(np.abs(a.astype(np.float64) - b)))
+    scale = float(np.max(np.abs(b))) or 1.0
+    ok = diff <= tol * scale
+    print(f"  {label:34} max |gpu - cpu| {diff:.2e} (scale {scale:.2e}) "
+          f"{'ok' if ok else 'FAIL'}")
+    return ok
+
+
+def check_tiny(d, cpu_only, work):
+    gpu = "cpu" if cpu_only else "cuda"
+    ok = True
+    names = json.load(open(os.path.join(d, "names.json")))["tiny"]
+    weights = os.path.join(d, "tiny.safetensors")
+    tokens = np.random.default_rng(1).integers(0, TINY_VOCAB, (2, 17))
+    runs = {}
+    for dev in ("cpu", gpu):
+        runs[dev], _ = contract(os.path.join(d, f"tiny-train-{dev}"),
+                                {"tokens": tokens.astype(np.int32)}, work,
+                                ["--weights", weights])
+    # The GPU's matmuls use TF32 (10-bit mantissas, fp32 sums).
+    ok &= compare("tiny logits [2, 17, 250]", runs[gpu]["logits"],
+                  runs["cpu"]["logits"], 1e-2)
+    step = train_inputs(names, 2, 17, TINY_VOCAB)
+    for dev in ("cpu", gpu):
+        runs[dev], _ = contract(os.path.join(d, f"tiny-train-{dev}"), step,
+                                work)
+    ok &= compare("tiny training step: loss", runs[gpu]["loss"],
+                  runs["cpu"]["loss"], 1e-3)
+    # One AdamW step moves a weight by at most about 2 lr = 1.2e-3.
+    for name in ("wte.weight", "h.0.attn.c_attn.weight", "ln_f.weight"):
+        ok &= compare(f"tiny step: {name}", runs[gpu][name],
+                      runs["cpu"][name], 2e-2)
+    ids = {}
+    for dev in ("cpu", gpu):
+        text = sh([os.path.join(d, f"tiny-gen-{dev}"), "--weights", weights,
+                   "--prompt-ids", "17 3 101 42 7", "--max-new-tokens", "20",
+                   "--ignore-eos", "--print-ids"]).stdout
+        ids[dev] = re.search(r"^ids:(.*)$", text, re.M).group(1).split()
+    same = ids[gpu] == ids["cpu"]
+    print(f"  {'tiny greedy ids (20, KV cache)':34} "
+          f"{'equal' if same else 'DIFFER: ' + str(ids)}")
+    return ok and same
+
+
+def torch_train(tokens, targets, steps):
+    """PyTorch eager on the GPU: the book's model (bench/train_step.py),
+    TF32 matmuls as gptc's cuBLASLt calls; the first step's loss and the
+    median step time."""
+    import torch
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_step as ts
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(0)
+    model = ts.GPTModel(ts.CFG).cuda().train()
+    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
+    x = torch.from_numpy(tokens.astype(np.int64)).cuda()
+    y = torch.from_numpy(targets.astype(np.int64)).cuda()
+    times, first = [], None
+    for i in range(steps + 1):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x).flatten(0, 1),
+                                                 y.flatten())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        torch.cuda.synchronize()
+        if i == 0:
+            first = float(loss)
+        else:
+            times.append(time.perf_counter() - start)
+    return first, float(np.median(times))
+
+
+def time_gpt2(d, work):
+    names = json.load(open(os.path.join(d, "names.json")))["gpt2"]
+    n_params = 124439808
+    print("\nGPT-2 124M training step (AdamW, clip 1.0), GPU:")
+    print(f"  {'shape':14} {'gptc ms':>8} {'tok/s':>9} {'TFLOP/s':>8} "
+          f"{'MFU':>5} {'eager ms':>9} {'tok/s':>9} {'loss gptc/eager':>16}")
+    for b, t in ((4, 64), (1, 1024), (8, 1024), (16, 1024)):
+        inputs = train_inputs(names, b, t, 50257)
+        out, err = contract(os.path.join(d, "gpt2-train-cuda"), inputs, work,
+                            ["--repeat", "5"])
+        ms = float(re.search(r"train_step: ([0-9.]+) ms median", err).group(1))
+        try:
+            eager_loss, eager_s = torch_train(inputs["tokens"],
+                                              inputs["targets"], 5)
+        except Exception as e:  # report and go on
+            print(f"  torch eager failed at B={b}, T={t}: {e}")
+            eager_loss, eager_s = float("nan"), float("nan")
+        tok = b * t / (ms / 1e3)
+        # 6 N per token plus attention's 6 L T d (12 layers, d = 768).
+        flops = (6 * n_params + 6 * 12 * t * 768) * b * t
+        tflops = flops / (ms / 1e3) / 1e12
+        print(f"  B={b:<2} T={t:<6} {ms:8.1f} {tok:9.0f} {tflops:8.1f} "
+              f"{100 * tflops / PEAK_TFLOPS:4.0f}% {eager_s * 1e3:9.1f} "
+              f"{b * t / eager_s:9.0f} "
+              f"{float(out['loss']):7.4f}/{eager_loss:7.4f}")
+
+
+def time_w3(d, work):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config()).eval()
+    model.save_pretrained(work, safe_serialization=True)
+    model = model.cuda()
+    prompt = torch.randint(0, 50257, (1, 16),
+                           generator=torch.Generator().manual_seed(1))
+    err = sh([os.path.join(d, "gpt2-gen-cuda"), "--weights",
+              os.path.join(work, "model.safetensors"), "--prompt-ids",
+              " ".join(str(int(i)) for i in prompt[0]), "--max-new-tokens",
+              "64", "--ignore-eos"]).stderr
+    m = re.search(r"prefill: \d+ tokens, (\d+) tokens/s; decode: \d+ "
+                  r"tokens, (\d+) tokens/s", err)
+    with torch.no_grad():
+        p = prompt.cuda()
+        model.generate(p, max_new_tokens=4, do_sample=False, pad_token_id=0)
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        model.generate(p, max_new_tokens=64, min_new_tokens=64,
+                       do_sample=False, pad_token_id=0)
+        torch.cuda.synchronize()
+        total = time.perf_counter() - start
+    print(f"\nW3 on the GPU (124M, prompt 16, 64 new tokens, batch 1):\n"
+          f"  gptc prefill {m.group(1)} tok/s, decode {m.group(2)} tok/s; "
+          f"transformers generate {64 / total:.0f} tok/s overall")
+
+
+def run(d, cpu_only):
+    work = tempfile.mkdtemp(prefix="gptc-gpu-check-")
+    try:
+        if not cpu_only:
+            print(sh(["nvidia-smi", "-L"]).stdout.strip())
+        print("tiny model, " + ("CPU twice (--cpu-only)" if cpu_only
+                                else "GPU vs CPU") + ":")
+        ok = check_tiny(d, cpu_only, work)
+        if not cpu_only:
+            time_gpt2(d, work)
+            time_w3(d, work)
+        print("\nGPU check: " + ("passed" if ok else "FAILED"))
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["prepare", "run"])
+    ap.add_argument("dir")
+    ap.add_argument("--cpu-only", action="store_true")
+    args = ap.parse_args()
+    if args.what == "prepare":
+        prepare(args.dir)
+        return 0
+    return run(args.dir, args.cpu_only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,6 +36,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import GPTModel, CFG, train_inputs  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GPTC = os.path.join(ROOT, "build/release/tools/gptc/gptc")
 MODEL = os.path.join(ROOT, "models/gpt2.gpt")
@@ -92,29 +95,6 @@ def prepare(out):
     print(f"prepared {out}: {size / 2**20:.1f} MiB")
     if size > 60 * 2**20:
         sys.exit("too large to carry (64 MiB per call)")
-
-
-def train_inputs(names, b, t, vocab, seed=0):
-    """Random GPT-2-style weights, zero moments, ids and the scalars."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for _, name, shape in names:
-        dims = [] if shape == "-" else [int(x) for x in shape.split(",")
-                                        if x.isdigit()]
-        if name in ("tokens", "targets"):
-            out[name] = rng.integers(0, vocab, (b, t)).astype(np.int32)
-        elif name.startswith("adam."):
-            out[name] = np.zeros(dims, np.float32)
-        elif name in ("lr", "step", "weight_decay", "clip_norm"):
-            out[name] = np.array({"lr": 6e-4, "step": 1, "weight_decay": 0.1,
-                                  "clip_norm": 1.0}[name], np.float32)
-        elif name.endswith(".bias"):
-            out[name] = np.zeros(dims, np.float32)
-        elif ".ln_" in name or name.startswith("ln_"):
-            out[name] = np.ones(dims, np.float32)
-        else:
-            out[name] = (rng.standard_normal(dims) * 0.02).astype(np.float32)
-    return out
 
 
 def contract(exe, inputs, work, extra=()):
@@ -175,12 +155,10 @@ def torch_train(tokens, targets, steps):
     TF32 matmuls as gptc's cuBLASLt calls; the first step's loss and the
     median step time."""
     import torch
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    import train_step as ts
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(0)
-    model = ts.GPTModel(ts.CFG).cuda().train()
+    model = GPTModel(CFG).cuda().train()
     opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
     x = torch.from_numpy(tokens.astype(np.int64)).cuda()
     y = torch.from_numpy(targets.astype(np.int64)).cuda()
@@ -209,7 +187,7 @@ def time_gpt2(d, work):
     print(f"  {'shape':14} {'gptc ms':>8} {'tok/s':>9} {'TFLOP/s':>8} "
           f"{'MFU':>5} {'eager ms':>9} {'tok/s':>9} {'loss gptc/eager':>16}")
     for b, t in ((4, 64), (1, 1024), (8, 1024), (16, 1024)):
-        inputs = train_inputs(names, b, t, 50257)
+        inputs = train_inputs(names, b, t)
         out, err = contract(os.path.join(d, "gpt2-train-cuda"), inputs, work,
                             ["--repeat", "5"])
         ms = float(re.search(r"train_step: ([0-9.]+) ms median", err).group(1))

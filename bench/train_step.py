@@ -121,15 +121,17 @@ def torch_step_time(b, t, steps, compiled):
     return float(np.median(times))
 
 
-def train_inputs(names, b, t, path):
-    """Random GPT-2-style weights, zero moments, ids and the scalars."""
+def train_inputs(names, b, t, vocab=CFG["vocab_size"]):
+    """Random GPT-2-style weights, zero moments, ids and the scalars of a
+    training step whose inputs are `names` ((kind, name, shape) from the
+    plan), as a dict of arrays."""
     rng = np.random.default_rng(0)
     out = {}
     for kind, name, shape in names:
         dims = [] if shape == "-" else [int(x) for x in shape.split(",")
                                         if x.isdigit()]
         if name in ("tokens", "targets"):
-            out[name] = rng.integers(0, CFG["vocab_size"], (b, t)).astype(np.int32)
+            out[name] = rng.integers(0, vocab, (b, t)).astype(np.int32)
         elif name.startswith("adam."):
             out[name] = np.zeros(dims, np.float32)
         elif name in ("lr", "step", "weight_decay", "clip_norm"):
@@ -141,7 +143,7 @@ def train_inputs(names, b, t, path):
             out[name] = np.ones(dims, np.float32)
         else:
             out[name] = (rng.standard_normal(dims) * 0.02).astype(np.float32)
-    save_file(out, path)
+    return out
 
 
 def main():
@@ -189,7 +191,7 @@ def main():
                                   r"AdamW\)\s+([0-9.]+) MFLOP", info)
             flops = float(per_token.group(1)) * 1e6 * b * t
             inputs = os.path.join(work, f"{label}.safetensors")
-            train_inputs(names, b, t, inputs)
+            save_file(train_inputs(names, b, t), inputs)
             out = subprocess.run(
                 [exe, "--inputs", inputs, "-o", os.path.join(work, "out"),
                  "--threads", str(args.threads), "--repeat", str(args.steps)],

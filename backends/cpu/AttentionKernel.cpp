@@ -22,12 +22,6 @@ namespace gptc {
 
 namespace {
 
-std::string floatLiteral(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.9gf", v);
-  return buf;
-}
-
 /// cache_write (new [B*H, T, D], positions [B, T] if any, then the cache
 /// [B*H, S, D] written in place) and cached_attention (q, k and v caches,
 /// positions, then out). Positions outside the cache are a kernel error.
@@ -70,7 +64,7 @@ std::string cacheTranslationUnit(const KernelDesc &d) {
   }
 )";
     s += "  attend<" + D + ">(s, " +
-         floatLiteral(std::stod(d.param("scale", "1"))) +
+         cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
          ", data(args[0]), data(args[1]), data(args[2]), ids(args[3]), "
          "data(args[4]), parallelFor);\n";
   }
@@ -104,7 +98,8 @@ std::string translationUnit(const KernelDesc &d) {
   s += "  p.T = extent(" + arg(q) + ", 1);\n";
   s += "  p.S = extent(" + arg(q + 1) + ", 1);\n";
   s += "  p.causal = " + d.param("causal", "false") + ";\n";
-  s += "  p.scale = " + floatLiteral(std::stod(d.param("scale", "1"))) + ";\n";
+  s += "  p.scale = " + cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
+       ";\n";
   if (rng) {
     s += "  p.dropout = true;\n";
     s += "  p.p = " + d.param("p", "0") + ";\n";

@@ -5,6 +5,7 @@
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/Runtime/Error.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -63,6 +64,12 @@ int64_t extent(void *b, int d) {
 } // namespace
 
 )";
+}
+
+std::string cxxFloatLiteral(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.9gf", v);
+  return buf;
 }
 
 void compileCxxKernel(const std::string &name, const std::string &source,

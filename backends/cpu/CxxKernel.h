@@ -23,6 +23,9 @@ namespace gptc {
 /// extent of a halide_buffer_t; scalar of an int32 argument).
 std::string cxxKernelPrelude();
 
+/// `v` as a C++ float literal that reads back as the same float.
+std::string cxxFloatLiteral(double v);
+
 /// Compiles `source`, which defines `extern "C" int NAME_argv(void **)`,
 /// for `target` (host, cpu-avx2 or cpu-avx512) at -O3 into `prefix.o`
 /// (relocatably linked with `linkObjects`), and writes `prefix.h` declaring

@@ -54,6 +54,30 @@ __device__ inline float dropFactor(const Problem &pb, int64_t b, int64_t i,
              : 0.0f;
 }
 
+/// The keys a block of queries sees: under causal, those up to its last
+/// query.
+__device__ inline int64_t keysSeen(const Problem &pb) {
+  int64_t last = minRows(pb.T, (blockIdx.x + 1) * int64_t(kRows)) - 1;
+  return pb.causal ? minRows(pb.S, last + 1) : pb.S;
+}
+
+/// Copies keys and values k0.. (at most kRows, up to `end`) of batch `b`
+/// into shared memory, between barriers; returns how many.
+template <int D>
+__device__ inline int stageKeys(const Problem &pb, int64_t b, int64_t k0,
+                                int64_t end, const float *k, const float *v,
+                                float (*ks)[D], float (*vs)[D]) {
+  int n = static_cast<int>(minRows(kRows, end - k0));
+  __syncthreads();
+  for (int r = threadIdx.x; r < n; r += blockDim.x)
+    for (int c = 0; c < D; ++c) {
+      ks[r][c] = k[(b * pb.S + k0 + r) * D + c];
+      vs[r][c] = v[(b * pb.S + k0 + r) * D + c];
+    }
+  __syncthreads();
+  return n;
+}
+
 /// Grid (ceil(T / kRows), batch), kRows threads: thread i of block (x, b)
 /// computes query x * kRows + i.
 template <int D>
@@ -68,18 +92,9 @@ __global__ void attentionForward(Problem pb, const float *q, const float *k,
     acc[c] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  // Keys past the block's last query are masked for all of it.
-  int64_t last = minRows(pb.T, (blockIdx.x + 1) * kRows) - 1;
-  int64_t end = pb.causal ? minRows(pb.S, last + 1) : pb.S;
+  const int64_t end = keysSeen(pb);
   for (int64_t k0 = 0; k0 < end; k0 += kRows) {
-    int n = static_cast<int>(minRows(kRows, end - k0));
-    __syncthreads();
-    for (int r = threadIdx.x; r < n; r += blockDim.x)
-      for (int c = 0; c < D; ++c) {
-        ks[r][c] = k[(b * pb.S + k0 + r) * D + c];
-        vs[r][c] = v[(b * pb.S + k0 + r) * D + c];
-      }
-    __syncthreads();
+    int n = stageKeys<D>(pb, b, k0, end, k, v, ks, vs);
     if (!active)
       continue;
     for (int r = 0; r < n; ++r) {
@@ -122,17 +137,9 @@ __global__ void attentionBackwardQ(Problem pb, const float *q, const float *k,
     acc[c] = 0.0f;
   }
   const float li = active ? lse[b * pb.T + i] : 0.0f;
-  int64_t last = minRows(pb.T, (blockIdx.x + 1) * kRows) - 1;
-  int64_t end = pb.causal ? minRows(pb.S, last + 1) : pb.S;
+  const int64_t end = keysSeen(pb);
   for (int64_t k0 = 0; k0 < end; k0 += kRows) {
-    int n = static_cast<int>(minRows(kRows, end - k0));
-    __syncthreads();
-    for (int r = threadIdx.x; r < n; r += blockDim.x)
-      for (int c = 0; c < D; ++c) {
-        ks[r][c] = k[(b * pb.S + k0 + r) * D + c];
-        vs[r][c] = v[(b * pb.S + k0 + r) * D + c];
-      }
-    __syncthreads();
+    int n = stageKeys<D>(pb, b, k0, end, k, v, ks, vs);
     if (!active)
       continue;
     for (int r = 0; r < n; ++r) {

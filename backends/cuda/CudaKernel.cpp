@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CudaKernel.h"
+#include "CxxKernel.h"
 
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/Runtime/Error.h"
@@ -28,12 +29,6 @@ namespace fs = std::filesystem;
 namespace gptc {
 
 namespace {
-
-std::string floatLiteral(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.9gf", v);
-  return buf;
-}
 
 std::string translationUnit(const KernelDesc &d) {
   const std::string &family = d.family;
@@ -86,7 +81,7 @@ unsigned blocks(int64_t n, int64_t per) {
     s += "  pb.T = extent(" + arg(q) + ", 1);\n";
     s += "  pb.S = extent(" + arg(q + 1) + ", 1);\n";
     s += "  pb.causal = " + d.param("causal", "false") + ";\n";
-    s += "  pb.scale = " + floatLiteral(std::stod(d.param("scale", "1"))) +
+    s += "  pb.scale = " + cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
          ";\n";
     if (p > 0) {
       s += "  pb.dropout = true;\n  pb.p = " + d.param("p", "0") + ";\n";
@@ -128,7 +123,7 @@ unsigned blocks(int64_t n, int64_t per) {
     s += "  int64_t bh = extent(args[0], 2), T = extent(args[0], 1);\n";
     s += "  cachedAttention<" + D + "><<<blocks(bh * T, 64), 64>>>(bh, " + H +
          ", T, extent(args[1], 1), " +
-         floatLiteral(std::stod(d.param("scale", "1"))) +
+         cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
          ", data(args[0]), data(args[1]), data(args[2]), ids(args[3]), "
          "data(args[4]));\n";
     s += "  return launched(\"" + d.name + "\");\n";

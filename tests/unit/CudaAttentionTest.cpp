@@ -1,0 +1,115 @@
+//===- CudaAttentionTest.cpp - The CUDA attention kernels, emulated -------===//
+//
+// backends/cuda/Attention.cuh run on the CPU (CudaEmulation.h: a thread
+// per CUDA thread, barriers, blocks in turn) against the double-precision
+// reference the CPU kernels are tested with: forward, both backward
+// kernels, causal and not, with and without dropout (the same Philox masks);
+// and the KV-cache kernels against the CPU's (CachedAttention.h). Machines
+// without a GPU can so check the kernels' arithmetic and indexing; timing,
+// occupancy and races between blocks need the GPU tier.
+//
+//===----------------------------------------------------------------------===//
+
+#include "AttentionReference.h"
+#include "CachedAttention.h"
+#include "CudaEmulation.h"
+
+#include "Attention.cuh"
+
+#include <gtest/gtest.h>
+
+using namespace gptc;
+using namespace gptc::test;
+using cuda_emulation::launch;
+
+namespace {
+
+template <int D> void checkAgainstReference() {
+  const Shape shapes[] = {{1, 1, true},
+                          {7, 7, true},
+                          {70, 70, true},
+                          {5, 9, false},
+                          {64, 130, false}};
+  for (bool dropout : {false, true})
+    for (Shape s : shapes) {
+      SCOPED_TRACE(testing::Message() << "D=" << D << " T=" << s.T << " S="
+                                      << s.S << (s.causal ? " causal" : "")
+                                      << (dropout ? " dropout" : ""));
+      flash::Problem pb = problem(2, s, D, dropout);
+      Tensors x = randomInputs(pb.batch, s.T, s.S, D, unsigned(s.T * 7 + D));
+      cuda::Problem cp{pb.batch, pb.T, pb.S,    pb.causal, pb.scale,
+                       dropout,  pb.p, pb.seed, pb.step,   pb.id};
+      // NaN everywhere, so an element left unwritten cannot pass.
+      std::vector<float> out(pb.batch * s.T * D, NAN), lse(pb.batch * s.T, NAN),
+          dq(pb.batch * s.T * D, NAN), dk(pb.batch * s.S * D, NAN),
+          dv(pb.batch * s.S * D, NAN);
+      unsigned qBlocks = unsigned((s.T + cuda::kRows - 1) / cuda::kRows);
+      unsigned kBlocks = unsigned((s.S + cuda::kRows - 1) / cuda::kRows);
+      dim3 queries(qBlocks, unsigned(pb.batch)),
+          keys(kBlocks, unsigned(pb.batch));
+      launch(queries, dim3(cuda::kRows), cuda::attentionForward<D>, cp,
+             x.q.data(), x.k.data(), x.v.data(), out.data(), lse.data());
+      launch(queries, dim3(cuda::kRows), cuda::attentionBackwardQ<D>, cp,
+             x.q.data(), x.k.data(), x.v.data(), out.data(), lse.data(),
+             x.dout.data(), dq.data());
+      launch(keys, dim3(cuda::kRows), cuda::attentionBackwardKV<D>, cp,
+             x.q.data(), x.k.data(), x.v.data(), out.data(), lse.data(),
+             x.dout.data(), dk.data(), dv.data());
+      Reference want(pb, D, x);
+      expectClose(out, want.out, 2e-5, "out");
+      expectClose(lse, want.lse, 1e-5, "lse");
+      expectClose(dq, want.dq, 2e-5, "dq");
+      expectClose(dk, want.dk, 2e-5, "dk");
+      expectClose(dv, want.dv, 2e-5, "dv");
+    }
+}
+
+} // namespace
+
+TEST(CudaAttention, MatchesReferenceD8) { checkAgainstReference<8>(); }
+TEST(CudaAttention, MatchesReferenceD64) { checkAgainstReference<64>(); }
+
+// Two new tokens per sequence at different positions (one sequence from
+// slot 0), written then attended, as the CPU's KV-cache kernels do it.
+TEST(CudaAttention, CacheKernelsMatchTheCpu) {
+  constexpr int D = 8;
+  const int64_t B = 2, H = 3, T = 2, S = 10;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = u(rng);
+    return v;
+  };
+  std::vector<float> q = random(B * H * T * D), k = random(B * H * T * D),
+                     v = random(B * H * T * D);
+  std::vector<float> kc = random(B * H * S * D), vc = random(B * H * S * D);
+  std::vector<int32_t> positions = {4, 5, 0, 1};
+  kvcache::Shape shape{B, H, T, S, D};
+  // The CPU kernels.
+  std::vector<float> kcCpu = kc, vcCpu = vc, outCpu(q.size(), NAN);
+  kvcache::write(shape, k.data(), positions.data(), kcCpu.data());
+  kvcache::write(shape, v.data(), positions.data(), vcCpu.data());
+  kvcache::attend<D>(shape, 0.35f, q.data(), kcCpu.data(), vcCpu.data(),
+                     positions.data(), outCpu.data(), nullptr);
+  // The CUDA kernels.
+  std::vector<float> outGpu(q.size(), NAN);
+  unsigned writes = unsigned((B * H * T * D + 255) / 256);
+  launch(dim3(writes), dim3(256), cuda::cacheWrite<D>, B * H, H, T, S,
+         static_cast<const float *>(k.data()),
+         static_cast<const int32_t *>(positions.data()), kc.data());
+  launch(dim3(writes), dim3(256), cuda::cacheWrite<D>, B * H, H, T, S,
+         static_cast<const float *>(v.data()),
+         static_cast<const int32_t *>(positions.data()), vc.data());
+  EXPECT_EQ(kc, kcCpu);
+  EXPECT_EQ(vc, vcCpu);
+  launch(dim3(unsigned((B * H * T + 63) / 64)), dim3(64),
+         cuda::cachedAttention<D>, B * H, H, T, S, 0.35f,
+         static_cast<const float *>(q.data()),
+         static_cast<const float *>(kc.data()),
+         static_cast<const float *>(vc.data()),
+         static_cast<const int32_t *>(positions.data()), outGpu.data());
+  for (size_t i = 0; i < q.size(); ++i)
+    EXPECT_NEAR(outGpu[i], outCpu[i], 1e-5) << "element " << i;
+}

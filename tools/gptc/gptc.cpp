@@ -32,6 +32,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -478,6 +479,44 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
                 << formatBytes(static_cast<double>(
                        name == "loss_grad" ? c.savedBytes : c.peakLiveBytes))
                 << "\n";
+
+  // What generation keeps per token: @decode's cache inputs [B, H, S, D].
+  {
+    mlir::OwningOpRef<mlir::ModuleOp> cached = fused->clone();
+    mlir::PassManager pm(module.getContext());
+    pm.addPass(createGptKVCache());
+    std::cout << "\ngeneration (--task=generate, KV cache):\n";
+    auto decode = mlir::succeeded(pm.run(*cached))
+                      ? cached->lookupSymbol<mlir::func::FuncOp>("decode")
+                      : nullptr;
+    if (!decode) {
+      std::cout << "  not available: the model cannot be cached (see the "
+                   "error above)\n";
+    } else {
+      int64_t perToken = 0, tensors = 0;
+      for (unsigned i = 0; i < decode.getNumArguments(); ++i) {
+        auto name = decode.getArgAttrOfType<mlir::StringAttr>(i, "gpt.input");
+        if (!name || !name.getValue().starts_with("cache."))
+          continue;
+        auto type =
+            mlir::cast<mlir::RankedTensorType>(decode.getArgument(i).getType());
+        perToken += type.getDimSize(1) * type.getDimSize(3) * 4;
+        ++tensors;
+      }
+      int64_t length = dims.count("T") ? dims["T"] : 1;
+      int64_t batch = dims.count("B") ? dims["B"] : 1;
+      auto line = [](const std::string &label, const std::string &value) {
+        std::cout << "  " << std::left << std::setw(44) << label << value
+                  << "\n";
+      };
+      line("cache per token of a sequence",
+           formatBytes(static_cast<double>(perToken)) + " (" +
+               std::to_string(tensors) + " caches [B, H, S, D])");
+      line("caches at B=" + std::to_string(batch) +
+               ", S=" + std::to_string(length),
+           formatBytes(static_cast<double>(perToken * batch * length)));
+    }
+  }
 
   // The CPU backend's memory plan at these sizes: one arena per function,
   // temporaries placed by liveness (runtime/Plan.cpp).

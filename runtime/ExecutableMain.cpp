@@ -16,13 +16,17 @@
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Trainer.h"
 
+#include "HalideRuntime.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -134,8 +138,43 @@ double parseNumber(const std::string &flag, const char *v) {
   return x;
 }
 
+/// Host memory behind the Device interface: with GPTC_DEVICE=host, CPU
+/// executables take the executor's device path (separate buffers, copies in
+/// and out, inputs kept between runs, training state fed back, in-place
+/// cache writes), so tests check that path on machines without a GPU.
+class HostMemoryDevice : public Device {
+public:
+  std::string name() const override { return "host"; }
+  void *allocate(int64_t bytes, const std::string &what) override {
+    // 256-byte aligned, as cudaMalloc's memory is.
+    size_t size = (static_cast<size_t>(bytes) + 255) / 256 * 256;
+    void *p = std::aligned_alloc(256, size);
+    if (!p)
+      throw RuntimeError("out of memory: " + what);
+    return p;
+  }
+  void release(void *p) override { std::free(p); }
+  void upload(void *dst, const void *src, int64_t bytes) override {
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  void download(void *dst, const void *src, int64_t bytes) override {
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  void copy(void *dst, const void *src, int64_t bytes) override {
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  void bind(halide_buffer_t &b, void *p) override {
+    b.host = static_cast<uint8_t *>(p);
+  }
+  void unbind(halide_buffer_t &) override {}
+  void synchronize() override {}
+};
+
 Executor makeExecutor(ExecutorOptions options) {
   Plan plan = Plan::parse(gptc_plan_text);
+  const char *device = std::getenv("GPTC_DEVICE");
+  if (plan.target == "cpu" && device && std::string(device) == "host")
+    options.device = std::make_shared<HostMemoryDevice>();
   if (plan.target == "cuda") {
     if (!gptc_make_cuda_device)
       throw RuntimeError("this executable was built for CUDA without the "

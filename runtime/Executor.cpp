@@ -327,6 +327,15 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     }
   }
 
+  if (Device *dev = options.device.get(); dev && feedBack && resident)
+    for (auto &[name, v] : fn->outputs) {
+      auto it = deviceInputs.find(name);
+      if (it == deviceInputs.end() || !resident(name) || !it->second.uploaded)
+        continue;
+      int64_t bytes = numel(evalShape(fn->values[v].shape, syms)) * 4;
+      if (bytes == it->second.bytes)
+        dev->copy(it->second.ptr, data[v], bytes);
+    }
   std::map<std::string, TensorData> out;
   for (auto &[name, v] : fn->outputs) {
     if (keep && !keep(name))
@@ -343,6 +352,16 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     out[name] = std::move(t);
   }
   return out;
+}
+
+std::unique_ptr<TensorData> Executor::fetch(const std::string &name) const {
+  auto it = deviceInputs.find(name);
+  if (!options.device || it == deviceInputs.end() || !it->second.uploaded)
+    return nullptr;
+  auto t = std::make_unique<TensorData>();
+  t->bytes.resize(static_cast<size_t>(it->second.bytes));
+  options.device->download(t->bytes.data(), it->second.ptr, it->second.bytes);
+  return t;
 }
 
 void Executor::printProfile(std::ostream &os) const {

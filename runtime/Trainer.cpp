@@ -32,6 +32,7 @@
 #include <iostream>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -334,6 +335,12 @@ std::string Trainer::sample() {
 }
 
 void Trainer::saveCheckpoint(const std::string &path, int64_t step) {
+  // On a GPU the training state lives there: bring it back first.
+  if (exec.onDevice())
+    for (auto &[name, shape] : params)
+      for (const std::string &n : {name, "adam.m." + name, "adam.v." + name})
+        if (std::unique_ptr<TensorData> t = exec.fetch(n))
+          state.tensors.at(n).bytes = std::move(t->bytes);
   SafetensorsFile ckpt;
   for (auto &[name, shape] : params)
     for (const std::string &n : {name, "adam.m." + name, "adam.v." + name})
@@ -477,6 +484,18 @@ int Trainer::run() {
   std::vector<double> stepLoss(startStep, std::nan(""));
   std::vector<EvalPoint> evals;
   std::vector<int32_t> in(tokensPerStep), tg(tokensPerStep);
+  // On a GPU, parameters and moments stay there from step to step: each
+  // step's new values replace the inputs on the device, and only the loss
+  // comes back (checkpoints fetch the rest).
+  if (exec.onDevice()) {
+    std::set<std::string> names;
+    for (const ParamSpec &p : params)
+      names.insert(p.name);
+    exec.keepOnDevice([names](const std::string &n) {
+      return n.rfind("adam.", 0) == 0 || names.count(n) > 0;
+    });
+    exec.feedOutputsBack(true);
+  }
   auto started = std::chrono::steady_clock::now();
   int64_t epoch = -1;
   for (int64_t step = startStep + 1; step <= totalSteps; ++step) {
@@ -500,8 +519,10 @@ int Trainer::run() {
     auto isGrad = [](const std::string &name) {
       return name.rfind("grad.", 0) == 0;
     };
-    auto out = exec.run("train_step", state, o.data, step,
-                        [&](const std::string &n) { return !isGrad(n); });
+    auto out =
+        exec.run("train_step", state, o.data, step, [&](const std::string &n) {
+          return exec.onDevice() ? n == "loss" : !isGrad(n);
+        });
     double l = scalarOf(out.at("loss"));
     if (!std::isfinite(l)) {
       std::string culprit;

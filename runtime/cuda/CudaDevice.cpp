@@ -94,6 +94,11 @@ public:
                      cudaMemcpyDeviceToHost),
           "a copy from the GPU");
   }
+  void copy(void *dst, const void *src, int64_t bytes) override {
+    check(cudaMemcpy(dst, src, static_cast<size_t>(bytes),
+                     cudaMemcpyDeviceToDevice),
+          "a copy on the GPU");
+  }
   void bind(halide_buffer_t &b, void *p) override {
     b.host = nullptr;
     if (halide_cuda_wrap_device_ptr(nullptr, &b,

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <spawn.h>
@@ -148,6 +149,31 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   std::vector<double> la = losses(a), lb = losses(b);
   ASSERT_EQ(la.size(), 12u);
   ASSERT_EQ(lb.size(), 12u);
+  EXPECT_EQ(la, lb);
+  SafetensorsFile ca = readSafetensors(a + "/checkpoint.safetensors");
+  SafetensorsFile cb = readSafetensors(b + "/checkpoint.safetensors");
+  ASSERT_EQ(ca.tensors.size(), cb.tensors.size());
+  for (auto &[name, t] : ca.tensors)
+    EXPECT_EQ(t.bytes, cb.find(name)->bytes) << name;
+}
+
+// GPTC_DEVICE=host runs the executor's GPU code path in host memory:
+// separate buffers with copies in and out, parameters and moments kept
+// "on the device" and replaced by each step's outputs, checkpoints fetched
+// back. Training must not change by a bit.
+TEST(Trainer, DevicePathTrainsTheSame) {
+  std::string a = kWork + "plain", b = kWork + "device", log;
+  std::vector<std::string> args = {"--steps", "6", "--eval-interval", "3"};
+  std::vector<std::string> plain = flags(a), device = flags(b);
+  plain.insert(plain.end(), args.begin(), args.end());
+  device.insert(device.end(), args.begin(), args.end());
+  ASSERT_EQ(train(plain, log), 0) << log;
+  setenv("GPTC_DEVICE", "host", 1);
+  int rc = train(device, log);
+  unsetenv("GPTC_DEVICE");
+  ASSERT_EQ(rc, 0) << log;
+  std::vector<double> la = losses(a), lb = losses(b);
+  ASSERT_EQ(la.size(), 6u);
   EXPECT_EQ(la, lb);
   SafetensorsFile ca = readSafetensors(a + "/checkpoint.safetensors");
   SafetensorsFile cb = readSafetensors(b + "/checkpoint.safetensors");

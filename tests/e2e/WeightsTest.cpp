@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -261,6 +262,31 @@ TEST(Weights, BatchOfPromptsMatchesEachAlone) {
       << out;
   EXPECT_EQ(idLines(out), alone) << out;
   EXPECT_NE(out.find("(KV cache, batch 3)"), std::string::npos) << out;
+}
+
+// The executor's GPU code path in host memory (GPTC_DEVICE=host): weights
+// and KV caches kept "on the device", caches written in place there; the
+// batch's ids must not change.
+TEST(Weights, DevicePathGeneratesTheSame) {
+  const std::vector<std::string> cmd = {tinyExecutable("generate"),
+                                        "--weights",
+                                        kGoldens + "hf-tiny/model.safetensors",
+                                        "--prompt-ids",
+                                        "5 9 200 31",
+                                        "--prompt-ids",
+                                        "77",
+                                        "--max-new-tokens",
+                                        "12",
+                                        "--ignore-eos",
+                                        "--print-ids"};
+  std::string plain, device;
+  ASSERT_EQ(runCapture(cmd, plain), 0) << plain;
+  setenv("GPTC_DEVICE", "host", 1);
+  int rc = runCapture(cmd, device);
+  unsetenv("GPTC_DEVICE");
+  ASSERT_EQ(rc, 0) << device;
+  ASSERT_EQ(idLines(plain).size(), 2u) << plain;
+  EXPECT_EQ(idLines(device), idLines(plain));
 }
 
 // Flags of export and generation that cannot be honoured.

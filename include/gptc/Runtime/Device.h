@@ -30,6 +30,8 @@ public:
   virtual void release(void *p) = 0;
   virtual void upload(void *dst, const void *src, int64_t bytes) = 0;
   virtual void download(void *dst, const void *src, int64_t bytes) = 0;
+  /// Device to device.
+  virtual void copy(void *dst, const void *src, int64_t bytes) = 0;
   /// Points `b` at `p` for a kernel call; unbind undoes it after the call.
   virtual void bind(halide_buffer_t &b, void *p) = 0;
   virtual void unbind(halide_buffer_t &b) = 0;

@@ -65,6 +65,17 @@ public:
     resident = std::move(keep);
   }
 
+  /// On a device: after each run, outputs named like a kept input (a
+  /// training step's parameters and moments) replace that input's device
+  /// copy, so training state stays on the device; fetch() reads it back.
+  void feedOutputsBack(bool on) { feedBack = on; }
+
+  /// The device copy of input `name` (as kept there), on the host; without
+  /// a device or before the input was used, nullptr.
+  std::unique_ptr<TensorData> fetch(const std::string &name) const;
+
+  bool onDevice() const { return options.device != nullptr; }
+
 private:
   Plan plan;
   std::vector<KernelEntry> entries;
@@ -86,6 +97,7 @@ private:
   };
   std::map<std::string, DeviceInput> deviceInputs;
   std::function<bool(const std::string &)> resident;
+  bool feedBack = false;
 };
 
 } // namespace gptc

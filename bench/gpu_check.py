@@ -236,7 +236,20 @@ def time_w3(d, work):
           f"transformers generate {64 / total:.0f} tok/s overall")
 
 
+def cublas_path():
+    """CUDA executables find libcublasLt through the toolkit's rpath; where
+    the toolkit lacks it, PyTorch's pip copy serves."""
+    try:
+        import nvidia.cublas
+        lib = os.path.join(list(nvidia.cublas.__path__)[0], "lib")
+        os.environ["LD_LIBRARY_PATH"] = (
+            lib + os.pathsep + os.environ.get("LD_LIBRARY_PATH", ""))
+    except ImportError:
+        pass
+
+
 def run(d, cpu_only):
+    cublas_path()
     work = tempfile.mkdtemp(prefix="gptc-gpu-check-")
     try:
         if not cpu_only:

@@ -194,10 +194,10 @@ private:
   }
 
   TensorData run(const std::string &fn) {
-    return exec
-        .run(fn, state, "generation", 0,
-             [](const std::string &n) { return n == "logits"; })
-        .at("logits");
+    return std::move(
+        exec.run(fn, state, "generation", 0,
+                 [](const std::string &n) { return n == "logits"; })
+            .at("logits"));
   }
 
   /// Samples the next token of every sequence whose tokens are all fed.

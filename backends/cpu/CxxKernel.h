@@ -23,6 +23,11 @@ namespace gptc {
 /// extent of a halide_buffer_t; scalar of an int32 argument).
 std::string cxxKernelPrelude();
 
+/// Writes `prefix.h`, declaring the kernel's `NAME_argv` entry and then
+/// `declarations`. Throws RuntimeError when it cannot.
+void writeKernelHeader(const std::string &name, const std::string &prefix,
+                       const std::string &declarations = "");
+
 /// `v` as a C++ float literal that reads back as the same float.
 std::string cxxFloatLiteral(double v);
 

@@ -1,4 +1,5 @@
-//===- Gemv.h - Matrix products with a few rows, at memory speed -*- C++ -*-===//
+//===- Gemv.h - Matrix products with a few rows, at memory speed -*- C++
+//-*-===//
 //
 // Decoding multiplies one row per sequence by each weight matrix: every
 // weight is read once per token and used for a handful of FMAs, so the
@@ -66,8 +67,7 @@ inline float gelu(float x) {
   return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
 }
 
-inline float epilogue(const Problem &p, float x, const float *bias,
-                      int64_t n) {
+inline float epilogue(const Problem &p, float x, const float *bias, int64_t n) {
   if (p.epilogue == Epilogue::None)
     return x;
   x += bias[n];
@@ -138,8 +138,8 @@ inline void transposedTask(void *ctx, int t) {
   const int64_t n0 = t * kRowsPerTask, n1 = std::min(p.N, n0 + kRowsPerTask);
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t m = 0; m < p.M; ++m)
-      x.partial[m * p.N + n] = epilogue(
-          p, dot(x.a + m * p.K, x.b + n * p.K, p.K), x.bias, n);
+      x.partial[m * p.N + n] =
+          epilogue(p, dot(x.a + m * p.K, x.b + n * p.K, p.K), x.bias, n);
 }
 
 inline void parallel(ParallelFor pf, int n, void (*task)(void *, int),

@@ -96,6 +96,18 @@ std::vector<double> losses(const std::string &dir) {
   return r;
 }
 
+/// The checkpoints of runs `a` and `b` hold the same tensors, bit for bit.
+void expectSameCheckpoints(const std::string &a, const std::string &b) {
+  SafetensorsFile ca = readSafetensors(a + "/checkpoint.safetensors");
+  SafetensorsFile cb = readSafetensors(b + "/checkpoint.safetensors");
+  ASSERT_EQ(ca.tensors.size(), cb.tensors.size());
+  for (auto &[name, t] : ca.tensors) {
+    const TensorData *other = cb.find(name);
+    ASSERT_TRUE(other) << name;
+    EXPECT_EQ(t.bytes, other->bytes) << name;
+  }
+}
+
 TEST(Trainer, LossFallsOnTheVerdict) {
   std::string dir = kWork + "fall", log;
   std::vector<std::string> args = flags(dir);
@@ -150,11 +162,7 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   ASSERT_EQ(la.size(), 12u);
   ASSERT_EQ(lb.size(), 12u);
   EXPECT_EQ(la, lb);
-  SafetensorsFile ca = readSafetensors(a + "/checkpoint.safetensors");
-  SafetensorsFile cb = readSafetensors(b + "/checkpoint.safetensors");
-  ASSERT_EQ(ca.tensors.size(), cb.tensors.size());
-  for (auto &[name, t] : ca.tensors)
-    EXPECT_EQ(t.bytes, cb.find(name)->bytes) << name;
+  expectSameCheckpoints(a, b);
 }
 
 // GPTC_DEVICE=host runs the executor's GPU code path in host memory:
@@ -175,11 +183,7 @@ TEST(Trainer, DevicePathTrainsTheSame) {
   std::vector<double> la = losses(a), lb = losses(b);
   ASSERT_EQ(la.size(), 6u);
   EXPECT_EQ(la, lb);
-  SafetensorsFile ca = readSafetensors(a + "/checkpoint.safetensors");
-  SafetensorsFile cb = readSafetensors(b + "/checkpoint.safetensors");
-  ASSERT_EQ(ca.tensors.size(), cb.tensors.size());
-  for (auto &[name, t] : ca.tensors)
-    EXPECT_EQ(t.bytes, cb.find(name)->bytes) << name;
+  expectSameCheckpoints(a, b);
 }
 
 TEST(Trainer, SigintWritesACheckpointAndExitsZero) {

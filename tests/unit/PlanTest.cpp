@@ -96,6 +96,14 @@ TEST(Plan, RejectsMalformedPlans) {
   } catch (const RuntimeError &e) {
     EXPECT_STREQ(e.what(), "plan line 3: unknown value kind 'frob'");
   }
+  EXPECT_EQ(Plan::parse("gptc-plan 1\ntarget cuda\n").target, "cuda");
+  EXPECT_EQ(Plan::parse("gptc-plan 1\n").target, "cpu");
+  try {
+    Plan::parse("gptc-plan 1\ntarget tpu\n");
+    FAIL();
+  } catch (const RuntimeError &e) {
+    EXPECT_STREQ(e.what(), "plan line 2: unknown target 'tpu'");
+  }
 }
 
 } // namespace

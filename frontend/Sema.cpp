@@ -17,6 +17,7 @@
 
 #include "gptc/Frontend/Sema.h"
 #include "gptc/Frontend/Parser.h"
+#include "gptc/IR/OpInfo.h"
 #include "gptc/Support/Glob.h"
 
 #include <cmath>
@@ -1606,53 +1607,22 @@ private:
   // Builtins
   //===------------------------------------------------------------------===//
 
+  /// The builtins are the ops that declare one in GptOps.td.
   void registerBuiltins() {
-    auto I = [](int64_t v) { return std::optional<Value>(Value::integer(v)); };
-    auto F = [](double v) { return std::optional<Value>(Value::number(v)); };
-    auto B = [](bool v) { return std::optional<Value>(Value::boolean(v)); };
-    std::optional<Value> req;
-    for (const char *u : {"exp", "log", "sqrt", "tanh", "gelu", "relu"})
-      builtins[u] = {{{"x", req}}, &Elaborator::biUnary};
-    builtins["softmax"] = {{{"x", req}, {"axis", I(-1)}},
-                           &Elaborator::biSoftmax};
-    builtins["log_softmax"] = {{{"x", req}, {"axis", I(-1)}},
-                               &Elaborator::biSoftmax};
-    for (const char *r : {"sum", "mean", "max", "var"})
-      builtins[r] = {{{"x", req}, {"axis", I(-1)}, {"keepdim", B(false)}},
-                     &Elaborator::biReduce};
-    builtins["matmul"] = {{{"a", req}, {"b", req}}, &Elaborator::biMatmul};
-    builtins["transpose"] = {{{"x", req}, {"dim0", I(-2)}, {"dim1", I(-1)}},
-                             &Elaborator::biTranspose};
-    builtins["reshape"] = {{{"x", req}, {"shape", req}},
-                           &Elaborator::biReshape};
-    builtins["split"] = {{{"x", req}, {"parts", req}, {"axis", I(-1)}},
-                         &Elaborator::biSplit};
-    builtins["masked_fill"] = {{{"x", req}, {"mask", req}, {"value", req}},
-                               &Elaborator::biMaskedFill};
-    builtins["causal_mask"] = {{{"n", req}}, &Elaborator::biCausalMask};
-    builtins["dropout"] = {{{"x", req}, {"p", req}}, &Elaborator::biDropout};
-    builtins["embedding"] = {{{"ids", req}, {"table", req}},
-                             &Elaborator::biEmbedding};
-    builtins["arange"] = {{{"n", req}}, &Elaborator::biArange};
-    builtins["layer_norm"] = {
-        {{"x", req}, {"scale", req}, {"shift", req}, {"eps", F(1e-5)}},
-        &Elaborator::biLayerNorm};
-    builtins["cross_entropy"] = {
-        {{"logits", req}, {"targets", req}, {"ignore_index", I(-100)}},
-        &Elaborator::biCrossEntropy};
+#define GPT_BUILTIN(Name, Rule, ...)                                           \
+  builtins[Name] = {__VA_ARGS__, &Elaborator::Rule};
+#include "gptc/IR/GptOpTable.inc"
   }
 
   Value biUnary(BoundArgs &a, const CallExpr &c) {
     const Value &x = a.values[0];
-    if (x.isStaticNumber() && c.callee != "gelu" && c.callee != "relu") {
-      double v = x.asDouble();
-      if ((c.callee == "log" && v <= 0) || (c.callee == "sqrt" && v < 0))
+    if (x.isStaticNumber()) {
+      // Folded with the op's own formula, so `exp(1.0)` here and in a kernel
+      // agree; a non-finite result (log of 0, sqrt of -1) is an error.
+      double r = ops::unaryFormula(c.callee)(x.asDouble());
+      if (!std::isfinite(r))
         throw CompileError(a.locs[0],
                            c.callee + " of " + x.describe() + " is undefined");
-      double r = c.callee == "exp"    ? std::exp(v)
-                 : c.callee == "log"  ? std::log(v)
-                 : c.callee == "sqrt" ? std::sqrt(v)
-                                      : std::tanh(v);
       return Value::number(r);
     }
     requireFloat(x, a.locs[0], c.callee);

@@ -1,8 +1,9 @@
 //===- CostModel.cpp - FLOPs and activation memory of a function ----------===//
 //
-// FLOPs: a matrix product costs 2*m*k*n; other ops a few operations per
-// element (GELU 8, layer norm 8, softmax 5, cross entropy 4 per logit,
-// others 1), which is what a roofline comparison needs. Memory counts the
+// FLOPs: each op declares its cost in GptOps.td (a few operations per
+// result or input element: GELU 8, layer norm 8, softmax 5, cross entropy 4
+// per logit, most others 1), which is what a roofline comparison needs;
+// products (matmul, attention) are computed here: 2*m*k*n. Memory counts the
 // bytes of every op result; the peak is the most results alive at once with
 // each freed after its last use in program order.
 //
@@ -10,6 +11,7 @@
 
 #include "gptc/IR/CostModel.h"
 #include "gptc/IR/GptOps.h"
+#include "gptc/IR/OpInfo.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -26,6 +28,35 @@ static int64_t bytesOf(Type t) {
   auto r = cast<RankedTensorType>(t);
   return r.getNumElements() *
          std::max<int64_t>(1, r.getElementTypeBitWidth() / 8);
+}
+
+/// The ops whose cost ODS declares as Gpt_CustomCost: products.
+static void customFlops(Operation *op, double n, Cost &c) {
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<gpt::MatmulOp>([&](auto m) {
+        auto a = cast<RankedTensorType>(m.getLhs().getType());
+        c.matmulFlops += 2.0 * n * a.getShape().back();
+      })
+      .Case<gpt::AttentionOp>([&](auto a) {
+        // Two products of q [.., T, D] with the keys; causal halves them.
+        auto q = cast<RankedTensorType>(a.getQ().getType()).getShape();
+        auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
+        double products = 4.0 * numel(a.getQ().getType()) * k[k.size() - 2];
+        c.matmulFlops += a.getCausal() ? products / 2 : products;
+        c.otherFlops +=
+            5.0 * numel(a.getQ().getType()) / q.back() * k[k.size() - 2];
+      })
+      .Case<gpt::AttentionGradOp>([&](auto a) {
+        // Recomputing the scores and four more products.
+        auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
+        double products = 10.0 * numel(a.getQ().getType()) * k[k.size() - 2];
+        c.matmulFlops += a.getCausal() ? products / 2 : products;
+      })
+      .Default([&](Operation *o) {
+        llvm::report_fatal_error("gpt." + o->getName().stripDialect() +
+                                 " declares a custom cost that "
+                                 "CostModel.cpp does not compute");
+      });
 }
 
 FailureOr<Cost> estimateCost(func::FuncOp func) {
@@ -45,41 +76,22 @@ FailureOr<Cost> estimateCost(func::FuncOp func) {
         return op.emitOpError("has a dynamic result type; specialize the "
                               "function's dims before estimating its cost");
     double n = static_cast<double>(numel(result));
-    llvm::TypeSwitch<Operation *>(&op)
-        .Case<gpt::MatmulOp>([&](auto m) {
-          auto a = cast<RankedTensorType>(m.getLhs().getType());
-          c.matmulFlops += 2.0 * n * a.getShape().back();
-        })
-        .Case<gpt::GeluOp, gpt::LayerNormOp>(
-            [&](Operation *) { c.otherFlops += 8 * n; })
-        .Case<gpt::SoftmaxOp, gpt::LogSoftmaxOp>(
-            [&](Operation *) { c.otherFlops += 5 * n; })
-        .Case<gpt::CrossEntropyOp>([&](auto ce) {
-          c.otherFlops += 4.0 * numel(ce.getLogits().getType());
-        })
-        .Case<gpt::AttentionOp>([&](auto a) {
-          // Two products of q [.., T, D] with the keys; causal halves them.
-          auto q = cast<RankedTensorType>(a.getQ().getType()).getShape();
-          auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
-          double products = 4.0 * numel(a.getQ().getType()) * k[k.size() - 2];
-          c.matmulFlops += a.getCausal() ? products / 2 : products;
-          c.otherFlops +=
-              5.0 * numel(a.getQ().getType()) / q.back() * k[k.size() - 2];
-        })
-        .Case<gpt::AttentionGradOp>([&](auto a) {
-          // Recomputing the scores and four more products.
-          auto k = cast<RankedTensorType>(a.getK().getType()).getShape();
-          double products = 10.0 * numel(a.getQ().getType()) * k[k.size() - 2];
-          c.matmulFlops += a.getCausal() ? products / 2 : products;
-        })
-        .Case<gpt::SumOp, gpt::MeanOp, gpt::MaxOp, gpt::VarOp>(
-            [&](Operation *o) {
-              c.otherFlops += numel(o->getOperand(0).getType());
-            })
-        .Case<gpt::EmbeddingOp, gpt::ReshapeOp, gpt::TransposeOp, gpt::SplitOp,
-              gpt::SliceOp, gpt::ConstantOp, gpt::ArangeOp, gpt::CausalMaskOp>(
-            [&](Operation *) {})
-        .Default([&](Operation *) { c.otherFlops += n; });
+    const ops::OpInfo *info = ops::lookupOp(op.getName().stripDialect());
+    if (!info)
+      return op.emitOpError("has no entry in the op table");
+    switch (info->costBasis) {
+    case ops::CostBasis::none:
+      break;
+    case ops::CostBasis::result:
+      c.otherFlops += info->flopsPerElement * n;
+      break;
+    case ops::CostBasis::input:
+      c.otherFlops += info->flopsPerElement * numel(op.getOperand(0).getType());
+      break;
+    case ops::CostBasis::custom:
+      customFlops(&op, n, c);
+      break;
+    }
     if (isa<gpt::ConstantOp>(op))
       continue;
     int64_t b = 0;

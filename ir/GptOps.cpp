@@ -131,6 +131,9 @@ SAME_AS_INPUT(ExpOp)
 SAME_AS_INPUT(LogOp)
 SAME_AS_INPUT(SqrtOp)
 SAME_AS_INPUT(TanhOp)
+SAME_AS_INPUT(SinOp)
+SAME_AS_INPUT(CosOp)
+SAME_AS_INPUT(SigmoidOp)
 SAME_AS_INPUT(ReluOp)
 SAME_AS_INPUT(GeluOp)
 SAME_AS_INPUT(PowOp)
@@ -650,6 +653,23 @@ GRAD(TanhOp) {
   GptBuilder gb{b, getLoc()};
   Value y = getResult();
   grads.push_back(gb.mul(g, gb.sub(gb.cst(1.0), gb.mul(y, y))));
+}
+
+GRAD(SinOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.mul(g, CosOp::create(b, getLoc(), getInput())));
+}
+
+GRAD(CosOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.neg(gb.mul(g, SinOp::create(b, getLoc(), getInput()))));
+}
+
+GRAD(SigmoidOp) {
+  // s' = s (1 - s), from the forward's result.
+  GptBuilder gb{b, getLoc()};
+  Value y = getResult();
+  grads.push_back(gb.mul(g, gb.mul(y, gb.sub(gb.cst(1.0), y))));
 }
 
 GRAD(ReluOp) {

@@ -9,6 +9,7 @@
 
 #include "gptc/IR/Interpreter.h"
 #include "gptc/IR/GptOps.h"
+#include "gptc/IR/OpInfo.h"
 #include "gptc/Runtime/Philox.h"
 #include "gptc/Runtime/Safetensors.h"
 
@@ -247,6 +248,14 @@ private:
 
   void eval(Operation &op) {
     using namespace gpt;
+    // Elementwise ops with a formula in ODS evaluate it in double.
+    if (isa<GptDialect>(op.getDialect())) {
+      StringRef name = op.getName().stripDialect();
+      if (auto f = ops::unaryFormula(name))
+        return set(op, map(in(op.getOperand(0)), f));
+      if (auto f = ops::binaryFormula(name))
+        return set(op, zip(in(op.getOperand(0)), in(op.getOperand(1)), f));
+    }
     llvm::TypeSwitch<Operation *>(&op)
         .Case<arith::ConstantIndexOp>([&](auto c) { indices[c] = c.value(); })
         .Case<arith::MulIOp>(
@@ -286,52 +295,10 @@ private:
         .Case<ConstantOp>([&](auto c) {
           set(op, Buffer{{}, {c.getValue().convertToDouble()}});
         })
-        .Case<NegOp>([&](auto o) {
-          set(op, map(in(o.getInput()), [](double x) { return -x; }));
-        })
-        .Case<ExpOp>([&](auto o) {
-          set(op, map(in(o.getInput()), [](double x) { return std::exp(x); }));
-        })
-        .Case<LogOp>([&](auto o) {
-          set(op, map(in(o.getInput()), [](double x) { return std::log(x); }));
-        })
-        .Case<SqrtOp>([&](auto o) {
-          set(op, map(in(o.getInput()), [](double x) { return std::sqrt(x); }));
-        })
-        .Case<TanhOp>([&](auto o) {
-          set(op, map(in(o.getInput()), [](double x) { return std::tanh(x); }));
-        })
-        .Case<ReluOp>([&](auto o) {
-          set(op,
-              map(in(o.getInput()), [](double x) { return x > 0 ? x : 0.0; }));
-        })
-        .Case<GeluOp>([&](auto o) {
-          const double c = std::sqrt(2.0 / M_PI);
-          set(op, map(in(o.getInput()), [c](double x) {
-                return 0.5 * x *
-                       (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
-              }));
-        })
         .Case<PowOp>([&](auto o) {
           double e = o.getExponent().convertToDouble();
           set(op,
               map(in(o.getInput()), [e](double x) { return std::pow(x, e); }));
-        })
-        .Case<AddOp>([&](auto o) {
-          set(op, zip(in(o.getLhs()), in(o.getRhs()),
-                      [](double a, double b) { return a + b; }));
-        })
-        .Case<SubOp>([&](auto o) {
-          set(op, zip(in(o.getLhs()), in(o.getRhs()),
-                      [](double a, double b) { return a - b; }));
-        })
-        .Case<MulOp>([&](auto o) {
-          set(op, zip(in(o.getLhs()), in(o.getRhs()),
-                      [](double a, double b) { return a * b; }));
-        })
-        .Case<DivOp>([&](auto o) {
-          set(op, zip(in(o.getLhs()), in(o.getRhs()),
-                      [](double a, double b) { return a / b; }));
         })
         .Case<MatmulOp>(
             [&](auto o) { set(op, matmul(in(o.getLhs()), in(o.getRhs()))); })

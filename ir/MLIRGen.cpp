@@ -6,7 +6,9 @@
 //  2. Each symbolic dim (B, T) is a `tensor.dim` of the first input dim that
 //     is exactly that symbol; products of symbols are `arith.muli`.
 //  3. Every Sema node becomes one gpt op (or a function argument), with the
-//     result type Sema computed and the node's source location.
+//     result type Sema computed and the node's source location. Sema names
+//     nodes after ops' mnemonics and attributes after their ODS names, so
+//     no op needs its own code here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,12 +32,6 @@ void loadGptDialects(MLIRContext &context) {
 }
 
 namespace {
-
-template <typename T> T attrOf(const Node &n, const char *name) {
-  const Attr *a = n.attr(name);
-  assert(a && "Sema sets every attribute MLIRGen reads");
-  return std::get<T>(*a);
-}
 
 class MLIRGenImpl {
 public:
@@ -139,7 +135,7 @@ private:
       const Node &n = e.nodes[argNodes[i]];
       bool isParam = n.op == "param";
       func.setArgAttr(i, isParam ? "gpt.param" : "gpt.input",
-                      b.getStringAttr(attrOf<std::string>(n, "name")));
+                      b.getStringAttr(std::get<std::string>(*n.attr("name"))));
       if (!isParam) {
         // Name each input dim (B, T, or its size) so tools can bind them.
         SmallVector<Attribute> dims;
@@ -175,97 +171,64 @@ private:
     func::ReturnOp::create(b, locOf(e.loc, ""), values[e.result]);
   }
 
+  /// Sema names each node after its op's mnemonic and each attribute after
+  /// the op's ODS attribute, so one generic rule builds every op:
+  ///  - int64, double, bool, int list: I64Attr, F64Attr, BoolAttr,
+  ///    DenseI64ArrayAttr;
+  ///  - a list of dims `X`: the static list `static_X` and an index operand
+  ///    `dynamic_X` per symbolic dim (with operand segment sizes when the
+  ///    op has several variadic groups);
+  ///  - ops that make a tensor from a size (causal_mask, arange) take the
+  ///    size of their result's first dim; dropout numbers its ids.
   Value genNode(const Node &n, const std::vector<Value> &values) {
     mlir::Location l = locOf(n.loc, n.scope);
-    RankedTensorType t = tensorType(n.type);
-    auto in = [&](size_t k) { return values[n.operands[k]]; };
-    const std::string &op = n.op;
-
-    if (op == "constant")
-      return gpt::ConstantOp::create(
-          b, l, t, b.getF64FloatAttr(attrOf<double>(n, "value")));
-#define UNARY(name, Op)                                                        \
-  if (op == name)                                                              \
-    return gpt::Op::create(b, l, t, in(0));
-    UNARY("neg", NegOp)
-    UNARY("exp", ExpOp)
-    UNARY("log", LogOp)
-    UNARY("sqrt", SqrtOp)
-    UNARY("tanh", TanhOp)
-    UNARY("gelu", GeluOp)
-    UNARY("relu", ReluOp)
-#undef UNARY
-#define BINARY(name, Op)                                                       \
-  if (op == name)                                                              \
-    return gpt::Op::create(b, l, t, in(0), in(1));
-    BINARY("add", AddOp)
-    BINARY("sub", SubOp)
-    BINARY("mul", MulOp)
-    BINARY("div", DivOp)
-    BINARY("matmul", MatmulOp)
-    BINARY("embedding", EmbeddingOp)
-#undef BINARY
-    if (op == "pow")
-      return gpt::PowOp::create(
-          b, l, t, in(0), b.getF64FloatAttr(attrOf<double>(n, "exponent")));
-    if (op == "transpose")
-      return gpt::TransposeOp::create(
-          b, l, t, in(0),
-          b.getDenseI64ArrayAttr(attrOf<std::vector<int64_t>>(n, "perm")));
-    if (op == "reshape") {
-      SmallVector<int64_t> statics;
-      SmallVector<Value> dynamics;
-      mixedDims(attrOf<std::vector<Dim>>(n, "shape"), l, statics, dynamics);
-      return gpt::ReshapeOp::create(b, l, t, in(0), dynamics,
-                                    b.getDenseI64ArrayAttr(statics));
+    OperationState state(l, "gpt." + n.op);
+    if (!state.name.isRegistered())
+      llvm::report_fatal_error(llvm::Twine("Sema produced gpt.") + n.op +
+                               ", which the dialect does not define");
+    state.addTypes(tensorType(n.type));
+    for (int k : n.operands)
+      state.addOperands(values[k]);
+    SmallVector<int32_t> segments{static_cast<int32_t>(n.operands.size())};
+    NamedAttrList props;
+    for (const auto &[name, attr] : n.attrs) {
+      if (auto *dims = std::get_if<std::vector<Dim>>(&attr)) {
+        SmallVector<int64_t> statics;
+        SmallVector<Value> dynamics;
+        mixedDims(*dims, l, statics, dynamics);
+        props.append("static_" + name, b.getDenseI64ArrayAttr(statics));
+        state.addOperands(dynamics);
+        segments.push_back(static_cast<int32_t>(dynamics.size()));
+        continue;
+      }
+      Attribute a = std::visit(
+          [&](const auto &v) -> Attribute {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, int64_t>)
+              return b.getI64IntegerAttr(v);
+            else if constexpr (std::is_same_v<T, double>)
+              return b.getF64FloatAttr(v);
+            else if constexpr (std::is_same_v<T, bool>)
+              return b.getBoolAttr(v);
+            else if constexpr (std::is_same_v<T, std::string>)
+              return b.getStringAttr(v);
+            else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+              return b.getDenseI64ArrayAttr(v);
+            else
+              return Attribute();
+          },
+          attr);
+      props.append(name, a);
     }
-    if (op == "split")
-      return gpt::SplitOp::create(b, l, t, in(0), attrOf<int64_t>(n, "axis"),
-                                  attrOf<int64_t>(n, "parts"),
-                                  attrOf<int64_t>(n, "index"));
-    if (op == "slice") {
-      SmallVector<int64_t> starts, ends;
-      SmallVector<Value> dynStarts, dynEnds;
-      mixedDims(attrOf<std::vector<Dim>>(n, "starts"), l, starts, dynStarts);
-      mixedDims(attrOf<std::vector<Dim>>(n, "ends"), l, ends, dynEnds);
-      return gpt::SliceOp::create(
-          b, l, t, in(0), dynStarts, b.getDenseI64ArrayAttr(starts), dynEnds,
-          b.getDenseI64ArrayAttr(ends),
-          b.getDenseI64ArrayAttr(attrOf<std::vector<int64_t>>(n, "squeeze")));
-    }
-#define REDUCE(name, Op)                                                       \
-  if (op == name)                                                              \
-    return gpt::Op::create(b, l, t, in(0), attrOf<int64_t>(n, "axis"),         \
-                           attrOf<bool>(n, "keepdim"));
-    REDUCE("sum", SumOp)
-    REDUCE("mean", MeanOp)
-    REDUCE("max", MaxOp)
-    REDUCE("var", VarOp)
-#undef REDUCE
-    if (op == "softmax")
-      return gpt::SoftmaxOp::create(b, l, t, in(0), attrOf<int64_t>(n, "axis"));
-    if (op == "log_softmax")
-      return gpt::LogSoftmaxOp::create(b, l, t, in(0),
-                                       attrOf<int64_t>(n, "axis"));
-    if (op == "masked_fill")
-      return gpt::MaskedFillOp::create(
-          b, l, t, in(0), in(1), b.getF64FloatAttr(attrOf<double>(n, "value")));
-    if (op == "causal_mask")
-      return gpt::CausalMaskOp::create(b, l, t, dimValue(n.type.shape[0], l));
-    if (op == "arange")
-      return gpt::ArangeOp::create(b, l, t, dimValue(n.type.shape[0], l));
-    if (op == "dropout")
-      return gpt::DropoutOp::create(b, l, t, in(0),
-                                    b.getF64FloatAttr(attrOf<double>(n, "p")),
-                                    b.getI64IntegerAttr(nextDropoutId++));
-    if (op == "layer_norm")
-      return gpt::LayerNormOp::create(
-          b, l, t, in(0), in(1), in(2),
-          b.getF64FloatAttr(attrOf<double>(n, "eps")));
-    if (op == "cross_entropy")
-      return gpt::CrossEntropyOp::create(b, l, t, in(0), in(1),
-                                         attrOf<int64_t>(n, "ignore_index"));
-    llvm_unreachable("Sema produced an op MLIRGen does not know");
+    if (n.op == "causal_mask" || n.op == "arange")
+      state.addOperands(dimValue(n.type.shape[0], l));
+    if (n.op == "dropout")
+      props.append("id", b.getI64IntegerAttr(nextDropoutId++));
+    if (segments.size() > 2)
+      props.append("operandSegmentSizes", b.getDenseI32ArrayAttr(segments));
+    if (!props.empty())
+      state.propertiesAttr = props.getDictionary(&ctx);
+    return b.create(state)->getResult(0);
   }
 
   MLIRContext &ctx;

@@ -172,7 +172,7 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
     // anyway by the rules; drop them before deciding what is saved.
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
       if (!forward.contains(&op) && op.use_empty() && isPure(&op) &&
-          !op.hasTrait<OpTrait::IsTerminator>())
+          !op.hasTrait<mlir::OpTrait::IsTerminator>())
         op.erase();
 
     // Tag the forward values the backward reads: the activations training

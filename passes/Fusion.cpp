@@ -60,16 +60,14 @@ namespace {
 
 /// Recomputed in every kernel that reads them.
 bool isCheap(Operation *op) {
-  return isa<ConstantOp, CausalMaskOp, ArangeOp>(op);
+  return op->hasTrait<gptc::gpt::OpTrait::Generator>();
 }
 
 /// One output element reads a bounded set of input elements: fusing the op
 /// into its consumer never repeats work beyond a broadcast.
 bool isInjective(Operation *op) {
-  return isa<NegOp, ExpOp, LogOp, SqrtOp, TanhOp, ReluOp, GeluOp, PowOp, AddOp,
-             SubOp, MulOp, DivOp, StepOp, DropoutOp, MaskedFillOp, TransposeOp,
-             ReshapeOp, SplitOp, SliceOp, UnsqueezeOp, BroadcastLikeOp,
-             EmbeddingOp, UnsplitOp>(op);
+  return op->hasTrait<gptc::gpt::OpTrait::Elementwise>() ||
+         op->hasTrait<gptc::gpt::OpTrait::Injective>();
 }
 
 /// The only op using `v`'s defining op's result, or null.

@@ -167,20 +167,17 @@ void sinkLastPosition(SliceOp slice, Value batch) {
     // The operands to slice too; others are broadcast over the positions.
     SmallVector<unsigned> positional;
     bool ok = false;
-    if (isa<AddOp, SubOp, MulOp, DivOp>(def)) {
+    if (def->hasTrait<gptc::gpt::OpTrait::PositionWise>()) {
       ok = true;
-      for (unsigned i = 0; i < 2; ++i) {
-        int64_t r =
-            cast<RankedTensorType>(def->getOperand(i).getType()).getRank();
-        if (r == rank)
+      for (unsigned i = 0; i < def->getNumOperands(); ++i) {
+        auto t = dyn_cast<RankedTensorType>(def->getOperand(i).getType());
+        if (!t)
+          continue;
+        if (t.getRank() == rank)
           positional.push_back(i);
-        else if (r >= rank - 1)
+        else if (t.getRank() >= rank - 1)
           ok = false; // reaches the position dim: would need its own slice
       }
-    } else if (isa<NegOp, ExpOp, LogOp, SqrtOp, TanhOp, ReluOp, GeluOp, PowOp,
-                   DropoutOp, LayerNormOp>(def)) {
-      ok = true;
-      positional.push_back(0);
     } else if (auto mm = dyn_cast<MatmulOp>(def)) {
       ok = cast<RankedTensorType>(mm.getRhs().getType()).getRank() == 2 &&
            rank >= 3;

@@ -22,6 +22,7 @@
 #include "FusedKernel.h"
 #include "FastMath.h"
 
+#include "gptc/IR/OpInfo.h"
 #include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Philox.h"
 
@@ -91,7 +92,35 @@ private:
                                  const std::vector<Expr> &idx) const;
   /// Defines `r.f` by `body(indices)`.
   template <typename F> void define(Tensor &r, F body);
+  /// Lowers one op line of the description into `values`.
   void lowerOp(const std::string &line);
+
+  // The op being lowered: lowerOp sets these, then calls its lowering.
+  std::string name, op;                     ///< "v3", "add"
+  std::vector<Tensor *> args;               ///< Its operands.
+  std::map<std::string, std::string> attrs; ///< Its attributes, as text.
+  Tensor r;                                 ///< Its result.
+  int rank = 0;                             ///< The result's rank.
+
+  /// Fails unless the op has `n` operands.
+  void need(size_t n) const;
+  /// Defines `r` elementwise from one or two (broadcast) operands.
+  template <typename F> void unary(F fn);
+  template <typename F> void binary(F fn);
+  /// A reduction along `axis` of x: a kernel-local Func of x's other dims,
+  /// returned as a function of the indices of x (the axis index ignored).
+  template <typename Combine, typename Elem>
+  std::function<Expr(std::vector<Expr>)>
+  reduceAlong(const Tensor &x, int axis, Combine combine, Expr init, Elem elem);
+  /// Ops lowered alike: sum, mean, max, var; softmax, log_softmax;
+  /// cross_entropy and its gradient.
+  void lowerReduction();
+  void lowerSoftmaxLike();
+  void lowerCrossEntropyLike();
+  /// The lowering of each op GptOps.td assigns to the fused family: a
+  /// missing one fails to link, naming the op.
+#define GPT_FUSED_OP(Mnemonic, Class) void lower##Class();
+#include "gptc/IR/GptOpTable.inc"
   /// Schedules a kernel-local reduction Func.
   void computeRoot(Func f, int rank);
   /// Schedules a reduction Func (kernel-local or the output): pure init
@@ -322,6 +351,85 @@ Expr philoxWord(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1,
   return select(lane == 0, c0, lane == 1, c1, lane == 2, c2, c3);
 }
 
+void FusedBuilder::need(size_t n) const {
+  if (args.size() != n)
+    fail(op + " expects " + std::to_string(n) + " operands");
+}
+
+template <typename F> void FusedBuilder::unary(F fn) {
+  need(1);
+  Tensor &x = *args[0];
+  define(r, [&](auto idx) { return fn(x.at(idx)); });
+}
+
+template <typename F> void FusedBuilder::binary(F fn) {
+  need(2);
+  Tensor &a = *args[0], &b = *args[1];
+  define(r, [&](auto idx) {
+    return fn(a.at(broadcastIdx(a, idx)), b.at(broadcastIdx(b, idx)));
+  });
+}
+
+template <typename Combine, typename Elem>
+std::function<Expr(std::vector<Expr>)>
+FusedBuilder::reduceAlong(const Tensor &x, int axis, Combine combine, Expr init,
+                          Elem elem) {
+  Func red(name + "_red" + std::to_string(reductionCount++));
+  std::vector<Var> vars;
+  for (size_t i = 0; i + 1 < x.rank(); ++i)
+    vars.push_back(Var("j" + std::to_string(i)));
+  RDom k(0, x.shape[axis], "k");
+  auto inIdx = [&](Expr kk) {
+    std::vector<Expr> idx;
+    for (int i = 0, j = 0; i < static_cast<int>(x.rank()); ++i)
+      idx.push_back(i == axis ? kk : Expr(vars[j++]));
+    return idx;
+  };
+  std::vector<Var> rev(vars.rbegin(), vars.rend());
+  std::vector<Expr> revE(rev.begin(), rev.end());
+  if (rev.empty()) {
+    // To a scalar: fixed chunks of kChunk elements reduced in parallel,
+    // V lanes each, then the partial results in order. The chunking does
+    // not depend on the thread count, so neither does the result.
+    const int V = vectorLanes(), kChunk = 64 * V;
+    Expr n = x.shape[0];
+    Func part(name + "_part" + std::to_string(reductionCount++));
+    Var lane("lane"), u("u");
+    RDom c(0, kChunk / V, "c");
+    Expr i = u * kChunk + c.x * V + lane;
+    part(lane, u) = init;
+    part(lane, u) =
+        combine(part(lane, u), select(i < n, elem({clamp(i, 0, n - 1)}), init));
+    if (gpu) {
+      gpuRoot(part);
+    } else {
+      part.compute_root().vectorize(lane).parallel(u);
+      part.update().vectorize(lane).parallel(u);
+    }
+    RDom all(0, V, 0, (n + kChunk - 1) / kChunk, "all");
+    red() = init;
+    red() = combine(red(), part(all.x, all.y));
+    scalarRoot(red);
+    return [red](std::vector<Expr>) { return Expr(red()); };
+  } else {
+    red(rev) = init;
+    red(rev) = combine(red(revE), elem(inIdx(k.x)));
+  }
+  computeRoot(red, static_cast<int>(vars.size()));
+  return [red, axis](std::vector<Expr> idx) {
+    idx.erase(idx.begin() + axis);
+    std::reverse(idx.begin(), idx.end());
+    return idx.empty() ? Expr(red()) : Expr(red(idx));
+  };
+}
+
+namespace {
+Expr addF(Expr a, Expr b) { return a + b; }
+// A select, not max(): Halide 14 miscompiles (invalid LLVM bitcast) a max()
+// update of a compute_root Func scheduled as here.
+Expr maxF(Expr a, Expr b) { return select(b > a, b, a); }
+} // namespace
+
 void FusedBuilder::lowerOp(const std::string &line) {
   // "v3 = add a0 v2 axis=2 : f32 B,T,32"
   size_t colon = line.rfind(" : ");
@@ -331,9 +439,10 @@ void FusedBuilder::lowerOp(const std::string &line) {
   std::vector<std::string> type = splitOn(line.substr(colon + 3), ' ');
   if (lhs.size() < 3 || lhs[1] != "=" || type.size() != 2)
     fail("malformed op '" + line + "'");
-  const std::string &name = lhs[0], &op = lhs[2];
-  std::vector<Tensor *> args;
-  std::map<std::string, std::string> attrs;
+  name = lhs[0];
+  op = lhs[2];
+  args.clear();
+  attrs.clear();
   for (size_t i = 3; i < lhs.size(); ++i) {
     size_t eq = lhs[i].find('=');
     if (eq == std::string::npos)
@@ -341,503 +450,586 @@ void FusedBuilder::lowerOp(const std::string &line) {
     else
       attrs[lhs[i].substr(0, eq)] = lhs[i].substr(eq + 1);
   }
-  auto need = [&](size_t n) {
-    if (args.size() != n)
-      fail(op + " expects " + std::to_string(n) + " operands");
-  };
-  Tensor r;
+  r = Tensor();
   r.f = newFunc(name);
   r.type = typeOf(type[0]);
   parseShape(type[1], r);
-  const int rank = static_cast<int>(r.rank());
+  rank = static_cast<int>(r.rank());
 
-  auto unary = [&](auto fn) {
-    need(1);
-    Tensor &x = *args[0];
-    define(r, [&](auto idx) { return fn(x.at(idx)); });
+  // One lowering function per op that GptOps.td assigns to this family.
+  using Lowering = void (FusedBuilder::*)();
+  static const std::map<std::string, Lowering> kLowerings = {
+#define GPT_FUSED_OP(Mnemonic, Class) {#Mnemonic, &FusedBuilder::lower##Class},
+#include "gptc/IR/GptOpTable.inc"
   };
-  auto binary = [&](auto fn) {
-    need(2);
-    Tensor &a = *args[0], &b = *args[1];
-    define(r, [&](auto idx) {
-      return fn(a.at(broadcastIdx(a, idx)), b.at(broadcastIdx(b, idx)));
-    });
-  };
-  /// A reduction along `axis` of x: a kernel-local Func of x's other dims.
-  auto reduceAlong = [&](const Tensor &x, int axis, auto combine, Expr init,
-                         auto elem) -> std::function<Expr(std::vector<Expr>)> {
-    Func red(name + "_red" + std::to_string(reductionCount++));
-    std::vector<Var> vars;
-    for (size_t i = 0; i + 1 < x.rank(); ++i)
-      vars.push_back(Var("j" + std::to_string(i)));
-    RDom k(0, x.shape[axis], "k");
-    auto inIdx = [&](Expr kk) {
-      std::vector<Expr> idx;
-      for (int i = 0, j = 0; i < static_cast<int>(x.rank()); ++i)
-        idx.push_back(i == axis ? kk : Expr(vars[j++]));
-      return idx;
-    };
-    std::vector<Var> rev(vars.rbegin(), vars.rend());
-    std::vector<Expr> revE(rev.begin(), rev.end());
-    if (rev.empty()) {
-      // To a scalar: fixed chunks of kChunk elements reduced in parallel,
-      // V lanes each, then the partial results in order. The chunking does
-      // not depend on the thread count, so neither does the result.
-      const int V = vectorLanes(), kChunk = 64 * V;
-      Expr n = x.shape[0];
-      Func part(name + "_part" + std::to_string(reductionCount++));
-      Var lane("lane"), u("u");
-      RDom c(0, kChunk / V, "c");
-      Expr i = u * kChunk + c.x * V + lane;
-      part(lane, u) = init;
-      part(lane, u) = combine(part(lane, u),
-                              select(i < n, elem({clamp(i, 0, n - 1)}), init));
-      if (gpu) {
-        gpuRoot(part);
-      } else {
-        part.compute_root().vectorize(lane).parallel(u);
-        part.update().vectorize(lane).parallel(u);
-      }
-      RDom all(0, V, 0, (n + kChunk - 1) / kChunk, "all");
-      red() = init;
-      red() = combine(red(), part(all.x, all.y));
-      scalarRoot(red);
-      return [red](std::vector<Expr>) { return Expr(red()); };
-    } else {
-      red(rev) = init;
-      red(rev) = combine(red(revE), elem(inIdx(k.x)));
-    }
-    computeRoot(red, static_cast<int>(vars.size()));
-    return [red, axis](std::vector<Expr> idx) {
-      idx.erase(idx.begin() + axis);
-      std::reverse(idx.begin(), idx.end());
-      return idx.empty() ? Expr(red()) : Expr(red(idx));
-    };
-  };
-  auto addF = [](Expr a, Expr b) { return a + b; };
-  // A select, not max(): Halide 14 miscompiles (invalid LLVM bitcast) a
-  // max() update of a compute_root Func scheduled as here.
-  auto maxF = [](Expr a, Expr b) { return select(b > a, b, a); };
+  auto it = kLowerings.find(op);
+  if (it == kLowerings.end())
+    fail("the fused kernel family does not compute '" + op + "'");
+  (this->*it->second)();
 
-  if (op == "neg") {
-    unary([](Expr x) { return -x; });
-  } else if (op == "exp") {
-    unary([](Expr x) { return fastExp(x); });
-  } else if (op == "log") {
-    unary([](Expr x) { return log(x); });
-  } else if (op == "sqrt") {
-    unary([](Expr x) { return sqrt(x); });
-  } else if (op == "tanh") {
-    unary([](Expr x) { return fastTanh(x); });
-  } else if (op == "relu") {
-    unary([](Expr x) { return max(x, 0.0f); });
-  } else if (op == "step") {
-    unary([](Expr x) { return select(x > 0.0f, 1.0f, 0.0f); });
-  } else if (op == "gelu") {
-    const float c = static_cast<float>(std::sqrt(2.0 / M_PI));
-    unary([c](Expr x) {
-      return 0.5f * x * (1.0f + fastTanh(c * (x + 0.044715f * x * x * x)));
-    });
-  } else if (op == "pow") {
-    double p = numAttr(attrs, "exponent");
-    unary([p](Expr x) -> Expr {
-      if (p == 2)
-        return x * x;
-      if (p == 3)
-        return x * x * x;
-      if (p == 0.5)
-        return sqrt(x);
-      if (p == 1)
-        return x;
-      return pow(x, static_cast<float>(p));
-    });
-  } else if (op == "add") {
-    binary([](Expr a, Expr b) { return a + b; });
-  } else if (op == "sub") {
-    binary([](Expr a, Expr b) { return a - b; });
-  } else if (op == "mul") {
-    binary([](Expr a, Expr b) { return a * b; });
-  } else if (op == "div") {
-    binary([](Expr a, Expr b) { return a / b; });
-  } else if (op == "constant") {
-    float v = static_cast<float>(numAttr(attrs, "value"));
-    define(r, [v](auto) { return Expr(v); });
-  } else if (op == "dropout") {
-    need(1);
-    Tensor &x = *args[0];
-    double p = numAttr(attrs, "p");
-    if (p == 0) {
-      define(r, [&](auto idx) { return x.at(idx); });
-    } else {
-      usesRng = true;
-      uint32_t id = static_cast<uint32_t>(numAttr(attrs, "id"));
-      float scale = static_cast<float>(1.0 / (1.0 - p));
-      // Keep iff uniform >= p, i.e. (word >> 8) >= ceil(p * 2^24).
-      uint32_t threshold = static_cast<uint32_t>(std::ceil(p * (1 << 24)));
-      define(r, [&](std::vector<Expr> idx) {
-        Expr flat = cast<uint64_t>(0);
-        for (size_t i = 0; i < idx.size(); ++i)
-          flat = flat * cast<uint64_t>(r.shape[i]) + cast<uint64_t>(idx[i]);
-        Expr group = flat >> 2;
-        Expr word = philoxWord(cast<uint32_t>(group),
-                               cast<uint32_t>(group >> 32), Expr(id), step,
-                               seedLo, seedHi, cast<uint32_t>(flat & 3));
-        Expr keep = (word >> 8) >= Expr(threshold);
-        return select(keep, x.at(idx) * scale, 0.0f);
-      });
-    }
-  } else if (op == "masked_fill") {
-    need(2);
-    Tensor &x = *args[0], &m = *args[1];
-    float v = static_cast<float>(numAttr(attrs, "value"));
-    define(r, [&](auto idx) {
-      return select(m.at(broadcastIdx(m, idx)) != 0, Expr(v), x.at(idx));
-    });
-  } else if (op == "causal_mask") {
-    define(r, [](auto idx) { return select(idx[1] > idx[0], 1, 0); });
-  } else if (op == "arange") {
-    define(r, [](auto idx) { return idx[0]; });
-  } else if (op == "transpose") {
-    need(1);
-    Tensor &x = *args[0];
-    std::vector<int64_t> perm = listAttr(attrs, "perm");
-    define(r, [&](auto idx) {
-      std::vector<Expr> in(idx.size());
-      for (size_t i = 0; i < perm.size(); ++i)
-        in[perm[i]] = idx[i];
-      return x.at(in);
-    });
-  } else if (op == "reshape") {
-    need(1);
-    Tensor &x = *args[0];
-    // Dims equal on both ends keep their index; the middle is linearized.
-    size_t lead = 0, trail = 0;
-    while (lead < x.rank() && lead < r.rank() && x.dims[lead] == r.dims[lead])
-      ++lead;
-    while (trail + lead < x.rank() && trail + lead < r.rank() &&
-           x.dims[x.rank() - 1 - trail] == r.dims[r.rank() - 1 - trail])
-      ++trail;
-    define(r, [&](auto idx) {
-      Expr lin = 0;
-      for (size_t i = lead; i + trail < r.rank(); ++i)
-        lin = lin * r.shape[i] + idx[i];
-      std::vector<Expr> in(x.rank());
-      for (size_t i = 0; i < lead; ++i)
-        in[i] = idx[i];
-      for (size_t i = 0; i < trail; ++i)
-        in[x.rank() - 1 - i] = idx[r.rank() - 1 - i];
-      for (size_t i = x.rank() - trail; i-- > lead;) {
-        in[i] = lin % x.shape[i];
-        lin = lin / x.shape[i];
-      }
-      return x.at(in);
-    });
-  } else if (op == "split") {
-    need(1);
-    Tensor &x = *args[0];
-    int axis = static_cast<int>(numAttr(attrs, "axis"));
-    int index = static_cast<int>(numAttr(attrs, "index"));
-    define(r, [&](auto idx) {
-      idx[axis] = idx[axis] + index * r.shape[axis];
-      return x.at(idx);
-    });
-  } else if (op == "slice") {
-    need(1);
-    Tensor &x = *args[0];
-    std::vector<int64_t> starts = listAttr(attrs, "static_starts");
-    std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
-    if (starts.size() != x.rank())
-      fail("slice needs one start per dim");
-    for (int64_t st : starts)
-      if (st == std::numeric_limits<int64_t>::min())
-        fail("slices with a dynamic start are not supported by the CPU "
-             "backend");
-    define(r, [&](auto idx) {
-      std::vector<Expr> in;
-      size_t k = 0;
-      for (size_t i = 0; i < x.rank(); ++i) {
-        Expr st = static_cast<int>(starts[i]);
-        if (std::count(squeeze.begin(), squeeze.end(),
-                       static_cast<int64_t>(i))) // x[..., -1] counts back
-          in.push_back(starts[i] < 0 ? x.shape[i] + st : st);
-        else
-          in.push_back(idx[k++] + st);
-      }
-      return x.at(in);
-    });
-  } else if (op == "unsplit") {
-    need(2);
-    Tensor &x = *args[0];
-    int axis = static_cast<int>(numAttr(attrs, "axis"));
-    int index = static_cast<int>(numAttr(attrs, "index"));
-    define(r, [&](auto idx) {
-      Expr lo = index * x.shape[axis];
-      Expr inside = idx[axis] >= lo && idx[axis] < lo + x.shape[axis];
-      std::vector<Expr> in = idx;
-      in[axis] = clamp(idx[axis] - lo, 0, x.shape[axis] - 1);
-      return select(inside, x.at(in), 0.0f);
-    });
-  } else if (op == "unsqueeze") {
-    need(1);
-    Tensor &x = *args[0];
-    int axis = static_cast<int>(numAttr(attrs, "axis"));
-    define(r, [&](auto idx) {
-      idx.erase(idx.begin() + axis);
-      return x.at(idx);
-    });
-  } else if (op == "broadcast_like") {
-    need(2);
-    Tensor &x = *args[0];
-    define(r, [&](auto idx) { return x.at(broadcastIdx(x, idx)); });
-  } else if (op == "embedding") {
-    need(2);
-    Tensor &ids = *args[0], &table = *args[1];
-    define(r, [&](std::vector<Expr> idx) {
-      Expr c = idx.back();
-      idx.pop_back();
-      Expr row = clamp(ids.at(idx), 0, table.shape[0] - 1);
-      return table.at({row, c});
-    });
-  } else if (op == "sum" || op == "mean" || op == "max" || op == "var") {
-    need(1);
-    Tensor &x = *args[0];
-    int axis = static_cast<int>(numAttr(attrs, "axis"));
-    bool keep = numAttr(attrs, "keepdim") != 0;
-    Expr n = cast<float>(x.shape[axis]);
-    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
-    std::function<Expr(std::vector<Expr>)> red;
-    if (op == "max") {
-      red = reduceAlong(x, axis, maxF,
-                        Expr(-std::numeric_limits<float>::infinity()), xs);
-    } else {
-      auto s = reduceAlong(x, axis, addF, Expr(0.0f), xs);
-      red = s;
-      if (op != "sum")
-        red = [s, n](std::vector<Expr> i) { return s(i) / n; };
-      if (op == "var") {
-        auto mean = red;
-        auto q = reduceAlong(x, axis, addF, Expr(0.0f),
-                             [&, mean, axis](std::vector<Expr> i) {
-                               std::vector<Expr> j = i;
-                               Expr d = x.at(i) - mean(j);
-                               return d * d;
-                             });
-        red = [q, n](std::vector<Expr> i) { return q(i) / n; };
-      }
-    }
-    define(r, [&](std::vector<Expr> idx) {
-      if (!keep)
-        idx.insert(idx.begin() + axis, Expr(0));
-      return red(idx);
-    });
-  } else if (op == "softmax" || op == "log_softmax") {
-    need(1);
-    Tensor &x = *args[0];
-    int axis = static_cast<int>(numAttr(attrs, "axis"));
-    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
-    auto m = reduceAlong(x, axis, maxF,
-                         Expr(-std::numeric_limits<float>::infinity()), xs);
-    auto s =
-        reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
-          return fastExp(x.at(i) - m(i));
-        });
-    bool log = op == "log_softmax";
-    define(r, [&](auto idx) {
-      return log ? x.at(idx) - m(idx) - Halide::log(s(idx))
-                 : fastExp(x.at(idx) - m(idx)) / s(idx);
-    });
-  } else if (op == "layer_norm") {
-    need(3);
-    Tensor &x = *args[0], &g = *args[1], &b = *args[2];
-    int axis = static_cast<int>(x.rank()) - 1;
-    float eps = static_cast<float>(numAttr(attrs, "eps"));
-    Expr n = cast<float>(x.shape[axis]);
-    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
-    auto s = reduceAlong(x, axis, addF, Expr(0.0f), xs);
-    auto q =
-        reduceAlong(x, axis, addF, Expr(0.0f), [&, s, n](std::vector<Expr> i) {
-          Expr d = x.at(i) - s(i) / n;
-          return d * d;
-        });
-    define(r, [&](auto idx) {
-      Expr mean = s(idx) / n;
-      Expr inv = 1.0f / sqrt(q(idx) / n + eps);
-      return (x.at(idx) - mean) * inv * g.at({idx.back()}) + b.at({idx.back()});
-    });
-  } else if (op == "matmul") {
-    need(2);
-    Tensor &a = *args[0], &b = *args[1];
-    // mm(n, m, batch...) = sum_k a[..., m, k] * b[..., k, n].
-    Func mm(name + "_mm");
-    std::vector<Var> vars;
-    for (int i = 0; i < rank; ++i)
-      vars.push_back(Var("j" + std::to_string(i)));
-    std::vector<Expr> idx(vars.begin(), vars.end());
-    RDom k(0, a.shape[a.rank() - 1], "k");
-    std::vector<Expr> ia = broadcastIdx(a, idx), ib = broadcastIdx(b, idx);
-    // Broadcasting aligned the last two dims of a and b with (m, n): fix the
-    // contracted index.
-    ia[a.rank() - 1] = k.x;
-    ia[a.rank() - 2] = idx[rank - 2];
-    ib[b.rank() - 2] = k.x;
-    ib[b.rank() - 1] = idx[rank - 1];
-    std::vector<Var> rev(vars.rbegin(), vars.rend());
-    std::vector<Expr> revE(rev.begin(), rev.end());
-    mm(rev) = 0.0f;
-    mm(rev) += a.at(ia) * b.at(ib);
-    if (gpu) {
-      gpuRoot(mm);
-    } else {
-      mm.compute_root();
-      const int V = vectorLanes();
-      Var no("no"), ni("ni");
-      mm.vectorize(rev[0], V, TailStrategy::GuardWithIf);
-      mm.update()
-          .split(rev[0], no, ni, V, TailStrategy::GuardWithIf)
-          .reorder(ni, k.x, no)
-          .vectorize(ni);
-      if (rank >= 3) {
-        mm.parallel(rev[rank - 1]);
-        mm.update().parallel(rev[rank - 1]);
-      } else {
-        mm.update().parallel(rev[1]);
-      }
-    }
-    define(r, [&](std::vector<Expr> i) {
-      std::reverse(i.begin(), i.end());
-      return mm(i);
-    });
-  } else if (op == "unbroadcast") {
-    need(2);
-    Tensor &x = *args[0];
-    // Sum over the leading dims x has beyond r, and over r's size-1 dims.
-    size_t off = x.rank() - r.rank();
-    std::vector<size_t> summed;
-    for (size_t i = 0; i < x.rank(); ++i)
-      if (i < off || (r.dims[i - off] == "1" && x.dims[i] != "1"))
-        summed.push_back(i);
-    Region box;
-    for (size_t i : summed)
-      box.push_back(Range(0, x.shape[i]));
-    if (box.empty()) {
-      define(r, [&](auto idx) { return x.at(idx); });
-    } else {
-      RDom rd(box, "s");
-      std::vector<Var> vars;
-      for (int i = 0; i < rank; ++i)
-        vars.push_back(Var("j" + std::to_string(i)));
-      std::vector<Expr> in(x.rank());
-      for (size_t i = 0; i < x.rank(); ++i)
-        in[i] = i < off ? Expr() : Expr(vars[i - off]);
-      for (size_t j = 0; j < summed.size(); ++j)
-        in[summed[j]] = rd[j];
-      std::vector<Var> rev(vars.rbegin(), vars.rend());
-      std::vector<Expr> revE(rev.begin(), rev.end());
-      if (rev.empty()) {
-        r.f() = 0.0f;
-        r.f() += x.at(in);
-      } else {
-        r.f(rev) = 0.0f;
-        r.f(rev) += x.at(in);
-      }
-      r.hasUpdate = true;
-      for (int j = 0; j < rd.dimensions(); ++j)
-        r.rvars.push_back(rd[j]);
-    }
-  } else if (op == "cross_entropy" || op == "cross_entropy_grad") {
-    bool grad = op == "cross_entropy_grad";
-    need(grad ? 3 : 2);
-    Tensor &x = *args[grad ? 1 : 0], &t = *args[grad ? 2 : 1];
-    int ignore = static_cast<int>(numAttr(attrs, "ignore_index"));
-    int axis = static_cast<int>(x.rank()) - 1;
-    auto xs = [&](std::vector<Expr> i) { return x.at(i); };
-    auto m = reduceAlong(x, axis, maxF,
-                         Expr(-std::numeric_limits<float>::infinity()), xs);
-    auto s =
-        reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
-          return fastExp(x.at(i) - m(i));
-        });
-    // Count and (for the loss) total over every target position.
-    Region box;
-    for (size_t i = 0; i < t.rank(); ++i)
-      box.push_back(Range(0, t.shape[i]));
-    RDom rows(box, "rows");
-    std::vector<Expr> at;
-    for (size_t i = 0; i < t.rank(); ++i)
-      at.push_back(rows[i]);
-    Expr target = t.at(at);
-    Expr valid = target != ignore;
-    Func count(name + "_count");
-    count() = 0.0f;
-    count() += select(valid, 1.0f, 0.0f);
-    scalarRoot(count);
-    if (!grad) {
-      std::vector<Expr> xi = at;
-      xi.push_back(clamp(target, 0, x.shape[axis] - 1));
-      Expr lse = m(xi) + log(s(xi));
-      Func total(name + "_total");
-      total() = 0.0f;
-      total() += select(valid, lse - x.at(xi), 0.0f);
-      scalarRoot(total);
-      r.f() = total() / count();
-    } else {
-      Tensor &g = *args[0];
-      define(r, [&](std::vector<Expr> idx) {
-        std::vector<Expr> row(idx.begin(), idx.end() - 1);
-        Expr tg = t.at(row);
-        Expr p = fastExp(x.at(idx) - m(idx)) / s(idx);
-        Expr onehot = select(idx.back() == tg, 1.0f, 0.0f);
-        return select(tg != ignore, g.at({}) * (p - onehot) / count(), 0.0f);
-      });
-    }
-  } else if (op == "embedding_grad") {
-    need(3);
-    Tensor &g = *args[0], &ids = *args[1], &table = *args[2];
-    Region box;
-    for (size_t i = 0; i < ids.rank(); ++i)
-      box.push_back(Range(0, ids.shape[i]));
-    RDom pos(box, "pos");
-    std::vector<Expr> at;
-    for (size_t i = 0; i < ids.rank(); ++i)
-      at.push_back(pos[i]);
-    Var c("c"), row("row");
-    Expr id = clamp(ids.at(at), 0, table.shape[0] - 1);
-    std::vector<Expr> gi = at;
-    gi.push_back(c);
-    r.f(c, row) = 0.0f;
-    r.f(c, id) += g.at(gi);
-    if (gpu) {
-      // One thread per column: each scatters its column of every row, so
-      // no two threads write one element.
-      gpuThreads(r.f, {c, row});
-      gpuThreads(r.f.update(), {c});
-    } else {
-      const int V = vectorLanes();
-      Var co("co"), ci("ci");
-      r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
-      std::vector<VarOrRVar> order{ci};
-      for (int j = 0; j < pos.dimensions(); ++j)
-        order.push_back(pos[j]);
-      order.push_back(co);
-      r.f.update()
-          .split(c, co, ci, V, TailStrategy::GuardWithIf)
-          .reorder(order)
-          .vectorize(ci)
-          .parallel(co);
-    }
-    r.hasUpdate = true;
-    r.scheduled = true;
-    if (name != outName)
-      r.f.compute_root();
-  } else {
-    fail("the CPU backend cannot generate '" + op + "' yet");
-  }
   if (r.hasUpdate && !r.scheduled && name != outName) {
     r.f.compute_root();
     scheduleReduction(r.f, rank, r.rvars);
     r.scheduled = true;
   }
   values[name] = r;
+}
+
+//===----------------------------------------------------------------------===//
+// The lowering of each op
+//===----------------------------------------------------------------------===//
+
+void FusedBuilder::lowerNegOp() {
+  unary([](Expr x) { return -x; });
+}
+
+void FusedBuilder::lowerExpOp() {
+  unary([](Expr x) { return fastExp(x); });
+}
+
+void FusedBuilder::lowerLogOp() {
+  unary([](Expr x) { return log(x); });
+}
+
+void FusedBuilder::lowerSqrtOp() {
+  unary([](Expr x) { return sqrt(x); });
+}
+
+void FusedBuilder::lowerTanhOp() {
+  unary([](Expr x) { return fastTanh(x); });
+}
+
+void FusedBuilder::lowerSinOp() {
+  unary([](Expr x) { return ops::formula::sinFormula(x); });
+}
+
+void FusedBuilder::lowerCosOp() {
+  unary([](Expr x) { return ops::formula::cosFormula(x); });
+}
+
+void FusedBuilder::lowerSigmoidOp() {
+  unary([](Expr x) { return 1.0f / (1.0f + fastExp(-x)); });
+}
+
+void FusedBuilder::lowerReluOp() {
+  unary([](Expr x) { return max(x, 0.0f); });
+}
+
+void FusedBuilder::lowerStepOp() {
+  unary([](Expr x) { return select(x > 0.0f, 1.0f, 0.0f); });
+}
+
+void FusedBuilder::lowerGeluOp() {
+  const float c = static_cast<float>(std::sqrt(2.0 / M_PI));
+  unary([c](Expr x) {
+    return 0.5f * x * (1.0f + fastTanh(c * (x + 0.044715f * x * x * x)));
+  });
+}
+
+void FusedBuilder::lowerPowOp() {
+  double p = numAttr(attrs, "exponent");
+  unary([p](Expr x) -> Expr {
+    if (p == 2)
+      return x * x;
+    if (p == 3)
+      return x * x * x;
+    if (p == 0.5)
+      return sqrt(x);
+    if (p == 1)
+      return x;
+    return pow(x, static_cast<float>(p));
+  });
+}
+
+void FusedBuilder::lowerAddOp() {
+  binary([](Expr a, Expr b) { return a + b; });
+}
+
+void FusedBuilder::lowerSubOp() {
+  binary([](Expr a, Expr b) { return a - b; });
+}
+
+void FusedBuilder::lowerMulOp() {
+  binary([](Expr a, Expr b) { return a * b; });
+}
+
+void FusedBuilder::lowerDivOp() {
+  binary([](Expr a, Expr b) { return a / b; });
+}
+
+void FusedBuilder::lowerConstantOp() {
+  float v = static_cast<float>(numAttr(attrs, "value"));
+  define(r, [v](auto) { return Expr(v); });
+}
+
+void FusedBuilder::lowerDropoutOp() {
+  need(1);
+  Tensor &x = *args[0];
+  double p = numAttr(attrs, "p");
+  if (p == 0) {
+    define(r, [&](auto idx) { return x.at(idx); });
+  } else {
+    usesRng = true;
+    uint32_t id = static_cast<uint32_t>(numAttr(attrs, "id"));
+    float scale = static_cast<float>(1.0 / (1.0 - p));
+    // Keep iff uniform >= p, i.e. (word >> 8) >= ceil(p * 2^24).
+    uint32_t threshold = static_cast<uint32_t>(std::ceil(p * (1 << 24)));
+    define(r, [&](std::vector<Expr> idx) {
+      Expr flat = cast<uint64_t>(0);
+      for (size_t i = 0; i < idx.size(); ++i)
+        flat = flat * cast<uint64_t>(r.shape[i]) + cast<uint64_t>(idx[i]);
+      Expr group = flat >> 2;
+      Expr word =
+          philoxWord(cast<uint32_t>(group), cast<uint32_t>(group >> 32),
+                     Expr(id), step, seedLo, seedHi, cast<uint32_t>(flat & 3));
+      Expr keep = (word >> 8) >= Expr(threshold);
+      return select(keep, x.at(idx) * scale, 0.0f);
+    });
+  }
+}
+
+void FusedBuilder::lowerMaskedFillOp() {
+  need(2);
+  Tensor &x = *args[0], &m = *args[1];
+  float v = static_cast<float>(numAttr(attrs, "value"));
+  define(r, [&](auto idx) {
+    return select(m.at(broadcastIdx(m, idx)) != 0, Expr(v), x.at(idx));
+  });
+}
+
+void FusedBuilder::lowerCausalMaskOp() {
+  define(r, [](auto idx) { return select(idx[1] > idx[0], 1, 0); });
+}
+
+void FusedBuilder::lowerArangeOp() {
+  define(r, [](auto idx) { return idx[0]; });
+}
+
+void FusedBuilder::lowerTransposeOp() {
+  need(1);
+  Tensor &x = *args[0];
+  std::vector<int64_t> perm = listAttr(attrs, "perm");
+  define(r, [&](auto idx) {
+    std::vector<Expr> in(idx.size());
+    for (size_t i = 0; i < perm.size(); ++i)
+      in[perm[i]] = idx[i];
+    return x.at(in);
+  });
+}
+
+void FusedBuilder::lowerReshapeOp() {
+  need(1);
+  Tensor &x = *args[0];
+  // Dims equal on both ends keep their index; the middle is linearized.
+  size_t lead = 0, trail = 0;
+  while (lead < x.rank() && lead < r.rank() && x.dims[lead] == r.dims[lead])
+    ++lead;
+  while (trail + lead < x.rank() && trail + lead < r.rank() &&
+         x.dims[x.rank() - 1 - trail] == r.dims[r.rank() - 1 - trail])
+    ++trail;
+  define(r, [&](auto idx) {
+    Expr lin = 0;
+    for (size_t i = lead; i + trail < r.rank(); ++i)
+      lin = lin * r.shape[i] + idx[i];
+    std::vector<Expr> in(x.rank());
+    for (size_t i = 0; i < lead; ++i)
+      in[i] = idx[i];
+    for (size_t i = 0; i < trail; ++i)
+      in[x.rank() - 1 - i] = idx[r.rank() - 1 - i];
+    for (size_t i = x.rank() - trail; i-- > lead;) {
+      in[i] = lin % x.shape[i];
+      lin = lin / x.shape[i];
+    }
+    return x.at(in);
+  });
+}
+
+void FusedBuilder::lowerSplitOp() {
+  need(1);
+  Tensor &x = *args[0];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  int index = static_cast<int>(numAttr(attrs, "index"));
+  define(r, [&](auto idx) {
+    idx[axis] = idx[axis] + index * r.shape[axis];
+    return x.at(idx);
+  });
+}
+
+void FusedBuilder::lowerSliceOp() {
+  need(1);
+  Tensor &x = *args[0];
+  std::vector<int64_t> starts = listAttr(attrs, "static_starts");
+  std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
+  if (starts.size() != x.rank())
+    fail("slice needs one start per dim");
+  for (int64_t st : starts)
+    if (st == std::numeric_limits<int64_t>::min())
+      fail("slices with a dynamic start are not supported by the CPU "
+           "backend");
+  define(r, [&](auto idx) {
+    std::vector<Expr> in;
+    size_t k = 0;
+    for (size_t i = 0; i < x.rank(); ++i) {
+      Expr st = static_cast<int>(starts[i]);
+      if (std::count(squeeze.begin(), squeeze.end(),
+                     static_cast<int64_t>(i))) // x[..., -1] counts back
+        in.push_back(starts[i] < 0 ? x.shape[i] + st : st);
+      else
+        in.push_back(idx[k++] + st);
+    }
+    return x.at(in);
+  });
+}
+
+void FusedBuilder::lowerUnsplitOp() {
+  need(2);
+  Tensor &x = *args[0];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  int index = static_cast<int>(numAttr(attrs, "index"));
+  define(r, [&](auto idx) {
+    Expr lo = index * x.shape[axis];
+    Expr inside = idx[axis] >= lo && idx[axis] < lo + x.shape[axis];
+    std::vector<Expr> in = idx;
+    in[axis] = clamp(idx[axis] - lo, 0, x.shape[axis] - 1);
+    return select(inside, x.at(in), 0.0f);
+  });
+}
+
+void FusedBuilder::lowerUnsliceOp() {
+  need(2);
+  Tensor &x = *args[0];
+  std::vector<int64_t> starts = listAttr(attrs, "static_starts");
+  std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
+  if (starts.size() != r.rank())
+    fail("unslice needs one start per dim");
+  for (int64_t st : starts)
+    if (st == std::numeric_limits<int64_t>::min())
+      fail("slices with a dynamic start are not supported by the CPU "
+           "backend");
+  // The slice's element j along a kept dim is element start + j here; a
+  // squeezed dim holds only its start. Elsewhere the gradient is zero.
+  define(r, [&](std::vector<Expr> idx) {
+    Expr inside = cast<bool>(Expr(1));
+    std::vector<Expr> in;
+    for (size_t i = 0; i < r.rank(); ++i) {
+      Expr st = static_cast<int>(starts[i]);
+      if (std::count(squeeze.begin(), squeeze.end(), static_cast<int64_t>(i))) {
+        if (starts[i] < 0) // x[..., -1] counts back
+          st = r.shape[i] + st;
+        inside = inside && idx[i] == st;
+        continue;
+      }
+      Expr j = idx[i] - st;
+      Expr n = x.shape[in.size()];
+      inside = inside && j >= 0 && j < n;
+      in.push_back(clamp(j, 0, n - 1));
+    }
+    return select(inside, x.at(in), 0.0f);
+  });
+}
+
+void FusedBuilder::lowerArgmaxMaskOp() {
+  need(1);
+  Tensor &x = *args[0];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+  auto m = reduceAlong(x, axis, maxF,
+                       Expr(-std::numeric_limits<float>::infinity()), xs);
+  // The first index holding the maximum, as the interpreter picks it.
+  auto minF = [](Expr a, Expr b) { return select(b < a, b, a); };
+  auto first =
+      reduceAlong(x, axis, minF, Expr(std::numeric_limits<float>::infinity()),
+                  [&, m, axis](std::vector<Expr> i) {
+                    return select(x.at(i) == m(i), cast<float>(i[axis]),
+                                  std::numeric_limits<float>::infinity());
+                  });
+  define(r, [&, first, axis](std::vector<Expr> idx) {
+    return select(cast<float>(idx[axis]) == first(idx), 1.0f, 0.0f);
+  });
+}
+
+void FusedBuilder::lowerUnsqueezeOp() {
+  need(1);
+  Tensor &x = *args[0];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  define(r, [&](auto idx) {
+    idx.erase(idx.begin() + axis);
+    return x.at(idx);
+  });
+}
+
+void FusedBuilder::lowerBroadcastLikeOp() {
+  need(2);
+  Tensor &x = *args[0];
+  define(r, [&](auto idx) { return x.at(broadcastIdx(x, idx)); });
+}
+
+void FusedBuilder::lowerEmbeddingOp() {
+  need(2);
+  Tensor &ids = *args[0], &table = *args[1];
+  define(r, [&](std::vector<Expr> idx) {
+    Expr c = idx.back();
+    idx.pop_back();
+    Expr row = clamp(ids.at(idx), 0, table.shape[0] - 1);
+    return table.at({row, c});
+  });
+}
+
+/// sum, mean, max, var: `op` says which.
+void FusedBuilder::lowerReduction() {
+  need(1);
+  Tensor &x = *args[0];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  bool keep = numAttr(attrs, "keepdim") != 0;
+  Expr n = cast<float>(x.shape[axis]);
+  auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+  std::function<Expr(std::vector<Expr>)> red;
+  if (op == "max") {
+    red = reduceAlong(x, axis, maxF,
+                      Expr(-std::numeric_limits<float>::infinity()), xs);
+  } else {
+    auto s = reduceAlong(x, axis, addF, Expr(0.0f), xs);
+    red = s;
+    if (op != "sum")
+      red = [s, n](std::vector<Expr> i) { return s(i) / n; };
+    if (op == "var") {
+      auto mean = red;
+      auto q = reduceAlong(x, axis, addF, Expr(0.0f),
+                           [&, mean, axis](std::vector<Expr> i) {
+                             std::vector<Expr> j = i;
+                             Expr d = x.at(i) - mean(j);
+                             return d * d;
+                           });
+      red = [q, n](std::vector<Expr> i) { return q(i) / n; };
+    }
+  }
+  define(r, [&](std::vector<Expr> idx) {
+    if (!keep)
+      idx.insert(idx.begin() + axis, Expr(0));
+    return red(idx);
+  });
+}
+
+void FusedBuilder::lowerSumOp() { lowerReduction(); }
+void FusedBuilder::lowerMeanOp() { lowerReduction(); }
+void FusedBuilder::lowerMaxOp() { lowerReduction(); }
+void FusedBuilder::lowerVarOp() { lowerReduction(); }
+
+/// softmax, log_softmax: `op` says which.
+void FusedBuilder::lowerSoftmaxLike() {
+  need(1);
+  Tensor &x = *args[0];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+  auto m = reduceAlong(x, axis, maxF,
+                       Expr(-std::numeric_limits<float>::infinity()), xs);
+  auto s = reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
+    return fastExp(x.at(i) - m(i));
+  });
+  bool log = op == "log_softmax";
+  define(r, [&](auto idx) {
+    return log ? x.at(idx) - m(idx) - Halide::log(s(idx))
+               : fastExp(x.at(idx) - m(idx)) / s(idx);
+  });
+}
+
+void FusedBuilder::lowerSoftmaxOp() { lowerSoftmaxLike(); }
+void FusedBuilder::lowerLogSoftmaxOp() { lowerSoftmaxLike(); }
+
+void FusedBuilder::lowerLayerNormOp() {
+  need(3);
+  Tensor &x = *args[0], &g = *args[1], &b = *args[2];
+  int axis = static_cast<int>(x.rank()) - 1;
+  float eps = static_cast<float>(numAttr(attrs, "eps"));
+  Expr n = cast<float>(x.shape[axis]);
+  auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+  auto s = reduceAlong(x, axis, addF, Expr(0.0f), xs);
+  auto q =
+      reduceAlong(x, axis, addF, Expr(0.0f), [&, s, n](std::vector<Expr> i) {
+        Expr d = x.at(i) - s(i) / n;
+        return d * d;
+      });
+  define(r, [&](auto idx) {
+    Expr mean = s(idx) / n;
+    Expr inv = 1.0f / sqrt(q(idx) / n + eps);
+    return (x.at(idx) - mean) * inv * g.at({idx.back()}) + b.at({idx.back()});
+  });
+}
+
+void FusedBuilder::lowerMatmulOp() {
+  need(2);
+  Tensor &a = *args[0], &b = *args[1];
+  // mm(n, m, batch...) = sum_k a[..., m, k] * b[..., k, n].
+  Func mm(name + "_mm");
+  std::vector<Var> vars;
+  for (int i = 0; i < rank; ++i)
+    vars.push_back(Var("j" + std::to_string(i)));
+  std::vector<Expr> idx(vars.begin(), vars.end());
+  RDom k(0, a.shape[a.rank() - 1], "k");
+  std::vector<Expr> ia = broadcastIdx(a, idx), ib = broadcastIdx(b, idx);
+  // Broadcasting aligned the last two dims of a and b with (m, n): fix the
+  // contracted index.
+  ia[a.rank() - 1] = k.x;
+  ia[a.rank() - 2] = idx[rank - 2];
+  ib[b.rank() - 2] = k.x;
+  ib[b.rank() - 1] = idx[rank - 1];
+  std::vector<Var> rev(vars.rbegin(), vars.rend());
+  std::vector<Expr> revE(rev.begin(), rev.end());
+  mm(rev) = 0.0f;
+  mm(rev) += a.at(ia) * b.at(ib);
+  if (gpu) {
+    gpuRoot(mm);
+  } else {
+    mm.compute_root();
+    const int V = vectorLanes();
+    Var no("no"), ni("ni");
+    mm.vectorize(rev[0], V, TailStrategy::GuardWithIf);
+    mm.update()
+        .split(rev[0], no, ni, V, TailStrategy::GuardWithIf)
+        .reorder(ni, k.x, no)
+        .vectorize(ni);
+    if (rank >= 3) {
+      mm.parallel(rev[rank - 1]);
+      mm.update().parallel(rev[rank - 1]);
+    } else {
+      mm.update().parallel(rev[1]);
+    }
+  }
+  define(r, [&](std::vector<Expr> i) {
+    std::reverse(i.begin(), i.end());
+    return mm(i);
+  });
+}
+
+void FusedBuilder::lowerUnbroadcastOp() {
+  need(2);
+  Tensor &x = *args[0];
+  // Sum over the leading dims x has beyond r, and over r's size-1 dims.
+  size_t off = x.rank() - r.rank();
+  std::vector<size_t> summed;
+  for (size_t i = 0; i < x.rank(); ++i)
+    if (i < off || (r.dims[i - off] == "1" && x.dims[i] != "1"))
+      summed.push_back(i);
+  Region box;
+  for (size_t i : summed)
+    box.push_back(Range(0, x.shape[i]));
+  if (box.empty()) {
+    define(r, [&](auto idx) { return x.at(idx); });
+  } else {
+    RDom rd(box, "s");
+    std::vector<Var> vars;
+    for (int i = 0; i < rank; ++i)
+      vars.push_back(Var("j" + std::to_string(i)));
+    std::vector<Expr> in(x.rank());
+    for (size_t i = 0; i < x.rank(); ++i)
+      in[i] = i < off ? Expr() : Expr(vars[i - off]);
+    for (size_t j = 0; j < summed.size(); ++j)
+      in[summed[j]] = rd[j];
+    std::vector<Var> rev(vars.rbegin(), vars.rend());
+    std::vector<Expr> revE(rev.begin(), rev.end());
+    if (rev.empty()) {
+      r.f() = 0.0f;
+      r.f() += x.at(in);
+    } else {
+      r.f(rev) = 0.0f;
+      r.f(rev) += x.at(in);
+    }
+    r.hasUpdate = true;
+    for (int j = 0; j < rd.dimensions(); ++j)
+      r.rvars.push_back(rd[j]);
+  }
+}
+
+/// cross_entropy, cross_entropy_grad: `op` says which.
+void FusedBuilder::lowerCrossEntropyLike() {
+  bool grad = op == "cross_entropy_grad";
+  need(grad ? 3 : 2);
+  Tensor &x = *args[grad ? 1 : 0], &t = *args[grad ? 2 : 1];
+  int ignore = static_cast<int>(numAttr(attrs, "ignore_index"));
+  int axis = static_cast<int>(x.rank()) - 1;
+  auto xs = [&](std::vector<Expr> i) { return x.at(i); };
+  auto m = reduceAlong(x, axis, maxF,
+                       Expr(-std::numeric_limits<float>::infinity()), xs);
+  auto s = reduceAlong(x, axis, addF, Expr(0.0f), [&, m](std::vector<Expr> i) {
+    return fastExp(x.at(i) - m(i));
+  });
+  // Count and (for the loss) total over every target position.
+  Region box;
+  for (size_t i = 0; i < t.rank(); ++i)
+    box.push_back(Range(0, t.shape[i]));
+  RDom rows(box, "rows");
+  std::vector<Expr> at;
+  for (size_t i = 0; i < t.rank(); ++i)
+    at.push_back(rows[i]);
+  Expr target = t.at(at);
+  Expr valid = target != ignore;
+  Func count(name + "_count");
+  count() = 0.0f;
+  count() += select(valid, 1.0f, 0.0f);
+  scalarRoot(count);
+  if (!grad) {
+    std::vector<Expr> xi = at;
+    xi.push_back(clamp(target, 0, x.shape[axis] - 1));
+    Expr lse = m(xi) + log(s(xi));
+    Func total(name + "_total");
+    total() = 0.0f;
+    total() += select(valid, lse - x.at(xi), 0.0f);
+    scalarRoot(total);
+    r.f() = total() / count();
+  } else {
+    Tensor &g = *args[0];
+    define(r, [&](std::vector<Expr> idx) {
+      std::vector<Expr> row(idx.begin(), idx.end() - 1);
+      Expr tg = t.at(row);
+      Expr p = fastExp(x.at(idx) - m(idx)) / s(idx);
+      Expr onehot = select(idx.back() == tg, 1.0f, 0.0f);
+      return select(tg != ignore, g.at({}) * (p - onehot) / count(), 0.0f);
+    });
+  }
+}
+
+void FusedBuilder::lowerCrossEntropyOp() { lowerCrossEntropyLike(); }
+void FusedBuilder::lowerCrossEntropyGradOp() { lowerCrossEntropyLike(); }
+
+void FusedBuilder::lowerEmbeddingGradOp() {
+  need(3);
+  Tensor &g = *args[0], &ids = *args[1], &table = *args[2];
+  Region box;
+  for (size_t i = 0; i < ids.rank(); ++i)
+    box.push_back(Range(0, ids.shape[i]));
+  RDom pos(box, "pos");
+  std::vector<Expr> at;
+  for (size_t i = 0; i < ids.rank(); ++i)
+    at.push_back(pos[i]);
+  Var c("c"), row("row");
+  Expr id = clamp(ids.at(at), 0, table.shape[0] - 1);
+  std::vector<Expr> gi = at;
+  gi.push_back(c);
+  r.f(c, row) = 0.0f;
+  r.f(c, id) += g.at(gi);
+  if (gpu) {
+    // One thread per column: each scatters its column of every row, so
+    // no two threads write one element.
+    gpuThreads(r.f, {c, row});
+    gpuThreads(r.f.update(), {c});
+  } else {
+    const int V = vectorLanes();
+    Var co("co"), ci("ci");
+    r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
+    std::vector<VarOrRVar> order{ci};
+    for (int j = 0; j < pos.dimensions(); ++j)
+      order.push_back(pos[j]);
+    order.push_back(co);
+    r.f.update()
+        .split(c, co, ci, V, TailStrategy::GuardWithIf)
+        .reorder(order)
+        .vectorize(ci)
+        .parallel(co);
+  }
+  r.hasUpdate = true;
+  r.scheduled = true;
+  if (name != outName)
+    r.f.compute_root();
 }
 
 void FusedBuilder::compile(const std::string &prefix) {

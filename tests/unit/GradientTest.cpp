@@ -11,6 +11,7 @@
 
 #include "gptc/IR/Interpreter.h"
 #include "gptc/IR/MLIRGen.h"
+#include "gptc/IR/OpInfo.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -158,6 +159,9 @@ const GradCase kCases[] = {
   {"log", "  %out = gpt.log %p0 : tensor<2x3xf32>", {"2x3"}, "2x3", 0.5, 2.0},
   {"sqrt", "  %out = gpt.sqrt %p0 : tensor<1x5xf32>", {"1x5"}, "1x5", 0.5, 2.0},
   {"tanh", "  %out = gpt.tanh %p0 : tensor<3x3xf32>", {"3x3"}, "3x3"},
+  {"sin", "  %out = gpt.sin %p0 : tensor<2x1x3xf32>", {"2x1x3"}, "2x1x3", -3.0, 3.0},
+  {"cos", "  %out = gpt.cos %p0 : tensor<5xf32>", {"5"}, "5", -3.0, 3.0},
+  {"sigmoid", "  %out = gpt.sigmoid %p0 : tensor<3x2xf32>", {"3x2"}, "3x2", -4.0, 4.0},
   {"relu", "  %out = gpt.relu %p0 : tensor<9xf32>", {"9"}, "9", 0.2, 1.5},
   {"gelu", "  %out = gpt.gelu %p0 : tensor<2x5xf32>", {"2x5"}, "2x5", -3.0, 3.0},
   {"pow", "  %out = gpt.pow %p0 {exponent = 3.0 : f64} : tensor<5xf32>", {"5"}, "5", 0.5, 2.0},
@@ -194,5 +198,19 @@ INSTANTIATE_TEST_SUITE_P(Ops, GradientRule, testing::ValuesIn(kCases),
                          [](const auto &info) {
                            return std::string(info.param.name);
                          });
+
+// A gradient rule added to the dialect without a case above fails here.
+TEST(GradientRule, EveryDifferentiableOpHasACase) {
+  for (const ops::OpInfo &op : ops::allOps()) {
+    if (!op.has(ops::OpFlag::Differentiable))
+      continue;
+    std::string spelled = "gpt." + std::string(op.mnemonic) + " ";
+    bool found = false;
+    for (const GradCase &c : kCases)
+      found |= std::string(c.body).find(spelled) != std::string::npos;
+    EXPECT_TRUE(found) << "gpt." << op.mnemonic
+                       << " has a gradient rule but no GradientTest case";
+  }
+}
 
 } // namespace

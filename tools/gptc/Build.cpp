@@ -122,7 +122,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   cmd.push_back(runtime);
   for (const std::string &lib :
        {std::string(GPTC_EXECUTABLE_LIB), std::string(GPTC_FRONTEND_LIB),
-        std::string(GPTC_RUNTIME_LIB)})
+        std::string(GPTC_OPINFO_LIB), std::string(GPTC_RUNTIME_LIB)})
     cmd.push_back(lib);
   for (const char *f : {"-lyaml-cpp", "-lpthread", "-ldl", "-lm"})
     cmd.push_back(f);

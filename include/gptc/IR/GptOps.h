@@ -20,6 +20,7 @@ std::string formatShape(llvm::ArrayRef<int64_t> shape);
 } // namespace gptc::gpt
 
 #include "gptc/IR/GptInterfaces.h.inc"
+#include "gptc/IR/GptTraits.h"
 
 #define GET_OP_CLASSES
 #include "gptc/IR/GptOps.h.inc"

@@ -20,13 +20,40 @@ def Gpt_F32Tensor : TensorOf<[F32]>;
 def Gpt_I32Tensor : TensorOf<[I32]>;
 def Gpt_BoolTensor : TensorOf<[I1]>;
 
+/// A tensor op: besides its ODS definition it declares what every stage of
+/// gptc needs, once. gptc-tblgen stops the build when one of the unset (`?`)
+/// fields is missing, so an op cannot be added half-way.
+class Gpt_TensorOp<string mnemonic, list<Trait> traits = []>
+    : Gpt_Op<mnemonic, traits> {
+  /// Its FLOPs (Gpt_CostPerResult<n>, Gpt_CostPerInput<n>, Gpt_NoCost,
+  /// Gpt_CustomCost).
+  Gpt_Cost cost = ?;
+  /// How the CPU backend computes it: "fused" (a Halide lowering function in
+  /// backends/cpu/FusedKernel.cpp), "attention" (the flash kernels),
+  /// or "cache" (the KV-cache kernels).
+  string cpuLowering = ?;
+  /// Elementwise ops: the value on scalars as C++ over `x` (unary) or `a`
+  /// and `b` (binary), generic in the scalar type T so that it serves the
+  /// interpreter (double), constant folding and Halide expressions.
+  string formula = "";
+  /// The DSL builtin that calls it, its parameters (`name` or
+  /// `name=default`) and the front end's rule that checks them
+  /// (frontend/Sema.cpp).
+  string builtin = "";
+  list<string> builtinParams = [];
+  string builtinRule = "";
+  /// Why it has no gradient rule, for ops without the Differentiable
+  /// interface.
+  string noGradient = "";
+}
+
 class Gpt_ShapedOp<string mnemonic, list<Trait> traits = []>
-    : Gpt_Op<mnemonic, !listconcat(traits,
+    : Gpt_TensorOp<mnemonic, !listconcat(traits,
         [Pure, DeclareOpInterfaceMethods<ShapeInferenceOpInterface>])>;
 
 /// An op with several results: its shape rule gives each one.
 class Gpt_MultiResultOp<string mnemonic, list<Trait> traits = []>
-    : Gpt_Op<mnemonic, !listconcat(traits, [Pure,
+    : Gpt_TensorOp<mnemonic, !listconcat(traits, [Pure,
         DeclareOpInterfaceMethods<ShapeInferenceOpInterface,
                                   ["inferResultShapes"]>])>;
 
@@ -37,27 +64,47 @@ def Differentiable : DeclareOpInterfaceMethods<GradientOpInterface>;
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-class Gpt_UnaryOp<string mnemonic, string formula>
-    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType, Differentiable]> {
-  let summary = "elementwise " # formula;
-  let description = "Computes `" # formula # "` for every element.\n\n"
+/// An elementwise op of one operand: `math` in the docs, `cxx` its formula.
+/// With `isBuiltin`, the DSL calls it by its mnemonic.
+class Gpt_UnaryOp<string mnemonic, string math, string cxx, int flops = 1,
+                  bit isBuiltin = 1>
+    : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType, Differentiable,
+                              Gpt_Elementwise, Gpt_PositionWise]> {
+  let summary = "elementwise " # math;
+  let description = "Computes `" # math # "` for every element.\n\n"
     # "```mlir\n%y = gpt." # mnemonic # " %x : tensor<?x?x768xf32>\n```";
   let arguments = (ins Gpt_F32Tensor:$input);
   let results = (outs Gpt_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+  let cost = Gpt_CostPerResult<flops>;
+  let cpuLowering = "fused";
+  let formula = cxx;
+  let builtin = !if(isBuiltin, mnemonic, "");
+  let builtinParams = !if(isBuiltin, ["x"], []);
+  let builtinRule = !if(isBuiltin, "biUnary", "");
 }
 
-def Gpt_NegOp : Gpt_UnaryOp<"neg", "-x">;
-def Gpt_ExpOp : Gpt_UnaryOp<"exp", "exp(x)">;
-def Gpt_LogOp : Gpt_UnaryOp<"log", "log(x)">;
-def Gpt_SqrtOp : Gpt_UnaryOp<"sqrt", "sqrt(x)">;
-def Gpt_TanhOp : Gpt_UnaryOp<"tanh", "tanh(x)">;
-def Gpt_ReluOp : Gpt_UnaryOp<"relu", "max(x, 0)">;
+def Gpt_NegOp : Gpt_UnaryOp<"neg", "-x", "-x", 1, 0>;
+def Gpt_ExpOp : Gpt_UnaryOp<"exp", "exp(x)", "exp(x)">;
+def Gpt_LogOp : Gpt_UnaryOp<"log", "log(x)", "log(x)">;
+def Gpt_SqrtOp : Gpt_UnaryOp<"sqrt", "sqrt(x)", "sqrt(x)">;
+def Gpt_TanhOp : Gpt_UnaryOp<"tanh", "tanh(x)", "tanh(x)">;
+def Gpt_SinOp : Gpt_UnaryOp<"sin", "sin(x)", "sin(x)">;
+def Gpt_CosOp : Gpt_UnaryOp<"cos", "cos(x)", "cos(x)">;
+def Gpt_SigmoidOp : Gpt_UnaryOp<"sigmoid", "1 / (1 + exp(-x))",
+    "T(1) / (T(1) + exp(-x))", 4>;
+def Gpt_ReluOp : Gpt_UnaryOp<"relu", "max(x, 0)",
+    "select(x > T(0), x, T(0))">;
 def Gpt_GeluOp : Gpt_UnaryOp<"gelu",
-    "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
+    "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+    "T(0.5) * x * (T(1) + tanh(T(kSqrt2OverPi) * "
+    "(x + T(0.044715) * x * x * x)))", 8>;
 
 def Gpt_PowOp : Gpt_ShapedOp<"pow", [SameOperandsAndResultType,
-                                     Differentiable]> {
+                                     Differentiable, Gpt_Elementwise,
+                                     Gpt_PositionWise]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
   let summary = "elementwise power by a constant exponent";
   let description = [{
     `x ** exponent` for every element.
@@ -71,10 +118,14 @@ def Gpt_PowOp : Gpt_ShapedOp<"pow", [SameOperandsAndResultType,
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-class Gpt_BinaryOp<string mnemonic, string formula>
-    : Gpt_ShapedOp<mnemonic, [Differentiable]> {
-  let summary = "elementwise " # formula # " with broadcasting";
-  let description = "Computes `" # formula # "` with NumPy broadcasting: "
+class Gpt_BinaryOp<string mnemonic, string cxx>
+    : Gpt_ShapedOp<mnemonic, [Differentiable, Gpt_Elementwise,
+                              Gpt_PositionWise]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let formula = cxx;
+  let summary = "elementwise " # cxx # " with broadcasting";
+  let description = "Computes `" # cxx # "` with NumPy broadcasting: "
     # "shapes align from the right and each pair of dims is equal or 1.\n\n"
     # "```mlir\n%z = gpt." # mnemonic # " %x, %b : tensor<?x?x768xf32>, "
     # "tensor<768xf32> -> tensor<?x?x768xf32>\n```";
@@ -89,7 +140,10 @@ def Gpt_SubOp : Gpt_BinaryOp<"sub", "a - b">;
 def Gpt_MulOp : Gpt_BinaryOp<"mul", "a * b">;
 def Gpt_DivOp : Gpt_BinaryOp<"div", "a / b">;
 
-def Gpt_ConstantOp : Gpt_ShapedOp<"constant", [ConstantLike]> {
+def Gpt_ConstantOp : Gpt_ShapedOp<"constant", [ConstantLike, Gpt_Generator]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let noGradient = "a constant";
   let summary = "a scalar f32 constant";
   let description = [{
     A rank-0 tensor holding `value`; broadcasting makes it act on any shape.
@@ -109,6 +163,11 @@ def Gpt_ConstantOp : Gpt_ShapedOp<"constant", [ConstantLike]> {
 //===----------------------------------------------------------------------===//
 
 def Gpt_MatmulOp : Gpt_ShapedOp<"matmul", [Differentiable]> {
+  let cost = Gpt_CustomCost;
+  let cpuLowering = "fused";
+  let builtin = "matmul";
+  let builtinParams = ["a", "b"];
+  let builtinRule = "biMatmul";
   let summary = "batched matrix product";
   let description = [{
     `a [..., m, k] @ b [..., k, n] -> [..., m, n]`; the batch dims broadcast.
@@ -124,7 +183,12 @@ def Gpt_MatmulOp : Gpt_ShapedOp<"matmul", [Differentiable]> {
     "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
 }
 
-def Gpt_TransposeOp : Gpt_ShapedOp<"transpose", [Differentiable]> {
+def Gpt_TransposeOp : Gpt_ShapedOp<"transpose", [Gpt_Injective, Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "transpose";
+  let builtinParams = ["x", "dim0=-2", "dim1=-1"];
+  let builtinRule = "biTranspose";
   let summary = "permutes dims";
   let description = [{
     Result dim `i` is input dim `perm[i]`.
@@ -145,7 +209,12 @@ def Gpt_TransposeOp : Gpt_ShapedOp<"transpose", [Differentiable]> {
   }];
 }
 
-def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape", [Differentiable]> {
+def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape", [Gpt_Injective, Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "reshape";
+  let builtinParams = ["x", "shape"];
+  let builtinRule = "biReshape";
   let summary = "reinterprets the elements with a new shape";
   let description = [{
     Row-major reinterpretation; the element count is unchanged. Dynamic
@@ -167,7 +236,12 @@ def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape", [Differentiable]> {
   let hasCanonicalizer = 1;
 }
 
-def Gpt_SplitOp : Gpt_ShapedOp<"split", [Differentiable]> {
+def Gpt_SplitOp : Gpt_ShapedOp<"split", [Gpt_Injective, Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "split";
+  let builtinParams = ["x", "parts", "axis=-1"];
+  let builtinRule = "biSplit";
   let summary = "one of `parts` equal pieces along an axis";
   let description = [{
     Piece `index` of `input` cut into `parts` equal pieces along `axis`.
@@ -183,8 +257,10 @@ def Gpt_SplitOp : Gpt_ShapedOp<"split", [Differentiable]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Gpt_SliceOp : Gpt_ShapedOp<"slice", [AttrSizedOperandSegments,
+def Gpt_SliceOp : Gpt_ShapedOp<"slice", [Gpt_Injective, AttrSizedOperandSegments,
                                          Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
   let summary = "a box of elements, optionally dropping dims";
   let description = [{
     Elements `starts[i] <= j < ends[i]` along every dim; the dims listed in
@@ -224,6 +300,11 @@ class Gpt_ReduceOp<string mnemonic, string what>
   let arguments = (ins Gpt_F32Tensor:$input, I64Attr:$axis, BoolAttr:$keepdim);
   let results = (outs Gpt_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let cost = Gpt_CostPerInput<1>;
+  let cpuLowering = "fused";
+  let builtin = mnemonic;
+  let builtinParams = ["x", "axis=-1", "keepdim=false"];
+  let builtinRule = "biReduce";
 }
 
 def Gpt_SumOp : Gpt_ReduceOp<"sum", "sum">;
@@ -231,22 +312,32 @@ def Gpt_MeanOp : Gpt_ReduceOp<"mean", "mean">;
 def Gpt_MaxOp : Gpt_ReduceOp<"max", "maximum">;
 def Gpt_VarOp : Gpt_ReduceOp<"var", "biased variance (divides by n)">;
 
-class Gpt_SoftmaxLikeOp<string mnemonic, string formula>
+class Gpt_SoftmaxLikeOp<string mnemonic, string math>
     : Gpt_ShapedOp<mnemonic, [SameOperandsAndResultType, Differentiable]> {
-  let summary = formula # " along one axis";
-  let description = "Computes `" # formula # "` along `axis`, subtracting "
+  let summary = math # " along one axis";
+  let description = "Computes `" # math # "` along `axis`, subtracting "
     # "the maximum first for stability.\n\n```mlir\n%p = gpt." # mnemonic
     # " %scores {axis = 3 : i64} : tensor<?x12x?x?xf32>\n```";
   let arguments = (ins Gpt_F32Tensor:$input, I64Attr:$axis);
   let results = (outs Gpt_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+  let cost = Gpt_CostPerResult<5>;
+  let cpuLowering = "fused";
+  let builtin = mnemonic;
+  let builtinParams = ["x", "axis=-1"];
+  let builtinRule = "biSoftmax";
 }
 
 def Gpt_SoftmaxOp : Gpt_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
 def Gpt_LogSoftmaxOp
     : Gpt_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
 
-def Gpt_LayerNormOp : Gpt_ShapedOp<"layer_norm", [Differentiable]> {
+def Gpt_LayerNormOp : Gpt_ShapedOp<"layer_norm", [Gpt_PositionWise, Differentiable]> {
+  let cost = Gpt_CostPerResult<8>;
+  let cpuLowering = "fused";
+  let builtin = "layer_norm";
+  let builtinParams = ["x", "scale", "shift", "eps=1e-5"];
+  let builtinRule = "biLayerNorm";
   let summary = "layer normalization over the last dim";
   let description = [{
     `(x - mean) / sqrt(var + eps) * scale + shift` over the last dim, with
@@ -271,7 +362,13 @@ def Gpt_LayerNormOp : Gpt_ShapedOp<"layer_norm", [Differentiable]> {
 // Masks, dropout, embeddings and the loss
 //===----------------------------------------------------------------------===//
 
-def Gpt_CausalMaskOp : Gpt_ShapedOp<"causal_mask"> {
+def Gpt_CausalMaskOp : Gpt_ShapedOp<"causal_mask", [Gpt_Generator]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "causal_mask";
+  let builtinParams = ["n"];
+  let builtinRule = "biCausalMask";
+  let noGradient = "a mask of positions";
   let summary = "the n x n mask of future positions";
   let description = [{
     `mask[i][j] = j > i`: true where a token must not attend.
@@ -285,7 +382,12 @@ def Gpt_CausalMaskOp : Gpt_ShapedOp<"causal_mask"> {
   let assemblyFormat = "$size attr-dict `:` type($result)";
 }
 
-def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill", [Differentiable]> {
+def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill", [Gpt_Elementwise, Gpt_PositionWise, Differentiable]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let builtin = "masked_fill";
+  let builtinParams = ["x", "mask", "value"];
+  let builtinRule = "biMaskedFill";
   let summary = "replaces the masked elements by a constant";
   let description = [{
     `mask ? value : x`; the mask broadcasts to the shape of `x`.
@@ -303,8 +405,13 @@ def Gpt_MaskedFillOp : Gpt_ShapedOp<"masked_fill", [Differentiable]> {
   }];
 }
 
-def Gpt_DropoutOp : Gpt_ShapedOp<"dropout", [SameOperandsAndResultType,
+def Gpt_DropoutOp : Gpt_ShapedOp<"dropout", [Gpt_Elementwise, Gpt_PositionWise, SameOperandsAndResultType,
                                              Differentiable]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let builtin = "dropout";
+  let builtinParams = ["x", "p"];
+  let builtinRule = "biDropout";
   let summary = "inverted dropout, active only in a training step";
   let description = [{
     In a training step, zeroes each element with probability `p` and scales
@@ -323,7 +430,13 @@ def Gpt_DropoutOp : Gpt_ShapedOp<"dropout", [SameOperandsAndResultType,
   let hasFolder = 1;
 }
 
-def Gpt_ArangeOp : Gpt_ShapedOp<"arange"> {
+def Gpt_ArangeOp : Gpt_ShapedOp<"arange", [Gpt_Generator]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "arange";
+  let builtinParams = ["n"];
+  let builtinRule = "biArange";
+  let noGradient = "integer ids";
   let summary = "the ids 0, 1, ..., n-1";
   let description = [{
     ```mlir
@@ -335,7 +448,12 @@ def Gpt_ArangeOp : Gpt_ShapedOp<"arange"> {
   let assemblyFormat = "$size attr-dict `:` type($result)";
 }
 
-def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding", [Differentiable]> {
+def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding", [Gpt_Injective, Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "embedding";
+  let builtinParams = ["ids", "table"];
+  let builtinRule = "biEmbedding";
   let summary = "rows of a table selected by ids";
   let description = [{
     `result[..., :] = table[ids[...], :]`. Ids outside `[0, rows)` are a
@@ -355,6 +473,11 @@ def Gpt_EmbeddingOp : Gpt_ShapedOp<"embedding", [Differentiable]> {
 }
 
 def Gpt_CrossEntropyOp : Gpt_ShapedOp<"cross_entropy", [Differentiable]> {
+  let cost = Gpt_CostPerInput<4>;
+  let cpuLowering = "fused";
+  let builtin = "cross_entropy";
+  let builtinParams = ["logits", "targets", "ignore_index=-100"];
+  let builtinRule = "biCrossEntropy";
   let summary = "mean cross entropy of logits against target ids";
   let description = [{
     The mean over all positions whose target is not `ignore_index` of
@@ -380,6 +503,9 @@ def Gpt_CrossEntropyOp : Gpt_ShapedOp<"cross_entropy", [Differentiable]> {
 //===----------------------------------------------------------------------===//
 
 def Gpt_UnbroadcastOp : Gpt_ShapedOp<"unbroadcast"> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "sums a broadcast gradient back to an operand's shape";
   let description = [{
     The adjoint of broadcasting: sums `input` over the dims that
@@ -399,7 +525,10 @@ def Gpt_UnbroadcastOp : Gpt_ShapedOp<"unbroadcast"> {
   }];
 }
 
-def Gpt_BroadcastLikeOp : Gpt_ShapedOp<"broadcast_like"> {
+def Gpt_BroadcastLikeOp : Gpt_ShapedOp<"broadcast_like", [Gpt_Injective]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "broadcasts a tensor to the shape of another";
   let description = [{
     NumPy broadcasting of `input` to the shape of `like` (whose values are
@@ -418,7 +547,10 @@ def Gpt_BroadcastLikeOp : Gpt_ShapedOp<"broadcast_like"> {
   }];
 }
 
-def Gpt_UnsqueezeOp : Gpt_ShapedOp<"unsqueeze"> {
+def Gpt_UnsqueezeOp : Gpt_ShapedOp<"unsqueeze", [Gpt_Injective]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "inserts a dim of size 1";
   let description = [{
     ```mlir
@@ -430,7 +562,10 @@ def Gpt_UnsqueezeOp : Gpt_ShapedOp<"unsqueeze"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Gpt_StepOp : Gpt_ShapedOp<"step", [SameOperandsAndResultType]> {
+def Gpt_StepOp : Gpt_ShapedOp<"step", [Gpt_Elementwise, Gpt_PositionWise, SameOperandsAndResultType]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "1 where x > 0, else 0";
   let description = [{
     The derivative of `relu`.
@@ -445,6 +580,9 @@ def Gpt_StepOp : Gpt_ShapedOp<"step", [SameOperandsAndResultType]> {
 }
 
 def Gpt_ArgmaxMaskOp : Gpt_ShapedOp<"argmax_mask", [SameOperandsAndResultType]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "1 at the first maximum along an axis, else 0";
   let description = [{
     Where a `max` reduction's gradient goes (PyTorch sends it to the first
@@ -460,6 +598,9 @@ def Gpt_ArgmaxMaskOp : Gpt_ShapedOp<"argmax_mask", [SameOperandsAndResultType]> 
 }
 
 def Gpt_EmbeddingGradOp : Gpt_ShapedOp<"embedding_grad"> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "the gradient of an embedding table";
   let description = [{
     Scatter-adds each gradient row into the table row its id selected:
@@ -481,6 +622,9 @@ def Gpt_EmbeddingGradOp : Gpt_ShapedOp<"embedding_grad"> {
 }
 
 def Gpt_CrossEntropyGradOp : Gpt_ShapedOp<"cross_entropy_grad"> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "the gradient of cross_entropy with respect to the logits";
   let description = [{
     `grad * (softmax(logits) - onehot(target)) / count` for every position
@@ -502,7 +646,10 @@ def Gpt_CrossEntropyGradOp : Gpt_ShapedOp<"cross_entropy_grad"> {
   }];
 }
 
-def Gpt_UnsplitOp : Gpt_ShapedOp<"unsplit"> {
+def Gpt_UnsplitOp : Gpt_ShapedOp<"unsplit", [Gpt_Injective]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "places a piece's gradient into zeros shaped like the input";
   let description = [{
     The adjoint of `gpt.split`: a tensor shaped like `like`, zero except
@@ -522,7 +669,10 @@ def Gpt_UnsplitOp : Gpt_ShapedOp<"unsplit"> {
   }];
 }
 
-def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [AttrSizedOperandSegments]> {
+def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [Gpt_Injective, AttrSizedOperandSegments]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "places a slice's gradient into zeros shaped like the input";
   let description = [{
     The adjoint of `gpt.slice` with the same bounds and squeezed dims.
@@ -551,6 +701,8 @@ def Gpt_UnsliceOp : Gpt_ShapedOp<"unslice", [AttrSizedOperandSegments]> {
 //===----------------------------------------------------------------------===//
 
 def Gpt_AttentionOp : Gpt_MultiResultOp<"attention", [Differentiable]> {
+  let cost = Gpt_CustomCost;
+  let cpuLowering = "attention";
   let summary = "scaled dot-product attention, optionally causal, with dropout";
   let description = [{
     `dropout(softmax(mask(q @ k^T * scale))) @ v` for q `[..., T, D]`,
@@ -584,6 +736,9 @@ def Gpt_AttentionOp : Gpt_MultiResultOp<"attention", [Differentiable]> {
 }
 
 def Gpt_AttentionGradOp : Gpt_MultiResultOp<"attention_grad"> {
+  let cost = Gpt_CustomCost;
+  let cpuLowering = "attention";
+  let noGradient = "built by autodiff, not differentiated again";
   let summary = "the gradients of gpt.attention with respect to q, k and v";
   let description = [{
     The flash-attention backward. From the forward's `out` and `lse` it
@@ -620,6 +775,9 @@ def Gpt_AttentionGradOp : Gpt_MultiResultOp<"attention_grad"> {
 //===----------------------------------------------------------------------===//
 
 def Gpt_CacheWriteOp : Gpt_ShapedOp<"cache_write"> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "cache";
+  let noGradient = "inference only";
   let summary = "a KV cache with new keys or values written into it";
   let description = [{
     The cache `[B, H, S, D]` with slots `p_b, ..., p_b + T - 1` of sequence
@@ -647,6 +805,9 @@ def Gpt_CacheWriteOp : Gpt_ShapedOp<"cache_write"> {
 }
 
 def Gpt_CachedAttentionOp : Gpt_ShapedOp<"cached_attention"> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "cache";
+  let noGradient = "inference only";
   let summary = "causal attention of new tokens over a KV cache";
   let description = [{
     For q `[B, H, T, D]` and caches `[B, H, S, D]` that already hold the new

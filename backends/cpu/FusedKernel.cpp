@@ -112,6 +112,14 @@ private:
   template <typename Combine, typename Elem>
   std::function<Expr(std::vector<Expr>)>
   reduceAlong(const Tensor &x, int axis, Combine combine, Expr init, Elem elem);
+  /// A dim of a slice (or unslice) box: its start in `whole`, the sliced
+  /// tensor, and whether the slice drops it.
+  struct SliceDim {
+    Expr start;
+    bool squeezed;
+  };
+  /// The box of the current slice or unslice op over `whole`.
+  std::vector<SliceDim> sliceDims(const Tensor &whole);
   /// Ops lowered alike: sum, mean, max, var; softmax, log_softmax;
   /// cross_entropy and its gradient.
   void lowerReduction();
@@ -655,28 +663,36 @@ void FusedBuilder::lowerSplitOp() {
   });
 }
 
+std::vector<FusedBuilder::SliceDim>
+FusedBuilder::sliceDims(const Tensor &whole) {
+  std::vector<int64_t> starts = listAttr(attrs, "static_starts");
+  std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
+  if (starts.size() != whole.rank())
+    fail(op + " needs one start per dim");
+  std::vector<SliceDim> dims;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    if (starts[i] == std::numeric_limits<int64_t>::min())
+      fail("slices with a dynamic start are not supported by the CPU "
+           "backend");
+    bool squeezed =
+        std::count(squeeze.begin(), squeeze.end(), static_cast<int64_t>(i));
+    Expr st = static_cast<int>(starts[i]);
+    if (squeezed && starts[i] < 0) // x[..., -1] counts back
+      st = whole.shape[i] + st;
+    dims.push_back({st, squeezed});
+  }
+  return dims;
+}
+
 void FusedBuilder::lowerSliceOp() {
   need(1);
   Tensor &x = *args[0];
-  std::vector<int64_t> starts = listAttr(attrs, "static_starts");
-  std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
-  if (starts.size() != x.rank())
-    fail("slice needs one start per dim");
-  for (int64_t st : starts)
-    if (st == std::numeric_limits<int64_t>::min())
-      fail("slices with a dynamic start are not supported by the CPU "
-           "backend");
+  std::vector<SliceDim> dims = sliceDims(x);
   define(r, [&](auto idx) {
     std::vector<Expr> in;
     size_t k = 0;
-    for (size_t i = 0; i < x.rank(); ++i) {
-      Expr st = static_cast<int>(starts[i]);
-      if (std::count(squeeze.begin(), squeeze.end(),
-                     static_cast<int64_t>(i))) // x[..., -1] counts back
-        in.push_back(starts[i] < 0 ? x.shape[i] + st : st);
-      else
-        in.push_back(idx[k++] + st);
-    }
+    for (const SliceDim &d : dims)
+      in.push_back(d.squeezed ? d.start : idx[k++] + d.start);
     return x.at(in);
   });
 }
@@ -698,28 +714,18 @@ void FusedBuilder::lowerUnsplitOp() {
 void FusedBuilder::lowerUnsliceOp() {
   need(2);
   Tensor &x = *args[0];
-  std::vector<int64_t> starts = listAttr(attrs, "static_starts");
-  std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
-  if (starts.size() != r.rank())
-    fail("unslice needs one start per dim");
-  for (int64_t st : starts)
-    if (st == std::numeric_limits<int64_t>::min())
-      fail("slices with a dynamic start are not supported by the CPU "
-           "backend");
+  std::vector<SliceDim> dims = sliceDims(r);
   // The slice's element j along a kept dim is element start + j here; a
   // squeezed dim holds only its start. Elsewhere the gradient is zero.
   define(r, [&](std::vector<Expr> idx) {
     Expr inside = cast<bool>(Expr(1));
     std::vector<Expr> in;
-    for (size_t i = 0; i < r.rank(); ++i) {
-      Expr st = static_cast<int>(starts[i]);
-      if (std::count(squeeze.begin(), squeeze.end(), static_cast<int64_t>(i))) {
-        if (starts[i] < 0) // x[..., -1] counts back
-          st = r.shape[i] + st;
-        inside = inside && idx[i] == st;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i].squeezed) {
+        inside = inside && idx[i] == dims[i].start;
         continue;
       }
-      Expr j = idx[i] - st;
+      Expr j = idx[i] - dims[i].start;
       Expr n = x.shape[in.size()];
       inside = inside && j >= 0 && j < n;
       in.push_back(clamp(j, 0, n - 1));

@@ -14,6 +14,7 @@
 #include "gptc/Runtime/Safetensors.h"
 
 #include "../unit/TestUtil.h"
+#include "RunContract.h"
 
 #include <gtest/gtest.h>
 
@@ -263,52 +264,6 @@ std::string trainPlan(const std::string &config,
   return plan;
 }
 
-/// Random weights (std 0.5), moments and ids of `plan`'s training step at
-/// [b, t]; 256 is the smallest vocabulary of the configs used.
-SafetensorsFile randomTrainInputs(const std::string &plan, int64_t b, int64_t t,
-                                  unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal(0.0, 0.5);
-  SafetensorsFile in;
-  std::istringstream lines(plan.substr(plan.find("function train_step")));
-  std::string line;
-  while (std::getline(lines, line) && line != "end") {
-    std::istringstream w(line);
-    std::string kw, id, kind, name, dtype, shape;
-    w >> kw >> id >> kind >> name >> dtype >> shape;
-    if (kw != "value" || (kind != "param" && kind != "input"))
-      continue;
-    if (name == "tokens" || name == "targets") {
-      std::vector<double> ids(b * t);
-      for (double &x : ids)
-        x = static_cast<double>(rng() % 256);
-      in.tensors[name] = TensorData::fromDoubles(DType::I32, {b, t}, ids);
-      continue;
-    }
-    std::vector<int64_t> dims;
-    std::istringstream sizes(shape == "-" ? "" : shape);
-    for (std::string d; std::getline(sizes, d, ',');)
-      dims.push_back(std::stoll(d));
-    int64_t n = 1;
-    for (int64_t d : dims)
-      n *= d;
-    std::vector<double> v(n);
-    for (double &x : v)
-      x = name.rfind("adam.v.", 0) == 0 ? std::fabs(normal(rng)) * 1e-2
-                                        : normal(rng);
-    if (name == "lr")
-      v = {1e-2};
-    else if (name == "step")
-      v = {3};
-    else if (name == "weight_decay")
-      v = {0.1};
-    else if (name == "clip_norm")
-      v = {1.0};
-    in.tensors[name] = TensorData::fromDoubles(DType::F32, dims, v);
-  }
-  return in;
-}
-
 /// Every output of `got` within fp32 tolerances of `want`.
 void expectOutputsMatch(const SafetensorsFile &got,
                         const SafetensorsFile &want) {
@@ -329,7 +284,8 @@ TEST(Compiled, MatchesTheInterpreterOnRandomInputs) {
       std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml";
   std::vector<std::string> sets = {"drop_rate=0.2"};
   std::string exe = build(config, "train", sets);
-  SafetensorsFile in = randomTrainInputs(trainPlan(config, sets), 3, 5, 7);
+  SafetensorsFile in =
+      test::randomTrainInputs(trainPlan(config, sets), 3, 5, 7, 256);
   ASSERT_GT(in.tensors.size(), 80u);
   SafetensorsFile want = interpret(config, sets, in, "11");
   Outcome got = run(exe, in, {"--seed", "11"});
@@ -350,7 +306,7 @@ TEST(Compiled, FlashAttentionMatchesUnfusedAttention) {
     std::string unfused = trainPlan(config, sets, {"--no-fuse-attention"});
     EXPECT_NE(flash.find("attention_grad"), std::string::npos);
     EXPECT_EQ(unfused.find("attention"), std::string::npos);
-    SafetensorsFile in = randomTrainInputs(flash, 2, 150, 5);
+    SafetensorsFile in = test::randomTrainInputs(flash, 2, 150, 5, 256);
     Outcome want =
         run(build(config, "train", sets, "cpu", {"--no-fuse-attention"}), in,
             {"--seed", "4"});

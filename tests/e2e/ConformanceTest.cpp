@@ -19,12 +19,12 @@
 #include "gptc/Runtime/Safetensors.h"
 
 #include "../unit/TestUtil.h"
+#include "RunContract.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <set>
 #include <sstream>
 #include <unistd.h>
@@ -111,51 +111,6 @@ std::string gptc(std::vector<std::string> args) {
   return out;
 }
 
-/// Random inputs of the training step `plan` describes, at [b, t].
-SafetensorsFile randomInputs(const std::string &plan, int64_t b, int64_t t,
-                             unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal(0.0, 0.5);
-  SafetensorsFile in;
-  std::istringstream lines(plan.substr(plan.find("function train_step")));
-  std::string line;
-  while (std::getline(lines, line) && line != "end") {
-    std::istringstream w(line);
-    std::string kw, id, kind, name, dtype, shape;
-    w >> kw >> id >> kind >> name >> dtype >> shape;
-    if (kw != "value" || (kind != "param" && kind != "input"))
-      continue;
-    if (name == "tokens" || name == "targets") {
-      std::vector<double> ids(b * t);
-      for (double &x : ids)
-        x = static_cast<double>(rng() % kVocab);
-      in.tensors[name] = TensorData::fromDoubles(DType::I32, {b, t}, ids);
-      continue;
-    }
-    std::vector<int64_t> dims;
-    std::istringstream sizes(shape == "-" ? "" : shape);
-    for (std::string d; std::getline(sizes, d, ',');)
-      dims.push_back(std::stoll(d));
-    int64_t n = 1;
-    for (int64_t d : dims)
-      n *= d;
-    std::vector<double> v(n);
-    for (double &x : v)
-      x = name.rfind("adam.v.", 0) == 0 ? std::fabs(normal(rng)) * 1e-2
-                                        : normal(rng);
-    if (name == "lr")
-      v = {1e-2};
-    else if (name == "step")
-      v = {3};
-    else if (name == "weight_decay")
-      v = {0.1};
-    else if (name == "clip_norm")
-      v = {1.0};
-    in.tensors[name] = TensorData::fromDoubles(DType::F32, dims, v);
-  }
-  return in;
-}
-
 /// `gptc run` of `model` on `in`, compiled or interpreted.
 SafetensorsFile runModel(const std::string &model, const SafetensorsFile &in,
                          bool interpret) {
@@ -181,7 +136,7 @@ TEST_P(Conformance, CompiledTrainingStepMatchesTheInterpreter) {
   std::string plan = gptc({"emit", model, "--stage=kernels", "--task=train"});
   for (int64_t t : {3, 1}) {
     SCOPED_TRACE("T=" + std::to_string(t));
-    SafetensorsFile in = randomInputs(plan, 2, t, 17);
+    SafetensorsFile in = test::randomTrainInputs(plan, 2, t, 17, kVocab);
     SafetensorsFile want = runModel(model, in, true);
     SafetensorsFile got = runModel(model, in, false);
     ASSERT_EQ(got.tensors.size(), want.tensors.size());

@@ -14,8 +14,14 @@ func.func @elementwise(%x: tensor<?x?x8xf32>, %b: tensor<8xf32>) -> tensor<?x?x8
   %3 = gpt.sqrt %2 : tensor<?x?x8xf32>
   // CHECK: gpt.tanh
   %4 = gpt.tanh %3 : tensor<?x?x8xf32>
+  // CHECK: gpt.sin
+  %s = gpt.sin %4 : tensor<?x?x8xf32>
+  // CHECK: gpt.cos
+  %co = gpt.cos %s : tensor<?x?x8xf32>
+  // CHECK: gpt.sigmoid
+  %sg = gpt.sigmoid %co : tensor<?x?x8xf32>
   // CHECK: gpt.relu
-  %5 = gpt.relu %4 : tensor<?x?x8xf32>
+  %5 = gpt.relu %sg : tensor<?x?x8xf32>
   // CHECK: gpt.gelu
   %6 = gpt.gelu %5 : tensor<?x?x8xf32>
   // CHECK: gpt.pow %{{.*}} {exponent = 3.000000e+00 : f64}

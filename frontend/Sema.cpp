@@ -283,6 +283,7 @@ struct Builtin {
 struct Frame {
   const DefDecl *def = nullptr;
   std::string scope; ///< Parameter name prefix of this instance.
+  Location callLoc;  ///< The call (invalid for the entry point).
   std::vector<std::unordered_map<std::string, Value>> scopes;
 };
 
@@ -1140,6 +1141,9 @@ private:
     n.loc = loc;
     n.attrs = std::move(attrs);
     n.scope = frames.empty() ? "" : frames.back().scope;
+    for (size_t f = frames.size(); f-- > 1;)
+      n.callers.push_back(
+          {frames[f].callLoc, frames[f].def->name, frames[f].scope});
     entry->nodes.push_back(std::move(n));
     return static_cast<int>(entry->nodes.size() - 1);
   }
@@ -1358,6 +1362,7 @@ private:
     Frame f;
     f.def = &d;
     f.scope = scope;
+    f.callLoc = c.calleeLoc;
     f.scopes.emplace_back();
     frames.push_back(std::move(f));
     try {

@@ -10,6 +10,7 @@
 #include "gptc/IR/Interpreter.h"
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/OpInfo.h"
+#include "gptc/IR/SourceLoc.h"
 #include "gptc/Runtime/Philox.h"
 #include "gptc/Runtime/Safetensors.h"
 
@@ -35,22 +36,6 @@ int64_t Buffer::numel() const {
 namespace {
 
 constexpr int64_t kDyn = ShapedType::kDynamic;
-
-/// `file:line:col (scope)` of an op, for error messages.
-std::string describeLoc(mlir::Location loc) {
-  std::string scope;
-  if (auto n = dyn_cast<NameLoc>(loc)) {
-    scope = n.getName().str();
-    loc = n.getChildLoc();
-  }
-  std::string where;
-  if (auto f = dyn_cast<FileLineColLoc>(loc))
-    where = f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" +
-            std::to_string(f.getColumn());
-  if (!scope.empty())
-    where += (where.empty() ? "" : " ") + std::string("(in ") + scope + ")";
-  return where.empty() ? "<unknown location>" : where;
-}
 
 std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
   std::vector<int64_t> s(shape.size(), 1);
@@ -104,16 +89,36 @@ public:
       }
       currentOp = &op;
       eval(op);
+      if (opts.afterOp)
+        observe(op);
     }
     throw RuntimeError("@" + func.getName().str() + " has no return");
   }
 
 private:
   [[noreturn]] void fail(const std::string &what) {
-    std::string where = currentOp ? describeLoc(currentOp->getLoc()) : "";
-    std::string name =
-        currentOp ? currentOp->getName().getStringRef().str() : "";
-    throw RuntimeError(where + ": " + name + ": " + what);
+    if (!currentOp)
+      throw RuntimeError(what);
+    throw LocatedError(currentOp->getLoc(),
+                       currentOp->getName().getStringRef().str() + ": " + what);
+  }
+
+  void observe(Operation &op) {
+    std::vector<Buffer> results;
+    std::vector<Value> values;
+    for (Value r : op.getResults())
+      if (isa<RankedTensorType>(r.getType())) {
+        values.push_back(r);
+        results.push_back(tensors.at(r));
+      }
+    if (values.empty())
+      return;
+    opts.afterOp(&op, results);
+    for (auto [v, b] : llvm::zip(values, results)) {
+      if (b.shape != tensors.at(v).shape)
+        fail("a replaced result changes its shape");
+      tensors[v] = std::move(b);
+    }
   }
 
   void round(Buffer &b) {

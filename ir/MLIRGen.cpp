@@ -14,6 +14,7 @@
 
 #include "gptc/IR/MLIRGen.h"
 #include "gptc/IR/GptOps.h"
+#include "gptc/IR/SourceLoc.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -45,14 +46,32 @@ public:
   }
 
 private:
-  mlir::Location locOf(const gptc::Location &l, const std::string &scope) {
-    mlir::Location fileLoc =
-        l.isValid() ? mlir::Location(FileLineColLoc::get(&ctx, l.file->path,
-                                                         l.line, l.col))
-                    : mlir::Location(b.getUnknownLoc());
+  mlir::Location fileLoc(const gptc::Location &l) {
+    return l.isValid() ? mlir::Location(FileLineColLoc::get(&ctx, l.file->path,
+                                                            l.line, l.col))
+                       : mlir::Location(b.getUnknownLoc());
+  }
+
+  /// The expression's position, inside call sites for the def calls that
+  /// led to it (callsite(expr at callsite(inner call at outer call))), in a
+  /// NameLoc with its instance scope (SourceLoc.h reads them back).
+  mlir::Location locOf(const gptc::Location &l, const std::string &scope,
+                       const std::vector<CallSite> &callers = {}) {
+    mlir::Location loc = fileLoc(l);
+    if (!callers.empty()) {
+      mlir::Location caller = b.getUnknownLoc();
+      for (size_t i = callers.size(); i-- > 0;) {
+        const CallSite &c = callers[i];
+        mlir::Location site = NameLoc::get(
+            b.getStringAttr(callSiteName(c.def, c.scope)), fileLoc(c.loc));
+        caller =
+            i + 1 == callers.size() ? site : CallSiteLoc::get(site, caller);
+      }
+      loc = CallSiteLoc::get(loc, caller);
+    }
     if (scope.empty())
-      return fileLoc;
-    return NameLoc::get(b.getStringAttr(scope), fileLoc);
+      return loc;
+    return NameLoc::get(b.getStringAttr(scope), loc);
   }
 
   Type elemType(ast::ElemType e) {
@@ -143,7 +162,7 @@ private:
           dims.push_back(b.getStringAttr(d.str()));
         func.setArgAttr(i, "gpt.dims", b.getArrayAttr(dims));
       }
-      body->getArgument(i).setLoc(locOf(n.loc, n.scope));
+      body->getArgument(i).setLoc(locOf(n.loc, n.scope, n.callers));
       values[argNodes[i]] = body->getArgument(i);
     }
     b.setInsertionPointToStart(body);
@@ -181,7 +200,7 @@ private:
   ///  - ops that make a tensor from a size (causal_mask, arange) take the
   ///    size of their result's first dim; dropout numbers its ids.
   Value genNode(const Node &n, const std::vector<Value> &values) {
-    mlir::Location l = locOf(n.loc, n.scope);
+    mlir::Location l = locOf(n.loc, n.scope, n.callers);
     OperationState state(l, "gpt." + n.op);
     if (!state.name.isRegistered())
       llvm::report_fatal_error(llvm::Twine("Sema produced gpt.") + n.op +

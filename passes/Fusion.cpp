@@ -324,13 +324,15 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     llvm::sort(members, [](Operation *x, Operation *y) {
       return x->isBeforeInBlock(y);
     });
-    llvm::SetVector<Value> inputs;
+    // A matmul kernel's operands are positional and may repeat (the Gram
+    // matrix x @ transpose(x) reads x twice); the other inputs are unique.
+    SmallVector<Value> positional;
     if (g.kind == "matmul") {
-      inputs.insert(g.a);
-      inputs.insert(g.b);
+      positional = {g.a, g.b};
       if (g.bias)
-        inputs.insert(g.bias);
+        positional.push_back(g.bias);
     }
+    llvm::SetVector<Value> inputs(positional.begin(), positional.end());
     // A matmul kernel's unbroadcast reads only the shape of its `like`
     // operand (the weight): with a static shape, a tensor.empty inside the
     // kernel stands for it, so the weight (or its transposed copy) is not
@@ -360,13 +362,14 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     for (Operation *op : members)
       collect(op);
 
-    OpBuilder b(g.root);
-    SmallVector<Type> inputTypes;
+    SmallVector<Value> operands(positional);
     for (Value v : inputs)
-      inputTypes.push_back(v.getType());
+      if (!llvm::is_contained(positional, v))
+        operands.push_back(v);
+    OpBuilder b(g.root);
     auto kernel =
         KernelOp::create(b, g.root->getLoc(), g.root->getResult(0).getType(),
-                         b.getStringAttr(g.kind), inputs.getArrayRef());
+                         b.getStringAttr(g.kind), operands);
     if (g.kind == "matmul") {
       kernel->setAttr("trans_a", b.getBoolAttr(g.transA));
       kernel->setAttr("trans_b", b.getBoolAttr(g.transB));
@@ -376,8 +379,11 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     }
     Block *inner = b.createBlock(&kernel.getBody());
     IRMapping map;
-    for (Value v : inputs)
-      map.map(v, inner->addArgument(v.getType(), v.getLoc()));
+    for (Value v : operands) {
+      BlockArgument arg = inner->addArgument(v.getType(), v.getLoc());
+      if (!map.contains(v))
+        map.map(v, arg);
+    }
     for (Value v : shapeOnly) {
       auto type = cast<RankedTensorType>(v.getType());
       map.map(v, tensor::EmptyOp::create(b, v.getLoc(), type.getShape(),

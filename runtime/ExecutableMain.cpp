@@ -115,6 +115,8 @@ format above) supplies or replaces the parameters.
                 training)
   --repeat N    run N times; print the median and minimum time of the run
                 (forward, loss or training step)
+  --trace FILE  also write what every kernel call wrote, as FUNCTION.CALL.J
+                (the call's J-th output; `gptc run --verify` reads it)
 
 Both: --threads N (default: all cores), --seed S (dropout), -h/--help.
 )";
@@ -191,9 +193,17 @@ Executor makeExecutor(ExecutorOptions options) {
 /// The run contract: one safetensors file in, one out; parameters from
 /// `weights` (any format Checkpoint.h reads) when given.
 int runContract(const std::string &inputs, const std::string &output,
-                const std::string &weights, const ExecutorOptions &options,
-                int64_t repeat, const char *argv0) {
+                const std::string &weights, ExecutorOptions options,
+                int64_t repeat, const std::string &trace, const char *argv0) {
   SafetensorsFile in = readSafetensors(inputs);
+  SafetensorsFile traced;
+  if (!trace.empty())
+    options.trace = [&traced](const std::string &fn, size_t call,
+                              std::vector<TensorData> written) {
+      for (size_t j = 0; j < written.size(); ++j)
+        traced.tensors[fn + "." + std::to_string(call) + "." +
+                       std::to_string(j)] = std::move(written[j]);
+    };
   Executor exec = makeExecutor(options);
   if (!weights.empty()) {
     const Plan &plan = exec.getPlan();
@@ -249,6 +259,10 @@ int runContract(const std::string &inputs, const std::string &output,
               << " runs" << (repeat > 1 ? " after a warm-up run" : "") << "\n";
   }
   writeSafetensors(output, out);
+  if (!trace.empty()) {
+    traced.metadata["producer"] = argv0;
+    writeSafetensors(trace, traced);
+  }
   if (options.profile)
     exec.printProfile(std::cerr);
   return 0;
@@ -319,7 +333,7 @@ void applyTrainConfig(const std::string &path, TrainerOptions &t) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string inputs, output;
+  std::string inputs, output, trace;
   ExecutorOptions options;
   TrainerOptions train;
   if (const char *dir = std::getenv("GPTC_DATA_DIR"))
@@ -351,6 +365,8 @@ int main(int argc, char **argv) {
         inputs = value();
       } else if (a == "-o") {
         output = value();
+      } else if (a == "--trace") {
+        trace = value();
       } else if (a == "--threads") {
         options.threads = static_cast<int>(count());
       } else if (a == "--seed") {
@@ -461,6 +477,8 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
+    if (!trace.empty() && inputs.empty())
+      throw RuntimeError("--trace is for the run contract (--inputs and -o)");
     if (!exportDir.empty())
       return exportHf(exportDir, train.initFrom);
     if (!gen.prompts.empty() || !gen.promptIds.empty()) {
@@ -481,7 +499,7 @@ int main(int argc, char **argv) {
                   << "--inputs and -o\n";
         return 2;
       }
-      return runContract(inputs, output, train.initFrom, options, repeat,
+      return runContract(inputs, output, train.initFrom, options, repeat, trace,
                          argv[0]);
     }
     if (train.data.empty()) {

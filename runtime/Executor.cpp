@@ -263,6 +263,23 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       data[i] = data[b];
     }
 
+  // A value's bytes, copied out whole (from the device when there is one).
+  auto copyOut = [&](int v) {
+    const PlanValue &pv = fn->values[v];
+    TensorData t;
+    t.dtype = pv.dtype == "i32"  ? DType::I32
+              : pv.dtype == "u8" ? DType::U8
+                                 : DType::F32;
+    t.shape = evalShape(pv.shape, syms);
+    t.bytes.resize(numel(t.shape) * planDtypeSize(pv.dtype));
+    if (options.device)
+      options.device->download(t.bytes.data(), data[v],
+                               static_cast<int64_t>(t.bytes.size()));
+    else
+      std::memcpy(t.bytes.data(), data[v], t.bytes.size());
+    return t;
+  };
+
   // The calls.
   std::vector<int32_t> symArgs;
   for (const std::string &s : fn->syms)
@@ -270,7 +287,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
   uint32_t rng[3] = {static_cast<uint32_t>(options.seed),
                      static_cast<uint32_t>(options.seed >> 32),
                      static_cast<uint32_t>(step)};
-  for (const PlanCall &call : fn->calls) {
+  for (size_t c = 0; c < fn->calls.size(); ++c) {
+    const PlanCall &call = fn->calls[c];
     const PlanKernel &k = plan.kernels[call.kernel];
     std::vector<halide_buffer_t> bufs(call.args.size());
     std::vector<std::vector<halide_dimension_t>> dims(call.args.size());
@@ -325,6 +343,12 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       s.flops += static_cast<double>(call.flops.eval(syms));
       s.calls += 1;
     }
+    if (options.trace) {
+      std::vector<TensorData> written;
+      for (size_t a = call.firstOutput; a < call.args.size(); ++a)
+        written.push_back(copyOut(call.args[a].value));
+      options.trace(function, c, std::move(written));
+    }
   }
 
   if (Device *dev = options.device.get(); dev && feedBack && resident)
@@ -340,16 +364,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
   for (auto &[name, v] : fn->outputs) {
     if (keep && !keep(name))
       continue;
-    TensorData t;
-    t.dtype = DType::F32;
-    t.shape = evalShape(fn->values[v].shape, syms);
-    t.bytes.resize(numel(t.shape) * 4);
-    if (options.device)
-      options.device->download(t.bytes.data(), data[v],
-                               static_cast<int64_t>(t.bytes.size()));
-    else
-      std::memcpy(t.bytes.data(), data[v], t.bytes.size());
-    out[name] = std::move(t);
+    out[name] = copyOut(v);
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/Runtime/Error.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -67,9 +68,17 @@ int64_t extent(void *b, int d) {
 }
 
 std::string cxxFloatLiteral(double v) {
+  if (std::isnan(v))
+    return "__builtin_nanf(\"\")";
+  if (std::isinf(v))
+    return v > 0 ? "__builtin_inff()" : "(-__builtin_inff())";
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%.9gf", v);
-  return buf;
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  std::string s = buf;
+  // `1f` is not a literal: a float suffix needs a fraction or an exponent.
+  if (s.find_first_of(".e") == std::string::npos)
+    s += ".0";
+  return s + "f";
 }
 
 void compileCxxKernel(const std::string &name, const std::string &source,

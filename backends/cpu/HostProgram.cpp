@@ -24,6 +24,7 @@
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/Frontend/Shape.h"
 #include "gptc/IR/GptOps.h"
+#include "gptc/IR/SourceLoc.h"
 #include "gptc/Runtime/Error.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -47,11 +48,10 @@ namespace {
 
 using SymShape = std::vector<Dim>;
 
-std::string describe(Operation *op) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  op->getLoc().print(os);
-  return os.str() + ": " + op->getName().getStringRef().str();
+/// Stops the lowering at `op`: the driver prints its .gpt line.
+[[noreturn]] void failAt(Operation *op, const std::string &what) {
+  throw LocatedError(op->getLoc(),
+                     op->getName().getStringRef().str() + ": " + what);
 }
 
 //===----------------------------------------------------------------------===//
@@ -123,7 +123,7 @@ probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
     } else if (auto rule = dyn_cast<ShapeInference>(op)) {
       SmallVector<SmallVector<int64_t>> shapes;
       if (failed(rule.inferResultShapes(shapes)))
-        throw RuntimeError(describe(op) + ": shape rule failed while lowering");
+        failAt(op, "shape rule failed while lowering");
       for (auto [result, shape] : llvm::zip(op->getResults(), shapes))
         result.setType(cast<RankedTensorType>(result.getType()).clone(shape));
     }
@@ -208,13 +208,11 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
         ++e;
       }
       if (lhs != rhs || base <= 0 || d.coeff % (int64_t(1) << e) != 0) {
-        std::string s;
-        llvm::raw_string_ostream os(s);
-        v.getLoc().print(os);
-        throw RuntimeError(os.str() + ": a size that is not a product of " +
-                           "the input dims (" + std::to_string(base) + " at " +
-                           result.symbols[k] + " = 2, " +
-                           std::to_string(other) + " at 3)");
+        throw LocatedError(v.getLoc(), "a size that is not a product of "
+                                       "the input dims (" +
+                                           std::to_string(base) + " at " +
+                                           result.symbols[k] + " = 2, " +
+                                           std::to_string(other) + " at 3)");
       }
       d.coeff /= int64_t(1) << e;
       if (e)
@@ -291,8 +289,7 @@ std::string attrText(Operation *op) {
     } else if (auto str = dyn_cast<StringAttr>(a.getValue()))
       v = str.str();
     else
-      throw RuntimeError(describe(op) + ": unsupported attribute '" +
-                         name.str() + "'");
+      failAt(op, "unsupported attribute '" + name.str() + "'");
     s += " " + name.str() + "=" + v;
   }
   return s;
@@ -490,8 +487,8 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
   for (Value x : {k, v})
     if (ShapedType::isDynamic(headDim) ||
         cast<RankedTensorType>(x.getType()).getShape().back() != headDim)
-      throw RuntimeError(describe(op) + ": the CPU backend's attention needs "
-                                        "q, k and v with one static head dim");
+      failAt(op, "the CPU backend's attention needs "
+                 "q, k and v with one static head dim");
   bool causal = op->getAttrOfType<BoolAttr>("causal").getValue();
   double p = op->getAttrOfType<FloatAttr>("p").getValueAsDouble();
   bool rng = training && p > 0;
@@ -538,8 +535,8 @@ void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
   Value positions = write ? write.getPositions() : op->getOperand(3);
   auto type = cast<RankedTensorType>(cache.getType());
   if (type.isDynamicDim(1) || type.isDynamicDim(3))
-    throw RuntimeError(describe(op) + ": the CPU backend's KV cache needs a "
-                                      "static head count and head dim");
+    failAt(op, "the CPU backend's KV cache needs a "
+               "static head count and head dim");
   KernelDesc d;
   d.family = write ? "cache_write" : "cached_attention";
   d.params["heads"] = std::to_string(type.getDimSize(1));
@@ -554,8 +551,8 @@ void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
     // input that nothing else reads (it would see the new entries).
     auto input = dyn_cast<BlockArgument>(cache);
     if (!input || !cache.hasOneUse())
-      throw RuntimeError(describe(op) + ": the cache must be a function "
-                                        "input read by this write only");
+      failAt(op, "the cache must be a function "
+                 "input read by this write only");
     d.params["positions"] = positions ? "true" : "false";
     arg(write.getNewEntries());
     if (positions)
@@ -644,8 +641,7 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
         out << "output " << name << " " << ids.at(v) << "\n";
       }
     } else {
-      throw RuntimeError(describe(&op) +
-                         ": not in a kernel (run gpt-fuse before lowering)");
+      failAt(&op, "not in a kernel (run gpt-fuse before lowering)");
     }
   }
   for (const std::string &c : checks)

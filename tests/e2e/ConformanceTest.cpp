@@ -6,7 +6,10 @@
 // every gradient the body needs, AdamW) for the CPU and runs it on random
 // parameters; `gptc run --interpret` runs the same inputs on the reference
 // interpreter. Every output (logits, loss, each gradient, updated weights
-// and moments) must agree within fp32 tolerances, at B=2, T=3 and at T=1.
+// and moments) must agree within fp32 tolerances, at B=2, T=3 and at T=1,
+// for the host target and every forced target this host can run (on an
+// AVX-512 host: cpu-avx2 and cpu-avx512 too; an AVX2-only host prints the
+// targets it could not run).
 //
 // The rows together must reach every op of the dialect's table that the
 // fused kernel family lowers (checked against the fused IR of the training
@@ -25,6 +28,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <unistd.h>
@@ -75,8 +79,10 @@ const Row kRows[] = {
    "  param z: [7] = zeros()\n"
    "  param w: [7, 7] = normal(0.5)\n"
    "  let n = layer_norm(x, g, z)\n"
-   "  let s = masked_fill((n @ w) @ transpose(n), causal_mask(T), -2.5)\n"
+   "  let s = masked_fill(n @ transpose(n) + (n @ w) @ transpose(n), causal_mask(T), -2.5)\n"
    "  let y = dropout(softmax(s) @ n, 0.25)"},
+  // Attention as written, unscaled, with q = k = v (the Gram matrix).
+  {"self_attention", "let y = softmax(x @ transpose(x)) @ x"},
   {"positions",
    "param pos: [8, 7] = normal(0.5)\n"
    "  let y = x + embedding(arange(T), pos)"},
@@ -111,10 +117,35 @@ std::string gptc(std::vector<std::string> args) {
   return out;
 }
 
-/// `gptc run` of `model` on `in`, compiled or interpreted.
+/// The CPU targets to compile for: the host's features, then each forced
+/// target the host can execute that differs from them.
+std::vector<std::string> runnableTargets() {
+  std::vector<std::string> targets = {"cpu"};
+  __builtin_cpu_init();
+  bool avx512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd");
+  // Without AVX-512 the host target is the AVX2 one.
+  if (avx512) {
+    targets.push_back("cpu-avx2");
+    targets.push_back("cpu-avx512");
+  } else {
+    static bool told = false;
+    if (!told)
+      std::cerr << "[ conformance ] cpu-avx512 not run: this host has no "
+                   "AVX-512 (cpu is the AVX2 target here)\n";
+    told = true;
+  }
+  return targets;
+}
+
+/// `gptc run` of `model` on `in`, interpreted (empty `target`) or compiled
+/// for `target`.
 SafetensorsFile runModel(const std::string &model, const SafetensorsFile &in,
-                         bool interpret) {
-  std::string base = model + (interpret ? ".interp" : ".compiled");
+                         const std::string &target) {
+  bool interpret = target.empty();
+  std::string base = model + "." + (interpret ? "interp" : target);
   writeSafetensors(base + ".in.safetensors", in);
   std::vector<std::string> args = {"run",      model,
                                    "--seed",   "5",
@@ -123,8 +154,9 @@ SafetensorsFile runModel(const std::string &model, const SafetensorsFile &in,
   if (interpret)
     args.push_back("--interpret");
   else
-    args.insert(args.end(), {"--cache-dir", std::string(GPTC_BINARY_DIR) +
-                                                "/test-kernel-cache"});
+    args.insert(args.end(),
+                {"--target", target, "--cache-dir",
+                 std::string(GPTC_BINARY_DIR) + "/test-kernel-cache"});
   gptc(args);
   return readSafetensors(base + ".out.safetensors");
 }
@@ -137,13 +169,16 @@ TEST_P(Conformance, CompiledTrainingStepMatchesTheInterpreter) {
   for (int64_t t : {3, 1}) {
     SCOPED_TRACE("T=" + std::to_string(t));
     SafetensorsFile in = test::randomTrainInputs(plan, 2, t, 17, kVocab);
-    SafetensorsFile want = runModel(model, in, true);
-    SafetensorsFile got = runModel(model, in, false);
-    ASSERT_EQ(got.tensors.size(), want.tensors.size());
-    for (auto &[name, w] : want.tensors) {
-      const TensorData *g = got.find(name);
-      ASSERT_NE(g, nullptr) << name;
-      EXPECT_LT(test::relError(g->toDoubles(), w.toDoubles()), 1e-4) << name;
+    SafetensorsFile want = runModel(model, in, "");
+    for (const std::string &target : runnableTargets()) {
+      SCOPED_TRACE("target " + target);
+      SafetensorsFile got = runModel(model, in, target);
+      ASSERT_EQ(got.tensors.size(), want.tensors.size());
+      for (auto &[name, w] : want.tensors) {
+        const TensorData *g = got.find(name);
+        ASSERT_NE(g, nullptr) << name;
+        EXPECT_LT(test::relError(g->toDoubles(), w.toDoubles()), 1e-4) << name;
+      }
     }
   }
 }

@@ -19,44 +19,52 @@ static func::FuncOp lookupEntry(ModuleOp module, const char *name) {
   return f;
 }
 
+ContractFunction contractFunction(ModuleOp module, const SafetensorsFile &in,
+                                  const RunOptions &options) {
+  ContractFunction c;
+  c.interp.float32 = options.float32;
+  if (!in.find("targets")) {
+    c.func = lookupEntry(module, "forward");
+  } else if (!in.find("lr")) {
+    c.func = lookupEntry(module, "loss");
+  } else {
+    c.func = lookupEntry(module, "train_step");
+    const TensorData *step = in.find("step");
+    if (!step || step->numel() != 1 || step->toDoubles()[0] < 1)
+      throw RuntimeError(options.inputPath +
+                         ": a training step needs 'step', the 1-based number "
+                         "of this step (a scalar)");
+    c.interp.training = true;
+    c.interp.seed = options.seed;
+    c.interp.step = static_cast<uint64_t>(step->toDoubles()[0]);
+  }
+  return c;
+}
+
 void runInterpreted(ModuleOp module, const RunOptions &options) {
   SafetensorsFile in = readSafetensors(options.inputPath);
-  InterpreterOptions interp;
-  interp.float32 = options.float32;
   SafetensorsFile out;
   out.metadata["producer"] = "gptc run --interpret";
-
-  func::FuncOp forward = lookupEntry(module, "forward");
-  Buffer logits =
-      interpret(forward, bindArguments(forward, in, options.inputPath), interp);
-  out.tensors["logits"] =
-      TensorData::fromDoubles(DType::F32, logits.shape, logits.data);
-  if (!in.find("targets"))
-    return writeSafetensors(options.outputPath, out);
-
-  if (!in.find("lr")) {
-    func::FuncOp loss = lookupEntry(module, "loss");
-    Buffer l =
-        interpret(loss, bindArguments(loss, in, options.inputPath), interp);
-    out.tensors["loss"] = TensorData::fromDoubles(DType::F32, l.shape, l.data);
-    return writeSafetensors(options.outputPath, out);
-  }
-
-  func::FuncOp step = lookupEntry(module, "train_step");
-  const TensorData *stepNumber = in.find("step");
-  if (!stepNumber || stepNumber->numel() != 1 || stepNumber->toDoubles()[0] < 1)
-    throw RuntimeError(options.inputPath +
-                       ": a training step needs 'step', the 1-based number "
-                       "of this step (a scalar)");
-  interp.training = true;
-  interp.seed = options.seed;
-  interp.step = static_cast<uint64_t>(stepNumber->toDoubles()[0]);
-  std::vector<Buffer> results =
-      interpretAll(step, bindArguments(step, in, options.inputPath), interp);
+  ContractFunction c = contractFunction(module, in, options);
+  std::vector<Buffer> results = interpretAll(
+      c.func, bindArguments(c.func, in, options.inputPath), c.interp);
   for (unsigned r = 0; r < results.size(); ++r) {
-    auto name = step.getResultAttrOfType<StringAttr>(r, "gpt.output");
-    out.tensors[name.str()] =
+    auto name = c.func.getResultAttrOfType<StringAttr>(r, "gpt.output");
+    std::string key = name                            ? name.str()
+                      : c.func.getName() == "forward" ? "logits"
+                                                      : "loss";
+    out.tensors[key] =
         TensorData::fromDoubles(DType::F32, results[r].shape, results[r].data);
+  }
+  // A loss or a training step reports the logits too, as executables do.
+  if (c.func.getName() != "forward") {
+    func::FuncOp forward = lookupEntry(module, "forward");
+    InterpreterOptions interp;
+    interp.float32 = options.float32;
+    Buffer logits = interpret(
+        forward, bindArguments(forward, in, options.inputPath), interp);
+    out.tensors["logits"] =
+        TensorData::fromDoubles(DType::F32, logits.shape, logits.data);
   }
   writeSafetensors(options.outputPath, out);
 }

@@ -3,8 +3,10 @@
 #ifndef GPTC_TOOLS_RUN_H
 #define GPTC_TOOLS_RUN_H
 
+#include "gptc/IR/Interpreter.h"
 #include "gptc/Runtime/Safetensors.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 
 namespace gptc {
@@ -15,6 +17,17 @@ struct RunOptions {
   bool float32 = false;   ///< Round every op to float32 (models a backend).
   uint64_t seed = 0;      ///< Dropout seed of a training step.
 };
+
+/// The function the run contract runs for the tensors of `in`: @forward;
+/// @loss with `targets`; @train_step with `lr` too, whose dropout is active
+/// (seeded by `options.seed` and the step number in `in`).
+struct ContractFunction {
+  mlir::func::FuncOp func;
+  InterpreterOptions interp;
+};
+ContractFunction contractFunction(mlir::ModuleOp module,
+                                  const SafetensorsFile &in,
+                                  const RunOptions &options);
 
 /// The run contract of DESIGN.md on the reference interpreter: evaluates
 /// `@forward` for the logits; with `targets`, `@loss` for the loss; with

@@ -9,6 +9,7 @@
 #include "Build.h"
 #include "Reports.h"
 #include "Run.h"
+#include "Verify.h"
 
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/Frontend/Config.h"
@@ -18,16 +19,19 @@
 #include "gptc/IR/CostModel.h"
 #include "gptc/IR/DotExport.h"
 #include "gptc/IR/MLIRGen.h"
+#include "gptc/IR/SourceLoc.h"
 #include "gptc/Passes/Passes.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Tokenizer.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -64,7 +68,9 @@ commands:
   run     build and run: --inputs IN.safetensors -o OUT.safetensors (the
           run contract: parameters, tokens and optional targets in; logits
           and loss out; with lr and the AdamW state, one training step);
-          --interpret uses the reference interpreter instead
+          --interpret uses the reference interpreter instead; --verify
+          compares every kernel call with the interpreter and names the
+          first that differs, with its .gpt line
 
 options:
   --config FILE     model config (YAML), e.g. models/configs/gpt2-124m.yaml
@@ -102,6 +108,10 @@ options:
                              name (e.g. gpt-shape-inference, canonicalize)
   --interpret       for run: use the reference interpreter (double precision)
   --fp32            for run: round every result to float32
+  --verify          for run: check the compiled kernels one by one against
+                    the interpreter on the inputs (exit 1 if one differs)
+  --tolerance X     for --verify: largest accepted error relative to an
+                    output's largest magnitude (default 1e-3)
   --inputs FILE     for run: input safetensors
   -o FILE           for run: output safetensors
   --tokenizer F     for tokenize: gpt2.tiktoken or encoder.json (default:
@@ -134,6 +144,8 @@ struct Options {
   bool printAfterAll = false;
   std::vector<std::string> printAfter;
   bool interpret = false;
+  bool verify = false;
+  double tolerance = 1e-3;
   bool fp32 = false;
   std::string inputs;
   std::string output;
@@ -189,6 +201,15 @@ Options parseArgs(int argc, char **argv) {
       o.stage = value("--stage");
     } else if (a == "--interpret") {
       o.interpret = true;
+    } else if (a == "--verify") {
+      o.verify = true;
+    } else if (is("--tolerance")) {
+      std::string v = value("--tolerance");
+      char *end = nullptr;
+      o.tolerance = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(o.tolerance >= 0) || std::isinf(o.tolerance))
+        throw UsageError{"--tolerance expects a non-negative number, got '" +
+                         v + "'"};
     } else if (a == "--fp32") {
       o.fp32 = true;
     } else if (is("--inputs")) {
@@ -369,7 +390,12 @@ int run(const Options &o) {
     if (o.inputs.empty() || o.output.empty())
       throw UsageError{"run needs --inputs IN.safetensors and -o "
                        "OUT.safetensors"};
+    if (o.verify && o.interpret)
+      throw UsageError{"--verify compares the compiled kernels with the "
+                       "interpreter; it excludes --interpret"};
   }
+  if (o.verify && o.command != "run")
+    throw UsageError{"--verify is for 'run'"};
 
   // Diagnostics point into the SourceManager's files: print them while it
   // is alive.
@@ -583,7 +609,35 @@ void emitPtx(mlir::ModuleOp module, const std::string &task, const Options &o) {
     std::cout << "// " << written << " PTX modules in " << o.output << "\n";
 }
 
+/// The compilation in `context`. Errors that MLIR reports (verifiers,
+/// passes) and LocatedErrors (lowering, the interpreter) print as the front
+/// end's do: the .gpt line, a caret and the call chain, once.
+int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm);
+
 int compile(const Options &o, SourceManager &sm) {
+  mlir::MLIRContext context;
+  // Users read the .gpt line; the op's IR is for gptc-opt.
+  context.printOpOnDiagnostic(false);
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() != mlir::DiagnosticSeverity::Error)
+      return mlir::failure(); // warnings and remarks: MLIR's own printer
+    Diagnostic diag = diagnosticAt(d.getLocation(), d.str(), sm);
+    for (mlir::Diagnostic &n : d.getNotes()) {
+      Diagnostic note = diagnosticAt(n.getLocation(), n.str(), sm);
+      diag.note(note.loc, note.message);
+    }
+    printDiagnostic(std::cerr, diag);
+    return mlir::success();
+  });
+  try {
+    return compileIn(context, o, sm);
+  } catch (const LocatedError &e) {
+    printDiagnostic(std::cerr, diagnosticAt(e.loc, e.message, sm));
+    return kExitError;
+  }
+}
+
+int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
   ModelSource model = loadModel(sm, o.model, o.includes);
   if (o.command == "emit" && o.stage == "ast") {
     for (auto &m : model.modules)
@@ -600,7 +654,6 @@ int compile(const Options &o, SourceManager &sm) {
 
   // Every command verifies the IR too: a model that elaborates but does not
   // lower is a compiler bug, caught here rather than in a later stage.
-  mlir::MLIRContext context;
   loadGptDialects(context);
   mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(context, prog);
   if (mlir::failed(mlir::verify(*module))) {
@@ -657,10 +710,9 @@ int compile(const Options &o, SourceManager &sm) {
     buildTrainingPipeline(pm, train);
   if (compiled)
     buildKernelPipeline(pm);
-  if (mlir::failed(pm.run(*module))) {
-    std::cerr << "gptc: error: the compiler pipeline failed (see above)\n";
+  // The failing pass reported its error through the handler.
+  if (mlir::failed(pm.run(*module)))
     return kExitError;
-  }
 
   if (o.command == "check") {
     std::cout << o.model << ": ok (" << prog.entries.size() << " entry points, "
@@ -720,9 +772,29 @@ int compile(const Options &o, SourceManager &sm) {
       args.insert(args.end(), {"--threads", std::to_string(o.threads)});
     if (o.profile)
       args.push_back("--profile");
+    std::string trace = b.output + ".trace.safetensors";
+    if (o.verify)
+      args.insert(args.end(), {"--trace", trace});
     int rc = runExecutable(args);
     std::remove(b.output.c_str());
-    return rc;
+    if (rc != 0 || !o.verify)
+      return rc;
+    VerifyOptions v;
+    v.run = RunOptions{o.inputs, o.output, false, o.seed};
+    v.tracePath = trace;
+    v.tolerance = o.tolerance;
+    int differing = 0;
+    try {
+      differing = verifyTrace(*module, v, sm, std::cout, std::cerr);
+    } catch (...) {
+      std::remove(trace.c_str());
+      throw;
+    }
+    std::remove(trace.c_str());
+    if (differing)
+      std::cerr << "gptc: error: " << differing
+                << " kernel call(s) differ from the interpreter\n";
+    return differing ? kExitError : kExitOk;
   } else if (o.stage == "ptx") {
     emitPtx(*module, task, o);
   } else if (o.stage == "kernels") {

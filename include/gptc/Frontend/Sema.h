@@ -64,6 +64,13 @@ using Attr = std::variant<int64_t, double, bool, std::string,
                           std::vector<int64_t>, std::vector<Dim>>;
 
 /// One tensor operation of an elaborated entry.
+/// A def call on the way to a node: where it was called, which def, and
+/// the instance scope it got.
+struct CallSite {
+  Location loc;
+  std::string def, scope;
+};
+
 struct Node {
   std::string op; ///< `matmul`, `add`, `param`, `input`, ...
   std::vector<int> operands;
@@ -71,6 +78,9 @@ struct Node {
   TensorType type;
   Location loc;
   std::string scope; ///< Instance path of the def that made it: `h.3.attn`.
+  /// The calls that led to it, innermost first (the entry point's own
+  /// body has none): errors after the front end print them as notes.
+  std::vector<CallSite> callers;
 
   const Attr *attr(const std::string &name) const;
 };

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace gptc {
@@ -37,6 +38,11 @@ struct InterpreterOptions {
   bool training = false;
   uint64_t seed = 0;
   uint64_t step = 0;
+  /// Called after each top-level op of the function with the buffers of its
+  /// tensor results, which it may replace (same shapes): `gptc run
+  /// --verify` compares them with the compiled kernels' and continues from
+  /// the compiled values, so one kernel's error does not spread.
+  std::function<void(mlir::Operation *, std::vector<Buffer> &)> afterOp;
 };
 
 /// Evaluates `func` on `args` (one per function argument, in order) and

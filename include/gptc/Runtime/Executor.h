@@ -28,6 +28,11 @@ struct ExecutorOptions {
   uint64_t seed = 0;    ///< Dropout seed of a training step.
   /// A GPU's memory (CUDA executables); null: host memory.
   std::shared_ptr<Device> device;
+  /// Called after each kernel call with the function, the call's index in
+  /// it and what the call wrote (each output value whole, in its own
+  /// dtype). `--trace` writes these for `gptc run --verify`.
+  std::function<void(const std::string &, size_t, std::vector<TensorData>)>
+      trace;
 };
 
 class Executor {

@@ -161,3 +161,17 @@ func.func @broadcast_batch(%a: tensor<1x5x4xf32>, %b: tensor<2x4x3xf32>) -> tens
   %0 = gpt.matmul %a, %b : tensor<1x5x4xf32>, tensor<2x4x3xf32> -> tensor<2x5x3xf32>
   return %0 : tensor<2x5x3xf32>
 }
+
+// -----
+
+// The Gram matrix x @ transpose(x): the kernel's operands are positional
+// (a, b), so x is passed twice rather than deduplicated into one operand.
+// CHECK-LABEL: func.func @gram
+// CHECK: gpt.kernel "matmul"(%arg0, %arg0) {batch = true, epilogue = "none", trans_a = false, trans_b = true}
+// CHECK-NEXT: ^bb0(%[[A:.*]]: tensor<2x5x8xf32>, %{{.*}}: tensor<2x5x8xf32>):
+// CHECK: gpt.matmul %[[A]], %{{.*}}
+func.func @gram(%x: tensor<2x5x8xf32>) -> tensor<2x5x5xf32> {
+  %t = gpt.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x5x8xf32> -> tensor<2x8x5xf32>
+  %0 = gpt.matmul %x, %t : tensor<2x5x8xf32>, tensor<2x8x5xf32> -> tensor<2x5x5xf32>
+  return %0 : tensor<2x5x5xf32>
+}

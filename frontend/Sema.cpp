@@ -18,6 +18,7 @@
 #include "gptc/Frontend/Sema.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/IR/OpInfo.h"
+#include "gptc/IR/ShapeRules.h"
 #include "gptc/Support/Glob.h"
 
 #include <cmath>
@@ -1205,42 +1206,28 @@ private:
     requireFloat(a, loc, std::string("'") + spelling(op) + "'");
     requireFloat(b, loc, std::string("'") + spelling(op) + "'");
     TensorType t;
-    t.shape = broadcastOrFail(a.type, b.type, loc, spelling(op));
+    t.shape = ruleShape(shapes::broadcast(a.type.shape, b.type.shape), loc, {},
+                        std::string("'") + spelling(op) + "': ");
     return Value::tensor(t, addNode(opName, {a.node, b.node}, t, loc));
   }
 
-  std::vector<Dim> broadcastOrFail(const TensorType &a, const TensorType &b,
-                                   Location loc, const std::string &what) {
-    if (auto s = broadcastShapes(a.shape, b.shape))
-      return *s;
-    throw CompileError(loc, "cannot broadcast " + a.str() + " and " + b.str() +
-                                " in '" + what +
-                                "'; aligned from the right, each pair of "
-                                "dims must be equal or one of them 1");
+  /// The shape a rule of ShapeRules.h gives, or its error at `loc` (at the
+  /// operand's location when the rule names one of `operandLocs`).
+  std::vector<Dim> ruleShape(shapes::Result r, Location loc,
+                             const std::vector<Location> &operandLocs = {},
+                             const std::string &prefix = "") {
+    if (!r.failed())
+      return std::move(r.shape);
+    if (r.operand >= 0 && static_cast<size_t>(r.operand) < operandLocs.size())
+      loc = operandLocs[r.operand];
+    throw CompileError(loc, prefix + r.error);
   }
 
   Value matmul(const Value &a, const Value &b, Location loc) {
     requireFloat(a, loc, "matmul");
     requireFloat(b, loc, "matmul");
-    if (a.type.rank() < 2 || b.type.rank() < 2)
-      throw CompileError(loc, "matmul needs operands of rank >= 2, got " +
-                                  a.type.str() + " @ " + b.type.str());
-    const Dim &k1 = a.type.shape.back();
-    const Dim &k2 = b.type.shape[b.type.rank() - 2];
-    if (k1 != k2)
-      throw CompileError(
-          loc, "matmul inner dimensions differ: " + a.type.str() + " @ " +
-                   b.type.str() + " (" + k1.str() + " vs " + k2.str() + ")");
-    std::vector<Dim> ba(a.type.shape.begin(), a.type.shape.end() - 2);
-    std::vector<Dim> bb(b.type.shape.begin(), b.type.shape.end() - 2);
-    auto batch = broadcastShapes(ba, bb);
-    if (!batch)
-      throw CompileError(loc, "matmul batch dimensions do not broadcast: " +
-                                  a.type.str() + " @ " + b.type.str());
     TensorType t;
-    t.shape = *batch;
-    t.shape.push_back(a.type.shape[a.type.rank() - 2]);
-    t.shape.push_back(b.type.shape.back());
+    t.shape = ruleShape(shapes::matmul(a.type.shape, b.type.shape), loc);
     return Value::tensor(t, addNode("matmul", {a.node, b.node}, t, loc));
   }
 
@@ -1547,7 +1534,6 @@ private:
       if (i >= ix.items.size()) {
         starts.push_back(Dim(0));
         ends.push_back(d);
-        t.shape.push_back(d);
         continue;
       }
       const IndexItem &it = ix.items[i];
@@ -1586,23 +1572,19 @@ private:
       };
       resolve(lo, it.lo ? it.lo->loc : it.loc);
       resolve(hi, it.hi ? it.hi->loc : it.loc);
-      if (d.isConstant() && hi.isConstant() && hi.coeff > d.coeff)
-        throw CompileError(
-            it.loc, "slice end " + hi.str() + " is past the end of dim " +
-                        std::to_string(i) + " (size " + d.str() + ")");
-      auto size = addDims(hi, checkedMul(lo, Dim(-1), it.loc));
-      if (!size || (size->isConstant() && size->coeff <= 0))
-        throw CompileError(it.loc, "slice " + lo.str() + ":" + hi.str() +
-                                       " of a dim of size " + d.str() +
-                                       " is empty or not expressible");
       // A symbolic end on a static dim (wpe[:T]) holds only if T <= dim.
       if (!hi.isConstant() && d.isConstant())
         addCheck({hi, BinaryOp::Le, d,
                   "slice end " + hi.str() + " must be <= " + d.str(), it.loc});
       starts.push_back(lo);
       ends.push_back(hi);
-      t.shape.push_back(*size);
     }
+    // The op's rule checks the bounds; an error points at the dim's item.
+    std::vector<Location> itemLocs;
+    for (size_t i = 0; i < bt.rank(); ++i)
+      itemLocs.push_back(i < ix.items.size() ? ix.items[i].loc : ix.loc);
+    t.shape = ruleShape(shapes::slice(bt.shape, starts, ends, squeeze), ix.loc,
+                        itemLocs);
     return Value::tensor(
         t, addNode("slice", {base.node}, t, ix.loc,
                    {{"starts", starts}, {"ends", ends}, {"squeeze", squeeze}}));
@@ -1639,8 +1621,10 @@ private:
     requireFloat(x, a.locs[0], c.callee);
     int64_t axis = normAxis(staticInt(a.values[1], a.locs[1], "axis"),
                             x.type.rank(), a.locs[1]);
+    TensorType t = x.type;
+    t.shape = ruleShape(shapes::alongAxis(x.type.shape, axis), c.loc);
     return Value::tensor(
-        x.type, addNode(c.callee, {x.node}, x.type, c.loc, {{"axis", axis}}));
+        t, addNode(c.callee, {x.node}, t, c.loc, {{"axis", axis}}));
   }
 
   Value biReduce(BoundArgs &a, const CallExpr &c) {
@@ -1650,10 +1634,7 @@ private:
                             x.type.rank(), a.locs[1]);
     bool keep = staticBool(a.values[2], a.locs[2], "keepdim");
     TensorType t = x.type;
-    if (keep)
-      t.shape[axis] = Dim(1);
-    else
-      t.shape.erase(t.shape.begin() + axis);
+    t.shape = ruleShape(shapes::reduce(x.type.shape, axis, keep), c.loc);
     return Value::tensor(t, addNode(c.callee, {x.node}, t, c.loc,
                                     {{"axis", axis}, {"keepdim", keep}}));
   }
@@ -1668,12 +1649,12 @@ private:
                           x.type.rank(), a.locs[1]);
     int64_t d1 = normAxis(staticInt(a.values[2], a.locs[2], "dim1"),
                           x.type.rank(), a.locs[2]);
-    TensorType t = x.type;
-    std::swap(t.shape[d0], t.shape[d1]);
     std::vector<int64_t> perm(x.type.rank());
     for (size_t i = 0; i < perm.size(); ++i)
       perm[i] = static_cast<int64_t>(i);
     std::swap(perm[d0], perm[d1]);
+    TensorType t = x.type;
+    t.shape = ruleShape(shapes::transpose(x.type.shape, perm), c.loc);
     return Value::tensor(
         t, addNode("transpose", {x.node}, t, c.loc, {{"perm", perm}}));
   }
@@ -1709,6 +1690,7 @@ private:
       t.shape.push_back(e.dim);
     }
     Dim total = checkedNumElements(x.type, c.loc);
+    // -1 is the DSL's: the dim that keeps the element count.
     if (inferred >= 0) {
       auto q = exactDiv(total, known);
       if (!q)
@@ -1717,12 +1699,8 @@ private:
                                       shapeStr(t.shape) +
                                       ": the -1 dim is not a whole number");
       t.shape[inferred] = *q;
-    } else if (total != known) {
-      throw CompileError(c.loc, "cannot reshape " + x.type.str() + " into " +
-                                    shapeStr(t.shape) +
-                                    ": element counts differ (" + total.str() +
-                                    " vs " + known.str() + ")");
     }
+    t.shape = ruleShape(shapes::reshape(x.type.shape, t.shape), c.loc);
     return Value::tensor(
         t, addNode("reshape", {x.node}, t, c.loc, {{"shape", t.shape}}));
   }
@@ -1735,15 +1713,10 @@ private:
                                         std::to_string(parts));
     int64_t axis = normAxis(staticInt(a.values[2], a.locs[2], "axis"),
                             x.type.rank(), a.locs[2]);
-    auto size = exactDiv(x.type.shape[axis], Dim(parts));
-    if (!size)
-      throw CompileError(c.loc, "cannot split dim " + std::to_string(axis) +
-                                    " of " + x.type.str() + " into " +
-                                    std::to_string(parts) + " equal parts");
     Value tuple;
     tuple.kind = Value::Kind::Tuple;
     TensorType t = x.type;
-    t.shape[axis] = *size;
+    t.shape = ruleShape(shapes::split(x.type.shape, axis, parts, 0), c.loc);
     for (int64_t i = 0; i < parts; ++i)
       tuple.elems.push_back(Value::tensor(
           t, addNode("split", {x.node}, t, c.loc,
@@ -1760,22 +1733,17 @@ private:
                                     "tensor (e.g. causal_mask(T)), got " +
                                         m.type.str());
     double v = staticFloat(a.values[2], a.locs[2], "the fill value");
-    auto shape = broadcastShapes(x.type.shape, m.type.shape);
-    if (!shape || *shape != x.type.shape)
-      throw CompileError(c.loc, "the mask " + m.type.str() +
-                                    " does not broadcast to the shape of " +
-                                    x.type.str());
-    return Value::tensor(x.type, addNode("masked_fill", {x.node, m.node},
-                                         x.type, c.loc, {{"value", v}}));
+    TensorType t = x.type;
+    t.shape = ruleShape(shapes::maskedFill(x.type.shape, m.type.shape), c.loc);
+    return Value::tensor(
+        t, addNode("masked_fill", {x.node, m.node}, t, c.loc, {{"value", v}}));
   }
 
   Value biCausalMask(BoundArgs &a, const CallExpr &c) {
     Dim n = staticDim(a.values[0], a.locs[0], "the size of causal_mask");
-    if (n.coeff <= 0)
-      throw CompileError(a.locs[0], "causal_mask needs a positive size");
     TensorType t;
     t.elem = ElemType::Bool;
-    t.shape = {n, n};
+    t.shape = ruleShape(shapes::causalMask(n), c.loc, a.locs);
     return Value::tensor(t, addNode("causal_mask", {}, t, c.loc));
   }
 
@@ -1798,24 +1766,18 @@ private:
                                     "got " +
                                         ids.type.str());
     requireFloat(table, a.locs[1], "the embedding table");
-    if (table.type.rank() != 2)
-      throw CompileError(a.locs[1], "the embedding table must be rank 2 "
-                                    "[rows, dim], got " +
-                                        table.type.str());
     TensorType t;
-    t.shape = ids.type.shape;
-    t.shape.push_back(table.type.shape[1]);
+    t.shape = ruleShape(shapes::embedding(ids.type.shape, table.type.shape),
+                        c.loc, a.locs);
     return Value::tensor(
         t, addNode("embedding", {ids.node, table.node}, t, c.loc));
   }
 
   Value biArange(BoundArgs &a, const CallExpr &c) {
     Dim n = staticDim(a.values[0], a.locs[0], "the length of arange");
-    if (n.coeff <= 0)
-      throw CompileError(a.locs[0], "arange needs a positive length");
     TensorType t;
     t.elem = ElemType::I32;
-    t.shape = {n};
+    t.shape = ruleShape(shapes::arange(n), c.loc, a.locs);
     return Value::tensor(t, addNode("arange", {}, t, c.loc));
   }
 
@@ -1824,17 +1786,11 @@ private:
     const Value &scale = tensorArg(a, 1, c, "scale");
     const Value &shift = tensorArg(a, 2, c, "shift");
     requireFloat(x, a.locs[0], "layer_norm");
-    if (x.type.rank() < 1)
-      throw CompileError(a.locs[0], "layer_norm needs rank >= 1");
-    std::vector<Dim> want = {x.type.shape.back()};
-    for (int i : {1, 2})
-      if (a.values[i].type.shape != want ||
-          a.values[i].type.elem != ElemType::F32)
-        throw CompileError(a.locs[i], std::string("layer_norm's ") +
-                                          (i == 1 ? "scale" : "shift") +
-                                          " must be f32" + shapeStr(want) +
-                                          " (the last dim of " + x.type.str() +
-                                          "), got " + a.values[i].type.str());
+    requireFloat(scale, a.locs[1], "layer_norm's scale");
+    requireFloat(shift, a.locs[2], "layer_norm's shift");
+    ruleShape(
+        shapes::layerNorm(x.type.shape, scale.type.shape, shift.type.shape),
+        c.loc, a.locs);
     double eps = staticFloat(a.values[3], a.locs[3], "eps");
     if (!(eps > 0))
       throw CompileError(a.locs[3], "eps must be positive");
@@ -1850,16 +1806,10 @@ private:
     if (targets.type.elem != ElemType::I32)
       throw CompileError(a.locs[1], "cross_entropy targets must be i32, got " +
                                         targets.type.str());
-    std::vector<Dim> lead(logits.type.shape.begin(),
-                          logits.type.shape.end() -
-                              (logits.type.rank() ? 1 : 0));
-    if (logits.type.rank() < 2 || targets.type.shape != lead)
-      throw CompileError(c.loc, "cross_entropy expects logits [..., V] and "
-                                "targets with the leading dims, got " +
-                                    logits.type.str() + " and " +
-                                    targets.type.str());
-    int64_t ignore = staticInt(a.values[2], a.locs[2], "ignore_index");
     TensorType t; // scalar f32
+    t.shape = ruleShape(
+        shapes::crossEntropy(logits.type.shape, targets.type.shape), c.loc);
+    int64_t ignore = staticInt(a.values[2], a.locs[2], "ignore_index");
     return Value::tensor(t,
                          addNode("cross_entropy", {logits.node, targets.node},
                                  t, c.loc, {{"ignore_index", ignore}}));

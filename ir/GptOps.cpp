@@ -1,14 +1,16 @@
 //===- GptOps.cpp - Shape rules, folders and the dialect ------------------===//
 //
-// Each op's shape rule (ShapeInference::inferResultShape) doubles as its
-// verifier through verifyInferredShape. Dynamic dims (`?`) are compatible
-// with anything: the front end has already checked the symbolic relations
-// between them, and the run time checks the actual sizes.
+// Each op's shape rule is the MLIR-free function of ShapeRules.h that the
+// front end calls too; inferResultShape adapts it to the IR's static sizes
+// and `?` (the unknown dim, compatible with anything: the front end has
+// checked the symbolic relations, the run time checks the actual sizes). It
+// doubles as the op's verifier through verifyInferredShape.
 //
 //===----------------------------------------------------------------------===//
 
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/GptBuilder.h"
+#include "gptc/IR/ShapeRules.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -17,6 +19,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 using namespace mlir;
+using namespace gptc;
 using namespace gptc::gpt;
 
 #include "gptc/IR/GptDialect.cpp.inc"
@@ -56,32 +59,6 @@ std::string gptc::gpt::formatShape(ArrayRef<int64_t> s) {
   return out + "]";
 }
 
-/// NumPy broadcasting; a dynamic dim is assumed to fit a static one.
-static LogicalResult broadcast(Operation *op, ArrayRef<int64_t> a,
-                               ArrayRef<int64_t> b,
-                               SmallVectorImpl<int64_t> &out) {
-  size_t rank = std::max(a.size(), b.size());
-  out.assign(rank, 1);
-  for (size_t i = 0; i < rank; ++i) {
-    int64_t x = i < a.size() ? a[a.size() - 1 - i] : 1;
-    int64_t y = i < b.size() ? b[b.size() - 1 - i] : 1;
-    int64_t &o = out[rank - 1 - i];
-    if (x == y || y == 1)
-      o = x;
-    else if (x == 1)
-      o = y;
-    else if (x == kDyn)
-      o = y;
-    else if (y == kDyn)
-      o = x;
-    else
-      return op->emitOpError("operand shapes ")
-             << formatShape(a) << " and " << formatShape(b)
-             << " do not broadcast";
-  }
-  return success();
-}
-
 /// The static value of an index operand, or kDyn.
 static int64_t staticSize(Value v) {
   if (auto c = getConstantIntValue(v))
@@ -89,14 +66,42 @@ static int64_t staticSize(Value v) {
   return kDyn;
 }
 
-static bool compatible(int64_t a, int64_t b) {
+static bool sizesFit(int64_t a, int64_t b) {
   return a == b || a == kDyn || b == kDyn;
 }
 
-static LogicalResult checkAxis(Operation *op, int64_t axis, int64_t rank) {
-  if (axis < 0 || axis >= rank)
-    return op->emitOpError("axis ")
-           << axis << " is out of range for rank " << rank;
+/// The IR's shape as the shape rules see it: `?` is the unknown dim.
+static shapes::Shape dimsOf(ArrayRef<int64_t> shape) {
+  shapes::Shape dims;
+  for (int64_t d : shape)
+    dims.push_back(d == kDyn ? Dim::unknown() : Dim(d));
+  return dims;
+}
+static shapes::Shape dimsOf(Value v) { return dimsOf(shapeOf(v)); }
+static Dim dimOf(Value index) {
+  int64_t n = staticSize(index);
+  return n == kDyn ? Dim::unknown() : Dim(n);
+}
+/// Starts or ends from static values and size operands (kDyn: the next
+/// operand, a constant or unknown).
+static shapes::Shape boundsOf(ArrayRef<int64_t> bounds, ValueRange dynamic) {
+  shapes::Shape dims;
+  size_t k = 0;
+  for (int64_t b : bounds)
+    dims.push_back(b != kDyn            ? Dim(b)
+                   : k < dynamic.size() ? dimOf(dynamic[k++])
+                                        : Dim::unknown());
+  return dims;
+}
+
+/// The rule's result as static sizes, or its error on `op`.
+static LogicalResult apply(Operation *op, const shapes::Result &r,
+                           SmallVectorImpl<int64_t> &shape) {
+  if (r.failed())
+    return op->emitOpError(r.error);
+  shape.clear();
+  for (const Dim &d : r.shape)
+    shape.push_back(d.isConstant() ? d.coeff : kDyn);
   return success();
 }
 
@@ -108,7 +113,7 @@ LogicalResult gptc::gpt::verifyInferredShape(Operation *op) {
     auto declared = cast<RankedTensorType>(result.getType());
     bool ok = declared.getRank() == static_cast<int64_t>(inferred.size());
     for (size_t i = 0; ok && i < inferred.size(); ++i)
-      ok = compatible(declared.getDimSize(i), inferred[i]);
+      ok = sizesFit(declared.getDimSize(i), inferred[i]);
     if (!ok)
       return op->emitOpError("result type ")
              << declared << " does not match the inferred shape "
@@ -143,7 +148,8 @@ SAME_AS_INPUT(StepOp)
 
 #define BROADCASTING(Op)                                                       \
   LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
-    return broadcast(*this, shapeOf(getLhs()), shapeOf(getRhs()), shape);      \
+    return apply(*this, shapes::broadcast(dimsOf(getLhs()), dimsOf(getRhs())), \
+                 shape);                                                       \
   }
 BROADCASTING(AddOp)
 BROADCASTING(SubOp)
@@ -156,52 +162,24 @@ LogicalResult ConstantOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return success();
 }
 
-template <typename SoftmaxLike>
-static LogicalResult softmaxShape(SoftmaxLike op,
-                                  SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(op.getInput());
-  if (failed(checkAxis(op, op.getAxis(), in.size())))
-    return failure();
-  shape.assign(in.begin(), in.end());
-  return success();
-}
-LogicalResult SoftmaxOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return softmaxShape(*this, shape);
-}
-LogicalResult LogSoftmaxOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return softmaxShape(*this, shape);
-}
+#define ALONG_AXIS(Op)                                                         \
+  LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
+    return apply(*this, shapes::alongAxis(dimsOf(getInput()), getAxis()),      \
+                 shape);                                                       \
+  }
+ALONG_AXIS(SoftmaxOp)
+ALONG_AXIS(LogSoftmaxOp)
+ALONG_AXIS(ArgmaxMaskOp)
+#undef ALONG_AXIS
 
 LogicalResult MatmulOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto a = shapeOf(getLhs()), b = shapeOf(getRhs());
-  if (a.size() < 2 || b.size() < 2)
-    return emitOpError("operands must have rank >= 2, got ")
-           << formatShape(a) << " and " << formatShape(b);
-  if (!compatible(a.back(), b[b.size() - 2]))
-    return emitOpError("inner dimensions differ: ")
-           << formatShape(a) << " @ " << formatShape(b);
-  if (failed(broadcast(*this, a.drop_back(2), b.drop_back(2), shape)))
-    return failure();
-  shape.push_back(a[a.size() - 2]);
-  shape.push_back(b.back());
-  return success();
+  return apply(*this, shapes::matmul(dimsOf(getLhs()), dimsOf(getRhs())),
+               shape);
 }
 
 LogicalResult TransposeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  ArrayRef<int64_t> perm = getPerm();
-  if (perm.size() != in.size())
-    return emitOpError("perm has ")
-           << perm.size() << " entries for a rank-" << in.size() << " input";
-  SmallVector<bool> seen(in.size(), false);
-  shape.clear();
-  for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(in.size()) || seen[p])
-      return emitOpError("perm is not a permutation of 0..") << in.size() - 1;
-    seen[p] = true;
-    shape.push_back(in[p]);
-  }
-  return success();
+  std::vector<int64_t> perm(getPerm().begin(), getPerm().end());
+  return apply(*this, shapes::transpose(dimsOf(getInput()), perm), shape);
 }
 
 LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
@@ -210,315 +188,130 @@ LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   if (dynamic != static_cast<int64_t>(getDynamicShape().size()))
     return emitOpError("has ") << dynamic << " dynamic dims but "
                                << getDynamicShape().size() << " size operands";
-  shape.assign(target.begin(), target.end());
-  // Size operands that are constants give static dims.
-  for (size_t i = 0, k = 0; i < shape.size(); ++i)
-    if (shape[i] == kDyn)
-      shape[i] = staticSize(getDynamicShape()[k++]);
-  auto in = shapeOf(getInput());
-  if (!llvm::is_contained(in, kDyn) && !llvm::is_contained(shape, kDyn)) {
-    int64_t a = 1, b = 1;
-    for (int64_t d : in)
-      a *= d;
-    for (int64_t d : shape)
-      b *= d;
-    if (a != b)
-      return emitOpError("cannot reshape ")
-             << formatShape(in) << " (" << a << " elements) into "
-             << formatShape(shape) << " (" << b << ")";
-  }
-  return success();
+  return apply(
+      *this,
+      shapes::reshape(dimsOf(getInput()), boundsOf(target, getDynamicShape())),
+      shape);
 }
 
 LogicalResult SplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  int64_t axis = getAxis(), parts = getParts(), index = getIndex();
-  if (failed(checkAxis(*this, axis, in.size())))
-    return failure();
-  if (parts < 1 || index < 0 || index >= parts)
-    return emitOpError("index ") << index << " is not in [0, " << parts << ")";
-  if (in[axis] != kDyn && in[axis] % parts != 0)
-    return emitOpError("dim ")
-           << axis << " of size " << in[axis] << " does not split into "
-           << parts << " equal parts";
-  shape.assign(in.begin(), in.end());
-  if (in[axis] != kDyn)
-    shape[axis] = in[axis] / parts;
-  return success();
+  return apply(
+      *this,
+      shapes::split(dimsOf(getInput()), getAxis(), getParts(), getIndex()),
+      shape);
 }
 
 LogicalResult SliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  if (getStaticStarts().size() != in.size() ||
-      getStaticEnds().size() != in.size())
-    return emitOpError("needs one start and one end per input dim");
   if (llvm::count(getStaticStarts(), kDyn) !=
           static_cast<int64_t>(getDynamicStarts().size()) ||
       llvm::count(getStaticEnds(), kDyn) !=
           static_cast<int64_t>(getDynamicEnds().size()))
     return emitOpError("dynamic bounds do not match the size operands");
-  SmallVector<int64_t> starts(getStaticStarts()), ends(getStaticEnds());
-  for (size_t i = 0, k = 0; i < starts.size(); ++i)
-    if (starts[i] == kDyn)
-      starts[i] = staticSize(getDynamicStarts()[k++]);
-  for (size_t i = 0, k = 0; i < ends.size(); ++i)
-    if (ends[i] == kDyn)
-      ends[i] = staticSize(getDynamicEnds()[k++]);
-  ArrayRef<int64_t> squeeze = getSqueeze();
-  shape.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    bool squeezed = llvm::is_contained(squeeze, static_cast<int64_t>(i));
-    if (squeezed) {
-      if (starts[i] == kDyn)
-        return emitOpError("a squeezed dim needs a static index");
-      continue;
-    }
-    if (starts[i] == kDyn || ends[i] == kDyn) {
-      shape.push_back(kDyn);
-      continue;
-    }
-    if (starts[i] < 0 || ends[i] <= starts[i] ||
-        (in[i] != kDyn && ends[i] > in[i]))
-      return emitOpError("slice ")
-             << starts[i] << ":" << ends[i] << " is out of range for dim " << i
-             << " of " << formatShape(in);
-    shape.push_back(ends[i] - starts[i]);
-  }
-  return success();
+  std::vector<int64_t> squeeze(getSqueeze().begin(), getSqueeze().end());
+  return apply(*this,
+               shapes::slice(dimsOf(getInput()),
+                             boundsOf(getStaticStarts(), getDynamicStarts()),
+                             boundsOf(getStaticEnds(), getDynamicEnds()),
+                             squeeze),
+               shape);
 }
 
-template <typename Reduce>
-static LogicalResult reduceShape(Reduce op, SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(op.getInput());
-  int64_t axis = op.getAxis();
-  if (failed(checkAxis(op, axis, in.size())))
-    return failure();
-  shape.assign(in.begin(), in.end());
-  if (op.getKeepdim())
-    shape[axis] = 1;
-  else
-    shape.erase(shape.begin() + axis);
-  return success();
-}
-LogicalResult SumOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return reduceShape(*this, shape);
-}
-LogicalResult MeanOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return reduceShape(*this, shape);
-}
-LogicalResult MaxOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return reduceShape(*this, shape);
-}
-LogicalResult VarOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return reduceShape(*this, shape);
-}
+#define REDUCTION(Op)                                                          \
+  LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
+    return apply(*this,                                                        \
+                 shapes::reduce(dimsOf(getInput()), getAxis(), getKeepdim()),  \
+                 shape);                                                       \
+  }
+REDUCTION(SumOp)
+REDUCTION(MeanOp)
+REDUCTION(MaxOp)
+REDUCTION(VarOp)
+#undef REDUCTION
 
 LogicalResult LayerNormOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  if (in.empty())
-    return emitOpError("needs an input of rank >= 1");
-  for (Value v : {getScale(), getShift()}) {
-    auto s = shapeOf(v);
-    if (s.size() != 1 || !compatible(s[0], in.back()))
-      return emitOpError("scale and shift must be [")
-             << in.back() << "] (the last dim of the input), got "
-             << formatShape(s);
-  }
-  shape.assign(in.begin(), in.end());
-  return success();
+  return apply(*this,
+               shapes::layerNorm(dimsOf(getInput()), dimsOf(getScale()),
+                                 dimsOf(getShift())),
+               shape);
 }
 
 LogicalResult CausalMaskOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  int64_t n = staticSize(getSize());
-  shape.assign({n, n});
-  return success();
+  return apply(*this, shapes::causalMask(dimOf(getSize())), shape);
 }
 
 LogicalResult MaskedFillOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  if (failed(broadcast(*this, in, shapeOf(getMask()), shape)))
-    return failure();
-  if (shape.size() != in.size())
-    return emitOpError("mask ")
-           << formatShape(shapeOf(getMask()))
-           << " has more dims than the input " << formatShape(in);
-  shape.assign(in.begin(), in.end());
-  return success();
+  return apply(*this, shapes::maskedFill(dimsOf(getInput()), dimsOf(getMask())),
+               shape);
 }
 
 LogicalResult ArangeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  shape.assign({staticSize(getSize())});
-  return success();
+  return apply(*this, shapes::arange(dimOf(getSize())), shape);
 }
 
 LogicalResult EmbeddingOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto table = shapeOf(getTable());
-  if (table.size() != 2)
-    return emitOpError("table must be [rows, dim], got ") << formatShape(table);
-  auto ids = shapeOf(getIds());
-  shape.assign(ids.begin(), ids.end());
-  shape.push_back(table[1]);
-  return success();
-}
-
-/// Targets of cross entropy index the logits' leading dims.
-static LogicalResult checkTargets(Operation *op, ArrayRef<int64_t> logits,
-                                  ArrayRef<int64_t> targets) {
-  bool ok = logits.size() >= 2 && targets.size() == logits.size() - 1;
-  for (size_t i = 0; ok && i < targets.size(); ++i)
-    ok = compatible(targets[i], logits[i]);
-  if (!ok)
-    return op->emitOpError("targets ")
-           << formatShape(targets) << " must have the leading dims of logits "
-           << formatShape(logits);
-  return success();
+  return apply(*this, shapes::embedding(dimsOf(getIds()), dimsOf(getTable())),
+               shape);
 }
 
 LogicalResult
 CrossEntropyOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto logits = shapeOf(getLogits());
-  if (failed(checkTargets(*this, logits, shapeOf(getTargets()))))
-    return failure();
-  shape.clear();
-  return success();
-}
-
-/// Checks that `from` broadcasts to `to` (every dim of `from`, aligned from
-/// the right, is 1 or fits the dim of `to`).
-static LogicalResult broadcastsTo(Operation *op, ArrayRef<int64_t> from,
-                                  ArrayRef<int64_t> to) {
-  bool ok = from.size() <= to.size();
-  for (size_t i = 0; ok && i < from.size(); ++i) {
-    int64_t f = from[from.size() - 1 - i], t = to[to.size() - 1 - i];
-    ok = f == 1 || compatible(f, t);
-  }
-  if (!ok)
-    return op->emitOpError("shape ")
-           << formatShape(from) << " does not broadcast to " << formatShape(to);
-  return success();
-}
-
-LogicalResult UnbroadcastOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto like = shapeOf(getLike());
-  if (failed(broadcastsTo(*this, like, shapeOf(getInput()))))
-    return failure();
-  shape.assign(like.begin(), like.end());
-  return success();
-}
-
-LogicalResult
-BroadcastLikeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto like = shapeOf(getLike());
-  if (failed(broadcastsTo(*this, shapeOf(getInput()), like)))
-    return failure();
-  shape.assign(like.begin(), like.end());
-  return success();
-}
-
-LogicalResult UnsqueezeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  if (failed(checkAxis(*this, getAxis(), in.size() + 1)))
-    return failure();
-  shape.assign(in.begin(), in.end());
-  shape.insert(shape.begin() + getAxis(), 1);
-  return success();
-}
-
-LogicalResult ArgmaxMaskOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto in = shapeOf(getInput());
-  if (failed(checkAxis(*this, getAxis(), in.size())))
-    return failure();
-  shape.assign(in.begin(), in.end());
-  return success();
-}
-
-LogicalResult
-EmbeddingGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto table = shapeOf(getTable()), ids = shapeOf(getIds()),
-       grad = shapeOf(getGrad());
-  bool ok = table.size() == 2 && grad.size() == ids.size() + 1 &&
-            compatible(grad.back(), table[1]);
-  for (size_t i = 0; ok && i < ids.size(); ++i)
-    ok = compatible(ids[i], grad[i]);
-  if (!ok)
-    return emitOpError("gradient ")
-           << formatShape(grad) << " does not fit ids " << formatShape(ids)
-           << " and table " << formatShape(table);
-  shape.assign(table.begin(), table.end());
-  return success();
+  return apply(*this,
+               shapes::crossEntropy(dimsOf(getLogits()), dimsOf(getTargets())),
+               shape);
 }
 
 LogicalResult
 CrossEntropyGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto logits = shapeOf(getLogits());
-  if (failed(checkTargets(*this, logits, shapeOf(getTargets()))))
-    return failure();
-  shape.assign(logits.begin(), logits.end());
-  return success();
+  return apply(
+      *this,
+      shapes::crossEntropyGrad(dimsOf(getLogits()), dimsOf(getTargets())),
+      shape);
+}
+
+LogicalResult UnbroadcastOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(
+      *this, shapes::unbroadcast(dimsOf(getInput()), dimsOf(getLike())), shape);
+}
+
+LogicalResult
+BroadcastLikeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(*this,
+               shapes::broadcastLike(dimsOf(getInput()), dimsOf(getLike())),
+               shape);
+}
+
+LogicalResult UnsqueezeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(*this, shapes::unsqueeze(dimsOf(getInput()), getAxis()), shape);
+}
+
+LogicalResult
+EmbeddingGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(*this,
+               shapes::embeddingGrad(dimsOf(getIds()), dimsOf(getTable()),
+                                     dimsOf(getGrad())),
+               shape);
 }
 
 LogicalResult UnsplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto like = shapeOf(getLike()), in = shapeOf(getInput());
-  int64_t axis = getAxis(), parts = getParts();
-  if (failed(checkAxis(*this, axis, like.size())))
-    return failure();
   // The index attribute reads back unsigned: a negative one is huge.
-  bool ok = in.size() == like.size() && parts >= 1 &&
-            static_cast<int64_t>(getIndex()) >= 0 &&
-            static_cast<int64_t>(getIndex()) < parts;
-  for (size_t i = 0; ok && i < in.size(); ++i)
-    ok = static_cast<int64_t>(i) == axis
-             ? (like[i] == kDyn || compatible(in[i], like[i] / parts))
-             : compatible(in[i], like[i]);
-  if (!ok)
-    return emitOpError("piece ")
-           << formatShape(in) << " is not piece " << getIndex() << " of "
-           << parts << " of " << formatShape(like) << " along axis " << axis;
-  shape.assign(like.begin(), like.end());
-  return success();
+  return apply(*this,
+               shapes::unsplit(dimsOf(getInput()), dimsOf(getLike()), getAxis(),
+                               getParts(), static_cast<int64_t>(getIndex())),
+               shape);
 }
 
 LogicalResult UnsliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  auto like = shapeOf(getLike());
-  if (getStaticStarts().size() != like.size() ||
-      getStaticEnds().size() != like.size())
-    return emitOpError("needs one start and one end per dim of the result");
-  shape.assign(like.begin(), like.end());
-  return success();
-}
-
-/// q [..., T, D], k [..., S, D], v [..., S, Dv] with equal batch dims; the
-/// output [..., T, Dv].
-static LogicalResult attentionShape(Operation *op, Value qv, Value kv, Value vv,
-                                    bool causal,
-                                    SmallVectorImpl<int64_t> &shape) {
-  auto q = shapeOf(qv), k = shapeOf(kv), v = shapeOf(vv);
-  if (q.size() < 2 || k.size() != q.size() || v.size() != q.size())
-    return op->emitOpError("q, k and v must have the same rank >= 2, got ")
-           << formatShape(q) << ", " << formatShape(k) << " and "
-           << formatShape(v);
-  size_t r = q.size();
-  for (size_t i = 0; i + 2 < r; ++i)
-    if (!compatible(q[i], k[i]) || !compatible(q[i], v[i]))
-      return op->emitOpError("batch dims differ: ")
-             << formatShape(q) << ", " << formatShape(k) << " and "
-             << formatShape(v);
-  if (!compatible(q[r - 1], k[r - 1]))
-    return op->emitOpError("q and k head dims differ: ")
-           << formatShape(q) << " and " << formatShape(k);
-  if (!compatible(k[r - 2], v[r - 2]))
-    return op->emitOpError("k and v lengths differ: ")
-           << formatShape(k) << " and " << formatShape(v);
-  if (causal && !compatible(q[r - 2], k[r - 2]))
-    return op->emitOpError("a causal mask needs as many queries as keys: ")
-           << formatShape(q) << " and " << formatShape(k);
-  shape.assign(q.begin(), q.end());
-  shape[r - 1] = v[r - 1];
-  return success();
+  return apply(*this,
+               shapes::unslice(dimsOf(getLike()), getStaticStarts().size(),
+                               getStaticEnds().size()),
+               shape);
 }
 
 LogicalResult AttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return attentionShape(*this, getQ(), getK(), getV(), getCausal(), shape);
+  return apply(*this,
+               shapes::attention(dimsOf(getQ()), dimsOf(getK()), dimsOf(getV()),
+                                 getCausal()),
+               shape);
 }
 
 LogicalResult
@@ -531,33 +324,14 @@ AttentionOp::inferResultShapes(SmallVectorImpl<SmallVector<int64_t>> &shapes) {
   return success();
 }
 
-/// dq's shape; checks that the forward's output, its lse and the output
-/// gradient fit q, k and v.
 LogicalResult
 AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  SmallVector<int64_t> out;
-  if (failed(attentionShape(*this, getQ(), getK(), getV(), getCausal(), out)))
-    return failure();
-  auto fits = [](ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
-    return a.size() == b.size() && llvm::all_of(llvm::zip(a, b), [](auto p) {
-             return compatible(std::get<0>(p), std::get<1>(p));
-           });
-  };
-  for (auto [name, value] :
-       {std::pair<StringRef, Value>{"gradient", getGrad()},
-        std::pair<StringRef, Value>{"forward output", getOut()}})
-    if (!fits(shapeOf(value), out))
-      return emitOpError() << name << " " << formatShape(shapeOf(value))
-                           << " does not match the attention output "
-                           << formatShape(out);
-  ArrayRef<int64_t> rows(out.begin(), out.end() - 1);
-  if (!fits(shapeOf(getLse()), rows))
-    return emitOpError("lse ")
-           << formatShape(shapeOf(getLse())) << " does not match the rows "
-           << formatShape(rows);
-  auto q = shapeOf(getQ());
-  shape.assign(q.begin(), q.end());
-  return success();
+  return apply(*this,
+               shapes::attentionGrad(dimsOf(getGrad()), dimsOf(getQ()),
+                                     dimsOf(getK()), dimsOf(getV()),
+                                     dimsOf(getOut()), dimsOf(getLse()),
+                                     getCausal()),
+               shape);
 }
 
 LogicalResult AttentionGradOp::inferResultShapes(
@@ -571,46 +345,26 @@ LogicalResult AttentionGradOp::inferResultShapes(
   return success();
 }
 
-/// Checks that `x` `[B, H, T, D]` fits a cache `[B, H, S, D]` and that
-/// `positions`, when given, is `[B, T]`. Whether T new tokens fit in S
-/// slots depends on the positions: the kernels check it at run time.
-static LogicalResult cacheShapes(Operation *op, StringRef what, Value x,
-                                 Value cache, Value positions) {
-  auto s = shapeOf(x), c = shapeOf(cache);
-  if (s.size() != 4 || c.size() != 4)
-    return op->emitOpError("needs ")
-           << what << " [B, H, T, D] and a cache [B, H, S, D], got "
-           << formatShape(s) << " and " << formatShape(c);
-  if (!compatible(s[0], c[0]) || !compatible(s[1], c[1]) ||
-      !compatible(s[3], c[3]))
-    return op->emitOpError() << what << " " << formatShape(s)
-                             << " does not fit the cache " << formatShape(c);
-  if (positions) {
-    auto p = shapeOf(positions);
-    if (p.size() != 2 || !compatible(p[0], s[0]) || !compatible(p[1], s[2]))
-      return op->emitOpError("positions ")
-             << formatShape(p) << " must be [B, T] for " << formatShape(s);
-  }
-  return success();
-}
-
 LogicalResult CacheWriteOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  if (failed(cacheShapes(*this, "new entries", getNewEntries(), getCache(),
-                         getPositions())))
-    return failure();
-  auto c = shapeOf(getCache());
-  shape.assign(c.begin(), c.end());
-  return success();
+  shapes::Shape positions;
+  if (getPositions())
+    positions = dimsOf(getPositions());
+  return apply(*this,
+               shapes::cacheWrite(dimsOf(getNewEntries()), dimsOf(getCache()),
+                                  getPositions() ? &positions : nullptr),
+               shape);
 }
 
 LogicalResult
 CachedAttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  if (failed(cacheShapes(*this, "q", getQ(), getKCache(), getPositions())) ||
-      failed(cacheShapes(*this, "q", getQ(), getVCache(), Value())))
-    return failure();
-  auto q = shapeOf(getQ());
-  shape.assign(q.begin(), q.end());
-  return success();
+  shapes::Shape positions;
+  if (getPositions())
+    positions = dimsOf(getPositions());
+  return apply(*this,
+               shapes::cachedAttention(dimsOf(getQ()), dimsOf(getKCache()),
+                                       dimsOf(getVCache()),
+                                       getPositions() ? &positions : nullptr),
+               shape);
 }
 
 bool TransposeOp::swapsLastTwoDims() {

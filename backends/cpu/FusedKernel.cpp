@@ -667,15 +667,24 @@ std::vector<FusedBuilder::SliceDim>
 FusedBuilder::sliceDims(const Tensor &whole) {
   std::vector<int64_t> starts = listAttr(attrs, "static_starts");
   std::vector<int64_t> squeeze = listAttr(attrs, "squeeze");
+  // A start known only at run time is a product of the symbolic dims,
+  // given in `dyn` (the op's size operands in order, starts first).
+  std::vector<std::string> dynamic;
+  if (auto it = attrs.find("dyn"); it != attrs.end())
+    dynamic = splitOn(it->second, ',');
   if (starts.size() != whole.rank())
     fail(op + " needs one start per dim");
   std::vector<SliceDim> dims;
+  size_t nextDynamic = 0;
   for (size_t i = 0; i < starts.size(); ++i) {
-    if (starts[i] == std::numeric_limits<int64_t>::min())
-      fail("slices with a dynamic start are not supported by the CPU "
-           "backend");
     bool squeezed =
         std::count(squeeze.begin(), squeeze.end(), static_cast<int64_t>(i));
+    if (starts[i] == std::numeric_limits<int64_t>::min()) {
+      if (nextDynamic >= dynamic.size())
+        fail(op + " has a dynamic start without its size in 'dyn'");
+      dims.push_back({dimExpr(dynamic[nextDynamic++]), squeezed});
+      continue;
+    }
     Expr st = static_cast<int>(starts[i]);
     if (squeezed && starts[i] < 0) // x[..., -1] counts back
       st = whole.shape[i] + st;

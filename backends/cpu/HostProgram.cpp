@@ -22,7 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Backends/HostProgram.h"
-#include "gptc/Frontend/Shape.h"
+#include "gptc/IR/Dim.h"
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/SourceLoc.h"
 #include "gptc/Runtime/Error.h"
@@ -304,11 +304,14 @@ public:
   std::string lowerFunction(func::FuncOp func);
 
   std::vector<KernelDesc> kernels;
+  std::vector<mlir::Location> origins;
   std::map<std::string, size_t> kernelIndex; // description text -> index
   std::vector<std::string> kernelLines;
 
 private:
-  size_t internKernel(KernelDesc desc, bool syms, bool rng, int outputs = 1);
+  /// The index of `desc`'s kernel, added (with `op` as its origin) if new.
+  size_t internKernel(Operation *op, KernelDesc desc, bool syms, bool rng,
+                      int outputs = 1);
   void lowerKernel(KernelOp k, std::ostream &out);
   void lowerAttention(Operation *op, std::ostream &out);
   void lowerCacheOp(Operation *op, std::ostream &out);
@@ -323,8 +326,8 @@ private:
   std::vector<std::string> checks;
 };
 
-size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng,
-                              int outputs) {
+size_t Lowering::internKernel(Operation *op, KernelDesc desc, bool syms,
+                              bool rng, int outputs) {
   desc.name = "";
   std::string key = desc.serialize();
   auto it = kernelIndex.find(key);
@@ -335,6 +338,7 @@ size_t Lowering::internKernel(KernelDesc desc, bool syms, bool rng,
   desc.name = "k" + kernelCacheKey(desc, "", "");
   size_t index = kernels.size();
   kernels.push_back(desc);
+  origins.push_back(op->getLoc());
   kernelIndex[key] = index;
   kernelLines.push_back(
       "kernel " + std::to_string(index) + " " + desc.name + " " + desc.family +
@@ -362,13 +366,32 @@ KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
     d.params[key] =
         dtypeOf(arg.getType()) + " " + planShape(sym.shapes.at(arg));
   }
+  // Index operands (sizes, slice starts) as products of the symbolic dims.
+  llvm::DenseMap<Value, Dim> sizes;
+  for (auto [arg, outer] : llvm::zip(body.getArguments(), k.getInputs()))
+    if (isa<IndexType>(arg.getType()))
+      if (auto it = sym.indices.find(outer); it != sym.indices.end())
+        sizes[arg] = it->second;
   int line = 0;
   for (Operation &op : body.without_terminator()) {
     std::string text = "v" + std::to_string(v) + " = " +
                        op.getName().getStringRef().drop_front(4).str();
-    for (Value o : op.getOperands())
-      if (!isa<IndexType>(o.getType()))
+    std::string dyn;
+    for (Value o : op.getOperands()) {
+      if (!isa<IndexType>(o.getType())) {
         text += " " + names.at(o);
+        continue;
+      }
+      auto it = sizes.find(o);
+      if (it != sizes.end())
+        dyn += (dyn.empty() ? "" : ",") + it->second.str();
+      else if (auto c = getConstantIntValue(o))
+        dyn += (dyn.empty() ? "" : ",") + std::to_string(*c);
+      else
+        failAt(&op, "a size that is not a product of the input dims");
+    }
+    if (!dyn.empty())
+      text += " dyn=" + dyn;
     // Dropout is the identity outside a training step.
     if (auto drop = dyn_cast<DropoutOp>(op); drop && !training)
       text += " id=" + std::to_string(drop.getId()) + " p=0";
@@ -418,7 +441,7 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
     d.params["epilogue"] = epilogue;
     if (batched)
       d.params["batch"] = "true";
-    index = internKernel(d, false, false);
+    index = internKernel(k, d, false, false);
     // Matrices, or batches of matrices [Bt, rows, cols].
     auto view = [&](Value v) {
       return batched ? asBatch(sym.shapes.at(v)) : asMatrix(sym.shapes.at(v));
@@ -439,7 +462,7 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
   } else {
     bool rng = false;
     KernelDesc d = fusedDesc(k, rng);
-    index = internKernel(d, true, rng);
+    index = internKernel(k, d, true, rng);
     for (auto [arg, v] :
          llvm::zip(k.getBody().front().getArguments(), k.getInputs()))
       if (!isa<IndexType>(v.getType()))
@@ -501,7 +524,7 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
   // Dropout is the identity outside a training step. Its id is an
   // argument, so every layer shares one kernel.
   d.params["p"] = number(rng ? p : 0.0);
-  size_t index = internKernel(d, false, rng, op->getNumResults());
+  size_t index = internKernel(op, d, false, rng, op->getNumResults());
 
   // Tensors as batches [B*H, rows, D]; the log-sum-exp as [B*H, T].
   size_t rank = sym.shapes.at(q).size();
@@ -570,7 +593,7 @@ void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
     temporary(op->getResult(0), out);
     arg(op->getResult(0));
   }
-  size_t index = internKernel(d, false, false);
+  size_t index = internKernel(op, d, false, false);
   out << "call " << index << " 0";
   for (auto &[id, shape] : args)
     out << " " << id << ":" << planShape(shape);
@@ -668,6 +691,7 @@ HostProgram lowerToHostProgram(ModuleOp module,
     p.plan += k + "\n";
   p.plan += functions;
   p.kernels = std::move(lowering.kernels);
+  p.origins = std::move(lowering.origins);
   return p;
 }
 

@@ -4,6 +4,7 @@
 #include "gptc/Runtime/Error.h"
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -113,6 +114,9 @@ KernelCache::build(const std::vector<KernelDesc> &kernels, int jobs) const {
           {generator, "--target=" + target, "-o", tmp, tmp + ".kernel"}, out);
       fs::remove(tmp + ".kernel");
       if (rc != 0) {
+        while (!out.empty() &&
+               std::isspace(static_cast<unsigned char>(out.back())))
+          out.pop_back();
         errors[i] = "kernel '" + k.name + "': " + out;
         fs::remove(tmp + ".o");
         fs::remove(tmp + ".h");
@@ -133,9 +137,9 @@ KernelCache::build(const std::vector<KernelDesc> &kernels, int jobs) const {
     pool.emplace_back(worker);
   for (auto &t : pool)
     t.join();
-  for (auto &e : errors)
-    if (!e.empty())
-      throw RuntimeError(e);
+  for (size_t i = 0; i < errors.size(); ++i)
+    if (!errors[i].empty())
+      throw KernelError(i, errors[i]);
   return built;
 }
 

@@ -81,6 +81,10 @@ const Row kRows[] = {
    "  let n = layer_norm(x, g, z)\n"
    "  let s = masked_fill(n @ transpose(n) + (n @ w) @ transpose(n), causal_mask(T), -2.5)\n"
    "  let y = dropout(softmax(s) @ n, 0.25)"},
+  // A slice whose start is a symbolic dim (T), and its gradient.
+  {"symbolic_slice",
+   "let h = reshape(x, [B, 7 * T])\n"
+   "  let y = x * reshape(h[:, T:2 * T], [B, T, 1])"},
   // Attention as written, unscaled, with q = k = v (the Gram matrix).
   {"self_attention", "let y = softmax(x @ transpose(x)) @ x"},
   {"positions",

@@ -147,8 +147,8 @@ TEST(Sema, ErrorsNameTheOffendingShapes) {
                   "  return x @ w\n}\n");
     FAIL();
   } catch (const CompileError &e) {
-    EXPECT_EQ(e.diag.message, "matmul inner dimensions differ: f32[B, 4] @ "
-                              "f32[5, 2] (4 vs 5)");
+    EXPECT_EQ(e.diag.message,
+              "matmul inner dimensions differ: [B, 4] @ [5, 2] (4 vs 5)");
     EXPECT_EQ(e.diag.loc.line, 2u);
     EXPECT_EQ(e.diag.loc.col, 12u);
   }

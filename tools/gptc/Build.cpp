@@ -16,6 +16,7 @@
 
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/Backends/KernelCache.h"
+#include "gptc/IR/SourceLoc.h"
 #include "gptc/Runtime/Error.h"
 
 #include <chrono>
@@ -78,7 +79,14 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   KernelCache cache(dir, generatorPath(), target);
   int jobs = o.jobs > 0 ? o.jobs
                         : static_cast<int>(std::thread::hardware_concurrency());
-  std::vector<BuiltKernel> kernels = cache.build(program.kernels, jobs);
+  std::vector<BuiltKernel> kernels;
+  try {
+    kernels = cache.build(program.kernels, jobs);
+  } catch (const KernelError &e) {
+    throw LocatedError(program.origins[e.index],
+                       std::string("generating this op's kernel failed: ") +
+                           e.what());
+  }
   std::string runtime = cache.runtimeObject();
 
   BuildReport report;
@@ -161,20 +169,32 @@ std::vector<PtxKernel> generatePtx(mlir::ModuleOp module,
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
   std::vector<KernelDesc> generated;
+  std::vector<mlir::Location> origins;
   std::vector<PtxKernel> out;
-  for (const KernelDesc &k : program.kernels) {
+  for (size_t i = 0; i < program.kernels.size(); ++i) {
+    const KernelDesc &k = program.kernels[i];
     PtxKernel p{k.name, k.family, "", ""};
-    if (k.family == "matmul")
+    if (k.family == "matmul") {
       p.note = "cuBLASLt at run time";
-    else
+    } else {
       generated.push_back(k);
+      origins.push_back(program.origins[i]);
+    }
     out.push_back(p);
   }
   KernelCache cache(cacheDir.empty() ? KernelCache::defaultDir() : cacheDir,
                     generatorPath(), "cuda");
-  std::vector<BuiltKernel> built = cache.build(
-      generated,
-      jobs > 0 ? jobs : static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<BuiltKernel> built;
+  try {
+    built = cache.build(
+        generated, jobs > 0
+                       ? jobs
+                       : static_cast<int>(std::thread::hardware_concurrency()));
+  } catch (const KernelError &e) {
+    throw LocatedError(origins[e.index],
+                       std::string("generating this op's kernel failed: ") +
+                           e.what());
+  }
   for (PtxKernel &p : out)
     for (const BuiltKernel &b : built)
       if (b.name == p.name)

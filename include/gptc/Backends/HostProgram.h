@@ -25,6 +25,8 @@ namespace gptc {
 struct HostProgram {
   std::string plan;                ///< The plan text (runtime/Plan.h).
   std::vector<KernelDesc> kernels; ///< Distinct kernels, in first-use order.
+  /// Where each kernel first occurs (for errors of the kernel generator).
+  std::vector<mlir::Location> origins;
 };
 
 /// Lowers the functions `entries` of a module that went through

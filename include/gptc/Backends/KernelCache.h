@@ -14,6 +14,8 @@
 
 #include "gptc/Backends/KernelDesc.h"
 
+#include "gptc/Runtime/Error.h"
+
 #include <string>
 #include <vector>
 
@@ -34,6 +36,15 @@ int runCapture(const std::vector<std::string> &argv, std::string &output);
 /// /usr/bin/c++.
 std::string cxxCompiler();
 
+/// A kernel the generator could not build: `index` into the list given to
+/// KernelCache::build, so the caller can name the op it came from.
+class KernelError : public RuntimeError {
+public:
+  KernelError(size_t index, const std::string &message)
+      : RuntimeError(message), index(index) {}
+  size_t index;
+};
+
 class KernelCache {
 public:
   /// `dir` is created if missing; `generator` is gptc-kernelgen's path,
@@ -41,7 +52,8 @@ public:
   KernelCache(std::string dir, std::string generator, std::string target);
 
   /// Builds `kernels` (at most `jobs` generators at once), returning them in
-  /// order. A failing generator is a RuntimeError with its message.
+  /// order. A failing generator is a KernelError with its message (the
+  /// first failing kernel's).
   std::vector<BuiltKernel> build(const std::vector<KernelDesc> &kernels,
                                  int jobs) const;
 

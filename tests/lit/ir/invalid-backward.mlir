@@ -18,7 +18,7 @@ func.func @broadcast_like(%s: tensor<4x2xf32>, %x: tensor<4x8xf32>) {
 // -----
 
 func.func @unsqueeze(%s: tensor<4xf32>) {
-  // expected-error @+1 {{'gpt.unsqueeze' op axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{'gpt.unsqueeze' op axis 2 is out of range for a new dim of a rank-1 tensor (0..1)}}
   %0 = gpt.unsqueeze %s {axis = 2 : i64} : tensor<4xf32> -> tensor<4x1xf32>
   return
 }
@@ -26,7 +26,7 @@ func.func @unsqueeze(%s: tensor<4xf32>) {
 // -----
 
 func.func @argmax_mask(%x: tensor<4x8xf32>) {
-  // expected-error @+1 {{'gpt.argmax_mask' op axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{'gpt.argmax_mask' op axis 2 is out of range for a rank-2 tensor}}
   %0 = gpt.argmax_mask %x {axis = 2 : i64} : tensor<4x8xf32>
   return
 }
@@ -42,7 +42,7 @@ func.func @embedding_grad(%g: tensor<2x3x5xf32>, %ids: tensor<2x3xi32>, %t: tens
 // -----
 
 func.func @cross_entropy_grad(%g: tensor<f32>, %l: tensor<2x3x7xf32>, %t: tensor<3xi32>) {
-  // expected-error @+1 {{'gpt.cross_entropy_grad' op targets [3] must have the leading dims of logits [2, 3, 7]}}
+  // expected-error @+1 {{'gpt.cross_entropy_grad' op cross_entropy expects logits [..., V] and targets with the leading dims, got [2, 3, 7] and [3]}}
   %0 = gpt.cross_entropy_grad %g, %l, %t {ignore_index = -100 : i64} : tensor<f32>, tensor<2x3x7xf32>, tensor<3xi32> -> tensor<2x3x7xf32>
   return
 }

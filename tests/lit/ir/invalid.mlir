@@ -3,7 +3,7 @@
 // RUN: gptc-opt %s -split-input-file -verify-diagnostics
 
 func.func @broadcast(%a: tensor<4x8xf32>, %b: tensor<3xf32>) {
-  // expected-error @+1 {{'gpt.add' op operand shapes [4, 8] and [3] do not broadcast}}
+  // expected-error @+1 {{'gpt.add' op cannot broadcast [4, 8] and [3]: aligned from the right, each pair of dims must be equal or one of them 1}}
   %0 = gpt.add %a, %b : tensor<4x8xf32>, tensor<3xf32> -> tensor<4x8xf32>
   return
 }
@@ -44,7 +44,7 @@ func.func @float_only(%a: tensor<4xi32>) {
 // -----
 
 func.func @matmul_inner(%a: tensor<?x4x8xf32>, %b: tensor<9x2xf32>) {
-  // expected-error @+1 {{'gpt.matmul' op inner dimensions differ: [?, 4, 8] @ [9, 2]}}
+  // expected-error @+1 {{'gpt.matmul' op matmul inner dimensions differ: [?, 4, 8] @ [9, 2] (8 vs 9)}}
   %0 = gpt.matmul %a, %b : tensor<?x4x8xf32>, tensor<9x2xf32> -> tensor<?x4x2xf32>
   return
 }
@@ -52,7 +52,7 @@ func.func @matmul_inner(%a: tensor<?x4x8xf32>, %b: tensor<9x2xf32>) {
 // -----
 
 func.func @matmul_rank(%a: tensor<8xf32>, %b: tensor<8x2xf32>) {
-  // expected-error @+1 {{'gpt.matmul' op operands must have rank >= 2, got [8] and [8, 2]}}
+  // expected-error @+1 {{'gpt.matmul' op matmul needs operands of rank >= 2, got [8] @ [8, 2]}}
   %0 = gpt.matmul %a, %b : tensor<8xf32>, tensor<8x2xf32> -> tensor<2xf32>
   return
 }
@@ -60,7 +60,7 @@ func.func @matmul_rank(%a: tensor<8xf32>, %b: tensor<8x2xf32>) {
 // -----
 
 func.func @matmul_batch(%a: tensor<3x4x8xf32>, %b: tensor<5x8x2xf32>) {
-  // expected-error @+1 {{'gpt.matmul' op operand shapes [3] and [5] do not broadcast}}
+  // expected-error @+1 {{'gpt.matmul' op matmul batch dimensions do not broadcast: [3, 4, 8] @ [5, 8, 2]}}
   %0 = gpt.matmul %a, %b : tensor<3x4x8xf32>, tensor<5x8x2xf32> -> tensor<3x4x2xf32>
   return
 }
@@ -68,7 +68,7 @@ func.func @matmul_batch(%a: tensor<3x4x8xf32>, %b: tensor<5x8x2xf32>) {
 // -----
 
 func.func @transpose_perm(%a: tensor<2x3x4xf32>) {
-  // expected-error @+1 {{'gpt.transpose' op perm is not a permutation of 0..2}}
+  // expected-error @+1 {{'gpt.transpose' op perm is not a permutation of the 3 dims}}
   %0 = gpt.transpose %a {perm = array<i64: 0, 0, 1>} : tensor<2x3x4xf32> -> tensor<2x2x3xf32>
   return
 }
@@ -92,7 +92,7 @@ func.func @reshape_count(%a: tensor<4x6xf32>) {
 // -----
 
 func.func @split_parts(%a: tensor<4x10xf32>) {
-  // expected-error @+1 {{'gpt.split' op dim 1 of size 10 does not split into 3 equal parts}}
+  // expected-error @+1 {{'gpt.split' op cannot split dim 1 of [4, 10] into 3 equal parts}}
   %0 = gpt.split %a {axis = 1 : i64, parts = 3 : i64, index = 0 : i64} : tensor<4x10xf32> -> tensor<4x3xf32>
   return
 }
@@ -100,7 +100,7 @@ func.func @split_parts(%a: tensor<4x10xf32>) {
 // -----
 
 func.func @split_index(%a: tensor<4x9xf32>) {
-  // expected-error @+1 {{'gpt.split' op index 3 is not in [0, 3)}}
+  // expected-error @+1 {{'gpt.split' op piece 3 of 3 does not exist}}
   %0 = gpt.split %a {axis = 1 : i64, parts = 3 : i64, index = 3 : i64} : tensor<4x9xf32> -> tensor<4x3xf32>
   return
 }
@@ -108,7 +108,7 @@ func.func @split_index(%a: tensor<4x9xf32>) {
 // -----
 
 func.func @split_axis(%a: tensor<4x9xf32>) {
-  // expected-error @+1 {{'gpt.split' op axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{'gpt.split' op axis 2 is out of range for a rank-2 tensor}}
   %0 = gpt.split %a {axis = 2 : i64, parts = 3 : i64, index = 0 : i64} : tensor<4x9xf32> -> tensor<4x3xf32>
   return
 }
@@ -116,7 +116,7 @@ func.func @split_axis(%a: tensor<4x9xf32>) {
 // -----
 
 func.func @slice_range(%a: tensor<4x8xf32>) {
-  // expected-error @+1 {{'gpt.slice' op slice 6:10 is out of range for dim 1 of [4, 8]}}
+  // expected-error @+1 {{'gpt.slice' op slice end 10 is past the end of dim 1 (size 8)}}
   %0 = gpt.slice %a [0, 6] [4, 10] {squeeze = array<i64>} : tensor<4x8xf32> -> tensor<4x4xf32>
   return
 }
@@ -124,7 +124,7 @@ func.func @slice_range(%a: tensor<4x8xf32>) {
 // -----
 
 func.func @slice_arity(%a: tensor<4x8xf32>) {
-  // expected-error @+1 {{'gpt.slice' op needs one start and one end per input dim}}
+  // expected-error @+1 {{'gpt.slice' op a slice needs one start and one end per dim of [4, 8]}}
   %0 = gpt.slice %a [0] [4] {squeeze = array<i64>} : tensor<4x8xf32> -> tensor<4xf32>
   return
 }
@@ -132,7 +132,7 @@ func.func @slice_arity(%a: tensor<4x8xf32>) {
 // -----
 
 func.func @reduce_axis(%a: tensor<4x8xf32>) {
-  // expected-error @+1 {{'gpt.sum' op axis -1 is out of range for rank 2}}
+  // expected-error @+1 {{'gpt.sum' op axis -1 is out of range for a rank-2 tensor}}
   %0 = gpt.sum %a {axis = -1 : i64, keepdim = false} : tensor<4x8xf32> -> tensor<4xf32>
   return
 }
@@ -148,7 +148,7 @@ func.func @reduce_keepdim(%a: tensor<4x8xf32>) {
 // -----
 
 func.func @softmax_axis(%a: tensor<4x8xf32>) {
-  // expected-error @+1 {{'gpt.softmax' op axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{'gpt.softmax' op axis 2 is out of range for a rank-2 tensor}}
   %0 = gpt.softmax %a {axis = 2 : i64} : tensor<4x8xf32>
   return
 }
@@ -156,7 +156,7 @@ func.func @softmax_axis(%a: tensor<4x8xf32>) {
 // -----
 
 func.func @layer_norm_scale(%a: tensor<?x8xf32>, %g: tensor<7xf32>) {
-  // expected-error @+1 {{'gpt.layer_norm' op scale and shift must be [8] (the last dim of the input), got [7]}}
+  // expected-error @+1 {{'gpt.layer_norm' op layer_norm's scale must be [8] (the last dim of [?, 8]), got [7]}}
   %0 = gpt.layer_norm %a, %g, %g {eps = 1.0e-5 : f64} : tensor<?x8xf32>, tensor<7xf32>, tensor<7xf32> -> tensor<?x8xf32>
   return
 }
@@ -164,7 +164,7 @@ func.func @layer_norm_scale(%a: tensor<?x8xf32>, %g: tensor<7xf32>) {
 // -----
 
 func.func @mask_broadcast(%a: tensor<2x4x4xf32>, %m: tensor<3x3xi1>) {
-  // expected-error @+1 {{'gpt.masked_fill' op operand shapes [2, 4, 4] and [3, 3] do not broadcast}}
+  // expected-error @+1 {{'gpt.masked_fill' op the mask [3, 3] does not broadcast to the input's shape [2, 4, 4]}}
   %0 = gpt.masked_fill %a, %m {value = 0.0 : f64} : tensor<2x4x4xf32>, tensor<3x3xi1> -> tensor<2x4x4xf32>
   return
 }
@@ -172,7 +172,7 @@ func.func @mask_broadcast(%a: tensor<2x4x4xf32>, %m: tensor<3x3xi1>) {
 // -----
 
 func.func @mask_rank(%a: tensor<4xf32>, %m: tensor<4x4xi1>) {
-  // expected-error @+1 {{'gpt.masked_fill' op mask [4, 4] has more dims than the input [4]}}
+  // expected-error @+1 {{'gpt.masked_fill' op the mask [4, 4] does not broadcast to the input's shape [4]}}
   %0 = gpt.masked_fill %a, %m {value = 0.0 : f64} : tensor<4xf32>, tensor<4x4xi1> -> tensor<4xf32>
   return
 }
@@ -189,7 +189,7 @@ func.func @causal_mask_static() {
 // -----
 
 func.func @embedding_table(%ids: tensor<?xi32>, %t: tensor<8xf32>) {
-  // expected-error @+1 {{'gpt.embedding' op table must be [rows, dim], got [8]}}
+  // expected-error @+1 {{'gpt.embedding' op the embedding table must be rank 2 [rows, dim], got [8]}}
   %0 = gpt.embedding %ids, %t : tensor<?xi32>, tensor<8xf32> -> tensor<?x8xf32>
   return
 }
@@ -205,7 +205,7 @@ func.func @embedding_ids(%ids: tensor<?xf32>, %t: tensor<4x8xf32>) {
 // -----
 
 func.func @cross_entropy_targets(%l: tensor<2x3x10xf32>, %t: tensor<2xi32>) {
-  // expected-error @+1 {{'gpt.cross_entropy' op targets [2] must have the leading dims of logits [2, 3, 10]}}
+  // expected-error @+1 {{'gpt.cross_entropy' op cross_entropy expects logits [..., V] and targets with the leading dims, got [2, 3, 10] and [2]}}
   %0 = gpt.cross_entropy %l, %t {ignore_index = -100 : i64} : tensor<2x3x10xf32>, tensor<2xi32> -> tensor<f32>
   return
 }

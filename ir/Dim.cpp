@@ -1,10 +1,15 @@
-//===- Shape.cpp - Symbolic dimensions and tensor types -------------------===//
+//===- Dim.cpp - Symbolic dimensions
+//---------------------------------------===//
 
-#include "gptc/Frontend/Shape.h"
+#include "gptc/IR/Dim.h"
+
+#include <algorithm>
 
 namespace gptc {
 
 std::string Dim::str() const {
+  if (isUnknown())
+    return "?";
   if (syms.empty() || coeff == 0)
     return std::to_string(coeff);
   std::string s = coeff == 1 ? "" : std::to_string(coeff);
@@ -59,13 +64,9 @@ std::string shapeStr(const std::vector<Dim> &shape) {
   return s + "]";
 }
 
-std::string TensorType::str() const {
-  return std::string(ast::spelling(elem)) + shapeStr(shape);
-}
-
-Dim TensorType::numElements() const {
+Dim numElements(const std::vector<Dim> &shape) {
   Dim n(1);
-  for (auto &d : shape)
+  for (const Dim &d : shape)
     n = n * d;
   return n;
 }
@@ -87,6 +88,10 @@ std::optional<std::vector<Dim>> broadcastShapes(const std::vector<Dim> &a,
       o = *da;
     else if (*da == Dim(1))
       o = *db;
+    else if (da->isUnknown())
+      o = *db;
+    else if (db->isUnknown())
+      o = *da;
     else
       return std::nullopt;
   }

@@ -1572,10 +1572,16 @@ private:
       };
       resolve(lo, it.lo ? it.lo->loc : it.loc);
       resolve(hi, it.hi ? it.hi->loc : it.loc);
-      // A symbolic end on a static dim (wpe[:T]) holds only if T <= dim.
+      // A symbolic end on a static dim (wpe[:T]) holds only if T <= dim; a
+      // static end on a symbolic dim (x[:, 2:4]) only if 4 <= T.
       if (!hi.isConstant() && d.isConstant())
         addCheck({hi, BinaryOp::Le, d,
                   "slice end " + hi.str() + " must be <= " + d.str(), it.loc});
+      if (hi.isConstant() && !d.isConstant())
+        addCheck(
+            {hi, BinaryOp::Le, d,
+             "slice end " + hi.str() + " needs " + d.str() + " >= " + hi.str(),
+             it.loc});
       starts.push_back(lo);
       ends.push_back(hi);
     }

@@ -71,13 +71,9 @@ static bool sizesFit(int64_t a, int64_t b) {
 }
 
 /// The IR's shape as the shape rules see it: `?` is the unknown dim.
-static shapes::Shape dimsOf(ArrayRef<int64_t> shape) {
-  shapes::Shape dims;
-  for (int64_t d : shape)
-    dims.push_back(d == kDyn ? Dim::unknown() : Dim(d));
-  return dims;
+static shapes::Shape dimsOf(Value v) {
+  return shapes::fromSizes(shapeOf(v), kDyn);
 }
-static shapes::Shape dimsOf(Value v) { return dimsOf(shapeOf(v)); }
 static Dim dimOf(Value index) {
   int64_t n = staticSize(index);
   return n == kDyn ? Dim::unknown() : Dim(n);

@@ -148,6 +148,19 @@ private:
     b.setInsertionPointToEnd(module.getBody());
     auto func = func::FuncOp::create(b, locOf(e.loc, ""), e.name,
                                      b.getFunctionType(argTypes, resultType));
+    // What the front end could not decide about the symbolic dims (asserts,
+    // slice bounds) is checked by the run time: `gpt.requirements`, one
+    // {lhs, rel, rhs, message} per condition; derived functions copy it.
+    SmallVector<Attribute> requirements;
+    for (const RuntimeCheck &c : e.checks)
+      requirements.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("lhs", b.getStringAttr(c.lhs.str())),
+           b.getNamedAttr("rel", b.getStringAttr(ast::spelling(c.op))),
+           b.getNamedAttr("rhs", b.getStringAttr(c.rhs.str())),
+           b.getNamedAttr("message",
+                          b.getStringAttr(c.loc.str() + ": " + c.message))}));
+    if (!requirements.empty())
+      func->setAttr("gpt.requirements", b.getArrayAttr(requirements));
     std::vector<Value> values(e.nodes.size());
     Block *body = func.addEntryBlock();
     for (size_t i = 0; i < argNodes.size(); ++i) {

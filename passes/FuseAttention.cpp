@@ -15,7 +15,7 @@
 //     or a value below -1e4, or the addition of such a bias (a zero tensor
 //     masked that way).
 //  4. q @ transpose(k), the transpose swapping the last two dims; q, k and
-//     v with one head dim.
+//     v with one head dim and equal batch dims (attention's shape rule).
 //  Every intermediate must have this chain as its only user: weights that
 //  are returned or reused elsewhere block the fusion, as does a mask that
 //  is not the causal one (it stays a masked_fill).
@@ -23,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/IR/GptOps.h"
+#include "gptc/IR/ShapeRules.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -215,6 +216,14 @@ std::optional<Match> matchAttention(MatmulOp out) {
       v.getRank() != q.getRank() || k.getShape() != v.getShape() ||
       ShapedType::isDynamic(q.getShape().back()) ||
       q.getShape().back() != k.getShape().back())
+    return std::nullopt;
+  // Batch dims that broadcast (grouped-query attention written as q
+  // [B, Hkv, G, T, D] against k, v [B, Hkv, 1, T, D]) are not one batch of
+  // heads: the pattern stays as written.
+  auto dims = [](RankedTensorType t) {
+    return gptc::shapes::fromSizes(t.getShape(), ShapedType::kDynamic);
+  };
+  if (gptc::shapes::attention(dims(q), dims(k), dims(v), m.causal).failed())
     return std::nullopt;
   return m;
 }

@@ -20,7 +20,8 @@
 //  1. Check that @forward can be cached: one i32 input [B, T] (the tokens);
 //     every gpt.attention causal, over [B, H, T, D] with H and D static, its
 //     lse unused; every gpt.arange counts the tokens' T and is read by
-//     gpt.embedding only (the position ids).
+//     gpt.embedding only (the position ids); no slice of a table is bound
+//     by T (it would read rows 0..T-1 whatever the positions).
 //  2. @prefill: a copy of @forward; each attention's k and v are also
 //     written to slots 0..T-1 of its caches (gpt.cache_write), which become
 //     results.
@@ -90,7 +91,25 @@ FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
            << " must take one input, the token ids i32[B, T], and parameters";
   c.tokens = *tokens;
   Value ids = f.getArgument(*tokens);
+  // Values computed from the tokens (their sizes T and B included).
+  llvm::DenseSet<Value> fromTokens{ids};
   WalkResult r = f.walk([&](Operation *op) {
+    if (llvm::any_of(op->getOperands(),
+                     [&](Value v) { return fromTokens.contains(v); }))
+      fromTokens.insert(op->result_begin(), op->result_end());
+    if (auto s = dyn_cast<SliceOp>(op)) {
+      // wpe[:T] reads the first T rows whatever the positions are: in
+      // @decode (T = 1) always row 0.
+      bool boundByT = llvm::any_of(
+          llvm::concat<Value>(s.getDynamicStarts(), s.getDynamicEnds()),
+          [&](Value v) { return fromTokens.contains(v); });
+      if (boundByT && !fromTokens.contains(s.getInput())) {
+        s.emitError("gpt-kv-cache: a slice of a table by the sequence length "
+                    "(such as wpe[:T]) cannot follow the cache's positions; "
+                    "read positions as embedding(arange(T), table)");
+        return WalkResult::interrupt();
+      }
+    }
     if (auto a = dyn_cast<AttentionOp>(op)) {
       auto k = cast<RankedTensorType>(a.getK().getType());
       auto v = cast<RankedTensorType>(a.getV().getType());
@@ -304,6 +323,11 @@ struct KVCachePass : gptc::impl::GptKVCacheBase<KVCachePass> {
     IRMapping map;
     func::FuncOp fn =
         cloneWithArguments(forward, decode ? "decode" : "prefill", extra, map);
+    // The prompt meets the forward's requirements on T; a decode step's T
+    // is 1 and its positions are checked against the cache by the kernels.
+    if (auto requirements = forward->getAttr("gpt.requirements");
+        requirements && !decode)
+      fn->setAttr("gpt.requirements", requirements);
     Block &body = fn.getBody().front();
     unsigned first = forward.getNumArguments();
     Value positions = decode ? body.getArgument(first) : Value();

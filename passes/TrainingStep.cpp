@@ -96,6 +96,8 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
     mlir::Location loc = gradFn.getLoc();
     auto step = func::FuncOp::create(b, loc, "train_step",
                                      b.getFunctionType(argTypes, {}));
+    if (auto requirements = gradFn->getAttr("gpt.requirements"))
+      step->setAttr("gpt.requirements", requirements);
     Block *body = step.addEntryBlock();
     unsigned nGradArgs = gradFn.getNumArguments();
     for (unsigned a = 0; a < nGradArgs; ++a)

@@ -207,6 +207,18 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     data[i] = bytes.data();
   }
 
+  // What the model requires of its dims (asserts, slice bounds).
+  for (const PlanRequire &r : fn->requirements)
+    if (!r.holds(syms)) {
+      std::string values;
+      for (const std::string &name : fn->syms)
+        values += (values.empty() ? "" : ", ") + name + " = " +
+                  std::to_string(syms.at(name));
+      throw RuntimeError(source + ": the model requires " + r.lhs.str() + " " +
+                         r.rel + " " + r.rhs.str() + ", but " + values + " (" +
+                         r.message + ")");
+    }
+
   // Run-time checks: ids within their table, lengths within the context.
   for (const PlanCheck &c : fn->checks) {
     if (c.ids) {

@@ -226,6 +226,21 @@ Plan Plan::parse(const std::string &text) {
           c.dim = SymExpr::parse(w[2]);
         c.limit = toInt(w[3]);
         fn->checks.push_back(c);
+      } else if (kw == "require") {
+        need(5);
+        PlanRequire r;
+        r.lhs = SymExpr::parse(w[1]);
+        r.rel = w[2];
+        r.rhs = SymExpr::parse(w[3]);
+        static const char *kRels[] = {"<=", "<", ">=", ">", "==", "!="};
+        if (std::find(std::begin(kRels), std::end(kRels), r.rel) ==
+            std::end(kRels))
+          throw RuntimeError("unknown relation '" + r.rel + "'");
+        size_t at = 0;
+        for (int field = 0; field < 4; ++field)
+          at = line.find(' ', at) + 1;
+        r.message = line.substr(at);
+        fn->requirements.push_back(r);
       } else if (kw == "end") {
         fn = nullptr;
       } else {
@@ -250,10 +265,41 @@ const PlanFunction *Plan::find(const std::string &name) const {
 }
 
 int64_t PlanFunction::contextLimit() const {
+  int64_t limit = 0;
+  auto tighten = [&](int64_t n) {
+    if (n > 0 && (limit == 0 || n < limit))
+      limit = n;
+  };
   for (const PlanCheck &c : checks)
     if (!c.ids)
-      return c.limit;
-  return 0;
+      tighten(c.limit);
+  // T <= n and T < n bound the sequence too.
+  for (const PlanRequire &r : requirements) {
+    if (r.lhs.str() != "T" || r.rhs.terms.size() != 1 ||
+        !r.rhs.terms[0].syms.empty())
+      continue;
+    int64_t n = r.rhs.terms[0].coeff;
+    if (r.rel == "<=")
+      tighten(n);
+    else if (r.rel == "<")
+      tighten(n - 1);
+  }
+  return limit;
+}
+
+bool PlanRequire::holds(const SymValues &syms) const {
+  int64_t a = lhs.eval(syms), b = rhs.eval(syms);
+  if (rel == "<=")
+    return a <= b;
+  if (rel == "<")
+    return a < b;
+  if (rel == ">=")
+    return a >= b;
+  if (rel == ">")
+    return a > b;
+  if (rel == "==")
+    return a == b;
+  return a != b;
 }
 
 ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms) {

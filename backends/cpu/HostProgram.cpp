@@ -3,9 +3,10 @@
 // Algorithm:
 //  1. Symbolic shapes. Every dim is a monomial c * B^i * T^j (the front end
 //     guarantees it). The shape rules themselves are evaluated on copies of
-//     the function whose input dims are small probe sizes (all 2; then one
-//     dim at a time 3); how each static dim changes between probes gives
-//     its monomial. A dim that does not change as a monomial fails the
+//     the function whose input dims are small probe sizes (all 2m; then
+//     one dim at a time 3m; m = 1, doubled while a rule fails at those
+//     sizes); how each static dim changes between probes gives its
+//     monomial. A dim that does not change as a monomial fails the
 //     lowering with its location.
 //  2. Each top-level value becomes a plan value: a function input, a
 //     parameter, a kernel's result (a temporary buffer), or a view of
@@ -169,6 +170,9 @@ bool isDynamicArgDim(func::FuncOp func, unsigned i, size_t d) {
          type.isDynamicDim(d);
 }
 
+/// The largest probe scale m (sizes 2m and 3m) symbolicShapes tries.
+constexpr int64_t kMaxProbeScale = 64;
+
 SymbolicShapes symbolicShapes(func::FuncOp func) {
   SymbolicShapes result;
   std::set<std::string> names;
@@ -178,21 +182,37 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
         if (isDynamicArgDim(func, i, d))
           names.insert(cast<StringAttr>(a).str());
   result.symbols.assign(names.begin(), names.end());
-  // Probe 0 gives every symbol 2; probe k (k >= 1) gives symbol k-1 the
-  // value 3. A dim c * prod(s^e_s) then changes by (3/2)^e_s from probe 0
-  // to probe s, which fixes e_s whatever c is. Small sizes keep shape
-  // rules such as slices of a fixed-size table valid.
-  std::vector<std::map<std::string, int64_t>> probes(names.size() + 1);
-  for (const std::string &n : names)
-    probes[0][n] = 2;
-  for (size_t k = 0; k < names.size(); ++k) {
-    probes[k + 1] = probes[0];
-    probes[k + 1][result.symbols[k]] = 3;
-  }
-  std::vector<llvm::DenseMap<Value, int64_t>> idx(probes.size());
+  // Probe 0 gives every symbol 2m; probe k (k >= 1) gives symbol k-1 the
+  // value 3m. A dim c * prod(s^e_s) then changes by (3/2)^e_s from probe 0
+  // to probe s, which fixes e_s whatever c is, and c is the probe-0 size
+  // over (2m)^e. Small sizes keep slices of a fixed-size table valid;
+  // static slices of a symbolic dim (x[:, 2:4]) need larger ones, so m
+  // doubles until every shape rule holds.
+  std::vector<llvm::DenseMap<Value, int64_t>> idx;
   std::vector<llvm::DenseMap<Value, SmallVector<int64_t>>> shapes;
-  for (size_t k = 0; k < probes.size(); ++k)
-    shapes.push_back(probeShapes(func, probes[k], idx[k]));
+  int64_t m = 1;
+  for (;; m *= 2) {
+    std::vector<std::map<std::string, int64_t>> probes(names.size() + 1);
+    for (const std::string &n : names)
+      probes[0][n] = 2 * m;
+    for (size_t k = 0; k < names.size(); ++k) {
+      probes[k + 1] = probes[0];
+      probes[k + 1][result.symbols[k]] = 3 * m;
+    }
+    idx.assign(probes.size(), {});
+    shapes.clear();
+    try {
+      // A rule that fails at these sizes is not the model's error yet.
+      ScopedDiagnosticHandler quiet(
+          func.getContext(), [](mlir::Diagnostic &) { return success(); });
+      for (size_t k = 0; k < probes.size(); ++k)
+        shapes.push_back(probeShapes(func, probes[k], idx[k]));
+      break;
+    } catch (const LocatedError &) {
+      if (names.empty() || m >= kMaxProbeScale)
+        throw;
+    }
+  }
   auto decode = [&](Value v, auto sizeAt) -> Dim {
     int64_t base = sizeAt(0);
     Dim d(base);
@@ -207,14 +227,18 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
         rhs *= 3;
         ++e;
       }
-      if (lhs != rhs || base <= 0 || d.coeff % (int64_t(1) << e) != 0) {
+      int64_t scale = 1;
+      for (int64_t i = 0; i < e; ++i)
+        scale *= 2 * m;
+      if (lhs != rhs || base <= 0 || d.coeff % scale != 0)
         throw LocatedError(v.getLoc(), "a size that is not a product of "
                                        "the input dims (" +
                                            std::to_string(base) + " at " +
-                                           result.symbols[k] + " = 2, " +
-                                           std::to_string(other) + " at 3)");
-      }
-      d.coeff /= int64_t(1) << e;
+                                           result.symbols[k] + " = " +
+                                           std::to_string(2 * m) + ", " +
+                                           std::to_string(other) + " at " +
+                                           std::to_string(3 * m) + ")");
+      d.coeff /= scale;
       if (e)
         d.syms[result.symbols[k]] = static_cast<int>(e);
     }
@@ -669,6 +693,20 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
   }
   for (const std::string &c : checks)
     out << c << "\n";
+  if (auto requirements = func->getAttrOfType<ArrayAttr>("gpt.requirements"))
+    for (Attribute a : requirements) {
+      auto r = cast<DictionaryAttr>(a);
+      auto text = [&](StringRef key) {
+        auto v = r.getAs<StringAttr>(key);
+        if (!v)
+          failAt(func, "a gpt.requirements entry without '" + key.str() + "'");
+        return v.str();
+      };
+      std::string message = text("message");
+      std::replace(message.begin(), message.end(), '\n', ' ');
+      out << "require " << text("lhs") << " " << text("rel") << " "
+          << text("rhs") << " " << message << "\n";
+    }
   out << "end\n";
   return out.str();
 }

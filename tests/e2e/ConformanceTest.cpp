@@ -87,6 +87,15 @@ const Row kRows[] = {
    "  let y = x * reshape(h[:, T:2 * T], [B, T, 1])"},
   // Attention as written, unscaled, with q = k = v (the Gram matrix).
   {"self_attention", "let y = softmax(x @ transpose(x)) @ x"},
+  // Grouped-query attention by broadcasting: 2 query heads share k and v;
+  // not one batch of heads, so it stays unfused.
+  {"grouped_query_attention",
+   "param wq: [7, 14] = normal(0.5)\n"
+   "  let q = reshape(transpose(reshape(x @ wq, [B, T, 2, 7]), 1, 2), [B, 1, 2, T, 7])\n"
+   "  let k = reshape(x, [B, 1, 1, T, 7])\n"
+   "  let s = masked_fill(q @ transpose(k, 3, 4), causal_mask(T), -inf)\n"
+   "  let a = softmax(s * 0.5, axis = -1) @ k\n"
+   "  let y = reshape(sum(a, axis = 2), [B, T, 7])"},
   {"positions",
    "param pos: [8, 7] = normal(0.5)\n"
    "  let y = x + embedding(arange(T), pos)"},

@@ -106,4 +106,23 @@ TEST(Plan, RejectsMalformedPlans) {
   }
 }
 
+// Requirements on the dims keep their message; `T <= n` (the tightest of
+// them and the embedding checks) is the function's context.
+TEST(Plan, RequirementsBoundTheContext) {
+  Plan p = Plan::parse("gptc-plan 1\nfunction f\nsym T\n"
+                       "require 4 <= T m.gpt:2:20: slice end 4 needs T >= 4\n"
+                       "require T <= 16 m.gpt:7:3: at most 16 tokens\n"
+                       "check dim T 1024\nend\n");
+  const PlanFunction *f = p.find("f");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->requirements.size(), 2u);
+  EXPECT_EQ(f->requirements[0].message, "m.gpt:2:20: slice end 4 needs T >= 4");
+  EXPECT_TRUE(f->requirements[0].holds({{"T", 4}}));
+  EXPECT_FALSE(f->requirements[0].holds({{"T", 3}}));
+  EXPECT_FALSE(f->requirements[1].holds({{"T", 17}}));
+  EXPECT_EQ(f->contextLimit(), 16);
+  EXPECT_THROW(Plan::parse("gptc-plan 1\nfunction f\nrequire T =< 4 x\n"),
+               RuntimeError);
+}
+
 } // namespace

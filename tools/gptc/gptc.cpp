@@ -441,6 +441,15 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
   for (const ConfigValue &c : prog.config)
     if (c.name == "context_length" && dims.count("T"))
       dims["T"] = c.intValue;
+  // A lower bound the model requires (x[:, 2:4] needs T >= 4) raises the
+  // default.
+  for (const Entry &e : prog.entries)
+    for (const RuntimeCheck &c : e.checks)
+      if (c.op == ast::BinaryOp::Le && c.lhs.isConstant() && c.rhs.coeff == 1 &&
+          c.rhs.syms.size() == 1 && c.rhs.syms.begin()->second == 1) {
+        int64_t &size = dims[c.rhs.syms.begin()->first];
+        size = std::max(size, c.lhs.coeff);
+      }
   for (const std::string &d : o.dims) {
     size_t eq = d.find('=');
     long long v = 0;

@@ -41,6 +41,14 @@ struct Result {
   }
 };
 
+/// The IR's sizes as dims: `unknown` (MLIR's kDynamic) is Dim::unknown().
+template <typename Range> Shape fromSizes(const Range &sizes, int64_t unknown) {
+  Shape dims;
+  for (int64_t d : sizes)
+    dims.push_back(d == unknown ? Dim::unknown() : Dim(d));
+  return dims;
+}
+
 /// Elementwise binary ops: NumPy broadcasting.
 Result broadcast(const Shape &a, const Shape &b);
 /// [..., n, k] @ [..., k, m] with broadcast batch dims.

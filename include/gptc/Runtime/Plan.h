@@ -18,6 +18,7 @@
 //   call 4 2*B*T*T*768 9:B*12,T,64 ... #3    (#N: an int32 argument)
 //   output logits 30
 //   check ids 0 50257 | check dim T 1024
+//   require 4 <= T model.gpt:2:16: slice end 4 ...  (asserts, slice bounds)
 //   end
 //   init wte.weight normal 0.02           (how the trainer initializes a
 //   init ln_f.bias zeros                   parameter: normal, zeros, ones)
@@ -92,6 +93,16 @@ struct PlanCheck {
   int64_t limit = 0;
 };
 
+/// A condition on the symbolic dims that the front end could not decide
+/// (an assert, a static slice bound on a symbolic dim).
+struct PlanRequire {
+  SymExpr lhs, rhs;
+  std::string rel;     ///< <=, <, >=, >, == or !=.
+  std::string message; ///< `file:line:col: what`, for the error.
+
+  bool holds(const SymValues &syms) const;
+};
+
 struct PlanFunction {
   std::string name;
   std::vector<std::string> syms;
@@ -104,8 +115,10 @@ struct PlanFunction {
   std::vector<PlanCall> calls;
   std::vector<std::pair<std::string, int>> outputs;
   std::vector<PlanCheck> checks;
+  std::vector<PlanRequire> requirements;
 
-  /// The longest sequence the function takes (its `check dim`), 0 if none.
+  /// The longest sequence the function takes (its `check dim`, or a
+  /// requirement `T <= n`), 0 if none.
   int64_t contextLimit() const;
 };
 

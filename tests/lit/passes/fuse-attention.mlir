@@ -168,3 +168,19 @@ func.func @other_bias(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1
   %o = gpt.matmul %w, %v : tensor<1x5x5xf32>, tensor<1x5x4xf32> -> tensor<1x5x4xf32>
   return %o : tensor<1x5x4xf32>
 }
+
+// -----
+
+// Negative: grouped-query attention by broadcasting (2 query heads per k/v
+// head: batch dims [2, 2] against [2, 1]) is not one batch of heads; it
+// stays as written instead of failing attention's shape rule.
+// CHECK-LABEL: func.func @grouped_query
+// CHECK-NOT: gpt.attention
+// CHECK: gpt.softmax
+func.func @grouped_query(%q: tensor<2x2x5x4xf32>, %k: tensor<2x1x5x4xf32>, %v: tensor<2x1x5x4xf32>) -> tensor<2x2x5x4xf32> {
+  %kt = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<2x1x5x4xf32> -> tensor<2x1x4x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<2x2x5x4xf32>, tensor<2x1x4x5xf32> -> tensor<2x2x5x5xf32>
+  %w = gpt.softmax %s {axis = 3 : i64} : tensor<2x2x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<2x2x5x5xf32>, tensor<2x1x5x4xf32> -> tensor<2x2x5x4xf32>
+  return %o : tensor<2x2x5x4xf32>
+}

@@ -50,3 +50,15 @@ module {
     return
   }
 }
+
+// -----
+
+// Positions as a slice of the table by T (wpe[:T]): @decode (T = 1) would
+// read row 0 for every position.
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<16x8xf32> {gpt.param = "w"}) -> tensor<?x8xf32> {
+  %c1 = arith.constant 1 : index
+  %t = tensor.dim %tok, %c1 : tensor<?x?xi32>
+  // expected-error @+1 {{gpt-kv-cache: a slice of a table by the sequence length (such as wpe[:T]) cannot follow the cache's positions; read positions as embedding(arange(T), table)}}
+  %p = gpt.slice %w [0, 0] [%t, 8] {squeeze = array<i64>} : tensor<16x8xf32> -> tensor<?x8xf32>
+  return %p : tensor<?x8xf32>
+}

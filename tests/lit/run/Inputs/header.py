@@ -2,7 +2,9 @@
 """Lists a safetensors file's tensors (name dtype shape). With --drop NAME
 -o OUT, writes a copy without that tensor; with --train-inputs -o OUT, a copy
 with zero AdamW moments for every parameter and the scalars of a first
-training step. Standard library only, so lit tests need no PyPI packages."""
+training step. With --make NAME:DTYPE:D0,D1,... -o OUT (repeatable NAME
+specs), writes tensors of ones (F32) or zeros (I32). Standard library only,
+so lit tests need no PyPI packages."""
 import json
 import struct
 import sys
@@ -27,7 +29,22 @@ def write(path, tensors):
     open(path, "wb").write(struct.pack("<Q", len(h)) + h + body)
 
 
+def make(argv):
+    out, tensors = argv[argv.index("-o") + 1], {}
+    for spec in argv[2:argv.index("-o")]:
+        name, dtype, dims = spec.split(":")
+        shape = [int(d) for d in dims.split(",")] if dims else []
+        n = 1
+        for d in shape:
+            n *= d
+        value = struct.pack("<f", 1.0) if dtype == "F32" else bytes(4)
+        tensors[name] = (dtype, shape, value * n)
+    write(out, tensors)
+
+
 def main(argv):
+    if argv[1] == "--make":
+        return make(argv)
     header, body = read(argv[1])
     if "--train-inputs" in argv:
         out = argv[argv.index("-o") + 1]

@@ -17,11 +17,13 @@
 // position, and a query attends to the cache slots up to its own.
 //
 // Algorithm:
-//  1. Check that @forward can be cached: one i32 input [B, T] (the tokens);
+//  1. Check that @forward can be cached: one i32 input [B, T] (the tokens),
+//     next-token logits [B, T, V] as its result;
 //     every gpt.attention causal, over [B, H, T, D] with H and D static, its
 //     lse unused; every gpt.arange counts the tokens' T and is read by
-//     gpt.embedding only (the position ids); no slice of a table is bound
-//     by T (it would read rows 0..T-1 whatever the positions).
+//     gpt.embedding only (the position ids), whose results only elementwise
+//     ops read (they broadcast [B, T, D] as [T, D]); no slice of a table is
+//     bound by T (it would read rows 0..T-1 whatever the positions).
 //  2. @prefill: a copy of @forward; each attention's k and v are also
 //     written to slots 0..T-1 of its caches (gpt.cache_write), which become
 //     results.
@@ -139,11 +141,31 @@ FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
                      "the tokens (arange(T) read by embeddings only)");
         return WalkResult::interrupt();
       }
+      // In @decode the positions are [B, T]: their embeddings [B, T, D]
+      // replace [T, D], which only elementwise ops broadcast alike.
+      for (Operation *e : ar->getUsers())
+        for (Operation *u : e->getUsers())
+          if (!u->hasTrait<gptc::gpt::OpTrait::Elementwise>()) {
+            u->emitError("gpt-kv-cache: position embeddings must be combined "
+                         "with the tokens' by elementwise ops (e.g. added); "
+                         "this ")
+                << u->getName() << " would see [B, T, D] in @decode";
+            return WalkResult::interrupt();
+          }
     }
     return WalkResult::advance();
   });
   if (r.wasInterrupted())
     return failure();
+  auto logits = f.getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(f.getResultTypes()[0])
+                    : RankedTensorType();
+  if (!logits || logits.getRank() != 3 || logits.isDynamicDim(2))
+    return f.emitError("gpt-kv-cache: @")
+           << f.getName()
+           << " must return next-token logits [B, T, V] to generate text, "
+              "got "
+           << f.getFunctionType().getResults();
   if (c.caches.empty())
     return f.emitError("gpt-kv-cache: @")
            << f.getName() << " has no gpt.attention to cache (run "

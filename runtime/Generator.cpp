@@ -228,6 +228,8 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   const PlanFunction *forward = plan.find("forward");
   if (!forward)
     throw RuntimeError("this executable has no forward function");
+  if (std::string problem = forward->nextTokenLogitsProblem(); !problem.empty())
+    throw RuntimeError("this executable cannot generate text: " + problem);
   if (o.weights.empty())
     throw RuntimeError("generation needs the model's weights: --weights FILE "
                        "(a gptc checkpoint, Hugging Face GPT-2 safetensors "

@@ -287,6 +287,24 @@ int64_t PlanFunction::contextLimit() const {
   return limit;
 }
 
+std::string PlanFunction::nextTokenLogitsProblem() const {
+  for (auto &[output, id] : outputs) {
+    if (output != "logits")
+      continue;
+    const SymShape &s = values[id].shape;
+    std::string shape = "[";
+    for (size_t i = 0; i < s.size(); ++i)
+      shape += (i ? ", " : "") + s[i].str();
+    shape += "]";
+    if (s.size() == 3 && s[0].str() == "B" && s[1].str() == "T" &&
+        s[2].terms.size() == 1 && s[2].terms[0].syms.empty())
+      return "";
+    return "@" + name + " returns logits " + shape +
+           ", not next-token logits [B, T, V] (a classifier?)";
+  }
+  return "@" + name + " has no output 'logits'";
+}
+
 bool PlanRequire::holds(const SymValues &syms) const {
   int64_t a = lhs.eval(syms), b = rhs.eval(syms);
   if (rel == "<=")

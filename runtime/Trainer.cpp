@@ -217,6 +217,7 @@ private:
   std::vector<ParamSpec> params;
   SafetensorsFile state;
   int64_t totalSteps = 0, startStep = 0, contextLimit = 0;
+  bool samples = true; ///< Whether @forward gives next-token logits.
 };
 
 double Trainer::learningRate(int64_t step) const {
@@ -364,6 +365,7 @@ int Trainer::run() {
     throw RuntimeError("this executable was not built for training "
                        "(gptc build --task=train)");
   params = planParameters(plan, "loss");
+  samples = plan.find("forward")->nextTokenLogitsProblem().empty();
   contextLimit = loss->contextLimit();
   if (contextLimit == 0)
     contextLimit = o.contextLength;
@@ -580,7 +582,9 @@ int Trainer::run() {
                 << " tok/s, ETA " << duration(perStep * (totalSteps - step))
                 << (tty ? "          " : "") << "\n";
     }
-    if ((o.sampleInterval > 0 && step % o.sampleInterval == 0) || last)
+    // A model without next-token logits (a classifier) has no text to show.
+    if (samples &&
+        ((o.sampleInterval > 0 && step % o.sampleInterval == 0) || last))
       std::cerr << "  sample: " << sample() << "\n";
     if (o.checkpointInterval > 0 && step % o.checkpointInterval == 0)
       saveCheckpoint(ckptPath, step);

@@ -117,6 +117,10 @@ struct PlanFunction {
   std::vector<PlanCheck> checks;
   std::vector<PlanRequire> requirements;
 
+  /// Empty when the function returns next-token logits `logits` [B, T, V]
+  /// (what generation samples from); otherwise what it returns instead.
+  std::string nextTokenLogitsProblem() const;
+
   /// The longest sequence the function takes (its `check dim`, or a
   /// requirement `T <= n`), 0 if none.
   int64_t contextLimit() const;

@@ -62,3 +62,25 @@ func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "to
   %p = gpt.slice %w [0, 0] [%t, 8] {squeeze = array<i64>} : tensor<16x8xf32> -> tensor<?x8xf32>
   return %p : tensor<?x8xf32>
 }
+
+// -----
+
+// Position embeddings reshaped before they meet the tokens': in @decode they
+// are [B, T, D], which the reshape to [1, T, D] cannot take.
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<16x8xf32> {gpt.param = "w"}) -> tensor<1x?x8xf32> {
+  %c1 = arith.constant 1 : index
+  %t = tensor.dim %tok, %c1 : tensor<?x?xi32>
+  %ar = gpt.arange %t : tensor<?xi32>
+  %e = gpt.embedding %ar, %w : tensor<?xi32>, tensor<16x8xf32> -> tensor<?x8xf32>
+  // expected-error @+1 {{gpt-kv-cache: position embeddings must be combined with the tokens' by elementwise ops (e.g. added); this gpt.reshape would see [B, T, D] in @decode}}
+  %r = gpt.reshape %e to [1, %t, 8] : tensor<?x8xf32> -> tensor<1x?x8xf32>
+  return %r : tensor<1x?x8xf32>
+}
+
+// -----
+
+// Class logits [B, 2] (the book's classifier) are not next-token logits.
+// expected-error @+1 {{gpt-kv-cache: @forward must return next-token logits [B, T, V] to generate text, got 'tensor<2x2xf32>'}}
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<2x2xf32> {gpt.param = "w"}) -> tensor<2x2xf32> {
+  return %w : tensor<2x2xf32>
+}

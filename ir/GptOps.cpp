@@ -135,6 +135,8 @@ SAME_AS_INPUT(TanhOp)
 SAME_AS_INPUT(SinOp)
 SAME_AS_INPUT(CosOp)
 SAME_AS_INPUT(SigmoidOp)
+SAME_AS_INPUT(SiluOp)
+SAME_AS_INPUT(RsqrtOp)
 SAME_AS_INPUT(ReluOp)
 SAME_AS_INPUT(GeluOp)
 SAME_AS_INPUT(PowOp)
@@ -420,6 +422,22 @@ GRAD(SigmoidOp) {
   GptBuilder gb{b, getLoc()};
   Value y = getResult();
   grads.push_back(gb.mul(g, gb.mul(y, gb.sub(gb.cst(1.0), y))));
+}
+
+GRAD(SiluOp) {
+  // silu' = s (1 + x (1 - s)) with s = sigmoid(x).
+  GptBuilder gb{b, getLoc()};
+  Value x = getInput();
+  Value sig = SigmoidOp::create(b, getLoc(), x);
+  Value inner = gb.add(gb.cst(1.0), gb.mul(x, gb.sub(gb.cst(1.0), sig)));
+  grads.push_back(gb.mul(g, gb.mul(sig, inner)));
+}
+
+GRAD(RsqrtOp) {
+  // (x^-1/2)' = -y^3 / 2, from the forward's result y.
+  GptBuilder gb{b, getLoc()};
+  Value y = getResult();
+  grads.push_back(gb.mul(g, gb.mul(gb.mul(y, gb.mul(y, y)), -0.5)));
 }
 
 GRAD(ReluOp) {

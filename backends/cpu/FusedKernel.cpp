@@ -519,6 +519,14 @@ void FusedBuilder::lowerSigmoidOp() {
   unary([](Expr x) { return 1.0f / (1.0f + fastExp(-x)); });
 }
 
+void FusedBuilder::lowerSiluOp() {
+  unary([](Expr x) { return x / (1.0f + fastExp(-x)); });
+}
+
+void FusedBuilder::lowerRsqrtOp() {
+  unary([](Expr x) { return 1.0f / sqrt(x); });
+}
+
 void FusedBuilder::lowerReluOp() {
   unary([](Expr x) { return max(x, 0.0f); });
 }

@@ -57,7 +57,8 @@ struct Row {
 
 // clang-format off
 const Row kRows[] = {
-  {"unary", "let y = exp(sin(x)) + cos(x) * tanh(x) - sigmoid(x) / (1.0 + relu(x))"},
+  {"unary", "let y = exp(sin(x)) + cos(x) * tanh(x) - sigmoid(x) / (1.0 + relu(x))\n"
+            "  y = y + silu(x) * rsqrt(x * x + 1.0)"},
   {"gelu_sqrt_log_pow", "let y = gelu(x) + sqrt(x * x + 1.0) - log(x * x + 2.0) + x ** 3"},
   {"softmax_rows", "let y = softmax(x) + log_softmax(x, axis = 1)"},
   {"reductions",

@@ -162,6 +162,8 @@ const GradCase kCases[] = {
   {"sin", "  %out = gpt.sin %p0 : tensor<2x1x3xf32>", {"2x1x3"}, "2x1x3", -3.0, 3.0},
   {"cos", "  %out = gpt.cos %p0 : tensor<5xf32>", {"5"}, "5", -3.0, 3.0},
   {"sigmoid", "  %out = gpt.sigmoid %p0 : tensor<3x2xf32>", {"3x2"}, "3x2", -4.0, 4.0},
+  {"silu", "  %out = gpt.silu %p0 : tensor<3x2xf32>", {"3x2"}, "3x2", -4.0, 4.0},
+  {"rsqrt", "  %out = gpt.rsqrt %p0 : tensor<2x3xf32>", {"2x3"}, "2x3", 0.5, 2.0},
   {"relu", "  %out = gpt.relu %p0 : tensor<9xf32>", {"9"}, "9", 0.2, 1.5},
   {"gelu", "  %out = gpt.gelu %p0 : tensor<2x5xf32>", {"2x5"}, "2x5", -3.0, 3.0},
   {"pow", "  %out = gpt.pow %p0 {exponent = 3.0 : f64} : tensor<5xf32>", {"5"}, "5", 0.5, 2.0},

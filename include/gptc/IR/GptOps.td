@@ -93,6 +93,9 @@ def Gpt_SinOp : Gpt_UnaryOp<"sin", "sin(x)", "sin(x)">;
 def Gpt_CosOp : Gpt_UnaryOp<"cos", "cos(x)", "cos(x)">;
 def Gpt_SigmoidOp : Gpt_UnaryOp<"sigmoid", "1 / (1 + exp(-x))",
     "T(1) / (T(1) + exp(-x))", 4>;
+def Gpt_SiluOp : Gpt_UnaryOp<"silu", "x / (1 + exp(-x))",
+    "x / (T(1) + exp(-x))", 5>;
+def Gpt_RsqrtOp : Gpt_UnaryOp<"rsqrt", "1 / sqrt(x)", "T(1) / sqrt(x)", 2>;
 def Gpt_ReluOp : Gpt_UnaryOp<"relu", "max(x, 0)",
     "select(x > T(0), x, T(0))">;
 def Gpt_GeluOp : Gpt_UnaryOp<"gelu",

@@ -1194,13 +1194,16 @@ private:
     case BinaryOp::Div:
       opName = "div";
       break;
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+      return tensorCompare(op, a0, b0, loc);
     default:
       throw CompileError(loc, std::string("operator '") + spelling(op) +
-                                  "' is not defined on tensors" +
-                                  (op >= BinaryOp::Eq && op <= BinaryOp::Ge
-                                       ? "; use masked_fill with a mask "
-                                         "such as causal_mask(T)"
-                                       : ""));
+                                  "' is not defined on tensors");
     }
     Value a = materialize(a0, loc), b = materialize(b0, loc);
     requireFloat(a, loc, std::string("'") + spelling(op) + "'");
@@ -1209,6 +1212,44 @@ private:
     t.shape = ruleShape(shapes::broadcast(a.type.shape, b.type.shape), loc, {},
                         std::string("'") + spelling(op) + "': ");
     return Value::tensor(t, addNode(opName, {a.node, b.node}, t, loc));
+  }
+
+  /// `a < b` (and the other comparisons) on tensors: a mask. Both sides f32
+  /// or both i32; a static number takes the tensor's element type.
+  Value tensorCompare(BinaryOp op, const Value &a0, const Value &b0,
+                      Location loc) {
+    static const std::map<BinaryOp, const char *> kOps = {
+        {BinaryOp::Eq, "eq"}, {BinaryOp::Ne, "ne"}, {BinaryOp::Lt, "lt"},
+        {BinaryOp::Le, "le"}, {BinaryOp::Gt, "gt"}, {BinaryOp::Ge, "ge"}};
+    ElemType elem = (a0.kind == Value::Kind::Tensor ? a0 : b0).type.elem;
+    Value a = materializeAs(a0, elem, loc), b = materializeAs(b0, elem, loc);
+    for (const Value *v : {&a, &b})
+      if (v->type.elem == ElemType::Bool || v->type.elem != elem)
+        throw CompileError(loc,
+                           std::string("'") + spelling(op) +
+                               "' compares two f32 or two i32 tensors, got " +
+                               a.type.str() + " and " + b.type.str() +
+                               "; cast(x, \"f32\") converts");
+    TensorType t;
+    t.elem = ElemType::Bool;
+    t.shape = ruleShape(shapes::broadcast(a.type.shape, b.type.shape), loc, {},
+                        std::string("'") + spelling(op) + "': ");
+    return Value::tensor(t, addNode(kOps.at(op), {a.node, b.node}, t, loc));
+  }
+
+  /// `v` as a tensor of element type `elem`: a static number becomes a
+  /// scalar constant (cast for i32).
+  Value materializeAs(const Value &v, ElemType elem, Location loc) {
+    Value t = materialize(v, loc);
+    if (v.kind == Value::Kind::Tensor || elem != ElemType::I32)
+      return t;
+    if (v.kind != Value::Kind::Int)
+      throw CompileError(loc, "an i32 tensor compares with whole numbers, "
+                              "got " +
+                                  v.describe());
+    TensorType i;
+    i.elem = ElemType::I32;
+    return Value::tensor(i, addNode("cast", {t.node}, i, loc));
   }
 
   /// The shape a rule of ShapeRules.h gives, or its error at `loc` (at the
@@ -1605,6 +1646,9 @@ private:
 #define GPT_BUILTIN(Name, Rule, ...)                                           \
   builtins[Name] = {__VA_ARGS__, &Elaborator::Rule};
 #include "gptc/IR/GptOpTable.inc"
+    // Spellings of full() with the value implied.
+    builtins["zeros"] = {{{"shape", std::nullopt}}, &Elaborator::biZeros};
+    builtins["ones"] = {{{"shape", std::nullopt}}, &Elaborator::biOnes};
   }
 
   Value biUnary(BoundArgs &a, const CallExpr &c) {
@@ -1743,6 +1787,79 @@ private:
     t.shape = ruleShape(shapes::maskedFill(x.type.shape, m.type.shape), c.loc);
     return Value::tensor(
         t, addNode("masked_fill", {x.node, m.node}, t, c.loc, {{"value", v}}));
+  }
+
+  Value biWhere(BoundArgs &a, const CallExpr &c) {
+    const Value &m = tensorArg(a, 0, c, "cond");
+    if (m.type.elem != ElemType::Bool)
+      throw CompileError(a.locs[0], "the condition of where must be a mask "
+                                    "(a comparison or causal_mask), got " +
+                                        m.type.str());
+    Value x = materialize(a.values[1], a.locs[1]);
+    Value y = materialize(a.values[2], a.locs[2]);
+    requireFloat(x, a.locs[1], "where");
+    requireFloat(y, a.locs[2], "where");
+    TensorType t;
+    t.shape = ruleShape(shapes::where(m.type.shape, x.type.shape, y.type.shape),
+                        c.loc);
+    return Value::tensor(t,
+                         addNode("where", {m.node, x.node, y.node}, t, c.loc));
+  }
+
+  Value biCast(BoundArgs &a, const CallExpr &c) {
+    const Value &x = tensorArg(a, 0, c, "x");
+    const Value &d = a.values[1];
+    static const std::map<std::string, ElemType> kTypes = {
+        {"f32", ElemType::F32},
+        {"i32", ElemType::I32},
+        {"bool", ElemType::Bool}};
+    auto it = d.kind == Value::Kind::String ? kTypes.find(d.s) : kTypes.end();
+    if (it == kTypes.end())
+      throw CompileError(a.locs[1],
+                         "cast needs the element type as a "
+                         "string: \"f32\", \"i32\" or \"bool\", "
+                         "got " +
+                             (d.kind == Value::Kind::String ? "\"" + d.s + "\""
+                                                            : d.describe()));
+    if (it->second == x.type.elem)
+      return x;
+    TensorType t = x.type;
+    t.elem = it->second;
+    return Value::tensor(t, addNode("cast", {x.node}, t, c.loc));
+  }
+
+  Value biFull(BoundArgs &a, const CallExpr &c) {
+    return full(a.values[0], a.locs[0],
+                staticFloat(a.values[1], a.locs[1], "the fill value"), c.loc);
+  }
+
+  /// A tensor of `value` with the shape given by the list `shape`.
+  Value full(const Value &shape, Location shapeLoc, double value,
+             Location loc) {
+    if (shape.kind != Value::Kind::List)
+      throw CompileError(shapeLoc, "the shape must be a list such as "
+                                   "[B, T, 8], got " +
+                                       shape.describe());
+    TensorType t;
+    for (size_t i = 0; i < shape.elems.size(); ++i) {
+      const Value &e = shape.elems[i];
+      if (e.kind != Value::Kind::Int)
+        throw CompileError(shapeLoc, "dim " + std::to_string(i) +
+                                         " of the shape must be an int, got " +
+                                         e.describe());
+      t.shape.push_back(e.dim);
+    }
+    t.shape = ruleShape(shapes::full(t.shape), shapeLoc);
+    return Value::tensor(
+        t, addNode("full", {}, t, loc, {{"shape", t.shape}, {"value", value}}));
+  }
+
+  /// zeros(shape) and ones(shape): full with 0 and 1.
+  Value biZeros(BoundArgs &a, const CallExpr &c) {
+    return full(a.values[0], a.locs[0], 0.0, c.loc);
+  }
+  Value biOnes(BoundArgs &a, const CallExpr &c) {
+    return full(a.values[0], a.locs[0], 1.0, c.loc);
   }
 
   Value biCausalMask(BoundArgs &a, const CallExpr &c) {

@@ -153,7 +153,50 @@ BROADCASTING(AddOp)
 BROADCASTING(SubOp)
 BROADCASTING(MulOp)
 BROADCASTING(DivOp)
+BROADCASTING(LtOp)
+BROADCASTING(LeOp)
+BROADCASTING(GtOp)
+BROADCASTING(GeOp)
+BROADCASTING(EqOp)
+BROADCASTING(NeOp)
 #undef BROADCASTING
+
+/// Both operands of a comparison have one element type.
+template <typename Compare> static LogicalResult verifyCompare(Compare op) {
+  auto elem = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
+  };
+  if (elem(op.getLhs()) != elem(op.getRhs()))
+    return op.emitOpError("compares ")
+           << elem(op.getLhs()) << " with " << elem(op.getRhs())
+           << "; cast one side first";
+  return success();
+}
+LogicalResult LtOp::verify() { return verifyCompare(*this); }
+LogicalResult LeOp::verify() { return verifyCompare(*this); }
+LogicalResult GtOp::verify() { return verifyCompare(*this); }
+LogicalResult GeOp::verify() { return verifyCompare(*this); }
+LogicalResult EqOp::verify() { return verifyCompare(*this); }
+LogicalResult NeOp::verify() { return verifyCompare(*this); }
+
+LogicalResult WhereOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(*this,
+               shapes::where(dimsOf(getCond()), dimsOf(getA()), dimsOf(getB())),
+               shape);
+}
+
+LogicalResult CastOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  shape.assign(shapeOf(getInput()).begin(), shapeOf(getInput()).end());
+  return success();
+}
+
+LogicalResult FullOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  ArrayRef<int64_t> target = getStaticShape();
+  if (llvm::count(target, kDyn) !=
+      static_cast<int64_t>(getDynamicShape().size()))
+    return emitOpError("dynamic dims do not match the size operands");
+  return apply(*this, shapes::full(boundsOf(target, getDynamicShape())), shape);
+}
 
 LogicalResult ConstantOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   shape.clear();
@@ -610,6 +653,18 @@ GRAD(LayerNormOp) {
   grads.push_back(dx);
   grads.push_back(gb.unbroadcast(gb.mul(g, xhat), getScale()));
   grads.push_back(gb.unbroadcast(g, getShift()));
+}
+
+GRAD(WhereOp) {
+  // The mask routes the gradient: to a where it holds, to b elsewhere.
+  GptBuilder gb{b, getLoc()};
+  Value zero = gb.cst(0.0);
+  Type type = g.getType();
+  grads.push_back(Value()); // the mask
+  grads.push_back(gb.unbroadcast(
+      WhereOp::create(b, getLoc(), type, getCond(), g, zero), getA()));
+  grads.push_back(gb.unbroadcast(
+      WhereOp::create(b, getLoc(), type, getCond(), zero, g), getB()));
 }
 
 GRAD(MaskedFillOp) {

@@ -442,6 +442,44 @@ private:
                             : 0.0;
           set(op, std::move(r));
         })
+        .Case<WhereOp>([&](auto o) {
+          const Buffer &c = in(o.getCond()), &a = in(o.getA()),
+                       &b = in(o.getB());
+          // The broadcast shape, then each operand read at its own index.
+          auto none = [](double, double) { return 0.0; };
+          Buffer r = zip(zip(a, b, none), c, none);
+          auto read = [](const Buffer &x, const std::vector<int64_t> &ix) {
+            int64_t off = 0;
+            size_t skip = ix.size() - x.shape.size();
+            for (size_t d = 0; d < x.shape.size(); ++d)
+              off = off * x.shape[d] + (x.shape[d] == 1 ? 0 : ix[skip + d]);
+            return x.data[off];
+          };
+          forEachIndex(
+              r.shape, [&](const std::vector<int64_t> &ix, int64_t flat) {
+                r.data[flat] = read(c, ix) != 0 ? read(a, ix) : read(b, ix);
+              });
+          set(op, std::move(r));
+        })
+        .Case<CastOp>([&](auto o) {
+          Type to = cast<ShapedType>(o.getType()).getElementType();
+          set(op, map(in(o.getInput()), [&](double x) {
+                if (to.isInteger(1))
+                  return x != 0 ? 1.0 : 0.0;
+                if (to.isInteger(32))
+                  return std::trunc(x);
+                return x;
+              }));
+        })
+        .Case<FullOp>([&](auto o) {
+          std::vector<int64_t> shape;
+          size_t k = 0;
+          for (int64_t d : o.getStaticShape())
+            shape.push_back(d == kDyn ? idx(o.getDynamicShape()[k++]) : d);
+          Buffer r{shape, {}};
+          r.data.assign(r.numel(), o.getValue().convertToDouble());
+          set(op, std::move(r));
+        })
         .Case<ArangeOp>([&](auto o) {
           int64_t n = idx(o.getSize());
           Buffer r{{n}, std::vector<double>(n)};

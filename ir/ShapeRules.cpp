@@ -71,6 +71,25 @@ Result broadcast(const Shape &a, const Shape &b) {
                       "equal or one of them 1");
 }
 
+Result where(const Shape &cond, const Shape &a, const Shape &b) {
+  auto values = broadcastShapes(a, b);
+  auto all = values ? broadcastShapes(cond, *values) : std::nullopt;
+  if (!all)
+    return Result::fail("cannot broadcast the mask " + str(cond) +
+                        " and the values " + str(a) + " and " + str(b) +
+                        " together: aligned from the right, each dim must be "
+                        "equal or 1");
+  return Result::ok(*all);
+}
+
+Result full(const Shape &shape) {
+  for (const Dim &d : shape)
+    if (!d.isUnknown() && d.coeff <= 0)
+      return Result::fail("a tensor's dims must be positive, got " +
+                          str(shape));
+  return Result::ok(shape);
+}
+
 Result matmul(const Shape &a, const Shape &b) {
   if (a.size() < 2 || b.size() < 2)
     return Result::fail("matmul needs operands of rank >= 2, got " + str(a) +

@@ -3,9 +3,9 @@
 // Algorithm:
 //  1. Check that @func returns one scalar tensor<f32>; clone it as
 //     @func_grad.
-//  2. Activity: a value is active if it depends on a trainable parameter
-//     (forward sweep). Only active ops get backward work, so frozen
-//     parameters cost nothing.
+//  2. Activity: a float value is active if it depends on a trainable
+//     parameter (forward sweep); integers and masks never are. Only active
+//     ops get backward work, so frozen parameters cost nothing.
 //  3. Seed d loss = 1. Walk the ops in reverse; for an active op whose
 //     result has a gradient, ask its gradient rule for the operand
 //     gradients (built at the end of the function, so the backward follows
@@ -92,11 +92,18 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
         return signalPassFailure();
       }
     }
+    // Integers and masks carry no gradient: a comparison or a cast to i32
+    // ends the active path, a cast back to f32 does not revive it.
+    auto isFloat = [](Value v) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      return t && isa<FloatType>(t.getElementType());
+    };
     for (Operation &op : body.without_terminator())
       if (llvm::any_of(op.getOperands(),
                        [&](Value v) { return active.contains(v); }))
         for (Value r : op.getResults())
-          active.insert(r);
+          if (isFloat(r))
+            active.insert(r);
 
     // 3. Backward, in reverse.
     OpBuilder b(ret);

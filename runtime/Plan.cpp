@@ -208,8 +208,9 @@ Plan Plan::parse(const std::string &text) {
           c.args.push_back(a);
         }
         size_t outputs = plan.kernels[c.kernel].outputs;
-        if (c.args.size() <= outputs)
-          throw RuntimeError("kernel " + w[1] + " takes inputs and " +
+        // A kernel may read no tensor (positions made from T alone).
+        if (c.args.size() < outputs)
+          throw RuntimeError("kernel " + w[1] + " writes " +
                              std::to_string(outputs) + " output(s)");
         c.firstOutput = c.args.size() - outputs;
         fn->calls.push_back(c);

@@ -613,6 +613,43 @@ void FusedBuilder::lowerMaskedFillOp() {
   });
 }
 
+#define COMPARE(Op, Formula)                                                   \
+  void FusedBuilder::lower##Op() {                                             \
+    binary([](Expr a, Expr b) { return ops::formula::Formula(a, b); });        \
+  }
+COMPARE(LtOp, ltFormula)
+COMPARE(LeOp, leFormula)
+COMPARE(GtOp, gtFormula)
+COMPARE(GeOp, geFormula)
+COMPARE(EqOp, eqFormula)
+COMPARE(NeOp, neFormula)
+#undef COMPARE
+
+void FusedBuilder::lowerWhereOp() {
+  need(3);
+  Tensor &c = *args[0], &a = *args[1], &b = *args[2];
+  define(r, [&](auto idx) {
+    return select(c.at(broadcastIdx(c, idx)) != 0, a.at(broadcastIdx(a, idx)),
+                  b.at(broadcastIdx(b, idx)));
+  });
+}
+
+void FusedBuilder::lowerCastOp() {
+  need(1);
+  Tensor &x = *args[0];
+  // Masks are stored as u8: a mask result is x != 0, not a truncation.
+  bool toMask = r.type == UInt(8);
+  define(r, [&](auto idx) {
+    Expr v = x.at(idx);
+    return toMask ? select(v != 0, 1, 0) : cast(r.type, v);
+  });
+}
+
+void FusedBuilder::lowerFullOp() {
+  float v = static_cast<float>(numAttr(attrs, "value"));
+  define(r, [v](auto) { return Expr(v); });
+}
+
 void FusedBuilder::lowerCausalMaskOp() {
   define(r, [](auto idx) { return select(idx[1] > idx[0], 1, 0); });
 }

@@ -97,6 +97,14 @@ const Row kRows[] = {
    "  let s = masked_fill(q @ transpose(k, 3, 4), causal_mask(T), -inf)\n"
    "  let a = softmax(s * 0.5, axis = -1) @ k\n"
    "  let y = reshape(sum(a, axis = 2), [B, T, 7])"},
+  // Masks from comparisons, where, casts and constant tensors.
+  {"masks_casts_constants",
+   "let pos = reshape(cast(arange(T), \"f32\"), [T, 1])\n"
+   "  let a = where(pos < 1.5, x * 2.0, x) + zeros([B, T, 7]) + ones([7]) * sin(pos)\n"
+   "  let keep = cast(tokens != 3, \"f32\") + cast(tokens == 4, \"f32\") - cast(tokens <= 7, \"f32\")\n"
+   "  let b = where(reshape(tokens != 3, [B, T, 1]), a, 0.0 - a) * reshape(keep, [B, T, 1])\n"
+   "  let y = b * cast(cast(x * 3.0, \"i32\"), \"f32\") + full([B, T, 1], 0.25) * cast(x >= 0.0, \"f32\")\n"
+   "  y = y + where(x > 0.5, x, 0.0)"},
   {"positions",
    "param pos: [8, 7] = normal(0.5)\n"
    "  let y = x + embedding(arange(T), pos)"},

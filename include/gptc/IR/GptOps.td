@@ -143,6 +143,110 @@ def Gpt_SubOp : Gpt_BinaryOp<"sub", "a - b">;
 def Gpt_MulOp : Gpt_BinaryOp<"mul", "a * b">;
 def Gpt_DivOp : Gpt_BinaryOp<"div", "a / b">;
 
+/// Comparisons give masks; broadcasting as the arithmetic ops. `<` on
+/// tensors in the DSL.
+class Gpt_CompareOp<string mnemonic, string op>
+    : Gpt_ShapedOp<mnemonic, [Gpt_Elementwise, Gpt_PositionWise]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let formula = "select(a " # op # " b, T(1), T(0))";
+  let noGradient = "a comparison is piecewise constant";
+  let summary = "elementwise a " # op # " b as a mask, with broadcasting";
+  let description = "The mask of `a " # op # " b`; both operands f32 or "
+    # "both i32, broadcast as the arithmetic ops.\n\n"
+    # "```mlir\n%m = gpt." # mnemonic # " %pos, %len : tensor<?x?xi32>, "
+    # "tensor<?x1xi32> -> tensor<?x?xi1>\n```";
+  let arguments = (ins AnyTypeOf<[Gpt_F32Tensor, Gpt_I32Tensor]>:$lhs,
+                       AnyTypeOf<[Gpt_F32Tensor, Gpt_I32Tensor]>:$rhs);
+  let results = (outs Gpt_BoolTensor:$result);
+  let assemblyFormat =
+    "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Gpt_LtOp : Gpt_CompareOp<"lt", "<">;
+def Gpt_LeOp : Gpt_CompareOp<"le", "<=">;
+def Gpt_GtOp : Gpt_CompareOp<"gt", ">">;
+def Gpt_GeOp : Gpt_CompareOp<"ge", ">=">;
+def Gpt_EqOp : Gpt_CompareOp<"eq", "==">;
+def Gpt_NeOp : Gpt_CompareOp<"ne", "!=">;
+
+def Gpt_WhereOp : Gpt_ShapedOp<"where", [Gpt_Elementwise, Gpt_PositionWise,
+                                         Differentiable]> {
+  let cost = Gpt_CostPerResult<1>;
+  let cpuLowering = "fused";
+  let builtin = "where";
+  let builtinParams = ["cond", "a", "b"];
+  let builtinRule = "biWhere";
+  let summary = "picks a where the mask holds, else b";
+  let description = [{
+    `cond ? a : b` elementwise; the three operands broadcast together. The
+    gradient flows to `a` where the mask holds and to `b` elsewhere.
+
+    ```mlir
+    %y = gpt.where %m, %x, %zero : tensor<?x?xi1>, tensor<?x?x8xf32>,
+           tensor<f32> -> tensor<?x?x8xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_BoolTensor:$cond, Gpt_F32Tensor:$a,
+                       Gpt_F32Tensor:$b);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $cond `,` $a `,` $b attr-dict `:` type($cond) `,` type($a) `,` type($b)
+    `->` type($result)
+  }];
+}
+
+def Gpt_CastOp : Gpt_ShapedOp<"cast", [Gpt_Elementwise, Gpt_PositionWise,
+                                       SameOperandsAndResultShape]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "cast";
+  let builtinParams = ["x", "dtype"];
+  let builtinRule = "biCast";
+  let noGradient = "the i32 side of a cast carries no gradient";
+  let summary = "converts between f32, i32 and bool elements";
+  let description = [{
+    f32 to i32 rounds toward zero; a mask becomes 0 or 1; a number becomes
+    a mask where it is not zero. Float positions for rotary embeddings are
+    `cast(arange(T), "f32")`.
+
+    ```mlir
+    %p = gpt.cast %ids : tensor<?xi32> -> tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins AnyTypeOf<[Gpt_F32Tensor, Gpt_I32Tensor,
+                                  Gpt_BoolTensor]>:$input);
+  let results = (outs AnyTypeOf<[Gpt_F32Tensor, Gpt_I32Tensor,
+                                 Gpt_BoolTensor]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Gpt_FullOp : Gpt_ShapedOp<"full", [Gpt_Generator]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "full";
+  let builtinParams = ["shape", "value"];
+  let builtinRule = "biFull";
+  let noGradient = "a constant";
+  let summary = "a tensor of one value";
+  let description = [{
+    Every element is `value`; dynamic dims are `index` operands, static ones
+    are listed inline. `zeros(shape)` and `ones(shape)` in the DSL.
+
+    ```mlir
+    %z = gpt.full [%B, %T, 8] {value = 0.0 : f64} : tensor<?x?x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Index>:$dynamic_shape,
+                       DenseI64ArrayAttr:$static_shape, F64Attr:$value);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    custom<DynamicIndexList>($dynamic_shape, $static_shape) attr-dict `:`
+    type($result)
+  }];
+}
+
 def Gpt_ConstantOp : Gpt_ShapedOp<"constant", [ConstantLike, Gpt_Generator]> {
   let cost = Gpt_NoCost;
   let cpuLowering = "fused";

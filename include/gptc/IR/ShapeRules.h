@@ -51,6 +51,10 @@ template <typename Range> Shape fromSizes(const Range &sizes, int64_t unknown) {
 
 /// Elementwise binary ops: NumPy broadcasting.
 Result broadcast(const Shape &a, const Shape &b);
+/// cond ? a : b: the three shapes broadcast together.
+Result where(const Shape &cond, const Shape &a, const Shape &b);
+/// A tensor of one value: positive dims.
+Result full(const Shape &shape);
 /// [..., n, k] @ [..., k, m] with broadcast batch dims.
 Result matmul(const Shape &a, const Shape &b);
 Result transpose(const Shape &in, const std::vector<int64_t> &perm);

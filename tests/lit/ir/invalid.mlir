@@ -209,3 +209,19 @@ func.func @cross_entropy_targets(%l: tensor<2x3x10xf32>, %t: tensor<2xi32>) {
   %0 = gpt.cross_entropy %l, %t {ignore_index = -100 : i64} : tensor<2x3x10xf32>, tensor<2xi32> -> tensor<f32>
   return
 }
+
+// -----
+
+func.func @compare_mixed(%a: tensor<4xf32>, %b: tensor<4xi32>) -> tensor<4xi1> {
+  // expected-error @+1 {{'gpt.lt' op compares 'f32' with 'i32'; cast one side first}}
+  %0 = gpt.lt %a, %b : tensor<4xf32>, tensor<4xi32> -> tensor<4xi1>
+  return %0 : tensor<4xi1>
+}
+
+// -----
+
+func.func @where_shapes(%m: tensor<3xi1>, %a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'gpt.where' op cannot broadcast the mask [3] and the values [4] and [4] together: aligned from the right, each dim must be equal or 1}}
+  %0 = gpt.where %m, %a, %a : tensor<3xi1>, tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

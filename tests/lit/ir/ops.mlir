@@ -20,8 +20,12 @@ func.func @elementwise(%x: tensor<?x?x8xf32>, %b: tensor<8xf32>) -> tensor<?x?x8
   %co = gpt.cos %s : tensor<?x?x8xf32>
   // CHECK: gpt.sigmoid
   %sg = gpt.sigmoid %co : tensor<?x?x8xf32>
+  // CHECK: gpt.silu
+  %si = gpt.silu %sg : tensor<?x?x8xf32>
+  // CHECK: gpt.rsqrt
+  %rs = gpt.rsqrt %si : tensor<?x?x8xf32>
   // CHECK: gpt.relu
-  %5 = gpt.relu %sg : tensor<?x?x8xf32>
+  %5 = gpt.relu %rs : tensor<?x?x8xf32>
   // CHECK: gpt.gelu
   %6 = gpt.gelu %5 : tensor<?x?x8xf32>
   // CHECK: gpt.pow %{{.*}} {exponent = 3.000000e+00 : f64}
@@ -90,4 +94,27 @@ func.func @model_ops(%ids: tensor<?x?xi32>, %wte: tensor<50x8xf32>, %g: tensor<8
   // CHECK: gpt.cross_entropy %{{.*}}, %{{.*}} {ignore_index = -100 : i64} : tensor<?x?x8xf32>, tensor<?x?xi32> -> tensor<f32>
   %l = gpt.cross_entropy %lp, %ids {ignore_index = -100 : i64} : tensor<?x?x8xf32>, tensor<?x?xi32> -> tensor<f32>
   return %l : tensor<f32>
+}
+
+// CHECK-LABEL: func.func @masks
+func.func @masks(%x: tensor<?x?x8xf32>, %ids: tensor<?x?xi32>, %B: index, %T: index) -> tensor<?x?x8xf32> {
+  // CHECK: gpt.full [%{{.*}}, %{{.*}}, 8] {value = 0.000000e+00 : f64} : tensor<?x?x8xf32>
+  %z = gpt.full [%B, %T, 8] {value = 0.0 : f64} : tensor<?x?x8xf32>
+  // CHECK: gpt.lt %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xi1>
+  %m = gpt.lt %x, %z : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xi1>
+  // CHECK: gpt.where %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xi1>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %w = gpt.where %m, %x, %z : tensor<?x?x8xi1>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  // CHECK: gpt.cast %{{.*}} : tensor<?x?xi32> -> tensor<?x?xf32>
+  %f = gpt.cast %ids : tensor<?x?xi32> -> tensor<?x?xf32>
+  // CHECK: gpt.le
+  %c1 = gpt.le %ids, %ids : tensor<?x?xi32>, tensor<?x?xi32> -> tensor<?x?xi1>
+  // CHECK: gpt.gt
+  %c2 = gpt.gt %f, %f : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xi1>
+  // CHECK: gpt.ge
+  %c3 = gpt.ge %f, %f : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xi1>
+  // CHECK: gpt.eq
+  %c4 = gpt.eq %ids, %ids : tensor<?x?xi32>, tensor<?x?xi32> -> tensor<?x?xi1>
+  // CHECK: gpt.ne
+  %c5 = gpt.ne %ids, %ids : tensor<?x?xi32>, tensor<?x?xi32> -> tensor<?x?xi1>
+  return %w : tensor<?x?x8xf32>
 }

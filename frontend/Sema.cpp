@@ -1649,6 +1649,9 @@ private:
     // Spellings of full() with the value implied.
     builtins["zeros"] = {{{"shape", std::nullopt}}, &Elaborator::biZeros};
     builtins["ones"] = {{{"shape", std::nullopt}}, &Elaborator::biOnes};
+    // concat of the inputs with a new dim inserted at `axis`.
+    builtins["stack"] = {{{"xs", std::nullopt}, {"axis", Value::integer(0)}},
+                         &Elaborator::biStack};
   }
 
   Value biUnary(BoundArgs &a, const CallExpr &c) {
@@ -1772,6 +1775,55 @@ private:
           t, addNode("split", {x.node}, t, c.loc,
                      {{"axis", axis}, {"parts", parts}, {"index", i}})));
     return tuple;
+  }
+
+  Value biConcat(BoundArgs &a, const CallExpr &c) {
+    return concat(a.values[0], a.locs[0], a.values[1], a.locs[1], c.loc, false);
+  }
+  Value biStack(BoundArgs &a, const CallExpr &c) {
+    return concat(a.values[0], a.locs[0], a.values[1], a.locs[1], c.loc, true);
+  }
+
+  /// concat(xs, axis), or with `stack` a new dim of size 1 inserted into
+  /// each input at `axis` first.
+  Value concat(const Value &xs, Location xsLoc, const Value &axisArg,
+               Location axisLoc, Location loc, bool stack) {
+    const char *what = stack ? "stack" : "concat";
+    if (xs.kind != Value::Kind::List || xs.elems.empty())
+      throw CompileError(xsLoc, std::string(what) +
+                                    " needs a list of tensors such as [a, b], "
+                                    "got " +
+                                    xs.describe());
+    std::vector<Value> inputs;
+    for (const Value &e : xs.elems) {
+      if (e.kind != Value::Kind::Tensor)
+        throw CompileError(xsLoc, std::string(what) + " needs tensors, got " +
+                                      e.describe());
+      requireFloat(e, xsLoc, what);
+      inputs.push_back(e);
+    }
+    size_t rank = inputs[0].type.rank() + (stack ? 1 : 0);
+    int64_t axis = normAxis(staticInt(axisArg, axisLoc, "axis"), rank, axisLoc);
+    if (stack)
+      for (Value &x : inputs) {
+        TensorType t = x.type;
+        if (t.rank() + 1 != rank)
+          throw CompileError(xsLoc, "stack needs tensors of one rank, got " +
+                                        inputs[0].type.str() + " and " +
+                                        t.str());
+        t.shape.insert(t.shape.begin() + axis, Dim(1));
+        x = Value::tensor(
+            t, addNode("reshape", {x.node}, t, loc, {{"shape", t.shape}}));
+      }
+    std::vector<shapes::Shape> shapesIn;
+    std::vector<int> nodes;
+    for (const Value &x : inputs) {
+      shapesIn.push_back(x.type.shape);
+      nodes.push_back(x.node);
+    }
+    TensorType t;
+    t.shape = ruleShape(shapes::concat(shapesIn, axis), loc);
+    return Value::tensor(t, addNode("concat", nodes, t, loc, {{"axis", axis}}));
   }
 
   Value biMaskedFill(BoundArgs &a, const CallExpr &c) {

@@ -12,6 +12,7 @@
 #include "gptc/IR/GptBuilder.h"
 #include "gptc/IR/ShapeRules.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
@@ -233,6 +234,13 @@ LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
       *this,
       shapes::reshape(dimsOf(getInput()), boundsOf(target, getDynamicShape())),
       shape);
+}
+
+LogicalResult ConcatOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  std::vector<shapes::Shape> inputs;
+  for (Value v : getInputs())
+    inputs.push_back(dimsOf(v));
+  return apply(*this, shapes::concat(inputs, getAxis()), shape);
 }
 
 LogicalResult SplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
@@ -579,6 +587,53 @@ GRAD(SplitOp) {
   grads.push_back(UnsplitOp::create(b, getLoc(), getInput().getType(), g,
                                     getInput(), getAxis(), getParts(),
                                     getIndex()));
+}
+
+GRAD(ConcatOp) {
+  // Each input's gradient is its window of g along the axis: a slice from
+  // the sizes before it (index arithmetic where a size is dynamic).
+  Location loc = getLoc();
+  auto gType = cast<RankedTensorType>(g.getType());
+  int64_t axis = getAxis();
+  auto size = [&](Value v, int64_t d) -> OpFoldResult {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (!t.isDynamicDim(d))
+      return b.getIndexAttr(t.getDimSize(d));
+    return tensor::DimOp::create(b, loc, v, d).getResult();
+  };
+  auto add = [&](OpFoldResult x, OpFoldResult y) -> OpFoldResult {
+    auto cx = getConstantIntValue(x), cy = getConstantIntValue(y);
+    if (cx && cy)
+      return b.getIndexAttr(*cx + *cy);
+    auto value = [&](OpFoldResult f) -> Value {
+      if (auto c = getConstantIntValue(f))
+        return arith::ConstantIndexOp::create(b, loc, *c);
+      return cast<Value>(f);
+    };
+    return arith::AddIOp::create(b, loc, value(x), value(y)).getResult();
+  };
+  OpFoldResult offset = b.getIndexAttr(0);
+  for (Value in : getInputs()) {
+    SmallVector<OpFoldResult> starts, ends;
+    for (int64_t d = 0; d < gType.getRank(); ++d) {
+      if (d == axis) {
+        starts.push_back(offset);
+        offset = add(offset, size(in, d));
+        ends.push_back(offset);
+      } else {
+        starts.push_back(b.getIndexAttr(0));
+        ends.push_back(size(g, d));
+      }
+    }
+    SmallVector<Value> dynStarts, dynEnds;
+    SmallVector<int64_t> staticStarts, staticEnds;
+    dispatchIndexOpFoldResults(starts, dynStarts, staticStarts);
+    dispatchIndexOpFoldResults(ends, dynEnds, staticEnds);
+    grads.push_back(SliceOp::create(b, loc, in.getType(), g, dynStarts,
+                                    b.getDenseI64ArrayAttr(staticStarts),
+                                    dynEnds, b.getDenseI64ArrayAttr(staticEnds),
+                                    b.getDenseI64ArrayAttr({})));
+  }
 }
 
 GRAD(SliceOp) {

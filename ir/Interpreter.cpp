@@ -265,6 +265,8 @@ private:
         .Case<arith::ConstantIndexOp>([&](auto c) { indices[c] = c.value(); })
         .Case<arith::MulIOp>(
             [&](auto m) { indices[m] = idx(m.getLhs()) * idx(m.getRhs()); })
+        .Case<arith::AddIOp>(
+            [&](auto m) { indices[m] = idx(m.getLhs()) + idx(m.getRhs()); })
         .Case<KernelOp>([&](KernelOp k) {
           Block &body = k.getBody().front();
           for (auto [arg, v] : llvm::zip(body.getArguments(), k.getInputs())) {
@@ -459,6 +461,31 @@ private:
               r.shape, [&](const std::vector<int64_t> &ix, int64_t flat) {
                 r.data[flat] = read(c, ix) != 0 ? read(a, ix) : read(b, ix);
               });
+          set(op, std::move(r));
+        })
+        .Case<ConcatOp>([&](auto o) {
+          int64_t axis = o.getAxis();
+          std::vector<int64_t> shape = in(o.getInputs()[0]).shape;
+          shape[axis] = 0;
+          for (Value v : o.getInputs())
+            shape[axis] += in(v).shape[axis];
+          Buffer r{shape, {}};
+          r.data.resize(r.numel());
+          int64_t offset = 0;
+          for (Value v : o.getInputs()) {
+            const Buffer &x = in(v);
+            std::vector<int64_t> rs = stridesOf(r.shape);
+            forEachIndex(x.shape, [&](const std::vector<int64_t> &ix,
+                                      int64_t flat) {
+              int64_t off = 0;
+              for (size_t d = 0; d < ix.size(); ++d)
+                off +=
+                    (ix[d] + (static_cast<int64_t>(d) == axis ? offset : 0)) *
+                    rs[d];
+              r.data[off] = x.data[flat];
+            });
+            offset += x.shape[axis];
+          }
           set(op, std::move(r));
         })
         .Case<CastOp>([&](auto o) {

@@ -137,6 +137,41 @@ Result reshape(const Shape &in, const Shape &target) {
   return Result::ok(target);
 }
 
+Result concat(const std::vector<Shape> &inputs, int64_t axis) {
+  if (inputs.empty())
+    return Result::fail("concat needs at least one tensor");
+  const Shape &first = inputs[0];
+  if (auto bad = badAxis(axis, first.size()))
+    return *bad;
+  Shape out = first;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const Shape &x = inputs[i];
+    int k = static_cast<int>(i);
+    bool ok = x.size() == first.size();
+    for (size_t d = 0; ok && d < x.size(); ++d)
+      ok = static_cast<int64_t>(d) == axis || compatible(x[d], first[d]);
+    if (!ok)
+      return Result::fail("concat along axis " + std::to_string(axis) +
+                              " needs the other dims equal: " + str(first) +
+                              " and " + str(x),
+                          k);
+    if (out[axis].isUnknown() || x[axis].isUnknown()) {
+      out[axis] = Dim::unknown();
+      continue;
+    }
+    auto sum = addDims(out[axis], x[axis]);
+    if (!sum)
+      return Result::fail("concat along axis " + std::to_string(axis) +
+                              " adds " + out[axis].str() + " and " +
+                              x[axis].str() +
+                              ", which is not a product of "
+                              "the input dims",
+                          k);
+    out[axis] = *sum;
+  }
+  return Result::ok(out);
+}
+
 Result split(const Shape &in, int64_t axis, int64_t parts, int64_t index) {
   if (auto bad = badAxis(axis, in.size()))
     return *bad;

@@ -751,6 +751,27 @@ void FusedBuilder::lowerSliceOp() {
   });
 }
 
+void FusedBuilder::lowerConcatOp() {
+  if (args.empty())
+    fail("concat needs inputs");
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  define(r, [&](auto idx) {
+    // From the last input back: each one where the index is past its start.
+    std::vector<Expr> starts{Expr(0)};
+    for (size_t k = 0; k + 1 < args.size(); ++k)
+      starts.push_back(starts.back() + args[k]->shape[axis]);
+    Expr e;
+    for (size_t k = args.size(); k-- > 0;) {
+      Tensor &x = *args[k];
+      std::vector<Expr> in = idx;
+      in[axis] = clamp(idx[axis] - starts[k], 0, x.shape[axis] - 1);
+      e = k + 1 == args.size() ? x.at(in)
+                               : select(idx[axis] < starts[k + 1], x.at(in), e);
+    }
+    return e;
+  });
+}
+
 void FusedBuilder::lowerUnsplitOp() {
   need(2);
   Tensor &x = *args[0];

@@ -108,6 +108,11 @@ probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
       auto r = getConstantIntValue(mul.getRhs());
       if (l && r)
         makeConstant(op, *l * *r);
+    } else if (auto add = dyn_cast<arith::AddIOp>(op)) {
+      auto l = getConstantIntValue(add.getLhs());
+      auto r = getConstantIntValue(add.getRhs());
+      if (l && r)
+        makeConstant(op, *l + *r);
     } else if (auto kernel = dyn_cast<KernelOp>(op)) {
       Block &inner = kernel.getBody().front();
       for (auto [arg, v] :
@@ -660,7 +665,7 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
               << d << "\n";
   }
   for (Operation &op : body) {
-    if (isa<tensor::DimOp, arith::ConstantOp, arith::MulIOp>(op))
+    if (isa<tensor::DimOp, arith::ConstantOp, arith::MulIOp, arith::AddIOp>(op))
       continue;
     if (auto k = dyn_cast<KernelOp>(op)) {
       lowerKernel(k, out);

@@ -105,6 +105,13 @@ const Row kRows[] = {
    "  let b = where(reshape(tokens != 3, [B, T, 1]), a, 0.0 - a) * reshape(keep, [B, T, 1])\n"
    "  let y = b * cast(cast(x * 3.0, \"i32\"), \"f32\") + full([B, T, 1], 0.25) * cast(x >= 0.0, \"f32\")\n"
    "  y = y + where(x > 0.5, x, 0.0)"},
+  // rotate_half as concat, a concat along T (2*T) read back at a symbolic
+  // start, and stack.
+  {"concat_stack",
+   "let r = concat([0.0 - x[:, :, 3:7], x[:, :, 0:3]])\n"
+   "  let d = concat([x * 2.0, r], axis = 1)\n"
+   "  let s = stack([r, x], axis = 0)\n"
+   "  let y = r * x + d[:, T:2 * T, :] + sum(s, axis = 0)"},
   {"positions",
    "param pos: [8, 7] = normal(0.5)\n"
    "  let y = x + embedding(arange(T), pos)"},

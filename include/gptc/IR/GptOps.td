@@ -343,6 +343,29 @@ def Gpt_ReshapeOp : Gpt_ShapedOp<"reshape", [Gpt_Injective, Differentiable]> {
   let hasCanonicalizer = 1;
 }
 
+def Gpt_ConcatOp : Gpt_ShapedOp<"concat", [Gpt_Injective, Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "concat";
+  let builtinParams = ["xs", "axis=-1"];
+  let builtinRule = "biConcat";
+  let summary = "joins tensors along an axis";
+  let description = [{
+    The inputs agree on every dim but `axis`, whose sizes add up. Rotary
+    embeddings' rotate_half is `concat([-x2, x1])`.
+
+    ```mlir
+    %y = gpt.concat %a, %b {axis = 2 : i64}
+           : tensor<?x?x32xf32>, tensor<?x?x32xf32> -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Gpt_F32Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` type($inputs) `->` type($result)
+  }];
+}
+
 def Gpt_SplitOp : Gpt_ShapedOp<"split", [Gpt_Injective, Differentiable]> {
   let cost = Gpt_NoCost;
   let cpuLowering = "fused";

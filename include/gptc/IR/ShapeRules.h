@@ -60,6 +60,9 @@ Result matmul(const Shape &a, const Shape &b);
 Result transpose(const Shape &in, const std::vector<int64_t> &perm);
 /// Same element count (unknown dims: decided at run time).
 Result reshape(const Shape &in, const Shape &target);
+/// Inputs equal but along `axis`, where their sizes add up (symbolic sizes
+/// must be like monomials: T + T is 2*T). An error's `operand` is the input.
+Result concat(const std::vector<Shape> &inputs, int64_t axis);
 /// Piece `index` of `parts` equal pieces along `axis`.
 Result split(const Shape &in, int64_t axis, int64_t parts, int64_t index);
 /// Per dim [start, end); squeezed dims (an index) are dropped. An error's

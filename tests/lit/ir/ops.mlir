@@ -104,6 +104,8 @@ func.func @masks(%x: tensor<?x?x8xf32>, %ids: tensor<?x?xi32>, %B: index, %T: in
   %m = gpt.lt %x, %z : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xi1>
   // CHECK: gpt.where %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xi1>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %w = gpt.where %m, %x, %z : tensor<?x?x8xi1>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  // CHECK: gpt.concat %{{.*}}, %{{.*}} {axis = 2 : i64} : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x16xf32>
+  %cat = gpt.concat %x, %w {axis = 2 : i64} : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x16xf32>
   // CHECK: gpt.cast %{{.*}} : tensor<?x?xi32> -> tensor<?x?xf32>
   %f = gpt.cast %ids : tensor<?x?xi32> -> tensor<?x?xf32>
   // CHECK: gpt.le

@@ -204,7 +204,7 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
       probes[k + 1] = probes[0];
       probes[k + 1][result.symbols[k]] = 3 * m;
     }
-    idx.assign(probes.size(), {});
+    idx.assign(probes.size(), llvm::DenseMap<Value, int64_t>());
     shapes.clear();
     try {
       // A rule that fails at these sizes is not the model's error yet.

@@ -1649,6 +1649,12 @@ private:
     // Spellings of full() with the value implied.
     builtins["zeros"] = {{{"shape", std::nullopt}}, &Elaborator::biZeros};
     builtins["ones"] = {{{"shape", std::nullopt}}, &Elaborator::biOnes};
+    builtins["expand"] = {{{"x", std::nullopt}, {"shape", std::nullopt}},
+                          &Elaborator::biExpand};
+    builtins["repeat"] = {{{"x", std::nullopt},
+                           {"n", std::nullopt},
+                           {"axis", Value::integer(-1)}},
+                          &Elaborator::biRepeat};
     // concat of the inputs with a new dim inserted at `axis`.
     builtins["stack"] = {{{"xs", std::nullopt}, {"axis", Value::integer(0)}},
                          &Elaborator::biStack};
@@ -1912,6 +1918,50 @@ private:
   }
   Value biOnes(BoundArgs &a, const CallExpr &c) {
     return full(a.values[0], a.locs[0], 1.0, c.loc);
+  }
+
+  /// expand(x, shape): `x` broadcast to `shape` (broadcast_like of a
+  /// constant of that shape, whose values are not read).
+  Value biExpand(BoundArgs &a, const CallExpr &c) {
+    const Value &x = tensorArg(a, 0, c, "x");
+    requireFloat(x, a.locs[0], "expand");
+    return expand(x, full(a.values[1], a.locs[1], 0.0, c.loc), c.loc);
+  }
+
+  Value expand(const Value &x, const Value &like, Location loc) {
+    TensorType t = like.type;
+    t.shape = ruleShape(shapes::broadcastLike(x.type.shape, like.type.shape),
+                        loc, {}, "expand: ");
+    return Value::tensor(
+        t, addNode("broadcast_like", {x.node, like.node}, t, loc));
+  }
+
+  /// repeat(x, n, axis): each slice along `axis` n times in a row
+  /// (torch.repeat_interleave; grouped-query attention's repeat_kv).
+  Value biRepeat(BoundArgs &a, const CallExpr &c) {
+    const Value &x = tensorArg(a, 0, c, "x");
+    requireFloat(x, a.locs[0], "repeat");
+    int64_t n = staticInt(a.values[1], a.locs[1], "the repeat count");
+    if (n < 1)
+      throw CompileError(a.locs[1],
+                         "repeat needs a count >= 1, got " + std::to_string(n));
+    int64_t axis = normAxis(staticInt(a.values[2], a.locs[2], "axis"),
+                            x.type.rank(), a.locs[2]);
+    // [.., d, ..] -> [.., d, 1, ..] -> [.., d, n, ..] -> [.., d*n, ..]
+    TensorType split = x.type;
+    split.shape.insert(split.shape.begin() + axis + 1, Dim(1));
+    Value one = Value::tensor(split, addNode("reshape", {x.node}, split, c.loc,
+                                             {{"shape", split.shape}}));
+    Value list;
+    list.kind = Value::Kind::List;
+    for (Dim d : split.shape)
+      list.elems.push_back(Value::integer(d));
+    list.elems[axis + 1] = Value::integer(Dim(n));
+    Value wide = expand(one, full(list, a.locs[0], 0.0, c.loc), c.loc);
+    TensorType t = x.type;
+    t.shape[axis] = checkedMul(t.shape[axis], Dim(n), c.loc);
+    return Value::tensor(
+        t, addNode("reshape", {wide.node}, t, c.loc, {{"shape", t.shape}}));
   }
 
   Value biCausalMask(BoundArgs &a, const CallExpr &c) {

@@ -710,6 +710,12 @@ GRAD(LayerNormOp) {
   grads.push_back(gb.unbroadcast(g, getShift()));
 }
 
+GRAD(BroadcastLikeOp) {
+  GptBuilder gb{b, getLoc()};
+  grads.push_back(gb.unbroadcast(g, getInput()));
+  grads.push_back(Value()); // only its shape is read
+}
+
 GRAD(WhereOp) {
   // The mask routes the gradient: to a where it holds, to b elsewhere.
   GptBuilder gb{b, getLoc()};

@@ -112,6 +112,11 @@ const Row kRows[] = {
    "  let d = concat([x * 2.0, r], axis = 1)\n"
    "  let s = stack([r, x], axis = 0)\n"
    "  let y = r * x + d[:, T:2 * T, :] + sum(s, axis = 0)"},
+  // repeat (grouped-query attention's repeat_kv) and expand.
+  {"repeat_expand",
+   "let r = repeat(reshape(x, [B, T, 1, 7]), 2, axis = 2)\n"
+   "  let e = expand(reshape(x[:, :, 0:1], [B, T, 1, 1]), [B, T, 2, 7])\n"
+   "  let y = sum(r * e, axis = 2)"},
   {"positions",
    "param pos: [8, 7] = normal(0.5)\n"
    "  let y = x + embedding(arange(T), pos)"},

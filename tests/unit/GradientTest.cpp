@@ -190,6 +190,7 @@ const GradCase kCases[] = {
   // The mask from a comparison: a where it is below 0.2, b (broadcast) else.
   {"where", "  %c = gpt.constant 2.000000e-01 : tensor<f32>\n  %m = gpt.lt %p0, %c : tensor<2x3xf32>, tensor<f32> -> tensor<2x3xi1>\n  %out = gpt.where %m, %p0, %p1 : tensor<2x3xi1>, tensor<2x3xf32>, tensor<3xf32> -> tensor<2x3xf32>", {"2x3", "3"}, "2x3"},
   {"concat", "  %out = gpt.concat %p0, %p1 {axis = 1 : i64} : tensor<2x3xf32>, tensor<2x2xf32> -> tensor<2x5xf32>", {"2x3", "2x2"}, "2x5"},
+  {"broadcast_like", "  %shape = gpt.full [2, 3] {value = 0.0 : f64} : tensor<2x3xf32>\n  %out = gpt.broadcast_like %p0 to %shape : tensor<3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>", {"3"}, "2x3"},
   {"masked_softmax", "  %c5 = arith.constant 5 : index\n  %m = gpt.causal_mask %c5 : tensor<5x5xi1>\n  %f = gpt.masked_fill %p0, %m {value = 0xFFF0000000000000 : f64} : tensor<2x5x5xf32>, tensor<5x5xi1> -> tensor<2x5x5xf32>\n  %out = gpt.softmax %f {axis = 2 : i64} : tensor<2x5x5xf32>", {"2x5x5"}, "2x5x5"},
   {"attention_dropout", "  %out, %lse = gpt.attention %p0, %p1, %p2 {causal = true, scale = 0.5 : f64, p = 0.3 : f64, id = 4 : i64} : tensor<2x5x3xf32>, tensor<2x5x3xf32>, tensor<2x5x3xf32> -> tensor<2x5x3xf32>, tensor<2x5xf32>", {"2x5x3", "2x5x3", "2x5x3"}, "2x5x3", -1.5, 1.5, "", 0, true},
   {"dropout", "  %out = gpt.dropout %p0 {p = 0.3 : f64, id = 2 : i64} : tensor<4x9xf32>", {"4x9"}, "4x9", -1.5, 1.5, "", 0, true},

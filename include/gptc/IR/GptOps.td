@@ -655,14 +655,16 @@ def Gpt_UnbroadcastOp : Gpt_ShapedOp<"unbroadcast"> {
   }];
 }
 
-def Gpt_BroadcastLikeOp : Gpt_ShapedOp<"broadcast_like", [Gpt_Injective]> {
+def Gpt_BroadcastLikeOp : Gpt_ShapedOp<"broadcast_like", [Gpt_Injective,
+                                                           Differentiable]> {
   let cost = Gpt_CostPerResult<1>;
   let cpuLowering = "fused";
-  let noGradient = "built by autodiff, not differentiated again";
   let summary = "broadcasts a tensor to the shape of another";
   let description = [{
     NumPy broadcasting of `input` to the shape of `like` (whose values are
-    not read); the adjoint of a reduction with `keepdim`.
+    not read); the adjoint of a reduction with `keepdim`, and the DSL's
+    `expand(x, shape)` and `repeat(x, n, axis)` (with a `gpt.full` as
+    `like`).
 
     ```mlir
     %g = gpt.broadcast_like %s to %x : tensor<?x?x1xf32>, tensor<?x?x768xf32>

@@ -1832,6 +1832,23 @@ private:
     return Value::tensor(t, addNode("concat", nodes, t, loc, {{"axis", axis}}));
   }
 
+  Value biGather(BoundArgs &a, const CallExpr &c) {
+    const Value &x = tensorArg(a, 0, c, "x");
+    const Value &index = tensorArg(a, 1, c, "index");
+    requireFloat(x, a.locs[0], "gather");
+    if (index.type.elem != ElemType::I32)
+      throw CompileError(a.locs[1], "the index of gather must be an i32 "
+                                    "tensor, got " +
+                                        index.type.str());
+    int64_t axis = normAxis(staticInt(a.values[2], a.locs[2], "axis"),
+                            x.type.rank(), a.locs[2]);
+    TensorType t;
+    t.shape = ruleShape(shapes::gather(x.type.shape, index.type.shape, axis),
+                        c.loc, a.locs);
+    return Value::tensor(
+        t, addNode("gather", {x.node, index.node}, t, c.loc, {{"axis", axis}}));
+  }
+
   Value biMaskedFill(BoundArgs &a, const CallExpr &c) {
     const Value &x = tensorArg(a, 0, c, "x");
     const Value &m = tensorArg(a, 1, c, "mask");

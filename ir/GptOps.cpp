@@ -243,6 +243,19 @@ LogicalResult ConcatOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return apply(*this, shapes::concat(inputs, getAxis()), shape);
 }
 
+LogicalResult GatherOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(
+      *this, shapes::gather(dimsOf(getInput()), dimsOf(getIndex()), getAxis()),
+      shape);
+}
+
+LogicalResult GatherGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+  return apply(*this,
+               shapes::gatherGrad(dimsOf(getGrad()), dimsOf(getIndex()),
+                                  dimsOf(getLike()), getAxis()),
+               shape);
+}
+
 LogicalResult SplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
   return apply(
       *this,
@@ -634,6 +647,12 @@ GRAD(ConcatOp) {
                                     dynEnds, b.getDenseI64ArrayAttr(staticEnds),
                                     b.getDenseI64ArrayAttr({})));
   }
+}
+
+GRAD(GatherOp) {
+  grads.push_back(GatherGradOp::create(b, getLoc(), getInput().getType(), g,
+                                       getIndex(), getInput(), getAxisAttr()));
+  grads.push_back(Value()); // integer indices
 }
 
 GRAD(SliceOp) {

@@ -488,6 +488,41 @@ private:
           }
           set(op, std::move(r));
         })
+        .Case<GatherOp, GatherGradOp>([&](auto o) {
+          constexpr bool grad = std::is_same_v<decltype(o), GatherGradOp>;
+          int64_t axis = o.getAxis();
+          const Buffer &index = in(o.getIndex());
+          const Buffer &x = grad ? in(o->getOperand(2)) : in(o->getOperand(0));
+          // Gather reads x at the picked positions; its gradient adds the
+          // incoming gradient there.
+          const Buffer &small = grad ? in(o->getOperand(0)) : Buffer{};
+          std::vector<int64_t> shape = x.shape;
+          shape[axis] = index.shape[axis];
+          std::vector<int64_t> xs = stridesOf(x.shape);
+          Buffer r{grad ? x.shape : shape, {}};
+          r.data.assign(r.numel(), 0.0);
+          forEachIndex(shape, [&](const std::vector<int64_t> &ix,
+                                  int64_t flat) {
+            int64_t ioff = 0;
+            for (size_t d = 0; d < index.shape.size(); ++d)
+              ioff = ioff * index.shape[d] + (index.shape[d] == 1 ? 0 : ix[d]);
+            double k = index.data[ioff];
+            if (k < 0 || k >= x.shape[axis])
+              fail("index " + std::to_string(static_cast<int64_t>(k)) +
+                   " is outside dim " + std::to_string(axis) + " of size " +
+                   std::to_string(x.shape[axis]));
+            int64_t xoff = 0;
+            for (size_t d = 0; d < ix.size(); ++d)
+              xoff += (static_cast<int64_t>(d) == axis ? static_cast<int64_t>(k)
+                                                       : ix[d]) *
+                      xs[d];
+            if constexpr (grad)
+              r.data[xoff] += small.data[flat];
+            else
+              r.data[flat] = x.data[xoff];
+          });
+          set(op, std::move(r));
+        })
         .Case<CastOp>([&](auto o) {
           Type to = cast<ShapedType>(o.getType()).getElementType();
           set(op, map(in(o.getInput()), [&](double x) {

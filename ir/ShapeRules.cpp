@@ -172,6 +172,37 @@ Result concat(const std::vector<Shape> &inputs, int64_t axis) {
   return Result::ok(out);
 }
 
+Result gather(const Shape &x, const Shape &index, int64_t axis) {
+  if (auto bad = badAxis(axis, x.size()))
+    return *bad;
+  bool ok = index.size() == x.size();
+  for (size_t d = 0; ok && d < x.size(); ++d)
+    ok = static_cast<int64_t>(d) == axis || index[d] == Dim(1) ||
+         compatible(index[d], x[d]);
+  if (!ok)
+    return Result::fail("gather along axis " + std::to_string(axis) +
+                            " needs an index of x's rank whose other dims "
+                            "are 1 or x's: " +
+                            str(x) + " and " + str(index),
+                        1);
+  Shape out = x;
+  out[axis] = index[axis];
+  return Result::ok(out);
+}
+
+Result gatherGrad(const Shape &grad, const Shape &index, const Shape &like,
+                  int64_t axis) {
+  Result forward = gather(like, index, axis);
+  if (forward.failed())
+    return forward;
+  if (!fits(grad, forward.shape))
+    return Result::fail("gradient " + str(grad) +
+                        " does not match the "
+                        "gather's result " +
+                        str(forward.shape));
+  return Result::ok(like);
+}
+
 Result split(const Shape &in, int64_t axis, int64_t parts, int64_t index) {
   if (auto bad = badAxis(axis, in.size()))
     return *bad;

@@ -1072,6 +1072,51 @@ void FusedBuilder::lowerCrossEntropyLike() {
 void FusedBuilder::lowerCrossEntropyOp() { lowerCrossEntropyLike(); }
 void FusedBuilder::lowerCrossEntropyGradOp() { lowerCrossEntropyLike(); }
 
+void FusedBuilder::lowerGatherOp() {
+  need(2);
+  Tensor &x = *args[0], &index = *args[1];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  define(r, [&](auto idx) {
+    Expr k = index.at(broadcastIdx(index, idx));
+    std::vector<Expr> in = idx;
+    in[axis] = clamp(k, 0, x.shape[axis] - 1);
+    // Out of range is NaN, not a silently clamped row.
+    return select(k >= 0 && k < x.shape[axis], x.at(in),
+                  Expr(std::numeric_limits<float>::quiet_NaN()));
+  });
+}
+
+void FusedBuilder::lowerGatherGradOp() {
+  need(3);
+  Tensor &g = *args[0], &index = *args[1];
+  int axis = static_cast<int>(numAttr(attrs, "axis"));
+  // Every gradient element, in order, added at the position it came from.
+  Region box;
+  for (size_t i = 0; i < g.rank(); ++i)
+    box.push_back(Range(0, g.shape[i]));
+  RDom pos(box, "pos");
+  std::vector<Expr> at;
+  for (size_t i = 0; i < g.rank(); ++i)
+    at.push_back(pos[i]);
+  std::vector<Var> vars;
+  for (size_t i = 0; i < r.rank(); ++i)
+    vars.push_back(Var("i" + std::to_string(i)));
+  std::vector<Var> rev(vars.rbegin(), vars.rend());
+  std::vector<Expr> target = at;
+  target[axis] = clamp(index.at(broadcastIdx(index, at)), 0, r.shape[axis] - 1);
+  std::vector<Expr> revTarget(target.rbegin(), target.rend());
+  r.f(rev) = 0.0f;
+  r.f(revTarget) += g.at(at);
+  if (gpu) {
+    gpuThreads(r.f, rev);
+    gpuThreads(r.f.update(), {});
+  }
+  r.hasUpdate = true;
+  r.scheduled = true;
+  if (name != outName)
+    r.f.compute_root();
+}
+
 void FusedBuilder::lowerEmbeddingGradOp() {
   need(3);
   Tensor &g = *args[0], &ids = *args[1], &table = *args[2];

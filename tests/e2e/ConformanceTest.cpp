@@ -117,6 +117,12 @@ const Row kRows[] = {
    "let r = repeat(reshape(x, [B, T, 1, 7]), 2, axis = 2)\n"
    "  let e = expand(reshape(x[:, :, 0:1], [B, T, 1, 1]), [B, T, 2, 7])\n"
    "  let y = sum(r * e, axis = 2)"},
+  // gather along the width by a computed index, and along T (the first
+  // token's row, as a classifier reads the last one).
+  {"gather",
+   "let w = gather(x, cast(reshape(tokens < 5, [B, T, 1]), \"i32\"), axis = 2)\n"
+   "  let first = gather(x, cast(reshape(tokens[:, 0:1] < 0, [B, 1, 1]), \"i32\"), axis = 1)\n"
+   "  let y = x * w + first"},
   {"positions",
    "param pos: [8, 7] = normal(0.5)\n"
    "  let y = x + embedding(arange(T), pos)"},

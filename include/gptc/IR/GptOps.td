@@ -729,6 +729,59 @@ def Gpt_ArgmaxMaskOp : Gpt_ShapedOp<"argmax_mask", [SameOperandsAndResultType]> 
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def Gpt_GatherOp : Gpt_ShapedOp<"gather", [Gpt_Injective, Differentiable]> {
+  let cost = Gpt_NoCost;
+  let cpuLowering = "fused";
+  let builtin = "gather";
+  let builtinParams = ["x", "index", "axis"];
+  let builtinRule = "biGather";
+  let summary = "elements of x picked along an axis by an index tensor";
+  let description = [{
+    `result[..., j, ...] = x[..., index[..., j, ...], ...]` along `axis`
+    (torch.gather); `index` has the rank of `x`, its other dims 1
+    (broadcast) or equal to x's. The result has x's dims, `axis` sized as
+    the index's. An index outside `[0, n)` is an error in the interpreter
+    and gives NaN in compiled code.
+
+    ```mlir
+    %last = gpt.gather %h, %pos {axis = 1 : i64}
+              : tensor<?x?x768xf32>, tensor<?x1x1xi32> -> tensor<?x1x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$input, Gpt_I32Tensor:$index,
+                       I64Attr:$axis);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $index attr-dict `:` type($input) `,` type($index) `->`
+    type($result)
+  }];
+}
+
+def Gpt_GatherGradOp : Gpt_ShapedOp<"gather_grad"> {
+  let cost = Gpt_CostPerInput<1>;
+  let cpuLowering = "fused";
+  let noGradient = "built by autodiff, not differentiated again";
+  let summary = "the gradient of a gather";
+  let description = [{
+    Scatter-adds each gradient element back to the position its index
+    picked: `result[..., index[..., j, ...], ...] += grad[..., j, ...]`
+    along `axis`, zero elsewhere; shaped like `like`.
+
+    ```mlir
+    %dh = gpt.gather_grad %g, %pos, %h {axis = 1 : i64}
+            : tensor<?x1x768xf32>, tensor<?x1x1xi32>, tensor<?x?x768xf32>
+            -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Gpt_F32Tensor:$grad, Gpt_I32Tensor:$index,
+                       Gpt_F32Tensor:$like, I64Attr:$axis);
+  let results = (outs Gpt_F32Tensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $index `,` $like attr-dict `:` type($grad) `,` type($index) `,`
+    type($like) `->` type($result)
+  }];
+}
+
 def Gpt_EmbeddingGradOp : Gpt_ShapedOp<"embedding_grad"> {
   let cost = Gpt_CostPerResult<1>;
   let cpuLowering = "fused";

@@ -63,6 +63,13 @@ Result reshape(const Shape &in, const Shape &target);
 /// Inputs equal but along `axis`, where their sizes add up (symbolic sizes
 /// must be like monomials: T + T is 2*T). An error's `operand` is the input.
 Result concat(const std::vector<Shape> &inputs, int64_t axis);
+/// x's dims with `axis` sized as the index's; the index has x's rank and
+/// its other dims 1 or equal to x's.
+Result gather(const Shape &x, const Shape &index, int64_t axis);
+/// The gradient of gather: like's shape, for a gradient shaped as the
+/// gather's result.
+Result gatherGrad(const Shape &grad, const Shape &index, const Shape &like,
+                  int64_t axis);
 /// Piece `index` of `parts` equal pieces along `axis`.
 Result split(const Shape &in, int64_t axis, int64_t parts, int64_t index);
 /// Per dim [start, end); squeezed dims (an index) are dropped. An error's

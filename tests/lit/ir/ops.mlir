@@ -106,6 +106,11 @@ func.func @masks(%x: tensor<?x?x8xf32>, %ids: tensor<?x?xi32>, %B: index, %T: in
   %w = gpt.where %m, %x, %z : tensor<?x?x8xi1>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: gpt.concat %{{.*}}, %{{.*}} {axis = 2 : i64} : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x16xf32>
   %cat = gpt.concat %x, %w {axis = 2 : i64} : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x16xf32>
+  // CHECK: gpt.gather %{{.*}}, %{{.*}} {axis = 1 : i64} : tensor<?x?x8xf32>, tensor<?x1x1xi32> -> tensor<?x1x8xf32>
+  %pick = gpt.reshape %ids to [%B, 1, 1] : tensor<?x?xi32> -> tensor<?x1x1xi32>
+  %g = gpt.gather %x, %pick {axis = 1 : i64} : tensor<?x?x8xf32>, tensor<?x1x1xi32> -> tensor<?x1x8xf32>
+  // CHECK: gpt.gather_grad %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64}
+  %gg = gpt.gather_grad %g, %pick, %x {axis = 1 : i64} : tensor<?x1x8xf32>, tensor<?x1x1xi32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: gpt.cast %{{.*}} : tensor<?x?xi32> -> tensor<?x?xf32>
   %f = gpt.cast %ids : tensor<?x?xi32> -> tensor<?x?xf32>
   // CHECK: gpt.le

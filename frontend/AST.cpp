@@ -164,6 +164,12 @@ std::string toString(const Expr &e) {
     os << "]";
     break;
   }
+  case Expr::Kind::Tuple: {
+    auto &t = static_cast<const TupleExpr &>(e);
+    for (size_t i = 0; i < t.elements.size(); ++i)
+      os << (i ? ", " : "") << toString(*t.elements[i]);
+    break;
+  }
   case Expr::Kind::Ellipsis:
     os << "...";
     break;
@@ -234,8 +240,13 @@ private:
         os << " = " << toString(*a.defaultValue);
     }
     os << ")";
-    if (d.result)
-      os << " -> " << toString(*d.result);
+    for (size_t i = 0; i < d.results.size(); ++i)
+      os << (i                      ? ", "
+             : d.results.size() > 1 ? " -> ("
+                                    : " -> ")
+         << toString(d.results[i]);
+    if (d.results.size() > 1)
+      os << ")";
     os << loc(d.loc);
     block(d.body);
   }

@@ -155,8 +155,16 @@ private:
       } while (accept(Tok::Comma));
     }
     expect(Tok::RParen, "')' or ',' in the argument list");
-    if (accept(Tok::Arrow))
-      d->result = parseType();
+    if (accept(Tok::Arrow)) {
+      if (accept(Tok::LParen)) {
+        do
+          d->results.push_back(parseType());
+        while (accept(Tok::Comma));
+        expect(Tok::RParen, "')' or ',' in the result types");
+      } else {
+        d->results.push_back(parseType());
+      }
+    }
     d->body = parseBlock();
     return d;
   }
@@ -252,9 +260,18 @@ private:
       s->init = parseExpr();
       return s;
     }
-    case Tok::KwReturn:
+    case Tok::KwReturn: {
       take();
-      return std::make_unique<ReturnStmt>(loc, parseExpr());
+      ExprPtr value = parseExpr();
+      if (at(Tok::Comma)) {
+        auto tuple = std::make_unique<TupleExpr>(value->loc);
+        tuple->elements.push_back(std::move(value));
+        while (accept(Tok::Comma))
+          tuple->elements.push_back(parseExpr());
+        value = std::move(tuple);
+      }
+      return std::make_unique<ReturnStmt>(loc, std::move(value));
+    }
     case Tok::KwFor: {
       take();
       auto s = std::make_unique<ForStmt>(

@@ -538,9 +538,7 @@ private:
       throw CompileError(d.loc, "entry point '" + d.name +
                                     "' must return a tensor, not " +
                                     r->describe());
-    if (d.result)
-      checkType(*d.result, *r, d.result->loc, "the result of '" + d.name + "'",
-                /*bindNew=*/false);
+    checkResults(d, *r);
     entry->result = r->node;
   }
 
@@ -643,10 +641,7 @@ private:
       execParam(static_cast<const ParamStmt &>(s));
       return std::nullopt;
     case Stmt::Kind::Return: {
-      Value v = eval(*static_cast<const ReturnStmt &>(s).value);
-      if (v.kind == Value::Kind::Tuple)
-        throw CompileError(s.loc, "a def returns one value, not a tuple");
-      return v;
+      return eval(*static_cast<const ReturnStmt &>(s).value);
     }
     case Stmt::Kind::For: {
       auto &f = static_cast<const ForStmt &>(s);
@@ -912,6 +907,17 @@ private:
       v.kind = Value::Kind::List;
       for (auto &el : static_cast<const ListExpr &>(e).elements)
         v.elems.push_back(eval(*el));
+      return v;
+    }
+    case Expr::Kind::Tuple: {
+      Value v;
+      v.kind = Value::Kind::Tuple;
+      for (auto &el : static_cast<const TupleExpr &>(e).elements) {
+        v.elems.push_back(eval(*el));
+        if (v.elems.back().kind == Value::Kind::Tuple)
+          throw CompileError(el->loc, "a returned tuple holds values, not "
+                                      "another tuple; unpack it first");
+      }
       return v;
     }
     case Expr::Kind::Ellipsis:
@@ -1418,9 +1424,7 @@ private:
       std::optional<Value> r = execBlock(d.body);
       if (!r)
         throw CompileError(d.loc, "def '" + d.name + "' ends without 'return'");
-      if (d.result)
-        checkType(*d.result, *r, d.result->loc,
-                  "the result of '" + d.name + "'", /*bindNew=*/false);
+      checkResults(d, *r);
       frames.pop_back();
       return *r;
     } catch (CompileError &e) {
@@ -1455,6 +1459,23 @@ private:
 
   /// Checks `v` against a tensor type pattern; with `bindNew`, dim names
   /// not yet bound are bound to the actual dims (B, T of the caller).
+  /// The value a def returned against its declared result types.
+  void checkResults(const DefDecl &d, const Value &r) {
+    if (d.results.empty())
+      return;
+    std::string what = "the result of '" + d.name + "'";
+    if (d.results.size() == 1)
+      return checkType(d.results[0], r, d.results[0].loc, what, false);
+    if (r.kind != Value::Kind::Tuple || r.elems.size() != d.results.size())
+      throw CompileError(d.results[0].loc,
+                         "'" + d.name + "' declares " +
+                             std::to_string(d.results.size()) +
+                             " results but returns " + r.describe());
+    for (size_t i = 0; i < r.elems.size(); ++i)
+      checkType(d.results[i], r.elems[i], d.results[i].loc,
+                "result " + std::to_string(i) + " of '" + d.name + "'", false);
+  }
+
   void checkType(const TypeExpr &t, const Value &v, Location loc,
                  const std::string &what, bool bindNew) {
     if (t.kind != TypeExpr::Kind::Tensor) {

@@ -68,7 +68,8 @@ export def forward(x: [..., d], n: int = 2) -> i32[B, T] {
   EXPECT_TRUE(d.isExport);
   ASSERT_EQ(d.args.size(), 2u);
   EXPECT_EQ(toString(d.args[0].type), "f32[..., d]");
-  EXPECT_EQ(toString(*d.result), "i32[B, T]");
+  ASSERT_EQ(d.results.size(), 1u);
+  EXPECT_EQ(toString(d.results[0]), "i32[B, T]");
   ASSERT_EQ(d.body.size(), 5u);
   EXPECT_TRUE(isa<ParamStmt>(d.body[0].get()));
   EXPECT_TRUE(isa<ForStmt>(d.body[1].get()));

@@ -46,6 +46,7 @@ struct Expr {
     Call,
     Index,
     List,
+    Tuple,
     Ellipsis
   };
   Kind kind;
@@ -184,6 +185,14 @@ struct ListExpr : Expr {
   static bool classof(const Expr *e) { return e->kind == Kind::List; }
 };
 
+/// `return a, b`: the values a def returns together (unpacked by
+/// `let x, y = F(...)`).
+struct TupleExpr : Expr {
+  std::vector<ExprPtr> elements;
+  explicit TupleExpr(Location l) : Expr(Kind::Tuple, l) {}
+  static bool classof(const Expr *e) { return e->kind == Kind::Tuple; }
+};
+
 /// `...` inside a shape type: any number of leading dimensions.
 struct EllipsisExpr : Expr {
   explicit EllipsisExpr(Location l) : Expr(Kind::Ellipsis, l) {}
@@ -299,7 +308,9 @@ struct DefDecl {
   std::string name;
   bool isExport = false;
   std::vector<DefArg> args;
-  std::optional<TypeExpr> result;
+  /// The declared result: none (unchecked), one type, or one per value of
+  /// a tuple (`-> ([T, D], [T, D])`).
+  std::vector<TypeExpr> results;
   Block body;
   Location loc;
 };

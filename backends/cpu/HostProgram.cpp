@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cstdio>
@@ -75,6 +76,8 @@ llvm::DenseMap<Value, SmallVector<int64_t>>
 probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
             llvm::DenseMap<Value, int64_t> &indexValues) {
   func::FuncOp copy = func.clone();
+  // Erased on every path: a shape rule that fails at these sizes throws.
+  llvm::scope_exit eraseCopy([&] { copy.erase(); });
   std::vector<Operation *> original = opsInOrder(func),
                            cloned = opsInOrder(copy);
   Block &body = copy.getBody().front();
@@ -157,7 +160,6 @@ probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
   for (size_t i = 0; i < original.size(); ++i)
     if (auto it = folded.find(cloned[i]); it != folded.end())
       indexValues[original[i]->getResult(0)] = it->second;
-  copy.erase();
   return shapes;
 }
 

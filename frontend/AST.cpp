@@ -178,6 +178,11 @@ std::string toString(const Expr &e) {
 }
 
 std::string toString(const TypeExpr &t) {
+  if (t.list) {
+    TypeExpr elem;
+    elem.kind = t.kind;
+    return "list[" + toString(elem) + "]";
+  }
   switch (t.kind) {
   case TypeExpr::Kind::Int:
     return "int";

@@ -91,6 +91,27 @@ void addOverride(SourceManager &sm, ConfigFile &cfg, const std::string &text) {
   e.value = text.substr(eq + 1);
   e.keyLoc = start;
   e.valueLoc = {&f, 1, static_cast<uint32_t>(7 + eq + 1)};
+  // `KEY=[a, b]`: a list, as in a YAML file.
+  if (e.value.front() == '[') {
+    if (e.value.back() != ']')
+      throw CompileError(e.valueLoc, "a list value needs its closing ']'");
+    e.isList = true;
+    std::string items = e.value.substr(1, e.value.size() - 2);
+    size_t at = 0;
+    while (items.find_first_not_of(" ") != std::string::npos) {
+      size_t comma = items.find(',', at);
+      std::string item = items.substr(
+          at, comma == std::string::npos ? std::string::npos : comma - at);
+      size_t b = item.find_first_not_of(' '), end = item.find_last_not_of(' ');
+      if (b == std::string::npos)
+        throw CompileError(e.valueLoc,
+                           "an empty item in the list '" + e.value + "'");
+      e.list.push_back(item.substr(b, end - b + 1));
+      if (comma == std::string::npos)
+        break;
+      at = comma + 1;
+    }
+  }
   cfg.entries.push_back(std::move(e));
 }
 

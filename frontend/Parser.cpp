@@ -172,6 +172,18 @@ private:
   TypeExpr parseType() {
     TypeExpr t;
     t.loc = cur().loc;
+    if (at(Tok::Ident) && cur().text == "list" &&
+        peekTok().kind == Tok::LBracket) {
+      take();
+      take();
+      Location inner = cur().loc;
+      t = parseType();
+      if (t.kind == TypeExpr::Kind::Tensor || t.list)
+        throw CompileError(inner, "a list holds int, float or bool values");
+      expect(Tok::RBracket, "']' after the list's element type");
+      t.list = true;
+      return t;
+    }
     if (at(Tok::Ident)) {
       std::string n = cur().text;
       bool tensorFollows = peekTok().kind == Tok::LBracket;

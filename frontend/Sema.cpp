@@ -110,6 +110,12 @@ const Attr *Node::attr(const std::string &name) const {
 }
 
 std::string ConfigValue::str() const {
+  if (isList) {
+    std::string s = "[";
+    for (size_t i = 0; i < elems.size(); ++i)
+      s += (i ? "," : "") + elems[i].str();
+    return s + "]";
+  }
   switch (kind) {
   case TypeExpr::Kind::Int:
     return std::to_string(intValue);
@@ -377,7 +383,7 @@ private:
       Value v;
       auto it = given.find(c->name);
       if (it != given.end()) {
-        v = parseConfigScalar(*c, *it->second);
+        v = parseConfigValue(*c, *it->second);
       } else if (c->defaultValue) {
         cv.fromDefault = true;
         frames.emplace_back();
@@ -397,9 +403,21 @@ private:
           d.note(c->loc, "declared here without a default");
         throw CompileError(d);
       }
-      cv.intValue = v.kind == Value::Kind::Int ? v.dim.coeff : 0;
-      cv.floatValue = v.kind == Value::Kind::Float ? v.f : 0;
-      cv.boolValue = v.kind == Value::Kind::Bool && v.b;
+      auto fill = [](ConfigValue &out, const Value &x) {
+        out.intValue = x.kind == Value::Kind::Int ? x.dim.coeff : 0;
+        out.floatValue = x.kind == Value::Kind::Float ? x.f : 0;
+        out.boolValue = x.kind == Value::Kind::Bool && x.b;
+      };
+      cv.isList = c->type.list;
+      if (cv.isList)
+        for (const Value &x : v.elems) {
+          ConfigValue e;
+          e.kind = cv.kind;
+          fill(e, x);
+          cv.elems.push_back(e);
+        }
+      else
+        fill(cv, v);
       globals[c->name] = v;
       prog.config.push_back(cv);
     }
@@ -412,15 +430,37 @@ private:
     return s + ")";
   }
 
-  Value parseConfigScalar(const ConfigDecl &c, const ConfigEntry &e) {
-    if (e.isList)
-      throw CompileError(e.valueLoc, "config key '" + e.key +
-                                         "' must have a single value (a "
-                                         "number or true/false), not a list");
-    const std::string &t = e.value;
+  /// A config entry's value as the declared type: a scalar, or a list of
+  /// them for `list[...]`.
+  Value parseConfigValue(const ConfigDecl &c, const ConfigEntry &e) {
+    if (!c.type.list) {
+      if (e.isList)
+        throw CompileError(e.valueLoc, "config key '" + e.key +
+                                           "' must have a single value (a "
+                                           "number or true/false), not a "
+                                           "list");
+      return parseConfigScalar(c, e.value, e.valueLoc);
+    }
+    if (!e.isList)
+      throw CompileError(Diagnostic{
+          e.valueLoc,
+          "config '" + c.name +
+              "' expects a list such as [1, 2], "
+              "found '" +
+              e.value + "'",
+          {}}.note(c.loc, "declared here as " + toString(c.type)));
+    Value v;
+    v.kind = Value::Kind::List;
+    for (const std::string &item : e.list)
+      v.elems.push_back(parseConfigScalar(c, item, e.valueLoc));
+    return v;
+  }
+
+  Value parseConfigScalar(const ConfigDecl &c, const std::string &t,
+                          Location valueLoc) {
     auto bad = [&](const char *what) -> CompileError {
       return CompileError(Diagnostic{
-          e.valueLoc,
+          valueLoc,
           "config '" + c.name + "' expects " + what + ", found '" + t + "'",
           {}}.note(c.loc, "declared here as " + toString(c.type)));
     };
@@ -465,6 +505,18 @@ private:
   /// allowed), or fails naming `what`.
   Value coerce(const Value &v, const TypeExpr &t, Location loc,
                const std::string &what) {
+    if (t.list) {
+      if (v.kind != Value::Kind::List)
+        throw CompileError(loc, what + " expects " + toString(t) + ", got " +
+                                    v.describe());
+      TypeExpr elem;
+      elem.kind = t.kind;
+      Value out = v;
+      for (size_t i = 0; i < v.elems.size(); ++i)
+        out.elems[i] = coerce(v.elems[i], elem, loc,
+                              what + ", element " + std::to_string(i));
+      return out;
+    }
     switch (t.kind) {
     case TypeExpr::Kind::Int:
       if (v.kind == Value::Kind::Int)
@@ -1579,6 +1631,8 @@ private:
 
   Value evalIndex(const IndexExpr &ix) {
     Value base = eval(*ix.base);
+    if (base.kind == Value::Kind::List)
+      return listItem(base, ix);
     if (base.kind != Value::Kind::Tensor)
       throw CompileError(ix.loc,
                          "only tensors can be indexed, got " + base.describe());
@@ -1658,6 +1712,29 @@ private:
                    {{"starts", starts}, {"ends", ends}, {"squeeze", squeeze}}));
   }
 
+  /// `xs[i]` of a list (a config's per-layer values): one static index,
+  /// negative from the end.
+  Value listItem(const Value &list, const IndexExpr &ix) {
+    if (ix.items.size() != 1 || ix.items[0].isSlice)
+      throw CompileError(ix.loc, "a list takes one index, such as xs[i]");
+    const IndexItem &it = ix.items[0];
+    int64_t n = static_cast<int64_t>(list.elems.size());
+    int64_t k = staticInt(eval(*it.index), it.loc, "a list index");
+    if (k < -n || k >= n)
+      throw CompileError(it.loc, "index " + std::to_string(k) +
+                                     " is out of range for a list of " +
+                                     std::to_string(n) + " values");
+    return list.elems[k < 0 ? k + n : k];
+  }
+
+  /// len(xs): the number of values of a list.
+  Value biLen(BoundArgs &a, const CallExpr &) {
+    if (a.values[0].kind != Value::Kind::List)
+      throw CompileError(a.locs[0],
+                         "len needs a list, got " + a.values[0].describe());
+    return Value::integer(Dim(static_cast<int64_t>(a.values[0].elems.size())));
+  }
+
   //===------------------------------------------------------------------===//
   // Builtins
   //===------------------------------------------------------------------===//
@@ -1670,6 +1747,7 @@ private:
     // Spellings of full() with the value implied.
     builtins["zeros"] = {{{"shape", std::nullopt}}, &Elaborator::biZeros};
     builtins["ones"] = {{{"shape", std::nullopt}}, &Elaborator::biOnes};
+    builtins["len"] = {{{"xs", std::nullopt}}, &Elaborator::biLen};
     builtins["expand"] = {{{"x", std::nullopt}, {"shape", std::nullopt}},
                           &Elaborator::biExpand};
     builtins["repeat"] = {{{"x", std::nullopt},

@@ -210,6 +210,9 @@ const char *spelling(ElemType t);
 struct TypeExpr {
   enum class Kind { Tensor, Int, Float, Bool };
   Kind kind = Kind::Tensor;
+  /// `list[int]`: a list of values of the scalar `kind` (configs such as
+  /// per-layer sizes).
+  bool list = false;
   ElemType elem = ElemType::F32;
   /// Tensor dims: names bind or check, other expressions check, `...` matches
   /// any number of leading dims. Empty with `scalar` true for `f32[]`.

@@ -114,6 +114,10 @@ struct ConfigValue {
   double floatValue = 0;
   bool boolValue = false;
   bool fromDefault = false;
+  /// A `list[...]` config: its values, each of `kind`.
+  bool isList = false;
+  std::vector<ConfigValue> elems;
+  /// `768`, `0.1`, `true`, `[1,2,3]` (no spaces: one plan field).
   std::string str() const;
 };
 

@@ -90,6 +90,9 @@ private:
   /// broadcasting (aligned right; size-1 dims read index 0).
   std::vector<Expr> broadcastIdx(const Tensor &x,
                                  const std::vector<Expr> &idx) const;
+  /// A reduction domain over every element of `t`, and its index.
+  std::pair<RDom, std::vector<Expr>> everyElement(const Tensor &t,
+                                                  const std::string &rname);
   /// Defines `r.f` by `body(indices)`.
   template <typename F> void define(Tensor &r, F body);
   /// Lowers one op line of the description into `values`.
@@ -273,6 +276,18 @@ FusedBuilder::broadcastIdx(const Tensor &x,
   for (size_t i = 0; i < x.rank(); ++i)
     r.push_back(x.dims[i] == "1" ? Expr(0) : idx[off + i]);
   return r;
+}
+
+std::pair<RDom, std::vector<Expr>>
+FusedBuilder::everyElement(const Tensor &t, const std::string &rname) {
+  Region box;
+  for (size_t i = 0; i < t.rank(); ++i)
+    box.push_back(Range(0, t.shape[i]));
+  RDom dom(box, rname);
+  std::vector<Expr> at;
+  for (size_t i = 0; i < t.rank(); ++i)
+    at.push_back(dom[i]);
+  return {dom, at};
 }
 
 template <typename F> void FusedBuilder::define(Tensor &r, F body) {
@@ -1035,13 +1050,7 @@ void FusedBuilder::lowerCrossEntropyLike() {
     return fastExp(x.at(i) - m(i));
   });
   // Count and (for the loss) total over every target position.
-  Region box;
-  for (size_t i = 0; i < t.rank(); ++i)
-    box.push_back(Range(0, t.shape[i]));
-  RDom rows(box, "rows");
-  std::vector<Expr> at;
-  for (size_t i = 0; i < t.rank(); ++i)
-    at.push_back(rows[i]);
+  auto [rows, at] = everyElement(t, "rows");
   Expr target = t.at(at);
   Expr valid = target != ignore;
   Func count(name + "_count");
@@ -1091,13 +1100,7 @@ void FusedBuilder::lowerGatherGradOp() {
   Tensor &g = *args[0], &index = *args[1];
   int axis = static_cast<int>(numAttr(attrs, "axis"));
   // Every gradient element, in order, added at the position it came from.
-  Region box;
-  for (size_t i = 0; i < g.rank(); ++i)
-    box.push_back(Range(0, g.shape[i]));
-  RDom pos(box, "pos");
-  std::vector<Expr> at;
-  for (size_t i = 0; i < g.rank(); ++i)
-    at.push_back(pos[i]);
+  auto [pos, at] = everyElement(g, "pos");
   std::vector<Var> vars;
   for (size_t i = 0; i < r.rank(); ++i)
     vars.push_back(Var("i" + std::to_string(i)));
@@ -1120,13 +1123,7 @@ void FusedBuilder::lowerGatherGradOp() {
 void FusedBuilder::lowerEmbeddingGradOp() {
   need(3);
   Tensor &g = *args[0], &ids = *args[1], &table = *args[2];
-  Region box;
-  for (size_t i = 0; i < ids.rank(); ++i)
-    box.push_back(Range(0, ids.shape[i]));
-  RDom pos(box, "pos");
-  std::vector<Expr> at;
-  for (size_t i = 0; i < ids.rank(); ++i)
-    at.push_back(pos[i]);
+  auto [pos, at] = everyElement(ids, "pos");
   Var c("c"), row("row");
   Expr id = clamp(ids.at(at), 0, table.shape[0] - 1);
   std::vector<Expr> gi = at;

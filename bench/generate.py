@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Workload W3 (docs/DESIGN.md): GPT-2 124M-shaped text generation, random
+"""Workload W3 (docs/Architecture.md): GPT-2 124M-shaped text generation, random
 weights, a 16-token prompt, 64 new tokens, batch 1, greedy.
 
 gptc: a `--task=generate` executable with the weights as Hugging Face

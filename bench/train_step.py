@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Workloads W1, W2 and W4 (docs/DESIGN.md) for gptc and its peers, in one run.
+"""Workloads W1, W2 and W4 (docs/Architecture.md) for gptc and its peers, in one run.
 
 W1: GPT-2 124M training step (forward, loss, backward, AdamW), B=4, T=64.
 W2: the same at B=1, T=1024.

@@ -5,7 +5,7 @@
 // tokens, targets and the float64 logits and loss of an independent PyTorch
 // implementation of the book's GPTModel. The interpreter must reproduce them
 // to 1e-9 in double precision and to 1e-5 when it rounds every op to float32
-// (error = max|a - b| / max(max|b|, 1e-6), as DESIGN.md defines it).
+// (error = max|a - b| / max(max|b|, 1e-6), as docs/Architecture.md defines it).
 //
 //===----------------------------------------------------------------------===//
 

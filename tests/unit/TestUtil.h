@@ -10,7 +10,7 @@
 
 namespace gptc::test {
 
-/// DESIGN.md's error of `a` against the reference `b`:
+/// The error (docs/Architecture.md) of `a` against the reference `b`:
 /// max|a - b| / max(max|b|, 1e-6).
 inline double relError(const std::vector<double> &a,
                        const std::vector<double> &b) {

@@ -1,7 +1,7 @@
 //===- gptc.cpp - The gptc compiler driver --------------------------------===//
 //
-// One driver with subcommands (check, info, emit, ...), as in DESIGN.md's
-// "user's day". Exit codes: 0 success, 1 an error in the user's model,
+// One driver with subcommands (check, info, emit, build, run, tokenize);
+// docs/Architecture.md shows where each stage runs. Exit codes: 0 success, 1 an error in the user's model,
 // config or data, 2 a usage error (unknown flag, missing argument).
 //
 //===----------------------------------------------------------------------===//

@@ -93,6 +93,102 @@ std::string SymExpr::str() const {
 
 size_t planDtypeSize(const std::string &dtype) { return dtype == "u8" ? 1 : 4; }
 
+namespace {
+
+std::string shapeText(const SymShape &s) {
+  if (s.empty())
+    return "-";
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "," : "") + s[i].str();
+  return r;
+}
+
+void writeValue(std::ostream &os, const PlanFunction &fn, size_t id) {
+  const PlanValue &v = fn.values[id];
+  os << "value " << id << " ";
+  switch (v.kind) {
+  case PlanValue::Input:
+    os << "input " << v.name;
+    break;
+  case PlanValue::Param:
+    os << "param " << v.name;
+    break;
+  case PlanValue::Temp:
+    os << "temp";
+    break;
+  case PlanValue::View:
+    os << "view " << v.base;
+    break;
+  }
+  os << " " << v.dtype << " " << shapeText(v.shape) << "\n";
+  for (const PlanFunction::Bind &b : fn.binds)
+    if (b.value == static_cast<int>(id))
+      os << "bind " << b.sym << " " << b.value << " " << b.dim << "\n";
+}
+
+} // namespace
+
+std::string Plan::serialize() const {
+  std::ostringstream os;
+  os << "gptc-plan 1\n";
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const PlanKernel &k = kernels[i];
+    os << "kernel " << i << " " << k.symbol << " " << k.family
+       << (k.takesSyms ? " syms" : "") << (k.takesRng ? " rng" : "");
+    if (k.outputs > 1)
+      os << " outs=" << k.outputs;
+    os << "\n";
+  }
+  for (const PlanFunction &fn : functions) {
+    os << "function " << fn.name << "\n";
+    for (const std::string &s : fn.syms)
+      os << "sym " << s << "\n";
+    size_t declared = 0;
+    for (const PlanCall &c : fn.calls) {
+      int last = -1;
+      for (const PlanArg &a : c.args)
+        last = std::max(last, a.value);
+      for (; static_cast<int>(declared) <= last; ++declared)
+        writeValue(os, fn, declared);
+      os << "call " << c.kernel << " " << c.flops.str();
+      for (const PlanArg &a : c.args)
+        os << " " << a.value << ":" << shapeText(a.shape);
+      for (int32_t s : c.scalars)
+        os << " #" << s;
+      os << "\n";
+    }
+    for (; declared < fn.values.size(); ++declared)
+      writeValue(os, fn, declared);
+    for (auto &[name, id] : fn.outputs)
+      os << "output " << name << " " << id << "\n";
+    for (const PlanCheck &c : fn.checks) {
+      if (c.ids)
+        os << "check ids " << c.value << " " << c.limit << "\n";
+      else
+        os << "check dim " << c.dim.str() << " " << c.limit << "\n";
+    }
+    for (const PlanRequire &r : fn.requirements)
+      os << "require " << r.lhs.str() << " " << r.rel << " " << r.rhs.str()
+         << " " << r.message << "\n";
+    os << "end\n";
+  }
+  for (const PlanInit &i : inits) {
+    os << "init " << i.param << " " << i.kind;
+    if (i.kind == "normal")
+      os << " " << i.std;
+    os << "\n";
+  }
+  for (auto &[scheme, names] : renames)
+    for (auto &[param, name] : names)
+      os << "rename " << scheme << " " << param << " " << name << "\n";
+  for (auto &[key, value] : config)
+    os << "config " << key << " " << value << "\n";
+  if (target != "cpu")
+    os << "target " << target << "\n";
+  return os.str();
+}
+
 Plan Plan::parse(const std::string &text) {
   Plan plan;
   std::istringstream in(text);

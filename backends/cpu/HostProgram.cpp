@@ -27,6 +27,7 @@
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/SourceLoc.h"
 #include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Plan.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -48,7 +49,8 @@ namespace gptc {
 
 namespace {
 
-using SymShape = std::vector<Dim>;
+/// A shape in symbolic dims (the plan keeps them as SymExpr).
+using DimShape = std::vector<Dim>;
 
 /// Stops the lowering at `op`: the driver prints its .gpt line.
 [[noreturn]] void failAt(Operation *op, const std::string &what) {
@@ -164,7 +166,7 @@ probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
 }
 
 struct SymbolicShapes {
-  llvm::DenseMap<Value, SymShape> shapes;
+  llvm::DenseMap<Value, DimShape> shapes;
   llvm::DenseMap<Value, Dim> indices;
   std::vector<std::string> symbols;
 };
@@ -252,7 +254,7 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
     return d;
   };
   for (auto &[v, shape] : shapes[0]) {
-    SymShape sym;
+    DimShape sym;
     for (size_t d = 0; d < shape.size(); ++d) {
       if (shape[d] == ShapedType::kDynamic)
         throw RuntimeError("a value's shape could not be inferred while "
@@ -267,12 +269,19 @@ SymbolicShapes symbolicShapes(func::FuncOp func) {
   return result;
 }
 
-std::string planShape(const SymShape &s) {
+std::string planShape(const DimShape &s) {
   if (s.empty())
     return "-";
   std::string r;
   for (size_t i = 0; i < s.size(); ++i)
     r += (i ? "," : "") + s[i].str();
+  return r;
+}
+
+SymShape toPlan(const DimShape &s) {
+  SymShape r;
+  for (const Dim &d : s)
+    r.push_back(SymExpr::parse(d.str()));
   return r;
 }
 
@@ -332,29 +341,36 @@ std::string attrText(Operation *op) {
 
 class Lowering {
 public:
-  std::string lowerFunction(func::FuncOp func);
+  /// Appends `func`'s plan function to `plan`.
+  void lowerFunction(func::FuncOp func);
 
+  Plan plan;
   std::vector<KernelDesc> kernels;
   std::vector<mlir::Location> origins;
   std::map<std::string, size_t> kernelIndex; // description text -> index
-  std::vector<std::string> kernelLines;
 
 private:
   /// The index of `desc`'s kernel, added (with `op` as its origin) if new.
   size_t internKernel(Operation *op, KernelDesc desc, bool syms, bool rng,
                       int outputs = 1);
-  void lowerKernel(KernelOp k, std::ostream &out);
-  void lowerAttention(Operation *op, std::ostream &out);
-  void lowerCacheOp(Operation *op, std::ostream &out);
+  void lowerKernel(KernelOp k);
+  void lowerAttention(Operation *op);
+  void lowerCacheOp(Operation *op);
+  /// Adds a plan value for `v` (its id in `ids`) and returns the id.
+  int addValue(Value v, PlanValue pv);
   /// Declares `v` a temporary and returns its plan id.
-  int temporary(Value v, std::ostream &out);
+  int temporary(Value v);
+  /// A call of kernel `index` with `args` (value id and the shape the
+  /// kernel sees; the kernel's outputs last).
+  void call(size_t index, const std::string &flops,
+            const std::vector<std::pair<int, DimShape>> &args,
+            std::vector<int32_t> scalars = {});
   KernelDesc fusedDesc(KernelOp k, bool &rng);
 
   SymbolicShapes sym;
   llvm::DenseMap<Value, int> ids;
-  int nextId = 0;
+  PlanFunction *fn = nullptr;
   bool training = false;
-  std::vector<std::string> checks;
 };
 
 size_t Lowering::internKernel(Operation *op, KernelDesc desc, bool syms,
@@ -371,10 +387,13 @@ size_t Lowering::internKernel(Operation *op, KernelDesc desc, bool syms,
   kernels.push_back(desc);
   origins.push_back(op->getLoc());
   kernelIndex[key] = index;
-  kernelLines.push_back(
-      "kernel " + std::to_string(index) + " " + desc.name + " " + desc.family +
-      (syms ? " syms" : "") + (rng ? " rng" : "") +
-      (outputs > 1 ? " outs=" + std::to_string(outputs) : ""));
+  PlanKernel k;
+  k.symbol = desc.name;
+  k.family = desc.family;
+  k.takesSyms = syms;
+  k.takesRng = rng;
+  k.outputs = outputs;
+  plan.kernels.push_back(k);
   return index;
 }
 
@@ -441,7 +460,7 @@ KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
 }
 
 /// Flattens the leading dims: [d0, ..., dn-1] -> [d0*...*dn-2, dn-1].
-SymShape asMatrix(const SymShape &s) {
+DimShape asMatrix(const DimShape &s) {
   Dim rows(1);
   for (size_t i = 0; i + 1 < s.size(); ++i)
     rows = rows * s[i];
@@ -449,15 +468,15 @@ SymShape asMatrix(const SymShape &s) {
 }
 
 /// [d0, ..., dn-1] -> [d0*...*dn-3, dn-2, dn-1].
-SymShape asBatch(const SymShape &s) {
+DimShape asBatch(const DimShape &s) {
   Dim batch(1);
   for (size_t i = 0; i + 2 < s.size(); ++i)
     batch = batch * s[i];
   return {batch, s[s.size() - 2], s.back()};
 }
 
-void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
-  std::vector<std::pair<Value, SymShape>> args;
+void Lowering::lowerKernel(KernelOp k) {
+  std::vector<std::pair<Value, DimShape>> args;
   size_t index;
   std::string flops = "0";
   if (k.getKind() == "matmul") {
@@ -478,7 +497,7 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
       return batched ? asBatch(sym.shapes.at(v)) : asMatrix(sym.shapes.at(v));
     };
     Value a = k.getInputs()[0], b = k.getInputs()[1];
-    SymShape sa = view(a), sb = view(b), so = view(k.getResult());
+    DimShape sa = view(a), sb = view(b), so = view(k.getResult());
     args.push_back({a, sa});
     args.push_back({b, sb});
     if (epilogue != "none")
@@ -506,33 +525,60 @@ void Lowering::lowerKernel(KernelOp k, std::ostream &out) {
     auto arg = dyn_cast<BlockArgument>(e.getIds());
     if (arg) {
       Value outer = k.getInputs()[arg.getArgNumber()];
-      if (isa<BlockArgument>(outer))
-        checks.push_back("check ids " + std::to_string(ids.at(outer)) + " " +
-                         std::to_string(rows));
+      if (isa<BlockArgument>(outer)) {
+        PlanCheck c;
+        c.ids = true;
+        c.value = ids.at(outer);
+        c.limit = rows;
+        fn->checks.push_back(c);
+      }
     } else if (auto ar = e.getIds().getDefiningOp<ArangeOp>()) {
       auto sizeArg = cast<BlockArgument>(ar.getSize());
       Value outer = k.getInputs()[sizeArg.getArgNumber()];
-      if (sym.indices.count(outer))
-        checks.push_back("check dim " + sym.indices.at(outer).str() + " " +
-                         std::to_string(rows));
+      if (sym.indices.count(outer)) {
+        PlanCheck c;
+        c.dim = SymExpr::parse(sym.indices.at(outer).str());
+        c.limit = rows;
+        fn->checks.push_back(c);
+      }
     }
   });
-  temporary(k.getResult(), out);
-  out << "call " << index << " " << flops;
+  temporary(k.getResult());
+  std::vector<std::pair<int, DimShape>> callArgs;
   for (auto &[v, shape] : args)
-    out << " " << ids.at(v) << ":" << planShape(shape);
-  out << "\n";
+    callArgs.push_back({ids.at(v), shape});
+  call(index, flops, callArgs);
 }
 
-int Lowering::temporary(Value v, std::ostream &out) {
-  int id = nextId++;
+int Lowering::addValue(Value v, PlanValue pv) {
+  int id = static_cast<int>(fn->values.size());
+  fn->values.push_back(std::move(pv));
   ids[v] = id;
-  out << "value " << id << " temp " << dtypeOf(v.getType()) << " "
-      << planShape(sym.shapes.at(v)) << "\n";
   return id;
 }
 
-void Lowering::lowerAttention(Operation *op, std::ostream &out) {
+int Lowering::temporary(Value v) {
+  PlanValue pv;
+  pv.kind = PlanValue::Temp;
+  pv.dtype = dtypeOf(v.getType());
+  pv.shape = toPlan(sym.shapes.at(v));
+  return addValue(v, pv);
+}
+
+void Lowering::call(size_t index, const std::string &flops,
+                    const std::vector<std::pair<int, DimShape>> &args,
+                    std::vector<int32_t> scalars) {
+  PlanCall c;
+  c.kernel = static_cast<int>(index);
+  c.flops = SymExpr::parse(flops);
+  for (auto &[id, shape] : args)
+    c.args.push_back({id, toPlan(shape)});
+  c.firstOutput = c.args.size() - plan.kernels[index].outputs;
+  c.scalars = std::move(scalars);
+  fn->calls.push_back(std::move(c));
+}
+
+void Lowering::lowerAttention(Operation *op) {
   bool grad = isa<AttentionGradOp>(op);
   // The attention operands: q, k, v (after the output gradient for grad).
   Value q = op->getOperand(grad ? 1 : 0), k = op->getOperand(grad ? 2 : 1),
@@ -560,30 +606,29 @@ void Lowering::lowerAttention(Operation *op, std::ostream &out) {
   // Tensors as batches [B*H, rows, D]; the log-sum-exp as [B*H, T].
   size_t rank = sym.shapes.at(q).size();
   auto view = [&](Value x) {
-    const SymShape &s = sym.shapes.at(x);
+    const DimShape &s = sym.shapes.at(x);
     return s.size() == rank ? asBatch(s) : asMatrix(s);
   };
   // Products of q with the keys, 2*T*S*D each per batch: 2 in the forward,
   // 5 in the backward (the scores recomputed); causal masking halves them.
-  SymShape qs = asBatch(sym.shapes.at(q)), ks = asBatch(sym.shapes.at(k));
+  DimShape qs = asBatch(sym.shapes.at(q)), ks = asBatch(sym.shapes.at(k));
   int64_t coeff = (grad ? 10 : 4) / (causal ? 2 : 1);
   std::string flops = (Dim(coeff) * qs[0] * qs[1] * ks[1] * qs[2]).str();
-  std::vector<std::pair<int, SymShape>> args;
+  std::vector<std::pair<int, DimShape>> args;
   for (Value x : op->getOperands())
     args.push_back({ids.at(x), view(x)});
   for (Value r : op->getResults()) {
-    int id = temporary(r, out);
+    int id = temporary(r);
     args.push_back({id, view(r)});
   }
-  out << "call " << index << " " << flops;
-  for (auto &[id, shape] : args)
-    out << " " << id << ":" << planShape(shape);
+  std::vector<int32_t> scalars;
   if (rng)
-    out << " #" << op->getAttrOfType<IntegerAttr>("id").getInt();
-  out << "\n";
+    scalars.push_back(
+        static_cast<int32_t>(op->getAttrOfType<IntegerAttr>("id").getInt()));
+  call(index, flops, args, scalars);
 }
 
-void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
+void Lowering::lowerCacheOp(Operation *op) {
   auto write = dyn_cast<CacheWriteOp>(op);
   Value cache = write ? write.getCache() : op->getOperand(1);
   Value positions = write ? write.getPositions() : op->getOperand(3);
@@ -595,9 +640,9 @@ void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
   d.family = write ? "cache_write" : "cached_attention";
   d.params["heads"] = std::to_string(type.getDimSize(1));
   d.params["head_dim"] = std::to_string(type.getDimSize(3));
-  std::vector<std::pair<int, SymShape>> args;
+  std::vector<std::pair<int, DimShape>> args;
   auto arg = [&](Value x) {
-    SymShape s = sym.shapes.at(x);
+    DimShape s = sym.shapes.at(x);
     args.push_back({ids.at(x), s.size() == 4 ? asBatch(s) : s});
   };
   if (write) {
@@ -611,75 +656,75 @@ void Lowering::lowerCacheOp(Operation *op, std::ostream &out) {
     arg(write.getNewEntries());
     if (positions)
       arg(positions);
-    int id = nextId++;
-    ids[write.getResult()] = id;
-    out << "value " << id << " view " << ids.at(cache) << " f32 "
-        << planShape(sym.shapes.at(cache)) << "\n";
+    PlanValue view;
+    view.kind = PlanValue::View;
+    view.base = ids.at(cache);
+    view.dtype = "f32";
+    view.shape = toPlan(sym.shapes.at(cache));
+    addValue(write.getResult(), view);
     arg(write.getResult());
   } else {
     d.params["scale"] =
         number(cast<CachedAttentionOp>(op).getScale().convertToDouble());
     for (Value x : op->getOperands())
       arg(x);
-    temporary(op->getResult(0), out);
+    temporary(op->getResult(0));
     arg(op->getResult(0));
   }
   size_t index = internKernel(op, d, false, false);
-  out << "call " << index << " 0";
-  for (auto &[id, shape] : args)
-    out << " " << id << ":" << planShape(shape);
-  out << "\n";
+  call(index, "0", args);
 }
 
-std::string Lowering::lowerFunction(func::FuncOp func) {
+void Lowering::lowerFunction(func::FuncOp func) {
   sym = symbolicShapes(func);
   // As in the interpreter: the training step is the only function whose
   // dropout is active.
   training = func.getName() == "train_step";
   ids.clear();
-  checks.clear();
-  nextId = 0;
-  std::ostringstream out;
-  out << "function " << func.getName().str() << "\n";
-  for (const std::string &s : sym.symbols)
-    out << "sym " << s << "\n";
+  plan.functions.emplace_back();
+  fn = &plan.functions.back();
+  fn->name = func.getName().str();
+  fn->syms = sym.symbols;
   Block &body = func.getBody().front();
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     Value arg = body.getArgument(i);
-    std::string kind = "param";
+    PlanValue pv;
+    pv.kind = PlanValue::Param;
     auto name = func.getArgAttrOfType<StringAttr>(i, "gpt.param");
     if (!name) {
-      kind = "input";
+      pv.kind = PlanValue::Input;
       name = func.getArgAttrOfType<StringAttr>(i, "gpt.input");
     }
     if (!name)
       throw RuntimeError("@" + func.getName().str() + ": argument " +
                          std::to_string(i) +
                          " has no gpt.param/gpt.input name");
-    ids[arg] = nextId;
-    out << "value " << nextId++ << " " << kind << " " << name.str() << " "
-        << dtypeOf(arg.getType()) << " " << planShape(sym.shapes.at(arg))
-        << "\n";
+    pv.name = name.str();
+    pv.dtype = dtypeOf(arg.getType());
+    pv.shape = toPlan(sym.shapes.at(arg));
+    int id = addValue(arg, pv);
     if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
       for (auto [d, a] : llvm::enumerate(dims))
         if (isDynamicArgDim(func, i, d))
-          out << "bind " << cast<StringAttr>(a).str() << " " << ids[arg] << " "
-              << d << "\n";
+          fn->binds.push_back(
+              {cast<StringAttr>(a).str(), id, static_cast<int>(d)});
   }
   for (Operation &op : body) {
     if (isa<tensor::DimOp, arith::ConstantOp, arith::MulIOp, arith::AddIOp>(op))
       continue;
     if (auto k = dyn_cast<KernelOp>(op)) {
-      lowerKernel(k, out);
+      lowerKernel(k);
     } else if (isa<AttentionOp, AttentionGradOp>(op)) {
-      lowerAttention(&op, out);
+      lowerAttention(&op);
     } else if (isa<CacheWriteOp, CachedAttentionOp>(op)) {
-      lowerCacheOp(&op, out);
+      lowerCacheOp(&op);
     } else if (auto r = dyn_cast<ReshapeOp>(op)) {
-      int id = nextId++;
-      ids[r.getResult()] = id;
-      out << "value " << id << " view " << ids.at(r.getInput()) << " "
-          << dtypeOf(r.getType()) << " " << planShape(sym.shapes.at(r)) << "\n";
+      PlanValue view;
+      view.kind = PlanValue::View;
+      view.base = ids.at(r.getInput());
+      view.dtype = dtypeOf(r.getType());
+      view.shape = toPlan(sym.shapes.at(r));
+      addValue(r.getResult(), view);
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         std::string name = func.getName().str() == "forward" ? "logits"
@@ -692,14 +737,12 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
         if (!ids.count(v))
           throw RuntimeError("@" + func.getName().str() + ": result " + name +
                              " is not computed by a kernel");
-        out << "output " << name << " " << ids.at(v) << "\n";
+        fn->outputs.push_back({name, ids.at(v)});
       }
     } else {
       failAt(&op, "not in a kernel (run gpt-fuse before lowering)");
     }
   }
-  for (const std::string &c : checks)
-    out << c << "\n";
   if (auto requirements = func->getAttrOfType<ArrayAttr>("gpt.requirements"))
     for (Attribute a : requirements) {
       auto r = cast<DictionaryAttr>(a);
@@ -709,13 +752,14 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
           failAt(func, "a gpt.requirements entry without '" + key.str() + "'");
         return v.str();
       };
-      std::string message = text("message");
-      std::replace(message.begin(), message.end(), '\n', ' ');
-      out << "require " << text("lhs") << " " << text("rel") << " "
-          << text("rhs") << " " << message << "\n";
+      PlanRequire req;
+      req.lhs = SymExpr::parse(text("lhs"));
+      req.rel = text("rel");
+      req.rhs = SymExpr::parse(text("rhs"));
+      req.message = text("message");
+      std::replace(req.message.begin(), req.message.end(), '\n', ' ');
+      fn->requirements.push_back(req);
     }
-  out << "end\n";
-  return out.str();
 }
 
 } // namespace
@@ -723,18 +767,14 @@ std::string Lowering::lowerFunction(func::FuncOp func) {
 HostProgram lowerToHostProgram(ModuleOp module,
                                const std::vector<std::string> &entries) {
   Lowering lowering;
-  std::string functions;
   for (const std::string &name : entries) {
     auto func = module.lookupSymbol<func::FuncOp>(name);
     if (!func)
       throw RuntimeError("the model has no function @" + name);
-    functions += lowering.lowerFunction(func);
+    lowering.lowerFunction(func);
   }
   HostProgram p;
-  p.plan = "gptc-plan 1\n";
-  for (const std::string &k : lowering.kernelLines)
-    p.plan += k + "\n";
-  p.plan += functions;
+  p.plan = std::move(lowering.plan);
   p.kernels = std::move(lowering.kernels);
   p.origins = std::move(lowering.origins);
   return p;

@@ -106,6 +106,48 @@ TEST(Plan, RejectsMalformedPlans) {
   }
 }
 
+// The one writer and the one reader agree: every record kind survives a
+// round trip, and the text is stable (temporaries declared before the call
+// that writes them, binds after their input).
+TEST(Plan, SerializeRoundTrips) {
+  const std::string text = R"(gptc-plan 1
+kernel 0 k0 fused syms
+kernel 1 k1 attention rng outs=2
+function f
+sym B
+sym T
+value 0 input tokens i32 B,T
+bind B 0 0
+bind T 0 1
+value 1 param w f32 16,8
+value 2 temp f32 B,T,8
+call 0 0 0:B,T 1:16,8 2:B,T,8
+value 3 view 2 f32 B*T,8
+value 4 temp f32 B,T,8
+value 5 temp f32 B,T
+call 1 32*B*T*T 3:B,T,8 3:B,T,8 3:B,T,8 4:B,T,8 5:B,T #7
+output logits 4
+check ids 0 16
+check dim T 64
+require 4 <= T m.gpt:2:20: slice end 4 needs T >= 4
+end
+init w normal 0.02
+rename hf w transformer.w
+config n_layers 12
+target cuda
+)";
+  Plan p = Plan::parse(text);
+  EXPECT_EQ(p.serialize(), text);
+  Plan q = Plan::parse(p.serialize());
+  ASSERT_EQ(q.functions.size(), 1u);
+  EXPECT_EQ(q.functions[0].calls[1].scalars, std::vector<int32_t>{7});
+  EXPECT_EQ(q.functions[0].calls[1].firstOutput, 3u);
+  EXPECT_EQ(q.kernels[1].outputs, 2);
+  EXPECT_EQ(q.inits[0].std, 0.02);
+  EXPECT_EQ(q.renames.at("hf").at("w"), "transformer.w");
+  EXPECT_EQ(q.target, "cuda");
+}
+
 // Requirements on the dims keep their message; `T <= n` (the tightest of
 // them and the embedding checks) is the function's context.
 TEST(Plan, RequirementsBoundTheContext) {

@@ -70,9 +70,11 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     if (module.lookupSymbol(e))
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
-  program.plan += o.modelRecords;
+  program.plan.inits = o.model.inits;
+  program.plan.renames = o.model.renames;
+  program.plan.config = o.model.config;
   if (o.target == "cuda")
-    program.plan += "target cuda\n";
+    program.plan.target = "cuda";
 
   std::string target = o.target == "cpu" ? "host" : o.target;
   std::string dir = o.cacheDir.empty() ? KernelCache::defaultDir() : o.cacheDir;
@@ -114,7 +116,8 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
         << "const unsigned gptc_num_kernels = " << program.kernels.size()
         << ";\n"
         << "extern const char gptc_plan_text[];\n"
-        << "const char gptc_plan_text[] = " << rawString(program.plan) << ";\n"
+        << "const char gptc_plan_text[] = "
+        << rawString(program.plan.serialize()) << ";\n"
         << "extern const char gptc_default_tokenizer[];\n"
         << "const char gptc_default_tokenizer[] = " << rawString(o.tokenizer)
         << ";\n"
@@ -211,7 +214,7 @@ std::string describeKernels(mlir::ModuleOp module, const std::string &task) {
   std::string s;
   for (const KernelDesc &k : program.kernels)
     s += k.serialize() + "\n";
-  return s + program.plan;
+  return s + program.plan.serialize();
 }
 
 std::string temporaryExecutable() {

@@ -5,6 +5,8 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include "gptc/Runtime/Plan.h"
+
 #include <string>
 #include <vector>
 
@@ -18,9 +20,9 @@ struct BuildOptions {
   int jobs = 0;            ///< Kernel generators at once; 0: all cores.
   std::string description; ///< Shown by the executable's --help.
   std::string tokenizer;   ///< The trainer's default gpt2.tiktoken.
-  /// Plan records about the model rather than its functions: `init`
-  /// (the trainer's initializers), `rename` (checkpoint names), `config`.
-  std::string modelRecords;
+  /// What the plan says about the model rather than its functions: the
+  /// trainer's initializers, checkpoint names, the config (no functions).
+  Plan model;
 };
 
 struct BuildReport {

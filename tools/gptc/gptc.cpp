@@ -1,8 +1,9 @@
 //===- gptc.cpp - The gptc compiler driver --------------------------------===//
 //
 // One driver with subcommands (check, info, emit, build, run, tokenize);
-// docs/Architecture.md shows where each stage runs. Exit codes: 0 success, 1 an error in the user's model,
-// config or data, 2 a usage error (unknown flag, missing argument).
+// docs/Architecture.md shows where each stage runs. Exit codes: 0 success, 1 an
+// error in the user's model, config or data, 2 a usage error (unknown flag,
+// missing argument).
 //
 //===----------------------------------------------------------------------===//
 
@@ -567,7 +568,7 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
       buildKernelPipeline(kernels);
       if (mlir::failed(kernels.run(variant)))
         throw RuntimeError("cannot group the model into kernels");
-      Plan plan = Plan::parse(lowerToHostProgram(variant, entries).plan);
+      Plan plan = lowerToHostProgram(variant, entries).plan;
       std::map<std::string, std::pair<size_t, ArenaPlan>> r;
       for (const PlanFunction &fn : plan.functions)
         r[fn.name] = {fn.calls.size(), planArena(fn, syms)};
@@ -737,21 +738,19 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
     b.target = o.target;
     b.cacheDir = o.cacheDir;
     b.jobs = o.jobs;
-    std::ostringstream records;
     for (const Parameter &p : prog.params) {
-      records << "init " << p.name << " ";
+      PlanInit init{p.name, "zeros", 0};
       if (p.init.kind == Initializer::Kind::Normal)
-        records << "normal " << p.init.std;
-      else
-        records << (p.init.kind == Initializer::Kind::Ones ? "ones" : "zeros");
-      records << "\n";
+        init = {p.name, "normal", p.init.std};
+      else if (p.init.kind == Initializer::Kind::Ones)
+        init.kind = "ones";
+      b.model.inits.push_back(init);
       for (auto &[scheme, name] : p.mappedNames)
-        records << "rename " << scheme << " " << p.name << " " << name << "\n";
+        b.model.renames[scheme][p.name] = name;
     }
     for (const ConfigValue &c : prog.config)
       if (c.kind != ast::TypeExpr::Kind::Tensor)
-        records << "config " << c.name << " " << c.str() << "\n";
-    b.modelRecords = records.str();
+        b.model.config[c.name] = c.str();
     const char *dataDir = std::getenv("GPTC_DATA_DIR");
     b.tokenizer =
         std::string(dataDir ? dataDir : GPTC_DATA_DIR) + "/gpt2.tiktoken";

@@ -14,6 +14,7 @@
 #define GPTC_BACKENDS_HOSTPROGRAM_H
 
 #include "gptc/Backends/KernelDesc.h"
+#include "gptc/Runtime/Plan.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -23,7 +24,7 @@
 namespace gptc {
 
 struct HostProgram {
-  std::string plan;                ///< The plan text (runtime/Plan.h).
+  Plan plan;                       ///< Its functions and kernels (Plan.h).
   std::vector<KernelDesc> kernels; ///< Distinct kernels, in first-use order.
   /// Where each kernel first occurs (for errors of the kernel generator).
   std::vector<mlir::Location> origins;

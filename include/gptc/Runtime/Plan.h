@@ -145,6 +145,9 @@ struct Plan {
 
   /// Throws RuntimeError naming the line.
   static Plan parse(const std::string &text);
+  /// The text parse reads: the one writer of the format. Each temporary is
+  /// declared just before the first call that needs it.
+  std::string serialize() const;
   const PlanFunction *find(const std::string &name) const;
 };
 

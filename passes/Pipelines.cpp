@@ -1,5 +1,9 @@
-//===- Pipelines.cpp - The pass pipelines gptc runs
-//------------------------===//
+//===- Pipelines.cpp - The pass pipelines gptc runs -----------------------===//
+//
+// The one place that decides which passes run, and in which order, for each
+// of the driver's commands and stages.
+//
+//===----------------------------------------------------------------------===//
 
 #include "gptc/Passes/Passes.h"
 
@@ -30,4 +34,30 @@ void gptc::buildTrainingPipeline(mlir::OpPassManager &pm,
 
 void gptc::buildKernelPipeline(mlir::OpPassManager &pm) {
   pm.addPass(createGptFuse());
+}
+
+void gptc::buildCompilePipeline(mlir::OpPassManager &pm,
+                                const CompileOptions &o) {
+  if (o.fuseAttention)
+    pm.addPass(createGptFuseAttention());
+  if (o.kvCache)
+    pm.addPass(createGptKVCache());
+  if (o.training)
+    buildTrainingPipeline(pm, o.train);
+  if (o.kernels)
+    buildKernelPipeline(pm);
+}
+
+void gptc::buildSpecializePipeline(mlir::OpPassManager &pm,
+                                   const std::vector<std::string> &dims) {
+  GptSpecializeOptions opts;
+  opts.dims.assign(dims.begin(), dims.end());
+  pm.addPass(createGptSpecialize(opts));
+  // Sizes flow through tensor.dim folds and shape rules alternately; the
+  // backward's reshapes need two rounds.
+  for (int round = 0; round < 2; ++round) {
+    pm.addPass(mlir::createCanonicalizerPass());
+    pm.addPass(createGptShapeInference());
+  }
+  pm.addPass(mlir::createCanonicalizerPass());
 }

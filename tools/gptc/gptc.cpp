@@ -28,7 +28,6 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -420,10 +419,11 @@ mlir::OwningOpRef<mlir::ModuleOp> trainingVariant(mlir::ModuleOp module,
                                                   bool fuseAttention) {
   mlir::OwningOpRef<mlir::ModuleOp> m = module.clone();
   mlir::PassManager pm(module.getContext());
-  if (fuseAttention)
-    pm.addPass(createGptFuseAttention());
-  if (prog.findEntry("loss"))
-    buildTrainingPipeline(pm, train);
+  CompileOptions c;
+  c.fuseAttention = fuseAttention;
+  c.training = prog.findEntry("loss") != nullptr;
+  c.train = train;
+  buildCompilePipeline(pm, c);
   if (mlir::failed(pm.run(*m)))
     throw RuntimeError("the training pipeline failed (see above)");
   return m;
@@ -476,16 +476,7 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
   auto costs = [&](mlir::ModuleOp variant) {
     mlir::OwningOpRef<mlir::ModuleOp> specialized = variant.clone();
     mlir::PassManager pm(module.getContext());
-    GptSpecializeOptions opts;
-    opts.dims.assign(bindings.begin(), bindings.end());
-    pm.addPass(createGptSpecialize(opts));
-    // Sizes flow through tensor.dim folds and shape rules alternately; the
-    // backward's reshapes need two rounds.
-    for (int round = 0; round < 2; ++round) {
-      pm.addPass(mlir::createCanonicalizerPass());
-      pm.addPass(createGptShapeInference());
-    }
-    pm.addPass(mlir::createCanonicalizerPass());
+    buildSpecializePipeline(pm, bindings);
     if (mlir::failed(pm.run(*specialized)))
       throw RuntimeError("cannot specialize the model to " + shown);
     std::vector<std::pair<std::string, Cost>> result;
@@ -520,7 +511,9 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
   {
     mlir::OwningOpRef<mlir::ModuleOp> cached = fused->clone();
     mlir::PassManager pm(module.getContext());
-    pm.addPass(createGptKVCache());
+    CompileOptions c;
+    c.kvCache = true;
+    buildCompilePipeline(pm, c);
     std::cout << "\ngeneration (--task=generate, KV cache):\n";
     auto decode = mlir::succeeded(pm.run(*cached))
                       ? cached->lookupSymbol<mlir::func::FuncOp>("decode")
@@ -565,7 +558,9 @@ void printCosts(const Options &o, const Program &prog, mlir::ModuleOp module,
     SymValues syms(dims.begin(), dims.end());
     auto arenas = [&](mlir::ModuleOp variant) {
       mlir::PassManager kernels(module.getContext());
-      buildKernelPipeline(kernels);
+      CompileOptions c;
+      c.kernels = true;
+      buildCompilePipeline(kernels, c);
       if (mlir::failed(kernels.run(variant)))
         throw RuntimeError("cannot group the model into kernels");
       Plan plan = lowerToHostProgram(variant, entries).plan;
@@ -707,19 +702,17 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
   bool wantsTraining = o.stage == "grad" || o.command == "info" ||
                        (o.command == "run" && o.interpret) ||
                        (compiled && task == "train");
-  // Attention fusion runs before autodiff, so the backward is the flash
-  // backward; the interpreter (the oracle) runs the model as written.
-  if (compiled && o.fuseAttention)
-    pm.addPass(createGptFuseAttention());
-  // Generation decodes with a KV cache; the cached step is derived from the
-  // fused attention (without fusion, each token recomputes the window).
-  if (compiled && o.fuseAttention && task == "generate")
-    pm.addPass(createGptKVCache());
+  CompileOptions c;
+  // The interpreter (the oracle) runs the model as written.
+  c.fuseAttention = compiled && o.fuseAttention;
+  // The cached step is derived from the fused attention (without fusion,
+  // each token recomputes the window).
+  c.kvCache = c.fuseAttention && task == "generate";
   // info builds its training variants itself (with and without fusion).
-  if (wantsTraining && prog.findEntry("loss") && o.command != "info")
-    buildTrainingPipeline(pm, train);
-  if (compiled)
-    buildKernelPipeline(pm);
+  c.training = wantsTraining && prog.findEntry("loss") && o.command != "info";
+  c.train = train;
+  c.kernels = compiled;
+  buildCompilePipeline(pm, c);
   // The failing pass reported its error through the handler.
   if (mlir::failed(pm.run(*module)))
     return kExitError;

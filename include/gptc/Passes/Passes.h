@@ -30,6 +30,25 @@ void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainConfig &config);
 /// step: what the backends generate code from.
 void buildKernelPipeline(mlir::OpPassManager &pm);
 
+/// What the driver's commands and stages differ in, after the front end.
+struct CompileOptions {
+  bool fuseAttention = false; ///< gpt-fuse-attention (flash attention)
+  bool kvCache = false;       ///< gpt-kv-cache: @prefill and @decode
+  bool training = false;      ///< @loss_grad and @train_step
+  bool kernels = false;       ///< gpt-fuse
+  TrainConfig train;
+};
+
+/// The passes after the front end, in the one order that works: attention
+/// fusion before autodiff (the backward is the flash backward) and before
+/// the KV cache (which caches fused attention), kernels last.
+void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &o);
+
+/// Fixes symbolic dims (`NAME=SIZE` each) and propagates the static shapes
+/// through the module, the backward's reshapes included (`gptc info`).
+void buildSpecializePipeline(mlir::OpPassManager &pm,
+                             const std::vector<std::string> &dims);
+
 } // namespace gptc
 
 #endif // GPTC_PASSES_PASSES_H

@@ -2,9 +2,18 @@
 
 #include "Reports.h"
 
+#include "gptc/Backends/HostProgram.h"
+#include "gptc/Passes/Passes.h"
+#include "gptc/Runtime/Error.h"
+#include "gptc/Runtime/Plan.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <iomanip>
+#include <iostream>
 #include <set>
 
 namespace gptc {
@@ -174,4 +183,174 @@ void printCost(std::ostream &os, const std::string &entry, const Cost &c,
        formatBytes(static_cast<double>(c.attentionBytes)));
 }
 
+/// `module` after the training pipeline (when it has a loss), with
+/// attention fused first when `fuseAttention`.
+static mlir::OwningOpRef<mlir::ModuleOp>
+trainingVariant(mlir::ModuleOp module, const Program &prog,
+                const TrainConfig &train, bool fuseAttention) {
+  mlir::OwningOpRef<mlir::ModuleOp> m = module.clone();
+  mlir::PassManager pm(module.getContext());
+  CompileOptions c;
+  c.fuseAttention = fuseAttention;
+  c.training = prog.findEntry("loss") != nullptr;
+  c.train = train;
+  buildCompilePipeline(pm, c);
+  if (mlir::failed(pm.run(*m)))
+    throw RuntimeError("the training pipeline failed (see above)");
+  return m;
+}
+
+/// The FLOPs and activation memory of each entry at fixed dims, and the
+/// CPU backend's arena, with and without attention fusion. `module` is the
+/// front end's output.
+void printCosts(std::ostream &os, const Program &prog, mlir::ModuleOp module,
+                const TrainConfig &train,
+                const std::map<std::string, int64_t> &given) {
+  // Every symbolic dim defaults to 1, except T to the context length.
+  std::map<std::string, int64_t> dims;
+  for (const Entry &e : prog.entries)
+    for (const std::string &s : e.symbols)
+      dims[s] = 1;
+  for (const ConfigValue &c : prog.config)
+    if (c.name == "context_length" && dims.count("T"))
+      dims["T"] = c.intValue;
+  // A lower bound the model requires (x[:, 2:4] needs T >= 4) raises the
+  // default.
+  for (const Entry &e : prog.entries)
+    for (const RuntimeCheck &c : e.checks)
+      if (c.op == ast::BinaryOp::Le && c.lhs.isConstant() && c.rhs.coeff == 1 &&
+          c.rhs.syms.size() == 1 && c.rhs.syms.begin()->second == 1) {
+        int64_t &size = dims[c.rhs.syms.begin()->first];
+        size = std::max(size, c.lhs.coeff);
+      }
+  for (auto &[name, size] : given)
+    dims[name] = size;
+  // Bind only the symbols the model has.
+  std::vector<std::string> bindings;
+  std::string shown;
+  int64_t tokens = 1;
+  for (auto &[name, size] : dims) {
+    bool used = false;
+    for (const Entry &e : prog.entries)
+      used |= std::count(e.symbols.begin(), e.symbols.end(), name) > 0;
+    if (!used)
+      continue;
+    bindings.push_back(name + "=" + std::to_string(size));
+    shown += (shown.empty() ? "" : ", ") + name + "=" + std::to_string(size);
+    tokens *= size;
+  }
+  auto costs = [&](mlir::ModuleOp variant) {
+    mlir::OwningOpRef<mlir::ModuleOp> specialized = variant.clone();
+    mlir::PassManager pm(module.getContext());
+    buildSpecializePipeline(pm, bindings);
+    if (mlir::failed(pm.run(*specialized)))
+      throw RuntimeError("cannot specialize the model to " + shown);
+    std::vector<std::pair<std::string, Cost>> result;
+    for (auto func : specialized->getOps<mlir::func::FuncOp>()) {
+      mlir::FailureOr<Cost> c = estimateCost(func);
+      if (mlir::failed(c))
+        throw RuntimeError("cannot estimate the cost of @" +
+                           func.getName().str());
+      result.push_back({func.getName().str(), *c});
+    }
+    return result;
+  };
+  mlir::OwningOpRef<mlir::ModuleOp> unfused =
+      trainingVariant(module, prog, train, false);
+  mlir::OwningOpRef<mlir::ModuleOp> fused =
+      trainingVariant(module, prog, train, true);
+  os << "\ncost at " << shown << " (" << tokens << " tokens):\n";
+  for (auto &[name, c] : costs(*unfused))
+    printCost(os, name, c, tokens);
+  os << "  with attention fusion (flash attention, the default when "
+        "compiling):\n";
+  for (auto &[name, c] : costs(*fused))
+    if (name != "train_step")
+      os << "    @" << name << ": "
+         << (name == "loss_grad" ? "saved activations "
+                                 : "peak live activations ")
+         << formatBytes(static_cast<double>(
+                name == "loss_grad" ? c.savedBytes : c.peakLiveBytes))
+         << "\n";
+
+  // What generation keeps per token: @decode's cache inputs [B, H, S, D].
+  {
+    mlir::OwningOpRef<mlir::ModuleOp> cached = fused->clone();
+    mlir::PassManager pm(module.getContext());
+    CompileOptions c;
+    c.kvCache = true;
+    buildCompilePipeline(pm, c);
+    os << "\ngeneration (--task=generate, KV cache):\n";
+    auto decode = mlir::succeeded(pm.run(*cached))
+                      ? cached->lookupSymbol<mlir::func::FuncOp>("decode")
+                      : nullptr;
+    if (!decode) {
+      os << "  not available: the model cannot be cached (see the "
+            "error above)\n";
+    } else {
+      int64_t perToken = 0, tensors = 0;
+      for (unsigned i = 0; i < decode.getNumArguments(); ++i) {
+        auto name = decode.getArgAttrOfType<mlir::StringAttr>(i, "gpt.input");
+        if (!name || !name.getValue().starts_with("cache."))
+          continue;
+        auto type =
+            mlir::cast<mlir::RankedTensorType>(decode.getArgument(i).getType());
+        perToken += type.getDimSize(1) * type.getDimSize(3) * 4;
+        ++tensors;
+      }
+      int64_t length = dims.count("T") ? dims["T"] : 1;
+      int64_t batch = dims.count("B") ? dims["B"] : 1;
+      auto line = [&os](const std::string &label, const std::string &value) {
+        os << "  " << std::left << std::setw(44) << label << value << "\n";
+      };
+      line("cache per token of a sequence",
+           formatBytes(static_cast<double>(perToken)) + " (" +
+               std::to_string(tensors) + " caches [B, H, S, D])");
+      line("caches at B=" + std::to_string(batch) +
+               ", S=" + std::to_string(length),
+           formatBytes(static_cast<double>(perToken * batch * length)));
+    }
+  }
+
+  // The CPU backend's memory plan at these sizes: one arena per function,
+  // temporaries placed by liveness (runtime/Plan.cpp).
+  os << "\nmemory plan (CPU backend arena) at " << shown << ":\n";
+  try {
+    std::vector<std::string> entries;
+    for (const char *name : {"forward", "loss", "train_step"})
+      if (fused->lookupSymbol(name))
+        entries.push_back(name);
+    SymValues syms(dims.begin(), dims.end());
+    auto arenas = [&](mlir::ModuleOp variant) {
+      mlir::PassManager kernels(module.getContext());
+      CompileOptions c;
+      c.kernels = true;
+      buildCompilePipeline(kernels, c);
+      if (mlir::failed(kernels.run(variant)))
+        throw RuntimeError("cannot group the model into kernels");
+      Plan plan = lowerToHostProgram(variant, entries).plan;
+      std::map<std::string, std::pair<size_t, ArenaPlan>> r;
+      for (const PlanFunction &fn : plan.functions)
+        r[fn.name] = {fn.calls.size(), planArena(fn, syms)};
+      return r;
+    };
+    auto withFusion = arenas(*fused), without = arenas(*unfused);
+    for (const std::string &name : entries) {
+      auto &[calls, arena] = withFusion.at(name);
+      int64_t before = without.at(name).second.bytes;
+      os << "  @" << name << ": " << calls << " kernel calls, arena "
+         << formatBytes(arena.bytes) << " (" << formatBytes(arena.unshared)
+         << " without reuse); " << formatBytes(before)
+         << " without attention fusion";
+      if (before > arena.bytes)
+        os << " (saves " << formatBytes(before - arena.bytes) << ")";
+      os << "\n";
+    }
+  } catch (const RuntimeError &e) {
+    os << "  not available: " << e.what() << "\n";
+  }
+}
+
+/// `emit --stage=ptx --target=cuda`: each kernel's PTX module, to stdout or,
+/// with -o DIR, as DIR/NAME.ptx (one module per file, as ptxas takes them).
 } // namespace gptc

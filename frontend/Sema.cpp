@@ -2003,37 +2003,42 @@ private:
   }
 
   Value biFull(BoundArgs &a, const CallExpr &c) {
-    return full(a.values[0], a.locs[0],
+    return full(shapeList(a.values[0], a.locs[0]),
                 staticFloat(a.values[1], a.locs[1], "the fill value"), c.loc);
   }
 
-  /// A tensor of `value` with the shape given by the list `shape`.
-  Value full(const Value &shape, Location shapeLoc, double value,
-             Location loc) {
+  /// The dims of a shape written as a list (`[B, T, 8]`).
+  std::vector<Dim> shapeList(const Value &shape, Location loc) {
     if (shape.kind != Value::Kind::List)
-      throw CompileError(shapeLoc, "the shape must be a list such as "
-                                   "[B, T, 8], got " +
-                                       shape.describe());
-    TensorType t;
+      throw CompileError(loc, "the shape must be a list such as "
+                              "[B, T, 8], got " +
+                                  shape.describe());
+    std::vector<Dim> dims;
     for (size_t i = 0; i < shape.elems.size(); ++i) {
       const Value &e = shape.elems[i];
       if (e.kind != Value::Kind::Int)
-        throw CompileError(shapeLoc, "dim " + std::to_string(i) +
-                                         " of the shape must be an int, got " +
-                                         e.describe());
-      t.shape.push_back(e.dim);
+        throw CompileError(loc, "dim " + std::to_string(i) +
+                                    " of the shape must be an int, got " +
+                                    e.describe());
+      dims.push_back(e.dim);
     }
-    t.shape = ruleShape(shapes::full(t.shape), shapeLoc);
+    return ruleShape(shapes::full(dims), loc);
+  }
+
+  /// A tensor of `value` with the shape `dims` (checked by shapeList).
+  Value full(std::vector<Dim> dims, double value, Location loc) {
+    TensorType t;
+    t.shape = std::move(dims);
     return Value::tensor(
         t, addNode("full", {}, t, loc, {{"shape", t.shape}, {"value", value}}));
   }
 
   /// zeros(shape) and ones(shape): full with 0 and 1.
   Value biZeros(BoundArgs &a, const CallExpr &c) {
-    return full(a.values[0], a.locs[0], 0.0, c.loc);
+    return full(shapeList(a.values[0], a.locs[0]), 0.0, c.loc);
   }
   Value biOnes(BoundArgs &a, const CallExpr &c) {
-    return full(a.values[0], a.locs[0], 1.0, c.loc);
+    return full(shapeList(a.values[0], a.locs[0]), 1.0, c.loc);
   }
 
   /// expand(x, shape): `x` broadcast to `shape` (broadcast_like of a
@@ -2041,7 +2046,8 @@ private:
   Value biExpand(BoundArgs &a, const CallExpr &c) {
     const Value &x = tensorArg(a, 0, c, "x");
     requireFloat(x, a.locs[0], "expand");
-    return expand(x, full(a.values[1], a.locs[1], 0.0, c.loc), c.loc);
+    return expand(x, full(shapeList(a.values[1], a.locs[1]), 0.0, c.loc),
+                  c.loc);
   }
 
   Value expand(const Value &x, const Value &like, Location loc) {
@@ -2068,12 +2074,9 @@ private:
     split.shape.insert(split.shape.begin() + axis + 1, Dim(1));
     Value one = Value::tensor(split, addNode("reshape", {x.node}, split, c.loc,
                                              {{"shape", split.shape}}));
-    Value list;
-    list.kind = Value::Kind::List;
-    for (Dim d : split.shape)
-      list.elems.push_back(Value::integer(d));
-    list.elems[axis + 1] = Value::integer(Dim(n));
-    Value wide = expand(one, full(list, a.locs[0], 0.0, c.loc), c.loc);
+    std::vector<Dim> wideShape = split.shape;
+    wideShape[axis + 1] = Dim(n);
+    Value wide = expand(one, full(wideShape, 0.0, c.loc), c.loc);
     TensorType t = x.type;
     t.shape[axis] = checkedMul(t.shape[axis], Dim(n), c.loc);
     return Value::tensor(

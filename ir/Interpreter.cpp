@@ -37,6 +37,17 @@ namespace {
 
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
+/// The flat offset in a buffer of `shape` read at the result index `ix`
+/// under broadcasting: aligned from the right, size-1 dims read index 0.
+int64_t broadcastOffset(const std::vector<int64_t> &shape,
+                        const std::vector<int64_t> &ix) {
+  int64_t off = 0;
+  size_t skip = ix.size() - shape.size();
+  for (size_t d = 0; d < shape.size(); ++d)
+    off = off * shape[d] + (shape[d] == 1 ? 0 : ix[skip + d]);
+  return off;
+}
+
 std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
   std::vector<int64_t> s(shape.size(), 1);
   for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
@@ -451,11 +462,7 @@ private:
           auto none = [](double, double) { return 0.0; };
           Buffer r = zip(zip(a, b, none), c, none);
           auto read = [](const Buffer &x, const std::vector<int64_t> &ix) {
-            int64_t off = 0;
-            size_t skip = ix.size() - x.shape.size();
-            for (size_t d = 0; d < x.shape.size(); ++d)
-              off = off * x.shape[d] + (x.shape[d] == 1 ? 0 : ix[skip + d]);
-            return x.data[off];
+            return x.data[broadcastOffset(x.shape, ix)];
           };
           forEachIndex(
               r.shape, [&](const std::vector<int64_t> &ix, int64_t flat) {
@@ -503,10 +510,7 @@ private:
           r.data.assign(r.numel(), 0.0);
           forEachIndex(shape, [&](const std::vector<int64_t> &ix,
                                   int64_t flat) {
-            int64_t ioff = 0;
-            for (size_t d = 0; d < index.shape.size(); ++d)
-              ioff = ioff * index.shape[d] + (index.shape[d] == 1 ? 0 : ix[d]);
-            double k = index.data[ioff];
+            double k = index.data[broadcastOffset(index.shape, ix)];
             if (k < 0 || k >= x.shape[axis])
               fail("index " + std::to_string(static_cast<int64_t>(k)) +
                    " is outside dim " + std::to_string(axis) + " of size " +

@@ -3,7 +3,8 @@
 // `gptc build` links this with the generated kernels and a small generated
 // file holding the plan text and the kernel table (`gptc_plan_text`,
 // `gptc_kernel_entries`). Two modes: the trainer (Trainer.h) for people, and
-// the run contract of docs/Architecture.md for tests and benchmarks, like `gptc run
+// the run contract of docs/Architecture.md for tests and benchmarks, like `gptc
+// run
 // --interpret`: one safetensors file in, one out.
 //
 //===----------------------------------------------------------------------===//

@@ -5,7 +5,8 @@
 // parameter's gradient and the losses of 10 AdamW steps (lr 1e-3, weight
 // decay 0.1, clipping at 1.0), without dropout and with the config's dropout
 // drawing gptc's Philox masks. The compiled @loss_grad and @train_step, run
-// on the interpreter, must agree within 1e-8 (the error of docs/Architecture.md).
+// on the interpreter, must agree within 1e-8 (the error of
+// docs/Architecture.md).
 //
 //===----------------------------------------------------------------------===//
 

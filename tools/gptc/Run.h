@@ -29,7 +29,8 @@ ContractFunction contractFunction(mlir::ModuleOp module,
                                   const SafetensorsFile &in,
                                   const RunOptions &options);
 
-/// The run contract (docs/Architecture.md) on the reference interpreter: evaluates
+/// The run contract (docs/Architecture.md) on the reference interpreter:
+/// evaluates
 /// `@forward` for the logits; with `targets`, `@loss` for the loss; with
 /// `lr` too, one `@train_step` (dropout active), writing every result under
 /// its `gpt.output` name (loss, parameters, adam.m/v.*, grad.*).

@@ -54,7 +54,8 @@ std::string indexText(const std::vector<int64_t> &shape, int64_t flat) {
 }
 
 /// How far `got` is from `want`: the largest difference over the largest
-/// magnitude of `want`, infinite where exactly one is not finite.
+/// magnitude of `want`; where either is not finite, 0 if they are the same
+/// value (NaN included) and infinite otherwise.
 struct Difference {
   double error = 0;
   int64_t at = 0; ///< The element with the largest difference.
@@ -66,11 +67,11 @@ Difference compare(const std::vector<double> &got,
   double largest = 0, scale = 1e-6;
   for (size_t i = 0; i < want.size(); ++i) {
     double diff = std::fabs(got[i] - want[i]);
-    if (std::isnan(got[i]) != std::isnan(want[i]) ||
-        std::isinf(got[i]) != std::isinf(want[i]))
-      diff = std::numeric_limits<double>::infinity();
-    else if (!std::isfinite(want[i]))
-      diff = got[i] == want[i] ? 0 : std::numeric_limits<double>::infinity();
+    if (!std::isfinite(got[i]) || !std::isfinite(want[i])) {
+      bool same =
+          got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i]));
+      diff = same ? 0 : std::numeric_limits<double>::infinity();
+    }
     if (diff > largest) {
       largest = diff;
       d.at = static_cast<int64_t>(i);
@@ -147,7 +148,7 @@ private:
       if (!t || t->shape != results[j].shape)
         throw RuntimeError("call " + std::to_string(call) + " of @" + name +
                            " in the trace has no output " + std::to_string(j) +
-                           " of shape " + formatShape(results[j].shape) +
+                           " of shape " + gpt::formatShape(results[j].shape) +
                            ": it is not this model's trace");
       std::vector<double> got = t->toDoubles();
       Difference d = compare(got, results[j].data);
@@ -177,8 +178,9 @@ private:
                                         " (" + kernelText(op) + "),";
     std::string message =
         what + " differs from the interpreter: output " +
-        std::to_string(output) + " " + formatShape(want.shape) + " is off by " +
-        number(d.error) + " of its largest magnitude, over the tolerance " +
+        std::to_string(output) + " " + gpt::formatShape(want.shape) +
+        " is off by " + number(d.error) +
+        " of its largest magnitude, over the tolerance " +
         number(options.tolerance) + " (at " + indexText(want.shape, d.at) +
         ": compiled " + precise(got) + ", interpreted " +
         precise(want.data[d.at]) + ")";
@@ -189,11 +191,11 @@ private:
       for (Operation &inner : k.getBody().front().without_terminator()) {
         if (&inner == root || isa<tensor::EmptyOp>(inner))
           continue;
-        Diagnostic other = diagnosticAt(inner.getLoc(), "", sm);
         std::string scope = scopeOf(inner.getLoc());
-        diag.note(other.loc, inner.getName().getStringRef().str() +
-                                 (scope.empty() ? "" : " (in " + scope + ")") +
-                                 ", fused into this kernel");
+        diag.note(sourceLocation(inner.getLoc(), sm),
+                  inner.getName().getStringRef().str() +
+                      (scope.empty() ? "" : " (in " + scope + ")") +
+                      ", fused into this kernel");
       }
     printDiagnostic(err, diag);
   }
@@ -206,13 +208,6 @@ private:
 
   static constexpr int kMaxReports = 5;
   int reported = 0; ///< Diagnostics printed, over all functions.
-
-  static std::string formatShape(const std::vector<int64_t> &shape) {
-    std::string s = "[";
-    for (size_t d = 0; d < shape.size(); ++d)
-      s += (d ? ", " : "") + std::to_string(shape[d]);
-    return s + "]";
-  }
 
   const VerifyOptions &options;
   const SafetensorsFile &trace;

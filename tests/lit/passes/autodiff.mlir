@@ -48,3 +48,25 @@ func.func @loss(%w: tensor<4xf32> {gpt.param = "w"}) -> tensor<f32> {
   %1 = gpt.sum %0 {axis = 0 : i64, keepdim = false} : tensor<4xf32> -> tensor<f32>
   return %1 : tensor<f32>
 }
+
+// -----
+
+// Integers and masks carry no gradient: the mask of a comparison and its
+// cast back to f32 are not active, so they need no gradient rule and only
+// the product's gradient reaches w (negative: before, the cast failed with
+// "has no gradient rule").
+// CHECK-LABEL: func.func @loss_grad
+// CHECK-SAME: tensor<4xf32> {gpt.output = "grad.w"}
+// CHECK-NOT: gpt.cast {{.*}} -> tensor<4xi1>
+// CHECK: return
+// FROZEN-LABEL: func.func @loss_grad
+// FROZEN-SAME: tensor<4xf32> {gpt.output = "grad.w"}
+func.func @loss(%x: tensor<4xf32> {gpt.input = "x"}, %w: tensor<4xf32> {gpt.param = "w"}) -> tensor<f32> {
+  %0 = gpt.mul %x, %w : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  %c = gpt.constant 0.0 : tensor<f32>
+  %m = gpt.gt %0, %c : tensor<4xf32>, tensor<f32> -> tensor<4xi1>
+  %f = gpt.cast %m : tensor<4xi1> -> tensor<4xf32>
+  %1 = gpt.mul %0, %f : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  %s = gpt.sum %1 {axis = 0 : i64, keepdim = false} : tensor<4xf32> -> tensor<f32>
+  return %s : tensor<f32>
+}

@@ -9,13 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "gptc/Frontend/Diagnostics.h"
-#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/Runtime/Checkpoint.h"
-#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Executor.h"
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Trainer.h"
+#include "gptc/Support/Diagnostics.h"
+#include "gptc/Support/Error.h"
+#include "gptc/Support/TrainConfig.h"
 
 #include "HalideRuntime.h"
 

@@ -1,7 +1,7 @@
 //===- Executor.cpp - Running a compiled model's host program -------------===//
 
 #include "gptc/Runtime/Executor.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include "HalideRuntime.h"
 

@@ -1,7 +1,7 @@
 //===- Plan.cpp - Parsing the host program and planning its arena ---------===//
 
 #include "gptc/Runtime/Plan.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <algorithm>
 #include <sstream>

@@ -16,9 +16,9 @@
 #include "gptc/Runtime/Trainer.h"
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/DataLoader.h"
-#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Error.h"
 
 #include <algorithm>
 #include <chrono>

@@ -14,7 +14,7 @@
 #include "AttentionKernel.h"
 #include "CxxKernel.h"
 
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cstdio>
 

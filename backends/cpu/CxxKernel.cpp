@@ -3,7 +3,7 @@
 #include "CxxKernel.h"
 
 #include "gptc/Backends/KernelCache.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cmath>
 #include <cstdio>
@@ -97,7 +97,7 @@ void compileCxxKernel(const std::string &name, const std::string &source,
                                   "-fno-exceptions"};
   for (const std::string &f : isaFlags(target))
     cmd.push_back(f);
-  for (const char *dir : {GPTC_CPU_BACKEND_DIR, GPTC_INCLUDE_DIR,
+  for (const char *dir : {GPTC_CPU_KERNELS_DIR, GPTC_INCLUDE_DIR,
                           GPTC_HALIDE_RUNTIME_INCLUDE_DIR})
     cmd.push_back(std::string("-I") + dir);
   cmd.insert(cmd.end(), {"-c", file.string(), "-o", object});

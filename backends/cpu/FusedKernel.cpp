@@ -23,8 +23,8 @@
 #include "FastMath.h"
 
 #include "gptc/IR/OpInfo.h"
-#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Philox.h"
+#include "gptc/Support/Error.h"
 
 #include <algorithm>
 #include <cmath>

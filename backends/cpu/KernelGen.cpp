@@ -18,7 +18,7 @@
 #include "MatmulKernel.h"
 
 #include "gptc/Backends/KernelDesc.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include "Halide.h"
 

@@ -29,7 +29,7 @@
 #include "CxxKernel.h"
 #include "FastMath.h"
 
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cmath>
 

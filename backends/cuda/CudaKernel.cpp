@@ -18,7 +18,7 @@
 #include "CxxKernel.h"
 
 #include "gptc/Backends/KernelCache.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -175,7 +175,7 @@ void compileCudaKernel(const KernelDesc &desc, const std::string &prefix) {
                                      "-std=c++17",
                                      "-O3",
                                      "--expt-relaxed-constexpr",
-                                     std::string("-I") + GPTC_CUDA_BACKEND_DIR,
+                                     std::string("-I") + GPTC_CUDA_KERNELS_DIR,
                                      std::string("-I") + GPTC_INCLUDE_DIR,
                                      std::string("-I") +
                                          GPTC_HALIDE_RUNTIME_INCLUDE_DIR};

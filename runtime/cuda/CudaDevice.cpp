@@ -16,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Device.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeCuda.h"

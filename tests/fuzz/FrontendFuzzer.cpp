@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
+#include "gptc/Support/Config.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 //===- CudaAttentionTest.cpp - The CUDA attention kernels, emulated -------===//
 //
-// backends/cuda/Attention.cuh run on the CPU (CudaEmulation.h: a thread
+// backends/cuda/kernels/Attention.cuh run on the CPU (CudaEmulation.h: a thread
 // per CUDA thread, barriers, blocks in turn) against the double-precision
 // reference the CPU kernels are tested with: forward, both backward
 // kernels, causal and not, with and without dropout (the same Philox masks);

@@ -1,6 +1,6 @@
 //===- FlashAttentionTest.cpp - The CPU flash-attention kernels -----------===//
 //
-// Checks backends/cpu/FlashAttention.h against a naive double-precision
+// Checks backends/cpu/kernels/FlashAttention.h against a naive double-precision
 // attention (the interpreter's formulas, AttentionReference.h), with and
 // without causal masking and dropout, and checks that results do not
 // depend on threading.

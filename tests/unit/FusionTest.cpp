@@ -6,10 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/Frontend/Sema.h"
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/Interpreter.h"
-#include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"

@@ -3,8 +3,8 @@
 #ifndef GPTC_TESTS_GOLDENMODEL_H
 #define GPTC_TESTS_GOLDENMODEL_H
 
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/Frontend/Sema.h"
-#include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/IR/Interpreter.h"
-#include "gptc/IR/MLIRGen.h"
 #include "gptc/IR/OpInfo.h"
 #include "gptc/Passes/Passes.h"
 

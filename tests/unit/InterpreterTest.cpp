@@ -10,8 +10,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/IR/Interpreter.h"
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/Frontend/Sema.h"
-#include "gptc/IR/MLIRGen.h"
 
 #include "gptc/Runtime/Philox.h"
 

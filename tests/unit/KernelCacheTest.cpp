@@ -2,7 +2,7 @@
 //-------===//
 
 #include "gptc/Backends/KernelCache.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 //===- PlanTest.cpp - The host plan's parser and arena planner ------------===//
 
 #include "gptc/Runtime/Plan.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <gtest/gtest.h>
 

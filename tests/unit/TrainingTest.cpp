@@ -10,9 +10,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/Frontend/Sema.h"
 #include "gptc/IR/Interpreter.h"
-#include "gptc/IR/MLIRGen.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"

@@ -1,11 +1,13 @@
 //===- gptc-opt.cpp - mlir-opt for gptc's dialects and passes -------------===//
 //
 // Runs any registered pass on a .mlir file, one at a time, as mlir-opt does;
-// the lit tests of every gptc pass drive it. Registers only the dialects gptc
-// uses, to keep its build and start-up small.
+// the lit tests of every gptc pass drive it, and of the host lowering
+// (gpt-lower-to-host-program, which prints kernel descriptions and plan).
+// Registers only the dialects gptc uses, to keep its build and start-up small.
 //
 //===----------------------------------------------------------------------===//
 
+#include "gptc/Backends/HostProgram.h"
 #include "gptc/IR/GptDialect.h"
 #include "gptc/Passes/Passes.h"
 
@@ -19,6 +21,7 @@
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   gptc::registerGptPasses();
+  gptc::registerLowerToHostProgramPass();
   mlir::DialectRegistry registry;
   registry.insert<gptc::gpt::GptDialect, mlir::arith::ArithDialect,
                   mlir::func::FuncDialect, mlir::tensor::TensorDialect>();

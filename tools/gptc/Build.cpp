@@ -1,7 +1,7 @@
 //===- Build.cpp - `gptc build`: native executables -----------------------===//
 //
 //  1. The fused module is lowered to kernel descriptions and a plan
-//     (backends/cpu/HostProgram.cpp).
+//     (backends/lowering/HostProgram.cpp).
 //  2. The kernels come from the cache or from gptc-kernelgen subprocesses,
 //     in parallel, each compiled without a Halide runtime; one standalone
 //     runtime is shared.
@@ -17,7 +17,7 @@
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/IR/SourceLoc.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <chrono>
 #include <cstring>
@@ -132,8 +132,8 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     cmd.push_back(k.object);
   cmd.push_back(runtime);
   for (const std::string &lib :
-       {std::string(GPTC_EXECUTABLE_LIB), std::string(GPTC_FRONTEND_LIB),
-        std::string(GPTC_OPINFO_LIB), std::string(GPTC_RUNTIME_LIB)})
+       {std::string(GPTC_EXECUTABLE_LIB), std::string(GPTC_RUNTIME_LIB),
+        std::string(GPTC_SUPPORT_LIB)})
     cmd.push_back(lib);
   for (const char *f : {"-lyaml-cpp", "-lpthread", "-ldl", "-lm"})
     cmd.push_back(f);
@@ -210,11 +210,7 @@ std::string describeKernels(mlir::ModuleOp module, const std::string &task) {
   for (const std::string &e : buildEntries(task))
     if (module.lookupSymbol(e))
       entries.push_back(e);
-  HostProgram program = lowerToHostProgram(module, entries);
-  std::string s;
-  for (const KernelDesc &k : program.kernels)
-    s += k.serialize() + "\n";
-  return s + program.plan.serialize();
+  return lowerToHostProgram(module, entries).serialize();
 }
 
 std::string temporaryExecutable() {

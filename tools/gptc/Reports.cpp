@@ -4,8 +4,8 @@
 
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/Passes/Passes.h"
-#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Plan.h"
+#include "gptc/Support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"

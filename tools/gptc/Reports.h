@@ -11,8 +11,8 @@
 #define GPTC_TOOLS_REPORTS_H
 
 #include "gptc/Frontend/Sema.h"
-#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/IR/CostModel.h"
+#include "gptc/Support/TrainConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
 

@@ -14,7 +14,7 @@
 
 #include "Run.h"
 
-#include "gptc/Frontend/Diagnostics.h"
+#include "gptc/Support/Diagnostics.h"
 
 #include <ostream>
 

@@ -12,15 +12,15 @@
 #include "Run.h"
 #include "Verify.h"
 
-#include "gptc/Frontend/Config.h"
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/Frontend/Parser.h"
 #include "gptc/Frontend/Sema.h"
-#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/IR/DotExport.h"
-#include "gptc/IR/MLIRGen.h"
 #include "gptc/IR/SourceLoc.h"
 #include "gptc/Passes/Passes.h"
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Config.h"
+#include "gptc/Support/TrainConfig.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"

@@ -28,6 +28,10 @@ struct HostProgram {
   std::vector<KernelDesc> kernels; ///< Distinct kernels, in first-use order.
   /// Where each kernel first occurs (for errors of the kernel generator).
   std::vector<mlir::Location> origins;
+
+  /// The kernel descriptions, then the plan: what `gptc emit
+  /// --stage=kernels` and the gpt-lower-to-host-program pass print.
+  std::string serialize() const;
 };
 
 /// Lowers the functions `entries` of a module that went through
@@ -35,6 +39,11 @@ struct HostProgram {
 /// backend cannot run yet.
 HostProgram lowerToHostProgram(mlir::ModuleOp module,
                                const std::vector<std::string> &entries);
+
+/// Registers gpt-lower-to-host-program, the lowering as a pass for gptc-opt:
+/// it prints HostProgram::serialize() of the module's public functions (or
+/// of `entries=...`) and reports failures as errors at the op.
+void registerLowerToHostProgramPass();
 
 } // namespace gptc
 

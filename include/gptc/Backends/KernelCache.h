@@ -14,7 +14,7 @@
 
 #include "gptc/Backends/KernelDesc.h"
 
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <string>
 #include <vector>

@@ -11,7 +11,7 @@
 #ifndef GPTC_FRONTEND_AST_H
 #define GPTC_FRONTEND_AST_H
 
-#include "gptc/Frontend/Diagnostics.h"
+#include "gptc/Support/Diagnostics.h"
 
 #include <memory>
 #include <optional>

@@ -19,8 +19,8 @@
 #define GPTC_FRONTEND_SEMA_H
 
 #include "gptc/Frontend/AST.h"
-#include "gptc/Frontend/Config.h"
 #include "gptc/Frontend/Shape.h"
+#include "gptc/Support/Config.h"
 
 #include <map>
 #include <memory>

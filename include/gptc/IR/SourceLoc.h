@@ -14,8 +14,8 @@
 #ifndef GPTC_IR_SOURCELOC_H
 #define GPTC_IR_SOURCELOC_H
 
-#include "gptc/Frontend/Diagnostics.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Diagnostics.h"
+#include "gptc/Support/Error.h"
 
 #include "mlir/IR/Location.h"
 

@@ -3,8 +3,8 @@
 #ifndef GPTC_PASSES_PASSES_H
 #define GPTC_PASSES_PASSES_H
 
-#include "gptc/Frontend/TrainConfig.h"
 #include "gptc/IR/GptOps.h"
+#include "gptc/Support/TrainConfig.h"
 
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"

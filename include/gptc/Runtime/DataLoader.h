@@ -19,7 +19,7 @@
 #ifndef GPTC_RUNTIME_DATALOADER_H
 #define GPTC_RUNTIME_DATALOADER_H
 
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cstdint>
 #include <string>

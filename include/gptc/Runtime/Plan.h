@@ -1,6 +1,6 @@
 //===- Plan.h - The host program of a compiled model ------------*- C++ -*-===//
 //
-// What the compiler (backends/cpu/HostProgram.cpp) tells the executable:
+// What the compiler (backends/lowering/HostProgram.cpp) tells the executable:
 // the kernels, and per function the values (inputs, parameters, temporary
 // buffers, views), the kernel calls in order and the outputs, with sizes as
 // monomials of the symbolic dims. A text, one record per line:

@@ -13,7 +13,7 @@
 #ifndef GPTC_RUNTIME_SAFETENSORS_H
 #define GPTC_RUNTIME_SAFETENSORS_H
 
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cstdint>
 #include <map>

@@ -12,7 +12,7 @@
 #ifndef GPTC_RUNTIME_TOKENIZER_H
 #define GPTC_RUNTIME_TOKENIZER_H
 
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cstdint>
 #include <memory>

@@ -1,7 +1,7 @@
 //===- KernelDesc.cpp - Serialized descriptions of generated kernels ------===//
 
 #include "gptc/Backends/KernelDesc.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <cstdio>
 #include <sstream>

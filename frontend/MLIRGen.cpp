@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "gptc/IR/MLIRGen.h"
+#include "gptc/Frontend/MLIRGen.h"
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/SourceLoc.h"
 

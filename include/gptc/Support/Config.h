@@ -8,10 +8,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef GPTC_FRONTEND_CONFIG_H
-#define GPTC_FRONTEND_CONFIG_H
+#ifndef GPTC_SUPPORT_CONFIG_H
+#define GPTC_SUPPORT_CONFIG_H
 
-#include "gptc/Frontend/Diagnostics.h"
+#include "gptc/Support/Diagnostics.h"
 
 #include <string>
 #include <vector>
@@ -46,4 +46,4 @@ void addOverride(SourceManager &sm, ConfigFile &cfg, const std::string &text);
 
 } // namespace gptc
 
-#endif // GPTC_FRONTEND_CONFIG_H
+#endif // GPTC_SUPPORT_CONFIG_H

@@ -26,13 +26,14 @@
 #include "gptc/IR/Dim.h"
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/SourceLoc.h"
-#include "gptc/Runtime/Error.h"
 #include "gptc/Runtime/Plan.h"
+#include "gptc/Support/Error.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Pass/Pass.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -778,6 +779,62 @@ HostProgram lowerToHostProgram(ModuleOp module,
   p.kernels = std::move(lowering.kernels);
   p.origins = std::move(lowering.origins);
   return p;
+}
+
+std::string HostProgram::serialize() const {
+  std::string s;
+  for (const KernelDesc &k : kernels)
+    s += k.serialize() + "\n";
+  return s + plan.serialize();
+}
+
+namespace {
+
+/// gptc-opt's view of the lowering: prints what `gptc emit --stage=kernels`
+/// prints and leaves the module as it was, so FileCheck tests can drive the
+/// lowering on hand-written fused IR.
+struct LowerToHostProgramPass
+    : PassWrapper<LowerToHostProgramPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToHostProgramPass)
+
+  LowerToHostProgramPass() = default;
+  LowerToHostProgramPass(const LowerToHostProgramPass &other)
+      : PassWrapper(other) {}
+
+  StringRef getArgument() const final { return "gpt-lower-to-host-program"; }
+  StringRef getDescription() const final {
+    return "Lower fused functions to kernel descriptions and a plan, and "
+           "print them";
+  }
+
+  void runOnOperation() final {
+    ModuleOp module = getOperation();
+    std::vector<std::string> names(entries.begin(), entries.end());
+    if (names.empty())
+      for (auto func : module.getOps<func::FuncOp>())
+        if (func.isPublic())
+          names.push_back(func.getName().str());
+    try {
+      llvm::outs() << lowerToHostProgram(module, names).serialize();
+    } catch (const LocatedError &e) {
+      emitError(e.loc) << e.message;
+      signalPassFailure();
+    } catch (const RuntimeError &e) {
+      module.emitError() << e.what();
+      signalPassFailure();
+    }
+  }
+
+  ListOption<std::string> entries{
+      *this, "entries",
+      llvm::cl::desc("Functions to lower, in order (default: every public "
+                     "function)")};
+};
+
+} // namespace
+
+void registerLowerToHostProgramPass() {
+  PassRegistration<LowerToHostProgramPass>();
 }
 
 } // namespace gptc

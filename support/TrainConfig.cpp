@@ -1,6 +1,6 @@
 //===- TrainConfig.cpp - Training configs (models/train/*.yaml) -----------===//
 
-#include "gptc/Frontend/TrainConfig.h"
+#include "gptc/Support/TrainConfig.h"
 #include "gptc/Support/Glob.h"
 
 #include <cmath>

@@ -1,8 +1,8 @@
 //===- MLIRGen.h - Lowering an elaborated model to the gpt dialect -*- C++
 //-*-===//
 
-#ifndef GPTC_IR_MLIRGEN_H
-#define GPTC_IR_MLIRGEN_H
+#ifndef GPTC_FRONTEND_MLIRGEN_H
+#define GPTC_FRONTEND_MLIRGEN_H
 
 #include "gptc/Frontend/Sema.h"
 
@@ -24,4 +24,4 @@ void loadGptDialects(mlir::MLIRContext &context);
 
 } // namespace gptc
 
-#endif // GPTC_IR_MLIRGEN_H
+#endif // GPTC_FRONTEND_MLIRGEN_H

@@ -1,7 +1,7 @@
 //===- Error.h - Errors in run-time input -----------------------*- C++ -*-===//
 
-#ifndef GPTC_RUNTIME_ERROR_H
-#define GPTC_RUNTIME_ERROR_H
+#ifndef GPTC_SUPPORT_ERROR_H
+#define GPTC_SUPPORT_ERROR_H
 
 #include <stdexcept>
 
@@ -16,4 +16,4 @@ public:
 
 } // namespace gptc
 
-#endif // GPTC_RUNTIME_ERROR_H
+#endif // GPTC_SUPPORT_ERROR_H

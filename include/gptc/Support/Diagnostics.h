@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef GPTC_FRONTEND_DIAGNOSTICS_H
-#define GPTC_FRONTEND_DIAGNOSTICS_H
+#ifndef GPTC_SUPPORT_DIAGNOSTICS_H
+#define GPTC_SUPPORT_DIAGNOSTICS_H
 
 #include "gptc/Support/Utf8.h"
 
@@ -96,4 +96,4 @@ void printDiagnostic(std::ostream &os, const Diagnostic &diag);
 
 } // namespace gptc
 
-#endif // GPTC_FRONTEND_DIAGNOSTICS_H
+#endif // GPTC_SUPPORT_DIAGNOSTICS_H

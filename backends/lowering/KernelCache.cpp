@@ -1,7 +1,7 @@
 //===- KernelCache.cpp - Generating kernels once, in parallel -------------===//
 
 #include "gptc/Backends/KernelCache.h"
-#include "gptc/Runtime/Error.h"
+#include "gptc/Support/Error.h"
 
 #include <atomic>
 #include <cctype>

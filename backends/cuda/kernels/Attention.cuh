@@ -1,6 +1,6 @@
 //===- Attention.cuh - Attention and KV-cache kernels for CUDA --*- CUDA -*-===//
 //
-// The CUDA counterparts of backends/cpu/FlashAttention.h and
+// The CUDA counterparts of backends/cpu/kernels/FlashAttention.h and
 // CachedAttention.h, with the same contracts (layouts [batch, rows, D]
 // row-major fp32, lse per query row, dropout masks from runtime/Philox.h
 // with flat index (b * T + i) * S + j, so every backend drops the same

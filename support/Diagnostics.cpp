@@ -1,6 +1,6 @@
 //===- Diagnostics.cpp - Source files, locations and error reports --------===//
 
-#include "gptc/Frontend/Diagnostics.h"
+#include "gptc/Support/Diagnostics.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,6 +1,6 @@
 //===- Config.cpp - Model configuration files (YAML) ----------------------===//
 
-#include "gptc/Frontend/Config.h"
+#include "gptc/Support/Config.h"
 
 #include <yaml-cpp/yaml.h>
 

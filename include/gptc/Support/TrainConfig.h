@@ -9,10 +9,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef GPTC_FRONTEND_TRAINCONFIG_H
-#define GPTC_FRONTEND_TRAINCONFIG_H
+#ifndef GPTC_SUPPORT_TRAINCONFIG_H
+#define GPTC_SUPPORT_TRAINCONFIG_H
 
-#include "gptc/Frontend/Config.h"
+#include "gptc/Support/Config.h"
 
 #include <optional>
 #include <string>
@@ -62,4 +62,4 @@ void checkParameterPatterns(const TrainConfig &config,
 
 } // namespace gptc
 
-#endif // GPTC_FRONTEND_TRAINCONFIG_H
+#endif // GPTC_SUPPORT_TRAINCONFIG_H

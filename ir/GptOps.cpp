@@ -1,10 +1,11 @@
 //===- GptOps.cpp - Shape rules, folders and the dialect ------------------===//
 //
 // Each op's shape rule is the MLIR-free function of ShapeRules.h that the
-// front end calls too; inferResultShape adapts it to the IR's static sizes
-// and `?` (the unknown dim, compatible with anything: the front end has
-// checked the symbolic relations, the run time checks the actual sizes). It
-// doubles as the op's verifier through verifyInferredShape.
+// front end calls too; shapeRule feeds it the operands' dims from a DimEnv:
+// the IR's static sizes and `?` (StaticDims: the unknown dim, compatible
+// with anything; the front end has checked the symbolic relations, the run
+// time checks the actual sizes) for type inference and the verifier, or the
+// entry's symbolic dims (SymbolicShapes.h) for the lowering.
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,34 +72,39 @@ static bool sizesFit(int64_t a, int64_t b) {
   return a == b || a == kDyn || b == kDyn;
 }
 
-/// The IR's shape as the shape rules see it: `?` is the unknown dim.
-static shapes::Shape dimsOf(Value v) {
+shapes::Shape StaticDims::shape(Value v) const {
   return shapes::fromSizes(shapeOf(v), kDyn);
 }
-static Dim dimOf(Value index) {
-  int64_t n = staticSize(index);
+
+Dim StaticDims::index(Value v) const {
+  int64_t n = staticSize(v);
   return n == kDyn ? Dim::unknown() : Dim(n);
 }
+
 /// Starts or ends from static values and size operands (kDyn: the next
-/// operand, a constant or unknown).
-static shapes::Shape boundsOf(ArrayRef<int64_t> bounds, ValueRange dynamic) {
+/// operand, as `env` sees it).
+static shapes::Shape boundsOf(const DimEnv &env, ArrayRef<int64_t> bounds,
+                              ValueRange dynamic) {
   shapes::Shape dims;
   size_t k = 0;
   for (int64_t b : bounds)
     dims.push_back(b != kDyn            ? Dim(b)
-                   : k < dynamic.size() ? dimOf(dynamic[k++])
+                   : k < dynamic.size() ? env.index(dynamic[k++])
                                         : Dim::unknown());
   return dims;
 }
 
-/// The rule's result as static sizes, or its error on `op`.
-static LogicalResult apply(Operation *op, const shapes::Result &r,
-                           SmallVectorImpl<int64_t> &shape) {
-  if (r.failed())
-    return op->emitOpError(r.error);
-  shape.clear();
-  for (const Dim &d : r.shape)
-    shape.push_back(d.isConstant() ? d.coeff : kDyn);
+LogicalResult
+gptc::gpt::inferStaticShapes(Operation *op,
+                             SmallVectorImpl<SmallVector<int64_t>> &shapes) {
+  for (const shapes::Result &r :
+       cast<ShapeInference>(op).shapeRules(StaticDims())) {
+    if (r.failed())
+      return op->emitOpError(r.error);
+    SmallVector<int64_t> &shape = shapes.emplace_back();
+    for (const Dim &d : r.shape)
+      shape.push_back(d.isConstant() ? d.coeff : kDyn);
+  }
   return success();
 }
 
@@ -124,9 +130,8 @@ LogicalResult gptc::gpt::verifyInferredShape(Operation *op) {
 //===----------------------------------------------------------------------===//
 
 #define SAME_AS_INPUT(Op)                                                      \
-  LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
-    shape.assign(shapeOf(getInput()).begin(), shapeOf(getInput()).end());      \
-    return success();                                                          \
+  shapes::Result Op::shapeRule(const DimEnv &env) {                            \
+    return shapes::Result::ok(env.shape(getInput()));                          \
   }
 SAME_AS_INPUT(NegOp)
 SAME_AS_INPUT(ExpOp)
@@ -146,9 +151,8 @@ SAME_AS_INPUT(StepOp)
 #undef SAME_AS_INPUT
 
 #define BROADCASTING(Op)                                                       \
-  LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
-    return apply(*this, shapes::broadcast(dimsOf(getLhs()), dimsOf(getRhs())), \
-                 shape);                                                       \
+  shapes::Result Op::shapeRule(const DimEnv &env) {                            \
+    return shapes::broadcast(env.shape(getLhs()), env.shape(getRhs()));        \
   }
 BROADCASTING(AddOp)
 BROADCASTING(SubOp)
@@ -180,109 +184,95 @@ LogicalResult GeOp::verify() { return verifyCompare(*this); }
 LogicalResult EqOp::verify() { return verifyCompare(*this); }
 LogicalResult NeOp::verify() { return verifyCompare(*this); }
 
-LogicalResult WhereOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::where(dimsOf(getCond()), dimsOf(getA()), dimsOf(getB())),
-               shape);
+shapes::Result WhereOp::shapeRule(const DimEnv &env) {
+  return shapes::where(env.shape(getCond()), env.shape(getA()),
+                       env.shape(getB()));
 }
 
-LogicalResult CastOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  shape.assign(shapeOf(getInput()).begin(), shapeOf(getInput()).end());
-  return success();
+shapes::Result CastOp::shapeRule(const DimEnv &env) {
+  return shapes::Result::ok(env.shape(getInput()));
 }
 
-LogicalResult FullOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result FullOp::shapeRule(const DimEnv &env) {
   ArrayRef<int64_t> target = getStaticShape();
   if (llvm::count(target, kDyn) !=
       static_cast<int64_t>(getDynamicShape().size()))
-    return emitOpError("dynamic dims do not match the size operands");
-  return apply(*this, shapes::full(boundsOf(target, getDynamicShape())), shape);
+    return shapes::Result::fail("dynamic dims do not match the size operands");
+  return shapes::full(boundsOf(env, target, getDynamicShape()));
 }
 
-LogicalResult ConstantOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  shape.clear();
-  return success();
+shapes::Result ConstantOp::shapeRule(const DimEnv &env) {
+  return shapes::Result::ok({});
 }
 
 #define ALONG_AXIS(Op)                                                         \
-  LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
-    return apply(*this, shapes::alongAxis(dimsOf(getInput()), getAxis()),      \
-                 shape);                                                       \
+  shapes::Result Op::shapeRule(const DimEnv &env) {                            \
+    return shapes::alongAxis(env.shape(getInput()), getAxis());                \
   }
 ALONG_AXIS(SoftmaxOp)
 ALONG_AXIS(LogSoftmaxOp)
 ALONG_AXIS(ArgmaxMaskOp)
 #undef ALONG_AXIS
 
-LogicalResult MatmulOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this, shapes::matmul(dimsOf(getLhs()), dimsOf(getRhs())),
-               shape);
+shapes::Result MatmulOp::shapeRule(const DimEnv &env) {
+  return shapes::matmul(env.shape(getLhs()), env.shape(getRhs()));
 }
 
-LogicalResult TransposeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result TransposeOp::shapeRule(const DimEnv &env) {
   std::vector<int64_t> perm(getPerm().begin(), getPerm().end());
-  return apply(*this, shapes::transpose(dimsOf(getInput()), perm), shape);
+  return shapes::transpose(env.shape(getInput()), perm);
 }
 
-LogicalResult ReshapeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result ReshapeOp::shapeRule(const DimEnv &env) {
   ArrayRef<int64_t> target = getStaticShape();
   int64_t dynamic = llvm::count(target, kDyn);
   if (dynamic != static_cast<int64_t>(getDynamicShape().size()))
-    return emitOpError("has ") << dynamic << " dynamic dims but "
-                               << getDynamicShape().size() << " size operands";
-  return apply(
-      *this,
-      shapes::reshape(dimsOf(getInput()), boundsOf(target, getDynamicShape())),
-      shape);
+    return shapes::Result::fail(
+        "has " + std::to_string(dynamic) + " dynamic dims but " +
+        std::to_string(getDynamicShape().size()) + " size operands");
+  return shapes::reshape(env.shape(getInput()),
+                         boundsOf(env, target, getDynamicShape()));
 }
 
-LogicalResult ConcatOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result ConcatOp::shapeRule(const DimEnv &env) {
   std::vector<shapes::Shape> inputs;
   for (Value v : getInputs())
-    inputs.push_back(dimsOf(v));
-  return apply(*this, shapes::concat(inputs, getAxis()), shape);
+    inputs.push_back(env.shape(v));
+  return shapes::concat(inputs, getAxis());
 }
 
-LogicalResult GatherOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(
-      *this, shapes::gather(dimsOf(getInput()), dimsOf(getIndex()), getAxis()),
-      shape);
+shapes::Result GatherOp::shapeRule(const DimEnv &env) {
+  return shapes::gather(env.shape(getInput()), env.shape(getIndex()),
+                        getAxis());
 }
 
-LogicalResult GatherGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::gatherGrad(dimsOf(getGrad()), dimsOf(getIndex()),
-                                  dimsOf(getLike()), getAxis()),
-               shape);
+shapes::Result GatherGradOp::shapeRule(const DimEnv &env) {
+  return shapes::gatherGrad(env.shape(getGrad()), env.shape(getIndex()),
+                            env.shape(getLike()), getAxis());
 }
 
-LogicalResult SplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(
-      *this,
-      shapes::split(dimsOf(getInput()), getAxis(), getParts(), getIndex()),
-      shape);
+shapes::Result SplitOp::shapeRule(const DimEnv &env) {
+  return shapes::split(env.shape(getInput()), getAxis(), getParts(),
+                       getIndex());
 }
 
-LogicalResult SliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result SliceOp::shapeRule(const DimEnv &env) {
   if (llvm::count(getStaticStarts(), kDyn) !=
           static_cast<int64_t>(getDynamicStarts().size()) ||
       llvm::count(getStaticEnds(), kDyn) !=
           static_cast<int64_t>(getDynamicEnds().size()))
-    return emitOpError("dynamic bounds do not match the size operands");
+    return shapes::Result::fail(
+        "dynamic bounds do not match the size operands");
   std::vector<int64_t> squeeze(getSqueeze().begin(), getSqueeze().end());
-  return apply(*this,
-               shapes::slice(dimsOf(getInput()),
-                             boundsOf(getStaticStarts(), getDynamicStarts()),
-                             boundsOf(getStaticEnds(), getDynamicEnds()),
-                             squeeze),
-               shape);
+  return shapes::slice(env.shape(getInput()),
+                       boundsOf(env, getStaticStarts(), getDynamicStarts()),
+                       boundsOf(env, getStaticEnds(), getDynamicEnds()),
+                       squeeze);
 }
 
 #define REDUCTION(Op)                                                          \
-  LogicalResult Op::inferResultShape(SmallVectorImpl<int64_t> &shape) {        \
-    return apply(*this,                                                        \
-                 shapes::reduce(dimsOf(getInput()), getAxis(), getKeepdim()),  \
-                 shape);                                                       \
+  shapes::Result Op::shapeRule(const DimEnv &env) {                            \
+    return shapes::reduce(env.shape(getInput()), getAxis(), getKeepdim());     \
   }
 REDUCTION(SumOp)
 REDUCTION(MeanOp)
@@ -290,143 +280,108 @@ REDUCTION(MaxOp)
 REDUCTION(VarOp)
 #undef REDUCTION
 
-LogicalResult LayerNormOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::layerNorm(dimsOf(getInput()), dimsOf(getScale()),
-                                 dimsOf(getShift())),
-               shape);
+shapes::Result LayerNormOp::shapeRule(const DimEnv &env) {
+  return shapes::layerNorm(env.shape(getInput()), env.shape(getScale()),
+                           env.shape(getShift()));
 }
 
-LogicalResult CausalMaskOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this, shapes::causalMask(dimOf(getSize())), shape);
+shapes::Result CausalMaskOp::shapeRule(const DimEnv &env) {
+  return shapes::causalMask(env.index(getSize()));
 }
 
-LogicalResult MaskedFillOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this, shapes::maskedFill(dimsOf(getInput()), dimsOf(getMask())),
-               shape);
+shapes::Result MaskedFillOp::shapeRule(const DimEnv &env) {
+  return shapes::maskedFill(env.shape(getInput()), env.shape(getMask()));
 }
 
-LogicalResult ArangeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this, shapes::arange(dimOf(getSize())), shape);
+shapes::Result ArangeOp::shapeRule(const DimEnv &env) {
+  return shapes::arange(env.index(getSize()));
 }
 
-LogicalResult EmbeddingOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this, shapes::embedding(dimsOf(getIds()), dimsOf(getTable())),
-               shape);
+shapes::Result EmbeddingOp::shapeRule(const DimEnv &env) {
+  return shapes::embedding(env.shape(getIds()), env.shape(getTable()));
 }
 
-LogicalResult
-CrossEntropyOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::crossEntropy(dimsOf(getLogits()), dimsOf(getTargets())),
-               shape);
+shapes::Result CrossEntropyOp::shapeRule(const DimEnv &env) {
+  return shapes::crossEntropy(env.shape(getLogits()), env.shape(getTargets()));
 }
 
-LogicalResult
-CrossEntropyGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(
-      *this,
-      shapes::crossEntropyGrad(dimsOf(getLogits()), dimsOf(getTargets())),
-      shape);
+shapes::Result CrossEntropyGradOp::shapeRule(const DimEnv &env) {
+  return shapes::crossEntropyGrad(env.shape(getLogits()),
+                                  env.shape(getTargets()));
 }
 
-LogicalResult UnbroadcastOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(
-      *this, shapes::unbroadcast(dimsOf(getInput()), dimsOf(getLike())), shape);
+shapes::Result UnbroadcastOp::shapeRule(const DimEnv &env) {
+  return shapes::unbroadcast(env.shape(getInput()), env.shape(getLike()));
 }
 
-LogicalResult
-BroadcastLikeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::broadcastLike(dimsOf(getInput()), dimsOf(getLike())),
-               shape);
+shapes::Result BroadcastLikeOp::shapeRule(const DimEnv &env) {
+  return shapes::broadcastLike(env.shape(getInput()), env.shape(getLike()));
 }
 
-LogicalResult UnsqueezeOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this, shapes::unsqueeze(dimsOf(getInput()), getAxis()), shape);
+shapes::Result UnsqueezeOp::shapeRule(const DimEnv &env) {
+  return shapes::unsqueeze(env.shape(getInput()), getAxis());
 }
 
-LogicalResult
-EmbeddingGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::embeddingGrad(dimsOf(getIds()), dimsOf(getTable()),
-                                     dimsOf(getGrad())),
-               shape);
+shapes::Result EmbeddingGradOp::shapeRule(const DimEnv &env) {
+  return shapes::embeddingGrad(env.shape(getIds()), env.shape(getTable()),
+                               env.shape(getGrad()));
 }
 
-LogicalResult UnsplitOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result UnsplitOp::shapeRule(const DimEnv &env) {
   // The index attribute reads back unsigned: a negative one is huge.
-  return apply(*this,
-               shapes::unsplit(dimsOf(getInput()), dimsOf(getLike()), getAxis(),
-                               getParts(), static_cast<int64_t>(getIndex())),
-               shape);
+  return shapes::unsplit(env.shape(getInput()), env.shape(getLike()), getAxis(),
+                         getParts(), static_cast<int64_t>(getIndex()));
 }
 
-LogicalResult UnsliceOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::unslice(dimsOf(getLike()), getStaticStarts().size(),
-                               getStaticEnds().size()),
-               shape);
+shapes::Result UnsliceOp::shapeRule(const DimEnv &env) {
+  return shapes::unslice(env.shape(getLike()), getStaticStarts().size(),
+                         getStaticEnds().size());
 }
 
-LogicalResult AttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::attention(dimsOf(getQ()), dimsOf(getK()), dimsOf(getV()),
-                                 getCausal()),
-               shape);
+shapes::Result AttentionOp::shapeRule(const DimEnv &env) {
+  return shapes::attention(env.shape(getQ()), env.shape(getK()),
+                           env.shape(getV()), getCausal());
 }
 
-LogicalResult
-AttentionOp::inferResultShapes(SmallVectorImpl<SmallVector<int64_t>> &shapes) {
-  SmallVector<int64_t> out;
-  if (failed(inferResultShape(out)))
-    return failure();
-  shapes.push_back(out);
-  shapes.push_back(SmallVector<int64_t>(out.begin(), out.end() - 1));
-  return success();
+/// The output, and the log-sum-exp without its last dim.
+std::vector<shapes::Result> AttentionOp::shapeRules(const DimEnv &env) {
+  shapes::Result out = shapeRule(env);
+  if (out.failed())
+    return {out};
+  return {out, shapes::Result::ok(
+                   shapes::Shape(out.shape.begin(), out.shape.end() - 1))};
 }
 
-LogicalResult
-AttentionGradOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
-  return apply(*this,
-               shapes::attentionGrad(dimsOf(getGrad()), dimsOf(getQ()),
-                                     dimsOf(getK()), dimsOf(getV()),
-                                     dimsOf(getOut()), dimsOf(getLse()),
-                                     getCausal()),
-               shape);
+shapes::Result AttentionGradOp::shapeRule(const DimEnv &env) {
+  return shapes::attentionGrad(
+      env.shape(getGrad()), env.shape(getQ()), env.shape(getK()),
+      env.shape(getV()), env.shape(getOut()), env.shape(getLse()), getCausal());
 }
 
-LogicalResult AttentionGradOp::inferResultShapes(
-    SmallVectorImpl<SmallVector<int64_t>> &shapes) {
-  SmallVector<int64_t> dq;
-  if (failed(inferResultShape(dq)))
-    return failure();
-  shapes.push_back(dq);
-  for (Value v : {getK(), getV()})
-    shapes.push_back(SmallVector<int64_t>(shapeOf(v)));
-  return success();
+/// dq, then dk and dv shaped as k and v.
+std::vector<shapes::Result> AttentionGradOp::shapeRules(const DimEnv &env) {
+  shapes::Result dq = shapeRule(env);
+  if (dq.failed())
+    return {dq};
+  return {dq, shapes::Result::ok(env.shape(getK())),
+          shapes::Result::ok(env.shape(getV()))};
 }
 
-LogicalResult CacheWriteOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result CacheWriteOp::shapeRule(const DimEnv &env) {
   shapes::Shape positions;
   if (getPositions())
-    positions = dimsOf(getPositions());
-  return apply(*this,
-               shapes::cacheWrite(dimsOf(getNewEntries()), dimsOf(getCache()),
-                                  getPositions() ? &positions : nullptr),
-               shape);
+    positions = env.shape(getPositions());
+  return shapes::cacheWrite(env.shape(getNewEntries()), env.shape(getCache()),
+                            getPositions() ? &positions : nullptr);
 }
 
-LogicalResult
-CachedAttentionOp::inferResultShape(SmallVectorImpl<int64_t> &shape) {
+shapes::Result CachedAttentionOp::shapeRule(const DimEnv &env) {
   shapes::Shape positions;
   if (getPositions())
-    positions = dimsOf(getPositions());
-  return apply(*this,
-               shapes::cachedAttention(dimsOf(getQ()), dimsOf(getKCache()),
-                                       dimsOf(getVCache()),
-                                       getPositions() ? &positions : nullptr),
-               shape);
+    positions = env.shape(getPositions());
+  return shapes::cachedAttention(env.shape(getQ()), env.shape(getKCache()),
+                                 env.shape(getVCache()),
+                                 getPositions() ? &positions : nullptr);
 }
 
 bool TransposeOp::swapsLastTwoDims() {

@@ -1,13 +1,10 @@
 //===- HostProgram.cpp - Lowering fused functions to kernels and a plan ---===//
 //
 // Algorithm:
-//  1. Symbolic shapes. Every dim is a monomial c * B^i * T^j (the front end
-//     guarantees it). The shape rules themselves are evaluated on copies of
-//     the function whose input dims are small probe sizes (all 2m; then
-//     one dim at a time 3m; m = 1, doubled while a rule fails at those
-//     sizes); how each static dim changes between probes gives its
-//     monomial. A dim that does not change as a monomial fails the
-//     lowering with its location.
+//  1. Symbolic shapes. Every dim is a monomial c * B^i * T^j, read from
+//     the IR by SymbolicShapes (the arguments' `gpt.dims` names, the ops'
+//     shape rules over them); a size that is not one fails the lowering
+//     with its location.
 //  2. Each top-level value becomes a plan value: a function input, a
 //     parameter, a kernel's result (a temporary buffer), or a view of
 //     another value (a reshape left outside kernels).
@@ -26,6 +23,7 @@
 #include "gptc/IR/Dim.h"
 #include "gptc/IR/GptOps.h"
 #include "gptc/IR/SourceLoc.h"
+#include "gptc/IR/SymbolicShapes.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Support/Error.h"
 
@@ -35,7 +33,6 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/Pass.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cstdio>
@@ -59,215 +56,12 @@ using DimShape = std::vector<Dim>;
                      op->getName().getStringRef().str() + ": " + what);
 }
 
-//===----------------------------------------------------------------------===//
-// Step 1: symbolic shapes by evaluating the shape rules at probe sizes.
-//===----------------------------------------------------------------------===//
-
-/// Every op of `func` in pre-order, kernel bodies included.
-std::vector<Operation *> opsInOrder(func::FuncOp func) {
-  std::vector<Operation *> ops;
-  func.walk<WalkOrder::PreOrder>([&](Operation *op) {
-    if (op != func.getOperation())
-      ops.push_back(op);
-  });
-  return ops;
-}
-
-/// The static shapes of every value of `func` when its symbolic dims take
-/// `sizes`, as a map from the original function's values.
-llvm::DenseMap<Value, SmallVector<int64_t>>
-probeShapes(func::FuncOp func, const std::map<std::string, int64_t> &sizes,
-            llvm::DenseMap<Value, int64_t> &indexValues) {
-  func::FuncOp copy = func.clone();
-  // Erased on every path: a shape rule that fails at these sizes throws.
-  llvm::scope_exit eraseCopy([&] { copy.erase(); });
-  std::vector<Operation *> original = opsInOrder(func),
-                           cloned = opsInOrder(copy);
-  Block &body = copy.getBody().front();
-  for (unsigned i = 0; i < copy.getNumArguments(); ++i) {
-    auto names = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims");
-    auto type = dyn_cast<RankedTensorType>(body.getArgument(i).getType());
-    if (!names || !type)
-      continue;
-    SmallVector<int64_t> shape(type.getShape());
-    for (size_t d = 0; d < shape.size() && d < names.size(); ++d)
-      if (type.isDynamicDim(d))
-        shape[d] = sizes.at(cast<StringAttr>(names[d]).str());
-    body.getArgument(i).setType(type.clone(shape));
-  }
-  OpBuilder b(copy.getContext());
-  llvm::DenseMap<Operation *, int64_t> folded;
-  auto makeConstant = [&](Operation *op, int64_t v) {
-    folded[op] = v;
-    b.setInsertionPoint(op);
-    Value c = arith::ConstantIndexOp::create(b, op->getLoc(), v);
-    op->getResult(0).replaceAllUsesWith(c);
-  };
-  for (Operation *op : cloned) {
-    if (auto dim = dyn_cast<tensor::DimOp>(op)) {
-      auto k = getConstantIntValue(dim.getIndex());
-      auto type = cast<RankedTensorType>(dim.getSource().getType());
-      if (k && !type.isDynamicDim(*k))
-        makeConstant(op, type.getDimSize(*k));
-    } else if (auto mul = dyn_cast<arith::MulIOp>(op)) {
-      auto l = getConstantIntValue(mul.getLhs());
-      auto r = getConstantIntValue(mul.getRhs());
-      if (l && r)
-        makeConstant(op, *l * *r);
-    } else if (auto add = dyn_cast<arith::AddIOp>(op)) {
-      auto l = getConstantIntValue(add.getLhs());
-      auto r = getConstantIntValue(add.getRhs());
-      if (l && r)
-        makeConstant(op, *l + *r);
-    } else if (auto kernel = dyn_cast<KernelOp>(op)) {
-      Block &inner = kernel.getBody().front();
-      for (auto [arg, v] :
-           llvm::zip(inner.getArguments(), kernel.getInputs())) {
-        arg.setType(v.getType());
-        if (auto c = getConstantIntValue(v)) {
-          b.setInsertionPointToStart(&inner);
-          arg.replaceAllUsesWith(
-              arith::ConstantIndexOp::create(b, op->getLoc(), *c));
-        }
-      }
-    } else if (auto yield = dyn_cast<YieldOp>(op)) {
-      op->getParentOp()->getResult(0).setType(yield.getValue().getType());
-    } else if (auto rule = dyn_cast<ShapeInference>(op)) {
-      SmallVector<SmallVector<int64_t>> shapes;
-      if (failed(rule.inferResultShapes(shapes)))
-        failAt(op, "shape rule failed while lowering");
-      for (auto [result, shape] : llvm::zip(op->getResults(), shapes))
-        result.setType(cast<RankedTensorType>(result.getType()).clone(shape));
-    }
-  }
-  llvm::DenseMap<Value, SmallVector<int64_t>> shapes;
-  auto record = [&](Value from, Value to) {
-    if (auto t = dyn_cast<RankedTensorType>(to.getType()))
-      shapes[from] = SmallVector<int64_t>(t.getShape());
-    else if (isa<IndexType>(to.getType()))
-      if (auto c = getConstantIntValue(to))
-        indexValues[from] = *c;
-  };
-  for (unsigned i = 0; i < func.getNumArguments(); ++i)
-    record(func.getArgument(i), copy.getArgument(i));
-  for (size_t i = 0; i < original.size(); ++i) {
-    for (auto [from, to] :
-         llvm::zip(original[i]->getResults(), cloned[i]->getResults()))
-      record(from, to);
-    for (auto [from, to] :
-         llvm::zip(original[i]->getRegions(), cloned[i]->getRegions()))
-      for (auto [fa, ta] :
-           llvm::zip(from.front().getArguments(), to.front().getArguments()))
-        record(fa, ta);
-  }
-  for (size_t i = 0; i < original.size(); ++i)
-    if (auto it = folded.find(cloned[i]); it != folded.end())
-      indexValues[original[i]->getResult(0)] = it->second;
-  return shapes;
-}
-
-struct SymbolicShapes {
-  llvm::DenseMap<Value, DimShape> shapes;
-  llvm::DenseMap<Value, Dim> indices;
-  std::vector<std::string> symbols;
-};
-
 /// Whether dim `d` of argument `i` is `?` (a symbol; static dims are named
 /// by their size in `gpt.dims`).
 bool isDynamicArgDim(func::FuncOp func, unsigned i, size_t d) {
   auto type = dyn_cast<RankedTensorType>(func.getArgument(i).getType());
   return type && d < static_cast<size_t>(type.getRank()) &&
          type.isDynamicDim(d);
-}
-
-/// The largest probe scale m (sizes 2m and 3m) symbolicShapes tries.
-constexpr int64_t kMaxProbeScale = 64;
-
-SymbolicShapes symbolicShapes(func::FuncOp func) {
-  SymbolicShapes result;
-  std::set<std::string> names;
-  for (unsigned i = 0; i < func.getNumArguments(); ++i)
-    if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
-      for (auto [d, a] : llvm::enumerate(dims))
-        if (isDynamicArgDim(func, i, d))
-          names.insert(cast<StringAttr>(a).str());
-  result.symbols.assign(names.begin(), names.end());
-  // Probe 0 gives every symbol 2m; probe k (k >= 1) gives symbol k-1 the
-  // value 3m. A dim c * prod(s^e_s) then changes by (3/2)^e_s from probe 0
-  // to probe s, which fixes e_s whatever c is, and c is the probe-0 size
-  // over (2m)^e. Small sizes keep slices of a fixed-size table valid;
-  // static slices of a symbolic dim (x[:, 2:4]) need larger ones, so m
-  // doubles until every shape rule holds.
-  std::vector<llvm::DenseMap<Value, int64_t>> idx;
-  std::vector<llvm::DenseMap<Value, SmallVector<int64_t>>> shapes;
-  int64_t m = 1;
-  for (;; m *= 2) {
-    std::vector<std::map<std::string, int64_t>> probes(names.size() + 1);
-    for (const std::string &n : names)
-      probes[0][n] = 2 * m;
-    for (size_t k = 0; k < names.size(); ++k) {
-      probes[k + 1] = probes[0];
-      probes[k + 1][result.symbols[k]] = 3 * m;
-    }
-    idx.assign(probes.size(), llvm::DenseMap<Value, int64_t>());
-    shapes.clear();
-    try {
-      // A rule that fails at these sizes is not the model's error yet.
-      ScopedDiagnosticHandler quiet(
-          func.getContext(), [](mlir::Diagnostic &) { return success(); });
-      for (size_t k = 0; k < probes.size(); ++k)
-        shapes.push_back(probeShapes(func, probes[k], idx[k]));
-      break;
-    } catch (const LocatedError &) {
-      if (names.empty() || m >= kMaxProbeScale)
-        throw;
-    }
-  }
-  auto decode = [&](Value v, auto sizeAt) -> Dim {
-    int64_t base = sizeAt(0);
-    Dim d(base);
-    if (base == 0) // an index constant 0
-      return d;
-    for (size_t k = 0; k < names.size(); ++k) {
-      int64_t other = sizeAt(k + 1), e = 0;
-      // other * 2^e == base * 3^e
-      int64_t lhs = other, rhs = base;
-      while (e < 8 && lhs != rhs) {
-        lhs *= 2;
-        rhs *= 3;
-        ++e;
-      }
-      int64_t scale = 1;
-      for (int64_t i = 0; i < e; ++i)
-        scale *= 2 * m;
-      if (lhs != rhs || base <= 0 || d.coeff % scale != 0)
-        throw LocatedError(v.getLoc(), "a size that is not a product of "
-                                       "the input dims (" +
-                                           std::to_string(base) + " at " +
-                                           result.symbols[k] + " = " +
-                                           std::to_string(2 * m) + ", " +
-                                           std::to_string(other) + " at " +
-                                           std::to_string(3 * m) + ")");
-      d.coeff /= scale;
-      if (e)
-        d.syms[result.symbols[k]] = static_cast<int>(e);
-    }
-    return d;
-  };
-  for (auto &[v, shape] : shapes[0]) {
-    DimShape sym;
-    for (size_t d = 0; d < shape.size(); ++d) {
-      if (shape[d] == ShapedType::kDynamic)
-        throw RuntimeError("a value's shape could not be inferred while "
-                           "lowering @" +
-                           func.getName().str());
-      sym.push_back(decode(v, [&](size_t k) { return shapes[k].at(v)[d]; }));
-    }
-    result.shapes[v] = sym;
-  }
-  for (auto &[v, n] : idx[0])
-    result.indices[v] = decode(v, [&](size_t k) { return idx[k].at(v); });
-  return result;
 }
 
 std::string planShape(const DimShape &s) {
@@ -368,7 +162,8 @@ private:
             std::vector<int32_t> scalars = {});
   KernelDesc fusedDesc(KernelOp k, bool &rng);
 
-  SymbolicShapes sym;
+  /// The current function's dims (step 1).
+  std::optional<SymbolicShapes> sym;
   llvm::DenseMap<Value, int> ids;
   PlanFunction *fn = nullptr;
   bool training = false;
@@ -402,7 +197,7 @@ KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
   KernelDesc d;
   d.family = "fused";
   std::string symList;
-  for (const std::string &s : sym.symbols)
+  for (const std::string &s : sym->symbols())
     symList += (symList.empty() ? "" : ",") + s;
   d.params["syms"] = symList;
   Block &body = k.getBody().front();
@@ -414,15 +209,14 @@ KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
       continue;
     names[arg] = "a" + std::to_string(in);
     std::snprintf(key, sizeof key, "in.%03d", in++);
-    d.params[key] =
-        dtypeOf(arg.getType()) + " " + planShape(sym.shapes.at(arg));
+    d.params[key] = dtypeOf(arg.getType()) + " " + planShape(sym->shape(arg));
   }
   // Index operands (sizes, slice starts) as products of the symbolic dims.
   llvm::DenseMap<Value, Dim> sizes;
   for (auto [arg, outer] : llvm::zip(body.getArguments(), k.getInputs()))
     if (isa<IndexType>(arg.getType()))
-      if (auto it = sym.indices.find(outer); it != sym.indices.end())
-        sizes[arg] = it->second;
+      if (sym->hasIndex(outer))
+        sizes[arg] = sym->index(outer);
   int line = 0;
   for (Operation &op : body.without_terminator()) {
     std::string text = "v" + std::to_string(v) + " = " +
@@ -449,7 +243,7 @@ KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
     else
       text += attrText(&op);
     Value r = op.getResult(0);
-    text += " : " + dtypeOf(r.getType()) + " " + planShape(sym.shapes.at(r));
+    text += " : " + dtypeOf(r.getType()) + " " + planShape(sym->shape(r));
     names[r] = "v" + std::to_string(v++);
     std::snprintf(key, sizeof key, "op.%03d", line++);
     d.params[key] = text;
@@ -495,14 +289,14 @@ void Lowering::lowerKernel(KernelOp k) {
     index = internKernel(k, d, false, false);
     // Matrices, or batches of matrices [Bt, rows, cols].
     auto view = [&](Value v) {
-      return batched ? asBatch(sym.shapes.at(v)) : asMatrix(sym.shapes.at(v));
+      return batched ? asBatch(sym->shape(v)) : asMatrix(sym->shape(v));
     };
     Value a = k.getInputs()[0], b = k.getInputs()[1];
     DimShape sa = view(a), sb = view(b), so = view(k.getResult());
     args.push_back({a, sa});
     args.push_back({b, sb});
     if (epilogue != "none")
-      args.push_back({k.getInputs()[2], sym.shapes.at(k.getInputs()[2])});
+      args.push_back({k.getInputs()[2], sym->shape(k.getInputs()[2])});
     size_t r = sa.size() - 2;
     Dim kdim = transA ? sa[r] : sa[r + 1];
     Dim total = Dim(2) * so[r] * so[r + 1] * kdim;
@@ -517,8 +311,8 @@ void Lowering::lowerKernel(KernelOp k) {
     for (auto [arg, v] :
          llvm::zip(k.getBody().front().getArguments(), k.getInputs()))
       if (!isa<IndexType>(v.getType()))
-        args.push_back({v, sym.shapes.at(v)});
-    args.push_back({k.getResult(), sym.shapes.at(k.getResult())});
+        args.push_back({v, sym->shape(v)});
+    args.push_back({k.getResult(), sym->shape(k.getResult())});
   }
   // Step 5: run-time checks for embeddings.
   k.getBody().walk([&](EmbeddingOp e) {
@@ -536,9 +330,9 @@ void Lowering::lowerKernel(KernelOp k) {
     } else if (auto ar = e.getIds().getDefiningOp<ArangeOp>()) {
       auto sizeArg = cast<BlockArgument>(ar.getSize());
       Value outer = k.getInputs()[sizeArg.getArgNumber()];
-      if (sym.indices.count(outer)) {
+      if (sym->hasIndex(outer)) {
         PlanCheck c;
-        c.dim = SymExpr::parse(sym.indices.at(outer).str());
+        c.dim = SymExpr::parse(sym->index(outer).str());
         c.limit = rows;
         fn->checks.push_back(c);
       }
@@ -562,7 +356,7 @@ int Lowering::temporary(Value v) {
   PlanValue pv;
   pv.kind = PlanValue::Temp;
   pv.dtype = dtypeOf(v.getType());
-  pv.shape = toPlan(sym.shapes.at(v));
+  pv.shape = toPlan(sym->shape(v));
   return addValue(v, pv);
 }
 
@@ -605,14 +399,14 @@ void Lowering::lowerAttention(Operation *op) {
   size_t index = internKernel(op, d, false, rng, op->getNumResults());
 
   // Tensors as batches [B*H, rows, D]; the log-sum-exp as [B*H, T].
-  size_t rank = sym.shapes.at(q).size();
+  size_t rank = sym->shape(q).size();
   auto view = [&](Value x) {
-    const DimShape &s = sym.shapes.at(x);
+    const DimShape &s = sym->shape(x);
     return s.size() == rank ? asBatch(s) : asMatrix(s);
   };
   // Products of q with the keys, 2*T*S*D each per batch: 2 in the forward,
   // 5 in the backward (the scores recomputed); causal masking halves them.
-  DimShape qs = asBatch(sym.shapes.at(q)), ks = asBatch(sym.shapes.at(k));
+  DimShape qs = asBatch(sym->shape(q)), ks = asBatch(sym->shape(k));
   int64_t coeff = (grad ? 10 : 4) / (causal ? 2 : 1);
   std::string flops = (Dim(coeff) * qs[0] * qs[1] * ks[1] * qs[2]).str();
   std::vector<std::pair<int, DimShape>> args;
@@ -643,7 +437,7 @@ void Lowering::lowerCacheOp(Operation *op) {
   d.params["head_dim"] = std::to_string(type.getDimSize(3));
   std::vector<std::pair<int, DimShape>> args;
   auto arg = [&](Value x) {
-    DimShape s = sym.shapes.at(x);
+    DimShape s = sym->shape(x);
     args.push_back({ids.at(x), s.size() == 4 ? asBatch(s) : s});
   };
   if (write) {
@@ -661,7 +455,7 @@ void Lowering::lowerCacheOp(Operation *op) {
     view.kind = PlanValue::View;
     view.base = ids.at(cache);
     view.dtype = "f32";
-    view.shape = toPlan(sym.shapes.at(cache));
+    view.shape = toPlan(sym->shape(cache));
     addValue(write.getResult(), view);
     arg(write.getResult());
   } else {
@@ -677,7 +471,7 @@ void Lowering::lowerCacheOp(Operation *op) {
 }
 
 void Lowering::lowerFunction(func::FuncOp func) {
-  sym = symbolicShapes(func);
+  sym.emplace(func);
   // As in the interpreter: the training step is the only function whose
   // dropout is active.
   training = func.getName() == "train_step";
@@ -685,7 +479,7 @@ void Lowering::lowerFunction(func::FuncOp func) {
   plan.functions.emplace_back();
   fn = &plan.functions.back();
   fn->name = func.getName().str();
-  fn->syms = sym.symbols;
+  fn->syms = sym->symbols();
   Block &body = func.getBody().front();
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     Value arg = body.getArgument(i);
@@ -702,7 +496,7 @@ void Lowering::lowerFunction(func::FuncOp func) {
                          " has no gpt.param/gpt.input name");
     pv.name = name.str();
     pv.dtype = dtypeOf(arg.getType());
-    pv.shape = toPlan(sym.shapes.at(arg));
+    pv.shape = toPlan(sym->shape(arg));
     int id = addValue(arg, pv);
     if (auto dims = func.getArgAttrOfType<ArrayAttr>(i, "gpt.dims"))
       for (auto [d, a] : llvm::enumerate(dims))
@@ -724,7 +518,7 @@ void Lowering::lowerFunction(func::FuncOp func) {
       view.kind = PlanValue::View;
       view.base = ids.at(r.getInput());
       view.dtype = dtypeOf(r.getType());
-      view.shape = toPlan(sym.shapes.at(r));
+      view.shape = toPlan(sym->shape(r));
       addValue(r.getResult(), view);
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {

@@ -9,6 +9,7 @@
 
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/IR/GptDialect.h"
+#include "gptc/IR/SymbolicShapes.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -22,6 +23,7 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   gptc::registerGptPasses();
   gptc::registerLowerToHostProgramPass();
+  gptc::gpt::registerPrintSymbolicShapesPass();
   mlir::DialectRegistry registry;
   registry.insert<gptc::gpt::GptDialect, mlir::arith::ArithDialect,
                   mlir::func::FuncDialect, mlir::tensor::TensorDialect>();

@@ -16,24 +16,31 @@ include "mlir/IR/OpBase.td"
 
 def ShapeInferenceOpInterface : OpInterface<"ShapeInference"> {
   let description = [{
-    The op's shape rule: computes its result shapes from its operands' types
-    (and static size operands), with `ShapedType::kDynamic` for dims known
-    only at run time, or emits an error naming both shapes when the operands
-    do not fit together. The verifier checks the declared result type
-    against it; `--gpt-shape-inference` refines result types with it.
+    The op's shape rule: computes its result shapes from its operands' dims
+    (and size operands) as a DimEnv gives them, or says why the operands do
+    not fit together. With StaticDims (the IR's sizes, `?` for dims known
+    only at run time) the verifier checks the declared result types against
+    it and `--gpt-shape-inference` refines them; with SymbolicShapes (the
+    entry's dims B, T, ...) the host lowering reads every size as a product
+    of those dims.
   }];
   let cppNamespace = "::gptc::gpt";
   let methods = [
-    InterfaceMethod<"Computes the result shape; emits an error on mismatch.",
-      "::llvm::LogicalResult", "inferResultShape",
-      (ins "::llvm::SmallVectorImpl<int64_t> &":$shape)>,
-    InterfaceMethod<[{Computes the shape of every result, in order (ops with
-      several results override it; for the others it is inferResultShape).}],
+    InterfaceMethod<"The shape of the (first) result over `env`'s dims.",
+      "::gptc::shapes::Result", "shapeRule",
+      (ins "const ::gptc::gpt::DimEnv &":$env)>,
+    InterfaceMethod<[{The shape of every result, in order (ops with several
+      results override it; for the others it is shapeRule).}],
+      "std::vector<::gptc::shapes::Result>", "shapeRules",
+      (ins "const ::gptc::gpt::DimEnv &":$env), [{}], [{
+        return {$_op.shapeRule(env)};
+      }]>,
+    InterfaceMethod<[{Every result's static shape (`ShapedType::kDynamic`
+      where unknown); emits the rule's error at the op on a mismatch.}],
       "::llvm::LogicalResult", "inferResultShapes",
       (ins "::llvm::SmallVectorImpl<::llvm::SmallVector<int64_t>> &":$shapes),
       [{}], [{
-        shapes.emplace_back();
-        return $_op.inferResultShape(shapes.back());
+        return ::gptc::gpt::inferStaticShapes($_op, shapes);
       }]>,
   ];
   let verify = [{ return ::gptc::gpt::verifyInferredShape($_op); }];

@@ -55,7 +55,7 @@ class Gpt_ShapedOp<string mnemonic, list<Trait> traits = []>
 class Gpt_MultiResultOp<string mnemonic, list<Trait> traits = []>
     : Gpt_TensorOp<mnemonic, !listconcat(traits, [Pure,
         DeclareOpInterfaceMethods<ShapeInferenceOpInterface,
-                                  ["inferResultShapes"]>])>;
+                                  ["shapeRules"]>])>;
 
 /// An op with a gradient rule (GptOps.cpp, next to its shape rule).
 def Differentiable : DeclareOpInterfaceMethods<GradientOpInterface>;

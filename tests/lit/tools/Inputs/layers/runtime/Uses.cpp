@@ -1,4 +1,4 @@
 // A runtime file that reaches into the front end (for layers.test).
-#include "gptc/Frontend/Sema.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Support/Error.h"
+#include "gptc/Frontend/Sema.h"

@@ -1,3 +1,3 @@
 // A kernel template that reaches into the runtime beyond the RNG.
-#include "gptc/Runtime/Executor.h"
 #include "gptc/Runtime/Philox.h"
+#include "gptc/Runtime/Executor.h"

@@ -7,9 +7,10 @@
 // is structural, so shape checks stay exact without a solver. A sum of two
 // different monomials is rejected with a clear error rather than approximated.
 //
-// The IR keeps only static sizes and `?`; its shape rules see a `?` as the
-// unknown dim, which is compatible with every dim (the front end checked the
-// symbolic relations, the run time checks the sizes).
+// The IR's types keep static sizes and `?`; the verifier's shape rules see a
+// `?` as the unknown dim, compatible with every dim. The symbols themselves
+// are named on the entry's arguments and derived for every other value by
+// the same rules (SymbolicShapes.h).
 //
 //===----------------------------------------------------------------------===//
 

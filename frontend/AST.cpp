@@ -222,6 +222,9 @@ public:
       for (auto &r : n.rules)
         line(r.loc) << quote(r.pattern) << " -> " << quote(r.replacement)
                     << loc(r.loc);
+      for (auto &e : n.entries)
+        line(e.loc) << quote(e.key) << " = " << toString(*e.value)
+                    << loc(e.loc);
       --indent;
     }
     for (auto &d : m.defs)

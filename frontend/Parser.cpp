@@ -120,8 +120,21 @@ private:
     while (!accept(Tok::RBrace)) {
       NamesDecl::Rule r;
       r.loc = cur().loc;
-      r.pattern = expect(Tok::StringLit, "a quoted name pattern or '}'").text;
-      expect(Tok::Arrow, "'->' after the name pattern");
+      r.pattern = expect(Tok::StringLit, "a quoted name pattern, a quoted "
+                                         "config-file key or '}'")
+                      .text;
+      if (accept(Tok::Assign)) {
+        // `"key" = value`: an entry of the scheme's config file.
+        if (r.pattern.empty() ||
+            r.pattern.find_first_of(" \t\n\"\\") != std::string::npos)
+          throw CompileError(r.loc, "a config-file key must be non-empty, "
+                                    "without spaces, quotes or backslashes");
+        n.entries.push_back({r.pattern, parseExpr(), r.loc});
+        accept(Tok::Comma) || accept(Tok::Semicolon);
+        continue;
+      }
+      expect(Tok::Arrow, "'->' after the name pattern (or '=' after a "
+                         "config-file key)");
       r.replacement = expect(Tok::StringLit, "a quoted replacement").text;
       if (std::count(r.pattern.begin(), r.pattern.end(), '*') > 1)
         throw CompileError(r.loc, "a name pattern may contain at most one '*'");

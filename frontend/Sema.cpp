@@ -21,7 +21,10 @@
 #include "gptc/IR/ShapeRules.h"
 #include "gptc/Support/Glob.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -307,6 +310,7 @@ public:
   Program run() {
     collectDecls();
     bindConfig();
+    bindSchemeEntries();
     for (auto &d : model.main->defs)
       if (d->isExport)
         elaborateEntry(*d);
@@ -420,6 +424,88 @@ private:
         fill(cv, v);
       globals[c->name] = v;
       prog.config.push_back(cv);
+    }
+  }
+
+  /// A number as JSON: the shortest text that reads back as `x`.
+  static std::string jsonNumber(double x) {
+    char buf[32];
+    for (int precision = 6; precision <= 17; ++precision) {
+      std::snprintf(buf, sizeof buf, "%.*g", precision, x);
+      if (std::strtod(buf, nullptr) == x)
+        break;
+    }
+    return buf;
+  }
+
+  /// A literal (or a list of literals) of a config-file entry as JSON.
+  std::string jsonLiteral(const Expr &e, const std::string &key) {
+    if (auto *i = dynCast<IntExpr>(&e))
+      return std::to_string(i->value);
+    if (auto *f = dynCast<FloatExpr>(&e))
+      return jsonNumber(f->value);
+    if (auto *b = dynCast<BoolExpr>(&e))
+      return b->value ? "true" : "false";
+    if (auto *s = dynCast<StringExpr>(&e)) {
+      std::string out = "\"";
+      for (char c : s->value) {
+        if (c == '"' || c == '\\')
+          out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20)
+          throw CompileError(e.loc, "a config-file string may not hold "
+                                    "control characters");
+        out += c;
+      }
+      return out + "\"";
+    }
+    if (auto *u = dynCast<UnaryExpr>(&e))
+      if (u->op == UnaryOp::Neg &&
+          (isa<IntExpr>(u->operand.get()) || isa<FloatExpr>(u->operand.get())))
+        return "-" + jsonLiteral(*u->operand, key);
+    if (auto *l = dynCast<ListExpr>(&e)) {
+      std::string out = "[";
+      for (size_t i = 0; i < l->elements.size(); ++i)
+        out += (i ? ", " : "") + jsonLiteral(*l->elements[i], key);
+      return out + "]";
+    }
+    throw CompileError(e.loc, "the value of config-file key '" + key +
+                                  "' must be a config name, a number, a "
+                                  "bool, a string or a list of them");
+  }
+
+  /// Each naming scheme's `"key" = value` entries, evaluated against the
+  /// bound config.
+  void bindSchemeEntries() {
+    for (const NamesDecl *n : namesDecls) {
+      std::map<std::string, Location> seen;
+      for (const NamesDecl::Entry &e : n->entries) {
+        auto [it, fresh] = seen.emplace(e.key, e.loc);
+        if (!fresh)
+          throw CompileError(Diagnostic{
+              e.loc,
+              "duplicate config-file key '" + e.key + "' in names '" +
+                  n->scheme + "'",
+              {}}.note(it->second, "previously given here"));
+        SchemeEntry out{n->scheme, e.key, "", ""};
+        if (auto *name = dynCast<NameExpr>(e.value.get())) {
+          auto c = std::find_if(
+              prog.config.begin(), prog.config.end(),
+              [&](const ConfigValue &v) { return v.name == name->name; });
+          if (c == prog.config.end())
+            throw CompileError(e.value->loc,
+                               "'" + name->name +
+                                   "' is not a config of this model; a "
+                                   "config-file value is a config name or "
+                                   "a literal");
+          out.config = c->name;
+          out.json = c->kind == TypeExpr::Kind::Float && !c->isList
+                         ? jsonNumber(c->floatValue)
+                         : c->str();
+        } else {
+          out.json = jsonLiteral(*e.value, e.key);
+        }
+        prog.schemeEntries.push_back(out);
+      }
     }
   }
 

@@ -282,7 +282,15 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
 
 void exportHuggingFace(const std::string &dir,
                        const std::map<std::string, TensorData> &weights,
-                       const NameMap &hf, const Gpt2Config &config) {
+                       const NameMap &hf, const std::vector<PlanMeta> &meta) {
+  std::vector<const PlanMeta *> entries;
+  for (const PlanMeta &m : meta)
+    if (m.scheme == "hf")
+      entries.push_back(&m);
+  if (entries.empty())
+    throw RuntimeError("--export-hf: this model declares no config.json; "
+                       "give its keys as `\"key\" = value` entries of its "
+                       "`names hf` block (docs/DSL.md)");
   SafetensorsFile f;
   f.metadata["format"] = "pt";
   for (auto &[ours, t] : weights) {
@@ -293,35 +301,29 @@ void exportHuggingFace(const std::string &dir,
                          "block)");
     f.tensors[it->second] = t;
   }
-  // GPT-2 always has a qkv bias: zeros are the same model.
-  for (int64_t l = 0; l < config.nLayers; ++l) {
-    std::string bias =
-        "transformer.h." + std::to_string(l) + ".attn.c_attn.bias";
-    if (!f.tensors.count(bias))
-      f.tensors[bias] =
-          TensorData::fromDoubles(DType::F32, {3 * config.embDim},
-                                  std::vector<double>(3 * config.embDim, 0.0));
-  }
+  // GPT-2's fused qkv projection (Conv1D, [C, 3C]) always has a bias in
+  // Hugging Face's layout; zeros are the same model.
+  const std::string qkv = ".attn.c_attn.weight";
+  std::vector<std::pair<std::string, int64_t>> missing;
+  for (auto &[name, t] : f.tensors)
+    if (name.size() > qkv.size() &&
+        name.compare(name.size() - qkv.size(), qkv.size(), qkv) == 0 &&
+        t.shape.size() == 2) {
+      std::string bias = name.substr(0, name.size() - 6) + "bias";
+      if (!f.tensors.count(bias))
+        missing.push_back({bias, t.shape[1]});
+    }
+  for (auto &[bias, n] : missing)
+    f.tensors[bias] =
+        TensorData::fromDoubles(DType::F32, {n}, std::vector<double>(n, 0.0));
   fs::create_directories(dir);
   writeSafetensors((fs::path(dir) / "model.safetensors").string(), f);
   std::ofstream json(fs::path(dir) / "config.json");
-  json << "{\n"
-       << "  \"architectures\": [\"GPT2LMHeadModel\"],\n"
-       << "  \"model_type\": \"gpt2\",\n"
-       << "  \"vocab_size\": " << config.vocabSize << ",\n"
-       << "  \"n_positions\": " << config.contextLength << ",\n"
-       << "  \"n_ctx\": " << config.contextLength << ",\n"
-       << "  \"n_embd\": " << config.embDim << ",\n"
-       << "  \"n_layer\": " << config.nLayers << ",\n"
-       << "  \"n_head\": " << config.nHeads << ",\n"
-       << "  \"activation_function\": \"gelu_new\",\n"
-       << "  \"layer_norm_epsilon\": 1e-05,\n"
-       << "  \"initializer_range\": 0.02,\n"
-       << "  \"tie_word_embeddings\": "
-       << (config.tieEmbeddings ? "true" : "false") << ",\n"
-       << "  \"bos_token_id\": 50256,\n"
-       << "  \"eos_token_id\": 50256\n"
-       << "}\n";
+  json << "{\n";
+  for (size_t i = 0; i < entries.size(); ++i)
+    json << "  \"" << entries[i]->key << "\": " << entries[i]->json
+         << (i + 1 < entries.size() ? ",\n" : "\n");
+  json << "}\n";
   if (!json)
     throw RuntimeError("cannot write " + dir + "/config.json");
 }

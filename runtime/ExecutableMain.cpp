@@ -109,9 +109,10 @@ name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
 updated parameters, moments and gradients to OUT. --weights FILE (any
 format above) supplies or replaces the parameters.
 
-  --export-hf DIR --weights FILE   write the weights as a Hugging Face GPT-2
-                         model (DIR/model.safetensors, DIR/config.json) that
-                         transformers' GPT2LMHeadModel.from_pretrained loads
+  --export-hf DIR --weights FILE   write the weights as a Hugging Face
+                         model (DIR/model.safetensors, and DIR/config.json
+                         from the model's `names hf` entries) that
+                         transformers' from_pretrained loads
   --profile     print the time and GFLOP/s of every kernel (also after
                 training)
   --repeat N    run N times; print the median and minimum time of the run
@@ -269,33 +270,17 @@ int runContract(const std::string &inputs, const std::string &output,
   return 0;
 }
 
-/// Writes `weights` (any format) as a Hugging Face GPT-2 directory.
+/// Writes `weights` (any format) as a Hugging Face model directory.
 int exportHf(const std::string &dir, const std::string &weights) {
   if (weights.empty())
     throw RuntimeError("--export-hf needs --weights FILE (a checkpoint)");
   Plan plan = Plan::parse(gptc_plan_text);
-  auto get = [&](const char *key) -> const std::string & {
-    auto it = plan.config.find(key);
-    if (it == plan.config.end())
-      throw RuntimeError(std::string("--export-hf writes GPT-2's config and "
-                                     "needs the model config key '") +
-                         key + "', which this model does not have");
-    return it->second;
-  };
-  Gpt2Config c;
-  c.vocabSize = std::stoll(get("vocab_size"));
-  c.contextLength = std::stoll(get("context_length"));
-  c.embDim = std::stoll(get("emb_dim"));
-  c.nHeads = std::stoll(get("n_heads"));
-  c.nLayers = std::stoll(get("n_layers"));
-  c.qkvBias = get("qkv_bias") == "true";
-  c.tieEmbeddings = get("tie_embeddings") == "true";
   NameMap hf = hfNames(plan);
   exportHuggingFace(
       dir,
       importWeights(weights, planParameters(plan, plan.functions.front().name),
                     hf),
-      hf, c);
+      hf, plan.meta);
   std::cerr << "wrote " << dir << "/model.safetensors and " << dir
             << "/config.json\n";
   return 0;

@@ -184,6 +184,9 @@ std::string Plan::serialize() const {
       os << "rename " << scheme << " " << param << " " << name << "\n";
   for (auto &[key, value] : config)
     os << "config " << key << " " << value << "\n";
+  for (const PlanMeta &m : meta)
+    os << "meta " << m.scheme << " " << m.key << " "
+       << (m.config.empty() ? "-" : m.config) << " " << m.json << "\n";
   if (target != "cpu")
     os << "target " << target << "\n";
   return os.str();
@@ -243,6 +246,16 @@ Plan Plan::parse(const std::string &text) {
       } else if (kw == "config") {
         need(3);
         plan.config[w[1]] = w[2];
+      } else if (kw == "meta") {
+        // The JSON value is the rest of the line (strings may hold spaces).
+        need(5);
+        std::istringstream fields(line);
+        std::string skip;
+        for (int i = 0; i < 4; ++i)
+          fields >> skip;
+        std::string json;
+        std::getline(fields >> std::ws, json);
+        plan.meta.push_back({w[1], w[2], w[3] == "-" ? "" : w[3], json});
       } else if (kw == "target") {
         need(2);
         if (w[1] != "cpu" && w[1] != "cuda")

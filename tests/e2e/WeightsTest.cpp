@@ -126,11 +126,21 @@ TEST(Weights, ExportRoundTripsToHuggingFace) {
   std::ifstream json(dir + "/config.json");
   std::stringstream text;
   text << json.rdbuf();
+  // The keys come from gpt2.gpt's `names hf` entries through the plan.
   for (const char *key :
        {"\"n_embd\": 32", "\"n_layer\": 2", "\"n_head\": 4",
         "\"vocab_size\": 250", "\"n_positions\": 64",
-        "\"tie_word_embeddings\": true", "\"model_type\": \"gpt2\""})
+        "\"tie_word_embeddings\": true", "\"model_type\": \"gpt2\"",
+        "\"architectures\": [\"GPT2LMHeadModel\"]",
+        "\"layer_norm_epsilon\": 1e-05"})
     EXPECT_NE(text.str().find(key), std::string::npos) << key;
+  std::string parsed;
+  EXPECT_EQ(runCapture({"/usr/bin/python3", "-c",
+                        "import json, sys; json.load(open(sys.argv[1]))",
+                        dir + "/config.json"},
+                       parsed),
+            0)
+      << "config.json is not JSON: " << parsed;
   // And back: the export is a valid --weights file.
   expectLogitsOfTransformers(dir + "/model.safetensors");
 }

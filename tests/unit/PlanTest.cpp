@@ -134,6 +134,8 @@ end
 init w normal 0.02
 rename hf w transformer.w
 config n_layers 12
+meta hf n_layer n_layers 12
+meta hf architectures - ["GPT2LMHeadModel", "a b"]
 target cuda
 )";
   Plan p = Plan::parse(text);
@@ -145,6 +147,10 @@ target cuda
   EXPECT_EQ(q.kernels[1].outputs, 2);
   EXPECT_EQ(q.inits[0].std, 0.02);
   EXPECT_EQ(q.renames.at("hf").at("w"), "transformer.w");
+  ASSERT_EQ(q.meta.size(), 2u);
+  EXPECT_EQ(q.meta[0].config, "n_layers");
+  EXPECT_EQ(q.meta[1].config, "");
+  EXPECT_EQ(q.meta[1].json, R"(["GPT2LMHeadModel", "a b"])");
   EXPECT_EQ(q.target, "cuda");
 }
 

@@ -117,6 +117,36 @@ export def f(x: [B, T, 12]) -> [B, 3, T, 2] {
   EXPECT_EQ(e.nodes[e.result].type.str(), "f32[B, 3, T, 2]");
 }
 
+// A naming scheme's config-file entries become JSON in declaration order,
+// config values as the config binds them (overrides included), and remember
+// which config they come from.
+TEST(Sema, SchemeEntriesAreJson) {
+  SourceManager sm;
+  Program p = elaborate(sm, R"(
+config C: int = 4
+config eps: float = 0.00001
+config tied: bool = true
+names hf {
+  "*" -> "*"
+  "n_embd" = C
+  "eps" = eps
+  "tie" = tied
+  "architectures" = ["Tiny", "say \"hi\""]
+  "initializer_range" = 0.02
+  "shift" = -3
+}
+export def forward(x: [B, C]) -> [B, C] { return x }
+)",
+                        {"C=8"});
+  std::vector<std::string> got;
+  for (const SchemeEntry &e : p.schemeEntries)
+    got.push_back(e.scheme + " " + e.key + " " + e.config + " " + e.json);
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "hf n_embd C 8", "hf eps eps 1e-05", "hf tie tied true",
+                     R"(hf architectures  ["Tiny", "say \"hi\""])",
+                     "hf initializer_range  0.02", "hf shift  -3"}));
+}
+
 TEST(Sema, LoopCarriedAssignmentAndStaticIf) {
   SourceManager sm;
   Program p = elaborate(sm,

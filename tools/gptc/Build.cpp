@@ -73,6 +73,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   program.plan.inits = o.model.inits;
   program.plan.renames = o.model.renames;
   program.plan.config = o.model.config;
+  program.plan.meta = o.model.meta;
   if (o.target == "cuda")
     program.plan.target = "cuda";
 

@@ -570,6 +570,8 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
     for (const ConfigValue &c : prog.config)
       if (c.kind != ast::TypeExpr::Kind::Tensor)
         b.model.config[c.name] = c.str();
+    for (const SchemeEntry &e : prog.schemeEntries)
+      b.model.meta.push_back({e.scheme, e.key, e.config, e.json});
     const char *dataDir = std::getenv("GPTC_DATA_DIR");
     b.tokenizer =
         std::string(dataDir ? dataDir : GPTC_DATA_DIR) + "/gpt2.tiktoken";

@@ -327,7 +327,9 @@ struct ConfigDecl {
 };
 
 /// `names hf { "lm_head.*" -> "lm_head.*"; "*" -> "transformer.*" }`:
-/// a declarative parameter-name mapping, first matching rule wins.
+/// a declarative parameter-name mapping, first matching rule wins. Entries
+/// `"n_embd" = emb_dim` give the scheme's config file (Hugging Face's
+/// config.json) key by key, from a config name or a literal.
 struct NamesDecl {
   std::string scheme;
   struct Rule {
@@ -335,6 +337,12 @@ struct NamesDecl {
     Location loc;
   };
   std::vector<Rule> rules;
+  struct Entry {
+    std::string key;
+    ExprPtr value;
+    Location loc;
+  };
+  std::vector<Entry> entries;
   Location loc;
 };
 

@@ -121,11 +121,20 @@ struct ConfigValue {
   std::string str() const;
 };
 
+/// One key of a naming scheme's config file (`"n_embd" = emb_dim` in
+/// `names hf`): its value as JSON, and the config it comes from (empty for
+/// a constant).
+struct SchemeEntry {
+  std::string scheme, key, config, json;
+};
+
 /// A model elaborated for one config.
 struct Program {
   std::vector<ConfigValue> config;
   std::vector<Parameter> params;
   std::vector<std::string> namingSchemes;
+  /// The naming schemes' config-file entries, in declaration order.
+  std::vector<SchemeEntry> schemeEntries;
   std::vector<Entry> entries;
 
   const Parameter *findParam(const std::string &name) const;

@@ -20,6 +20,7 @@
 #ifndef GPTC_RUNTIME_CHECKPOINT_H
 #define GPTC_RUNTIME_CHECKPOINT_H
 
+#include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Safetensors.h"
 
 #include <map>
@@ -58,18 +59,14 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
 /// `transformer.` prefix), in the Hugging Face layout.
 SafetensorsFile readLlmcCheckpoint(const std::string &path);
 
-/// The GPT-2 hyperparameters a Hugging Face config.json needs.
-struct Gpt2Config {
-  int64_t vocabSize = 0, contextLength = 0, embDim = 0, nHeads = 0, nLayers = 0;
-  bool qkvBias = true, tieEmbeddings = true;
-};
-
 /// Writes `dir`/model.safetensors (Hugging Face names and layout; a zero
-/// c_attn bias where the model has none) and `dir`/config.json, which
-/// transformers' GPT2LMHeadModel.from_pretrained(dir) loads.
+/// c_attn bias where GPT-2's fused qkv projection has none) and
+/// `dir`/config.json with the model's `names hf` entries (`plan.meta`), so
+/// transformers' from_pretrained(dir) loads it. Throws RuntimeError when
+/// the model declares no config.json entries.
 void exportHuggingFace(const std::string &dir,
                        const std::map<std::string, TensorData> &weights,
-                       const NameMap &hf, const Gpt2Config &config);
+                       const NameMap &hf, const std::vector<PlanMeta> &meta);
 
 } // namespace gptc
 

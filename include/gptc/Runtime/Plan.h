@@ -132,6 +132,13 @@ struct PlanInit {
   double std = 0;
 };
 
+/// One key of a naming scheme's config file (Hugging Face's config.json for
+/// `hf`): its JSON value and the model config it comes from (empty for a
+/// constant), so the runtime writes the file without knowing the model.
+struct PlanMeta {
+  std::string scheme, key, config, json;
+};
+
 struct Plan {
   std::vector<PlanKernel> kernels;
   std::vector<PlanFunction> functions;
@@ -140,6 +147,8 @@ struct Plan {
   std::map<std::string, std::map<std::string, std::string>> renames;
   /// Config key -> value, as the compiler printed it.
   std::map<std::string, std::string> config;
+  /// The naming schemes' config-file entries, in the model's order.
+  std::vector<PlanMeta> meta;
   /// Where the kernels run: cpu, or cuda (`target cuda`).
   std::string target = "cpu";
 

@@ -38,7 +38,7 @@ class Gpt_TensorOp<string mnemonic, list<Trait> traits = []>
   string formula = "";
   /// The DSL builtin that calls it, its parameters (`name` or
   /// `name=default`) and the front end's rule that checks them
-  /// (frontend/Sema.cpp).
+  /// (frontend/Builtins.cpp).
   string builtin = "";
   list<string> builtinParams = [];
   string builtinRule = "";

@@ -1,0 +1,319 @@
+//===- ConfigBinding.cpp - Binding configs and naming-scheme entries ------===//
+//
+// Algorithm:
+//  1. Collect defs, configs and `names` schemes of all loaded files; reject
+//     duplicates.
+//  2. Bind each `config` to its YAML value (or default), type-checked; reject
+//     unknown and missing keys, pointing at the YAML line.
+//  3. Evaluate each scheme's `"key" = value` entries to JSON.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Elaborator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace gptc::sema {
+
+void Elaborator::collectDecls() {
+  std::map<std::string, Location> configLocs;
+  for (auto &m : model.modules) {
+    for (auto &d : m->defs) {
+      if (builtins.count(d->name))
+        throw CompileError(d->loc, "def '" + d->name +
+                                       "' has the name of a builtin; "
+                                       "choose another name");
+      auto [it, fresh] = defs.emplace(d->name, d.get());
+      if (!fresh)
+        throw CompileError(
+            Diagnostic{d->loc, "duplicate def '" + d->name + "'", {}}.note(
+                it->second->loc, "previously defined here"));
+    }
+    for (auto &c : m->configs) {
+      auto [it, fresh] = configLocs.emplace(c.name, c.loc);
+      if (!fresh)
+        throw CompileError(
+            Diagnostic{c.loc, "duplicate config '" + c.name + "'", {}}.note(
+                it->second, "previously declared here"));
+      if (c.name == "pi" || c.name == "inf")
+        throw CompileError(c.loc, "config '" + c.name +
+                                      "' would hide the builtin constant");
+      configDecls.push_back(&c);
+    }
+    for (auto &n : m->names) {
+      for (auto *prev : namesDecls)
+        if (prev->scheme == n.scheme)
+          throw CompileError(Diagnostic{
+              n.loc,
+              "duplicate naming scheme '" + n.scheme + "'",
+              {}}.note(prev->loc, "previously declared here"));
+      namesDecls.push_back(&n);
+      prog.namingSchemes.push_back(n.scheme);
+    }
+  }
+  globals["pi"] = Value::number(M_PI);
+  globals["inf"] = Value::number(std::numeric_limits<double>::infinity());
+}
+
+void Elaborator::bindConfig() {
+  std::map<std::string, const ConfigEntry *> given;
+  for (auto &e : cfg.entries)
+    given[e.key] = &e; // later entries (overrides) win
+  std::vector<std::string> declared;
+  for (auto *c : configDecls)
+    declared.push_back(c->name);
+  for (auto &e : cfg.entries)
+    if (!std::count(declared.begin(), declared.end(), e.key))
+      throw CompileError(e.keyLoc, "unknown config key '" + e.key + "'" +
+                                       suggest(e.key, declared) +
+                                       knownKeys(declared));
+  for (auto *c : configDecls) {
+    ConfigValue cv;
+    cv.name = c->name;
+    cv.kind = c->type.kind;
+    Value v;
+    auto it = given.find(c->name);
+    if (it != given.end()) {
+      v = parseConfigValue(*c, *it->second);
+    } else if (c->defaultValue) {
+      cv.fromDefault = true;
+      frames.emplace_back();
+      frames.back().scopes.emplace_back();
+      v = eval(*c->defaultValue);
+      frames.pop_back();
+      v = coerce(v, c->type, c->defaultValue->loc,
+                 "the default of config '" + c->name + "'");
+    } else {
+      Location where = cfg.file ? Location{cfg.file, 1, 1} : c->loc;
+      Diagnostic d{where,
+                   "missing config value '" + c->name + "' (" +
+                       toString(c->type) + ")" +
+                       (cfg.file ? "" : "; pass --config FILE.yaml"),
+                   {}};
+      if (cfg.file)
+        d.note(c->loc, "declared here without a default");
+      throw CompileError(d);
+    }
+    auto fill = [](ConfigValue &out, const Value &x) {
+      out.intValue = x.kind == Value::Kind::Int ? x.dim.coeff : 0;
+      out.floatValue = x.kind == Value::Kind::Float ? x.f : 0;
+      out.boolValue = x.kind == Value::Kind::Bool && x.b;
+    };
+    cv.isList = c->type.list;
+    if (cv.isList)
+      for (const Value &x : v.elems) {
+        ConfigValue e;
+        e.kind = cv.kind;
+        fill(e, x);
+        cv.elems.push_back(e);
+      }
+    else
+      fill(cv, v);
+    globals[c->name] = v;
+    prog.config.push_back(cv);
+  }
+}
+
+/// A number as JSON: the shortest text that reads back as `x`.
+std::string Elaborator::jsonNumber(double x) {
+  char buf[32];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, x);
+    if (std::strtod(buf, nullptr) == x)
+      break;
+  }
+  return buf;
+}
+
+/// A literal (or a list of literals) of a config-file entry as JSON.
+std::string Elaborator::jsonLiteral(const Expr &e, const std::string &key) {
+  if (auto *i = dynCast<IntExpr>(&e))
+    return std::to_string(i->value);
+  if (auto *f = dynCast<FloatExpr>(&e))
+    return jsonNumber(f->value);
+  if (auto *b = dynCast<BoolExpr>(&e))
+    return b->value ? "true" : "false";
+  if (auto *s = dynCast<StringExpr>(&e)) {
+    std::string out = "\"";
+    for (char c : s->value) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      if (static_cast<unsigned char>(c) < 0x20)
+        throw CompileError(e.loc, "a config-file string may not hold "
+                                  "control characters");
+      out += c;
+    }
+    return out + "\"";
+  }
+  if (auto *u = dynCast<UnaryExpr>(&e))
+    if (u->op == UnaryOp::Neg &&
+        (isa<IntExpr>(u->operand.get()) || isa<FloatExpr>(u->operand.get())))
+      return "-" + jsonLiteral(*u->operand, key);
+  if (auto *l = dynCast<ListExpr>(&e)) {
+    std::string out = "[";
+    for (size_t i = 0; i < l->elements.size(); ++i)
+      out += (i ? ", " : "") + jsonLiteral(*l->elements[i], key);
+    return out + "]";
+  }
+  throw CompileError(e.loc, "the value of config-file key '" + key +
+                                "' must be a config name, a number, a "
+                                "bool, a string or a list of them");
+}
+
+/// Each naming scheme's `"key" = value` entries, evaluated against the
+/// bound config.
+void Elaborator::bindSchemeEntries() {
+  for (const NamesDecl *n : namesDecls) {
+    std::map<std::string, Location> seen;
+    for (const NamesDecl::Entry &e : n->entries) {
+      auto [it, fresh] = seen.emplace(e.key, e.loc);
+      if (!fresh)
+        throw CompileError(Diagnostic{
+            e.loc,
+            "duplicate config-file key '" + e.key + "' in names '" + n->scheme +
+                "'",
+            {}}.note(it->second, "previously given here"));
+      SchemeEntry out{n->scheme, e.key, "", ""};
+      if (auto *name = dynCast<NameExpr>(e.value.get())) {
+        auto c = std::find_if(
+            prog.config.begin(), prog.config.end(),
+            [&](const ConfigValue &v) { return v.name == name->name; });
+        if (c == prog.config.end())
+          throw CompileError(e.value->loc,
+                             "'" + name->name +
+                                 "' is not a config of this model; a "
+                                 "config-file value is a config name or "
+                                 "a literal");
+        out.config = c->name;
+        out.json = c->kind == TypeExpr::Kind::Float && !c->isList
+                       ? jsonNumber(c->floatValue)
+                       : c->str();
+      } else {
+        out.json = jsonLiteral(*e.value, e.key);
+      }
+      prog.schemeEntries.push_back(out);
+    }
+  }
+}
+
+std::string Elaborator::knownKeys(const std::vector<std::string> &declared) {
+  std::string s = " (the model declares:";
+  for (auto &d : declared)
+    s += " " + d;
+  return s + ")";
+}
+
+/// A config entry's value as the declared type: a scalar, or a list of
+/// them for `list[...]`.
+Value Elaborator::parseConfigValue(const ConfigDecl &c, const ConfigEntry &e) {
+  if (!c.type.list) {
+    if (e.isList)
+      throw CompileError(e.valueLoc, "config key '" + e.key +
+                                         "' must have a single value (a "
+                                         "number or true/false), not a "
+                                         "list");
+    return parseConfigScalar(c, e.value, e.valueLoc);
+  }
+  if (!e.isList)
+    throw CompileError(Diagnostic{
+        e.valueLoc,
+        "config '" + c.name +
+            "' expects a list such as [1, 2], "
+            "found '" +
+            e.value + "'",
+        {}}.note(c.loc, "declared here as " + toString(c.type)));
+  Value v;
+  v.kind = Value::Kind::List;
+  for (const std::string &item : e.list)
+    v.elems.push_back(parseConfigScalar(c, item, e.valueLoc));
+  return v;
+}
+
+Value Elaborator::parseConfigScalar(const ConfigDecl &c, const std::string &t,
+                                    Location valueLoc) {
+  auto bad = [&](const char *what) -> CompileError {
+    return CompileError(Diagnostic{
+        valueLoc,
+        "config '" + c.name + "' expects " + what + ", found '" + t + "'",
+        {}}.note(c.loc, "declared here as " + toString(c.type)));
+  };
+  switch (c.type.kind) {
+  case TypeExpr::Kind::Int: {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(t, &used, 10);
+    } catch (...) {
+      throw bad("an integer");
+    }
+    if (used != t.size())
+      throw bad("an integer");
+    return Value::integer(Dim(v));
+  }
+  case TypeExpr::Kind::Float: {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(t, &used);
+    } catch (...) {
+      throw bad("a number");
+    }
+    if (used != t.size() || !std::isfinite(v))
+      throw bad("a finite number");
+    return Value::number(v);
+  }
+  case TypeExpr::Kind::Bool:
+    if (t == "true" || t == "True")
+      return Value::boolean(true);
+    if (t == "false" || t == "False")
+      return Value::boolean(false);
+    throw bad("true or false");
+  case TypeExpr::Kind::Tensor:
+    break;
+  }
+  throw bad("a scalar");
+}
+
+/// Converts a static value to a declared scalar type (int to float is
+/// allowed), or fails naming `what`.
+Value Elaborator::coerce(const Value &v, const TypeExpr &t, Location loc,
+                         const std::string &what) {
+  if (t.list) {
+    if (v.kind != Value::Kind::List)
+      throw CompileError(loc, what + " expects " + toString(t) + ", got " +
+                                  v.describe());
+    TypeExpr elem;
+    elem.kind = t.kind;
+    Value out = v;
+    for (size_t i = 0; i < v.elems.size(); ++i)
+      out.elems[i] = coerce(v.elems[i], elem, loc,
+                            what + ", element " + std::to_string(i));
+    return out;
+  }
+  switch (t.kind) {
+  case TypeExpr::Kind::Int:
+    if (v.kind == Value::Kind::Int)
+      return v;
+    break;
+  case TypeExpr::Kind::Float:
+    if (v.kind == Value::Kind::Float)
+      return v;
+    if (v.isStaticNumber())
+      return Value::number(v.asDouble());
+    break;
+  case TypeExpr::Kind::Bool:
+    if (v.kind == Value::Kind::Bool)
+      return v;
+    break;
+  case TypeExpr::Kind::Tensor:
+    break;
+  }
+  throw CompileError(loc, what + " expects " + toString(t) + ", got " +
+                              v.describe());
+}
+
+} // namespace gptc::sema

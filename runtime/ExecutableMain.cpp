@@ -20,13 +20,16 @@
 #include "HalideRuntime.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -124,12 +127,21 @@ Both: --threads N (default: all cores), --seed S (dropout), -h/--help.
 )";
 }
 
-int64_t parseCount(const std::string &flag, const char *v) {
+/// The largest count a flag takes unless it says otherwise: sizes and step
+/// counts beyond it only overflow the products made of them.
+constexpr int64_t kMaxCount = std::numeric_limits<int32_t>::max();
+
+int64_t parseCount(const std::string &flag, const char *v,
+                   int64_t max = kMaxCount) {
   char *end = nullptr;
+  errno = 0;
   long long x = std::strtoll(v, &end, 10);
-  if (!*v || *end || x < 0)
+  if (!*v || *end || x < 0 || errno == ERANGE)
     throw RuntimeError(flag + " expects a non-negative integer, got '" +
                        std::string(v) + "'");
+  if (x > max)
+    throw RuntimeError(flag + " expects an integer of at most " +
+                       std::to_string(max) + ", got " + std::string(v));
   return x;
 }
 
@@ -274,6 +286,12 @@ int runContract(const std::string &inputs, const std::string &output,
 int exportHf(const std::string &dir, const std::string &weights) {
   if (weights.empty())
     throw RuntimeError("--export-hf needs --weights FILE (a checkpoint)");
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) &&
+      !std::filesystem::is_directory(dir, ec))
+    throw RuntimeError("--export-hf " + dir +
+                       " is a file; give a folder for model.safetensors and "
+                       "config.json");
   Plan plan = Plan::parse(gptc_plan_text);
   NameMap hf = hfNames(plan);
   exportHuggingFace(
@@ -342,7 +360,9 @@ int main(int argc, char **argv) {
           throw RuntimeError(a + " needs a value");
         return argv[++i];
       };
-      auto count = [&]() { return parseCount(a, value()); };
+      auto count = [&](int64_t max = kMaxCount) {
+        return parseCount(a, value(), max);
+      };
       auto number = [&]() { return parseNumber(a, value()); };
       if (a == "-h" || a == "--help") {
         usage(std::cout, argv[0]);
@@ -354,9 +374,9 @@ int main(int argc, char **argv) {
       } else if (a == "--trace") {
         trace = value();
       } else if (a == "--threads") {
-        options.threads = static_cast<int>(count());
+        options.threads = static_cast<int>(count(1024));
       } else if (a == "--seed") {
-        train.seed = count();
+        train.seed = count(std::numeric_limits<int64_t>::max());
         options.seed = static_cast<uint64_t>(train.seed);
       } else if (a == "--repeat") {
         repeat = std::max<int64_t>(1, count());
@@ -392,7 +412,8 @@ int main(int argc, char **argv) {
         std::istringstream words(value());
         std::vector<uint32_t> ids;
         for (std::string w; words >> w;)
-          ids.push_back(static_cast<uint32_t>(parseCount(a, w.c_str())));
+          ids.push_back(static_cast<uint32_t>(
+              parseCount(a, w.c_str(), std::numeric_limits<uint32_t>::max())));
         gen.promptIds.push_back(ids);
       } else if (a == "--max-new-tokens") {
         gen.maxNewTokens = count();
@@ -420,7 +441,7 @@ int main(int argc, char **argv) {
       } else if (a == "--tokenizer") {
         train.tokenizer = value();
       } else if (a == "--batch") {
-        train.batchSize = count();
+        train.batchSize = count(1 << 20);
       } else if (a == "--ctx") {
         train.contextLength = count();
       } else if (a == "--stride") {
@@ -503,6 +524,15 @@ int main(int argc, char **argv) {
     return status;
   } catch (const RuntimeError &e) {
     std::cerr << argv[0] << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error &e) {
+    // A path that is not what it must be (a file for a folder, a folder
+    // for a file, no permission): the message names the path and why.
+    std::cerr << argv[0] << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::cerr << argv[0] << ": error: out of memory (is a size in the flags "
+              << "or the input too large?)\n";
     return 1;
   }
 }

@@ -253,9 +253,13 @@ std::vector<uint32_t> byteToUnicode() {
   return map;
 }
 
+/// Ranks and ids beyond this are not a vocabulary but a typo or an attack:
+/// tables are sized by them.
+constexpr unsigned long kMaxRank = 1ul << 24;
+
 void addToken(RankMap &ranks, std::vector<std::string> &tokens,
-              std::string bytes, uint32_t rank, const std::string &where) {
-  if (rank >= (1u << 24))
+              std::string bytes, unsigned long rank, const std::string &where) {
+  if (rank >= kMaxRank)
     throw RuntimeError(where + ": rank " + std::to_string(rank) +
                        " is implausibly large");
   if (tokens.size() <= rank)
@@ -312,8 +316,16 @@ Tokenizer Tokenizer::load(const std::string &path) {
           if (e == 'u') {
             if (p + 4 > text.size())
               throw fail("short \\u escape");
-            cp = static_cast<uint32_t>(
-                std::stoul(text.substr(p, 4), nullptr, 16));
+            for (int k = 0; k < 4; ++k) {
+              char h = text[p + k];
+              int digit = h >= '0' && h <= '9'   ? h - '0'
+                          : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                 : -1;
+              if (digit < 0)
+                throw fail("\\u needs four hex digits");
+              cp = cp * 16 + static_cast<uint32_t>(digit);
+            }
             p += 4;
           } else {
             cp = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
@@ -351,11 +363,12 @@ Tokenizer Tokenizer::load(const std::string &path) {
         throw fail("expected a token id");
       }
       p += used;
+      if (id >= kMaxRank)
+        throw fail("token id " + std::to_string(id) + " is implausibly large");
       if (key == kEndOfText) {
         impl->endOfText = static_cast<uint32_t>(id);
       } else {
-        addToken(impl->ranks, impl->tokens, key, static_cast<uint32_t>(id),
-                 path);
+        addToken(impl->ranks, impl->tokens, key, id, path);
       }
       skip();
       if (p < text.size() && text[p] == ',')
@@ -388,8 +401,7 @@ Tokenizer Tokenizer::load(const std::string &path) {
       if (!ok)
         throw RuntimeError(where +
                            ": expected 'BASE64 RANK', as in tiktoken files");
-      addToken(impl->ranks, impl->tokens, bytes, static_cast<uint32_t>(rank),
-               where);
+      addToken(impl->ranks, impl->tokens, bytes, rank, where);
     }
     impl->endOfText = static_cast<uint32_t>(impl->tokens.size());
   }
@@ -401,8 +413,14 @@ Tokenizer Tokenizer::load(const std::string &path) {
     throw RuntimeError(path + ": " + std::to_string(impl->tokens.size()) +
                        " tokens; a byte-level BPE needs at least the 256 "
                        "single bytes");
-  impl->tokens.resize(impl->endOfText + 1);
-  impl->tokens[impl->endOfText] = kEndOfText;
+  // <|endoftext|> follows the byte-pair tokens (50256 in GPT-2's).
+  if (impl->endOfText != impl->tokens.size())
+    throw RuntimeError(path + ": <|endoftext|> has id " +
+                       std::to_string(impl->endOfText) + "; expected " +
+                       std::to_string(impl->tokens.size()) +
+                       ", the id after the last of the " +
+                       std::to_string(impl->tokens.size()) + " tokens");
+  impl->tokens.push_back(kEndOfText);
   return Tokenizer(std::move(impl));
 }
 

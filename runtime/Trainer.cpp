@@ -21,6 +21,7 @@
 #include "gptc/Support/Error.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -30,6 +31,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <random>
 #include <set>
@@ -185,6 +187,38 @@ void writePlot(const std::string &path, const std::vector<double> &stepLoss,
      << "</text>\n</svg>\n";
 }
 
+/// Fails before any step unless the run can keep what it makes: `dir`
+/// is (or becomes) a folder that takes new files, and `checkpoint` names a
+/// file in such a folder. A write probe catches read-only mounts, which
+/// permission bits do not show to root.
+void checkWritable(const std::string &dir, const std::string &checkpoint) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw RuntimeError("--out " + dir + " is a file, not a folder");
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw RuntimeError("cannot create the output folder " + dir + ": " +
+                       ec.message());
+  if (fs::is_directory(checkpoint, ec))
+    throw RuntimeError("--checkpoint " + checkpoint +
+                       " is a folder; give the checkpoint's file name");
+  fs::path ckptDir = fs::path(checkpoint).parent_path();
+  for (const fs::path &d : {fs::path(dir), ckptDir.empty() ? "." : ckptDir}) {
+    std::string probe =
+        (d / (".gptc-write-test." + std::to_string(getpid()))).string();
+    std::FILE *f = std::fopen(probe.c_str(), "w");
+    bool ok = f && std::fputc('x', f) != EOF;
+    ok = f && std::fclose(f) == 0 && ok;
+    int err = errno;
+    std::remove(probe.c_str());
+    if (!ok)
+      throw RuntimeError("cannot write in " + d.string() + ": " +
+                         std::strerror(err) +
+                         " (the run would keep nothing; choose another "
+                         "--out or --checkpoint)");
+  }
+}
+
 /// Writes `file` to `path` through a temporary name, so an interrupted
 /// write never leaves a truncated checkpoint.
 void writeAtomically(const std::string &path, const SafetensorsFile &file) {
@@ -284,7 +318,13 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
   auto it = f.metadata.find("gptc.step");
   if (it == f.metadata.end())
     throw RuntimeError(path + ": not a gptc checkpoint (no step)");
-  startStep = std::stoll(it->second);
+  char *end = nullptr;
+  errno = 0;
+  long long step = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end || errno == ERANGE || step < 0)
+    throw RuntimeError(path + ": its step ('" + it->second +
+                       "' in gptc.step) is not a step number");
+  startStep = step;
   auto cfg = f.metadata.find("gptc.settings");
   if (cfg != f.metadata.end() && cfg->second != settings())
     throw RuntimeError(path + ": the checkpoint was trained with '" +
@@ -398,7 +438,10 @@ int Trainer::run() {
     WindowDataset data(shard ? shardTokens
                              : tok->encode(text, Tokenizer::Special::Allow),
                        o.contextLength, o.contextLength);
-    DataLoader loader(data, o.batchSize, false, false, 0);
+    // A batch larger than the data is the whole data: the same mean.
+    DataLoader loader(
+        data, std::min<int64_t>(o.batchSize, static_cast<int64_t>(data.size())),
+        false, false, 0);
     loader.startEpoch(0);
     double l = meanLoss(loader, loader.numBatches());
     std::cout << o.data << ": loss " << std::fixed << std::setprecision(4) << l
@@ -407,6 +450,11 @@ int Trainer::run() {
               << " tokens\n";
     return 0;
   }
+
+  checkWritable(o.outDir,
+                o.checkpoint.empty()
+                    ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
+                    : o.checkpoint);
 
   std::vector<uint32_t> trainTokens, valTokens;
   if (shard) {
@@ -446,7 +494,9 @@ int Trainer::run() {
                        std::to_string(trainSet.size()) +
                        " training windows, fewer than one batch of " +
                        std::to_string(o.batchSize));
-  totalSteps = o.epochs * perEpoch;
+  totalSteps = o.epochs > std::numeric_limits<int64_t>::max() / perEpoch
+                   ? std::numeric_limits<int64_t>::max()
+                   : o.epochs * perEpoch;
   if (o.maxSteps > 0)
     totalSteps = std::min(totalSteps, o.maxSteps);
 
@@ -465,7 +515,6 @@ int Trainer::run() {
     }
   }
 
-  fs::create_directories(o.outDir);
   std::string ckptPath =
       o.checkpoint.empty()
           ? (fs::path(o.outDir) / "checkpoint.safetensors").string()

@@ -274,6 +274,41 @@ TEST(Trainer, BadInputsFailWithAMessage) {
                      "tokenizer needs 50257"),
             std::string::npos)
       << out;
+  // Where the run's files go, checked before any step (these aborted on an
+  // uncaught std::filesystem error, or trained and kept nothing).
+  std::string verdict = kRoot + "/data/the-verdict.txt";
+  std::ofstream(dir + "/a-file") << "x";
+  expectError(with({"--data", verdict, "--out", dir + "/a-file"}),
+              "--out " + dir + "/a-file is a file, not a folder");
+  expectError(with({"--data", verdict, "--checkpoint", dir}),
+              "--checkpoint " + dir + " is a folder");
+  // /proc/self takes no new files, even for root (chmod would not stop CI).
+  expectError(with({"--data", verdict, "--out", "/proc/self"}),
+              "cannot write in /proc/self");
+  // Counts out of range are refused, not overflowed or allocated.
+  expectError(with({"--data", verdict, "--batch", "1000000000000"}),
+              "--batch expects an integer of at most 1048576");
+  expectError(with({"--data", verdict, "--epochs", "99999999999999999999"}),
+              "--epochs expects a non-negative integer");
+  expectError(with({"--data", verdict, "--threads", "100000000"}),
+              "--threads expects an integer of at most 1024");
+  // A checkpoint whose step is not a number (std::stoll aborted on it).
+  std::string ckpt = dir + "/one-step";
+  ASSERT_EQ(runCapture({trainer(), "--data", verdict, "--ctx", "64",
+                        "--steps", "1", "--eval-interval", "0",
+                        "--sample-interval", "0", "--no-progress", "--out",
+                        ckpt},
+                       out),
+            0)
+      << out;
+  for (const char *step : {"abc", "99999999999999999999", "-3", ""}) {
+    SafetensorsFile f = readSafetensors(ckpt + "/checkpoint.safetensors");
+    f.metadata["gptc.step"] = step;
+    writeSafetensors(dir + "/bad-step.safetensors", f);
+    expectError(with({"--data", verdict, "--resume",
+                      dir + "/bad-step.safetensors"}),
+                "is not a step number");
+  }
   // Usage errors: exit status 2.
   EXPECT_EQ(runCapture({trainer(), "--inputs", dir + "/x.safetensors"}, out),
             2);

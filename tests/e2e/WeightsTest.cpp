@@ -305,6 +305,12 @@ TEST(Weights, BadFlagsFailWithAMessage) {
   EXPECT_EQ(runCapture({tinyExecutable(), "--export-hf", kWork + "x"}, out), 1);
   EXPECT_NE(out.find("--export-hf needs --weights FILE"), std::string::npos)
       << out;
+  std::ofstream(kWork + "a-file") << "x";
+  EXPECT_EQ(runCapture({tinyExecutable(), "--export-hf", kWork + "a-file",
+                        "--weights", kGoldens + "llmc-tiny.bin"},
+                       out),
+            1);
+  EXPECT_NE(out.find("is a file; give a folder"), std::string::npos) << out;
   EXPECT_EQ(runCapture({tinyExecutable("generate"), "--weights",
                         kGoldens + "llmc-tiny.bin", "--prompt-ids", "1 2",
                         "--top-p", "1.5"},

@@ -163,6 +163,15 @@ TEST(Tokenizer, MalformedFilesAreClearErrors) {
   expectError("IQ== 0\nIg== 0\n", "duplicate token or rank 0");
   expectError("IQ== 1\n", "rank 0 is missing");
   expectError("IQ== 0\n", "at least the 256 single bytes");
+  expectError("IQ== 4294967296\n", "rank 4294967296 is implausibly large");
+  // encoder.json: ids beyond any vocabulary (<|endoftext|> at 2^32-1 once
+  // wrote out of bounds; 2^32+5 became 5) and \\u escapes without four hex
+  // digits (std::stoul aborted on them).
+  expectError(R"({"<|endoftext|>": 4294967295})",
+              "token id 4294967295 is implausibly large");
+  expectError(R"({"!": 4294967301})", "token id 4294967301 is implausibly");
+  expectError(R"({"\u00zz": 0})", "\\u needs four hex digits");
+  expectError(R"({"\u0)", "short \\u escape");
   EXPECT_THROW(Tokenizer::load(dir + "/does-not-exist"), RuntimeError);
 }
 

@@ -411,6 +411,14 @@ int run(const Options &o) {
   } catch (const RuntimeError &e) {
     std::cerr << "gptc: error: " << e.what() << "\n";
     return kExitError;
+  } catch (const std::filesystem::filesystem_error &e) {
+    // A path that is not what it must be: the message names it and why.
+    std::cerr << "gptc: error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::bad_alloc &) {
+    std::cerr << "gptc: error: out of memory (is a size in the flags or the "
+                 "model too large?)\n";
+    return kExitError;
   }
 }
 

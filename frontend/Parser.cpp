@@ -13,6 +13,9 @@ namespace {
 
 /// Deeply nested input must fail with a message, not overflow the stack.
 constexpr int kMaxNesting = 200;
+/// The tallest expression tree: chains such as `x + x + ...` or `x[0][0]...`
+/// grow a tree in a loop, which the nesting guard does not see.
+constexpr int kMaxExprHeight = 1000;
 
 class Parser {
 public:
@@ -70,6 +73,48 @@ private:
     }
     ~DepthGuard() { --p.depth; }
   };
+
+  /// Sets `e`'s height from its children's and refuses one over
+  /// kMaxExprHeight at `e`.
+  ExprPtr grown(ExprPtr e) {
+    int h = 0;
+    auto see = [&](const ExprPtr &c) {
+      if (c)
+        h = std::max(h, c->height);
+    };
+    if (auto *u = dynCast<UnaryExpr>(e.get())) {
+      see(u->operand);
+    } else if (auto *b = dynCast<BinaryExpr>(e.get())) {
+      see(b->lhs);
+      see(b->rhs);
+    } else if (auto *c = dynCast<CallExpr>(e.get())) {
+      for (const ExprPtr &a : c->args)
+        see(a);
+      for (const KeywordArg &k : c->kwargs)
+        see(k.value);
+      for (const InstanceSegment &s : c->instance)
+        see(s.index);
+    } else if (auto *ix = dynCast<IndexExpr>(e.get())) {
+      see(ix->base);
+      for (const IndexItem &it : ix->items) {
+        see(it.index);
+        see(it.lo);
+        see(it.hi);
+      }
+    } else if (auto *l = dynCast<ListExpr>(e.get())) {
+      for (const ExprPtr &x : l->elements)
+        see(x);
+    } else if (auto *t = dynCast<TupleExpr>(e.get())) {
+      for (const ExprPtr &x : t->elements)
+        see(x);
+    }
+    e->height = h + 1;
+    if (e->height > kMaxExprHeight)
+      throw CompileError(e->loc, "expression nested too deeply (more than " +
+                                     std::to_string(kMaxExprHeight) +
+                                     " levels); split it with 'let'");
+    return e;
+  }
 
   //===--------------------------------------------------------------------===//
   // Declarations
@@ -293,7 +338,7 @@ private:
         tuple->elements.push_back(std::move(value));
         while (accept(Tok::Comma))
           tuple->elements.push_back(parseExpr());
-        value = std::move(tuple);
+        value = grown(std::move(tuple));
       }
       return std::make_unique<ReturnStmt>(loc, std::move(value));
     }
@@ -359,8 +404,8 @@ private:
     ExprPtr l = parseAnd();
     while (at(Tok::KwOr)) {
       Location loc = take().loc;
-      l = std::make_unique<BinaryExpr>(loc, BinaryOp::Or, std::move(l),
-                                       parseAnd());
+      l = grown(std::make_unique<BinaryExpr>(loc, BinaryOp::Or, std::move(l),
+                                             parseAnd()));
     }
     return l;
   }
@@ -368,8 +413,8 @@ private:
     ExprPtr l = parseNot();
     while (at(Tok::KwAnd)) {
       Location loc = take().loc;
-      l = std::make_unique<BinaryExpr>(loc, BinaryOp::And, std::move(l),
-                                       parseNot());
+      l = grown(std::make_unique<BinaryExpr>(loc, BinaryOp::And, std::move(l),
+                                             parseNot()));
     }
     return l;
   }
@@ -377,7 +422,7 @@ private:
     if (at(Tok::KwNot)) {
       DepthGuard g(*this);
       Location loc = take().loc;
-      return std::make_unique<UnaryExpr>(loc, UnaryOp::Not, parseNot());
+      return grown(std::make_unique<UnaryExpr>(loc, UnaryOp::Not, parseNot()));
     }
     return parseCompare();
   }
@@ -420,14 +465,16 @@ private:
     default:
       break;
     }
-    return std::make_unique<BinaryExpr>(loc, *op, std::move(l), std::move(r));
+    return grown(
+        std::make_unique<BinaryExpr>(loc, *op, std::move(l), std::move(r)));
   }
   ExprPtr parseAdd() {
     ExprPtr l = parseMul();
     while (at(Tok::Plus) || at(Tok::Minus)) {
       Token t = take();
       BinaryOp op = t.kind == Tok::Plus ? BinaryOp::Add : BinaryOp::Sub;
-      l = std::make_unique<BinaryExpr>(t.loc, op, std::move(l), parseMul());
+      l = grown(
+          std::make_unique<BinaryExpr>(t.loc, op, std::move(l), parseMul()));
     }
     return l;
   }
@@ -446,14 +493,16 @@ private:
       else
         return l;
       Location loc = take().loc;
-      l = std::make_unique<BinaryExpr>(loc, op, std::move(l), parseUnary());
+      l = grown(
+          std::make_unique<BinaryExpr>(loc, op, std::move(l), parseUnary()));
     }
   }
   ExprPtr parseUnary() {
     if (at(Tok::Minus)) {
       DepthGuard g(*this);
       Location loc = take().loc;
-      return std::make_unique<UnaryExpr>(loc, UnaryOp::Neg, parseUnary());
+      return grown(
+          std::make_unique<UnaryExpr>(loc, UnaryOp::Neg, parseUnary()));
     }
     return parsePow();
   }
@@ -463,8 +512,8 @@ private:
       DepthGuard g(*this);
       Location loc = take().loc;
       // Right-associative, and the exponent may carry a sign: x ** -2.
-      return std::make_unique<BinaryExpr>(loc, BinaryOp::Pow, std::move(base),
-                                          parseUnary());
+      return grown(std::make_unique<BinaryExpr>(loc, BinaryOp::Pow,
+                                                std::move(base), parseUnary()));
     }
     return base;
   }
@@ -490,6 +539,7 @@ private:
           throw CompileError(cur().loc, "the call already has an 'as' name");
         take();
         call->instance = parseInstanceName();
+        e = grown(std::move(e));
       } else {
         return e;
       }
@@ -540,7 +590,7 @@ private:
       } while (accept(Tok::Comma));
     }
     expect(Tok::RParen, "')' or ',' in the call to '" + call->callee + "'");
-    return call;
+    return grown(std::move(call));
   }
 
   ExprPtr parseIndex(ExprPtr base) {
@@ -562,7 +612,7 @@ private:
       ix->items.push_back(std::move(item));
     } while (accept(Tok::Comma));
     expect(Tok::RBracket, "']' or ',' in the index");
-    return ix;
+    return grown(std::move(ix));
   }
 
   ExprPtr parsePrimary() {
@@ -611,7 +661,7 @@ private:
         while (accept(Tok::Comma));
       }
       expect(Tok::RBracket, "']' or ',' in the list");
-      return list;
+      return grown(std::move(list));
     }
     default:
       fail("an expression");

@@ -2,6 +2,8 @@
 
 #include "gptc/Support/Diagnostics.h"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -69,6 +71,9 @@ const SourceFile *SourceManager::lookup(const std::string &path) const {
   return nullptr;
 }
 
+/// The most columns of a source line a diagnostic shows.
+constexpr size_t kMaxShownColumns = 160;
+
 /// Prints one `loc: kind: msg` line plus the source line and caret.
 static void printOne(std::ostream &os, Location loc, const char *kind,
                      const std::string &msg) {
@@ -83,14 +88,34 @@ static void printOne(std::ostream &os, Location loc, const char *kind,
   // A blank line (e.g. the end of the file) shows nothing useful.
   if (line.find_first_not_of(" \t") == std::string_view::npos)
     return;
+  // A long line (a generated or hostile file) shows a window around the
+  // caret, as clang does, so the message stays a few lines long.
+  size_t caret = std::min<size_t>(loc.col - 1, line.size());
+  size_t begin = 0, end = line.size();
+  if (line.size() > kMaxShownColumns) {
+    begin = caret > kMaxShownColumns / 2 ? caret - kMaxShownColumns / 2 : 0;
+    end = std::min(line.size(), begin + kMaxShownColumns);
+    // Cut at character boundaries, not inside a UTF-8 sequence.
+    auto continuation = [&](size_t i) {
+      return i < line.size() &&
+             (static_cast<unsigned char>(line[i]) & 0xC0) == 0x80;
+    };
+    while (begin < caret && continuation(begin))
+      ++begin;
+    while (end > caret && continuation(end))
+      --end;
+  }
+  std::string_view window = line.substr(begin, end - begin);
   // Show invalid UTF-8 as '?' rather than send raw bytes to the terminal.
-  std::string shown(line);
+  std::string shown(window);
   for (size_t bad; (bad = findInvalidUtf8(shown)) != std::string::npos;)
     shown[bad] = '?';
-  os << "  " << shown << "\n  ";
+  const char *cut = "...";
+  os << "  " << (begin > 0 ? cut : "") << shown
+     << (end < line.size() ? cut : "") << "\n  " << (begin > 0 ? "   " : "");
   // Keep tabs so the caret lines up under tab-indented source.
-  for (uint32_t i = 1; i < loc.col && i - 1 < line.size(); ++i)
-    os << (line[i - 1] == '\t' ? '\t' : ' ');
+  for (size_t i = begin; i < caret; ++i)
+    os << (line[i] == '\t' ? '\t' : ' ');
   os << "^\n";
 }
 

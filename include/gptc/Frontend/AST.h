@@ -51,6 +51,9 @@ struct Expr {
   };
   Kind kind;
   Location loc;
+  /// Levels of the tree below and including this node (1 for a leaf); the
+  /// parser bounds it, since Sema and the printers recurse once per level.
+  int height = 1;
   Expr(Kind k, Location l) : kind(k), loc(l) {}
   virtual ~Expr() = default;
 };

@@ -208,6 +208,11 @@ private:
       Sequence &s = seqs[b];
       if (s.done || s.start + s.fed != s.ids.size())
         continue;
+      // --max-new-tokens 0: the prompt only, as without the cache.
+      if (s.made >= o.maxNewTokens) {
+        s.done = true;
+        continue;
+      }
       const float *row = rows + b * vocab;
       if (!o.logitsOut.empty())
         s.logits.insert(s.logits.end(), row, row + vocab);

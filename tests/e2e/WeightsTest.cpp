@@ -212,6 +212,26 @@ TEST(Weights, CachedDecodingEqualsRecomputation) {
   ASSERT_EQ(idLines(out).size(), 1u) << out;
   EXPECT_EQ(idLines(out), idLines(plain));
 
+  // --max-new-tokens 0 makes no token, with the cache as without (the
+  // cached path once sampled one from the prefill).
+  std::string none, noneCached;
+  ASSERT_EQ(
+      runCapture({tinyExecutable("generate"), "--weights", weights,
+                  "--prompt-ids", ids, "--max-new-tokens", "0", "--print-ids"},
+                 noneCached),
+      0)
+      << noneCached;
+  ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights", weights,
+                        "--prompt-ids", ids, "--max-new-tokens", "0",
+                        "--print-ids", "--no-kv-cache"},
+                       none),
+            0)
+      << none;
+  EXPECT_EQ(idLines(noneCached), idLines(none));
+  ASSERT_EQ(idLines(none).size(), 1u) << none;
+  EXPECT_EQ(idLines(none)[0].find_first_of("0123456789"), std::string::npos)
+      << "a token was generated: " << none;
+
   // The forward on prompt + the first 49 new tokens: its position 4 + i
   // predicts new token i.
   std::vector<double> tokens(prompt.begin(), prompt.end());

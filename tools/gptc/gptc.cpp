@@ -239,11 +239,17 @@ Options parseArgs(int argc, char **argv) {
     } else if (is("--dim")) {
       std::string d = value("--dim");
       size_t eq = d.find('=');
+      std::string size = eq == std::string::npos ? "" : d.substr(eq + 1);
+      // Sizes up to 2^20 keep every product the reports form (B * T *
+      // vocabulary * bytes) within int64.
+      constexpr long long kMaxDim = 1 << 20;
       long long v = 0;
-      if (eq == std::string::npos || eq == 0 ||
-          (v = std::atoll(d.c_str() + eq + 1)) <= 0)
-        throw UsageError{"--dim expects NAME=SIZE with a positive size, got '" +
-                         d + "'"};
+      if (eq != 0 && !size.empty() && size.size() <= 7 &&
+          size.find_first_not_of("0123456789") == std::string::npos)
+        v = std::atoll(size.c_str());
+      if (v <= 0 || v > kMaxDim)
+        throw UsageError{"--dim expects NAME=SIZE with a size from 1 to " +
+                         std::to_string(kMaxDim) + ", got '" + d + "'"};
       o.dims[d.substr(0, eq)] = v;
     } else if (is("--task")) {
       o.task = value("--task");

@@ -17,6 +17,7 @@
 #include "gptc/Runtime/Plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -179,6 +180,26 @@ SafetensorsFile readLlmcCheckpoint(const std::string &path) {
   return f;
 }
 
+TensorData weightValues(const std::string &path, const std::string &name,
+                        const TensorData &t) {
+  if (t.dtype != DType::F32 && t.dtype != DType::F64 && t.dtype != DType::F16 &&
+      t.dtype != DType::BF16)
+    throw RuntimeError(path + ": tensor '" + name + "' is " + t.typeStr() +
+                       "; expected floating-point weights");
+  TensorData f32 =
+      t.dtype == DType::F32
+          ? t
+          : TensorData::fromDoubles(DType::F32, t.shape, t.toDoubles());
+  const float *v = reinterpret_cast<const float *>(f32.bytes.data());
+  for (int64_t i = 0, n = f32.numel(); i < n; ++i)
+    if (!std::isfinite(v[i]))
+      throw RuntimeError(path + ": tensor '" + name + "' holds " +
+                         (std::isnan(v[i]) ? "NaN" : "an infinity") +
+                         " at element " + std::to_string(i) +
+                         " (a diverged or damaged checkpoint?)");
+  return f32;
+}
+
 std::map<std::string, TensorData>
 importWeights(const std::string &path, const std::vector<ParamSpec> &params,
               const NameMap &hf) {
@@ -251,14 +272,7 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
                          " but this model's '" + p.name + "' is " +
                          shapeText(p.shape) +
                          ": weights of another model size?");
-    if (t->dtype != DType::F32 && t->dtype != DType::F64 &&
-        t->dtype != DType::F16 && t->dtype != DType::BF16)
-      throw RuntimeError(path + ": tensor '" + as + "' is " + t->typeStr() +
-                         "; expected floating-point weights");
-    out[p.name] =
-        t->dtype == DType::F32
-            ? *t
-            : TensorData::fromDoubles(DType::F32, p.shape, t->toDoubles());
+    out[p.name] = weightValues(path, as, *t);
   }
   if (!unplaced.empty())
     throw RuntimeError(path + ": " + unplaced +

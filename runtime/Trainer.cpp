@@ -309,10 +309,7 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
                            t->typeStr() + " but this model's is " + want +
                            "]: a checkpoint of a different model?");
       }
-      state.tensors[n] =
-          t->dtype == DType::F32
-              ? *t
-              : TensorData::fromDoubles(DType::F32, shape, t->toDoubles());
+      state.tensors[n] = weightValues(path, n, *t);
     }
   }
   auto it = f.metadata.find("gptc.step");

@@ -13,8 +13,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <spawn.h>
@@ -294,20 +296,35 @@ TEST(Trainer, BadInputsFailWithAMessage) {
               "--threads expects an integer of at most 1024");
   // A checkpoint whose step is not a number (std::stoll aborted on it).
   std::string ckpt = dir + "/one-step";
-  ASSERT_EQ(runCapture({trainer(), "--data", verdict, "--ctx", "64",
-                        "--steps", "1", "--eval-interval", "0",
-                        "--sample-interval", "0", "--no-progress", "--out",
-                        ckpt},
+  ASSERT_EQ(runCapture({trainer(), "--data", verdict, "--ctx", "64", "--steps",
+                        "1", "--eval-interval", "0", "--sample-interval", "0",
+                        "--no-progress", "--out", ckpt},
                        out),
             0)
       << out;
+  // Resumed weights are checked as --weights are: floating-point, finite.
+  {
+    SafetensorsFile f = readSafetensors(ckpt + "/checkpoint.safetensors");
+    TensorData &w = f.tensors.at("wte.weight");
+    float inf = INFINITY;
+    std::memcpy(w.bytes.data() + 4 * 3, &inf, 4);
+    writeSafetensors(dir + "/inf.safetensors", f);
+    expectError(with({"--data", verdict, "--resume", dir + "/inf.safetensors"}),
+                "tensor 'wte.weight' holds an infinity at element 3");
+    f = readSafetensors(ckpt + "/checkpoint.safetensors");
+    TensorData &b = f.tensors.at("ln_f.bias");
+    b.dtype = DType::I32;
+    writeSafetensors(dir + "/i32.safetensors", f);
+    expectError(with({"--data", verdict, "--resume", dir + "/i32.safetensors"}),
+                "tensor 'ln_f.bias' is I32");
+  }
   for (const char *step : {"abc", "99999999999999999999", "-3", ""}) {
     SafetensorsFile f = readSafetensors(ckpt + "/checkpoint.safetensors");
     f.metadata["gptc.step"] = step;
     writeSafetensors(dir + "/bad-step.safetensors", f);
-    expectError(with({"--data", verdict, "--resume",
-                      dir + "/bad-step.safetensors"}),
-                "is not a step number");
+    expectError(
+        with({"--data", verdict, "--resume", dir + "/bad-step.safetensors"}),
+        "is not a step number");
   }
   // Usage errors: exit status 2.
   EXPECT_EQ(runCapture({trainer(), "--inputs", dir + "/x.safetensors"}, out),

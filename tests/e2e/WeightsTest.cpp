@@ -17,6 +17,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -372,6 +373,21 @@ TEST(Weights, WrongModelsFailNamingTheTensor) {
                      "another model size?"),
             std::string::npos)
       << log;
+  // NaN and infinite weights are refused naming the tensor and element
+  // (they generated garbage with exit status 0).
+  for (float bad : {std::nanf(""), -INFINITY}) {
+    SafetensorsFile damaged =
+        readSafetensors(kGoldens + "hf-tiny/model.safetensors");
+    TensorData &h = damaged.tensors.at("transformer.h.1.mlp.c_fc.weight");
+    std::memcpy(h.bytes.data() + 4 * 7, &bad, 4);
+    writeSafetensors(kWork + "damaged.safetensors", damaged);
+    EXPECT_EQ(runWith(kWork + "damaged.safetensors", out, log), 1);
+    EXPECT_NE(log.find("tensor 'transformer.h.1.mlp.c_fc.weight' holds " +
+                       std::string(std::isnan(bad) ? "NaN" : "an infinity") +
+                       " at element 7"),
+              std::string::npos)
+        << log;
+  }
   // A truncated llm.c file.
   std::string cut = kWork + "cut.bin";
   {

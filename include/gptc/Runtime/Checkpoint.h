@@ -55,6 +55,12 @@ std::map<std::string, TensorData>
 importWeights(const std::string &path, const std::vector<ParamSpec> &params,
               const NameMap &hf);
 
+/// Tensor `name` of the weights file `path` as f32, or a RuntimeError naming
+/// both when it is not floating-point or holds a NaN or an infinity (which
+/// would train or generate garbage with exit status 0).
+TensorData weightValues(const std::string &path, const std::string &name,
+                        const TensorData &t);
+
 /// llm.c's gpt2_*.bin as Hugging Face GPT-2 tensors (without the
 /// `transformer.` prefix), in the Hugging Face layout.
 SafetensorsFile readLlmcCheckpoint(const std::string &path);

@@ -226,11 +226,12 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       const int32_t *ids = static_cast<const int32_t *>(data[c.value]);
       int64_t count = numel(evalShape(v.shape, syms));
       for (int64_t k = 0; k < count; ++k)
-        if (ids[k] < 0 || ids[k] >= c.limit)
-          throw RuntimeError(source + ": '" + v.name + "' holds id " +
-                             std::to_string(ids[k]) + " at element " +
-                             std::to_string(k) + ", outside the table of " +
-                             std::to_string(c.limit) + " rows");
+        if ((ids[k] < 0 || ids[k] >= c.limit) && ids[k] != c.except)
+          throw RuntimeError(
+              source + ": '" + v.name + "' holds id " + std::to_string(ids[k]) +
+              " at element " + std::to_string(k) + ", outside the table of " +
+              std::to_string(c.limit) + " rows" +
+              (c.except ? " (and not " + std::to_string(*c.except) + ")" : ""));
     } else if (int64_t d = c.dim.eval(syms); d > c.limit) {
       throw RuntimeError(source + ": sequence length " + c.dim.str() + " = " +
                          std::to_string(d) + " exceeds the model's context " +

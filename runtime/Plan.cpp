@@ -164,7 +164,8 @@ std::string Plan::serialize() const {
       os << "output " << name << " " << id << "\n";
     for (const PlanCheck &c : fn.checks) {
       if (c.ids)
-        os << "check ids " << c.value << " " << c.limit << "\n";
+        os << "check ids " << c.value << " " << c.limit
+           << (c.except ? " except " + std::to_string(*c.except) : "") << "\n";
       else
         os << "check dim " << c.dim.str() << " " << c.limit << "\n";
     }
@@ -335,6 +336,8 @@ Plan Plan::parse(const std::string &text) {
         else
           c.dim = SymExpr::parse(w[2]);
         c.limit = toInt(w[3]);
+        if (c.ids && w.size() >= 6 && w[4] == "except")
+          c.except = toInt(w[5]);
         fn->checks.push_back(c);
       } else if (kw == "require") {
         need(5);

@@ -338,6 +338,40 @@ void Lowering::lowerKernel(KernelOp k) {
       }
     }
   });
+  // Cross-entropy targets from an input: within the vocabulary or the
+  // ignore_index (the kernels would read outside the logits row).
+  k.getBody().walk([&](Operation *op) {
+    Value targets, logits;
+    int64_t ignore = 0;
+    if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
+      targets = ce.getTargets();
+      logits = ce.getLogits();
+      ignore = ce.getIgnoreIndex();
+    } else if (auto g = dyn_cast<CrossEntropyGradOp>(op)) {
+      targets = g.getTargets();
+      logits = g.getLogits();
+      ignore = g.getIgnoreIndex();
+    } else {
+      return;
+    }
+    auto arg = dyn_cast<BlockArgument>(targets);
+    int64_t vocab = cast<RankedTensorType>(logits.getType()).getShape().back();
+    if (!arg || ShapedType::isDynamic(vocab))
+      return;
+    Value outer = k.getInputs()[arg.getArgNumber()];
+    if (!isa<BlockArgument>(outer))
+      return;
+    PlanCheck c;
+    c.ids = true;
+    c.value = ids.at(outer);
+    c.limit = vocab;
+    c.except = ignore;
+    for (const PlanCheck &have : fn->checks)
+      if (have.ids && have.value == c.value && have.limit == c.limit &&
+          have.except == c.except)
+        return;
+    fn->checks.push_back(c);
+  });
   temporary(k.getResult());
   std::vector<std::pair<int, DimShape>> callArgs;
   for (auto &[v, shape] : args)

@@ -386,6 +386,25 @@ TEST(Compiled, BadInputsFailWithAMessage) {
             std::string::npos)
       << r.log;
 
+  // Targets outside the vocabulary (they were clamped): refused unless they
+  // are the ignore_index, which the loss skips.
+  SafetensorsFile badTarget = in;
+  std::vector<double> targets = g.find("targets")->toDoubles();
+  targets[5] = -100;
+  badTarget.tensors["targets"] =
+      TensorData::fromDoubles(DType::I32, g.find("targets")->shape, targets);
+  r = run(exe, badTarget);
+  EXPECT_EQ(r.status, 0) << r.log;
+  targets[2] = 97;
+  badTarget.tensors["targets"] =
+      TensorData::fromDoubles(DType::I32, g.find("targets")->shape, targets);
+  r = run(exe, badTarget);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("'targets' holds id 97 at element 2, outside the "
+                       "table of 97 rows (and not -100)"),
+            std::string::npos)
+      << r.log;
+
   SafetensorsFile tooLong = in;
   tooLong.tensors["tokens"] =
       TensorData::fromDoubles(DType::I32, {1, 17}, std::vector<double>(17, 1));

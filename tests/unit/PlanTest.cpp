@@ -128,6 +128,7 @@ value 5 temp f32 B,T
 call 1 32*B*T*T 3:B,T,8 3:B,T,8 3:B,T,8 4:B,T,8 5:B,T #7
 output logits 4
 check ids 0 16
+check ids 0 16 except -100
 check dim T 64
 require 4 <= T m.gpt:2:20: slice end 4 needs T >= 4
 end
@@ -147,6 +148,8 @@ target cuda
   EXPECT_EQ(q.kernels[1].outputs, 2);
   EXPECT_EQ(q.inits[0].std, 0.02);
   EXPECT_EQ(q.renames.at("hf").at("w"), "transformer.w");
+  EXPECT_FALSE(q.functions[0].checks[0].except.has_value());
+  EXPECT_EQ(q.functions[0].checks[1].except, -100);
   ASSERT_EQ(q.meta.size(), 2u);
   EXPECT_EQ(q.meta[0].config, "n_layers");
   EXPECT_EQ(q.meta[1].config, "");

@@ -36,6 +36,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,9 @@ struct PlanCheck {
   int value = -1;
   SymExpr dim;
   int64_t limit = 0;
+  /// ids: one value allowed outside [0, limit) (cross-entropy targets'
+  /// ignore_index, `check ids V LIMIT except -100`).
+  std::optional<int64_t> except;
 };
 
 /// A condition on the symbolic dims that the front end could not decide

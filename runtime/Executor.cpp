@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <limits>
 #include <malloc.h>
 #include <memory>
 #include <new>
@@ -157,6 +158,24 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     if (size <= 0)
       throw RuntimeError(source + ": input '" + v.name + "' has " + b.sym +
                          " = 0");
+  }
+
+  // Kernels index with 32 bits (Halide's extents and strides): a tensor of
+  // 2^31 elements or more would wrap. Refused until 64-bit indexing lands.
+  for (const PlanValue &v : fn->values) {
+    std::vector<int64_t> shape = evalShape(v.shape, syms);
+    if (numel(shape) > std::numeric_limits<int32_t>::max()) {
+      std::string values;
+      for (const std::string &name : fn->syms)
+        values += (values.empty() ? "" : ", ") + name + " = " +
+                  std::to_string(syms.at(name));
+      throw RuntimeError(
+          source + ": at " + values + " " +
+          (v.name.empty() ? "a buffer" : "'" + v.name + "'") + " would be " +
+          formatShape(shape) + ", " + std::to_string(numel(shape)) +
+          " elements, more than the 2^31 - 1 the kernels can index; use a "
+          "smaller batch or sequence");
+    }
   }
 
   // Inputs and parameters, converted to the kernel's element type.

@@ -419,6 +419,22 @@ TEST(Compiled, BadInputsFailWithAMessage) {
             std::string::npos)
       << r.log;
 
+  // A tensor of 2^31 elements or more (logits at B = 42, T = 1024 with
+  // GPT-2's vocabulary) is refused before anything is allocated: the
+  // kernels' 32-bit indexing would wrap.
+  std::string wide = build("tied-bias-odd-t", "forward",
+                           {"vocab_size=50257", "context_length=1024"});
+  SafetensorsFile huge;
+  huge.tensors["tokens"] = TensorData::fromDoubles(
+      DType::I32, {42, 1024}, std::vector<double>(42 * 1024, 0.0));
+  r = run(wide, huge);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("at B = 42, T = 1024 "), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find(" elements, more than the 2^31 - 1 the kernels can "
+                       "index; use a smaller batch or sequence"),
+            std::string::npos)
+      << r.log;
+
   SafetensorsFile wrongShape = in;
   wrongShape.tensors["wpe.weight"] = TensorData::fromDoubles(
       DType::F32, {16, 25}, std::vector<double>(16 * 25, 0.0));

@@ -558,15 +558,31 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
       throw bad("has " + std::to_string(e - b) + " bytes but " + t.typeStr() +
                 " needs " + std::to_string(want));
     t.bytes.assign(data.begin() + b, data.begin() + e);
-    spans.push_back({static_cast<uint64_t>(b), static_cast<uint64_t>(e), key});
+    // An empty tensor occupies no bytes, wherever its offsets point.
+    if (e > b)
+      spans.push_back(
+          {static_cast<uint64_t>(b), static_cast<uint64_t>(e), key});
     out.tensors.emplace(key, std::move(t));
   }
+  // The tensors tile the data section exactly, as the format requires: no
+  // overlap, and no bytes that belong to no tensor.
   std::sort(spans.begin(), spans.end(),
             [](const Span &a, const Span &b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < spans.size(); ++i)
-    if (spans[i].begin < spans[i - 1].end)
+  uint64_t covered = 0;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (i > 0 && spans[i].begin < spans[i - 1].end)
       throw fail("tensors '" + spans[i - 1].name + "' and '" + spans[i].name +
                  "' overlap in the data section");
+    if (spans[i].begin > covered)
+      throw fail("bytes " + std::to_string(covered) + " to " +
+                 std::to_string(spans[i].begin) +
+                 " of the data section belong to no tensor");
+    covered = spans[i].end;
+  }
+  if (covered < data.size())
+    throw fail("bytes " + std::to_string(covered) + " to " +
+               std::to_string(data.size()) +
+               " of the data section belong to no tensor");
   return out;
 }
 

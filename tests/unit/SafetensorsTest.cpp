@@ -128,8 +128,29 @@ INSTANTIATE_TEST_SUITE_P(
                 R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})",
                 "12345678"),
             "unknown field 'x'"},
+        // Bytes that belong to no tensor: a gap, and a tail.
+        BadFile{
+            rawFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                    R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                    "123456789abc"),
+            "bytes 4 to 8 of the data section belong to no tensor"},
+        BadFile{rawFile(tensorA, "12345678tail"),
+                "bytes 8 to 12 of the data section belong to no tensor"},
         BadFile{rawFile(R"({"__metadata__":{"k":1}})", ""), "must be a string"},
         BadFile{rawFile("{\"a\":\"\\q\"}", ""), "unknown escape"}));
+
+// An empty tensor takes no bytes, so its offsets may point anywhere in the
+// data section (it was reported as overlapping its neighbour).
+TEST(Safetensors, EmptyTensorsOverlapNothing) {
+  SafetensorsFile f = parseSafetensors(
+      rawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+              R"("e":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]}})",
+              "12345678"),
+      "empty.safetensors");
+  ASSERT_NE(f.find("e"), nullptr);
+  EXPECT_EQ(f.find("e")->numel(), 0);
+  EXPECT_EQ(f.find("a")->bytes.size(), 8u);
+}
 
 TEST(Safetensors, MissingFileIsAClearError) {
   try {

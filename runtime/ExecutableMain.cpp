@@ -13,6 +13,7 @@
 #include "gptc/Runtime/Executor.h"
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Trainer.h"
+#include "gptc/Support/CpuFeatures.h"
 #include "gptc/Support/Diagnostics.h"
 #include "gptc/Support/Error.h"
 #include "gptc/Support/TrainConfig.h"
@@ -188,6 +189,26 @@ public:
 
 Executor makeExecutor(ExecutorOptions options) {
   Plan plan = Plan::parse(gptc_plan_text);
+  // Kernels built for another CPU would die with SIGILL on the first call.
+  // GPTC_CPU_FEATURES (space-separated) stands in for this CPU's features,
+  // to check where a build would run.
+  std::vector<std::string> have = hostCpuFeatures();
+  if (const char *pretend = std::getenv("GPTC_CPU_FEATURES")) {
+    have.clear();
+    std::istringstream words(pretend);
+    for (std::string f; words >> f;)
+      have.push_back(f);
+  }
+  std::vector<std::string> missing = missingCpuFeatures(plan.cpuFeatures, have);
+  if (!missing.empty()) {
+    std::string names;
+    for (const std::string &f : missing)
+      names += (names.empty() ? "" : ", ") + f;
+    throw RuntimeError("this executable's kernels use " + names +
+                       ", which this CPU does not have; rebuild it here, or "
+                       "with gptc build --target=cpu-avx2 to run on any "
+                       "x86-64 CPU with AVX2");
+  }
   const char *device = std::getenv("GPTC_DEVICE");
   if (plan.target == "cpu" && device && std::string(device) == "host")
     options.device = std::make_shared<HostMemoryDevice>();

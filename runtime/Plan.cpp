@@ -190,6 +190,12 @@ std::string Plan::serialize() const {
        << (m.config.empty() ? "-" : m.config) << " " << m.json << "\n";
   if (target != "cpu")
     os << "target " << target << "\n";
+  if (!cpuFeatures.empty()) {
+    os << "cpu-features";
+    for (const std::string &f : cpuFeatures)
+      os << " " << f;
+    os << "\n";
+  }
   return os.str();
 }
 
@@ -257,6 +263,8 @@ Plan Plan::parse(const std::string &text) {
         std::string json;
         std::getline(fields >> std::ws, json);
         plan.meta.push_back({w[1], w[2], w[3] == "-" ? "" : w[3], json});
+      } else if (kw == "cpu-features") {
+        plan.cpuFeatures.assign(w.begin() + 1, w.end());
       } else if (kw == "target") {
         need(2);
         if (w[1] != "cpu" && w[1] != "cuda")

@@ -481,6 +481,34 @@ TEST(Compiled, Avx2TargetMatchesPyTorch) {
       << "AVX-512 code in an AVX2 build";
 }
 
+// An executable checks at start that the CPU has what its kernels were
+// built for (they died with SIGILL on older CPUs). GPTC_CPU_FEATURES stands
+// in for the CPU, so an AVX2-only machine is tested on any machine.
+TEST(Compiled, RefusesACpuWithoutItsFeatures) {
+  SafetensorsFile g = readSafetensors(kGoldens + "tied-bias-odd-t.safetensors");
+  SafetensorsFile in;
+  for (auto &[name, t] : g.tensors)
+    if (name.rfind("expected.", 0) != 0)
+      in.tensors[name] = t;
+  std::string exe = build("tied-bias-odd-t", "forward", {}, "cpu-avx512");
+  setenv("GPTC_CPU_FEATURES", "sse4.1 avx f16c fma avx2", 1);
+  Outcome r = run(exe, in);
+  unsetenv("GPTC_CPU_FEATURES");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("this executable's kernels use avx512f, avx512dq, "
+                       "avx512cd, avx512bw, avx512vl, which this CPU does not "
+                       "have; rebuild it here, or with gptc build "
+                       "--target=cpu-avx2"),
+            std::string::npos)
+      << r.log;
+  // The portable build runs on that CPU.
+  std::string portable = build("tied-bias-odd-t", "forward", {}, "cpu-avx2");
+  setenv("GPTC_CPU_FEATURES", "sse4.1 avx f16c fma avx2", 1);
+  r = run(portable, in);
+  unsetenv("GPTC_CPU_FEATURES");
+  EXPECT_EQ(r.status, 0) << r.log;
+}
+
 // The layering the build promises (docs/Architecture.md): an executable
 // holds the runtime, support and its kernels, and no compiler code, neither
 // linked dynamically (ldd) nor statically (its symbols).

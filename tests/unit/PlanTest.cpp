@@ -138,6 +138,7 @@ config n_layers 12
 meta hf n_layer n_layers 12
 meta hf architectures - ["GPT2LMHeadModel", "a b"]
 target cuda
+cpu-features sse4.1 avx f16c fma avx2
 )";
   Plan p = Plan::parse(text);
   EXPECT_EQ(p.serialize(), text);
@@ -155,6 +156,8 @@ target cuda
   EXPECT_EQ(q.meta[1].config, "");
   EXPECT_EQ(q.meta[1].json, R"(["GPT2LMHeadModel", "a b"])");
   EXPECT_EQ(q.target, "cuda");
+  EXPECT_EQ(q.cpuFeatures,
+            (std::vector<std::string>{"sse4.1", "avx", "f16c", "fma", "avx2"}));
 }
 
 // Requirements on the dims keep their message; `T <= n` (the tightest of

@@ -17,6 +17,7 @@
 #include "gptc/Backends/HostProgram.h"
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/IR/SourceLoc.h"
+#include "gptc/Support/CpuFeatures.h"
 #include "gptc/Support/Error.h"
 
 #include <chrono>
@@ -76,6 +77,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   program.plan.meta = o.model.meta;
   if (o.target == "cuda")
     program.plan.target = "cuda";
+  program.plan.cpuFeatures = targetCpuFeatures(o.target);
 
   std::string target = o.target == "cpu" ? "host" : o.target;
   std::string dir = o.cacheDir.empty() ? KernelCache::defaultDir() : o.cacheDir;

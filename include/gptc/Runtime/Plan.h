@@ -155,6 +155,9 @@ struct Plan {
   std::vector<PlanMeta> meta;
   /// Where the kernels run: cpu, or cuda (`target cuda`).
   std::string target = "cpu";
+  /// The CPU features the kernels were built for (`cpu-features avx2 ...`,
+  /// CpuFeatures.h); the executable refuses to start without them.
+  std::vector<std::string> cpuFeatures;
 
   /// Throws RuntimeError naming the line.
   static Plan parse(const std::string &text);

@@ -15,6 +15,7 @@
 
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Plan.h"
+#include "gptc/Support/AtomicFile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -332,14 +333,11 @@ void exportHuggingFace(const std::string &dir,
         TensorData::fromDoubles(DType::F32, {n}, std::vector<double>(n, 0.0));
   fs::create_directories(dir);
   writeSafetensors((fs::path(dir) / "model.safetensors").string(), f);
-  std::ofstream json(fs::path(dir) / "config.json");
-  json << "{\n";
+  std::string json = "{\n";
   for (size_t i = 0; i < entries.size(); ++i)
-    json << "  \"" << entries[i]->key << "\": " << entries[i]->json
-         << (i + 1 < entries.size() ? ",\n" : "\n");
-  json << "}\n";
-  if (!json)
-    throw RuntimeError("cannot write " + dir + "/config.json");
+    json += "  \"" + entries[i]->key + "\": " + entries[i]->json +
+            (i + 1 < entries.size() ? ",\n" : "\n");
+  writeFileAtomically((fs::path(dir) / "config.json").string(), json + "}\n");
 }
 
 } // namespace gptc

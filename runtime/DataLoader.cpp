@@ -1,6 +1,7 @@
 //===- DataLoader.cpp - The book's sliding-window dataset and loader ------===//
 
 #include "gptc/Runtime/DataLoader.h"
+#include "gptc/Support/AtomicFile.h"
 #include "gptc/Support/Utf8.h"
 
 #include <algorithm>
@@ -113,12 +114,10 @@ void writeTokenShard(const std::string &path,
                          " does not fit a uint16 shard");
     body[i] = static_cast<uint16_t>(tokens[i]);
   }
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char *>(header.data()), 1024);
-  out.write(reinterpret_cast<const char *>(body.data()),
-            static_cast<std::streamsize>(body.size() * 2));
-  if (!out)
-    throw RuntimeError("cannot write '" + path + "'");
+  AtomicFile out(path);
+  out.write(header.data(), 1024);
+  out.write(body.data(), body.size() * 2);
+  out.commit();
 }
 
 std::vector<uint32_t> readTokenShard(const std::string &path) {

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Safetensors.h"
+#include "gptc/Support/AtomicFile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -677,17 +678,13 @@ std::string serializeSafetensors(const SafetensorsFile &file) {
 }
 
 void writeSafetensors(const std::string &path, const SafetensorsFile &file) {
-  // Streamed tensor by tensor: no second copy of gigabytes of weights.
-  std::ofstream out(path, std::ios::binary);
-  if (!out)
-    throw RuntimeError("cannot write '" + path + "': " + std::strerror(errno));
-  std::string header = headerOf(file);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  // Streamed tensor by tensor: no second copy of gigabytes of weights. A
+  // kill or a full disk leaves the previous file, never a truncated one.
+  AtomicFile out(path);
+  out.write(headerOf(file));
   for (auto &[name, t] : file.tensors)
-    out.write(reinterpret_cast<const char *>(t.bytes.data()),
-              static_cast<std::streamsize>(t.bytes.size()));
-  if (!out)
-    throw RuntimeError("error writing '" + path + "'");
+    out.write(t.bytes.data(), t.bytes.size());
+  out.commit();
 }
 
 } // namespace gptc

@@ -18,6 +18,7 @@
 #include "gptc/Runtime/DataLoader.h"
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/AtomicFile.h"
 #include "gptc/Support/Error.h"
 
 #include <algorithm>
@@ -130,9 +131,7 @@ void writePlot(const std::string &path, const std::vector<double> &stepLoss,
   auto Y = [&](double loss) {
     return T + (H - T - B) * (ymax - loss) / (ymax - ymin);
   };
-  std::ofstream os(path);
-  if (!os)
-    throw RuntimeError("cannot write the plot '" + path + "'");
+  std::ostringstream os;
   os << std::fixed << std::setprecision(1)
      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W
      << "\" height=\"" << H << "\" font-family=\"sans-serif\" "
@@ -185,6 +184,27 @@ void writePlot(const std::string &path, const std::vector<double> &stepLoss,
      << "\" fill=\"#e6550d\">validation loss</text>\n<text x=\"" << W - R - 170
      << "\" y=\"" << T + 48 << "\" fill=\"#9ecae1\">training loss (step)"
      << "</text>\n</svg>\n";
+  writeFileAtomically(path, os.str());
+}
+
+/// Keeps the log records of steps up to `step`, the checkpoint a run resumes
+/// from: later ones are redone by the resumed run, and a line cut by a kill
+/// (no newline) is dropped, so the log parses and has each step once.
+void repairLog(const std::string &path, int64_t step) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (in.eof())
+      break; // the last line had no newline: cut by a kill
+    const char *prefix = "{\"step\": ";
+    if (line.rfind(prefix, 0) != 0)
+      continue;
+    if (std::strtoll(line.c_str() + std::strlen(prefix), nullptr, 10) <= step)
+      kept += line + "\n";
+  }
+  writeFileAtomically(path, kept);
 }
 
 /// Fails before any step unless the run can keep what it makes: `dir`
@@ -217,14 +237,6 @@ void checkWritable(const std::string &dir, const std::string &checkpoint) {
                          " (the run would keep nothing; choose another "
                          "--out or --checkpoint)");
   }
-}
-
-/// Writes `file` to `path` through a temporary name, so an interrupted
-/// write never leaves a truncated checkpoint.
-void writeAtomically(const std::string &path, const SafetensorsFile &file) {
-  std::string tmp = path + ".tmp" + std::to_string(getpid());
-  writeSafetensors(tmp, file);
-  fs::rename(tmp, path);
 }
 
 class Trainer {
@@ -392,7 +404,7 @@ void Trainer::saveCheckpoint(const std::string &path, int64_t step) {
       " warmup_steps=" + std::to_string(o.warmupSteps) +
       " weight_decay=" + std::to_string(o.weightDecay) +
       " clip_grad_norm=" + std::to_string(o.clipGradNorm);
-  writeAtomically(path, ckpt);
+  writeSafetensors(path, ckpt);
 }
 
 int Trainer::run() {
@@ -516,8 +528,18 @@ int Trainer::run() {
       o.checkpoint.empty()
           ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
           : o.checkpoint;
-  std::ofstream log((fs::path(o.outDir) / "log.jsonl").string(),
-                    startStep > 0 ? std::ios::app : std::ios::trunc);
+  std::string logPath = (fs::path(o.outDir) / "log.jsonl").string();
+  if (startStep > 0)
+    repairLog(logPath, startStep);
+  std::ofstream log(logPath, startStep > 0 ? std::ios::app : std::ios::trunc);
+  // Each record is flushed as it is written: a kill loses at most the line
+  // being written, which the next resume drops.
+  auto record = [&](const std::string &line) {
+    log << line << "\n" << std::flush;
+    if (!log)
+      throw RuntimeError("cannot write the log '" + logPath +
+                         "': " + std::strerror(errno));
+  };
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
 
@@ -592,9 +614,18 @@ int Trainer::run() {
       if (state.tensors.count(name) && name.rfind("grad.", 0) != 0)
         state.tensors[name] = std::move(t);
     stepLoss.push_back(l);
-    log << "{\"step\": " << step << ", \"epoch\": " << e + 1
+    {
+      std::ostringstream r;
+      r << "{\"step\": " << step << ", \"epoch\": " << e + 1
         << ", \"tokens\": " << step * tokensPerStep << ", \"loss\": " << l
-        << ", \"lr\": " << lr << "}\n";
+        << ", \"lr\": " << lr << "}";
+      record(r.str());
+    }
+    bool last = step == totalSteps;
+    // The final state is kept before the last evaluation and sample, so a
+    // failure there loses nothing.
+    if (last)
+      saveCheckpoint(ckptPath, step);
 
     double elapsed = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - started)
@@ -611,13 +642,14 @@ int Trainer::run() {
                 << " tok/s ETA " << duration(perStep * (totalSteps - step))
                 << "   " << std::flush;
     }
-    bool last = step == totalSteps;
     if ((o.evalInterval > 0 && step % o.evalInterval == 0) || last) {
       double tl = meanLoss(trainLoader, o.evalIters);
       double vl = meanLoss(valLoader, o.evalIters);
       evals.push_back({step, step * tokensPerStep, tl, vl});
-      log << "{\"step\": " << step << ", \"tokens\": " << step * tokensPerStep
-          << ", \"train_loss\": " << tl << ", \"val_loss\": " << vl << "}\n";
+      std::ostringstream r;
+      r << "{\"step\": " << step << ", \"tokens\": " << step * tokensPerStep
+        << ", \"train_loss\": " << tl << ", \"val_loss\": " << vl << "}";
+      record(r.str());
       std::cerr << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step
                 << ", " << step * tokensPerStep << " tokens): train loss "
                 << std::fixed << std::setprecision(3) << tl << " (perplexity "
@@ -637,12 +669,12 @@ int Trainer::run() {
     if (step == o.stopAfter)
       stopRequested = 1;
     if (stopRequested || last) {
-      saveCheckpoint(ckptPath, step);
+      if (!last)
+        saveCheckpoint(ckptPath, step);
       std::string plot = (fs::path(o.outDir) / "loss.svg").string();
       writePlot(plot, stepLoss, evals, tokensPerStep);
       std::cerr << (stopRequested ? "interrupted: " : "done: ") << "checkpoint "
-                << ckptPath << " (step " << step << "), log "
-                << (fs::path(o.outDir) / "log.jsonl").string()
+                << ckptPath << " (step " << step << "), log " << logPath
                 << ", loss curve " << plot << "\n";
       return 0;
     }

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <thread>
@@ -155,6 +156,11 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   first.insert(first.end(), {"--stop-after", "5"});
   ASSERT_EQ(train(first, log), 0) << log;
   EXPECT_NE(log.find("interrupted: checkpoint"), std::string::npos) << log;
+  // What a kill after the checkpoint leaves: a record of a step the resumed
+  // run redoes, and a line cut mid-write. Resuming drops both.
+  std::ofstream(b + "/log.jsonl", std::ios::app)
+      << "{\"step\": 6, \"epoch\": 1, \"tokens\": 9, \"loss\": 99.0, "
+         "\"lr\": 0.1}\n{\"step\": 7, \"epoch\": 1, \"tok";
   std::vector<std::string> second = flags(b);
   second.insert(second.end(), common.begin(), common.end());
   second.insert(second.end(), {"--resume", b + "/checkpoint.safetensors"});
@@ -164,6 +170,18 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   ASSERT_EQ(la.size(), 12u);
   ASSERT_EQ(lb.size(), 12u);
   EXPECT_EQ(la, lb);
+  // Every line of the resumed log is a whole record, each step once.
+  std::ifstream in(b + "/log.jsonl");
+  std::vector<int> steps;
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_EQ(line.rfind("{\"step\": ", 0), 0u) << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    if (line.find("\"loss\": ") != std::string::npos)
+      steps.push_back(std::stoi(line.substr(9)));
+  }
+  std::vector<int> want(12);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_EQ(steps, want);
   expectSameCheckpoints(a, b);
 }
 

@@ -16,6 +16,7 @@
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Support/AtomicFile.h"
+#include "gptc/Support/ReadFile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -205,8 +206,11 @@ std::map<std::string, TensorData>
 importWeights(const std::string &path, const std::vector<ParamSpec> &params,
               const NameMap &hf) {
   // 1.
-  SafetensorsFile f =
-      isLlmc(path) ? readLlmcCheckpoint(path) : readSafetensors(path);
+  // A stream (`<(cat x)`) is read once, as safetensors: sniffing would
+  // consume it. llm.c files are seeked, so they must be regular files.
+  SafetensorsFile f = isRegularFile(path) && isLlmc(path)
+                          ? readLlmcCheckpoint(path)
+                          : readSafetensors(path);
 
   // 2. Every file tensor's gptc name.
   std::map<std::string, std::string> toOurs;

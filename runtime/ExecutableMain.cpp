@@ -16,6 +16,7 @@
 #include "gptc/Support/CpuFeatures.h"
 #include "gptc/Support/Diagnostics.h"
 #include "gptc/Support/Error.h"
+#include "gptc/Support/ReadFile.h"
 #include "gptc/Support/TrainConfig.h"
 
 #include "HalideRuntime.h"
@@ -422,13 +423,8 @@ int main(int argc, char **argv) {
       } else if (a == "--prompt") {
         gen.prompts.push_back(value());
       } else if (a == "--prompt-file") {
-        std::ifstream in(value());
-        if (!in)
-          throw RuntimeError("cannot read the prompt file '" +
-                             std::string(argv[i]) + "'");
-        std::stringstream text;
-        text << in.rdbuf();
-        gen.prompts.push_back(text.str());
+        gen.prompts.push_back(
+            readFileBounded(value(), kMaxSourceBytes, "the prompt file"));
       } else if (a == "--prompt-ids") {
         std::istringstream words(value());
         std::vector<uint32_t> ids;

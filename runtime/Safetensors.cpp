@@ -587,6 +587,46 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
   return out;
 }
 
+/// A safetensors file that cannot be mapped (a pipe, `<(cat x)`), read
+/// exactly as far as its header says: 8 bytes of length, the header, then
+/// the data up to the largest end offset it declares.
+/// The most tensor bytes read from a stream (a file can be mapped instead).
+static constexpr uint64_t kMaxStreamedBytes = 64ull << 30;
+
+static std::string readStream(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw RuntimeError("cannot open '" + path + "': " + std::strerror(errno));
+  std::string bytes(8, '\0');
+  if (!in.read(bytes.data(), 8))
+    return bytes.substr(0, static_cast<size_t>(in.gcount()));
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  if (n == 0 || n > kMaxSafetensorsHeader)
+    return bytes; // the parser names the problem
+  bytes.resize(8 + n);
+  if (!in.read(bytes.data() + 8, static_cast<std::streamsize>(n)))
+    return bytes.substr(0, 8 + static_cast<size_t>(in.gcount()));
+  // The data section ends at the largest declared end offset.
+  uint64_t end = 0;
+  std::string header = bytes.substr(8);
+  for (size_t p = header.find("\"data_offsets\""); p != std::string::npos;
+       p = header.find("\"data_offsets\"", p + 1)) {
+    size_t comma = header.find(',', p);
+    if (comma != std::string::npos)
+      end = std::max<uint64_t>(
+          end, std::strtoull(header.c_str() + comma + 1, nullptr, 10));
+  }
+  if (end > kMaxStreamedBytes)
+    throw RuntimeError(path + ": declares " + std::to_string(end) +
+                       " bytes of tensors, more than gptc reads from a "
+                       "stream; save it to a file first");
+  bytes.resize(8 + n + end);
+  in.read(bytes.data() + 8 + n, static_cast<std::streamsize>(end));
+  bytes.resize(8 + n + static_cast<size_t>(in.gcount()));
+  return bytes;
+}
+
 SafetensorsFile readSafetensors(const std::string &path) {
   // Mapped rather than read into a buffer: weights and training states are
   // gigabytes, and only the parsed tensors need to stay in memory.
@@ -595,12 +635,10 @@ SafetensorsFile readSafetensors(const std::string &path) {
     throw RuntimeError("cannot open '" + path + "': " + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-    // A pipe or an empty file: read it whole.
+    // A pipe, a device or an empty file: read as a stream, bounded by the
+    // sizes its header declares (so /dev/zero fails at once).
     close(fd);
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parseSafetensors(ss.str(), path);
+    return parseSafetensors(readStream(path), path);
   }
   size_t size = static_cast<size_t>(st.st_size);
   void *p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);

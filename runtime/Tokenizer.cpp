@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/ReadFile.h"
 #include "gptc/Support/Utf8.h"
 
 #include <algorithm>
@@ -273,13 +274,7 @@ void addToken(RankMap &ranks, std::vector<std::string> &tokens,
 } // namespace
 
 Tokenizer Tokenizer::load(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw RuntimeError("cannot open tokenizer '" + path +
-                       "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text = readFileBounded(path, kMaxTokenizerBytes, "tokenizer");
   auto impl = std::make_unique<Impl>();
   size_t firstChar = text.find_first_not_of(" \t\r\n");
   if (firstChar != std::string::npos && text[firstChar] == '{') {

@@ -20,6 +20,7 @@
 #include "gptc/Runtime/Tokenizer.h"
 #include "gptc/Support/AtomicFile.h"
 #include "gptc/Support/Error.h"
+#include "gptc/Support/ReadFile.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -50,13 +51,7 @@ volatile std::sig_atomic_t stopRequested = 0;
 void onSignal(int) { stopRequested = 1; }
 
 std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw RuntimeError("cannot open the data file '" + path +
-                       "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text = readFileBounded(path, kMaxTextBytes, "the data file");
   if (text.empty())
     throw RuntimeError("the data file '" + path + "' is empty");
   return text;

@@ -1,6 +1,8 @@
 //===- Diagnostics.cpp - Source files, locations and error reports --------===//
 
 #include "gptc/Support/Diagnostics.h"
+#include "gptc/Support/Error.h"
+#include "gptc/Support/ReadFile.h"
 
 #include <algorithm>
 
@@ -40,22 +42,11 @@ const SourceFile &SourceManager::load(const std::string &path,
                                       Location requestedAt) {
   if (const SourceFile *f = lookup(path))
     return *f;
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    std::string msg = "'" + path + "' is a directory, not a file";
-    throw CompileError(requestedAt, msg);
+  try {
+    return addBuffer(path, readFileBounded(path, kMaxSourceBytes, "file"));
+  } catch (const RuntimeError &e) {
+    throw CompileError(requestedAt, e.what());
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::string msg =
-        "cannot open file '" + path + "': " + std::strerror(errno);
-    if (requestedAt.isValid())
-      throw CompileError(requestedAt, msg);
-    throw CompileError(Location(), msg);
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return addBuffer(path, ss.str());
 }
 
 const SourceFile &SourceManager::addBuffer(std::string name, std::string text) {

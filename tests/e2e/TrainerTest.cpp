@@ -21,6 +21,7 @@
 #include <fstream>
 #include <numeric>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -305,6 +306,17 @@ TEST(Trainer, BadInputsFailWithAMessage) {
   // /proc/self takes no new files, even for root (chmod would not stop CI).
   expectError(with({"--data", verdict, "--out", "/proc/self"}),
               "cannot write in /proc/self");
+  // Inputs that are not files, or never end: named, bounded, no hang.
+  expectError(with({"--data", dir}),
+              "the data file '" + dir + "' is a folder, not a file");
+  std::string fifo = dir + "/fifo";
+  fs::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expectError(with({"--data", fifo}), "is empty");
+  expectError(with({"--data", verdict, "--tokenizer", "/dev/zero"}),
+              "tokenizer '/dev/zero' is longer than the 64 MiB gptc reads");
+  expectError(with({"--data", verdict, "--weights", "/dev/zero"}),
+              "/dev/zero: invalid safetensors header");
   // Counts out of range are refused, not overflowed or allocated.
   expectError(with({"--data", verdict, "--batch", "1000000000000"}),
               "--batch expects an integer of at most 1048576");
@@ -336,6 +348,17 @@ TEST(Trainer, BadInputsFailWithAMessage) {
     expectError(with({"--data", verdict, "--resume", dir + "/i32.safetensors"}),
                 "tensor 'ln_f.bias' is I32");
   }
+  // Weights from a pipe (`<(cat x)`) are read once, as the header says:
+  // sniffing the format consumed them.
+  ASSERT_EQ(runCapture({"/bin/bash", "-c",
+                        trainer() + " --data " + verdict +
+                            " --ctx 64 --steps 1 --eval-interval 0 "
+                            "--sample-interval 0 --no-progress --out " +
+                            dir + "/piped --weights <(cat " + ckpt +
+                            "/checkpoint.safetensors)"},
+                       out),
+            0)
+      << out;
   for (const char *step : {"abc", "99999999999999999999", "-3", ""}) {
     SafetensorsFile f = readSafetensors(ckpt + "/checkpoint.safetensors");
     f.metadata["gptc.step"] = step;

@@ -34,6 +34,7 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -329,12 +330,31 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
     throw RuntimeError(path + ": its step ('" + it->second +
                        "' in gptc.step) is not a step number");
   startStep = step;
+  // The settings that fix the batches and masks must match, named one by
+  // one; the run's length (epochs, --steps) may grow, which continues with
+  // the learning-rate schedule of the longer run.
   auto cfg = f.metadata.find("gptc.settings");
-  if (cfg != f.metadata.end() && cfg->second != settings())
-    throw RuntimeError(path + ": the checkpoint was trained with '" +
-                       cfg->second + "', not '" + settings() +
-                       "'; resume with the same data, batch, context, "
-                       "stride, epochs and seed");
+  if (cfg != f.metadata.end()) {
+    auto fields = [](const std::string &text) {
+      std::map<std::string, std::string> m;
+      std::istringstream in(text);
+      for (std::string kv; in >> kv;)
+        if (size_t eq = kv.find('='); eq != std::string::npos)
+          m[kv.substr(0, eq)] = kv.substr(eq + 1);
+      return m;
+    };
+    std::map<std::string, std::string> theirs = fields(cfg->second);
+    for (auto &[key, value] : fields(settings())) {
+      if (key == "epochs" || key == "max_steps")
+        continue;
+      auto it = theirs.find(key);
+      std::string was = it == theirs.end() ? "(none)" : it->second;
+      if (was != value)
+        throw RuntimeError(path + ": the checkpoint was trained with " + key +
+                           " " + was + ", but this run has " + key + " " +
+                           value + "; resume with the same " + key);
+    }
+  }
 }
 
 std::string Trainer::settings() const {
@@ -506,6 +526,11 @@ int Trainer::run() {
 
   if (!o.resume.empty()) {
     loadWeights(o.resume, true);
+    if (startStep > totalSteps)
+      throw RuntimeError(o.resume + ": the checkpoint is at step " +
+                         std::to_string(startStep) + ", past this run's " +
+                         std::to_string(totalSteps) +
+                         " steps; resume with more --steps or --epochs");
   } else {
     if (!o.initFrom.empty())
       loadWeights(o.initFrom, false);

@@ -186,6 +186,35 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   expectSameCheckpoints(a, b);
 }
 
+// A run can be resumed for more steps (the schedule becomes the longer
+// run's); a setting that fixes batches or masks must match, and the error
+// names it with both values.
+TEST(Trainer, ResumeExtendsTheRunAndNamesTheSettingThatDiffers) {
+  std::string dir = kWork + "extend", log;
+  std::vector<std::string> first = flags(dir);
+  first.insert(first.end(), {"--steps", "3"});
+  ASSERT_EQ(train(first, log), 0) << log;
+  std::string ckpt = dir + "/checkpoint.safetensors";
+  std::vector<std::string> longer = flags(dir);
+  longer.insert(longer.end(), {"--steps", "5", "--resume", ckpt});
+  ASSERT_EQ(train(longer, log), 0) << log;
+  EXPECT_NE(log.find("resuming after step 3"), std::string::npos) << log;
+  EXPECT_EQ(losses(dir).size(), 5u);
+  std::vector<std::string> shorter = flags(dir);
+  shorter.insert(shorter.end(), {"--steps", "2", "--resume", ckpt});
+  EXPECT_EQ(train(shorter, log), 1);
+  EXPECT_NE(log.find("the checkpoint is at step 5, past this run's 2 steps"),
+            std::string::npos)
+      << log;
+  std::vector<std::string> other = flags(dir);
+  other.insert(other.end(), {"--steps", "8", "--batch", "4", "--resume", ckpt});
+  EXPECT_EQ(train(other, log), 1);
+  EXPECT_NE(log.find("the checkpoint was trained with batch 2, but this run "
+                     "has batch 4; resume with the same batch"),
+            std::string::npos)
+      << log;
+}
+
 // GPTC_DEVICE=host runs the executor's GPU code path in host memory:
 // separate buffers with copies in and out, parameters and moments kept
 // "on the device" and replaced by each step's outputs, checkpoints fetched

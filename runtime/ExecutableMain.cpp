@@ -489,8 +489,6 @@ int main(int argc, char **argv) {
         train.sampleInterval = count();
       } else if (a == "--sample-tokens") {
         train.sampleTokens = count();
-      } else if (a == "--prompt") {
-        train.samplePrompt = value();
       } else if (a == "--stop-after") {
         train.stopAfter = count();
       } else if (a == "--no-progress") {
@@ -505,6 +503,16 @@ int main(int argc, char **argv) {
       throw RuntimeError("--trace is for the run contract (--inputs and -o)");
     if (!exportDir.empty())
       return exportHf(exportDir, train.initFrom);
+    // With --data, --prompt is the training's sample prompt; without, the
+    // prompts to generate from.
+    if (!train.data.empty() && !gen.prompts.empty()) {
+      if (gen.prompts.size() > 1 || !gen.promptIds.empty())
+        throw RuntimeError("training samples from one --prompt; give "
+                           "several prompts to a generation run (without "
+                           "--data)");
+      train.samplePrompt = gen.prompts.front();
+      gen.prompts.clear();
+    }
     if (!gen.prompts.empty() || !gen.promptIds.empty()) {
       if (greedy)
         gen.sampling = SamplingOptions();

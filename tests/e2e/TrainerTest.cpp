@@ -192,8 +192,11 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
 TEST(Trainer, ResumeExtendsTheRunAndNamesTheSettingThatDiffers) {
   std::string dir = kWork + "extend", log;
   std::vector<std::string> first = flags(dir);
-  first.insert(first.end(), {"--steps", "3"});
+  // With --data, --prompt is the sample prompt (the generation branch took
+  // it and asked for weights).
+  first.insert(first.end(), {"--steps", "3", "--prompt", "Once upon a time"});
   ASSERT_EQ(train(first, log), 0) << log;
+  EXPECT_NE(log.find("sample: Once upon a time"), std::string::npos) << log;
   std::string ckpt = dir + "/checkpoint.safetensors";
   std::vector<std::string> longer = flags(dir);
   longer.insert(longer.end(), {"--steps", "5", "--resume", ckpt});

@@ -31,6 +31,11 @@ ConfigFile parseConfig(const SourceFile &f) {
   try {
     root = YAML::Load(f.text);
   } catch (const YAML::ParserException &e) {
+    // yaml-cpp's depth guard reports "bad file" for deep nesting.
+    if (e.msg == YAML::ErrorMsg::BAD_FILE)
+      throw CompileError(toLoc(f, e.mark),
+                         "YAML nested too deeply; a config is a flat mapping "
+                         "of keys to scalars or lists of scalars");
     throw CompileError(toLoc(f, e.mark), "invalid YAML: " + e.msg);
   }
   if (root.IsNull())

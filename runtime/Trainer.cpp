@@ -21,6 +21,7 @@
 #include "gptc/Support/AtomicFile.h"
 #include "gptc/Support/Error.h"
 #include "gptc/Support/ReadFile.h"
+#include "gptc/Support/Utf8.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -55,6 +56,12 @@ std::string readText(const std::string &path) {
   std::string text = readFileBounded(path, kMaxTextBytes, "the data file");
   if (text.empty())
     throw RuntimeError("the data file '" + path + "' is empty");
+  if (size_t bad = findInvalidUtf8(text); bad != std::string::npos)
+    throw RuntimeError(
+        "the data file '" + path + "' is not UTF-8: invalid byte at offset " +
+        std::to_string(bad) + " (line " +
+        std::to_string(1 + std::count(text.begin(), text.begin() + bad, '\n')) +
+        "); convert it, or write a token shard with gptc tokenize --lossy");
   return text;
 }
 

@@ -341,6 +341,11 @@ TEST(Trainer, BadInputsFailWithAMessage) {
   // Inputs that are not files, or never end: named, bounded, no hang.
   expectError(with({"--data", dir}),
               "the data file '" + dir + "' is a folder, not a file");
+  std::ofstream(dir + "/latin1.txt") << "caf\xe9 au lait\nna\xefve\n";
+  expectError(with({"--data", dir + "/latin1.txt"}),
+              "the data file '" + dir +
+                  "/latin1.txt' is not UTF-8: invalid byte at offset 3 "
+                  "(line 1)");
   std::string fifo = dir + "/fifo";
   fs::remove(fifo);
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);

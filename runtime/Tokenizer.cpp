@@ -6,7 +6,8 @@
 //     Unicode letter/number tables (runtime/UnicodeTables.inc).
 //  3. A piece that is itself a token is one id. Otherwise start from its
 //     bytes and repeatedly merge the adjacent pair whose concatenation has
-//     the lowest rank, until no pair is a token.
+//     the lowest rank (leftmost among equals), until no pair is a token; a
+//     heap of candidate pairs makes it O(n log n) in the piece's length.
 //  Pieces repeat a lot in text ("the", " and"), so their ids are cached.
 //
 //===----------------------------------------------------------------------===//
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <queue>
 #include <sstream>
 #include <unordered_map>
 
@@ -96,34 +98,57 @@ struct Tokenizer::Impl {
       return;
     }
     constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
-    // bounds[i] is where part i starts; rank[i] the rank of parts i, i+1.
-    std::vector<size_t> bounds(piece.size() + 1);
-    for (size_t i = 0; i <= piece.size(); ++i)
-      bounds[i] = i;
-    auto pairRank = [&](size_t i) {
-      if (i + 2 >= bounds.size())
-        return kNone;
-      return rankOf(piece.substr(bounds[i], bounds[i + 2] - bounds[i]));
+    // Parts as a linked list over the piece's bytes (part i covers
+    // [start[i], start[next[i]])), and a min-heap of candidate merges keyed
+    // by (rank, start): the lowest rank, leftmost among equals, as the
+    // quadratic scan picks it. An entry is stale once either part changed;
+    // each merge pushes the (at most two) pairs it creates. O(n log n).
+    size_t n = piece.size();
+    std::vector<size_t> start(n + 1), next(n + 1), prev(n + 1);
+    for (size_t i = 0; i <= n; ++i) {
+      start[i] = i;
+      next[i] = i + 1;
+      prev[i] = i == 0 ? n + 1 : i - 1;
+    }
+    std::vector<bool> alive(n + 1, true);
+    struct Candidate {
+      uint32_t rank;
+      size_t left, right, end; // the pair (left, right) and right's end
+      bool operator>(const Candidate &o) const {
+        return rank != o.rank ? rank > o.rank : left > o.left;
+      }
     };
-    std::vector<uint32_t> rank(bounds.size());
-    for (size_t i = 0; i < rank.size(); ++i)
-      rank[i] = pairRank(i);
-    while (bounds.size() > 2) {
-      size_t best = 0;
-      for (size_t i = 1; i + 1 < rank.size(); ++i)
-        if (rank[i] < rank[best])
-          best = i;
-      if (rank[best] == kNone)
-        break;
-      bounds.erase(bounds.begin() + best + 1);
-      rank.erase(rank.begin() + best + 1);
-      rank[best] = pairRank(best);
-      if (best > 0)
-        rank[best - 1] = pairRank(best - 1);
+    std::priority_queue<Candidate, std::vector<Candidate>,
+                        std::greater<Candidate>>
+        heap;
+    auto push = [&](size_t left) {
+      size_t right = next[left];
+      if (left >= n || right >= n)
+        return;
+      size_t end = start[next[right]];
+      uint32_t r = rankOf(piece.substr(start[left], end - start[left]));
+      if (r != kNone)
+        heap.push({r, left, right, end});
+    };
+    for (size_t i = 0; i + 1 < n; ++i)
+      push(i);
+    while (!heap.empty()) {
+      Candidate c = heap.top();
+      heap.pop();
+      if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
+          start[next[c.right]] != c.end)
+        continue;
+      // `left` absorbs `right`.
+      alive[c.right] = false;
+      next[c.left] = next[c.right];
+      prev[next[c.right]] = c.left;
+      if (prev[c.left] <= n)
+        push(prev[c.left]);
+      push(c.left);
     }
     std::vector<uint32_t> ids;
-    for (size_t i = 0; i + 1 < bounds.size(); ++i)
-      ids.push_back(rankOf(piece.substr(bounds[i], bounds[i + 1] - bounds[i])));
+    for (size_t i = 0; i < n; i = next[i])
+      ids.push_back(rankOf(piece.substr(start[i], start[next[i]] - start[i])));
     out.insert(out.end(), ids.begin(), ids.end());
     if (cache.size() < cacheLimit)
       cache.emplace(std::string(piece), std::move(ids));

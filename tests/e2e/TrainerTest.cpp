@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <random>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -263,6 +264,58 @@ TEST(Trainer, SigintWritesACheckpointAndExitsZero) {
   int64_t step = std::stoll(ckpt.metadata.at("gptc.step"));
   EXPECT_GE(step, 3);
   EXPECT_EQ(static_cast<size_t>(step), losses(dir).size());
+}
+
+// The fault tier: kill -9 at random moments of a run that checkpoints
+// every step (so some kills land inside a checkpoint write), resuming after
+// each. The last checkpoint always loads, and the run ends bit for bit as
+// an uninterrupted one, with each step logged once.
+TEST(Faults, KillsAtRandomMomentsLoseNothing) {
+  std::string a = kWork + "unkilled", b = kWork + "killed", log;
+  std::vector<std::string> common = {
+      "--steps", "24", "--checkpoint-interval", "1", "--eval-interval", "8"};
+  std::vector<std::string> straight = flags(a);
+  straight.insert(straight.end(), common.begin(), common.end());
+  ASSERT_EQ(train(straight, log), 0) << log;
+
+  std::string ckpt = b + "/checkpoint.safetensors";
+  std::mt19937 rng(7);
+  int kills = 0;
+  for (int attempt = 0; attempt < 12 && kills < 5; ++attempt) {
+    std::vector<std::string> args = flags(b);
+    args.insert(args.begin(), trainer());
+    args.insert(args.end(), common.begin(), common.end());
+    if (fs::exists(ckpt))
+      args.insert(args.end(), {"--resume", ckpt});
+    std::vector<char *> argv;
+    for (auto &x : args)
+      argv.push_back(x.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    ASSERT_EQ(
+        posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int>(150, 900)(rng)));
+    kills += kill(pid, SIGKILL) == 0;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      break; // finished before the kill
+    if (fs::exists(ckpt))
+      EXPECT_NO_THROW(readSafetensors(ckpt)) << "after kill " << kills;
+  }
+  std::vector<std::string> last = flags(b);
+  last.insert(last.end(), common.begin(), common.end());
+  if (fs::exists(ckpt))
+    last.insert(last.end(), {"--resume", ckpt});
+  ASSERT_EQ(train(last, log), 0) << log;
+  EXPECT_GE(kills, 1) << "no kill landed; the test proves nothing";
+  EXPECT_EQ(losses(b), losses(a));
+  expectSameCheckpoints(a, b);
+  std::ifstream in(b + "/log.jsonl");
+  for (std::string line; std::getline(in, line);)
+    EXPECT_TRUE(line.rfind("{\"step\": ", 0) == 0 && line.back() == '}')
+        << "a damaged log line: " << line;
 }
 
 TEST(Trainer, BadInputsFailWithAMessage) {

@@ -22,6 +22,7 @@
 #include <numeric>
 #include <random>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -316,6 +317,60 @@ TEST(Faults, KillsAtRandomMomentsLoseNothing) {
   for (std::string line; std::getline(in, line);)
     EXPECT_TRUE(line.rfind("{\"step\": ", 0) == 0 && line.back() == '}')
         << "a damaged log line: " << line;
+}
+
+/// A tmpfs mounted at `dir` for one test (needs root, as CI runs), gone
+/// with the object.
+struct ScratchMount {
+  std::string dir;
+  bool ok = false;
+  ScratchMount(std::string d, const std::string &options) : dir(std::move(d)) {
+    fs::create_directories(dir);
+    ok = mount("tmpfs", dir.c_str(), "tmpfs",
+               options.find("ro") == 0 ? MS_RDONLY : 0, options.c_str()) == 0;
+  }
+  ~ScratchMount() {
+    if (ok)
+      umount2(dir.c_str(), MNT_DETACH);
+  }
+};
+
+// A disk that fills up mid-run keeps the last whole checkpoint (and no
+// temporary), which resumes; a read-only folder is refused before step 1.
+TEST(Faults, FullAndReadOnlyDisksKeepTheLastCheckpoint) {
+  // One 40 MB checkpoint fits, the next one's temporary does not.
+  ScratchMount full(kWork + "full", "size=60m");
+  if (!full.ok)
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno)
+                 << "); the full-disk case needs root";
+  std::string log;
+  std::vector<std::string> args = flags(full.dir);
+  args.insert(args.end(), {"--steps", "3", "--checkpoint-interval", "1",
+                           "--eval-interval", "0", "--sample-interval", "0"});
+  EXPECT_EQ(train(args, log), 1) << log;
+  EXPECT_NE(log.find("/checkpoint.safetensors': No space left on device"),
+            std::string::npos)
+      << log;
+  std::string ckpt = full.dir + "/checkpoint.safetensors";
+  EXPECT_FALSE(fs::exists(ckpt + ".tmp")) << "the failed write's temporary";
+  SafetensorsFile kept = readSafetensors(ckpt);
+  EXPECT_EQ(kept.metadata.at("gptc.step"), "1");
+  std::string resumed = kWork + "after-full";
+  fs::create_directories(resumed);
+  fs::copy_file(ckpt, resumed + "/from.safetensors");
+  std::vector<std::string> again = flags(resumed);
+  again.insert(again.end(),
+               {"--steps", "3", "--eval-interval", "0", "--sample-interval",
+                "0", "--resume", resumed + "/from.safetensors"});
+  EXPECT_EQ(train(again, log), 0) << log;
+
+  ScratchMount readOnly(kWork + "ro", "ro,size=1m");
+  ASSERT_TRUE(readOnly.ok) << std::strerror(errno);
+  EXPECT_EQ(train(flags(readOnly.dir), log), 1) << log;
+  EXPECT_NE(
+      log.find("cannot write in " + readOnly.dir + ": Read-only file system"),
+      std::string::npos)
+      << log;
 }
 
 TEST(Trainer, BadInputsFailWithAMessage) {

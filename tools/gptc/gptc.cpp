@@ -20,6 +20,7 @@
 #include "gptc/Passes/Passes.h"
 #include "gptc/Runtime/Tokenizer.h"
 #include "gptc/Support/Config.h"
+#include "gptc/Support/ReadFile.h"
 #include "gptc/Support/TrainConfig.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -308,13 +309,7 @@ int tokenize(const Options &o) {
     ss << std::cin.rdbuf();
     input = ss.str();
   } else {
-    std::ifstream in(o.model, std::ios::binary);
-    if (!in)
-      throw RuntimeError("cannot open '" + o.model +
-                         "': " + std::strerror(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    input = ss.str();
+    input = readFileBounded(o.model, kMaxTextBytes, "the text");
   }
   Tokenizer tok = Tokenizer::load(path);
   if (o.decode) {

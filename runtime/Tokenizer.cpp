@@ -17,6 +17,7 @@
 #include "gptc/Support/Utf8.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -299,7 +300,10 @@ void addToken(RankMap &ranks, std::vector<std::string> &tokens,
 } // namespace
 
 Tokenizer Tokenizer::load(const std::string &path) {
-  std::string text = readFileBounded(path, kMaxTokenizerBytes, "tokenizer");
+  return parse(readFileBounded(path, kMaxTokenizerBytes, "tokenizer"), path);
+}
+
+Tokenizer Tokenizer::parse(const std::string &text, const std::string &path) {
   auto impl = std::make_unique<Impl>();
   size_t firstChar = text.find_first_not_of(" \t\r\n");
   if (firstChar != std::string::npos && text[firstChar] == '{') {
@@ -433,6 +437,15 @@ Tokenizer Tokenizer::load(const std::string &path) {
     throw RuntimeError(path + ": " + std::to_string(impl->tokens.size()) +
                        " tokens; a byte-level BPE needs at least the 256 "
                        "single bytes");
+  // Any text must encode: every byte is a token by itself.
+  for (int b = 0; b < 256; ++b)
+    if (!impl->ranks.count(std::string(1, static_cast<char>(b)))) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", b);
+      throw RuntimeError(path + ": byte " + hex +
+                         " is not a token; a byte-level BPE needs all 256 "
+                         "single bytes");
+    }
   // <|endoftext|> follows the byte-pair tokens (50256 in GPT-2's).
   if (impl->endOfText != impl->tokens.size())
     throw RuntimeError(path + ": <|endoftext|> has id " +

@@ -345,7 +345,7 @@ TEST(Weights, BadFlagsFailWithAMessage) {
                         kWork + "no-such-prompt.txt"},
                        out),
             1);
-  EXPECT_NE(out.find("cannot read the prompt file"), std::string::npos) << out;
+  EXPECT_NE(out.find("cannot open the prompt file"), std::string::npos) << out;
   EXPECT_EQ(runCapture({tinyExecutable(), "--weights",
                         kGoldens + "llmc-tiny.bin", "--prompt-ids", "1 2",
                         "--logits-out", kWork + "x.safetensors"},

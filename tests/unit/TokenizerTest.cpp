@@ -164,6 +164,17 @@ TEST(Tokenizer, MalformedFilesAreClearErrors) {
   expectError("IQ== 1\n", "rank 0 is missing");
   expectError("IQ== 0\n", "at least the 256 single bytes");
   expectError("IQ== 4294967296\n", "rank 4294967296 is implausibly large");
+  // 256 tokens, but byte 0x00 is not one of them ("AAA=" decodes to two
+  // zero bytes): text with that byte could not be encoded.
+  std::string noZero;
+  for (int b = 1; b < 256; ++b) {
+    static const char *kB64 =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    noZero += std::string{kB64[b >> 2], kB64[(b & 3) << 4], '=', '='} + " " +
+              std::to_string(b - 1) + "\n";
+  }
+  noZero += "AAA= 255\n";
+  expectError(noZero, "byte 0x00 is not a token");
   // encoder.json: ids beyond any vocabulary (<|endoftext|> at 2^32-1 once
   // wrote out of bounds; 2^32+5 became 5) and \\u escapes without four hex
   // digits (std::stoul aborted on them).

@@ -28,6 +28,8 @@ public:
   /// GPT-2's encoder.json (chosen by the file's first byte); throws
   /// RuntimeError naming the file and line on malformed input.
   static Tokenizer load(const std::string &path);
+  /// As load, for a file's contents already in memory (`name` in errors).
+  static Tokenizer parse(const std::string &text, const std::string &name);
   ~Tokenizer();
   Tokenizer(Tokenizer &&);
   Tokenizer &operator=(Tokenizer &&);

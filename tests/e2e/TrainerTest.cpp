@@ -373,6 +373,52 @@ TEST(Faults, FullAndReadOnlyDisksKeepTheLastCheckpoint) {
       << log;
 }
 
+// Every value flag of the executables checks its value and names itself:
+// no overflow, NaN or negative count reaches the run.
+TEST(Trainer, EveryFlagChecksItsValue) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--batch", "-1"},
+      {"--batch", "4000000"},
+      {"--ctx", "abc"},
+      {"--stride", "1e9999"},
+      {"--epochs", ""},
+      {"--steps", "2147483648"},
+      {"--warmup", "x"},
+      {"--eval-interval", "-5"},
+      {"--eval-iters", "99999999999"},
+      {"--sample-interval", "z"},
+      {"--sample-tokens", "-1"},
+      {"--checkpoint-interval", "1.5"},
+      {"--stop-after", "-1"},
+      {"--lr", "nan"},
+      {"--lr", "inf"},
+      {"--lr", "-1"},
+      {"--initial-lr", "x"},
+      {"--min-lr", "1e400"},
+      {"--weight-decay", "-0.1"},
+      {"--clip", "abc"},
+      {"--train-ratio", "2"},
+      {"--seed", "-1"},
+      {"--threads", "100000"},
+      {"--top-k", "x"},
+      {"--top-p", "0"},
+      {"--temperature", "-1"},
+      {"--max-new-tokens", "2147483648"},
+      {"--prompt-ids", "1 two"},
+      {"--prompt-ids", "4294967296"},
+      {"--repeat", "x"},
+      {"--lr"}};
+  for (const std::vector<std::string> &c : cases) {
+    std::vector<std::string> args = {trainer(), "--data",
+                                     kRoot + "/data/the-verdict.txt"};
+    args.insert(args.end(), c.begin(), c.end());
+    std::string out;
+    EXPECT_EQ(runCapture(args, out), 1) << c[0] << " " << out;
+    EXPECT_NE(out.find(c[0]), std::string::npos) << out;
+    EXPECT_LT(out.size(), 1024u) << out;
+  }
+}
+
 TEST(Trainer, BadInputsFailWithAMessage) {
   std::string dir = kWork + "bad", log;
   auto expectError = [&](std::vector<std::string> args,

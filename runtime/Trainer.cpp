@@ -482,10 +482,11 @@ int Trainer::run() {
     return 0;
   }
 
-  checkWritable(o.outDir,
-                o.checkpoint.empty()
-                    ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
-                    : o.checkpoint);
+  const std::string ckptPath =
+      o.checkpoint.empty()
+          ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
+          : o.checkpoint;
+  checkWritable(o.outDir, ckptPath);
 
   std::vector<uint32_t> trainTokens, valTokens;
   if (shard) {
@@ -551,10 +552,6 @@ int Trainer::run() {
     }
   }
 
-  std::string ckptPath =
-      o.checkpoint.empty()
-          ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
-          : o.checkpoint;
   std::string logPath = (fs::path(o.outDir) / "log.jsonl").string();
   if (startStep > 0)
     repairLog(logPath, startStep);

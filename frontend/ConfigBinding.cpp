@@ -11,6 +11,8 @@
 
 #include "Elaborator.h"
 
+#include "gptc/Support/Json.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -118,51 +120,63 @@ void Elaborator::bindConfig() {
   }
 }
 
-/// A number as JSON: the shortest text that reads back as `x`.
-std::string Elaborator::jsonNumber(double x) {
-  char buf[32];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-    if (std::strtod(buf, nullptr) == x)
-      break;
+namespace {
+
+/// A config's value as JSON.
+Json toJson(const ConfigValue &c) {
+  if (c.isList) {
+    Json list = Json::array();
+    for (const ConfigValue &e : c.elems)
+      list.push_back(toJson(e));
+    return list;
   }
-  return buf;
+  switch (c.kind) {
+  case TypeExpr::Kind::Int:
+    return c.intValue;
+  case TypeExpr::Kind::Float:
+    return c.floatValue;
+  case TypeExpr::Kind::Bool:
+    return c.boolValue;
+  case TypeExpr::Kind::Tensor:
+    break;
+  }
+  return nullptr;
 }
 
 /// A literal (or a list of literals) of a config-file entry as JSON.
-std::string Elaborator::jsonLiteral(const Expr &e, const std::string &key) {
+Json jsonLiteral(const Expr &e, const std::string &key) {
   if (auto *i = dynCast<IntExpr>(&e))
-    return std::to_string(i->value);
+    return i->value;
   if (auto *f = dynCast<FloatExpr>(&e))
-    return jsonNumber(f->value);
+    return f->value;
   if (auto *b = dynCast<BoolExpr>(&e))
-    return b->value ? "true" : "false";
+    return b->value;
   if (auto *s = dynCast<StringExpr>(&e)) {
-    std::string out = "\"";
-    for (char c : s->value) {
-      if (c == '"' || c == '\\')
-        out += '\\';
+    for (char c : s->value)
       if (static_cast<unsigned char>(c) < 0x20)
         throw CompileError(e.loc, "a config-file string may not hold "
                                   "control characters");
-      out += c;
-    }
-    return out + "\"";
+    return s->value;
   }
   if (auto *u = dynCast<UnaryExpr>(&e))
     if (u->op == UnaryOp::Neg &&
-        (isa<IntExpr>(u->operand.get()) || isa<FloatExpr>(u->operand.get())))
-      return "-" + jsonLiteral(*u->operand, key);
+        (isa<IntExpr>(u->operand.get()) || isa<FloatExpr>(u->operand.get()))) {
+      Json v = jsonLiteral(*u->operand, key);
+      return v.is_number_float() ? Json(-v.get<double>())
+                                 : Json(-v.get<int64_t>());
+    }
   if (auto *l = dynCast<ListExpr>(&e)) {
-    std::string out = "[";
-    for (size_t i = 0; i < l->elements.size(); ++i)
-      out += (i ? ", " : "") + jsonLiteral(*l->elements[i], key);
-    return out + "]";
+    Json list = Json::array();
+    for (const auto &element : l->elements)
+      list.push_back(jsonLiteral(*element, key));
+    return list;
   }
   throw CompileError(e.loc, "the value of config-file key '" + key +
                                 "' must be a config name, a number, a "
                                 "bool, a string or a list of them");
 }
+
+} // namespace
 
 /// Each naming scheme's `"key" = value` entries, evaluated against the
 /// bound config.
@@ -189,11 +203,9 @@ void Elaborator::bindSchemeEntries() {
                                  "config-file value is a config name or "
                                  "a literal");
         out.config = c->name;
-        out.json = c->kind == TypeExpr::Kind::Float && !c->isList
-                       ? jsonNumber(c->floatValue)
-                       : c->str();
+        out.json = toJson(*c).dump();
       } else {
-        out.json = jsonLiteral(*e.value, e.key);
+        out.json = jsonLiteral(*e.value, e.key).dump();
       }
       prog.schemeEntries.push_back(out);
     }

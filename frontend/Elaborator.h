@@ -164,12 +164,6 @@ private:
 
   void bindConfig();
 
-  /// A number as JSON: the shortest text that reads back as `x`.
-  static std::string jsonNumber(double x);
-
-  /// A literal (or a list of literals) of a config-file entry as JSON.
-  std::string jsonLiteral(const Expr &e, const std::string &key);
-
   /// Each naming scheme's `"key" = value` entries, evaluated against the
   /// bound config.
   void bindSchemeEntries();

@@ -16,6 +16,7 @@
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Support/AtomicFile.h"
+#include "gptc/Support/Json.h"
 #include "gptc/Support/ReadFile.h"
 
 #include <algorithm>
@@ -337,11 +338,12 @@ void exportHuggingFace(const std::string &dir,
         TensorData::fromDoubles(DType::F32, {n}, std::vector<double>(n, 0.0));
   fs::create_directories(dir);
   writeSafetensors((fs::path(dir) / "model.safetensors").string(), f);
-  std::string json = "{\n";
-  for (size_t i = 0; i < entries.size(); ++i)
-    json += "  \"" + entries[i]->key + "\": " + entries[i]->json +
-            (i + 1 < entries.size() ? ",\n" : "\n");
-  writeFileAtomically((fs::path(dir) / "config.json").string(), json + "}\n");
+  OrderedJson config = OrderedJson::object();
+  for (const PlanMeta *m : entries)
+    config[m->key] =
+        parseJson(m->json, "the plan's config.json entry '" + m->key + "'");
+  writeFileAtomically((fs::path(dir) / "config.json").string(),
+                      config.dump(2) + "\n");
 }
 
 } // namespace gptc

@@ -16,6 +16,7 @@
 #include "gptc/Support/CpuFeatures.h"
 #include "gptc/Support/Diagnostics.h"
 #include "gptc/Support/Error.h"
+#include "gptc/Support/Flags.h"
 #include "gptc/Support/ReadFile.h"
 #include "gptc/Support/TrainConfig.h"
 
@@ -46,115 +47,39 @@ extern const char gptc_default_tokenizer[];
 
 using namespace gptc;
 
+namespace fs = std::filesystem;
+
 namespace {
 
-void usage(std::ostream &os, const char *argv0) {
-  os << "usage: " << argv0
-     << " --weights W --prompt TEXT [generation options]\n"
-     << "       " << argv0 << " --data FILE.txt [training options]\n"
-     << "       " << argv0
-     << " --eval --data FILE.txt --weights W.safetensors\n"
-     << "       " << argv0
-     << " --inputs IN.safetensors -o OUT.safetensors [options]\n\n"
-     << gptc_model_description << R"(
+/// What each mode does, after the flags in --help.
+const char *kModes =
+    R"(Training (--data; executables built with --task=train): tokenizes the
+file with GPT-2's BPE, splits it as the book does (train_ratio by
+characters), trains with AdamW (warmup + cosine decay), evaluates, samples
+and checkpoints. Flags override the --config file's keys wherever they are.
 
-Training (executables built with --task=train): tokenizes FILE with GPT-2's
-BPE, splits it as the book does (train_ratio by characters), trains with
-AdamW (warmup + cosine decay), evaluates, samples and checkpoints.
-  --config FILE          training config (models/train/*.yaml): its
-                         run-time keys; the flags below override them
-  --data FILE            UTF-8 text to train on, or an llm.c token shard
-                         (.bin, GPT-2 ids; split by tokens, not characters)
-  --out DIR              log.jsonl, loss.svg, checkpoint (default: run)
-  --checkpoint FILE      checkpoint path (default: DIR/checkpoint.safetensors)
-  --checkpoint-interval N  also write it every N steps (and always at the
-                         end, and on SIGINT/SIGTERM)
-  --resume FILE          continue from a checkpoint (same data and settings)
-  --stop-after N         stop after step N, checkpointing (resume later)
-  --weights FILE         start from these weights instead of the model's
-                         initializers: a gptc checkpoint, Hugging Face GPT-2
-                         safetensors or llm.c's gpt2_*.bin
-  --batch N --ctx N --stride N --epochs N --steps N (cap) --train-ratio X
-  --lr X --initial-lr X --min-lr X --warmup N --weight-decay X --clip X
-  --eval-interval N --eval-iters N --sample-interval N --sample-tokens N
-  --prompt TEXT --seed N --tokenizer FILE --no-progress
-  --eval                 loss and perplexity of --weights (or --resume) on
-                         --data (every window of --ctx tokens)
-
-Generation (any executable; --task=generate builds only what it needs):
+Generation (--prompt, --prompt-file or --prompt-ids without --data):
 continues each prompt with the book's generate loop, streaming the text.
-  --weights FILE         the model's weights (required; formats as below)
-  --prompt TEXT          a prompt (repeatable: the prompts form one batch,
-                         of any lengths, printed when all are done)
-  --prompt-file FILE     a prompt read from FILE
-  --prompt-ids "1 2 3"   a prompt as GPT-2 token ids (repeatable)
-  --max-new-tokens N     tokens to generate (default 50)
-  --temperature X        0 (default) is greedy; > 0 samples from
-                         softmax(logits / X)
-  --top-k N              sample among the N most likely tokens (applied
-                         before the temperature, as the book does)
-  --top-p X              nucleus sampling: the most likely tokens up to
-                         probability X
-  --greedy               the argmax, whatever the other sampling flags
-  --ignore-eos           keep going after <|endoftext|>
-  --print-ids            also print the generated ids of each prompt
-  --seed N               the sampling seed (prompt i of a batch: N + i)
-  --no-kv-cache          recompute the whole window for every token
-  --logits-out FILE      write the logits each token was sampled from
-                         (safetensors, logits.I [tokens, V] per prompt)
+The prompts form one batch, of any lengths, printed when all are done.
 With --task=generate, the prompts run through the KV-cached prefill and
 decode steps the compiler derived; other executables recompute the last
 context_length tokens for every token. Tokens/s of the prompts (prefill)
 and of the new tokens (decode) go to stderr.
 
-Run contract (tests): runs the model on the tensors of IN (parameters by
-name, `tokens` I32[B,T], optional `targets`; for a training step also `lr`,
-`step`, `weight_decay`, `clip_norm` and the AdamW moments) and writes
-`logits`, `loss` when targets are given, and for a training step the
-updated parameters, moments and gradients to OUT. --weights FILE (any
-format above) supplies or replaces the parameters.
+Run contract (--inputs and -o; tests): runs the model on the tensors of IN
+(parameters by name, `tokens` I32[B,T], optional `targets`; for a training
+step also `lr`, `step`, `weight_decay`, `clip_norm` and the AdamW moments)
+and writes `logits`, `loss` when targets are given, and for a training step
+the updated parameters, moments and gradients to OUT. --weights FILE
+supplies or replaces the parameters.
 
-  --export-hf DIR --weights FILE   write the weights as a Hugging Face
-                         model (DIR/model.safetensors, and DIR/config.json
-                         from the model's `names hf` entries) that
-                         transformers' from_pretrained loads
-  --profile     print the time and GFLOP/s of every kernel (also after
-                training)
-  --repeat N    run N times; print the median and minimum time of the run
-                (forward, loss or training step)
-  --trace FILE  also write what every kernel call wrote, as FUNCTION.CALL.J
-                (the call's J-th output; `gptc run --verify` reads it)
-
-Both: --threads N (default: all cores), --seed S (dropout), -h/--help.
-)";
-}
+Weights (--weights) are a gptc checkpoint, Hugging Face GPT-2 safetensors
+or llm.c's gpt2_*.bin. Exit status: 0 success, 1 an error in the data,
+weights or config, 2 a usage error.)";
 
 /// The largest count a flag takes unless it says otherwise: sizes and step
 /// counts beyond it only overflow the products made of them.
 constexpr int64_t kMaxCount = std::numeric_limits<int32_t>::max();
-
-int64_t parseCount(const std::string &flag, const char *v,
-                   int64_t max = kMaxCount) {
-  char *end = nullptr;
-  errno = 0;
-  long long x = std::strtoll(v, &end, 10);
-  if (!*v || *end || x < 0 || errno == ERANGE)
-    throw RuntimeError(flag + " expects a non-negative integer, got '" +
-                       std::string(v) + "'");
-  if (x > max)
-    throw RuntimeError(flag + " expects an integer of at most " +
-                       std::to_string(max) + ", got " + std::string(v));
-  return x;
-}
-
-double parseNumber(const std::string &flag, const char *v) {
-  char *end = nullptr;
-  double x = std::strtod(v, &end);
-  if (!*v || *end || !std::isfinite(x) || x < 0)
-    throw RuntimeError(flag + " expects a non-negative number, got '" +
-                       std::string(v) + "'");
-  return x;
-}
 
 /// Host memory behind the Device interface: with GPTC_DEVICE=host, CPU
 /// executables take the executor's device path (separate buffers, copies in
@@ -370,135 +295,239 @@ int main(int argc, char **argv) {
   std::string exportDir;
   GeneratorOptions gen;
   bool greedy = false;
+
+  CLI::App app(std::string(gptc_model_description) +
+                   "\n\nModes: train (--data), generate (--prompt), evaluate "
+                   "(--eval --data --weights), export (--export-hf), the run "
+                   "contract (--inputs -o).",
+               fs::path(argv[0]).filename().string());
+  app.footer(kModes);
+  wrapHelp(app, 30);
+  // A flag given twice takes its last value; repeatable flags say so.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  auto count = [](int64_t max = kMaxCount) { return integerIn(0, max); };
+  const double inf = std::numeric_limits<double>::infinity();
+  auto nonNegative = numberIn(0, inf);
+  auto repeatable = [](CLI::Option *o) {
+    return o->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->trigger_on_parse();
+  };
+
+  // Declared first: its keys are applied before any other flag's value.
+  app.add_option_function<std::string>(
+         "--config",
+         [&](const std::string &path) { applyTrainConfig(path, train); },
+         "training config (models/train/*.yaml): its run-time keys")
+      ->type_name("FILE")
+      ->group("Training");
+  auto training = [&](const std::string &flag, auto &value,
+                      const std::string &help) {
+    return app.add_option(flag, value, help)
+        ->group("Training")
+        ->capture_default_str();
+  };
+  training("--data", train.data,
+           "UTF-8 text to train on, or an llm.c token shard (.bin, GPT-2 "
+           "ids; split by tokens, not characters)")
+      ->type_name("FILE");
+  training("--out", train.outDir, "log.jsonl, loss.svg and the checkpoint")
+      ->type_name("DIR");
+  training("--checkpoint", train.checkpoint,
+           "checkpoint path (default: DIR/checkpoint.safetensors)")
+      ->type_name("FILE");
+  training("--checkpoint-interval", train.checkpointInterval,
+           "also checkpoint every N steps (always at the end and on "
+           "SIGINT/SIGTERM; 0: never)")
+      ->type_name("N")
+      ->check(count());
+  training("--resume", train.resume,
+           "continue from a checkpoint (same data and settings; --steps "
+           "and --epochs may grow)")
+      ->type_name("FILE");
+  training("--stop-after", train.stopAfter,
+           "stop after step N, checkpointing (resume later)")
+      ->type_name("N")
+      ->check(count());
+  training("--batch", train.batchSize, "sequences per step")
+      ->type_name("N")
+      ->check(count(1 << 20));
+  training("--ctx", train.contextLength, "tokens per sequence")
+      ->type_name("N")
+      ->check(count());
+  training("--stride", train.stride, "tokens between window starts")
+      ->type_name("N")
+      ->check(count());
+  training("--epochs", train.epochs, "passes over the training split")
+      ->type_name("N")
+      ->check(count());
+  training("--steps", train.maxSteps, "at most N steps (0: no cap)")
+      ->type_name("N")
+      ->check(count());
+  training("--train-ratio", train.trainRatio,
+           "share of the text to train on; the rest validates")
+      ->type_name("X")
+      ->check(numberIn(0, 1, true, true));
+  training("--lr", train.lr, "peak learning rate")
+      ->type_name("X")
+      ->check(nonNegative);
+  training("--initial-lr", train.initialLr, "learning rate at step 0")
+      ->type_name("X")
+      ->check(nonNegative);
+  training("--min-lr", train.minLr, "learning rate at the end of the decay")
+      ->type_name("X")
+      ->check(nonNegative);
+  training("--warmup", train.warmupSteps, "linear warmup steps")
+      ->type_name("N")
+      ->check(count());
+  training("--weight-decay", train.weightDecay, "AdamW weight decay")
+      ->type_name("X")
+      ->check(nonNegative);
+  training("--clip", train.clipGradNorm, "gradient norm clip (0: none)")
+      ->type_name("X")
+      ->check(nonNegative);
+  training("--eval-interval", train.evalInterval, "evaluate every N steps")
+      ->type_name("N")
+      ->check(count());
+  training("--eval-iters", train.evalIters, "batches per evaluation")
+      ->type_name("N")
+      ->check(count());
+  training("--sample-interval", train.sampleInterval,
+           "print a sample every N steps (0: at the end)")
+      ->type_name("N")
+      ->check(count());
+  training("--sample-tokens", train.sampleTokens, "tokens per sample")
+      ->type_name("N")
+      ->check(count());
+  app.add_flag("--eval", train.evalOnly,
+               "loss and perplexity of --weights (or --resume) on --data, "
+               "every window of --ctx tokens")
+      ->group("Training");
+  app.add_flag_callback(
+         "--no-progress", [&] { train.progress = false; },
+         "no progress line on a terminal")
+      ->group("Training");
+
+  auto generation = [&](const std::string &flag, auto &value,
+                        const std::string &help) {
+    return app.add_option(flag, value, help)
+        ->group("Generation")
+        ->capture_default_str();
+  };
+  repeatable(app.add_option_function<std::string>(
+                 "--prompt",
+                 [&](const std::string &p) { gen.prompts.push_back(p); },
+                 "a prompt (repeatable: the prompts form one batch); "
+                 "with --data, the training's sample prompt"))
+      ->type_name("TEXT")
+      ->group("Generation");
+  repeatable(app.add_option_function<std::string>(
+                 "--prompt-file",
+                 [&](const std::string &path) {
+                   gen.prompts.push_back(readFileBounded(path, kMaxSourceBytes,
+                                                         "the prompt file"));
+                 },
+                 "a prompt read from FILE (repeatable)"))
+      ->type_name("FILE")
+      ->group("Generation");
+  repeatable(app.add_option_function<std::string>(
+                 "--prompt-ids",
+                 [&](const std::string &text) {
+                   std::istringstream words(text);
+                   std::vector<uint32_t> ids;
+                   CLI::Validator id = integerIn(0, 0xFFFFFFFFll);
+                   for (std::string w; words >> w;) {
+                     std::string why = id(w);
+                     if (!why.empty())
+                       throw CLI::ValidationError(
+                           "--prompt-ids",
+                           "token " + std::to_string(ids.size()) + " " + why);
+                     ids.push_back(static_cast<uint32_t>(std::stoull(w)));
+                   }
+                   gen.promptIds.push_back(ids);
+                 },
+                 "a prompt as token ids, \"1 2 3\" (repeatable)"))
+      ->type_name("IDS")
+      ->group("Generation");
+  generation("--max-new-tokens", gen.maxNewTokens, "tokens to generate")
+      ->type_name("N")
+      ->check(count());
+  generation("--temperature", gen.sampling.temperature,
+             "0 is greedy; > 0 samples from softmax(logits / X)")
+      ->type_name("X")
+      ->check(nonNegative);
+  generation("--top-k", gen.sampling.topK,
+             "sample among the N most likely tokens (before the "
+             "temperature, as the book does; 0: all)")
+      ->type_name("N")
+      ->check(count());
+  generation("--top-p", gen.sampling.topP,
+             "nucleus sampling: the most likely tokens up to probability X")
+      ->type_name("X")
+      ->check(numberIn(0, 1, true));
+  app.add_flag("--greedy", greedy, "the argmax, whatever the sampling flags")
+      ->group("Generation");
+  app.add_flag_callback(
+         "--ignore-eos", [&] { gen.stopAtEos = false; },
+         "keep going after <|endoftext|>")
+      ->group("Generation");
+  app.add_flag("--print-ids", gen.printIds,
+               "also print the generated ids of each prompt")
+      ->group("Generation");
+  app.add_flag_callback(
+         "--no-kv-cache", [&] { gen.kvCache = false; },
+         "recompute the whole window for every token")
+      ->group("Generation");
+  generation("--logits-out", gen.logitsOut,
+             "write the logits each token was sampled from (safetensors, "
+             "logits.I [tokens, V] per prompt)")
+      ->type_name("FILE");
+
+  auto contract = [&](const std::string &flag, auto &value,
+                      const std::string &help) {
+    return app.add_option(flag, value, help)->group("Run contract");
+  };
+  contract("--inputs", inputs, "input tensors (safetensors)")->type_name("IN");
+  contract("-o", output, "output tensors (safetensors)")->type_name("OUT");
+  contract("--repeat", repeat, "run N times; print the median and minimum time")
+      ->type_name("N")
+      ->check(count());
+  contract("--trace", trace,
+           "also write what every kernel call wrote, as FUNCTION.CALL.J "
+           "(gptc run --verify reads it)")
+      ->type_name("FILE");
+  contract("--export-hf", exportDir,
+           "write --weights as a Hugging Face model folder "
+           "(model.safetensors, and config.json from the model's `names "
+           "hf` entries)")
+      ->type_name("DIR");
+
+  auto common = [&](const std::string &flag, auto &value,
+                    const std::string &help) {
+    return app.add_option(flag, value, help)
+        ->group("All modes")
+        ->capture_default_str();
+  };
+  common("--weights", train.initFrom,
+         "the model's weights: for generation and --eval (required), the "
+         "run contract, or to start training from")
+      ->type_name("FILE");
+  common("--tokenizer", train.tokenizer, "gpt2.tiktoken or encoder.json")
+      ->type_name("FILE");
+  common("--seed", train.seed, "sampling and dropout seed")
+      ->type_name("N")
+      ->check(count(std::numeric_limits<int64_t>::max()));
+  common("--threads", options.threads, "worker threads (0: all cores)")
+      ->type_name("N")
+      ->check(count(1024));
+  app.add_flag("--profile", options.profile,
+               "print the time and GFLOP/s of every kernel")
+      ->group("All modes");
+
   try {
-    // The config first, so that flags override it wherever they are.
-    for (int i = 1; i + 1 < argc; ++i)
-      if (std::string(argv[i]) == "--config")
-        applyTrainConfig(argv[i + 1], train);
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> const char * {
-        if (i + 1 >= argc)
-          throw RuntimeError(a + " needs a value");
-        return argv[++i];
-      };
-      auto count = [&](int64_t max = kMaxCount) {
-        return parseCount(a, value(), max);
-      };
-      auto number = [&]() { return parseNumber(a, value()); };
-      if (a == "-h" || a == "--help") {
-        usage(std::cout, argv[0]);
-        return 0;
-      } else if (a == "--inputs") {
-        inputs = value();
-      } else if (a == "-o") {
-        output = value();
-      } else if (a == "--trace") {
-        trace = value();
-      } else if (a == "--threads") {
-        options.threads = static_cast<int>(count(1024));
-      } else if (a == "--seed") {
-        train.seed = count(std::numeric_limits<int64_t>::max());
-        options.seed = static_cast<uint64_t>(train.seed);
-      } else if (a == "--repeat") {
-        repeat = std::max<int64_t>(1, count());
-      } else if (a == "--profile") {
-        options.profile = true;
-      } else if (a == "--config") {
-        value(); // read above
-      } else if (a == "--data") {
-        train.data = value();
-      } else if (a == "--out") {
-        train.outDir = value();
-      } else if (a == "--checkpoint") {
-        train.checkpoint = value();
-      } else if (a == "--checkpoint-interval") {
-        train.checkpointInterval = count();
-      } else if (a == "--resume") {
-        train.resume = value();
-      } else if (a == "--weights") {
-        train.initFrom = value();
-      } else if (a == "--export-hf") {
-        exportDir = value();
-      } else if (a == "--prompt") {
-        gen.prompts.push_back(value());
-      } else if (a == "--prompt-file") {
-        gen.prompts.push_back(
-            readFileBounded(value(), kMaxSourceBytes, "the prompt file"));
-      } else if (a == "--prompt-ids") {
-        std::istringstream words(value());
-        std::vector<uint32_t> ids;
-        for (std::string w; words >> w;)
-          ids.push_back(static_cast<uint32_t>(
-              parseCount(a, w.c_str(), std::numeric_limits<uint32_t>::max())));
-        gen.promptIds.push_back(ids);
-      } else if (a == "--max-new-tokens") {
-        gen.maxNewTokens = count();
-      } else if (a == "--temperature") {
-        gen.sampling.temperature = number();
-      } else if (a == "--top-k") {
-        gen.sampling.topK = count();
-      } else if (a == "--top-p") {
-        gen.sampling.topP = number();
-        if (gen.sampling.topP <= 0 || gen.sampling.topP > 1)
-          throw RuntimeError("--top-p expects a probability in (0, 1], got " +
-                             std::string(argv[i]));
-      } else if (a == "--greedy") {
-        greedy = true;
-      } else if (a == "--ignore-eos") {
-        gen.stopAtEos = false;
-      } else if (a == "--print-ids") {
-        gen.printIds = true;
-      } else if (a == "--no-kv-cache") {
-        gen.kvCache = false;
-      } else if (a == "--logits-out") {
-        gen.logitsOut = value();
-      } else if (a == "--eval") {
-        train.evalOnly = true;
-      } else if (a == "--tokenizer") {
-        train.tokenizer = value();
-      } else if (a == "--batch") {
-        train.batchSize = count(1 << 20);
-      } else if (a == "--ctx") {
-        train.contextLength = count();
-      } else if (a == "--stride") {
-        train.stride = count();
-      } else if (a == "--epochs") {
-        train.epochs = count();
-      } else if (a == "--steps") {
-        train.maxSteps = count();
-      } else if (a == "--train-ratio") {
-        train.trainRatio = number();
-      } else if (a == "--lr") {
-        train.lr = number();
-      } else if (a == "--initial-lr") {
-        train.initialLr = number();
-      } else if (a == "--min-lr") {
-        train.minLr = number();
-      } else if (a == "--warmup") {
-        train.warmupSteps = count();
-      } else if (a == "--weight-decay") {
-        train.weightDecay = number();
-      } else if (a == "--clip") {
-        train.clipGradNorm = number();
-      } else if (a == "--eval-interval") {
-        train.evalInterval = count();
-      } else if (a == "--eval-iters") {
-        train.evalIters = count();
-      } else if (a == "--sample-interval") {
-        train.sampleInterval = count();
-      } else if (a == "--sample-tokens") {
-        train.sampleTokens = count();
-      } else if (a == "--stop-after") {
-        train.stopAfter = count();
-      } else if (a == "--no-progress") {
-        train.progress = false;
-      } else {
-        std::cerr << argv[0] << ": error: unknown argument '" << a
-                  << "' (--help lists the options)\n";
-        return 2;
-      }
-    }
+    if (std::optional<int> status = parseFlags(app, argc, argv))
+      return *status;
+    options.seed = static_cast<uint64_t>(train.seed);
+    repeat = std::max<int64_t>(1, repeat);
     if (!trace.empty() && inputs.empty())
       throw RuntimeError("--trace is for the run contract (--inputs and -o)");
     if (!exportDir.empty())
@@ -529,19 +558,15 @@ int main(int argc, char **argv) {
       if (inputs.empty() || output.empty()) {
         std::cerr << argv[0] << ": error: the run contract needs both "
                   << "--inputs and -o\n";
-        return 2;
+        return kExitUsage;
       }
       return runContract(inputs, output, train.initFrom, options, repeat, trace,
                          argv[0]);
     }
     if (train.data.empty()) {
-      usage(std::cerr, argv[0]);
-      return 2;
+      std::cerr << app.help();
+      return kExitUsage;
     }
-    if (train.trainRatio <= 0 || train.trainRatio >= 1)
-      throw RuntimeError("--train-ratio must be between 0 and 1");
-    // Dropout draws from the run's seed (config or flag).
-    options.seed = static_cast<uint64_t>(train.seed);
     Executor exec = makeExecutor(options);
     int status = runTrainer(exec, train);
     if (options.profile)

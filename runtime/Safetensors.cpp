@@ -1,14 +1,17 @@
 //===- Safetensors.cpp - Reading and writing .safetensors files -----------===//
 //
-// The header is parsed by a small strict JSON reader of our own: it accepts
-// exactly the JSON subset safetensors writes (objects, arrays, strings,
-// integers) with depth and size limits, and rejects duplicate keys, so a
-// hostile header cannot make the reader misbehave.
+// The header is read by a small strict JSON reader of our own: it accepts
+// exactly the JSON subset safetensors writes (objects, arrays, UTF-8
+// strings, integers) with depth and size limits, and rejects duplicate
+// keys, so a hostile header cannot make the reader misbehave. It is
+// written with nlohmann-json.
 //
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Safetensors.h"
 #include "gptc/Support/AtomicFile.h"
+#include "gptc/Support/Json.h"
+#include "gptc/Support/Utf8.h"
 
 #include <algorithm>
 #include <cmath>
@@ -254,21 +257,21 @@ const TensorData *SafetensorsFile::find(const std::string &name) const {
 
 namespace {
 
-struct Json {
+struct HeaderValue {
   enum class Kind { Object, Array, String, Int } kind = Kind::Int;
-  std::vector<std::string> keys; ///< Object keys, in order ...
-  std::vector<Json> elements;    ///< ... and their values; or array items.
+  std::vector<std::string> keys;     ///< Object keys, in order ...
+  std::vector<HeaderValue> elements; ///< ... and their values; or array items.
   std::string str;
   int64_t integer = 0;
 };
 
-class JsonParser {
+class HeaderParser {
 public:
-  JsonParser(std::string_view text, const std::string &file)
+  HeaderParser(std::string_view text, const std::string &file)
       : s(text), file(file) {}
 
-  Json parseDocument() {
-    Json v = value(0);
+  HeaderValue parseDocument() {
+    HeaderValue v = value(0);
     skipSpace();
     if (pos != s.size())
       fail("unexpected text after the JSON header");
@@ -294,7 +297,7 @@ private:
     return false;
   }
 
-  Json value(int depth) {
+  HeaderValue value(int depth) {
     if (depth > 8)
       fail("nested too deeply");
     skipSpace();
@@ -306,8 +309,8 @@ private:
     if (c == '[')
       return array(depth);
     if (c == '"') {
-      Json j;
-      j.kind = Json::Kind::String;
+      HeaderValue j;
+      j.kind = HeaderValue::Kind::String;
       j.str = string();
       return j;
     }
@@ -316,9 +319,9 @@ private:
     fail(std::string("unexpected character '") + c + "'");
   }
 
-  Json object(int depth) {
-    Json j;
-    j.kind = Json::Kind::Object;
+  HeaderValue object(int depth) {
+    HeaderValue j;
+    j.kind = HeaderValue::Kind::Object;
     ++pos;
     if (eat('}'))
       return j;
@@ -339,9 +342,9 @@ private:
     return j;
   }
 
-  Json array(int depth) {
-    Json j;
-    j.kind = Json::Kind::Array;
+  HeaderValue array(int depth) {
+    HeaderValue j;
+    j.kind = HeaderValue::Kind::Array;
     ++pos;
     if (eat(']'))
       return j;
@@ -362,8 +365,13 @@ private:
       if (pos >= s.size())
         fail("unterminated string");
       char c = s[pos++];
-      if (c == '"')
+      if (c == '"') {
+        // JSON is UTF-8 (the reference reader refuses anything else), and
+        // names are written back as read.
+        if (findInvalidUtf8(out) != std::string::npos)
+          fail("a string that is not UTF-8");
         return out;
+      }
       if (static_cast<unsigned char>(c) < 0x20)
         fail("control character in a string");
       if (c != '\\') {
@@ -410,6 +418,8 @@ private:
           else
             fail("bad \\u escape");
         }
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+          fail("a \\u escape of a UTF-16 surrogate (not supported)");
         // Names in practice are ASCII; encode BMP code points as UTF-8.
         if (cp < 0x80) {
           out += static_cast<char>(cp);
@@ -429,7 +439,7 @@ private:
     }
   }
 
-  Json number() {
+  HeaderValue number() {
     size_t start = pos;
     if (s[pos] == '-')
       ++pos;
@@ -440,8 +450,8 @@ private:
     std::string digits(s.substr(start, pos - start));
     if (digits.empty() || digits == "-")
       fail("expected a number");
-    Json j;
-    j.kind = Json::Kind::Int;
+    HeaderValue j;
+    j.kind = HeaderValue::Kind::Int;
     errno = 0;
     j.integer = std::strtoll(digits.c_str(), nullptr, 10);
     if (errno == ERANGE)
@@ -476,8 +486,8 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
     throw fail("truncated: the header needs " + std::to_string(n) +
                " bytes but the file has " + std::to_string(bytes.size() - 8) +
                " after the length");
-  Json root = JsonParser(bytes.substr(8, n), name).parseDocument();
-  if (root.kind != Json::Kind::Object)
+  HeaderValue root = HeaderParser(bytes.substr(8, n), name).parseDocument();
+  if (root.kind != HeaderValue::Kind::Object)
     throw fail("invalid safetensors header: expected a JSON object");
   std::string_view data = bytes.substr(8 + n);
 
@@ -489,12 +499,12 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
   std::vector<Span> spans;
   for (size_t m = 0; m < root.keys.size(); ++m) {
     const std::string key = root.keys[m];
-    const Json &v = root.elements[m];
+    const HeaderValue &v = root.elements[m];
     if (key == "__metadata__") {
-      if (v.kind != Json::Kind::Object)
+      if (v.kind != HeaderValue::Kind::Object)
         throw fail("__metadata__ must be an object of strings");
       for (size_t k = 0; k < v.keys.size(); ++k) {
-        if (v.elements[k].kind != Json::Kind::String)
+        if (v.elements[k].kind != HeaderValue::Kind::String)
           throw fail("__metadata__ value of '" + v.keys[k] +
                      "' must be a string");
         out.metadata[v.keys[k]] = v.elements[k].str;
@@ -504,9 +514,9 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
     auto bad = [&](const std::string &what) {
       return fail("tensor '" + key + "': " + what);
     };
-    if (v.kind != Json::Kind::Object)
+    if (v.kind != HeaderValue::Kind::Object)
       throw bad("expected an object with dtype, shape and data_offsets");
-    const Json *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
+    const HeaderValue *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
     for (size_t k = 0; k < v.keys.size(); ++k) {
       const std::string &fk = v.keys[k];
       if (fk == "dtype")
@@ -518,14 +528,14 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
       else
         throw bad("unknown field '" + fk + "'");
     }
-    if (!dtype || dtype->kind != Json::Kind::String)
+    if (!dtype || dtype->kind != HeaderValue::Kind::String)
       throw bad("missing or non-string 'dtype'");
     auto dt = parseDType(dtype->str);
     if (!dt)
       throw bad("unsupported dtype '" + dtype->str +
                 "'; expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or "
                 "BOOL");
-    if (!shape || shape->kind != Json::Kind::Array)
+    if (!shape || shape->kind != HeaderValue::Kind::Array)
       throw bad("missing or non-array 'shape'");
     if (shape->elements.size() > kMaxTensorRank)
       throw bad("rank " + std::to_string(shape->elements.size()) +
@@ -534,17 +544,17 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
     t.dtype = *dt;
     uint64_t numel = 1;
     for (auto &d : shape->elements) {
-      if (d.kind != Json::Kind::Int || d.integer < 0)
+      if (d.kind != HeaderValue::Kind::Int || d.integer < 0)
         throw bad("shape entries must be non-negative integers");
       t.shape.push_back(d.integer);
       if (__builtin_mul_overflow(numel, static_cast<uint64_t>(d.integer),
                                  &numel))
         throw bad("shape overflows");
     }
-    if (!offsets || offsets->kind != Json::Kind::Array ||
+    if (!offsets || offsets->kind != HeaderValue::Kind::Array ||
         offsets->elements.size() != 2 ||
-        offsets->elements[0].kind != Json::Kind::Int ||
-        offsets->elements[1].kind != Json::Kind::Int)
+        offsets->elements[0].kind != HeaderValue::Kind::Int ||
+        offsets->elements[1].kind != HeaderValue::Kind::Int)
       throw bad("'data_offsets' must be [begin, end]");
     int64_t b = offsets->elements[0].integer, e = offsets->elements[1].integer;
     if (b < 0 || e < b || static_cast<uint64_t>(e) > data.size())
@@ -657,49 +667,22 @@ SafetensorsFile readSafetensors(const std::string &path) {
   }
 }
 
-static std::string jsonQuote(const std::string &s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 /// The 8-byte header length and the JSON header of `file`.
 static std::string headerOf(const SafetensorsFile &file) {
-  std::string header = "{";
-  bool first = true;
-  if (!file.metadata.empty()) {
-    header += "\"__metadata__\":{";
-    bool f2 = true;
-    for (auto &[k, v] : file.metadata) {
-      header += (f2 ? "" : ",") + jsonQuote(k) + ":" + jsonQuote(v);
-      f2 = false;
-    }
-    header += "}";
-    first = false;
-  }
+  OrderedJson root = OrderedJson::object();
+  if (!file.metadata.empty())
+    root["__metadata__"] = file.metadata;
   uint64_t offset = 0;
   for (auto &[name, t] : file.tensors) {
-    header += (first ? "" : ",") + jsonQuote(name) + ":{\"dtype\":\"" +
-              dtypeName(t.dtype) + "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i)
-      header += (i ? "," : "") + std::to_string(t.shape[i]);
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + t.bytes.size()) + "]}";
+    root[name] = {{"dtype", dtypeName(t.dtype)},
+                  {"shape", t.shape},
+                  {"data_offsets", {offset, offset + t.bytes.size()}}};
     offset += t.bytes.size();
-    first = false;
   }
-  header += "}";
+  // Names and metadata made here (a producer's path) may not be UTF-8;
+  // what was read is, and round-trips unchanged.
+  std::string header =
+      root.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
   // Pad so the data section starts 8-byte aligned, as the reference writer.
   while ((8 + header.size()) % 8)
     header += ' ';

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Json.h"
 #include "gptc/Support/ReadFile.h"
 #include "gptc/Support/Utf8.h"
 
@@ -308,96 +309,55 @@ Tokenizer Tokenizer::parse(const std::string &text, const std::string &path) {
   size_t firstChar = text.find_first_not_of(" \t\r\n");
   if (firstChar != std::string::npos && text[firstChar] == '{') {
     // encoder.json: {"token": id, ...} with tokens in the byte-to-unicode
-    // alphabet.
+    // alphabet. The pairs are taken as the parser meets them and dropped,
+    // so a duplicated token is seen (an object would keep one silently).
     std::vector<uint32_t> b2u = byteToUnicode();
     std::unordered_map<uint32_t, char> u2b;
     for (int b = 0; b < 256; ++b)
       u2b[b2u[b]] = static_cast<char>(b);
-    size_t p = firstChar + 1;
-    auto fail = [&](const std::string &what) {
-      return RuntimeError(path + ": invalid encoder.json at byte " +
-                          std::to_string(p) + ": " + what);
-    };
-    auto skip = [&] {
-      while (p < text.size() && strchr(" \t\r\n", text[p]))
-        ++p;
-    };
-    while (true) {
-      skip();
-      if (p < text.size() && text[p] == '}')
-        break;
-      if (p >= text.size() || text[p] != '"')
-        throw fail("expected a quoted token");
-      ++p;
-      std::string key;
-      while (p < text.size() && text[p] != '"') {
-        if (text[p] == '\\') {
-          ++p;
-          if (p >= text.size())
-            throw fail("unterminated escape");
-          char e = text[p++];
-          uint32_t cp = 0;
-          if (e == 'u') {
-            if (p + 4 > text.size())
-              throw fail("short \\u escape");
-            for (int k = 0; k < 4; ++k) {
-              char h = text[p + k];
-              int digit = h >= '0' && h <= '9'   ? h - '0'
-                          : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                          : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                 : -1;
-              if (digit < 0)
-                throw fail("\\u needs four hex digits");
-              cp = cp * 16 + static_cast<uint32_t>(digit);
-            }
-            p += 4;
-          } else {
-            cp = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
-          }
-          auto it = u2b.find(cp);
-          if (it == u2b.end())
-            throw fail("character outside GPT-2's byte alphabet");
-          key += it->second;
-          continue;
-        }
-        uint32_t cp;
-        size_t len = decodeUtf8(text, p, cp);
-        if (!len)
-          throw fail("invalid UTF-8");
-        p += len;
-        auto it = u2b.find(cp);
-        if (it == u2b.end()) {
-          // The special token is stored literally.
-          key += text.substr(p - len, len);
-          continue;
-        }
-        key += it->second;
+    std::string key;
+    auto pair = [&](int depth, Json::parse_event_t event, Json &value) {
+      using Event = Json::parse_event_t;
+      if (depth != 1)
+        return true;
+      if (event == Event::key) {
+        key = value.get<std::string>();
+        return false;
       }
-      ++p;
-      skip();
-      if (p >= text.size() || text[p] != ':')
-        throw fail("expected ':'");
-      ++p;
-      skip();
-      size_t used = 0;
-      unsigned long id = 0;
-      try {
-        id = std::stoul(text.substr(p, 12), &used);
-      } catch (...) {
-        throw fail("expected a token id");
-      }
-      p += used;
+      if (event == Event::object_start || event == Event::array_start)
+        throw RuntimeError(path + ": the id of token '" + key +
+                           "' is not a number");
+      if (event != Event::value)
+        return true;
+      if (!value.is_number_unsigned())
+        throw RuntimeError(path + ": the id of token '" + key +
+                           "' is not a non-negative integer: " + value.dump());
+      uint64_t id = value.get<uint64_t>();
       if (id >= kMaxRank)
-        throw fail("token id " + std::to_string(id) + " is implausibly large");
+        throw RuntimeError(path + ": token id " + std::to_string(id) +
+                           " is implausibly large");
       if (key == kEndOfText) {
         impl->endOfText = static_cast<uint32_t>(id);
-      } else {
-        addToken(impl->ranks, impl->tokens, key, id, path);
+        return false;
       }
-      skip();
-      if (p < text.size() && text[p] == ',')
-        ++p;
-    }
+      // Characters outside the alphabet (special tokens) stay as written.
+      std::string bytes;
+      for (size_t p = 0; p < key.size();) {
+        uint32_t cp;
+        size_t len = decodeUtf8(key, p, cp);
+        if (!len) // the parser checks UTF-8; this keeps the loop finite
+          throw RuntimeError(path + ": invalid UTF-8 in a token");
+        auto it = u2b.find(cp);
+        if (it == u2b.end())
+          bytes += key.substr(p, len);
+        else
+          bytes += it->second;
+        p += len;
+      }
+      addToken(impl->ranks, impl->tokens, bytes, id, path);
+      return false;
+    };
+    parseJson(text, path, pair);
     if (!impl->endOfText)
       impl->endOfText = static_cast<uint32_t>(impl->tokens.size());
   } else {

@@ -20,6 +20,7 @@
 #include "gptc/Runtime/Tokenizer.h"
 #include "gptc/Support/AtomicFile.h"
 #include "gptc/Support/Error.h"
+#include "gptc/Support/Json.h"
 #include "gptc/Support/ReadFile.h"
 #include "gptc/Support/Utf8.h"
 
@@ -201,10 +202,9 @@ void repairLog(const std::string &path, int64_t step) {
   while (std::getline(in, line)) {
     if (in.eof())
       break; // the last line had no newline: cut by a kill
-    const char *prefix = "{\"step\": ";
-    if (line.rfind(prefix, 0) != 0)
-      continue;
-    if (std::strtoll(line.c_str() + std::strlen(prefix), nullptr, 10) <= step)
+    Json r = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object() && r.contains("step") && r["step"].is_number_integer() &&
+        r["step"].get<int64_t>() <= step)
       kept += line + "\n";
   }
   writeFileAtomically(path, kept);
@@ -558,8 +558,8 @@ int Trainer::run() {
   std::ofstream log(logPath, startStep > 0 ? std::ios::app : std::ios::trunc);
   // Each record is flushed as it is written: a kill loses at most the line
   // being written, which the next resume drops.
-  auto record = [&](const std::string &line) {
-    log << line << "\n" << std::flush;
+  auto record = [&](const OrderedJson &r) {
+    log << r.dump() << "\n" << std::flush;
     if (!log)
       throw RuntimeError("cannot write the log '" + logPath +
                          "': " + std::strerror(errno));
@@ -638,13 +638,11 @@ int Trainer::run() {
       if (state.tensors.count(name) && name.rfind("grad.", 0) != 0)
         state.tensors[name] = std::move(t);
     stepLoss.push_back(l);
-    {
-      std::ostringstream r;
-      r << "{\"step\": " << step << ", \"epoch\": " << e + 1
-        << ", \"tokens\": " << step * tokensPerStep << ", \"loss\": " << l
-        << ", \"lr\": " << lr << "}";
-      record(r.str());
-    }
+    record({{"step", step},
+            {"epoch", e + 1},
+            {"tokens", step * tokensPerStep},
+            {"loss", l},
+            {"lr", lr}});
     bool last = step == totalSteps;
     // The final state is kept before the last evaluation and sample, so a
     // failure there loses nothing.
@@ -670,10 +668,10 @@ int Trainer::run() {
       double tl = meanLoss(trainLoader, o.evalIters);
       double vl = meanLoss(valLoader, o.evalIters);
       evals.push_back({step, step * tokensPerStep, tl, vl});
-      std::ostringstream r;
-      r << "{\"step\": " << step << ", \"tokens\": " << step * tokensPerStep
-        << ", \"train_loss\": " << tl << ", \"val_loss\": " << vl << "}";
-      record(r.str());
+      record({{"step", step},
+              {"tokens", step * tokensPerStep},
+              {"train_loss", tl},
+              {"val_loss", vl}});
       std::cerr << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step
                 << ", " << step * tokensPerStep << " tokens): train loss "
                 << std::fixed << std::setprecision(3) << tl << " (perplexity "

@@ -12,6 +12,7 @@ PACKAGES=(
   libhalide14-0-dev libyaml-cpp-dev
   cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev python3 graphviz
+  libcli11-dev nlohmann-json3-dev
 )
 
 missing=()

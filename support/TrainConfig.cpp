@@ -51,9 +51,13 @@ void check(bool ok, const ConfigEntry &e, const std::string &what) {
 } // namespace
 
 TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path) {
-  ConfigFile file = loadConfig(sm, path);
+  return parseTrainConfig(sm.load(path));
+}
+
+TrainConfig parseTrainConfig(const SourceFile &source) {
+  ConfigFile file = parseConfig(source);
   TrainConfig c;
-  c.path = path;
+  c.path = source.path;
   using Setter = std::function<void(const ConfigEntry &)>;
   auto positive = [](double v) { return v > 0; };
   auto nonNegative = [](double v) { return v >= 0; };

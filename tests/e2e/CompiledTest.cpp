@@ -535,7 +535,7 @@ TEST(Compiled, LinksNoCompilerCode) {
     EXPECT_EQ(symbols.find(compiler), std::string::npos)
         << "the executable holds compiler code: " << compiler;
   ASSERT_EQ(runCapture({exe, "--help"}, out), 0);
-  EXPECT_NE(out.find("usage: "), std::string::npos) << out;
+  EXPECT_NE(out.find("Usage: "), std::string::npos) << out;
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/Runtime/Safetensors.h"
+#include "gptc/Support/Json.h"
 
 #include <gtest/gtest.h>
 
@@ -90,15 +91,26 @@ int train(std::vector<std::string> args, std::string &log) {
   return runCapture(args, log);
 }
 
-std::vector<double> losses(const std::string &dir) {
+/// The records of `dir`/log.jsonl; a line that is not one JSON object
+/// fails the test.
+std::vector<Json> logRecords(const std::string &dir) {
   std::ifstream in(dir + "/log.jsonl");
-  std::vector<double> r;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t p = line.find("\"loss\": ");
-    if (p != std::string::npos)
-      r.push_back(std::stod(line.substr(p + 8)));
+  std::vector<Json> r;
+  for (std::string line; std::getline(in, line);) {
+    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object() && j.contains("step"))
+        << "a damaged log line: " << line;
+    r.push_back(j);
   }
+  return r;
+}
+
+/// The training losses of `dir`'s log, step by step.
+std::vector<double> losses(const std::string &dir) {
+  std::vector<double> r;
+  for (const Json &j : logRecords(dir))
+    if (j.contains("loss"))
+      r.push_back(j["loss"].get<double>());
   return r;
 }
 
@@ -174,14 +186,10 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   ASSERT_EQ(lb.size(), 12u);
   EXPECT_EQ(la, lb);
   // Every line of the resumed log is a whole record, each step once.
-  std::ifstream in(b + "/log.jsonl");
   std::vector<int> steps;
-  for (std::string line; std::getline(in, line);) {
-    EXPECT_EQ(line.rfind("{\"step\": ", 0), 0u) << line;
-    EXPECT_EQ(line.back(), '}') << line;
-    if (line.find("\"loss\": ") != std::string::npos)
-      steps.push_back(std::stoi(line.substr(9)));
-  }
+  for (const Json &j : logRecords(b))
+    if (j.contains("loss"))
+      steps.push_back(j["step"].get<int>());
   std::vector<int> want(12);
   std::iota(want.begin(), want.end(), 1);
   EXPECT_EQ(steps, want);
@@ -302,8 +310,9 @@ TEST(Faults, KillsAtRandomMomentsLoseNothing) {
     waitpid(pid, &status, 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
       break; // finished before the kill
-    if (fs::exists(ckpt))
+    if (fs::exists(ckpt)) {
       EXPECT_NO_THROW(readSafetensors(ckpt)) << "after kill " << kills;
+    }
   }
   std::vector<std::string> last = flags(b);
   last.insert(last.end(), common.begin(), common.end());
@@ -313,10 +322,7 @@ TEST(Faults, KillsAtRandomMomentsLoseNothing) {
   EXPECT_GE(kills, 1) << "no kill landed; the test proves nothing";
   EXPECT_EQ(losses(b), losses(a));
   expectSameCheckpoints(a, b);
-  std::ifstream in(b + "/log.jsonl");
-  for (std::string line; std::getline(in, line);)
-    EXPECT_TRUE(line.rfind("{\"step\": ", 0) == 0 && line.back() == '}')
-        << "a damaged log line: " << line;
+  logRecords(b); // every line parses
 }
 
 /// A tmpfs mounted at `dir` for one test (needs root, as CI runs), gone
@@ -379,6 +385,8 @@ TEST(Trainer, EveryFlagChecksItsValue) {
   const std::vector<std::vector<std::string>> cases = {
       {"--batch", "-1"},
       {"--batch", "4000000"},
+      {"--batch", "1000000000000"},
+      {"--epochs", "99999999999999999999"},
       {"--ctx", "abc"},
       {"--stride", "1e9999"},
       {"--epochs", ""},
@@ -413,7 +421,9 @@ TEST(Trainer, EveryFlagChecksItsValue) {
                                      kRoot + "/data/the-verdict.txt"};
     args.insert(args.end(), c.begin(), c.end());
     std::string out;
-    EXPECT_EQ(runCapture(args, out), 1) << c[0] << " " << out;
+    // Usage errors: exit status 2, the flag named; counts out of range are
+    // refused, not overflowed or allocated.
+    EXPECT_EQ(runCapture(args, out), 2) << c[0] << " " << out;
     EXPECT_NE(out.find(c[0]), std::string::npos) << out;
     EXPECT_LT(out.size(), 1024u) << out;
   }
@@ -468,9 +478,6 @@ TEST(Trainer, BadInputsFailWithAMessage) {
                     "--steps", "50", "--out", dir + "/nan"}),
               ": the loss is ");
   EXPECT_FALSE(fs::exists(dir + "/nan/checkpoint.safetensors"));
-  expectError(
-      with({"--data", kRoot + "/data/the-verdict.txt", "--train-ratio", "1.5"}),
-      "--train-ratio must be between 0 and 1");
   // A model whose vocabulary cannot hold GPT-2's ids (tiny: 256 bytes).
   std::string out;
   EXPECT_EQ(runCapture({trainer("tiny"), "--data",
@@ -508,13 +515,6 @@ TEST(Trainer, BadInputsFailWithAMessage) {
               "tokenizer '/dev/zero' is longer than the 64 MiB gptc reads");
   expectError(with({"--data", verdict, "--weights", "/dev/zero"}),
               "/dev/zero: invalid safetensors header");
-  // Counts out of range are refused, not overflowed or allocated.
-  expectError(with({"--data", verdict, "--batch", "1000000000000"}),
-              "--batch expects an integer of at most 1048576");
-  expectError(with({"--data", verdict, "--epochs", "99999999999999999999"}),
-              "--epochs expects a non-negative integer");
-  expectError(with({"--data", verdict, "--threads", "100000000"}),
-              "--threads expects an integer of at most 1024");
   // A checkpoint whose step is not a number (std::stoll aborted on it).
   std::string ckpt = dir + "/one-step";
   ASSERT_EQ(runCapture({trainer(), "--data", verdict, "--ctx", "64", "--steps",
@@ -565,8 +565,7 @@ TEST(Trainer, BadInputsFailWithAMessage) {
             std::string::npos)
       << out;
   EXPECT_EQ(runCapture({trainer(), "--frobnicate"}, out), 2);
-  EXPECT_NE(out.find("unknown argument '--frobnicate'"), std::string::npos)
-      << out;
+  EXPECT_NE(out.find("not expected: --frobnicate"), std::string::npos) << out;
 }
 
 } // namespace

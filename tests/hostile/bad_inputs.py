@@ -39,7 +39,7 @@ def cases(src, work):
     # Flags.
     for name, argv, needle in [
         ("unknown flag", base + ["--frobnicate"], "--frobnicate"),
-        ("no command", [], "usage"),
+        ("no command", [], "subcommand"),
         ("unknown command", ["frob", model], "frob"),
         ("stage missing", ["emit", model, "--config", tiny, "--stage"],
          "--stage"),

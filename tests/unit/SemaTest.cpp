@@ -143,7 +143,7 @@ export def forward(x: [B, C]) -> [B, C] { return x }
     got.push_back(e.scheme + " " + e.key + " " + e.config + " " + e.json);
   EXPECT_EQ(got, (std::vector<std::string>{
                      "hf n_embd C 8", "hf eps eps 1e-05", "hf tie tied true",
-                     R"(hf architectures  ["Tiny", "say \"hi\""])",
+                     R"(hf architectures  ["Tiny","say \"hi\""])",
                      "hf initializer_range  0.02", "hf shift  -3"}));
 }
 

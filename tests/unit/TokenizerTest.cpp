@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Json.h"
 #include "gptc/Support/Utf8.h"
 
 #include <gtest/gtest.h>
@@ -146,13 +147,11 @@ std::string encoderJson(const Tokenizer &tok) {
                      (b >= 174 && b <= 255);
     alphabet[b] = printable ? b : next++;
   }
-  std::string json = "{";
+  OrderedJson json = OrderedJson::object();
   for (uint32_t id = 0; id < tok.endOfText(); ++id) {
     std::string key;
     for (unsigned char c : tok.decodeBytes({id})) {
       uint32_t cp = alphabet[c];
-      if (cp == '"' || cp == '\\')
-        key += '\\';
       if (cp < 0x80) {
         key += static_cast<char>(cp);
       } else {
@@ -160,9 +159,10 @@ std::string encoderJson(const Tokenizer &tok) {
         key += static_cast<char>(0x80 | (cp & 0x3F));
       }
     }
-    json += "\"" + key + "\": " + std::to_string(id) + ", ";
+    json[key] = id;
   }
-  return json + "\"<|endoftext|>\": " + std::to_string(tok.endOfText()) + "}";
+  json["<|endoftext|>"] = tok.endOfText();
+  return json.dump();
 }
 
 TEST(Tokenizer, EncoderJsonGivesTheSameTokenizer) {
@@ -210,8 +210,12 @@ TEST(Tokenizer, MalformedFilesAreClearErrors) {
   expectError(R"({"<|endoftext|>": 4294967295})",
               "token id 4294967295 is implausibly large");
   expectError(R"({"!": 4294967301})", "token id 4294967301 is implausibly");
-  expectError(R"({"\u00zz": 0})", "\\u needs four hex digits");
-  expectError(R"({"\u0)", "short \\u escape");
+  expectError(R"({"\u00zz": 0})", "invalid JSON: parse error at line 1");
+  expectError(R"({"\u0)", "invalid JSON: parse error at line 1, column 6");
+  expectError(R"({"a": 1, "a": 2})", "duplicate token or rank");
+  expectError(R"({"a": -1})", "the id of token 'a' is not a non-negative");
+  expectError(R"({"a": 1.5})", "the id of token 'a' is not a non-negative");
+  expectError(R"({"a": {"b": 1}})", "the id of token 'a' is not a number");
   EXPECT_THROW(Tokenizer::load(dir + "/does-not-exist"), RuntimeError);
 }
 

@@ -20,6 +20,7 @@
 #include "gptc/Passes/Passes.h"
 #include "gptc/Runtime/Tokenizer.h"
 #include "gptc/Support/Config.h"
+#include "gptc/Support/Flags.h"
 #include "gptc/Support/ReadFile.h"
 #include "gptc/Support/TrainConfig.h"
 
@@ -35,6 +36,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -47,81 +49,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2;
-
-const char *kUsage = R"(gptc - a compiler for GPT-style language models
-
-usage: gptc <command> MODEL.gpt [options]
-       gptc tokenize [FILE] [--decode] [options]
-
-commands:
-  check   parse and verify the model for a config; errors as file:line:col
-  info    config, entry points, parameter count and memory
-  emit    print a compiler stage: --stage=ast|params|ir|grad|fused|kernels|ptx|dot
-  build   compile to a native executable: --task=forward|train|generate
-          -o EXE
-  tokenize  GPT-2 BPE: text (FILE or stdin) to token ids separated by
-          spaces; --decode turns ids back into text
-  run     build and run: --inputs IN.safetensors -o OUT.safetensors (the
-          run contract: parameters, tokens and optional targets in; logits
-          and loss out; with lr and the AdamW state, one training step);
-          --interpret uses the reference interpreter instead; --verify
-          compares every kernel call with the interpreter and names the
-          first that differs, with its .gpt line
-
-options:
-  --config FILE     model config (YAML), e.g. models/configs/gpt2-124m.yaml
-  --set KEY=VALUE   override one config value (repeatable)
-  -I, --include DIR search DIR for imports after the model's folder
-  --stage STAGE     for emit: ast (syntax tree with locations), params
-                    (parameter table with Hugging Face names), ir (the gpt
-                    dialect, one func per entry point), grad (plus
-                    @loss_grad and the AdamW @train_step), fused (ops
-                    grouped into gpt.kernel ops), kernels (the kernel
-                    descriptions and the host plan), dot (a Graphviz
-                    graph: dot -Tsvg model.dot -o model.svg)
-  --task TASK       for build, run, emit fused|kernels: forward (logits and
-                    loss), train (plus the AdamW training step) or
-                    generate (text generation: forward plus the KV-cached
-                    prefill and decode steps --gpt-kv-cache derives)
-  --target T        for build: cpu (this machine), cpu-avx2, cpu-avx512 or
-                    cuda (NVIDIA GPUs, sm_80 and later); emit --stage=ptx
-                    takes cuda (-o DIR: one .ptx per kernel)
-  --no-fuse-attention  for build, run, emit fused|kernels: keep attention
-                    as written (no flash-attention kernels)
-  --cache-dir DIR   kernel cache (default $GPTC_CACHE_DIR, else
-                    ~/.cache/gptc)
-  --jobs N          kernel generators at once (default: all cores)
-  --threads N       for run: worker threads (default: all cores)
-  --profile         for run: time and GFLOP/s per kernel
-  --no-loc          for emit --stage=ir: omit source locations
-  --train-config F  training config (YAML, models/train/): trainable and
-                    decayed parameters, AdamW betas/eps, clipping
-  --seed N          for run: dropout seed of a training step (default 0)
-  --dim NAME=SIZE   for info: size of a symbolic dim for FLOPs and memory
-                    (default 1, and T = context_length when configured)
-  --print-ir-after-all       print the IR after every pass (to stderr)
-  --print-ir-after=PASS      print the IR after the pass with that flag
-                             name (e.g. gpt-shape-inference, canonicalize)
-  --interpret       for run: use the reference interpreter (double precision)
-  --fp32            for run: round every result to float32
-  --verify          for run: check the compiled kernels one by one against
-                    the interpreter on the inputs (exit 1 if one differs)
-  --tolerance X     for --verify: largest accepted error relative to an
-                    output's largest magnitude (default 1e-3)
-  --inputs FILE     for run: input safetensors
-  -o FILE           for run: output safetensors
-  --tokenizer F     for tokenize: gpt2.tiktoken or encoder.json (default:
-                    data/gpt2.tiktoken, or $GPTC_DATA_DIR/gpt2.tiktoken)
-  --decode          for tokenize: ids to text
-  --allow-special   for tokenize: <|endoftext|> becomes token 50256
-  --special-as-text for tokenize: <|endoftext|> is ordinary text
-  --lossy           for tokenize: replace invalid UTF-8 by U+FFFD
-  -h, --help        this help
-  --version         print the version
-
-exit status: 0 success, 1 error in the model/config, 2 usage error
-)";
+constexpr int kExitOk = 0, kExitError = 1;
 
 struct Options {
   std::string command;
@@ -154,150 +82,201 @@ struct Options {
   bool profile = false;
 };
 
-int parseCount(const std::string &flag, const std::string &v);
-
 struct UsageError {
   std::string message;
 };
 
-Options parseArgs(int argc, char **argv) {
-  Options o;
-  std::vector<std::string> positional;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const std::string &flag) -> std::string {
-      size_t eq = a.find('=');
-      if (a.rfind(flag + "=", 0) == 0)
-        return a.substr(eq + 1);
-      if (i + 1 >= argc)
-        throw UsageError{"option '" + flag + "' needs a value"};
-      return argv[++i];
-    };
-    auto is = [&](const std::string &flag) {
-      return a == flag || a.rfind(flag + "=", 0) == 0;
-    };
-    if (a == "-h" || a == "--help") {
-      o.command = "help";
-      return o;
-    } else if (a == "--version") {
-      o.command = "version";
-      return o;
-    } else if (is("--config")) {
-      o.config = value("--config");
-    } else if (is("--set")) {
-      o.sets.push_back(value("--set"));
-    } else if (is("--include")) {
-      o.includes.push_back(value("--include"));
-    } else if (a == "-I") {
-      if (i + 1 >= argc)
-        throw UsageError{"option '-I' needs a directory"};
-      o.includes.push_back(argv[++i]);
-    } else if (a.rfind("-I", 0) == 0 && a.size() > 2) {
-      o.includes.push_back(a.substr(2));
-    } else if (is("--stage")) {
-      o.stage = value("--stage");
-    } else if (a == "--interpret") {
-      o.interpret = true;
-    } else if (a == "--verify") {
-      o.verify = true;
-    } else if (is("--tolerance")) {
-      std::string v = value("--tolerance");
-      char *end = nullptr;
-      o.tolerance = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(o.tolerance >= 0) || std::isinf(o.tolerance))
-        throw UsageError{"--tolerance expects a non-negative number, got '" +
-                         v + "'"};
-    } else if (a == "--fp32") {
-      o.fp32 = true;
-    } else if (is("--inputs")) {
-      o.inputs = value("--inputs");
-    } else if (a == "-o") {
-      if (i + 1 >= argc)
-        throw UsageError{"option '-o' needs a file"};
-      o.output = argv[++i];
-    } else if (a == "--print-ir-after-all") {
-      o.printAfterAll = true;
-    } else if (is("--print-ir-after")) {
-      o.printAfter.push_back(value("--print-ir-after"));
-    } else if (is("--tokenizer")) {
-      o.tokenizer = value("--tokenizer");
-    } else if (a == "--decode") {
-      o.decode = true;
-    } else if (a == "--allow-special") {
-      o.allowSpecial = true;
-    } else if (a == "--special-as-text") {
-      o.specialAsText = true;
-    } else if (a == "--lossy") {
-      o.lossy = true;
-    } else if (is("--train-config")) {
-      o.trainConfig = value("--train-config");
-    } else if (is("--seed")) {
-      std::string v = value("--seed");
-      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
-        throw UsageError{"--seed expects a non-negative integer, got '" + v +
-                         "'"};
-      o.seed = std::stoull(v);
-    } else if (is("--dim")) {
-      std::string d = value("--dim");
-      size_t eq = d.find('=');
-      std::string size = eq == std::string::npos ? "" : d.substr(eq + 1);
-      // Sizes up to 2^20 keep every product the reports form (B * T *
-      // vocabulary * bytes) within int64.
-      constexpr long long kMaxDim = 1 << 20;
-      long long v = 0;
-      if (eq != 0 && !size.empty() && size.size() <= 7 &&
-          size.find_first_not_of("0123456789") == std::string::npos)
-        v = std::atoll(size.c_str());
-      if (v <= 0 || v > kMaxDim)
-        throw UsageError{"--dim expects NAME=SIZE with a size from 1 to " +
-                         std::to_string(kMaxDim) + ", got '" + d + "'"};
-      o.dims[d.substr(0, eq)] = v;
-    } else if (is("--task")) {
-      o.task = value("--task");
-    } else if (is("--target")) {
-      o.target = value("--target");
-    } else if (is("--cache-dir")) {
-      o.cacheDir = value("--cache-dir");
-    } else if (is("--jobs")) {
-      o.jobs = parseCount("--jobs", value("--jobs"));
-    } else if (is("--threads")) {
-      o.threads = parseCount("--threads", value("--threads"));
-    } else if (a == "--profile") {
-      o.profile = true;
-    } else if (a == "--no-loc") {
-      o.printLocations = false;
-    } else if (a == "--no-fuse-attention") {
-      o.fuseAttention = false;
-    } else if (a.size() > 1 && a[0] == '-') {
-      throw UsageError{"unknown option '" + a + "'"};
-    } else {
-      positional.push_back(a);
-    }
-  }
-  if (positional.empty())
-    throw UsageError{"missing command"};
-  o.command = positional[0];
-  if (positional.size() > 2)
-    throw UsageError{"unexpected argument '" + positional[2] + "'"};
-  if (positional.size() == 2)
-    o.model = positional[1];
-  return o;
-}
+const std::vector<std::string> kCommands = {"check", "info", "emit",
+                                            "build", "run",  "tokenize"};
 
-int parseCount(const std::string &flag, const std::string &v) {
-  if (v.empty() || v.size() > 6 ||
-      v.find_first_not_of("0123456789") != std::string::npos)
-    throw UsageError{flag + " expects a non-negative integer, got '" + v + "'"};
-  return std::stoi(v);
+/// The command line as subcommands, each declaring the flags it takes.
+/// Flags shared by several commands bind to the same Options field.
+void declareFlags(CLI::App &app, Options &o) {
+  wrapHelp(app, 30);
+  app.footer("Exit status: 0 success, 1 an error in the model, config or "
+             "data, 2 a usage error. 'gptc COMMAND --help' lists a "
+             "command's flags.");
+  app.set_version_flag("--version", "gptc " GPTC_VERSION);
+  app.require_subcommand(1);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  auto all = [](CLI::Option *opt) {
+    return opt->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  };
+  auto command = [&](const std::string &name, const std::string &help) {
+    CLI::App *sub = app.add_subcommand(name, help);
+    sub->callback([&o, name] { o.command = name; });
+    return sub;
+  };
+  // Every command but tokenize reads a model for a config.
+  auto model = [&](CLI::App *sub) {
+    sub->add_option("MODEL.gpt", o.model, "the model")
+        ->required()
+        ->type_name("MODEL.gpt");
+    sub->add_option("--config", o.config,
+                    "model config (YAML), e.g. "
+                    "models/configs/gpt2-124m.yaml")
+        ->type_name("FILE");
+    all(sub->add_option("--set", o.sets,
+                        "override one config value (repeatable)"))
+        ->type_name("KEY=VALUE");
+    all(sub->add_option("-I,--include", o.includes,
+                        "search DIR for imports after the model's folder "
+                        "(repeatable)"))
+        ->type_name("DIR");
+    sub->add_option("--train-config", o.trainConfig,
+                    "training config (YAML, models/train/): trainable and "
+                    "decayed parameters, AdamW betas/eps, clipping")
+        ->type_name("FILE");
+    sub->add_flag("--print-ir-after-all", o.printAfterAll,
+                  "print the IR after every pass (to stderr)");
+    all(sub->add_option("--print-ir-after", o.printAfter,
+                        "print the IR after the pass with that flag name "
+                        "(e.g. gpt-shape-inference; repeatable)"))
+        ->type_name("PASS");
+  };
+  // Commands that compile kernels.
+  auto compiled = [&](CLI::App *sub) {
+    sub->add_option("--task", o.task,
+                    "forward (logits and loss), train (plus the AdamW "
+                    "training step) or generate (forward plus the KV-cached "
+                    "prefill and decode steps)")
+        ->check(CLI::IsMember({"forward", "train", "generate"}))
+        ->type_name("TASK");
+    sub->add_option("--target", o.target,
+                    "cpu (this machine), cpu-avx2, cpu-avx512 or cuda "
+                    "(NVIDIA GPUs, sm_80 and later; for build and emit "
+                    "--stage=ptx)")
+        ->check(CLI::IsMember({"cpu", "cpu-avx2", "cpu-avx512", "cuda"}))
+        ->type_name("TARGET")
+        ->capture_default_str();
+    sub->add_flag_callback(
+        "--no-fuse-attention", [&o] { o.fuseAttention = false; },
+        "keep attention as written (no flash-attention kernels)");
+    sub->add_option("--cache-dir", o.cacheDir,
+                    "kernel cache (default $GPTC_CACHE_DIR, else "
+                    "~/.cache/gptc)")
+        ->type_name("DIR");
+    sub->add_option("--jobs", o.jobs,
+                    "kernel generators at once (0: all cores)")
+        ->check(integerIn(0, 1024))
+        ->type_name("N");
+  };
+
+  model(command("check", "parse and verify the model for a config; errors "
+                         "as file:line:col"));
+
+  CLI::App *info = command("info", "config, entry points, parameter count, "
+                                   "FLOPs and memory");
+  model(info);
+  all(info->add_option_function<std::string>(
+          "--dim",
+          [&o](const std::string &d) {
+            // Sizes up to 2^20 keep every product the reports form (B * T *
+            // vocabulary * bytes) within int64.
+            size_t eq = d.find('=');
+            std::string size = eq == std::string::npos ? "" : d.substr(eq + 1);
+            if (eq == 0 || eq == std::string::npos ||
+                !integerIn(1, 1 << 20)(size).empty())
+              throw CLI::ValidationError(
+                  "--dim", "expects NAME=SIZE with a size from 1 to " +
+                               std::to_string(1 << 20) + ", got '" + d + "'");
+            o.dims[d.substr(0, eq)] = std::stoll(size);
+          },
+          "size of a symbolic dim for FLOPs and memory (default 1, and T = "
+          "context_length when configured; repeatable)"))
+      ->type_name("NAME=SIZE")
+      ->trigger_on_parse();
+
+  CLI::App *emit = command("emit", "print a compiler stage");
+  model(emit);
+  emit->add_option("--stage", o.stage,
+                   "ast (syntax tree with locations), params (parameter "
+                   "table with Hugging Face names), ir (the gpt dialect, one "
+                   "func per entry point), grad (plus @loss_grad and the "
+                   "AdamW @train_step), fused (ops grouped into gpt.kernel "
+                   "ops), kernels (the kernel descriptions and the host "
+                   "plan), ptx (with --target=cuda; -o DIR: one .ptx per "
+                   "kernel), dot (a Graphviz graph: dot -Tsvg model.dot -o "
+                   "model.svg)")
+      ->required()
+      ->check(CLI::IsMember(
+          {"ast", "params", "ir", "grad", "fused", "kernels", "ptx", "dot"}))
+      ->type_name("STAGE");
+  compiled(emit);
+  emit->add_flag_callback(
+      "--no-loc", [&o] { o.printLocations = false; },
+      "for --stage=ir: omit source locations");
+  emit->add_option("-o", o.output, "for --stage=ptx: the folder of .ptx files")
+      ->type_name("DIR");
+
+  CLI::App *build = command("build", "compile to a native executable");
+  model(build);
+  compiled(build);
+  build->add_option("-o", o.output, "the executable")
+      ->required()
+      ->type_name("EXE");
+
+  CLI::App *run = command(
+      "run", "build and run the run contract: parameters, tokens and "
+             "optional targets in; logits and loss out; with lr and the "
+             "AdamW state, one training step");
+  model(run);
+  compiled(run);
+  run->add_option("--inputs", o.inputs, "input tensors")
+      ->required()
+      ->type_name("IN.safetensors");
+  run->add_option("-o", o.output, "output tensors")
+      ->required()
+      ->type_name("OUT.safetensors");
+  CLI::Option *interpret =
+      run->add_flag("--interpret", o.interpret,
+                    "use the reference interpreter (double precision) instead");
+  run->add_flag("--verify", o.verify,
+                "compare every kernel call with the interpreter and name the "
+                "first that differs, with its .gpt line (exit 1 if one "
+                "differs)")
+      ->excludes(interpret);
+  run->add_option("--tolerance", o.tolerance,
+                  "for --verify: largest accepted error relative to an "
+                  "output's largest magnitude")
+      ->check(numberIn(0, std::numeric_limits<double>::infinity()))
+      ->type_name("X")
+      ->capture_default_str();
+  run->add_flag("--fp32", o.fp32,
+                "with --interpret: round every result to float32");
+  run->add_option("--seed", o.seed, "dropout seed of a training step")
+      ->check(integerIn(0, std::numeric_limits<int64_t>::max()))
+      ->type_name("N")
+      ->capture_default_str();
+  run->add_option("--threads", o.threads, "worker threads (0: all cores)")
+      ->check(integerIn(0, 1024))
+      ->type_name("N");
+  run->add_flag("--profile", o.profile, "time and GFLOP/s per kernel");
+
+  CLI::App *tokenize = command(
+      "tokenize", "GPT-2 BPE: text (FILE or stdin) to token ids separated by "
+                  "spaces; --decode turns ids back into text");
+  tokenize->add_option("file", o.model, "the text (default: stdin)")
+      ->type_name("FILE");
+  tokenize
+      ->add_option("--tokenizer", o.tokenizer,
+                   "gpt2.tiktoken or encoder.json (default: "
+                   "data/gpt2.tiktoken, or $GPTC_DATA_DIR/gpt2.tiktoken)")
+      ->type_name("FILE");
+  tokenize->add_flag("--decode", o.decode, "ids to text");
+  CLI::Option *allow = tokenize->add_flag("--allow-special", o.allowSpecial,
+                                          "<|endoftext|> becomes token 50256");
+  tokenize
+      ->add_flag("--special-as-text", o.specialAsText,
+                 "<|endoftext|> is ordinary text")
+      ->excludes(allow);
+  tokenize->add_flag("--lossy", o.lossy, "replace invalid UTF-8 by U+FFFD");
 }
 
 int compile(const Options &o, SourceManager &sm);
 
 /// `gptc tokenize`: text to ids or, with --decode, ids to text.
 int tokenize(const Options &o) {
-  if (o.allowSpecial && o.specialAsText)
-    throw UsageError{"--allow-special and --special-as-text exclude each "
-                     "other"};
   std::string path = o.tokenizer;
   if (path.empty()) {
     const char *dir = std::getenv("GPTC_DATA_DIR");
@@ -356,50 +335,15 @@ int run(const Options &o) {
       return kExitError;
     }
   }
-  static const std::vector<std::string> commands = {
-      "check", "info", "emit", "build", "run", "tokenize"};
-  if (std::find(commands.begin(), commands.end(), o.command) == commands.end())
-    throw UsageError{"unknown command '" + o.command +
-                     "'; expected check, info, emit, build, run or tokenize"};
-  if (o.model.empty())
-    throw UsageError{"'" + o.command + "' needs a model file (MODEL.gpt)"};
-  static const std::vector<std::string> stages = {
-      "ast", "params", "ir", "grad", "fused", "kernels", "ptx", "dot"};
-  if (o.command == "emit") {
-    if (o.stage.empty())
-      throw UsageError{
-          "emit needs --stage=ast|params|ir|grad|fused|kernels|ptx|dot"};
-    if (std::find(stages.begin(), stages.end(), o.stage) == stages.end())
-      throw UsageError{"unknown stage '" + o.stage +
-                       "'; expected one of: ast, params, ir, grad, fused, "
-                       "kernels, ptx, dot"};
-  } else if (!o.stage.empty()) {
-    throw UsageError{"--stage is only for 'emit'"};
-  }
-  if (!o.task.empty() && o.task != "forward" && o.task != "train" &&
-      o.task != "generate")
-    throw UsageError{"unknown task '" + o.task +
-                     "'; expected forward, train or generate"};
+  // Checks across flags; each command's own flags and their values were
+  // checked when parsing.
   if (o.target == "cuda" && o.command != "build" && o.stage != "ptx")
     throw UsageError{"--target=cuda is for build and emit --stage=ptx"};
   if (o.stage == "ptx" && o.target != "cuda")
     throw UsageError{"--stage=ptx needs --target=cuda"};
-  if (o.target != "cpu" && o.target != "cpu-avx2" && o.target != "cpu-avx512" &&
-      o.target != "cuda")
-    throw UsageError{"unknown target '" + o.target +
-                     "'; expected cpu, cpu-avx2, cpu-avx512 or cuda"};
-  if (o.command == "build" && o.output.empty())
-    throw UsageError{"build needs -o EXECUTABLE"};
-  if (o.command == "run") {
-    if (o.inputs.empty() || o.output.empty())
-      throw UsageError{"run needs --inputs IN.safetensors and -o "
-                       "OUT.safetensors"};
-    if (o.verify && o.interpret)
-      throw UsageError{"--verify compares the compiled kernels with the "
-                       "interpreter; it excludes --interpret"};
-  }
-  if (o.verify && o.command != "run")
-    throw UsageError{"--verify is for 'run'"};
+  if (o.command == "emit" && !o.output.empty() && o.stage != "ptx")
+    throw UsageError{"emit -o is for --stage=ptx (a folder of .ptx files); "
+                     "other stages print to stdout"};
 
   // Diagnostics point into the SourceManager's files: print them while it
   // is alive.
@@ -654,20 +598,23 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
 } // namespace
 
 int main(int argc, char **argv) {
+  CLI::App app("gptc - a compiler for GPT-style language models", "gptc");
+  Options o;
+  declareFlags(app, o);
   try {
-    Options o = parseArgs(argc, argv);
-    if (o.command == "help") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    if (o.command == "version") {
-      std::cout << "gptc " << GPTC_VERSION << "\n";
-      return kExitOk;
-    }
+    // CLI11 would call an unknown command an unexpected argument.
+    if (argc > 1 && argv[1][0] != '-' &&
+        std::find(kCommands.begin(), kCommands.end(), argv[1]) ==
+            kCommands.end())
+      throw UsageError{"unknown command '" + std::string(argv[1]) +
+                       "'; expected check, info, emit, build, run or "
+                       "tokenize"};
+    if (std::optional<int> status = parseFlags(app, argc, argv))
+      return *status;
     return run(o);
   } catch (const UsageError &e) {
     std::cerr << "gptc: error: " << e.message << "\n"
-              << "run 'gptc --help' for usage\n";
+              << "run 'gptc --help' for the options\n";
     return kExitUsage;
   }
 }

@@ -54,6 +54,10 @@ struct TrainConfig {
 /// Reads and validates a training config; throws CompileError.
 TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path);
 
+/// Validates the training config in `file` (loaded by a SourceManager);
+/// throws CompileError.
+TrainConfig parseTrainConfig(const SourceFile &file);
+
 /// Checks that every trainable and decay pattern names at least one of
 /// `params` (a typo must not silently freeze the model); throws
 /// CompileError at the pattern's YAML line.

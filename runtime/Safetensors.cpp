@@ -644,6 +644,10 @@ SafetensorsFile readSafetensors(const std::string &path) {
   if (fd < 0)
     throw RuntimeError("cannot open '" + path + "': " + std::strerror(errno));
   struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd);
+    throw RuntimeError("'" + path + "' is a folder; give a .safetensors file");
+  }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
     // A pipe, a device or an empty file: read as a stream, bounded by the
     // sizes its header declares (so /dev/zero fails at once).

@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Table-driven bad inputs for gptc: every case must fail cleanly.
+"""Table-driven bad inputs for gptc and its executables: each must fail
+cleanly.
 
-Each case runs gptc on one hostile input (flags, DSL sources, YAML configs,
-safetensors inputs, tokenizer input) and checks what a user must get: exit
+Each case runs gptc (flags, DSL sources, YAML configs, run-contract
+safetensors, text and tokenizer files) or a tiny training executable it
+builds (weights as safetensors and llm.c files, training data, tokenizer
+files, flags) on one hostile input and checks what a user must get: exit
 status 1 or 2 (never a signal), a message that names the offending file or
 flag, output bounded to a few KiB, and no sanitizer report. Sources and
 configs are derived from the repository's own (truncated at many offsets,
-bytes corrupted), so the cases follow the language as it grows.
+bytes corrupted), so the cases follow the language as it grows. The last
+line counts the outcomes: clear, unclear (no name, too long), crash, hang,
+silent (exit 0 or no message).
 
   python3 tests/hostile/bad_inputs.py --gptc build/release/tools/gptc/gptc
 """
 import argparse
+import base64
 import json
 import os
 import random
@@ -20,6 +26,9 @@ import sys
 import tempfile
 
 MAX_OUTPUT = 8192
+# The smallest byte-level BPE: each byte its own token, no merges.
+BYTE_RANKS = b"".join(b"%s %d\n" % (base64.b64encode(bytes([b])), b)
+                      for b in range(256))
 BAD_MARKERS = ("Sanitizer", "terminate called", "Segmentation", "Aborted",
                "runtime error:", "stack-overflow")
 
@@ -158,47 +167,200 @@ def cases(src, work):
     yield ("tokenize missing", ["tokenize", work + "/none.txt"], "none.txt",
            {})
 
+    # Tokenizer files: tiktoken ranks and encoder.json, damaged.
+    text = work + "/text.txt"
+    for name, body in tokenizer_files(BYTE_RANKS):
+        path = "%s/%s.tok" % (work, name.replace(" ", "_"))
+        yield ("tokenizer " + name, ["tokenize", text, "--tokenizer", path],
+               os.path.basename(path), {path: body, text: b"hello"})
+
+
+def tokenizer_files(ranks):
+    """Yields (name, bytes) of broken tiktoken and encoder.json files."""
+    yield "empty", b""
+    yield "not base64", b"!!!! 0\n"
+    yield "no rank", b"IQ==\n"
+    yield "rank text", b"IQ== one\n"
+    yield "duplicate rank", ranks + b"IQ== 0\n"
+    yield "huge rank", ranks + b"IUE= 99999999999\n"
+    yield "gap", ranks + b"IUE= 300\n"
+    yield "no byte 0", ranks[ranks.index(b"\n") + 1:]
+    yield "binary", bytes(range(256)) * 4
+    yield "json cut", b'{"a": 1, "b'
+    yield "json duplicate", b'{"a": 1, "a": 2}'
+    yield "json negative id", b'{"a": -1}'
+    yield "json float id", b'{"a": 0.5}'
+    yield "json nested", b'{"a": {"b": 1}}'
+    yield "json deep", b'{"a": ' + b"[" * 100000
+    yield "json bad escape", b'{"\\uZZZZ": 0}'
+    yield "json huge id", b'{"<|endoftext|>": 4294967295}'
+    yield "json not utf8", b'{"\xff": 0}'
+
+
+def executable_cases(exe, src, work):
+    """Yields (name, argv, needle, files) run on a built executable: weights
+    (safetensors, llm.c), training data and tokenizer files, flags."""
+    golden = os.path.join(src, "tests", "reference", "goldens")
+    llmc = open(os.path.join(golden, "llmc-tiny.bin"), "rb").read()
+    verdict = os.path.join(src, "data", "the-verdict.txt")
+    gen = ["--prompt-ids", "1 2", "--max-new-tokens", "2"]
+
+    # Weights: llm.c checkpoints with a damaged header or body.
+    def header(**fields):
+        h = list(struct.unpack("<256i", llmc[:1024]))
+        for k, v in fields.items():
+            h[["magic", "version", "maxT", "V", "L", "NH", "C", "Vp"]
+              .index(k)] = v
+        return struct.pack("<256i", *h) + llmc[1024:]
+    nan = bytearray(llmc)
+    nan[2048:2052] = struct.pack("<f", float("nan"))
+    for name, body in [
+        ("empty", b""), ("short header", llmc[:100]),
+        ("bad magic", header(magic=7)), ("version 5", header(version=5)),
+        ("zero layers", header(L=0)), ("heads do not divide",
+                                       header(NH=5)),
+        ("huge vocab", header(V=1 << 30, Vp=1 << 30)),
+        ("padded below vocab", header(Vp=1)),
+        ("truncated", llmc[:-4]), ("one float more", llmc + b"\0" * 4),
+        ("nan", bytes(nan)),
+    ]:
+        path = "%s/%s.bin" % (work, name.replace(" ", "_"))
+        yield ("llm.c " + name, ["--weights", path] + gen,
+               os.path.basename(path), {path: body})
+    # Weights: safetensors that parse but are not this model's.
+    a = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+    for name, body in [
+        ("empty", b""), ("no tensors", safetensors({})),
+        ("wrong names", safetensors({"x": a}, b"\0" * 8)),
+        ("int weights", safetensors({"wte.weight": dict(a, dtype="I32")},
+                                    b"\0" * 8)),
+    ]:
+        path = "%s/w-%s.safetensors" % (work, name.replace(" ", "_"))
+        yield ("weights " + name, ["--weights", path] + gen,
+               os.path.basename(path), {path: body})
+    yield ("weights folder", ["--weights", work] + gen, "is a folder", {})
+
+    # Training data and the trainer's tokenizer. The 256 bytes as a
+    # tokenizer (end-of-text 256) fit the executable's vocabulary of 257, so
+    # the data is what fails.
+    byte_ranks = work + "/bytes.tiktoken"
+    with open(byte_ranks, "wb") as f:
+        f.write(BYTE_RANKS)
+    train = ["--steps", "1", "--ctx", "8", "--out", work + "/run",
+             "--no-progress", "--tokenizer", byte_ranks]
+    for name, body in [
+        ("empty", b""), ("latin1", b"caf\xe9 " * 100),
+        ("nul bytes", b"\0" * 100), ("one word", b"hello"),
+        ("shard bad magic", b"\0" * 1024),
+        ("shard truncated", struct.pack("<256i", 20240520, 1, 10,
+                                        *([0] * 253)) + b"\0\0"),
+    ]:
+        ext = ".bin" if name.startswith("shard") else ".txt"
+        path = "%s/d-%s%s" % (work, name.replace(" ", "_"), ext)
+        yield ("data " + name, ["--data", path] + train,
+               os.path.basename(path), {path: body})
+    yield ("data folder", ["--data", work] + train, work, {})
+    for name, body in tokenizer_files(BYTE_RANKS):
+        path = "%s/t-%s.tok" % (work, name.replace(" ", "_"))
+        yield ("trainer tokenizer " + name,
+               ["--data", verdict] + train + ["--tokenizer", path],
+               os.path.basename(path), {path: body})
+
+    # Flags: values out of range, unknown flags, contradictions.
+    for argv, needle in [
+        (["--batch", "0x10"], "--batch"), (["--warmup", "-1"], "--warmup"),
+        (["--seed", "18446744073709551616"], "--seed"),
+        (["--prompt-ids", "-1"], "--prompt-ids"),
+        (["--prompt-ids", "1", "--top-k", "1e3"], "--top-k"),
+        (["--temperature", "nan"] + gen, "--temperature"),
+        (["--weights"], "--weights"), (["--data", verdict, "--frob"],
+                                       "--frob"),
+        (["--resume", os.path.join(golden, "llmc-tiny.bin"), "--data",
+          verdict] + train, "llmc-tiny.bin"),
+        (["--inputs", work + "/none.safetensors", "-o", work + "/o"],
+         "none.safetensors"),
+        (["--export-hf", work + "/hf"], "--weights"),
+        (["--data", verdict, "--prompt", "a", "--prompt", "b"], "prompt"),
+    ]:
+        yield ("flags " + " ".join(argv[:2]), argv, needle, {})
+
+
+def run_case(program, name, argv, needle, files, work):
+    """Runs one case; returns (verdict, report) with verdict one of clear,
+    unclear (exit 1/2 without naming the culprit, or too much output),
+    crash (a signal or a sanitizer report), hang or silent (exit 0, or no
+    message)."""
+    for path, body in files.items():
+        with open(path, "wb") as f:
+            f.write(body)
+    try:
+        p = subprocess.run([program] + argv, capture_output=True,
+                           timeout=120, cwd=work, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return "hang", "%s: hung" % name
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    why, verdict = [], "clear"
+    if p.returncode not in (0, 1, 2) or any(m in out for m in BAD_MARKERS):
+        verdict = "crash"
+        why.append("exit status %d" % p.returncode)
+        why += ["%r in the output" % m for m in BAD_MARKERS if m in out]
+    elif p.returncode == 0 or not out.strip():
+        verdict = "silent"
+        why.append("exit status %d, %d bytes of output" % (p.returncode,
+                                                          len(out)))
+    else:
+        if len(out) > MAX_OUTPUT:
+            why.append("%d bytes of output" % len(out))
+        if needle and needle not in out:
+            why.append("the message does not name %r" % needle)
+        if why:
+            verdict = "unclear"
+    report = "%s: %s\n    %s\n    %s" % (
+        name, "; ".join(why), " ".join(argv),
+        out[:600].replace("\n", "\n    "))
+    return verdict, report
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gptc", required=True)
     ap.add_argument("--src", default=os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__)))))
+    ap.add_argument("--cache-dir", help="kernel cache for the executable "
+                    "the executable cases run (default: gptc's)")
     args = ap.parse_args()
     gptc = os.path.abspath(args.gptc)
-    failures, count = [], 0
+    counts = dict.fromkeys(["clear", "unclear", "crash", "hang", "silent"], 0)
+    failures = []
     with tempfile.TemporaryDirectory(prefix="gptc-bad-") as work:
-        for name, argv, needle, files in cases(args.src, work):
-            count += 1
-            for path, body in files.items():
-                with open(path, "wb") as f:
-                    f.write(body)
-            try:
-                p = subprocess.run([gptc] + argv, capture_output=True,
-                                   timeout=120, cwd=work)
-            except subprocess.TimeoutExpired:
-                failures.append("%s: hung" % name)
-                continue
-            out = (p.stdout + p.stderr).decode("utf-8", "replace")
-            why = []
-            if p.returncode not in (1, 2):
-                why.append("exit status %d" % p.returncode)
-            if len(out) > MAX_OUTPUT:
-                why.append("%d bytes of output" % len(out))
-            if not out.strip():
-                why.append("no message")
-            if needle and needle not in out:
-                why.append("the message does not name %r" % needle)
-            for marker in BAD_MARKERS:
-                if marker in out:
-                    why.append("%r in the output" % marker)
-            if why:
-                failures.append("%s: %s\n    %s\n    %s" % (
-                    name, "; ".join(why), " ".join(argv),
-                    out[:600].replace("\n", "\n    ")))
+        for case in cases(args.src, work):
+            verdict, report = run_case(gptc, *case, work)
+            counts[verdict] += 1
+            if verdict != "clear":
+                failures.append(report)
+        # The executables: a tiny GPT-2 training executable.
+        exe = os.path.join(work, "tiny-train")
+        build = [gptc, "build", os.path.join(args.src, "models", "gpt2.gpt"),
+                 "--config", os.path.join(args.src, "models", "configs",
+                                          "tiny.yaml"),
+                 "--set", "vocab_size=257", "--task=train", "-o", exe]
+        if args.cache_dir:
+            build += ["--cache-dir", args.cache_dir]
+        p = subprocess.run(build, capture_output=True)
+        if p.returncode != 0:
+            failures.append("building the executable failed:\n" +
+                            (p.stdout + p.stderr).decode("utf-8", "replace"))
+        else:
+            for case in executable_cases(exe, args.src, work):
+                verdict, report = run_case(exe, *case, work)
+                counts[verdict] += 1
+                if verdict != "clear":
+                    failures.append(report)
     for f in failures:
         print("FAIL", f)
-    print("bad inputs: %d cases, %d failed" % (count, len(failures)))
+    print("bad inputs: %d cases, %d failed (%s)" % (
+        sum(counts.values()), len(failures),
+        ", ".join("%d %s" % (n, k) for k, n in counts.items())))
     return 1 if failures else 0
 
 

@@ -20,17 +20,21 @@
 //  1. Check that @forward can be cached: one i32 input [B, T] (the tokens),
 //     next-token logits [B, T, V] as its result;
 //     every gpt.attention causal, over [B, H, T, D] with H and D static, its
-//     lse unused; every gpt.arange counts the tokens' T and is read by
-//     gpt.embedding only (the position ids), whose results only elementwise
-//     ops read (they broadcast [B, T, D] as [T, D]); no slice of a table is
-//     bound by T (it would read rows 0..T-1 whatever the positions).
+//     lse unused; no slice of a table is bound by T (it would read rows
+//     0..T-1 whatever the positions). An arange(T) is the tokens'
+//     positions: what is computed from it alone (position embeddings,
+//     rotary angles, their sines and cosines: elementwise ops, casts,
+//     reshapes, concats, embeddings) must reach the tokens' values through
+//     elementwise ops only, which broadcast it over the batch.
 //  2. @prefill: a copy of @forward; each attention's k and v are also
 //     written to slots 0..T-1 of its caches (gpt.cache_write), which become
 //     results.
-//  3. @decode: a copy with the `positions` input in place of each arange
-//     (so position embeddings follow the cache), and each attention
-//     replaced by cache writes at the positions and gpt.cached_attention
-//     over the written caches.
+//  3. @decode: a copy with the `positions` input [B, T] in place of each
+//     arange(T), and what is computed from it alone given a leading batch
+//     dim (so position embeddings and rotary angles follow each sequence's
+//     cache), unit dims inserted where it meets the tokens' values; each
+//     attention replaced by cache writes at the positions and
+//     gpt.cached_attention over the written caches.
 //  4. Both return the last position's logits: a slice x[:, -1] moved up
 //     through ops that treat each position on its own (elementwise ops whose
 //     operands carry the position dim or are broadcast over it, layer norm,
@@ -84,6 +88,153 @@ bool isSequenceLength(Value size, Value tokens) {
   return dim && dim.getSource() == tokens && index == 1;
 }
 
+/// The values of `f` computed from `ids` (their sizes included).
+llvm::DenseSet<Value> tokenDependent(func::FuncOp f, Value ids) {
+  llvm::DenseSet<Value> from{ids};
+  f.walk([&](Operation *op) {
+    if (llvm::any_of(op->getOperands(),
+                     [&](Value v) { return from.contains(v); }))
+      from.insert(op->result_begin(), op->result_end());
+  });
+  return from;
+}
+
+/// What an arange(T) of the tokens' positions reaches: the ops computing
+/// from it alone (in block order), and the operands where such a value
+/// meets the tokens' values.
+struct Positional {
+  SmallVector<Operation *> ops;
+  SmallVector<OpOperand *> boundary;
+};
+
+/// Step 1's check of the positions `ar`: fails with an error at the op
+/// that could not take per-sequence positions [B, T] in @decode.
+FailureOr<Positional> positionalOps(ArangeOp ar,
+                                    const llvm::DenseSet<Value> &fromTokens) {
+  Positional p;
+  llvm::DenseSet<Value> inP{ar.getResult()};
+  auto isTensor = [](Value v) { return isa<RankedTensorType>(v.getType()); };
+  for (Operation *op = ar->getNextNode(); op; op = op->getNextNode()) {
+    auto operands = llvm::make_filter_range(op->getOperands(), isTensor);
+    if (llvm::none_of(operands, [&](Value v) { return inP.contains(v); }))
+      continue;
+    bool meetsTokens = llvm::any_of(operands, [&](Value v) {
+      return fromTokens.contains(v) && !inP.contains(v);
+    });
+    bool elementwise = op->hasTrait<gptc::gpt::OpTrait::Elementwise>();
+    if (meetsTokens) {
+      // Broadcast over the batch: [T, D] against [B, T, D] or [B, H, T, D].
+      int64_t rank =
+          cast<RankedTensorType>(op->getResult(0).getType()).getRank();
+      for (OpOperand &use : op->getOpOperands()) {
+        if (!inP.contains(use.get()))
+          continue;
+        auto t = cast<RankedTensorType>(use.get().getType());
+        bool fits =
+            t.getRank() < rank || (t.getRank() == rank && t.getDimSize(0) == 1);
+        if (!elementwise || !fits)
+          return op->emitError("gpt-kv-cache: positions (arange(T)) meet "
+                               "the tokens' values in this op, which cannot "
+                               "take them per sequence ([B, T]) in @decode; "
+                               "combine them by elementwise ops");
+        p.boundary.push_back(&use);
+      }
+      continue;
+    }
+    auto embedding = dyn_cast<EmbeddingOp>(op);
+    if (!elementwise && !isa<ReshapeOp, ConcatOp>(op) &&
+        !(embedding && inP.contains(embedding.getIds()) &&
+          !inP.contains(embedding.getTable())))
+      return op->emitError("gpt-kv-cache: positions (arange(T)) reach a ")
+             << op->getName()
+             << ", which cannot take them per sequence ([B, T]) in @decode";
+    if (auto concat = dyn_cast<ConcatOp>(op);
+        concat && !llvm::all_of(concat.getInputs(),
+                                [&](Value v) { return inP.contains(v); }))
+      return op->emitError("gpt-kv-cache: a concat of positions with other "
+                           "values cannot take them per sequence in "
+                           "@decode");
+    p.ops.push_back(op);
+    inP.insert(op->result_begin(), op->result_end());
+  }
+  return p;
+}
+
+/// `batched` ([B] + `orig`'s dims) reshaped to rank `rank`: unit dims
+/// inserted after B, or, at `orig`'s own rank, its leading unit dim
+/// dropped.
+Value fitRank(OpBuilder &b, Location loc, Value batched, RankedTensorType orig,
+              int64_t rank, Value batch) {
+  if (rank == orig.getRank() + 1)
+    return batched;
+  SmallVector<int64_t> shape{ShapedType::kDynamic};
+  SmallVector<Value> dynamic{batch};
+  int64_t insert = rank - orig.getRank() - 1, first = insert < 0 ? 1 : 0;
+  shape.append(std::max<int64_t>(insert, 0), 1);
+  for (int64_t d = first; d < orig.getRank(); ++d) {
+    shape.push_back(orig.getDimSize(d));
+    if (orig.isDynamicDim(d))
+      dynamic.push_back(tensor::DimOp::create(b, loc, batched, d + 1));
+  }
+  return ReshapeOp::create(b, loc, orig.clone(shape), batched, dynamic,
+                           b.getDenseI64ArrayAttr(shape));
+}
+
+/// Step 3 for one arange: `p`'s ops rebuilt over `positions` [B, T] with a
+/// leading batch dim, joined to the tokens' values at its boundary.
+void batchPositions(ArangeOp ar, const Positional &p, Value positions,
+                    Value batch) {
+  llvm::DenseMap<Value, Value> bat{{ar.getResult(), positions}};
+  auto batchedType = [](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape{ShapedType::kDynamic};
+    llvm::append_range(shape, t.getShape());
+    return t.clone(shape);
+  };
+  for (Operation *op : p.ops) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    Operation *made = nullptr;
+    if (auto r = dyn_cast<ReshapeOp>(op)) {
+      SmallVector<int64_t> shape{ShapedType::kDynamic};
+      llvm::append_range(shape, r.getStaticShape());
+      SmallVector<Value> dynamic{batch};
+      llvm::append_range(dynamic, r.getDynamicShape());
+      made = ReshapeOp::create(b, loc, batchedType(r.getResult()),
+                               bat.lookup(r.getInput()), dynamic,
+                               b.getDenseI64ArrayAttr(shape));
+    } else {
+      int64_t rank =
+          cast<RankedTensorType>(op->getResult(0).getType()).getRank() + 1;
+      IRMapping map;
+      for (Value v : op->getOperands())
+        if (Value x = bat.lookup(v))
+          map.map(v,
+                  isa<EmbeddingOp, ConcatOp>(op)
+                      ? x
+                      : fitRank(b, loc, x, cast<RankedTensorType>(v.getType()),
+                                rank, batch));
+      made = b.clone(*op, map);
+      made->getResult(0).setType(batchedType(op->getResult(0)));
+      if (auto c = dyn_cast<ConcatOp>(made); c && c.getAxis() >= 0)
+        c.setAxis(c.getAxis() + 1);
+    }
+    bat[op->getResult(0)] = made->getResult(0);
+  }
+  for (OpOperand *use : p.boundary) {
+    OpBuilder b(use->getOwner());
+    int64_t rank =
+        cast<RankedTensorType>(use->getOwner()->getResult(0).getType())
+            .getRank();
+    use->set(fitRank(b, use->getOwner()->getLoc(), bat.lookup(use->get()),
+                     cast<RankedTensorType>(use->get().getType()), rank,
+                     batch));
+  }
+  for (Operation *op : llvm::reverse(p.ops))
+    op->erase();
+  ar.erase();
+}
+
 FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
   Cacheable c;
   std::optional<unsigned> tokens = tokensArgument(f);
@@ -94,11 +245,8 @@ FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
   c.tokens = *tokens;
   Value ids = f.getArgument(*tokens);
   // Values computed from the tokens (their sizes T and B included).
-  llvm::DenseSet<Value> fromTokens{ids};
+  llvm::DenseSet<Value> fromTokens = tokenDependent(f, ids);
   WalkResult r = f.walk([&](Operation *op) {
-    if (llvm::any_of(op->getOperands(),
-                     [&](Value v) { return fromTokens.contains(v); }))
-      fromTokens.insert(op->result_begin(), op->result_end());
     if (auto s = dyn_cast<SliceOp>(op)) {
       // wpe[:T] reads the first T rows whatever the positions are: in
       // @decode (T = 1) always row 0.
@@ -131,27 +279,16 @@ FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
         return WalkResult::interrupt();
       }
       c.caches.push_back(k);
-    } else if (auto ar = dyn_cast<ArangeOp>(op)) {
-      if (!isSequenceLength(ar.getSize(), ids) ||
-          !llvm::all_of(ar->getUsers(), [&](Operation *u) {
-            auto e = dyn_cast<EmbeddingOp>(u);
-            return e && e.getIds() == ar.getResult();
-          })) {
-        ar.emitError("gpt-kv-cache: an arange is not the position ids of "
-                     "the tokens (arange(T) read by embeddings only)");
+    } else if (auto ar = dyn_cast<ArangeOp>(op);
+               ar && fromTokens.contains(ar.getSize())) {
+      // An arange of a static size is a constant; one of T, positions.
+      if (!isSequenceLength(ar.getSize(), ids)) {
+        ar.emitError("gpt-kv-cache: an arange sized by the tokens must be "
+                     "arange(T), their positions");
         return WalkResult::interrupt();
       }
-      // In @decode the positions are [B, T]: their embeddings [B, T, D]
-      // replace [T, D], which only elementwise ops broadcast alike.
-      for (Operation *e : ar->getUsers())
-        for (Operation *u : e->getUsers())
-          if (!u->hasTrait<gptc::gpt::OpTrait::Elementwise>()) {
-            u->emitError("gpt-kv-cache: position embeddings must be combined "
-                         "with the tokens' by elementwise ops (e.g. added); "
-                         "this ")
-                << u->getName() << " would see [B, T, D] in @decode";
-            return WalkResult::interrupt();
-          }
+      if (failed(positionalOps(ar, fromTokens)))
+        return WalkResult::interrupt();
     }
     return WalkResult::advance();
   });
@@ -379,22 +516,21 @@ struct KVCachePass : gptc::impl::GptKVCacheBase<KVCachePass> {
       a.erase();
     }
     if (decode) {
-      SmallVector<ArangeOp> aranges;
-      fn.walk([&](ArangeOp ar) { aranges.push_back(ar); });
-      for (ArangeOp ar : aranges) {
-        for (Operation *user : llvm::make_early_inc_range(ar->getUsers())) {
-          auto e = cast<EmbeddingOp>(user);
-          OpBuilder ob(e);
-          auto table = cast<RankedTensorType>(e.getTable().getType());
-          auto type = RankedTensorType::get(
-              {ShapedType::kDynamic, ShapedType::kDynamic, table.getDimSize(1)},
-              table.getElementType());
-          auto moved = EmbeddingOp::create(ob, e.getLoc(), type, positions,
-                                           e.getTable());
-          e.getResult().replaceAllUsesWith(moved.getResult());
-          e.erase();
-        }
-        ar.erase();
+      Value ids = body.getArgument(c.tokens);
+      OpBuilder ob(&body, body.begin());
+      Value batch = tensor::DimOp::create(ob, fn.getLoc(), ids, 0);
+      // One arange at a time: each rewrite changes what depends on what.
+      while (true) {
+        llvm::DenseSet<Value> fromTokens = tokenDependent(fn, ids);
+        ArangeOp next;
+        fn.walk([&](ArangeOp ar) {
+          if (!next && fromTokens.contains(ar.getSize()))
+            next = ar;
+        });
+        if (!next)
+          break;
+        batchPositions(next, *positionalOps(next, fromTokens), positions,
+                       batch);
       }
       if (failed(refreshTypes(fn)))
         return fn.emitError("gpt-kv-cache: shapes do not follow the "

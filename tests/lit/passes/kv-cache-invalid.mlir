@@ -17,14 +17,15 @@ func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "to
 
 // -----
 
-// An arange that is not the tokens' positions: its ids would not follow
-// the cache.
-func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<6x8xf32> {gpt.param = "w"}) -> tensor<3x8xf32> {
-  %c3 = arith.constant 3 : index
-  // expected-error @+1 {{gpt-kv-cache: an arange is not the position ids of the tokens (arange(T) read by embeddings only)}}
-  %ar = gpt.arange %c3 : tensor<3xi32>
-  %e = gpt.embedding %ar, %w : tensor<3xi32>, tensor<6x8xf32> -> tensor<3x8xf32>
-  return %e : tensor<3x8xf32>
+// An arange sized by the tokens but not their positions (arange(B)): it
+// would not follow the cache.
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<6x8xf32> {gpt.param = "w"}) -> tensor<?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %tok, %c0 : tensor<?x?xi32>
+  // expected-error @+1 {{gpt-kv-cache: an arange sized by the tokens must be arange(T), their positions}}
+  %ar = gpt.arange %b : tensor<?xi32>
+  %e = gpt.embedding %ar, %w : tensor<?xi32>, tensor<6x8xf32> -> tensor<?x8xf32>
+  return %e : tensor<?x8xf32>
 }
 
 // -----
@@ -65,16 +66,32 @@ func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "to
 
 // -----
 
-// Position embeddings reshaped before they meet the tokens': in @decode they
-// are [B, T, D], which the reshape to [1, T, D] cannot take.
-func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<16x8xf32> {gpt.param = "w"}) -> tensor<1x?x8xf32> {
+// Position embeddings transposed: per sequence ([B, T, D]) in @decode, the
+// transpose would swap other dims.
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<16x8xf32> {gpt.param = "w"}) -> tensor<8x?xf32> {
   %c1 = arith.constant 1 : index
   %t = tensor.dim %tok, %c1 : tensor<?x?xi32>
   %ar = gpt.arange %t : tensor<?xi32>
   %e = gpt.embedding %ar, %w : tensor<?xi32>, tensor<16x8xf32> -> tensor<?x8xf32>
-  // expected-error @+1 {{gpt-kv-cache: position embeddings must be combined with the tokens' by elementwise ops (e.g. added); this gpt.reshape would see [B, T, D] in @decode}}
-  %r = gpt.reshape %e to [1, %t, 8] : tensor<?x8xf32> -> tensor<1x?x8xf32>
-  return %r : tensor<1x?x8xf32>
+  // expected-error @+1 {{gpt-kv-cache: positions (arange(T)) reach a gpt.transpose, which cannot take them per sequence ([B, T]) in @decode}}
+  %r = gpt.transpose %e {perm = array<i64: 1, 0>} : tensor<?x8xf32> -> tensor<8x?xf32>
+  return %r : tensor<8x?xf32>
+}
+
+// -----
+
+// Position embeddings meet the tokens' values in a matmul, not an
+// elementwise op that broadcasts them over the batch.
+func.func @forward(%tok: tensor<?x?xi32> {gpt.dims = ["B", "T"], gpt.input = "tokens"}, %w: tensor<16x8xf32> {gpt.param = "w"}) -> tensor<?x?x?xf32> {
+  %c1 = arith.constant 1 : index
+  %t = tensor.dim %tok, %c1 : tensor<?x?xi32>
+  %x = gpt.embedding %tok, %w : tensor<?x?xi32>, tensor<16x8xf32> -> tensor<?x?x8xf32>
+  %ar = gpt.arange %t : tensor<?xi32>
+  %e = gpt.embedding %ar, %w : tensor<?xi32>, tensor<16x8xf32> -> tensor<?x8xf32>
+  %r = gpt.reshape %e to [8, %t] : tensor<?x8xf32> -> tensor<8x?xf32>
+  // expected-error @+1 {{gpt-kv-cache: positions (arange(T)) meet the tokens' values in this op, which cannot take them per sequence ([B, T]) in @decode; combine them by elementwise ops}}
+  %m = gpt.matmul %x, %r : tensor<?x?x8xf32>, tensor<8x?xf32> -> tensor<?x?x?xf32>
+  return %m : tensor<?x?x?xf32>
 }
 
 // -----

@@ -21,105 +21,6 @@
 
 namespace gptc::sema {
 
-void Elaborator::collectDecls() {
-  std::map<std::string, Location> configLocs;
-  for (auto &m : model.modules) {
-    for (auto &d : m->defs) {
-      if (builtins.count(d->name))
-        throw CompileError(d->loc, "def '" + d->name +
-                                       "' has the name of a builtin; "
-                                       "choose another name");
-      auto [it, fresh] = defs.emplace(d->name, d.get());
-      if (!fresh)
-        throw CompileError(
-            Diagnostic{d->loc, "duplicate def '" + d->name + "'", {}}.note(
-                it->second->loc, "previously defined here"));
-    }
-    for (auto &c : m->configs) {
-      auto [it, fresh] = configLocs.emplace(c.name, c.loc);
-      if (!fresh)
-        throw CompileError(
-            Diagnostic{c.loc, "duplicate config '" + c.name + "'", {}}.note(
-                it->second, "previously declared here"));
-      if (c.name == "pi" || c.name == "inf")
-        throw CompileError(c.loc, "config '" + c.name +
-                                      "' would hide the builtin constant");
-      configDecls.push_back(&c);
-    }
-    for (auto &n : m->names) {
-      for (auto *prev : namesDecls)
-        if (prev->scheme == n.scheme)
-          throw CompileError(Diagnostic{
-              n.loc,
-              "duplicate naming scheme '" + n.scheme + "'",
-              {}}.note(prev->loc, "previously declared here"));
-      namesDecls.push_back(&n);
-      prog.namingSchemes.push_back(n.scheme);
-    }
-  }
-  globals["pi"] = Value::number(M_PI);
-  globals["inf"] = Value::number(std::numeric_limits<double>::infinity());
-}
-
-void Elaborator::bindConfig() {
-  std::map<std::string, const ConfigEntry *> given;
-  for (auto &e : cfg.entries)
-    given[e.key] = &e; // later entries (overrides) win
-  std::vector<std::string> declared;
-  for (auto *c : configDecls)
-    declared.push_back(c->name);
-  for (auto &e : cfg.entries)
-    if (!std::count(declared.begin(), declared.end(), e.key))
-      throw CompileError(e.keyLoc, "unknown config key '" + e.key + "'" +
-                                       suggest(e.key, declared) +
-                                       knownKeys(declared));
-  for (auto *c : configDecls) {
-    ConfigValue cv;
-    cv.name = c->name;
-    cv.kind = c->type.kind;
-    Value v;
-    auto it = given.find(c->name);
-    if (it != given.end()) {
-      v = parseConfigValue(*c, *it->second);
-    } else if (c->defaultValue) {
-      cv.fromDefault = true;
-      frames.emplace_back();
-      frames.back().scopes.emplace_back();
-      v = eval(*c->defaultValue);
-      frames.pop_back();
-      v = coerce(v, c->type, c->defaultValue->loc,
-                 "the default of config '" + c->name + "'");
-    } else {
-      Location where = cfg.file ? Location{cfg.file, 1, 1} : c->loc;
-      Diagnostic d{where,
-                   "missing config value '" + c->name + "' (" +
-                       toString(c->type) + ")" +
-                       (cfg.file ? "" : "; pass --config FILE.yaml"),
-                   {}};
-      if (cfg.file)
-        d.note(c->loc, "declared here without a default");
-      throw CompileError(d);
-    }
-    auto fill = [](ConfigValue &out, const Value &x) {
-      out.intValue = x.kind == Value::Kind::Int ? x.dim.coeff : 0;
-      out.floatValue = x.kind == Value::Kind::Float ? x.f : 0;
-      out.boolValue = x.kind == Value::Kind::Bool && x.b;
-    };
-    cv.isList = c->type.list;
-    if (cv.isList)
-      for (const Value &x : v.elems) {
-        ConfigValue e;
-        e.kind = cv.kind;
-        fill(e, x);
-        cv.elems.push_back(e);
-      }
-    else
-      fill(cv, v);
-    globals[c->name] = v;
-    prog.config.push_back(cv);
-  }
-}
-
 namespace {
 
 /// A config's value as JSON.
@@ -178,6 +79,203 @@ Json jsonLiteral(const Expr &e, const std::string &key) {
 
 } // namespace
 
+void Elaborator::collectDecls() {
+  std::map<std::string, Location> configLocs;
+  for (auto &m : model.modules) {
+    for (auto &d : m->defs) {
+      if (builtins.count(d->name))
+        throw CompileError(d->loc, "def '" + d->name +
+                                       "' has the name of a builtin; "
+                                       "choose another name");
+      auto [it, fresh] = defs.emplace(d->name, d.get());
+      if (!fresh)
+        throw CompileError(
+            Diagnostic{d->loc, "duplicate def '" + d->name + "'", {}}.note(
+                it->second->loc, "previously defined here"));
+    }
+    for (auto &c : m->configs) {
+      auto [it, fresh] = configLocs.emplace(c.name, c.loc);
+      if (!fresh)
+        throw CompileError(
+            Diagnostic{c.loc, "duplicate config '" + c.name + "'", {}}.note(
+                it->second, "previously declared here"));
+      if (c.name == "pi" || c.name == "inf")
+        throw CompileError(c.loc, "config '" + c.name +
+                                      "' would hide the builtin constant");
+      configDecls.push_back(&c);
+    }
+    for (auto &n : m->names) {
+      for (auto *prev : namesDecls)
+        if (prev->scheme == n.scheme)
+          throw CompileError(Diagnostic{
+              n.loc,
+              "duplicate naming scheme '" + n.scheme + "'",
+              {}}.note(prev->loc, "previously declared here"));
+      namesDecls.push_back(&n);
+      prog.namingSchemes.push_back(n.scheme);
+    }
+  }
+  globals["pi"] = Value::number(M_PI);
+  globals["inf"] = Value::number(std::numeric_limits<double>::infinity());
+}
+
+ConfigFile Elaborator::configNamesOf(const ConfigFile &file) {
+  const NamesDecl *names = nullptr;
+  for (const NamesDecl *n : namesDecls)
+    if (n->scheme == file.scheme)
+      names = n;
+  std::string what = file.file ? file.file->path : "the config";
+  if (!names)
+    throw CompileError(Location{file.file, 1, 1},
+                       what + " uses the keys of naming scheme '" +
+                           file.scheme +
+                           "', which this model does not "
+                           "declare (`names " +
+                           file.scheme +
+                           " { \"key\" = config ... }`); give a YAML config "
+                           "of the model's config names instead");
+  auto isIgnore = [](const NamesDecl::Entry &d) {
+    auto *n = dynCast<NameExpr>(d.value.get());
+    return n && n->name == "_";
+  };
+  ConfigFile out;
+  out.file = file.file;
+  std::map<std::string, const ConfigEntry *> bound; // config -> its entry
+  for (const ConfigEntry &e : file.entries) {
+    if (e.override) {
+      out.entries.push_back(e);
+      continue;
+    }
+    bool null = e.json == "null";
+    auto exact = std::find_if(names->entries.begin(), names->entries.end(),
+                              [&](auto &d) { return d.key == e.key; });
+    if (exact == names->entries.end()) {
+      // Inside an ignored object, or an absent object (rope_scaling: null)
+      // whose keys the model declares.
+      bool covered = std::any_of(
+          names->entries.begin(), names->entries.end(), [&](auto &d) {
+            return (isIgnore(d) && e.key.rfind(d.key + ".", 0) == 0) ||
+                   (null && d.key.rfind(e.key + ".", 0) == 0);
+          });
+      if (covered)
+        continue;
+      throw CompileError(Diagnostic{
+          e.keyLoc,
+          what + " key '" + e.key +
+              "' is not declared by the "
+              "model's `names " +
+              file.scheme +
+              "` block; declare it "
+              "as `\"" +
+              e.key +
+              "\" = CONFIG` to bind a config, as "
+              "`\"" +
+              e.key +
+              "\" = VALUE` for the value it must "
+              "have, or as `\"" +
+              e.key + "\" = _` to ignore it",
+          {}}.note(names->loc, "the naming scheme"));
+    }
+    if (null || isIgnore(*exact))
+      continue; // a config's default, or nothing the model needs
+    if (auto *config = dynCast<NameExpr>(exact->value.get())) {
+      auto [prev, fresh] = bound.emplace(config->name, &e);
+      if (!fresh && (prev->second->json != e.json))
+        throw CompileError(Diagnostic{
+            e.valueLoc,
+            "'" + e.key + "' (" + e.json + ") and '" + prev->second->key +
+                "' (" + prev->second->json + ") both set config '" +
+                config->name + "'",
+            {}}.note(prev->second->valueLoc, "the other value"));
+      ConfigEntry c = e;
+      c.key = config->name;
+      out.entries.push_back(std::move(c));
+      continue;
+    }
+    Json want = jsonLiteral(*exact->value, exact->key);
+    Json got = Json::parse(e.json);
+    if (want != got)
+      throw CompileError(Diagnostic{
+          e.valueLoc,
+          what + " sets '" + e.key + "' to " + got.dump() +
+              "; this model supports only " + want.dump(),
+          {}}.note(exact->loc, "declared here"));
+  }
+  return out;
+}
+
+void Elaborator::bindConfig() {
+  ConfigFile translated;
+  const ConfigFile &cfg = this->cfg.scheme.empty()
+                              ? this->cfg
+                              : (translated = configNamesOf(this->cfg));
+  std::map<std::string, const ConfigEntry *> given;
+  for (auto &e : cfg.entries)
+    given[e.key] = &e; // later entries (overrides) win
+  std::vector<std::string> declared;
+  for (auto *c : configDecls)
+    declared.push_back(c->name);
+  for (auto &e : cfg.entries)
+    if (!std::count(declared.begin(), declared.end(), e.key))
+      throw CompileError(e.keyLoc, "unknown config key '" + e.key + "'" +
+                                       suggest(e.key, declared) +
+                                       knownKeys(declared));
+  for (auto *c : configDecls) {
+    ConfigValue cv;
+    cv.name = c->name;
+    cv.kind = c->type.kind;
+    Value v;
+    auto it = given.find(c->name);
+    if (it != given.end()) {
+      v = parseConfigValue(*c, *it->second);
+    } else if (c->defaultValue) {
+      cv.fromDefault = true;
+      frames.emplace_back();
+      frames.back().scopes.emplace_back();
+      v = eval(*c->defaultValue);
+      frames.pop_back();
+      v = coerce(v, c->type, c->defaultValue->loc,
+                 "the default of config '" + c->name + "'");
+    } else {
+      Location where = cfg.file ? Location{cfg.file, 1, 1} : c->loc;
+      // From a config.json: the key that would have set it.
+      std::string schemeKey;
+      for (const NamesDecl *n : namesDecls)
+        for (const NamesDecl::Entry &d : n->entries)
+          if (auto *name = dynCast<NameExpr>(d.value.get());
+              name && n->scheme == this->cfg.scheme && name->name == c->name)
+            schemeKey = d.key;
+      Diagnostic d{
+          where,
+          "missing config value '" + c->name + "' (" + toString(c->type) + ")" +
+              (!schemeKey.empty() ? "; the file has no '" + schemeKey + "'"
+               : cfg.file         ? ""
+                                  : "; pass --config FILE.yaml"),
+          {}};
+      if (cfg.file)
+        d.note(c->loc, "declared here without a default");
+      throw CompileError(d);
+    }
+    auto fill = [](ConfigValue &out, const Value &x) {
+      out.intValue = x.kind == Value::Kind::Int ? x.dim.coeff : 0;
+      out.floatValue = x.kind == Value::Kind::Float ? x.f : 0;
+      out.boolValue = x.kind == Value::Kind::Bool && x.b;
+    };
+    cv.isList = c->type.list;
+    if (cv.isList)
+      for (const Value &x : v.elems) {
+        ConfigValue e;
+        e.kind = cv.kind;
+        fill(e, x);
+        cv.elems.push_back(e);
+      }
+    else
+      fill(cv, v);
+    globals[c->name] = v;
+    prog.config.push_back(cv);
+  }
+}
+
 /// Each naming scheme's `"key" = value` entries, evaluated against the
 /// bound config.
 void Elaborator::bindSchemeEntries() {
@@ -192,6 +290,10 @@ void Elaborator::bindSchemeEntries() {
                 "'",
             {}}.note(it->second, "previously given here"));
       SchemeEntry out{n->scheme, e.key, "", ""};
+      // `"key" = _`: accepted in the scheme's config file, never written.
+      if (auto *name = dynCast<NameExpr>(e.value.get());
+          name && name->name == "_")
+        continue;
       if (auto *name = dynCast<NameExpr>(e.value.get())) {
         auto c = std::find_if(
             prog.config.begin(), prog.config.end(),

@@ -164,6 +164,13 @@ private:
 
   void bindConfig();
 
+  /// `file`'s entries, keyed by a naming scheme's config-file keys (a
+  /// config.json), as entries of the model's config names: each key
+  /// declared in the scheme's `names` block as `"key" = config` binds that
+  /// config, as `"key" = value` must have that value, as `"key" = _` is
+  /// ignored (with what it holds); others are refused by name.
+  ConfigFile configNamesOf(const ConfigFile &file);
+
   /// Each naming scheme's `"key" = value` entries, evaluated against the
   /// bound config.
   void bindSchemeEntries();

@@ -2,7 +2,9 @@
 //
 // Import, in three steps:
 //  1. Read the file: safetensors as is; llm.c's .bin rewritten as Hugging
-//     Face tensors (its layout documented in readLlmcCheckpoint).
+//     Face tensors (its layout documented in readLlmcCheckpoint); a Hugging
+//     Face model folder's model.safetensors, or the shards its
+//     model.safetensors.index.json lists, merged.
 //  2. Name every tensor in gptc's terms: its own name if the model has it,
 //     else through the inverse of the `hf` map (with and without the
 //     `transformer.` prefix). Optimizer moments and the attention-mask
@@ -203,15 +205,69 @@ TensorData weightValues(const std::string &path, const std::string &name,
   return f32;
 }
 
+/// The tensors of the shards `index` (a model.safetensors.index.json)
+/// lists, each checked to be where its weight_map says.
+SafetensorsFile readShards(const std::string &index) {
+  Json j =
+      parseJson(readFileBounded(index, kMaxSourceBytes, "the index"), index);
+  if (!j.is_object() || !j.contains("weight_map") ||
+      !j["weight_map"].is_object())
+    throw RuntimeError(index + ": expected an object with a \"weight_map\" "
+                               "of tensor names to shard files");
+  std::map<std::string, std::vector<std::string>> shards; // file -> names
+  for (auto &[name, file] : j["weight_map"].items()) {
+    if (!file.is_string() ||
+        file.get<std::string>().find('/') != std::string::npos)
+      throw RuntimeError(index + ": the shard of '" + name +
+                         "' must be a file name in the same folder");
+    shards[file.get<std::string>()].push_back(name);
+  }
+  SafetensorsFile all;
+  fs::path dir = fs::path(index).parent_path();
+  for (auto &[file, names] : shards) {
+    std::string path = (dir / file).string();
+    SafetensorsFile shard = readSafetensors(path);
+    for (const std::string &name : names) {
+      auto it = shard.tensors.find(name);
+      if (it == shard.tensors.end())
+        throw RuntimeError(path + ": no tensor '" + name + "', which " + index +
+                           " places there");
+      all.tensors[name] = std::move(it->second);
+    }
+    for (auto &[name, t] : shard.tensors)
+      if (!all.tensors.count(name))
+        throw RuntimeError(path + ": tensor '" + name + "' is not in " + index +
+                           "'s weight_map");
+  }
+  return all;
+}
+
+/// Step 1: the weights at `path`, whatever the format.
+SafetensorsFile readWeights(const std::string &path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    fs::path dir(path);
+    if (fs::exists(dir / "model.safetensors.index.json"))
+      return readShards((dir / "model.safetensors.index.json").string());
+    if (fs::exists(dir / "model.safetensors"))
+      return readSafetensors((dir / "model.safetensors").string());
+    throw RuntimeError("'" + path +
+                       "' is a folder without model.safetensors "
+                       "or model.safetensors.index.json");
+  }
+  if (endsWith(path, ".index.json"))
+    return readShards(path);
+  // A stream (`<(cat x)`) is read once, as safetensors: sniffing would
+  // consume it. llm.c files are seeked, so they must be regular files.
+  return isRegularFile(path) && isLlmc(path) ? readLlmcCheckpoint(path)
+                                             : readSafetensors(path);
+}
+
 std::map<std::string, TensorData>
 importWeights(const std::string &path, const std::vector<ParamSpec> &params,
               const NameMap &hf) {
   // 1.
-  // A stream (`<(cat x)`) is read once, as safetensors: sniffing would
-  // consume it. llm.c files are seeked, so they must be regular files.
-  SafetensorsFile f = isRegularFile(path) && isLlmc(path)
-                          ? readLlmcCheckpoint(path)
-                          : readSafetensors(path);
+  SafetensorsFile f = readWeights(path);
 
   // 2. Every file tensor's gptc name.
   std::map<std::string, std::string> toOurs;
@@ -288,10 +344,13 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
   bool untied = false;
   for (auto &[ours, theirs] : hf)
     untied |= theirs == "lm_head.weight" && out.count(ours);
+  // A tied head saved anyway must be the embedding it is tied to.
   if (lmHead && !untied) {
-    auto w = out.find("wte.weight");
-    if (w == out.end() || lmHead->dtype != DType::F32 ||
-        lmHead->bytes != w->second.bytes)
+    TensorData head = weightValues(path, "lm_head.weight", *lmHead);
+    bool tied = std::any_of(out.begin(), out.end(), [&](auto &kv) {
+      return kv.second.shape == head.shape && kv.second.bytes == head.bytes;
+    });
+    if (!tied)
       throw RuntimeError(path +
                          ": 'lm_head.weight' differs from the token "
                          "embedding, but this model ties them; build it with "
@@ -338,10 +397,18 @@ void exportHuggingFace(const std::string &dir,
         TensorData::fromDoubles(DType::F32, {n}, std::vector<double>(n, 0.0));
   fs::create_directories(dir);
   writeSafetensors((fs::path(dir) / "model.safetensors").string(), f);
+  // Dotted keys are nested objects (rope_scaling.factor).
   OrderedJson config = OrderedJson::object();
-  for (const PlanMeta *m : entries)
-    config[m->key] =
+  for (const PlanMeta *m : entries) {
+    OrderedJson *at = &config;
+    std::string key = m->key;
+    for (size_t dot; (dot = key.find('.')) != std::string::npos;) {
+      at = &(*at)[key.substr(0, dot)];
+      key = key.substr(dot + 1);
+    }
+    (*at)[key] =
         parseJson(m->json, "the plan's config.json entry '" + m->key + "'");
+  }
   writeFileAtomically((fs::path(dir) / "config.json").string(),
                       config.dump(2) + "\n");
 }

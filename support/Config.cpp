@@ -1,9 +1,12 @@
-//===- Config.cpp - Model configuration files (YAML) ----------------------===//
+//===- Config.cpp - Model configuration files (YAML, config.json) ---------===//
 
 #include "gptc/Support/Config.h"
+#include "gptc/Support/Json.h"
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 
 namespace gptc {
@@ -16,7 +19,87 @@ static Location toLoc(const SourceFile &f, const YAML::Mark &m) {
 }
 
 ConfigFile loadConfig(SourceManager &sm, const std::string &path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  // A Hugging Face model folder: its config.json.
+  if (fs::is_directory(path, ec) && fs::exists(fs::path(path) / "config.json"))
+    return parseJsonConfig(sm.load((fs::path(path) / "config.json").string()));
+  if (fs::path(path).extension() == ".json")
+    return parseJsonConfig(sm.load(path));
   return parseConfig(sm.load(path));
+}
+
+namespace {
+
+/// The location of byte `offset` of `f`.
+Location locationAt(const SourceFile &f, size_t offset) {
+  auto line =
+      std::upper_bound(f.lineStarts.begin(), f.lineStarts.end(), offset) - 1;
+  return {&f, static_cast<uint32_t>(line - f.lineStarts.begin() + 1),
+          static_cast<uint32_t>(offset - *line + 1)};
+}
+
+/// Flattens the object `obj` into `out`, keys prefixed by `prefix`; `from`
+/// is where the object starts in the text (each key is located by its
+/// first quoted occurrence after it).
+void flatten(const SourceFile &f, const OrderedJson &obj,
+             const std::string &prefix, size_t from,
+             std::vector<ConfigEntry> &out) {
+  for (auto &[key, value] : obj.items()) {
+    ConfigEntry e;
+    e.key = prefix + key;
+    size_t at = f.text.find(Json(key).dump(), from);
+    if (at == std::string::npos)
+      at = from;
+    from = at + 1;
+    e.keyLoc = locationAt(f, at);
+    size_t colon = f.text.find(':', at);
+    size_t valueAt = colon == std::string::npos
+                         ? at
+                         : f.text.find_first_not_of(" \t\r\n", colon + 1);
+    e.valueLoc = locationAt(f, valueAt == std::string::npos ? at : valueAt);
+    if (value.is_object() && !value.empty()) {
+      flatten(f, value, e.key + ".", at, out);
+      continue;
+    }
+    e.json = value.dump();
+    if (value.is_string())
+      e.value = value.get<std::string>();
+    else if (value.is_array() &&
+             std::all_of(value.begin(), value.end(), [](const OrderedJson &x) {
+               return x.is_primitive();
+             })) {
+      e.isList = true;
+      for (const OrderedJson &x : value)
+        e.list.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+    } else
+      e.value = e.json;
+    out.push_back(std::move(e));
+  }
+}
+
+} // namespace
+
+ConfigFile parseJsonConfig(const SourceFile &f) {
+  ConfigFile cfg;
+  cfg.file = &f;
+  cfg.scheme = "hf";
+  OrderedJson root;
+  try {
+    root = OrderedJson::parse(f.text);
+  } catch (const Json::parse_error &e) {
+    std::string why = e.what();
+    size_t tag = why.find("] ");
+    throw CompileError(locationAt(f, e.byte > 0 ? e.byte - 1 : 0),
+                       "invalid JSON: " + (tag == std::string::npos
+                                               ? why
+                                               : why.substr(tag + 2)));
+  }
+  if (!root.is_object())
+    throw CompileError(Location{&f, 1, 1},
+                       "expected a JSON object of config.json keys");
+  flatten(f, root, "", 0, cfg.entries);
+  return cfg;
 }
 
 ConfigFile parseConfig(const SourceFile &f) {
@@ -92,6 +175,7 @@ void addOverride(SourceManager &sm, ConfigFile &cfg, const std::string &text) {
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
     throw CompileError(start, "expected --set KEY=VALUE");
   ConfigEntry e;
+  e.override = true;
   e.key = text.substr(0, eq);
   e.value = text.substr(eq + 1);
   e.keyLoc = start;

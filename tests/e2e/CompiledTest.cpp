@@ -358,6 +358,35 @@ INSTANTIATE_TEST_SUITE_P(PyTorch, CompiledGolden,
                            return n;
                          });
 
+// A Hugging Face model folder as the Hub has it (config.json with
+// rope_scaling and keys gptc ignores, BF16 weights in two shards with an
+// index, the tied head saved too) builds and runs unchanged; its export
+// builds and runs again to the same logits.
+TEST(Compiled, HuggingFaceLlamaFolderRunsUnchanged) {
+  SafetensorsFile expected =
+      readSafetensors(kGoldens + "llama-hf-tiny-expected.safetensors");
+  SafetensorsFile in;
+  in.tensors["tokens"] = *expected.find("tokens");
+  std::string folder = kGoldens + "llama-hf-tiny";
+  Outcome r = run(build(folder, "forward"), in, {"--weights", folder});
+  ASSERT_EQ(r.status, 0) << r.log;
+  EXPECT_LT(relError(r.out.find("logits")->toDoubles(),
+                     expected.find("expected.logits")->toDoubles()),
+            1e-4);
+
+  std::string exported = kWork + "llama-hf-export";
+  std::string log;
+  ASSERT_EQ(runCapture({build(folder, "forward"), "--export-hf", exported,
+                        "--weights", folder},
+                       log),
+            0)
+      << log;
+  Outcome again = run(build(exported, "forward"), in, {"--weights", exported});
+  ASSERT_EQ(again.status, 0) << again.log;
+  EXPECT_EQ(again.out.find("logits")->toDoubles(),
+            r.out.find("logits")->toDoubles());
+}
+
 /// `gptc run --interpret` on `in`: the reference interpreter's outputs.
 SafetensorsFile interpret(const std::string &config,
                           const std::vector<std::string> &sets,

@@ -19,11 +19,21 @@ T = 1, T = context_length) it writes, into goldens/:
                      the two largest logits (expected.generate.gap.I: where
                      it is tiny, fp32 may pick the other token)
 
+And a Hugging Face model folder as the Hub has them, for the last config:
+
+  llama-hf-tiny/     config.json in the Hub's (transformers 4) format,
+                     with rope_scaling and keys gptc ignores; the weights in
+                     BF16, in two shards with model.safetensors.index.json,
+                     the tied lm_head saved too
+  llama-hf-tiny-expected.safetensors
+                     tokens and the logits of the BF16 weights (in float64)
+
 Weights are random and larger than Llama's initialisation so that every op
 changes the result visibly. Regenerate (needs torch, transformers and
 safetensors from PyPI):
   python3 tests/reference/make_llama_goldens.py
 """
+import json
 import os
 
 import torch
@@ -122,6 +132,56 @@ def greedy(model, prompt, n):
     return ids[0, len(prompt):].to(torch.int32), torch.tensor(gaps)
 
 
+def write_hf_folder(out, c, model, tokens):
+    """A Hub-style folder of `model` in BF16, and the logits it gives."""
+    folder = os.path.join(out, "llama-hf-tiny")
+    os.makedirs(folder, exist_ok=True)
+    config = {
+        "architectures": ["LlamaForCausalLM"], "attention_bias": False,
+        "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": [2, 3],
+        "hidden_act": "silu", "hidden_size": c["emb_dim"],
+        "initializer_range": 0.02, "intermediate_size": c["hidden_dim"],
+        "max_position_embeddings": c["context_length"], "mlp_bias": False,
+        "model_type": "llama", "num_attention_heads": c["n_heads"],
+        "num_hidden_layers": c["n_layers"],
+        "num_key_value_heads": c["n_kv_heads"], "pretraining_tp": 1,
+        "rms_norm_eps": c["rms_norm_eps"],
+        "rope_scaling": {"factor": c["rope_factor"],
+                         "high_freq_factor": c["rope_high_freq_factor"],
+                         "low_freq_factor": c["rope_low_freq_factor"],
+                         "original_max_position_embeddings":
+                             c["rope_original_context"],
+                         "rope_type": "llama3"},
+        "rope_theta": c["rope_theta"],
+        "tie_word_embeddings": c["tie_embeddings"],
+        "torch_dtype": "bfloat16", "transformers_version": "4.45.0",
+        "use_cache": True, "vocab_size": c["vocab_size"]}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    state = {k: v.to(torch.bfloat16).contiguous()
+             for k, v in model.state_dict().items()}
+    names = sorted(state)
+    half = len(names) // 2
+    weight_map = {}
+    for i, part in enumerate([names[:half], names[half:]]):
+        file = f"model-0000{i + 1}-of-00002.safetensors"
+        save_file({k: state[k].clone() for k in part},
+                  os.path.join(folder, file), metadata={"format": "pt"})
+        weight_map.update({k: file for k in part})
+    with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map},
+                  f, indent=2)
+    # What the BF16 weights compute, in float64.
+    rounded = LlamaForCausalLM(model.config).double()
+    rounded.load_state_dict({k: v.double() for k, v in state.items()})
+    with torch.no_grad():
+        logits = rounded(tokens).logits
+    save_file({"tokens": tokens.to(torch.int32),
+               "expected.logits": logits.contiguous()},
+              os.path.join(out, "llama-hf-tiny-expected.safetensors"),
+              metadata={"generator": "tests/reference/make_llama_goldens.py"})
+
+
 def main():
     torch.manual_seed(4321)
     out = os.path.join(HERE, "goldens")
@@ -165,6 +225,8 @@ def main():
                   metadata={"generator": "tests/reference/make_llama_goldens.py",
                             "torch": torch.__version__,
                             "transformers": transformers.__version__})
+        if name == "llama3-scaled-full-ctx":
+            write_hf_folder(out, c, model, tokens)
         with open(os.path.join(out, name + ".yaml"), "w") as f:
             f.write("# Written by tests/reference/make_llama_goldens.py "
                     "(models/llama.gpt)\n")

@@ -73,8 +73,10 @@ and writes `logits`, `loss` when targets are given, and for a training step
 the updated parameters, moments and gradients to OUT. --weights FILE
 supplies or replaces the parameters.
 
-Weights (--weights) are a gptc checkpoint, Hugging Face GPT-2 safetensors
-or llm.c's gpt2_*.bin. Exit status: 0 success, 1 an error in the data,
+Weights (--weights) are a gptc checkpoint, Hugging Face safetensors (a
+file, or a model folder with model.safetensors or the shards its
+model.safetensors.index.json lists; BF16 and F16 converted) or llm.c's
+gpt2_*.bin. Exit status: 0 success, 1 an error in the data,
 weights or config, 2 a usage error.)";
 
 /// The largest count a flag takes unless it says otherwise: sizes and step
@@ -320,12 +322,19 @@ int main(int argc, char **argv) {
          "training config (models/train/*.yaml): its run-time keys")
       ->type_name("FILE")
       ->group("Training");
-  auto training = [&](const std::string &flag, auto &value,
-                      const std::string &help) {
-    return app.add_option(flag, value, help)
-        ->group("Training")
-        ->capture_default_str();
+  // One adder per group of flags, in --help's order.
+  auto group = [&app](std::string name) {
+    return [&app, name](const std::string &flag, auto &value,
+                        const std::string &help) {
+      return app.add_option(flag, value, help)
+          ->group(name)
+          ->capture_default_str();
+    };
   };
+  auto training = group("Training");
+  auto generation = group("Generation");
+  auto contract = group("Run contract");
+  auto common = group("All modes");
   training("--data", train.data,
            "UTF-8 text to train on, or an llm.c token shard (.bin, GPT-2 "
            "ids; split by tokens, not characters)")
@@ -407,12 +416,6 @@ int main(int argc, char **argv) {
          "no progress line on a terminal")
       ->group("Training");
 
-  auto generation = [&](const std::string &flag, auto &value,
-                        const std::string &help) {
-    return app.add_option(flag, value, help)
-        ->group("Generation")
-        ->capture_default_str();
-  };
   repeatable(app.add_option_function<std::string>(
                  "--prompt",
                  [&](const std::string &p) { gen.prompts.push_back(p); },
@@ -482,10 +485,6 @@ int main(int argc, char **argv) {
              "logits.I [tokens, V] per prompt)")
       ->type_name("FILE");
 
-  auto contract = [&](const std::string &flag, auto &value,
-                      const std::string &help) {
-    return app.add_option(flag, value, help)->group("Run contract");
-  };
   contract("--inputs", inputs, "input tensors (safetensors)")->type_name("IN");
   contract("-o", output, "output tensors (safetensors)")->type_name("OUT");
   contract("--repeat", repeat, "run N times; print the median and minimum time")
@@ -501,15 +500,10 @@ int main(int argc, char **argv) {
            "hf` entries)")
       ->type_name("DIR");
 
-  auto common = [&](const std::string &flag, auto &value,
-                    const std::string &help) {
-    return app.add_option(flag, value, help)
-        ->group("All modes")
-        ->capture_default_str();
-  };
   common("--weights", train.initFrom,
-         "the model's weights: for generation and --eval (required), the "
-         "run contract, or to start training from")
+         "the model's weights (a file, or a Hugging Face folder: "
+         "model.safetensors or its shards): for generation and --eval "
+         "(required), the run contract, or to start training from")
       ->type_name("FILE");
   common("--tokenizer", train.tokenizer, "gpt2.tiktoken or encoder.json")
       ->type_name("FILE");

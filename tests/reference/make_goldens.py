@@ -28,6 +28,8 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
+import golden_inputs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # name: (config, batch, seq_len). Tied and untied, qkv bias on and off,
@@ -240,17 +242,8 @@ def main():
     for name, (c, batch, seq) in CONFIGS.items():
         model = GPTModel(c).double().eval()
         # SEED is the dropout seed; torch's own RNG makes the weights.
-        with torch.no_grad():
-            # Larger than GPT-2's 0.02 so every op changes the result visibly.
-            for pname, p in model.named_parameters():
-                if pname.endswith("scale"):
-                    p.copy_(1 + 0.1 * torch.randn_like(p))
-                else:
-                    p.copy_(0.3 * torch.randn_like(p))
-        tokens = torch.randint(0, c["vocab_size"], (batch, seq))
-        targets = torch.randint(0, c["vocab_size"], (batch, seq))
-        if batch * seq > 2:
-            targets[0, 0] = -100  # ignored, as in instruction tuning
+        golden_inputs.randomize(model, lambda n: n.endswith("scale"))
+        tokens, targets = golden_inputs.batch(c["vocab_size"], batch, seq)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         logits = model(tokens)
         loss = cross_entropy(logits, targets)

@@ -41,6 +41,8 @@ import transformers
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
+import golden_inputs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS, LR, WEIGHT_DECAY, CLIP = 10, 1e-3, 0.1, 1.0
 
@@ -189,16 +191,8 @@ def main():
     for name, (c, batch, seq) in CONFIGS.items():
         config = hf_config(c)
         model = LlamaForCausalLM(config).double()
-        with torch.no_grad():
-            for pname, p in model.named_parameters():
-                if pname.endswith("norm.weight"):
-                    p.copy_(1 + 0.1 * torch.randn_like(p))
-                else:
-                    p.copy_(0.3 * torch.randn_like(p))
-        tokens = torch.randint(0, c["vocab_size"], (batch, seq))
-        targets = torch.randint(0, c["vocab_size"], (batch, seq))
-        if batch * seq > 2:
-            targets[0, 0] = -100
+        golden_inputs.randomize(model, lambda n: n.endswith("norm.weight"))
+        tokens, targets = golden_inputs.batch(c["vocab_size"], batch, seq)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         logits = model(tokens).logits
         loss = cross_entropy(logits, targets)

@@ -505,8 +505,11 @@ int main(int argc, char **argv) {
          "model.safetensors or its shards): for generation and --eval "
          "(required), the run contract, or to start training from")
       ->type_name("FILE");
-  common("--tokenizer", train.tokenizer, "gpt2.tiktoken or encoder.json")
-      ->type_name("FILE");
+  CLI::Option *tokenizerFlag =
+      common("--tokenizer", train.tokenizer,
+             "gpt2.tiktoken, encoder.json or a Hugging Face tokenizer.json "
+             "(default with --weights FOLDER: FOLDER/tokenizer.json)")
+          ->type_name("FILE");
   common("--seed", train.seed, "sampling and dropout seed")
       ->type_name("N")
       ->check(count(std::numeric_limits<int64_t>::max()));
@@ -522,6 +525,11 @@ int main(int argc, char **argv) {
       return *status;
     options.seed = static_cast<uint64_t>(train.seed);
     repeat = std::max<int64_t>(1, repeat);
+    // A Hugging Face folder brings its tokenizer.
+    std::error_code ec;
+    if (!tokenizerFlag->count() && fs::is_directory(train.initFrom, ec) &&
+        fs::exists(fs::path(train.initFrom) / "tokenizer.json", ec))
+      train.tokenizer = (fs::path(train.initFrom) / "tokenizer.json").string();
     if (!trace.empty() && inputs.empty())
       throw RuntimeError("--trace is for the run contract (--inputs and -o)");
     if (!exportDir.empty())

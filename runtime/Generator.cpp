@@ -3,11 +3,14 @@
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/Tokenizer.h"
+#include "gptc/Support/Json.h"
+#include "gptc/Support/ReadFile.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <tuple>
 
@@ -40,7 +43,8 @@ size_t completeUtf8(const std::string &s) {
 void generateTokens(Executor &exec, SafetensorsFile &state,
                     std::vector<uint32_t> &ids, int64_t count, int64_t context,
                     const SamplingOptions &sampling, std::mt19937_64 &rng,
-                    bool stopAtEos, const std::function<void(uint32_t)> &emit) {
+                    const std::vector<uint32_t> &stops,
+                    const std::function<void(uint32_t)> &emit) {
   state.tensors.erase("targets");
   for (int64_t i = 0; i < count; ++i) {
     size_t start = ids.size() > static_cast<size_t>(context)
@@ -60,7 +64,7 @@ void generateTokens(Executor &exec, SafetensorsFile &state,
     uint32_t next = sampleToken(last, vocab, sampling, rng);
     ids.push_back(next);
     emit(next);
-    if (stopAtEos && next == kEndOfText)
+    if (std::count(stops.begin(), stops.end(), next))
       return;
   }
 }
@@ -87,9 +91,10 @@ class CachedBatch {
 public:
   CachedBatch(Executor &exec, SafetensorsFile &state,
               std::vector<Sequence> &seqs, const GeneratorOptions &o,
-              int64_t context, const std::function<void(size_t)> &emitted)
+              int64_t context, const std::vector<uint32_t> &stops,
+              const std::function<void(size_t)> &emitted)
       : exec(exec), state(state), seqs(seqs), o(o), context(context),
-        emitted(emitted) {
+        stops(stops), emitted(emitted) {
     const PlanFunction *decode = exec.getPlan().find("decode");
     size_t longest = 0;
     for (const Sequence &s : seqs)
@@ -146,6 +151,7 @@ private:
   std::vector<Sequence> &seqs;
   const GeneratorOptions &o;
   int64_t context, capacity = 0;
+  const std::vector<uint32_t> &stops;
   std::function<void(size_t)> emitted;
 
   /// Runs @prefill on the last `keep` tokens of every sequence (all of them
@@ -220,13 +226,36 @@ private:
       s.ids.push_back(next);
       ++s.made;
       decodeTokens += decoding;
-      s.done = s.made >= o.maxNewTokens || (o.stopAtEos && next == kEndOfText);
+      s.done = s.made >= o.maxNewTokens ||
+               std::count(stops.begin(), stops.end(), next);
       emitted(b);
     }
   }
 };
 
 } // namespace
+
+std::vector<uint32_t> stopIds(uint32_t endOfText, const std::string &weights) {
+  std::vector<uint32_t> stops{endOfText};
+  std::error_code ec;
+  std::filesystem::path config = std::filesystem::path(weights) / "config.json";
+  if (!std::filesystem::is_directory(weights, ec) ||
+      !std::filesystem::exists(config, ec))
+    return stops;
+  Json j = parseJson(
+      readFileBounded(config.string(), kMaxSourceBytes, "config.json"),
+      config.string());
+  Json eos = j.is_object() ? j.value("eos_token_id", Json()) : Json();
+  for (const Json &id : eos.is_array() ? eos : Json::array({eos}))
+    if (id.is_number_unsigned())
+      stops.push_back(id.get<uint32_t>());
+    else if (!id.is_null())
+      throw RuntimeError(config.string() +
+                         ": eos_token_id must be a token "
+                         "id or a list of them, got " +
+                         eos.dump());
+  return stops;
+}
 
 int runGenerator(Executor &exec, const GeneratorOptions &o) {
   const Plan &plan = exec.getPlan();
@@ -258,6 +287,9 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   });
 
   Tokenizer tok = Tokenizer::load(o.tokenizer);
+  std::vector<uint32_t> stops;
+  if (o.stopAtEos)
+    stops = stopIds(tok.endOfText(), o.weights);
   std::vector<Sequence> seqs;
   auto add = [&](std::vector<uint32_t> ids) {
     if (ids.empty())
@@ -272,8 +304,14 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   };
   for (const std::vector<uint32_t> &ids : o.promptIds)
     add(ids);
-  for (const std::string &text : o.prompts)
-    add(tok.encode(text, Tokenizer::Special::Allow));
+  // Text prompts get the tokenizer's template (Llama 3's BOS); id prompts
+  // are taken as given.
+  for (const std::string &text : o.prompts) {
+    std::vector<uint32_t> ids = tok.prefix();
+    for (uint32_t id : tok.encode(text, Tokenizer::Special::Allow))
+      ids.push_back(id);
+    add(std::move(ids));
+  }
   bool showPrompt = !o.prompts.empty() || !o.printIds;
   // One sequence streams its text as it comes; a batch prints each at the
   // end.
@@ -299,7 +337,7 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   double prefill = 0, decode = 0;
   int64_t prefillTokens = 0, decodeTokens = 0;
   if (cached) {
-    CachedBatch batch(exec, state, seqs, o, context, emitted);
+    CachedBatch batch(exec, state, seqs, o, context, stops, emitted);
     std::tie(prefill, decode) = batch.run();
     prefillTokens = batch.prefillTokens;
     decodeTokens = batch.decodeTokens;
@@ -311,7 +349,7 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
       auto start = Clock::now();
       prefillTokens += static_cast<int64_t>(s.ids.size());
       generateTokens(exec, state, s.ids, o.maxNewTokens, context, o.sampling,
-                     s.rng, o.stopAtEos, [&](uint32_t) {
+                     s.rng, stops, [&](uint32_t) {
                        (s.made++ ? decode : prefill) += secondsSince(start);
                        decodeTokens += s.made > 1;
                        emitted(b);

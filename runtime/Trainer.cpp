@@ -400,7 +400,7 @@ std::string Trainer::sample() {
       tok->encode(o.samplePrompt, Tokenizer::Special::Allow);
   std::mt19937_64 unused;
   generateTokens(exec, state, idx, o.sampleTokens, contextLimit,
-                 SamplingOptions(), unused, false, [](uint32_t) {});
+                 SamplingOptions(), unused, {}, [](uint32_t) {});
   std::string text = tok->decode(idx);
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;

@@ -12,6 +12,8 @@
 
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/Runtime/Safetensors.h"
+#include "gptc/Support/Json.h"
+#include "gptc/Support/ReadFile.h"
 
 #include "../unit/TestUtil.h"
 #include "RunContract.h"
@@ -20,6 +22,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -385,6 +388,57 @@ TEST(Compiled, HuggingFaceLlamaFolderRunsUnchanged) {
   ASSERT_EQ(again.status, 0) << again.log;
   EXPECT_EQ(again.out.find("logits")->toDoubles(),
             r.out.find("logits")->toDoubles());
+}
+
+// A Llama trained with a tokenizer.json (a Llama-3-style BPE), exported as
+// a Hugging Face folder with that tokenizer, generates from a text prompt:
+// the folder's tokenizer.json is used (its BOS before the prompt), and the
+// folder's config.json eos_token_id stops generation.
+TEST(Compiled, LlamaFolderWithTokenizerJsonGenerates) {
+  std::string config =
+      std::string(GPTC_SOURCE_DIR) + "/models/configs/llama-tiny.yaml";
+  std::string tokenizer = std::string(GPTC_SOURCE_DIR) +
+                          "/tests/reference/tokenizer/llama3.tokenizer.json";
+  std::vector<std::string> sets = {"vocab_size=1510"};
+  std::string run = kWork + "llama-run", folder = kWork + "llama-folder", log;
+  ASSERT_EQ(runCapture({build(config, "train", sets), "--data",
+                        std::string(GPTC_SOURCE_DIR) + "/data/the-verdict.txt",
+                        "--tokenizer", tokenizer, "--steps", "5", "--ctx", "32",
+                        "--out", run, "--no-progress"},
+                       log),
+            0)
+      << log;
+  ASSERT_EQ(runCapture({build(config, "train", sets), "--export-hf", folder,
+                        "--weights", run + "/checkpoint.safetensors"},
+                       log),
+            0)
+      << log;
+  fs::copy_file(tokenizer, folder + "/tokenizer.json");
+  std::string gen = build(config, "generate", sets);
+  auto generate = [&](bool ignoreEos) {
+    std::vector<std::string> cmd = {
+        gen,           "--weights",        folder, "--prompt", "The",
+        "--print-ids", "--max-new-tokens", "6"};
+    if (ignoreEos)
+      cmd.push_back("--ignore-eos");
+    EXPECT_EQ(runCapture(cmd, log), 0) << log;
+    return printedIds(log);
+  };
+  std::vector<std::vector<double>> all = generate(true);
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].size(), 6u) << log;
+  EXPECT_NE(log.find("<|begin_of_text|>The"), std::string::npos) << log;
+  // The third token becomes an end of sequence (in a list, as Llama 3.2's
+  // config.json gives several): generation stops where it first appears.
+  Json hf = parseJson(
+      readFileBounded(folder + "/config.json", 1 << 20, "config.json"),
+      "config.json");
+  hf["eos_token_id"] = Json::array({1509, static_cast<uint32_t>(all[0][2])});
+  std::ofstream(folder + "/config.json") << hf.dump();
+  std::vector<std::vector<double>> stopped = generate(false);
+  ASSERT_EQ(stopped.size(), 1u);
+  auto first = std::find(all[0].begin(), all[0].end(), all[0][2]);
+  EXPECT_EQ(stopped[0], std::vector<double>(all[0].begin(), first + 1));
 }
 
 /// `gptc run --interpret` on `in`: the reference interpreter's outputs.

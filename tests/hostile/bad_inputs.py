@@ -195,6 +195,31 @@ def tokenizer_files(ranks):
     yield "json bad escape", b'{"\\uZZZZ": 0}'
     yield "json huge id", b'{"<|endoftext|>": 4294967295}'
     yield "json not utf8", b'{"\xff": 0}'
+    # tokenizer.json (an object with a "model").
+    bpe = b'"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}'
+    yield "hf wordpiece", b'{"model": {"type": "WordPiece", "vocab": {}}}'
+    yield "hf byte fallback", (b'{"model": {"type": "BPE", "vocab": {}, '
+                               b'"byte_fallback": true}}')
+    yield "hf negative id", b'{"model": {"type": "BPE", "vocab": {"a": -1}}}'
+    yield "hf huge id", b'{"model": {"type": "BPE", "vocab": {"a": 1e12}}}'
+    yield "hf merges text", (b'{"model": {"type": "BPE", "vocab": {"a": 0}, '
+                             b'"merges": "a b"}}')
+    yield "hf merge outside", (b'{"model": {"type": "BPE", "vocab": {"a": 0}, '
+                               b'"merges": [["a", "zz"]]}}')
+    yield "hf added id", (b'{"added_tokens": [{"id": 99999999999, "content": '
+                          b'"<s>"}], ' + bpe + b'}')
+    yield "hf added clash", (b'{"added_tokens": [{"id": 0, "content": '
+                             b'"<s>"}], ' + bpe + b'}')
+    yield "hf normalizer", b'{"normalizer": {"type": "NFKC"}, ' + bpe + b'}'
+    yield "hf pre-tokenizer", (b'{"pre_tokenizer": {"type": "Metaspace"}, ' +
+                               bpe + b'}')
+    yield "hf regex", (b'{"pre_tokenizer": {"type": "Split", "pattern": '
+                       b'{"Regex": "\\\\w+"}}, ' + bpe + b'}')
+    yield "hf template after", (
+        b'{"pre_tokenizer": {"type": "ByteLevel"}, "post_processor": '
+        b'{"type": "TemplateProcessing", "single": [{"Sequence": {"id": '
+        b'"A"}}, {"SpecialToken": {"id": "</s>"}}]}, ' + bpe + b'}')
+    yield "hf deep", b'{"model": ' + b'[' * 100000
 
 
 def executable_cases(exe, src, work):

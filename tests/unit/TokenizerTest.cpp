@@ -1,9 +1,11 @@
-//===- TokenizerTest.cpp - GPT-2 BPE against tiktoken
-//----------------------===//
+//===- TokenizerTest.cpp - Byte-level BPE against tiktoken and tokenizers ===//
 //
-// Goldens from tests/reference/make_tokenizer_goldens.py (tiktoken, "gpt2"):
-// the shipped corpora and a generated corpus of mixed Unicode must encode to
-// exactly the same ids and decode back to the same text.
+// Goldens from tests/reference/make_tokenizer_goldens.py (tiktoken, "gpt2")
+// and make_tokenizer_json_goldens.py (the `tokenizers` package: GPT-2's
+// tokenizer.json, and BPEs trained with Llama 3's pattern and SmolLM2's
+// digit split): the shipped corpora, a generated corpus of mixed Unicode
+// and text with special tokens must encode to exactly the same ids and
+// decode back to the same text.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -217,6 +220,108 @@ TEST(Tokenizer, MalformedFilesAreClearErrors) {
   expectError(R"({"a": 1.5})", "the id of token 'a' is not a non-negative");
   expectError(R"({"a": {"b": 1}})", "the id of token 'a' is not a number");
   EXPECT_THROW(Tokenizer::load(dir + "/does-not-exist"), RuntimeError);
+}
+
+std::vector<uint32_t> readIds32(const std::string &path) {
+  std::string bytes = readFile(path);
+  std::vector<uint32_t> ids(bytes.size() / 4);
+  std::memcpy(ids.data(), bytes.data(), ids.size() * 4);
+  return ids;
+}
+
+class TokenizerJson : public testing::TestWithParam<const char *> {};
+
+TEST_P(TokenizerJson, EncodesAndDecodesAsTokenizers) {
+  std::string dir = root() + "/tests/reference/tokenizer/";
+  Tokenizer tok = Tokenizer::load(dir + GetParam() + ".tokenizer.json");
+  for (const char *text : {"the-verdict", "mixed", "specials"}) {
+    SCOPED_TRACE(text);
+    std::string path = dir + GetParam() + "." + text + ".u32";
+    std::vector<uint32_t> want = readIds32(path);
+    std::string input = std::string(text) == "the-verdict"
+                            ? readFile(root() + "/data/the-verdict.txt")
+                        : std::string(text) == "mixed"
+                            ? readFile(dir + "mixed.txt")
+                            : tok.decode(want);
+    std::vector<uint32_t> got = tok.encode(input, Tokenizer::Special::Allow);
+    ASSERT_EQ(got.size(), want.size());
+    size_t first = 0;
+    while (first < got.size() && got[first] == want[first])
+      ++first;
+    EXPECT_EQ(first, got.size()) << "first difference at token " << first;
+    EXPECT_EQ(tok.decode(got), input);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerJson,
+                         testing::Values("gpt2", "llama3", "smollm"));
+
+TEST(TokenizerJson, SpecialTokensTemplateAndEndOfText) {
+  std::string dir = root() + "/tests/reference/tokenizer/";
+  Tokenizer llama = Tokenizer::load(dir + "llama3.tokenizer.json");
+  // The template's BOS, <|end_of_text|> as the end of text, and a special
+  // token in text that rejects them named.
+  EXPECT_EQ(llama.prefix(), std::vector<uint32_t>{1500});
+  EXPECT_EQ(llama.endOfText(), 1501u);
+  EXPECT_EQ(llama.vocabSize(), 1510u);
+  try {
+    llama.encode("a<|reserved_special_token_3|>b");
+    FAIL() << "expected a rejected special token";
+  } catch (const RuntimeError &e) {
+    EXPECT_NE(std::string(e.what()).find("<|reserved_special_token_3|> at "
+                                         "byte offset 1"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(llama.encode("<|end_of_text|>", Tokenizer::Special::Allow),
+            std::vector<uint32_t>{1501});
+  Tokenizer smol = Tokenizer::load(dir + "smollm.tokenizer.json");
+  EXPECT_EQ(smol.prefix(), std::vector<uint32_t>{});
+  EXPECT_EQ(smol.endOfText(), 0u);
+  Tokenizer gpt2json = Tokenizer::load(dir + "gpt2.tokenizer.json");
+  EXPECT_EQ(gpt2json.endOfText(), 50256u);
+  std::string text = readFile(root() + "/data/tinyshakespeare.txt");
+  EXPECT_EQ(gpt2json.encode(text), gpt2().encode(text));
+}
+
+TEST(TokenizerJson, UnsupportedTokenizersAreNamed) {
+  std::string dir = testing::TempDir();
+  auto expectError = [&](const std::string &json, const std::string &what) {
+    std::string path = dir + "/tokenizer.json";
+    std::ofstream(path, std::ios::binary) << json;
+    try {
+      Tokenizer::load(path);
+      FAIL() << "expected: " << what;
+    } catch (const RuntimeError &e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos)
+          << e.what();
+    }
+  };
+  // A SentencePiece-style BPE (TinyLlama's): byte fallback, a normalizer.
+  expectError(R"({"model": {"type": "BPE", "vocab": {}, "merges": [],
+                  "byte_fallback": true}})",
+              "the BPE options");
+  expectError(R"({"normalizer": {"type": "NFC"},
+                  "model": {"type": "BPE", "vocab": {}, "merges": []}})",
+              "the normalizer {\"type\":\"NFC\"} is not supported");
+  expectError(R"({"model": {"type": "WordPiece", "vocab": {}}})",
+              "the model \"WordPiece\" is not supported");
+  expectError(R"({"model": {"type": "BPE", "vocab": {"a": 0},
+                  "merges": ["a b"]}})",
+              "names a token outside the vocabulary");
+  expectError(R"({"model": {"type": "BPE", "vocab": {"a": 0},
+                  "merges": ["ab"]}})",
+              "merge 0 'ab' is not two tokens separated by a space");
+  expectError(R"({"pre_tokenizer": {"type": "Whitespace"},
+                  "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})",
+              "the pre-tokenizer step {\"type\":\"Whitespace\"}");
+  expectError(R"({"pre_tokenizer": {"type": "ByteLevel",
+                  "add_prefix_space": true},
+                  "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})",
+              "the pre-tokenizer step");
+  expectError(R"({"pre_tokenizer": {"type": "ByteLevel"},
+                  "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})",
+              "byte 0 is not a token");
 }
 
 } // namespace

@@ -260,7 +260,8 @@ void declareFlags(CLI::App &app, Options &o) {
       ->type_name("FILE");
   tokenize
       ->add_option("--tokenizer", o.tokenizer,
-                   "gpt2.tiktoken or encoder.json (default: "
+                   "gpt2.tiktoken, encoder.json or a Hugging Face "
+                   "tokenizer.json (default: "
                    "data/gpt2.tiktoken, or $GPTC_DATA_DIR/gpt2.tiktoken)")
       ->type_name("FILE");
   tokenize->add_flag("--decode", o.decode, "ids to text");

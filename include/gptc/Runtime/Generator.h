@@ -27,17 +27,20 @@
 
 namespace gptc {
 
-/// GPT-2's `<|endoftext|>`.
-constexpr uint32_t kEndOfText = 50256;
-
 /// Appends up to `count` tokens to `ids`, running `forward` on `state`
 /// (which holds the parameters) over the last `context` tokens; calls
-/// `emit` with each new token. With `stopAtEos`, stops after emitting
-/// `<|endoftext|>`.
+/// `emit` with each new token. Stops after emitting one of `stops` (the
+/// end-of-sequence ids; empty: never).
 void generateTokens(Executor &exec, SafetensorsFile &state,
                     std::vector<uint32_t> &ids, int64_t count, int64_t context,
                     const SamplingOptions &sampling, std::mt19937_64 &rng,
-                    bool stopAtEos, const std::function<void(uint32_t)> &emit);
+                    const std::vector<uint32_t> &stops,
+                    const std::function<void(uint32_t)> &emit);
+
+/// The ids generation stops at: the tokenizer's end of text, and when
+/// `weights` is a Hugging Face folder, its config.json's `eos_token_id`
+/// (a number or a list).
+std::vector<uint32_t> stopIds(uint32_t endOfText, const std::string &weights);
 
 struct GeneratorOptions {
   std::string weights;                          ///< Required.

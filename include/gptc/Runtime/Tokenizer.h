@@ -1,11 +1,14 @@
-//===- Tokenizer.h - GPT-2 byte-level BPE -----------------------*- C++ -*-===//
+//===- Tokenizer.h - Byte-level BPE (GPT-2, Llama 3) ------------*- C++ -*-===//
 //
-// Encodes text to GPT-2 token ids and back, bit-exact with tiktoken's "gpt2"
-// encoding: the text is split by GPT-2's pre-tokenizer pattern
+// Encodes text to token ids and back, bit-exact with tiktoken's "gpt2"
+// encoding and with the `tokenizers` package for a byte-level BPE
+// tokenizer.json: the text is split by the pre-tokenizer pattern, GPT-2's
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// (matched by hand, no regex engine), and each piece's UTF-8 bytes are
-// merged pairwise by lowest rank. `<|endoftext|>` (50256) is a special
-// token that the caller allows or rejects, as tiktoken does.
+// or Llama 3's (optionally after splitting off every digit), matched by hand
+// with no regex engine, and each piece's UTF-8 bytes are merged pairwise by
+// lowest rank (tiktoken) or merge priority (tokenizer.json). Special tokens
+// (`<|endoftext|>`, a tokenizer.json's added tokens) are matched in the text
+// first; the caller allows or rejects them, as tiktoken does.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,9 +27,10 @@ namespace gptc {
 
 class Tokenizer {
 public:
-  /// Loads ranks from a tiktoken file (`base64 rank` per line) or from
-  /// GPT-2's encoder.json (chosen by the file's first byte); throws
-  /// RuntimeError naming the file and line on malformed input.
+  /// Loads ranks from a tiktoken file (`base64 rank` per line), GPT-2's
+  /// encoder.json or a Hugging Face tokenizer.json (chosen by content);
+  /// throws RuntimeError naming the file and line, or the unsupported
+  /// part, on malformed input.
   static Tokenizer load(const std::string &path);
   /// As load, for a file's contents already in memory (`name` in errors).
   static Tokenizer parse(const std::string &text, const std::string &name);
@@ -35,8 +39,8 @@ public:
   Tokenizer &operator=(Tokenizer &&);
 
   enum class Special {
-    Reject, ///< `<|endoftext|>` in the text is an error (tiktoken's default)
-    Allow,  ///< it becomes token 50256
+    Reject, ///< a special token in the text is an error (tiktoken's default)
+    Allow,  ///< it becomes its id (`<|endoftext|>`: 50256 for GPT-2)
     AsText, ///< it is encoded as ordinary text
   };
 
@@ -50,12 +54,21 @@ public:
   /// any id sequence gives printable text.
   std::string decode(const std::vector<uint32_t> &ids) const;
 
-  uint32_t vocabSize() const; ///< Including the special token.
-  uint32_t endOfText() const; ///< 50256 for GPT-2.
+  uint32_t vocabSize() const; ///< Including the special tokens.
+  /// The end-of-text token: 50256 for GPT-2; a tokenizer.json's
+  /// <|endoftext|>, <|end_of_text|> or </s>, else vocabSize() (none).
+  uint32_t endOfText() const;
+  /// Ids a tokenizer.json's post-processor puts before every text (Llama
+  /// 3's <|begin_of_text|>); empty for GPT-2.
+  const std::vector<uint32_t> &prefix() const;
 
 private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  /// A tokenizer.json's vocabulary, merges, added tokens, pre-tokenizer and
+  /// template into `impl`.
+  static void readTokenizerJson(const std::string &text,
+                                const std::string &path, Impl &impl);
   std::unique_ptr<Impl> impl;
 };
 

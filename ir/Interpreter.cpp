@@ -691,8 +691,10 @@ private:
         .Case<CachedAttentionOp>([&](CachedAttentionOp o) {
           const Buffer &q = in(o.getQ()), &k = in(o.getKCache()),
                        &v = in(o.getVCache()), &pos = in(o.getPositions());
+          // The caches may hold fewer heads (grouped-query attention):
+          // query head h reads cache head h / (H / Hk).
           int64_t B = q.shape[0], H = q.shape[1], T = q.shape[2],
-                  D = q.shape[3], S = k.shape[2];
+                  D = q.shape[3], S = k.shape[2], Hk = k.shape[1], G = H / Hk;
           double scale = o.getScale().convertToDouble();
           Buffer r{q.shape, std::vector<double>(q.data.size(), 0.0)};
           std::vector<double> w;
@@ -704,8 +706,8 @@ private:
                      " is outside the cache of " + std::to_string(S));
               for (int64_t h = 0; h < H; ++h) {
                 const double *qi = &q.data[((b * H + h) * T + i) * D];
-                const double *kb = &k.data[(b * H + h) * S * D];
-                const double *vb = &v.data[(b * H + h) * S * D];
+                const double *kb = &k.data[(b * Hk + h / G) * S * D];
+                const double *vb = &v.data[(b * Hk + h / G) * S * D];
                 w.assign(p + 1, 0.0);
                 double m = -std::numeric_limits<double>::infinity(), sum = 0;
                 for (int64_t j = 0; j <= p; ++j) {

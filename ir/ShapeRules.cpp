@@ -444,9 +444,15 @@ Result cacheWrite(const Shape &x, const Shape &cache, const Shape *positions) {
 
 Result cachedAttention(const Shape &q, const Shape &kCache, const Shape &vCache,
                        const Shape *positions) {
-  if (auto bad = badCache("q", q, kCache, positions))
+  // Grouped-query attention: the caches hold H / G heads, each serving G
+  // consecutive query heads; the check is against q with that many heads.
+  Shape grouped = q;
+  if (q.size() == 4 && kCache.size() == 4 && !compatible(q[1], kCache[1]))
+    if (exactDiv(q[1], kCache[1]))
+      grouped[1] = kCache[1];
+  if (auto bad = badCache("q", grouped, kCache, positions))
     return *bad;
-  if (auto bad = badCache("q", q, vCache, nullptr))
+  if (auto bad = badCache("q", grouped, vCache, nullptr))
     return *bad;
   return Result::ok(q);
 }

@@ -54,8 +54,12 @@ std::string cacheTranslationUnit(const KernelDesc &d) {
 )";
     s += "  write(s, data(args[0]), p, data(" + cache + "));\n";
   } else {
+    int64_t kvHeads = d.intParam("kv_heads", heads);
+    if (kvHeads <= 0 || heads % kvHeads != 0)
+      throw RuntimeError(d.name + ": kv_heads must divide heads");
     s += "  Shape s{extent(args[0], 2) / " + H + ", " + H +
-         ", extent(args[0], 1), extent(args[1], 1), " + D + "};\n";
+         ", extent(args[0], 1), extent(args[1], 1), " + D + ", " +
+         std::to_string(kvHeads) + "};\n";
     s += R"(  if (int64_t i = checkPositions(s, ids(args[3])); i >= 0) {
     std::string m = "position " + std::to_string(ids(args[3])[i]) +
                     " is outside the KV cache of " + std::to_string(s.S);

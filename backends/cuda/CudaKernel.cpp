@@ -119,10 +119,14 @@ unsigned blocks(int64_t n, int64_t per) {
          ", data(" + cache + "));\n";
     s += "  return launched(\"" + d.name + "\");\n";
   } else if (family == "cached_attention") {
-    std::string H = std::to_string(d.intParam("heads", 0));
+    int64_t heads = d.intParam("heads", 0);
+    int64_t kvHeads = d.intParam("kv_heads", heads);
+    if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+      throw RuntimeError(d.name + ": kv_heads must divide heads");
+    std::string H = std::to_string(heads), KV = std::to_string(kvHeads);
     s += "  int64_t bh = extent(args[0], 2), T = extent(args[0], 1);\n";
     s += "  cachedAttention<" + D + "><<<blocks(bh * T, 64), 64>>>(bh, " + H +
-         ", T, extent(args[1], 1), " +
+         ", " + KV + ", T, extent(args[1], 1), " +
          cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
          ", data(args[0]), data(args[1]), data(args[2]), ids(args[3]), "
          "data(args[4]));\n";

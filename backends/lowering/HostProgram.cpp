@@ -469,6 +469,12 @@ void Lowering::lowerCacheOp(Operation *op) {
   d.family = write ? "cache_write" : "cached_attention";
   d.params["heads"] = std::to_string(type.getDimSize(1));
   d.params["head_dim"] = std::to_string(type.getDimSize(3));
+  if (!write) {
+    // Grouped-query attention: the caches hold fewer heads than q.
+    auto q = cast<RankedTensorType>(op->getOperand(0).getType());
+    d.params["heads"] = std::to_string(q.getDimSize(1));
+    d.params["kv_heads"] = std::to_string(type.getDimSize(1));
+  }
   std::vector<std::pair<int, DimShape>> args;
   auto arg = [&](Value x) {
     DimShape s = sym->shape(x);

@@ -105,11 +105,54 @@ TEST(CudaAttention, CacheKernelsMatchTheCpu) {
   EXPECT_EQ(kc, kcCpu);
   EXPECT_EQ(vc, vcCpu);
   launch(dim3(unsigned((B * H * T + 63) / 64)), dim3(64),
-         cuda::cachedAttention<D>, B * H, H, T, S, 0.35f,
+         cuda::cachedAttention<D>, B * H, H, H, T, S, 0.35f,
          static_cast<const float *>(q.data()),
          static_cast<const float *>(kc.data()),
          static_cast<const float *>(vc.data()),
          static_cast<const int32_t *>(positions.data()), outGpu.data());
   for (size_t i = 0; i < q.size(); ++i)
     EXPECT_NEAR(outGpu[i], outCpu[i], 1e-5) << "element " << i;
+}
+
+// Grouped-query attention over caches of fewer heads: 4 query heads share
+// 2 cache heads (query head h reads cache head h / 2). Both kernels equal
+// the CPU kernel over caches with each head repeated.
+TEST(CudaAttention, GroupedCacheAttentionReadsSharedHeads) {
+  constexpr int D = 8;
+  const int64_t B = 2, H = 4, Hk = 2, T = 2, S = 6;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = u(rng);
+    return v;
+  };
+  std::vector<float> q = random(B * H * T * D), kc = random(B * Hk * S * D),
+                     vc = random(B * Hk * S * D);
+  std::vector<int32_t> positions = {3, 4, 0, 1};
+  // The caches with every head repeated for its two query heads.
+  std::vector<float> kWide, vWide;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      int64_t from = (b * Hk + h / (H / Hk)) * S * D;
+      kWide.insert(kWide.end(), kc.begin() + from, kc.begin() + from + S * D);
+      vWide.insert(vWide.end(), vc.begin() + from, vc.begin() + from + S * D);
+    }
+  std::vector<float> want(q.size()), cpu(q.size(), NAN), gpu(q.size(), NAN);
+  kvcache::attend<D>(kvcache::Shape{B, H, T, S, D}, 0.5f, q.data(),
+                     kWide.data(), vWide.data(), positions.data(), want.data(),
+                     nullptr);
+  kvcache::attend<D>(kvcache::Shape{B, H, T, S, D, Hk}, 0.5f, q.data(),
+                     kc.data(), vc.data(), positions.data(), cpu.data(),
+                     nullptr);
+  launch(dim3(unsigned((B * H * T + 63) / 64)), dim3(64),
+         cuda::cachedAttention<D>, B * H, H, Hk, T, S, 0.5f,
+         static_cast<const float *>(q.data()),
+         static_cast<const float *>(kc.data()),
+         static_cast<const float *>(vc.data()),
+         static_cast<const int32_t *>(positions.data()), gpu.data());
+  EXPECT_EQ(cpu, want);
+  for (size_t i = 0; i < q.size(); ++i)
+    EXPECT_NEAR(gpu[i], want[i], 1e-5) << "element " << i;
 }

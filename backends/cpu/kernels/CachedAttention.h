@@ -29,9 +29,11 @@ namespace gptc::kvcache {
 using ParallelFor = void (*)(int n, void (*task)(void *, int), void *ctx);
 
 /// Shapes of one call: `batch` sequences of `heads` heads; `T` new tokens,
-/// `S` cache slots, `D` floats per head.
+/// `S` cache slots, `D` floats per head. The caches of attend may hold
+/// `kvHeads` heads (grouped-query attention: each serves heads / kvHeads
+/// consecutive query heads); 0 means `heads`.
 struct Shape {
-  int64_t batch, heads, T, S, D;
+  int64_t batch, heads, T, S, D, kvHeads = 0;
 };
 
 /// The first slot each sequence writes: positions[b * T] (0 without
@@ -100,7 +102,10 @@ template <int D> void attendTask(void *ctx, int task) {
   const int64_t bh = task / s.T, t = task % s.T;
   const int64_t p = a.positions[bh / s.heads * s.T + t];
   const float *qi = a.q + (bh * s.T + t) * D;
-  const float *kb = a.k + bh * s.S * D, *vb = a.v + bh * s.S * D;
+  const int64_t kvHeads = s.kvHeads ? s.kvHeads : s.heads;
+  const int64_t kv =
+      bh / s.heads * kvHeads + bh % s.heads / (s.heads / kvHeads);
+  const float *kb = a.k + kv * s.S * D, *vb = a.v + kv * s.S * D;
   thread_local std::vector<float> w;
   w.resize(static_cast<size_t>(p + 1));
   float m = -INFINITY;
@@ -133,7 +138,7 @@ inline int64_t checkPositions(const Shape &s, const int32_t *positions) {
 }
 
 /// out [batch*heads, T, D]: query t of sequence b attends to cache slots
-/// 0..positions[b, t] of k and v [batch*heads, S, D]. Call checkPositions
+/// 0..positions[b, t] of k and v [batch*kvHeads, S, D]. Call checkPositions
 /// first.
 template <int D>
 void attend(const Shape &s, float scale, const float *q, const float *k,

@@ -1,4 +1,5 @@
-//===- Attention.cuh - Attention and KV-cache kernels for CUDA --*- CUDA -*-===//
+//===- Attention.cuh - Attention and KV-cache kernels for CUDA --*- CUDA
+//-*-===//
 //
 // The CUDA counterparts of backends/cpu/kernels/FlashAttention.h and
 // CachedAttention.h, with the same contracts (layouts [batch, rows, D]
@@ -40,7 +41,9 @@ struct Problem {
   uint32_t id;
 };
 
-__device__ inline int64_t minRows(int64_t a, int64_t b) { return a < b ? a : b; }
+__device__ inline int64_t minRows(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
 
 /// The weight multiplier dropout applies to element (b, i, j): 0 or
 /// 1 / (1 - p).
@@ -238,19 +241,21 @@ __global__ void cacheWrite(int64_t batchHeads, int64_t heads, int64_t T,
     cache[(bh * S + p0 + t) * D + c] = entries[e];
 }
 
-/// Query t of (sequence, head) bh attends to cache slots 0..positions[b, t];
-/// one thread per query, scores and weighted sum in one pass (online
-/// softmax).
+/// Query t of (sequence, head) bh attends to cache slots 0..positions[b, t]
+/// of the caches' head bh's group (kvHeads heads per sequence, each serving
+/// heads / kvHeads query heads); one thread per query, scores and weighted
+/// sum in one pass (online softmax).
 template <int D>
-__global__ void cachedAttention(int64_t batchHeads, int64_t heads, int64_t T,
-                                int64_t S, float scale, const float *q,
-                                const float *k, const float *v,
-                                const int32_t *positions, float *out) {
+__global__ void
+cachedAttention(int64_t batchHeads, int64_t heads, int64_t kvHeads, int64_t T,
+                int64_t S, float scale, const float *q, const float *k,
+                const float *v, const int32_t *positions, float *out) {
   int64_t task = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (task >= batchHeads * T)
     return;
   int64_t bh = task / T, t = task % T;
   int64_t p = positions[bh / heads * T + t];
+  int64_t kv = bh / heads * kvHeads + bh % heads / (heads / kvHeads);
   p = p < 0 ? 0 : (p >= S ? S - 1 : p);
   float qi[D], acc[D];
   for (int c = 0; c < D; ++c) {
@@ -259,7 +264,7 @@ __global__ void cachedAttention(int64_t batchHeads, int64_t heads, int64_t T,
   }
   float m = -INFINITY, l = 0.0f;
   for (int64_t j = 0; j <= p; ++j) {
-    const float *kj = k + (bh * S + j) * D, *vj = v + (bh * S + j) * D;
+    const float *kj = k + (kv * S + j) * D, *vj = v + (kv * S + j) * D;
     float s = 0.0f;
     for (int c = 0; c < D; ++c)
       s += qi[c] * kj[c];

@@ -999,9 +999,11 @@ def Gpt_CachedAttentionOp : Gpt_ShapedOp<"cached_attention"> {
     tokens' keys and values (`gpt.cache_write`): query `i` of sequence `b`,
     at position `p = positions[b, i]`, attends to the cache slots `0..p`,
     `softmax(q k^T * scale) v` over them. Slots past `p` (not written yet, or
-    left from a longer sequence) are masked. The decode step derived by
-    `--gpt-kv-cache` uses it in place of `gpt.attention`; inference only, no
-    dropout, no gradient.
+    left from a longer sequence) are masked. The caches may hold `H / G`
+    heads (grouped-query attention): query head `h` reads cache head
+    `h / G`, so a cache keeps each key/value head once. The decode step
+    derived by `--gpt-kv-cache` uses it in place of `gpt.attention`;
+    inference only, no dropout, no gradient.
 
     ```mlir
     %o = gpt.cached_attention %q, %kc, %vc, %positions {scale = 0.125 : f64}

@@ -138,9 +138,13 @@ def GptKVCache : Pass<"gpt-kv-cache", "mlir::ModuleOp"> {
     their `positions` `[B, T]`, writes their keys and values at those
     positions and attends over the cache (`gpt.cached_attention`). Both
     return the last position's logits `[B, V]` and the caches (written in
-    place by the CPU backend). Position ids come from `positions` in place
-    of `arange(T)`. Non-causal attention, an `arange` used other than as
-    position ids, or a model without fused attention is an error.
+    place by the CPU backend). What `@forward` computes from `arange(T)`
+    alone (position embeddings, rotary angles) is rebuilt over `positions`
+    with a leading batch dim. Keys and values repeated for grouped-query
+    attention are cached before the repeat (`[B, H_kv, S, D]`). Non-causal
+    attention, an `arange(T)` that meets the tokens' values other than
+    through an elementwise op, or a model without fused attention is an
+    error.
 
     ```mlir
     func.func @forward(%tokens: tensor<?x?xi32> {gpt.input = "tokens"}, ...)

@@ -78,3 +78,13 @@ func.func @cached_head_dim(%q: tensor<2x4x1x8xf32>, %c: tensor<2x4x8x16xf32>, %p
   %o = gpt.cached_attention %q, %c, %c, %p {scale = 0.5 : f64} : tensor<2x4x1x8xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x1xi32> -> tensor<2x4x1x8xf32>
   return
 }
+
+// -----
+
+// Grouped-query attention: caches of 2 heads serve 4 query heads (valid),
+// not 3.
+func.func @cached_groups(%q: tensor<2x3x1x8xf32>, %c: tensor<2x2x8x8xf32>, %p: tensor<2x1xi32>) {
+  // expected-error @+1 {{'gpt.cached_attention' op q [2, 3, 1, 8] does not fit the cache [2, 2, 8, 8]}}
+  %o = gpt.cached_attention %q, %c, %c, %p {scale = 0.5 : f64} : tensor<2x3x1x8xf32>, tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>, tensor<2x1xi32> -> tensor<2x3x1x8xf32>
+  return
+}

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Workload W3 (docs/Architecture.md): GPT-2 124M-shaped text generation, random
-weights, a 16-token prompt, 64 new tokens, batch 1, greedy.
+weights, a 16-token prompt, 64 new tokens, batch 1, greedy. With
+--model llama, the Llama shape nearest it: SmolLM2 135M (models/llama.gpt,
+models/configs/smollm2-135m.yaml: 30 layers, 9 query heads sharing 3
+key/value heads, tied embeddings) against transformers' LlamaForCausalLM.
 
 gptc: a `--task=generate` executable with the weights as Hugging Face
 safetensors, its prefill and decode tokens/s as it reports them, with the
@@ -12,7 +15,7 @@ per token, so tokens/s <= memory bandwidth / weight bytes; the bandwidth is
 measured here with a large numpy copy. Needs torch, transformers, numpy and
 safetensors (pip).
 
-  python3 bench/generate.py [--threads 2]
+  python3 bench/generate.py [--threads 2] [--model gpt2|llama]
 """
 import argparse
 import os
@@ -25,7 +28,8 @@ import time
 
 import numpy as np
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig,
+                          LlamaForCausalLM)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_step as ts  # noqa: E402  (paths)
@@ -48,19 +52,37 @@ def bandwidth_gbs():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", choices=["gpt2", "llama"], default="gpt2")
     args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if args.model == "llama":
+        # SmolLM2-135M's config.json, as models/configs/smollm2-135m.yaml.
+        config = LlamaConfig(vocab_size=49152, hidden_size=576,
+                             intermediate_size=1536, num_hidden_layers=30,
+                             num_attention_heads=9, num_key_value_heads=3,
+                             max_position_embeddings=8192,
+                             rope_theta=100000.0, rms_norm_eps=1e-5,
+                             tie_word_embeddings=True)
+        make, vocab = (lambda: LlamaForCausalLM(config)), 49152
+        source = os.path.join(root, "models", "llama.gpt")
+        model_config = os.path.join(root, "models", "configs",
+                                    "smollm2-135m.yaml")
+        title = "SmolLM2 135M (Llama) shape"
+    else:
+        make, vocab = (lambda: GPT2LMHeadModel(GPT2Config())), 50257
+        source, model_config, title = ts.MODEL, ts.CONFIG, "GPT-2 124M shape"
     torch.set_num_threads(args.threads)
     work = tempfile.mkdtemp(prefix="gptc-bench-gen-")
     try:
         torch.manual_seed(0)
-        model = GPT2LMHeadModel(GPT2Config()).eval()
+        model = make().eval()
         model.save_pretrained(work, safe_serialization=True)
         weight_bytes = 4 * sum(p.numel() for p in model.parameters())
-        prompt = torch.randint(0, 50257, (1, PROMPT),
+        prompt = torch.randint(0, vocab, (1, PROMPT),
                                generator=torch.Generator().manual_seed(1))
 
         exe = os.path.join(work, "gen")
-        subprocess.run([ts.GPTC, "build", ts.MODEL, "--config", ts.CONFIG,
+        subprocess.run([ts.GPTC, "build", source, "--config", model_config,
                         "--task=generate", "-o", exe], check=True,
                        capture_output=True)
         ids = " ".join(str(int(i)) for i in prompt[0])
@@ -93,7 +115,7 @@ def main():
 
         bw = bandwidth_gbs()
         bound = bw * 1e9 / weight_bytes
-        print(f"W3: GPT-2 124M shape, random weights, prompt {PROMPT}, "
+        print(f"W3: {title}, random weights, prompt {PROMPT}, "
               f"{NEW} new tokens, batch 1, greedy, {args.threads} threads")
         print(f"memory bandwidth (numpy copy): {bw:.1f} GB/s; weights "
               f"{weight_bytes / 1e6:.0f} MB; decode bound {bound:.1f} "

@@ -1,13 +1,17 @@
-//===- Tokenizer.cpp - GPT-2 byte-level BPE -------------------------------===//
+//===- Tokenizer.cpp - Byte-level BPE (GPT-2, Llama 3) --------------------===//
 //
-// Algorithm (tiktoken's, reimplemented):
-//  1. Split the text around allowed special tokens.
-//  2. Cut each part into pieces with GPT-2's pattern, matched by hand with
-//     Unicode letter/number tables (runtime/UnicodeTables.inc).
-//  3. A piece that is itself a token is one id. Otherwise start from its
-//     bytes and repeatedly merge the adjacent pair whose concatenation has
-//     the lowest rank (leftmost among equals), until no pair is a token; a
-//     heap of candidate pairs makes it O(n log n) in the piece's length.
+// Algorithm (tiktoken's and the `tokenizers` package's, reimplemented):
+//  1. Split the text around allowed special tokens (a tokenizer.json's
+//     added tokens).
+//  2. Cut each part into pieces with GPT-2's or Llama 3's pattern, matched
+//     by hand with Unicode letter/number tables (runtime/UnicodeTables.inc),
+//     after splitting off every digit when the tokenizer says so.
+//  3. A piece that is itself a token is one id (tiktoken; a tokenizer.json
+//     with ignore_merges). Otherwise start from its bytes and repeatedly
+//     merge the adjacent pair of lowest priority (leftmost among equals):
+//     tiktoken's rank of the concatenation, or the pair's index in a
+//     tokenizer.json's merges; a heap of candidate pairs makes it
+//     O(n log n) in the piece's length.
 //  Pieces repeat a lot in text ("the", " and"), so their ids are cached.
 //
 //===----------------------------------------------------------------------===//

@@ -662,7 +662,8 @@ private:
               for (int64_t j = 0; j < d.S; ++j)
                 for (int64_t c = 0; c < d.Dv; ++c)
                   r.data[(bi * d.T + i) * d.Dv + c] +=
-                      w[i * d.S + j] * v.data[(bi * d.S + j) * d.Dv + c];
+                      w[i * d.S + j] *
+                      v.data[(bi / d.groups * d.S + j) * d.Dv + c];
           }
           set(o.getResult(), std::move(r));
           set(o.getLse(), std::move(lse));
@@ -750,7 +751,7 @@ private:
             for (int64_t i = 0; i < d.T; ++i)
               for (int64_t j = 0; j < d.S; ++j)
                 for (int64_t c = 0; c < d.Dv; ++c)
-                  dv.data[(bi * d.S + j) * d.Dv + c] +=
+                  dv.data[(bi / d.groups * d.S + j) * d.Dv + c] +=
                       Pd[i * d.S + j] * gAt(i, c);
             // dS = P (dP - rowsum(dP P)), dP = (g v^T) M / (1 - p).
             std::vector<double> dS(d.T * d.S, 0.0);
@@ -759,7 +760,8 @@ private:
               for (int64_t j = 0; j < d.S; ++j) {
                 double dPd = 0;
                 for (int64_t c = 0; c < d.Dv; ++c)
-                  dPd += gAt(i, c) * v.data[(bi * d.S + j) * d.Dv + c];
+                  dPd +=
+                      gAt(i, c) * v.data[(bi / d.groups * d.S + j) * d.Dv + c];
                 double pij = P[i * d.S + j];
                 // Pd / P is the dropout factor M / (1 - p) where P > 0.
                 double dP = pij > 0 ? dPd * Pd[i * d.S + j] / pij : 0.0;
@@ -774,8 +776,8 @@ private:
                 for (int64_t c = 0; c < d.D; ++c) {
                   double s = scale * dS[i * d.S + j];
                   dq.data[(bi * d.T + i) * d.D + c] +=
-                      s * k.data[(bi * d.S + j) * d.D + c];
-                  dk.data[(bi * d.S + j) * d.D + c] +=
+                      s * k.data[(bi / d.groups * d.S + j) * d.D + c];
+                  dk.data[(bi / d.groups * d.S + j) * d.D + c] +=
                       s * q.data[(bi * d.T + i) * d.D + c];
                 }
           }
@@ -886,6 +888,9 @@ private:
 
   struct AttentionDims {
     int64_t batch = 1, T = 0, S = 0, D = 0, Dv = 0;
+    /// Query heads per key/value head (grouped-query attention): batch
+    /// element bi of q reads bi / groups of k and v.
+    int64_t groups = 1;
   };
 
   AttentionDims attentionDims(const Buffer &q, const Buffer &k,
@@ -898,6 +903,10 @@ private:
     d.D = q.shape[r - 1];
     d.S = k.shape[r - 2];
     d.Dv = v.shape[r - 1];
+    int64_t kvBatch = 1;
+    for (size_t i = 0; i + 2 < r; ++i)
+      kvBatch *= k.shape[i];
+    d.groups = kvBatch > 0 ? d.batch / kvBatch : 1;
     if (k.shape[r - 1] != d.D || v.shape[r - 2] != d.S)
       fail("q, k and v do not fit together");
     return d;
@@ -919,7 +928,7 @@ private:
         double s = 0;
         for (int64_t c = 0; c < d.D; ++c)
           s += q.data[(bi * d.T + i) * d.D + c] *
-               k.data[(bi * d.S + j) * d.D + c];
+               k.data[(bi / d.groups * d.S + j) * d.D + c];
         row[j] = causal && j > i ? -std::numeric_limits<double>::infinity()
                                  : s * scale;
       }

@@ -399,8 +399,15 @@ Result attention(const Shape &q, const Shape &k, const Shape &v, bool causal) {
   if (q.size() < 2 || k.size() != q.size() || v.size() != q.size())
     return Result::fail("q, k and v must have the same rank >= 2, got " + all);
   size_t r = q.size();
+  // Grouped-query attention: k and v may have fewer heads (the last batch
+  // dim), each serving q's heads / k's heads consecutive query heads.
+  auto fits = [&](size_t i, const Shape &x) {
+    return compatible(q[i], x[i]) ||
+           (i + 3 == r && q[i].isConstant() && x[i].isConstant() &&
+            x[i].coeff > 0 && q[i].coeff % x[i].coeff == 0);
+  };
   for (size_t i = 0; i + 2 < r; ++i)
-    if (!compatible(q[i], k[i]) || !compatible(q[i], v[i]))
+    if (!fits(i, k) || !fits(i, v) || !compatible(k[i], v[i]))
       return Result::fail("attention batch dims differ: " + all);
   if (!compatible(q[r - 1], k[r - 1]))
     return Result::fail("q and k head dims differ: " + str(q) + " and " +

@@ -16,6 +16,9 @@
 //     masked that way).
 //  4. q @ transpose(k), the transpose swapping the last two dims; q, k and
 //     v with one head dim and equal batch dims (attention's shape rule).
+//  5. k and v repeated for grouped-query attention (repeat(x, G, axis = 1):
+//     reshape, broadcast, reshape) are taken from before the repeat: the
+//     op reads each key/value head for its G query heads.
 //  Every intermediate must have this chain as its only user: weights that
 //  are returned or reused elsewhere block the fusion, as does a mask that
 //  is not the causal one (it stays a masked_fill).
@@ -178,6 +181,29 @@ std::optional<Value> peelSoftmax(Value w, Match &m) {
   return x;
 }
 
+/// `x` [B, H, T, D] as it was before repeat(x0, G, axis = 1) (reshape to
+/// [B, Hk, 1, T, D], broadcast to [B, Hk, G, T, D], reshape), or `x` itself.
+Value beforeRepeat(Value x) {
+  auto merge = x.getDefiningOp<ReshapeOp>();
+  auto wide = merge ? merge.getInput().getDefiningOp<BroadcastLikeOp>()
+                    : BroadcastLikeOp();
+  auto split = wide ? wide.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
+  if (!split)
+    return x;
+  auto in = cast<RankedTensorType>(split.getInput().getType());
+  auto one = cast<RankedTensorType>(split.getType());
+  auto many = cast<RankedTensorType>(wide.getType());
+  auto out = cast<RankedTensorType>(x.getType());
+  if (in.getRank() != 4 || one.getRank() != 5 || many.getRank() != 5 ||
+      out.getRank() != 4 || in.isDynamicDim(1) || out.isDynamicDim(1) ||
+      one.getDimSize(1) != in.getDimSize(1) || one.getDimSize(2) != 1 ||
+      many.getDimSize(1) != in.getDimSize(1) || many.isDynamicDim(2) ||
+      out.getDimSize(1) != in.getDimSize(1) * many.getDimSize(2) ||
+      in.getDimSize(3) != out.getDimSize(3))
+    return x;
+  return split.getInput();
+}
+
 std::optional<Match> matchAttention(MatmulOp out) {
   Match m;
   m.chain.push_back(out);
@@ -207,6 +233,13 @@ std::optional<Match> matchAttention(MatmulOp out) {
   m.chain.push_back(kt);
   m.k = kt.getInput();
   m.q = peelScale(scores.getLhs(), m);
+  // Grouped-query attention: keys and values repeated for the query heads
+  // are read from before the repeat, each head once.
+  Value k0 = beforeRepeat(m.k), v0 = beforeRepeat(m.v);
+  if (k0 != m.k && v0 != m.v && k0.getType() == v0.getType()) {
+    m.k = k0;
+    m.v = v0;
+  }
   // q, k and v must be one batch of heads with one head dim: what
   // multi-head attention produces, and what the kernels take.
   auto q = cast<RankedTensorType>(m.q.getType());

@@ -28,10 +28,10 @@
 //     elementwise ops only, which broadcast it over the batch.
 //  2. @prefill: a copy of @forward; each attention's k and v are also
 //     written to slots 0..T-1 of its caches (gpt.cache_write), which become
-//     results. Keys and values repeated for grouped-query attention
-//     (repeat(k, G, axis = 1): reshape, broadcast, reshape) are cached as
-//     they were before the repeat, n_kv_heads heads, which
-//     gpt.cached_attention reads per group.
+//     results. With grouped-query attention, gpt.attention's k and v have
+//     n_kv_heads heads (gpt-fuse-attention takes them from before the
+//     model's repeat), and so do the caches, which gpt.cached_attention
+//     reads per group.
 //  3. @decode: a copy with the `positions` input [B, T] in place of each
 //     arange(T), and what is computed from it alone given a leading batch
 //     dim (so position embeddings and rotary angles follow each sequence's
@@ -100,29 +100,6 @@ llvm::DenseSet<Value> tokenDependent(func::FuncOp f, Value ids) {
       from.insert(op->result_begin(), op->result_end());
   });
   return from;
-}
-
-/// `x` [B, H, T, D] as it was before repeat(x0, G, axis = 1) (reshape to
-/// [B, Hk, 1, T, D], broadcast to [B, Hk, G, T, D], reshape), or `x` itself.
-Value beforeRepeat(Value x) {
-  auto merge = x.getDefiningOp<ReshapeOp>();
-  auto wide = merge ? merge.getInput().getDefiningOp<BroadcastLikeOp>()
-                    : BroadcastLikeOp();
-  auto split = wide ? wide.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
-  if (!split)
-    return x;
-  auto in = cast<RankedTensorType>(split.getInput().getType());
-  auto one = cast<RankedTensorType>(split.getType());
-  auto many = cast<RankedTensorType>(wide.getType());
-  auto out = cast<RankedTensorType>(x.getType());
-  if (in.getRank() != 4 || one.getRank() != 5 || many.getRank() != 5 ||
-      out.getRank() != 4 || in.isDynamicDim(1) || out.isDynamicDim(1) ||
-      one.getDimSize(1) != in.getDimSize(1) || one.getDimSize(2) != 1 ||
-      many.getDimSize(1) != in.getDimSize(1) || many.isDynamicDim(2) ||
-      out.getDimSize(1) != in.getDimSize(1) * many.getDimSize(2) ||
-      in.getDimSize(3) != out.getDimSize(3))
-    return x;
-  return split.getInput();
 }
 
 /// What an arange(T) of the tokens' positions reaches: the ops computing
@@ -287,8 +264,8 @@ FailureOr<Cacheable> checkCacheable(func::FuncOp f) {
       }
     }
     if (auto a = dyn_cast<AttentionOp>(op)) {
-      auto k = cast<RankedTensorType>(beforeRepeat(a.getK()).getType());
-      auto v = cast<RankedTensorType>(beforeRepeat(a.getV()).getType());
+      auto k = cast<RankedTensorType>(a.getK().getType());
+      auto v = cast<RankedTensorType>(a.getV().getType());
       if (!a.getCausal()) {
         a.emitError("gpt-kv-cache: only causal attention can be cached");
         return WalkResult::interrupt();
@@ -531,8 +508,7 @@ struct KVCachePass : gptc::impl::GptKVCacheBase<KVCachePass> {
                                     entries, positions)
             .getResult();
       };
-      Value k = write(kc, beforeRepeat(a.getK())),
-            v = write(vc, beforeRepeat(a.getV()));
+      Value k = write(kc, a.getK()), v = write(vc, a.getV());
       caches.append({k, v});
       if (!decode)
         continue;
@@ -541,14 +517,6 @@ struct KVCachePass : gptc::impl::GptKVCacheBase<KVCachePass> {
                                          v, positions, a.getScaleAttr());
       a.getResult().replaceAllUsesWith(o.getResult());
       a.erase();
-    }
-    // The repeated keys and values the attention read are dead in @decode.
-    if (decode) {
-      SmallVector<Operation *> ops;
-      fn.walk([&](Operation *op) { ops.push_back(op); });
-      for (Operation *op : llvm::reverse(ops))
-        if (isa<GptDialect>(op->getDialect()) && isOpTriviallyDead(op))
-          op->erase();
     }
     if (decode) {
       Value ids = body.getArgument(c.tokens);

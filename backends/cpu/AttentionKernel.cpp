@@ -101,6 +101,9 @@ std::string translationUnit(const KernelDesc &d) {
   s += "  p.batch = extent(" + arg(q) + ", 2);\n";
   s += "  p.T = extent(" + arg(q) + ", 1);\n";
   s += "  p.S = extent(" + arg(q + 1) + ", 1);\n";
+  // Grouped-query attention: k and v hold fewer heads than q.
+  s += "  p.groups = extent(" + arg(q) + ", 2) / extent(" + arg(q + 1) +
+       ", 2);\n";
   s += "  p.causal = " + d.param("causal", "false") + ";\n";
   s += "  p.scale = " + cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
        ";\n";

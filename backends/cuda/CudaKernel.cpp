@@ -80,6 +80,8 @@ unsigned blocks(int64_t n, int64_t per) {
     s += "  pb.batch = extent(" + arg(q) + ", 2);\n";
     s += "  pb.T = extent(" + arg(q) + ", 1);\n";
     s += "  pb.S = extent(" + arg(q + 1) + ", 1);\n";
+    // Grouped-query attention: k and v hold fewer heads than q.
+    s += "  pb.groups = pb.batch / extent(" + arg(q + 1) + ", 2);\n";
     s += "  pb.causal = " + d.param("causal", "false") + ";\n";
     s += "  pb.scale = " + cxxFloatLiteral(std::stod(d.param("scale", "1"))) +
          ";\n";
@@ -103,7 +105,7 @@ unsigned blocks(int64_t n, int64_t per) {
       s += "  attentionBackwardQ<" + D + "><<<grid, kRows>>>(" + common +
            "data(" + out(0) + "));\n";
       s += "  if (launched(\"" + d.name + " dq\"))\n    return -1;\n";
-      s += "  dim3 keys(blocks(pb.S, kRows), pb.batch);\n";
+      s += "  dim3 keys(blocks(pb.S, kRows), pb.batch / pb.groups);\n";
       s += "  attentionBackwardKV<" + D + "><<<keys, kRows>>>(" + common +
            "data(" + out(1) + "), data(" + out(2) + "));\n";
       s += "  return launched(\"" + d.name + " dk, dv\");\n";

@@ -88,6 +88,20 @@ const Row kRows[] = {
    "  let y = x * reshape(h[:, T:2 * T], [B, T, 1])"},
   // Attention as written, unscaled, with q = k = v (the Gram matrix).
   {"self_attention", "let y = softmax(x @ transpose(x)) @ x"},
+  // Grouped-query attention with repeat_kv: 4 query heads over 2 key/value
+  // heads; fused, the flash kernels read each shared head for its group.
+  // (wq and wk also feed y directly: at T = 1 their gradient through the
+  // attention vanishes, and fp32 noise against zero is no measure.)
+  {"repeated_kv_attention",
+   "param wq: [7, 28] = normal(0.5)\n"
+   "  param wk: [7, 14] = normal(0.5)\n"
+   "  param wv: [7, 14] = normal(0.5)\n"
+   "  let q = transpose(reshape(x @ wq, [B, T, 4, 7]), 1, 2)\n"
+   "  let k = repeat(transpose(reshape(x @ wk, [B, T, 2, 7]), 1, 2), 2, axis = 1)\n"
+   "  let v = repeat(transpose(reshape(x @ wv, [B, T, 2, 7]), 1, 2), 2, axis = 1)\n"
+   "  let s = masked_fill(q @ transpose(k), causal_mask(T), -inf)\n"
+   "  let y = sum(softmax(s * 0.4, axis = -1) @ v, axis = 1) + (x @ wq)[:, :, 0:7]"
+   " + (x @ wk)[:, :, 0:7]"},
   // Grouped-query attention by broadcasting: 2 query heads share k and v;
   // not one batch of heads, so it stays unfused.
   {"grouped_query_attention",

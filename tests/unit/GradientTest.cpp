@@ -184,6 +184,9 @@ const GradCase kCases[] = {
   {"softmax", "  %out = gpt.softmax %p0 {axis = 1 : i64} : tensor<3x5xf32>", {"3x5"}, "3x5"},
   {"log_softmax", "  %out = gpt.log_softmax %p0 {axis = 0 : i64} : tensor<3x5xf32>", {"3x5"}, "3x5"},
   {"attention_causal", "  %out, %lse = gpt.attention %p0, %p1, %p2 {causal = true, scale = 0.7 : f64, p = 0.0 : f64, id = 0 : i64} : tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x5xf32> -> tensor<2x4x5xf32>, tensor<2x4xf32>", {"2x4x3", "2x4x3", "2x4x5"}, "2x4x5"},
+  // Grouped-query attention: 4 query heads over 2 key/value heads; dk and dv
+  // sum over each head's group.
+  {"attention_grouped", "  %out, %lse = gpt.attention %p0, %p1, %p2 {causal = true, scale = 0.6 : f64, p = 0.0 : f64, id = 0 : i64} : tensor<1x4x3x2xf32>, tensor<1x2x3x2xf32>, tensor<1x2x3x2xf32> -> tensor<1x4x3x2xf32>, tensor<1x4x3xf32>", {"1x4x3x2", "1x2x3x2", "1x2x3x2"}, "1x4x3x2"},
   {"attention_full", "  %out, %lse = gpt.attention %p0, %p1, %p2 {causal = false, scale = 1.0 : f64, p = 0.0 : f64, id = 0 : i64} : tensor<1x2x3x2xf32>, tensor<1x2x5x2xf32>, tensor<1x2x5x4xf32> -> tensor<1x2x3x4xf32>, tensor<1x2x3xf32>", {"1x2x3x2", "1x2x5x2", "1x2x5x4"}, "1x2x3x4"},
   {"layer_norm", "  %out = gpt.layer_norm %p0, %p1, %p2 {eps = 1.0e-5 : f64} : tensor<2x3x7xf32>, tensor<7xf32>, tensor<7xf32> -> tensor<2x3x7xf32>", {"2x3x7", "7", "7"}, "2x3x7"},
   {"masked_fill", "  %c5 = arith.constant 5 : index\n  %m = gpt.causal_mask %c5 : tensor<5x5xi1>\n  %out = gpt.masked_fill %p0, %m {value = -2.5 : f64} : tensor<2x5x5xf32>, tensor<5x5xi1> -> tensor<2x5x5xf32>", {"2x5x5"}, "2x5x5"},

@@ -30,6 +30,7 @@
 #include <limits>
 #include <new>
 #include <utility>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -58,10 +59,13 @@ using ParallelFor = void (*)(int n, void (*task)(void *ctx, int i), void *ctx);
 
 /// One attention call: shapes, masking, scale and dropout.
 struct Problem {
-  int64_t batch; // flattened leading dims (B * heads)
-  int64_t T, S;  // queries, keys (causal requires T == S)
-  bool causal;   // key j > query i is masked
-  float scale;   // scores = (q . k) * scale
+  int64_t batch; // flattened leading dims (B * heads) of q
+  // Query heads per key/value head (grouped-query attention): q's batch
+  // element b reads k and v at b / groups. 0 or 1: one each.
+  int64_t groups;
+  int64_t T, S; // queries, keys (causal requires T == S)
+  bool causal;  // key j > query i is masked
+  float scale;  // scores = (q . k) * scale
   // Dropout of the attention weights, active when p > 0 && dropout:
   bool dropout;
   double p; // double, as the interpreter compares: the same keep threshold
@@ -574,7 +578,8 @@ template <int D> void forwardTask(const Args &x, int task) {
   const int64_t kEnd = pb.causal ? std::min(S, q0 + mq) : S;
   for (int64_t k0 = 0; k0 < kEnd; k0 += kFwdK) {
     const int kn = static_cast<int>(std::min<int64_t>(kFwdK, kEnd - k0));
-    const float *kb = x.k + (b * S + k0) * D, *vb = x.v + (b * S + k0) * D;
+    const int64_t kv = b / std::max<int64_t>(pb.groups, 1);
+    const float *kb = x.k + (kv * S + k0) * D, *vb = x.v + (kv * S + k0) * D;
     // Causal: key k0 + j is visible to lanes i >= k0 + j - q0, so lane
     // vector v sees the first rows(v) keys of the tile. Off the diagonal
     // every lane sees every key.
@@ -698,8 +703,9 @@ template <int D> void backwardTask(const Args &x, int task) {
       reinterpret_cast<uint32_t *>(kp + (ragged ? kBwdK * Dp : 0));
 
   const float *qb = x.q + b * T * D, *ob = x.out + b * T * D,
-              *gb = x.dout + b * T * D, *kb = x.k + b * S * D,
-              *vb = x.v + b * S * D;
+              *gb = x.dout + b * T * D,
+              *kb = x.k + b / std::max<int64_t>(pb.groups, 1) * S * D,
+              *vb = x.v + b / std::max<int64_t>(pb.groups, 1) * S * D;
   float *dqb = x.dq + b * T * D;
   for (int64_t i = 0; i < T; ++i) {
     di[i] = dot<D>(gb + i * D, ob + i * D) * pb.scale;
@@ -851,14 +857,31 @@ void forward(const Problem &pb, const float *q, const float *k, const float *v,
 }
 
 /// Gradients from dout [batch,T,D] given the forward's out and lse; never
-/// materializes a T x S matrix; dq, dk, dv fully overwritten.
+/// materializes a T x S matrix; dq, dk, dv fully overwritten. With groups,
+/// k, v, dk and dv are [batch / groups, S, D]: each query head's share is
+/// computed apart, then each group's shares summed.
 template <int D>
 void backward(const Problem &pb, const float *q, const float *k, const float *v,
               const float *out, const float *lse, const float *dout, float *dq,
               float *dk, float *dv) {
   static_assert(D > 0, "head dim must be positive");
-  detail::Args args{&pb, q, k, v, out, lse, dout, nullptr, nullptr, dq, dk, dv};
+  const int64_t groups = std::max<int64_t>(pb.groups, 1), n = pb.S * D;
+  std::vector<float> shares(groups > 1 ? 2 * pb.batch * n : 0);
+  float *dks = groups > 1 ? shares.data() : dk;
+  float *dvs = groups > 1 ? shares.data() + pb.batch * n : dv;
+  detail::Args args{&pb,  q,       k,       v,  out, lse,
+                    dout, nullptr, nullptr, dq, dks, dvs};
   detail::parallel<detail::backwardTask<D>>(args, pb.batch);
+  for (int64_t kv = 0; groups > 1 && kv < pb.batch / groups; ++kv)
+    for (int64_t i = 0; i < n; ++i) {
+      float sk = 0, sv = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        sk += dks[(kv * groups + g) * n + i];
+        sv += dvs[(kv * groups + g) * n + i];
+      }
+      dk[kv * n + i] = sk;
+      dv[kv * n + i] = sv;
+    }
 }
 
 } // namespace GPTC_FLASH_ISA

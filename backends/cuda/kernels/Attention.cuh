@@ -32,13 +32,16 @@ namespace gptc::cuda {
 constexpr int kRows = 64;
 
 struct Problem {
-  int64_t batch, T, S; // batch = B * heads
+  int64_t batch, T, S; // batch = B * heads of q
   bool causal;
   float scale;
   bool dropout; // p > 0 in a training step
   double p;
   uint64_t seed, step;
   uint32_t id;
+  // Query heads per key/value head (grouped-query attention): q's batch
+  // element b reads k and v at b / groups. 0 or 1: one each.
+  int64_t groups;
 };
 
 __device__ inline int64_t minRows(int64_t a, int64_t b) {
@@ -64,18 +67,23 @@ __device__ inline int64_t keysSeen(const Problem &pb) {
   return pb.causal ? minRows(pb.S, last + 1) : pb.S;
 }
 
-/// Copies keys and values k0.. (at most kRows, up to `end`) of batch `b`
-/// into shared memory, between barriers; returns how many.
+__device__ inline int64_t groupsOf(const Problem &pb) {
+  return pb.groups > 1 ? pb.groups : 1;
+}
+
+/// Copies keys and values k0.. (at most kRows, up to `end`) that query
+/// batch `b` reads into shared memory, between barriers; returns how many.
 template <int D>
 __device__ inline int stageKeys(const Problem &pb, int64_t b, int64_t k0,
                                 int64_t end, const float *k, const float *v,
                                 float (*ks)[D], float (*vs)[D]) {
   int n = static_cast<int>(minRows(kRows, end - k0));
+  const int64_t kv = b / groupsOf(pb);
   __syncthreads();
   for (int r = threadIdx.x; r < n; r += blockDim.x)
     for (int c = 0; c < D; ++c) {
-      ks[r][c] = k[(b * pb.S + k0 + r) * D + c];
-      vs[r][c] = v[(b * pb.S + k0 + r) * D + c];
+      ks[r][c] = k[(kv * pb.S + k0 + r) * D + c];
+      vs[r][c] = v[(kv * pb.S + k0 + r) * D + c];
     }
   __syncthreads();
   return n;
@@ -166,62 +174,65 @@ __global__ void attentionBackwardQ(Problem pb, const float *q, const float *k,
     dq[(b * pb.T + i) * D + c] = acc[c] * pb.scale;
 }
 
-/// dk, dv: grid (ceil(S / kRows), batch), thread = key row; queries staged.
+/// dk, dv: grid (ceil(S / kRows), batch / groups), thread = key row;
+/// queries staged, those of every query head of the group in turn.
 template <int D>
 __global__ void attentionBackwardKV(Problem pb, const float *q, const float *k,
                                     const float *v, const float *out,
                                     const float *lse, const float *dout,
                                     float *dk, float *dv) {
   __shared__ float qs[kRows][D], gs[kRows][D], ls[kRows], ds_[kRows];
-  const int64_t b = blockIdx.y, j = blockIdx.x * kRows + threadIdx.x;
+  const int64_t kv = blockIdx.y, j = blockIdx.x * kRows + threadIdx.x;
   const bool active = j < pb.S;
   float kj[D], vj[D], dkAcc[D], dvAcc[D];
   for (int c = 0; c < D; ++c) {
-    kj[c] = active ? k[(b * pb.S + j) * D + c] : 0.0f;
-    vj[c] = active ? v[(b * pb.S + j) * D + c] : 0.0f;
+    kj[c] = active ? k[(kv * pb.S + j) * D + c] : 0.0f;
+    vj[c] = active ? v[(kv * pb.S + j) * D + c] : 0.0f;
     dkAcc[c] = dvAcc[c] = 0.0f;
   }
   // Under causal, queries before the block's first key see none of it.
   int64_t first = pb.causal ? blockIdx.x * kRows : 0;
-  for (int64_t q0 = first / kRows * kRows; q0 < pb.T; q0 += kRows) {
-    int n = static_cast<int>(minRows(kRows, pb.T - q0));
-    __syncthreads();
-    for (int r = threadIdx.x; r < n; r += blockDim.x) {
-      float Dr = 0.0f;
-      for (int c = 0; c < D; ++c) {
-        int64_t at = (b * pb.T + q0 + r) * D + c;
-        qs[r][c] = q[at];
-        gs[r][c] = dout[at];
-        Dr += dout[at] * out[at];
+  for (int64_t b = kv * groupsOf(pb); b < (kv + 1) * groupsOf(pb); ++b) {
+    for (int64_t q0 = first / kRows * kRows; q0 < pb.T; q0 += kRows) {
+      int n = static_cast<int>(minRows(kRows, pb.T - q0));
+      __syncthreads();
+      for (int r = threadIdx.x; r < n; r += blockDim.x) {
+        float Dr = 0.0f;
+        for (int c = 0; c < D; ++c) {
+          int64_t at = (b * pb.T + q0 + r) * D + c;
+          qs[r][c] = q[at];
+          gs[r][c] = dout[at];
+          Dr += dout[at] * out[at];
+        }
+        ls[r] = lse[b * pb.T + q0 + r];
+        ds_[r] = Dr;
       }
-      ls[r] = lse[b * pb.T + q0 + r];
-      ds_[r] = Dr;
-    }
-    __syncthreads();
-    if (!active)
-      continue;
-    for (int r = 0; r < n; ++r) {
-      int64_t i = q0 + r;
-      if (pb.causal && j > i)
+      __syncthreads();
+      if (!active)
         continue;
-      float s = 0.0f, dp = 0.0f;
-      for (int c = 0; c < D; ++c) {
-        s += qs[r][c] * kj[c];
-        dp += gs[r][c] * vj[c];
-      }
-      float p = __expf(s * pb.scale - ls[r]), f = dropFactor(pb, b, i, j);
-      float ds = p * (dp * f - ds_[r]) * pb.scale;
-      for (int c = 0; c < D; ++c) {
-        dvAcc[c] += p * f * gs[r][c];
-        dkAcc[c] += ds * qs[r][c];
+      for (int r = 0; r < n; ++r) {
+        int64_t i = q0 + r;
+        if (pb.causal && j > i)
+          continue;
+        float s = 0.0f, dp = 0.0f;
+        for (int c = 0; c < D; ++c) {
+          s += qs[r][c] * kj[c];
+          dp += gs[r][c] * vj[c];
+        }
+        float p = __expf(s * pb.scale - ls[r]), f = dropFactor(pb, b, i, j);
+        float ds = p * (dp * f - ds_[r]) * pb.scale;
+        for (int c = 0; c < D; ++c) {
+          dvAcc[c] += p * f * gs[r][c];
+          dkAcc[c] += ds * qs[r][c];
+        }
       }
     }
   }
   if (!active)
     return;
   for (int c = 0; c < D; ++c) {
-    dk[(b * pb.S + j) * D + c] = dkAcc[c];
-    dv[(b * pb.S + j) * D + c] = dvAcc[c];
+    dk[(kv * pb.S + j) * D + c] = dkAcc[c];
+    dv[(kv * pb.S + j) * D + c] = dvAcc[c];
   }
 }
 

@@ -891,7 +891,11 @@ def Gpt_AttentionOp : Gpt_MultiResultOp<"attention", [Differentiable]> {
   let summary = "scaled dot-product attention, optionally causal, with dropout";
   let description = [{
     `dropout(softmax(mask(q @ k^T * scale))) @ v` for q `[..., T, D]`,
-    k `[..., S, D]`, v `[..., S, Dv]` with equal batch dims; `causal` masks
+    k `[..., S, D]`, v `[..., S, Dv]` with equal batch dims, except that k
+    and v may have fewer heads (the last batch dim, dividing q's):
+    grouped-query attention, query head h reading key/value head h / G for
+    G = q's heads / k's heads, as a `repeat_kv` would; the gradients of k
+    and v sum over each group. `causal` masks
     the future (key j > query i, T = S). Dropout with probability `p` acts on
     the attention weights in a training step only, drawing the masks the
     unfused `gpt.dropout` with the same `id` would (docs/RNG.md): fused and

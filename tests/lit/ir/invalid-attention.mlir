@@ -88,3 +88,12 @@ func.func @cached_groups(%q: tensor<2x3x1x8xf32>, %c: tensor<2x2x8x8xf32>, %p: t
   %o = gpt.cached_attention %q, %c, %c, %p {scale = 0.5 : f64} : tensor<2x3x1x8xf32>, tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>, tensor<2x1xi32> -> tensor<2x3x1x8xf32>
   return
 }
+
+// -----
+
+// k and v of 3 heads cannot serve 4 query heads (4 is no multiple of 3).
+func.func @attention_groups(%q: tensor<2x4x5x8xf32>, %k: tensor<2x3x5x8xf32>) {
+  // expected-error @+1 {{'gpt.attention' op attention batch dims differ}}
+  %o, %l = gpt.attention %q, %k, %k {causal = true, id = 0 : i64, p = 0.0 : f64, scale = 0.5 : f64} : tensor<2x4x5x8xf32>, tensor<2x3x5x8xf32>, tensor<2x3x5x8xf32> -> tensor<2x4x5x8xf32>, tensor<2x4x5xf32>
+  return
+}

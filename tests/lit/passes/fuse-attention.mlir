@@ -171,16 +171,72 @@ func.func @other_bias(%q: tensor<1x5x4xf32>, %k: tensor<1x5x4xf32>, %v: tensor<1
 
 // -----
 
-// Negative: grouped-query attention by broadcasting (2 query heads per k/v
-// head: batch dims [2, 2] against [2, 1]) is not one batch of heads; it
-// stays as written instead of failing attention's shape rule.
+// Grouped-query attention by broadcasting the head dim (2 query heads per
+// k/v head: heads 2 against 1) is grouped-query attention too.
 // CHECK-LABEL: func.func @grouped_query
-// CHECK-NOT: gpt.attention
-// CHECK: gpt.softmax
+// CHECK: gpt.attention %arg0, %arg1, %arg2 {{.*}} : tensor<2x2x5x4xf32>, tensor<2x1x5x4xf32>, tensor<2x1x5x4xf32>
 func.func @grouped_query(%q: tensor<2x2x5x4xf32>, %k: tensor<2x1x5x4xf32>, %v: tensor<2x1x5x4xf32>) -> tensor<2x2x5x4xf32> {
   %kt = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<2x1x5x4xf32> -> tensor<2x1x4x5xf32>
   %s = gpt.matmul %q, %kt : tensor<2x2x5x4xf32>, tensor<2x1x4x5xf32> -> tensor<2x2x5x5xf32>
   %w = gpt.softmax %s {axis = 3 : i64} : tensor<2x2x5x5xf32>
   %o = gpt.matmul %w, %v : tensor<2x2x5x5xf32>, tensor<2x1x5x4xf32> -> tensor<2x2x5x4xf32>
   return %o : tensor<2x2x5x4xf32>
+}
+
+// -----
+
+// Negative: a batch dim other than the heads broadcast ([1, 2] against
+// [2, 2]) is not one batch of heads; it stays as written instead of failing
+// attention's shape rule.
+// CHECK-LABEL: func.func @broadcast_batch
+// CHECK-NOT: gpt.attention
+// CHECK: gpt.softmax
+func.func @broadcast_batch(%q: tensor<2x2x5x4xf32>, %k: tensor<1x2x5x4xf32>, %v: tensor<1x2x5x4xf32>) -> tensor<2x2x5x4xf32> {
+  %kt = gpt.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x5x4xf32> -> tensor<1x2x4x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<2x2x5x4xf32>, tensor<1x2x4x5xf32> -> tensor<2x2x5x5xf32>
+  %w = gpt.softmax %s {axis = 3 : i64} : tensor<2x2x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<2x2x5x5xf32>, tensor<1x2x5x4xf32> -> tensor<2x2x5x4xf32>
+  return %o : tensor<2x2x5x4xf32>
+}
+
+// -----
+
+// Grouped-query attention: k and v of 2 heads repeated for 4 query heads
+// (repeat_kv: reshape, broadcast_like, reshape). The attention reads them
+// from before the repeat, which is dead afterwards.
+// CHECK-LABEL: func.func @repeated_kv
+// CHECK: gpt.attention %arg0, %arg1, %arg2 {{.*}} : tensor<2x4x5x8xf32>, tensor<2x2x5x8xf32>, tensor<2x2x5x8xf32> -> tensor<2x4x5x8xf32>, tensor<2x4x5xf32>
+// CHECK-NOT: gpt.broadcast_like
+func.func @repeated_kv(%q: tensor<2x4x5x8xf32>, %k: tensor<2x2x5x8xf32>, %v: tensor<2x2x5x8xf32>) -> tensor<2x4x5x8xf32> {
+  %like = gpt.full [2, 2, 2, 5, 8] {value = 0.0 : f64} : tensor<2x2x2x5x8xf32>
+  %k1 = gpt.reshape %k to [2, 2, 1, 5, 8] : tensor<2x2x5x8xf32> -> tensor<2x2x1x5x8xf32>
+  %k2 = gpt.broadcast_like %k1 to %like : tensor<2x2x1x5x8xf32>, tensor<2x2x2x5x8xf32> -> tensor<2x2x2x5x8xf32>
+  %kr = gpt.reshape %k2 to [2, 4, 5, 8] : tensor<2x2x2x5x8xf32> -> tensor<2x4x5x8xf32>
+  %v1 = gpt.reshape %v to [2, 2, 1, 5, 8] : tensor<2x2x5x8xf32> -> tensor<2x2x1x5x8xf32>
+  %v2 = gpt.broadcast_like %v1 to %like : tensor<2x2x1x5x8xf32>, tensor<2x2x2x5x8xf32> -> tensor<2x2x2x5x8xf32>
+  %vr = gpt.reshape %v2 to [2, 4, 5, 8] : tensor<2x2x2x5x8xf32> -> tensor<2x4x5x8xf32>
+  %kt = gpt.transpose %kr {perm = array<i64: 0, 1, 3, 2>} : tensor<2x4x5x8xf32> -> tensor<2x4x8x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<2x4x5x8xf32>, tensor<2x4x8x5xf32> -> tensor<2x4x5x5xf32>
+  %w = gpt.softmax %s {axis = 3 : i64} : tensor<2x4x5x5xf32>
+  %o = gpt.matmul %w, %vr : tensor<2x4x5x5xf32>, tensor<2x4x5x8xf32> -> tensor<2x4x5x8xf32>
+  return %o : tensor<2x4x5x8xf32>
+}
+
+// -----
+
+// Only k repeated (v has every head): the repeat stays, and the attention
+// reads k as repeated.
+// CHECK-LABEL: func.func @repeated_k_only
+// CHECK: gpt.broadcast_like
+// CHECK: gpt.attention {{.*}} : tensor<2x4x5x8xf32>, tensor<2x4x5x8xf32>, tensor<2x4x5x8xf32>
+func.func @repeated_k_only(%q: tensor<2x4x5x8xf32>, %k: tensor<2x2x5x8xf32>, %v: tensor<2x4x5x8xf32>) -> tensor<2x4x5x8xf32> {
+  %like = gpt.full [2, 2, 2, 5, 8] {value = 0.0 : f64} : tensor<2x2x2x5x8xf32>
+  %k1 = gpt.reshape %k to [2, 2, 1, 5, 8] : tensor<2x2x5x8xf32> -> tensor<2x2x1x5x8xf32>
+  %k2 = gpt.broadcast_like %k1 to %like : tensor<2x2x1x5x8xf32>, tensor<2x2x2x5x8xf32> -> tensor<2x2x2x5x8xf32>
+  %kr = gpt.reshape %k2 to [2, 4, 5, 8] : tensor<2x2x2x5x8xf32> -> tensor<2x4x5x8xf32>
+  %kt = gpt.transpose %kr {perm = array<i64: 0, 1, 3, 2>} : tensor<2x4x5x8xf32> -> tensor<2x4x8x5xf32>
+  %s = gpt.matmul %q, %kt : tensor<2x4x5x8xf32>, tensor<2x4x8x5xf32> -> tensor<2x4x5x5xf32>
+  %w = gpt.softmax %s {axis = 3 : i64} : tensor<2x4x5x5xf32>
+  %o = gpt.matmul %w, %v : tensor<2x4x5x5xf32>, tensor<2x4x5x8xf32> -> tensor<2x4x5x8xf32>
+  return %o : tensor<2x4x5x8xf32>
 }

@@ -133,6 +133,20 @@ inline void expectClose(const std::vector<float> &got,
   EXPECT_LE(err, tol * (1 + mag)) << what << " (max |ref| " << mag << ")";
 }
 
+/// The grouped-query cases of the kernel tests: 8 query heads over 4
+/// key/value heads, causal and not, with and without dropout; `check(s,
+/// dropout)` runs one.
+constexpr int64_t kGroupedBatch = 8, kGroups = 2;
+template <typename Check> void forGroupedCases(int D, Check check) {
+  for (bool dropout : {false, true})
+    for (Shape s :
+         {Shape{7, 7, true}, Shape{70, 70, true}, Shape{5, 9, false}}) {
+      SCOPED_TRACE(testing::Message()
+                   << "D=" << D << " T=" << s.T << " dropout=" << dropout);
+      check(s, dropout);
+    }
+}
+
 inline flash::Problem problem(int64_t batch, Shape s, int D, bool dropout,
                               flash::ParallelFor pf = serialFor) {
   flash::Problem pb{};

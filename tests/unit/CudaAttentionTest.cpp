@@ -70,49 +70,45 @@ template <int D> void checkAgainstReference() {
 /// emulated CUDA kernels give the CPU kernels' results (which
 /// FlashAttentionTest checks against repeated heads).
 template <int D> void checkGroupedHeads() {
-  const int64_t batch = 8, groups = 2;
-  for (bool dropout : {false, true})
-    for (Shape s :
-         {Shape{7, 7, true}, Shape{70, 70, true}, Shape{5, 9, false}}) {
-      SCOPED_TRACE(testing::Message()
-                   << "D=" << D << " T=" << s.T << " dropout=" << dropout);
-      flash::Problem pb = problem(batch, s, D, dropout);
-      pb.groups = groups;
-      Tensors x = randomInputs(batch, s.T, s.S, D, 23);
-      x.k.resize(batch / groups * s.S * D);
-      x.v.resize(batch / groups * s.S * D);
-      std::vector<float> out(batch * s.T * D), lse(batch * s.T),
-          dq(batch * s.T * D), dk(x.k.size()), dv(x.v.size());
-      flash::forward<D>(pb, x.q.data(), x.k.data(), x.v.data(), out.data(),
-                        lse.data());
-      flash::backward<D>(pb, x.q.data(), x.k.data(), x.v.data(), out.data(),
-                         lse.data(), x.dout.data(), dq.data(), dk.data(),
-                         dv.data());
-      cuda::Problem cp{pb.batch, pb.T,    pb.S,    pb.causal, pb.scale, dropout,
-                       pb.p,     pb.seed, pb.step, pb.id,     groups};
-      std::vector<float> gOut(out.size(), NAN), gLse(lse.size(), NAN),
-          gDq(dq.size(), NAN), gDk(dk.size(), NAN), gDv(dv.size(), NAN);
-      unsigned qBlocks = unsigned((s.T + cuda::kRows - 1) / cuda::kRows);
-      unsigned kBlocks = unsigned((s.S + cuda::kRows - 1) / cuda::kRows);
-      dim3 queries(qBlocks, unsigned(batch)),
-          keys(kBlocks, unsigned(batch / groups));
-      launch(queries, dim3(cuda::kRows), cuda::attentionForward<D>, cp,
-             x.q.data(), x.k.data(), x.v.data(), gOut.data(), gLse.data());
-      launch(queries, dim3(cuda::kRows), cuda::attentionBackwardQ<D>, cp,
-             x.q.data(), x.k.data(), x.v.data(), gOut.data(), gLse.data(),
-             x.dout.data(), gDq.data());
-      launch(keys, dim3(cuda::kRows), cuda::attentionBackwardKV<D>, cp,
-             x.q.data(), x.k.data(), x.v.data(), gOut.data(), gLse.data(),
-             x.dout.data(), gDk.data(), gDv.data());
-      auto wide = [](const std::vector<float> &v) {
-        return std::vector<double>(v.begin(), v.end());
-      };
-      expectClose(gOut, wide(out), 2e-5, "out");
-      expectClose(gLse, wide(lse), 1e-5, "lse");
-      expectClose(gDq, wide(dq), 5e-5, "dq");
-      expectClose(gDk, wide(dk), 5e-5, "dk");
-      expectClose(gDv, wide(dv), 5e-5, "dv");
-    }
+  const int64_t batch = kGroupedBatch, groups = kGroups;
+  forGroupedCases(D, [&](Shape s, bool dropout) {
+    flash::Problem pb = problem(batch, s, D, dropout);
+    pb.groups = groups;
+    Tensors x = randomInputs(batch, s.T, s.S, D, 23);
+    x.k.resize(batch / groups * s.S * D);
+    x.v.resize(batch / groups * s.S * D);
+    std::vector<float> out(batch * s.T * D), lse(batch * s.T),
+        dq(batch * s.T * D), dk(x.k.size()), dv(x.v.size());
+    flash::forward<D>(pb, x.q.data(), x.k.data(), x.v.data(), out.data(),
+                      lse.data());
+    flash::backward<D>(pb, x.q.data(), x.k.data(), x.v.data(), out.data(),
+                       lse.data(), x.dout.data(), dq.data(), dk.data(),
+                       dv.data());
+    cuda::Problem cp{pb.batch, pb.T,    pb.S,    pb.causal, pb.scale, dropout,
+                     pb.p,     pb.seed, pb.step, pb.id,     groups};
+    std::vector<float> gOut(out.size(), NAN), gLse(lse.size(), NAN),
+        gDq(dq.size(), NAN), gDk(dk.size(), NAN), gDv(dv.size(), NAN);
+    unsigned qBlocks = unsigned((s.T + cuda::kRows - 1) / cuda::kRows);
+    unsigned kBlocks = unsigned((s.S + cuda::kRows - 1) / cuda::kRows);
+    dim3 queries(qBlocks, unsigned(batch)),
+        keys(kBlocks, unsigned(batch / groups));
+    launch(queries, dim3(cuda::kRows), cuda::attentionForward<D>, cp,
+           x.q.data(), x.k.data(), x.v.data(), gOut.data(), gLse.data());
+    launch(queries, dim3(cuda::kRows), cuda::attentionBackwardQ<D>, cp,
+           x.q.data(), x.k.data(), x.v.data(), gOut.data(), gLse.data(),
+           x.dout.data(), gDq.data());
+    launch(keys, dim3(cuda::kRows), cuda::attentionBackwardKV<D>, cp,
+           x.q.data(), x.k.data(), x.v.data(), gOut.data(), gLse.data(),
+           x.dout.data(), gDk.data(), gDv.data());
+    auto wide = [](const std::vector<float> &v) {
+      return std::vector<double>(v.begin(), v.end());
+    };
+    expectClose(gOut, wide(out), 2e-5, "out");
+    expectClose(gLse, wide(lse), 1e-5, "lse");
+    expectClose(gDq, wide(dq), 5e-5, "dq");
+    expectClose(gDk, wide(dk), 5e-5, "dk");
+    expectClose(gDv, wide(dv), 5e-5, "dv");
+  });
 }
 
 TEST(CudaAttention, GroupedHeadsMatchTheCpuD8) { checkGroupedHeads<8>(); }
@@ -123,17 +119,20 @@ TEST(CudaAttention, MatchesReferenceD64) { checkAgainstReference<64>(); }
 
 // Two new tokens per sequence at different positions (one sequence from
 // slot 0), written then attended, as the CPU's KV-cache kernels do it.
+/// `n` floats uniform in [-1, 1).
+std::vector<float> randomFloats(std::mt19937 &rng, size_t n) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = u(rng);
+  return v;
+}
+
 TEST(CudaAttention, CacheKernelsMatchTheCpu) {
   constexpr int D = 8;
   const int64_t B = 2, H = 3, T = 2, S = 10;
   std::mt19937 rng(5);
-  std::uniform_real_distribution<float> u(-1, 1);
-  auto random = [&](size_t n) {
-    std::vector<float> v(n);
-    for (float &x : v)
-      x = u(rng);
-    return v;
-  };
+  auto random = [&](size_t n) { return randomFloats(rng, n); };
   std::vector<float> q = random(B * H * T * D), k = random(B * H * T * D),
                      v = random(B * H * T * D);
   std::vector<float> kc = random(B * H * S * D), vc = random(B * H * S * D);
@@ -173,13 +172,7 @@ TEST(CudaAttention, GroupedCacheAttentionReadsSharedHeads) {
   constexpr int D = 8;
   const int64_t B = 2, H = 4, Hk = 2, T = 2, S = 6;
   std::mt19937 rng(9);
-  std::uniform_real_distribution<float> u(-1, 1);
-  auto random = [&](size_t n) {
-    std::vector<float> v(n);
-    for (float &x : v)
-      x = u(rng);
-    return v;
-  };
+  auto random = [&](size_t n) { return randomFloats(rng, n); };
   std::vector<float> q = random(B * H * T * D), kc = random(B * Hk * S * D),
                      vc = random(B * Hk * S * D);
   std::vector<int32_t> positions = {3, 4, 0, 1};

@@ -66,43 +66,39 @@ Results runKernels(const flash::Problem &pb, const Tensors &x) {
 /// 2) give the outputs of the same kernels over the key/value heads
 /// repeated, and dk, dv summed over each group; with dropout too.
 template <int D> void checkGroupedHeads() {
-  const int64_t batch = 8, groups = 2;
-  for (bool dropout : {false, true})
-    for (Shape s :
-         {Shape{7, 7, true}, Shape{70, 70, true}, Shape{5, 9, false}}) {
-      SCOPED_TRACE(testing::Message()
-                   << "D=" << D << " T=" << s.T << " dropout=" << dropout);
-      Tensors full = randomInputs(batch, s.T, s.S, D, 11);
-      Tensors grouped = full;
-      grouped.k.resize(batch / groups * s.S * D);
-      grouped.v.resize(batch / groups * s.S * D);
-      // The repeated heads: query head b reads key/value head b / groups.
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t i = 0; i < s.S * D; ++i) {
-          full.k[b * s.S * D + i] = grouped.k[b / groups * s.S * D + i];
-          full.v[b * s.S * D + i] = grouped.v[b / groups * s.S * D + i];
-        }
-      flash::Problem pb = problem(batch, s, D, dropout);
-      Results want = runKernels<D>(pb, full);
-      pb.groups = groups;
-      Results got = runKernels<D>(pb, grouped);
-      got.dk.resize(grouped.k.size());
-      got.dv.resize(grouped.v.size());
-      std::vector<double> dk(grouped.k.size()), dv(grouped.v.size());
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t i = 0; i < s.S * D; ++i) {
-          dk[b / groups * s.S * D + i] += want.dk[b * s.S * D + i];
-          dv[b / groups * s.S * D + i] += want.dv[b * s.S * D + i];
-        }
-      auto wide = [](const std::vector<float> &x) {
-        return std::vector<double>(x.begin(), x.end());
-      };
-      expectClose(got.out, wide(want.out), 1e-6, "out");
-      expectClose(got.lse, wide(want.lse), 1e-6, "lse");
-      expectClose(got.dq, wide(want.dq), 1e-6, "dq");
-      expectClose(got.dk, dk, 1e-5, "dk");
-      expectClose(got.dv, dv, 1e-5, "dv");
-    }
+  const int64_t batch = kGroupedBatch, groups = kGroups;
+  forGroupedCases(D, [&](Shape s, bool dropout) {
+    Tensors full = randomInputs(batch, s.T, s.S, D, 11);
+    Tensors grouped = full;
+    grouped.k.resize(batch / groups * s.S * D);
+    grouped.v.resize(batch / groups * s.S * D);
+    // The repeated heads: query head b reads key/value head b / groups.
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < s.S * D; ++i) {
+        full.k[b * s.S * D + i] = grouped.k[b / groups * s.S * D + i];
+        full.v[b * s.S * D + i] = grouped.v[b / groups * s.S * D + i];
+      }
+    flash::Problem pb = problem(batch, s, D, dropout);
+    Results want = runKernels<D>(pb, full);
+    pb.groups = groups;
+    Results got = runKernels<D>(pb, grouped);
+    got.dk.resize(grouped.k.size());
+    got.dv.resize(grouped.v.size());
+    std::vector<double> dk(grouped.k.size()), dv(grouped.v.size());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < s.S * D; ++i) {
+        dk[b / groups * s.S * D + i] += want.dk[b * s.S * D + i];
+        dv[b / groups * s.S * D + i] += want.dv[b * s.S * D + i];
+      }
+    auto wide = [](const std::vector<float> &x) {
+      return std::vector<double>(x.begin(), x.end());
+    };
+    expectClose(got.out, wide(want.out), 1e-6, "out");
+    expectClose(got.lse, wide(want.lse), 1e-6, "lse");
+    expectClose(got.dq, wide(want.dq), 1e-6, "dq");
+    expectClose(got.dk, dk, 1e-5, "dk");
+    expectClose(got.dv, dv, 1e-5, "dv");
+  });
 }
 
 TEST(FlashAttention, GroupedHeadsD8) { checkGroupedHeads<8>(); }

@@ -178,18 +178,24 @@ TEST(Tokenizer, EncoderJsonGivesTheSameTokenizer) {
   EXPECT_EQ(fromJson.endOfText(), 50256u);
 }
 
+/// Loading `content` as the tokenizer file `name` fails with a message
+/// holding `what`.
+void expectLoadError(const std::string &name, const std::string &content,
+                     const std::string &what) {
+  std::string path = testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << content;
+  try {
+    Tokenizer::load(path);
+    FAIL() << "expected: " << what;
+  } catch (const RuntimeError &e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
 TEST(Tokenizer, MalformedFilesAreClearErrors) {
   std::string dir = testing::TempDir();
-  auto expectError = [&](const std::string &content, const std::string &what) {
-    std::string path = dir + "/bad.tiktoken";
-    std::ofstream(path, std::ios::binary) << content;
-    try {
-      Tokenizer::load(path);
-      FAIL() << "expected: " << what;
-    } catch (const RuntimeError &e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos)
-          << e.what();
-    }
+  auto expectError = [](const std::string &content, const std::string &what) {
+    expectLoadError("bad.tiktoken", content, what);
   };
   expectError("IQ== 0\nnot-base64! 1\n", ":2: expected 'BASE64 RANK'");
   expectError("IQ== 0\nIg== 0\n", "duplicate token or rank 0");
@@ -285,17 +291,8 @@ TEST(TokenizerJson, SpecialTokensTemplateAndEndOfText) {
 }
 
 TEST(TokenizerJson, UnsupportedTokenizersAreNamed) {
-  std::string dir = testing::TempDir();
-  auto expectError = [&](const std::string &json, const std::string &what) {
-    std::string path = dir + "/tokenizer.json";
-    std::ofstream(path, std::ios::binary) << json;
-    try {
-      Tokenizer::load(path);
-      FAIL() << "expected: " << what;
-    } catch (const RuntimeError &e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos)
-          << e.what();
-    }
+  auto expectError = [](const std::string &json, const std::string &what) {
+    expectLoadError("tokenizer.json", json, what);
   };
   // A SentencePiece-style BPE (TinyLlama's): byte fallback, a normalizer.
   expectError(R"({"model": {"type": "BPE", "vocab": {}, "merges": [],

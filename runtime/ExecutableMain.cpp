@@ -23,7 +23,6 @@
 #include "HalideRuntime.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>

@@ -22,10 +22,4 @@ Json parseJson(std::string_view text, const std::string &file,
   }
 }
 
-bool isJsonObject(std::string_view line) {
-  Json j = Json::parse(line.begin(), line.end(), nullptr,
-                       /*allow_exceptions=*/false);
-  return j.is_object();
-}
-
 } // namespace gptc

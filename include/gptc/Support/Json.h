@@ -30,9 +30,6 @@ using OrderedJson = nlohmann::ordered_json;
 Json parseJson(std::string_view text, const std::string &file,
                Json::parser_callback_t callback = nullptr);
 
-/// Whether `line` is one whole JSON object (no exception, no message).
-bool isJsonObject(std::string_view line);
-
 } // namespace gptc
 
 #endif // GPTC_SUPPORT_JSON_H

@@ -263,9 +263,26 @@ SafetensorsFile readWeights(const std::string &path) {
                                              : readSafetensors(path);
 }
 
+/// Steps 1-3; `strict` refuses missing parameters and unplaced tensors.
+MatchedWeights importParameters(const std::string &path,
+                                const std::vector<ParamSpec> &params,
+                                const NameMap &hf, bool strict);
+
 std::map<std::string, TensorData>
 importWeights(const std::string &path, const std::vector<ParamSpec> &params,
               const NameMap &hf) {
+  return importParameters(path, params, hf, /*strict=*/true).tensors;
+}
+
+MatchedWeights importMatchingWeights(const std::string &path,
+                                     const std::vector<ParamSpec> &params,
+                                     const NameMap &hf) {
+  return importParameters(path, params, hf, /*strict=*/false);
+}
+
+MatchedWeights importParameters(const std::string &path,
+                                const std::vector<ParamSpec> &params,
+                                const NameMap &hf, bool strict) {
   // 1.
   SafetensorsFile f = readWeights(path);
 
@@ -281,6 +298,7 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
   std::map<std::string, std::pair<std::string, const TensorData *>> found;
   const TensorData *lmHead = nullptr;
   std::string unplaced;
+  std::vector<std::string> unused;
   for (auto &[name, t] : f.tensors) {
     auto it = toOurs.find(name);
     if (it == toOurs.end()) {
@@ -301,6 +319,7 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
       // have extra layers, but their wrong widths say more.
       if (unplaced.empty())
         unplaced = "tensor '" + name + "' " + t.typeStr();
+      unused.push_back(name);
       continue;
     }
     auto [slot, fresh] = found.emplace(it->second, std::pair(name, &t));
@@ -310,7 +329,8 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
   }
 
   // 3.
-  std::map<std::string, TensorData> out;
+  MatchedWeights matched;
+  std::map<std::string, TensorData> &out = matched.tensors;
   for (const ParamSpec &p : params) {
     auto it = found.find(p.name);
     auto mapped = hf.find(p.name);
@@ -324,6 +344,10 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
           t = w;
           as = wte;
         }
+    if (!t && !strict) {
+      matched.created.push_back(p.name);
+      continue;
+    }
     if (!t)
       throw RuntimeError(
           path + ": no tensor for parameter '" + p.name + "'" +
@@ -336,10 +360,11 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
                          ": weights of another model size?");
     out[p.name] = weightValues(path, as, *t);
   }
-  if (!unplaced.empty())
+  if (!unplaced.empty() && strict)
     throw RuntimeError(path + ": " + unplaced +
                        " has no place in this model (weights of another "
                        "architecture, or a config with other options?)");
+  matched.unused = std::move(unused);
   // A tied model takes an lm_head only if it is wte.
   bool untied = false;
   for (auto &[ours, theirs] : hf)
@@ -356,7 +381,7 @@ importWeights(const std::string &path, const std::vector<ParamSpec> &params,
                          "embedding, but this model ties them; build it with "
                          "tie_embeddings: false");
   }
-  return out;
+  return matched;
 }
 
 void exportHuggingFace(const std::string &dir,

@@ -348,6 +348,11 @@ int main(int argc, char **argv) {
            "SIGINT/SIGTERM; 0: never)")
       ->type_name("N")
       ->check(count());
+  training("--init-from", train.initMatching,
+           "start from the tensors of FILE that match by name and shape "
+           "(a pretrained model for a new head, say); the other parameters "
+           "from their initializers, listed with the tensors left unused")
+      ->type_name("FILE");
   training("--resume", train.resume,
            "continue from a checkpoint (same data and settings; --steps "
            "and --epochs may grow)")

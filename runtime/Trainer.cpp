@@ -253,6 +253,8 @@ private:
   /// Parameters only (any format Checkpoint.h reads), or with moments and
   /// step from a gptc checkpoint to resume.
   void loadWeights(const std::string &path, bool withMoments);
+  /// --init-from: the tensors of o.initMatching that fit, over initState's.
+  void initMatching();
   double learningRate(int64_t step) const;
   double meanLoss(const DataLoader &loader, int64_t batches);
   std::string sample();
@@ -299,6 +301,24 @@ void Trainer::initState() {
     }
     state.tensors[name] = TensorData::fromDoubles(DType::F32, shape, v);
   }
+}
+
+void Trainer::initMatching() {
+  MatchedWeights m =
+      importMatchingWeights(o.initMatching, params, hfNames(plan));
+  for (auto &[name, t] : m.tensors)
+    state.tensors[name] = std::move(t);
+  auto list = [](const std::vector<std::string> &names) {
+    std::string s;
+    for (size_t i = 0; i < names.size() && i < 8; ++i)
+      s += (i ? ", " : "") + names[i];
+    return names.size() > 8 ? s + ", ..." : s;
+  };
+  std::cerr << "--init-from " << o.initMatching << ": loaded "
+            << m.tensors.size() << " parameters, created " << m.created.size()
+            << (m.created.empty() ? "" : " (" + list(m.created) + ")")
+            << ", left unused " << m.unused.size()
+            << (m.unused.empty() ? "" : " (" + list(m.unused) + ")") << "\n";
 }
 
 void Trainer::loadWeights(const std::string &path, bool withMoments) {
@@ -533,6 +553,9 @@ int Trainer::run() {
     totalSteps = std::min(totalSteps, o.maxSteps);
 
   if (!o.resume.empty()) {
+    if (!o.initFrom.empty() || !o.initMatching.empty())
+      throw RuntimeError("--resume continues a run from its checkpoint; "
+                         "--weights and --init-from start one");
     loadWeights(o.resume, true);
     if (startStep > totalSteps)
       throw RuntimeError(o.resume + ": the checkpoint is at step " +
@@ -540,10 +563,16 @@ int Trainer::run() {
                          std::to_string(totalSteps) +
                          " steps; resume with more --steps or --epochs");
   } else {
-    if (!o.initFrom.empty())
+    if (!o.initFrom.empty() && !o.initMatching.empty())
+      throw RuntimeError("--weights loads every parameter and --init-from "
+                         "those that match; give one");
+    if (!o.initFrom.empty()) {
       loadWeights(o.initFrom, false);
-    else
+    } else {
       initState();
+      if (!o.initMatching.empty())
+        initMatching();
+    }
     for (auto &[name, shape] : params) {
       TensorData zeros = state.tensors.at(name);
       std::fill(zeros.bytes.begin(), zeros.bytes.end(), 0);

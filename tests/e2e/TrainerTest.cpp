@@ -44,21 +44,31 @@ struct CleanUp : testing::Environment {
 const testing::Environment *const kCleanUp =
     testing::AddGlobalTestEnvironment(new CleanUp);
 
-std::string trainer(const std::string &config = "small") {
+std::string trainer(const std::string &config = "small",
+                    const std::string &set = "") {
   static std::map<std::string, std::string> built;
-  if (built.count(config))
-    return built[config];
+  std::string key = config + (set.empty() ? "" : "-" + set);
+  if (built.count(key))
+    return built[key];
   fs::create_directories(kWork);
-  std::string exe = kWork + config + "-train";
+  std::string exe = kWork + key + "-train";
   std::string out;
-  int rc = runCapture(
-      {GPTC_BIN, "build", kRoot + "/models/gpt2.gpt", "--config",
-       kRoot + "/models/configs/" + config + ".yaml", "--task=train",
-       "--cache-dir", std::string(GPTC_BINARY_DIR) + "/test-kernel-cache", "-o",
-       exe},
-      out);
+  std::vector<std::string> cmd = {GPTC_BIN,
+                                  "build",
+                                  kRoot + "/models/gpt2.gpt",
+                                  "--config",
+                                  kRoot + "/models/configs/" + config + ".yaml",
+                                  "--task=train",
+                                  "--cache-dir",
+                                  std::string(GPTC_BINARY_DIR) +
+                                      "/test-kernel-cache",
+                                  "-o",
+                                  exe};
+  if (!set.empty())
+    cmd.insert(cmd.end(), {"--set", set});
+  int rc = runCapture(cmd, out);
   EXPECT_EQ(rc, 0) << out;
-  return built[config] = exe;
+  return built[key] = exe;
 }
 
 /// Common flags: the-verdict, short windows, no sampling.
@@ -381,6 +391,40 @@ TEST(Faults, FullAndReadOnlyDisksKeepTheLastCheckpoint) {
 
 // Every value flag of the executables checks its value and names itself:
 // no overflow, NaN or negative count reaches the run.
+// --init-from starts a model from another's weights where they fit: a
+// model with a third layer loads the two layers a checkpoint has and
+// creates the third; one with a single layer leaves the second unused; a
+// wider one is refused naming the tensor. --weights refuses the first.
+TEST(Trainer, InitFromLoadsWhatMatches) {
+  std::string dir = kWork + "init-from", log;
+  std::vector<std::string> run = flags(dir + "/base");
+  run.insert(run.end(), {"--steps", "2", "--no-progress"});
+  ASSERT_EQ(train(run, log), 0) << log;
+  std::string ckpt = dir + "/base/checkpoint.safetensors";
+  auto start = [&](const std::string &set, const std::string &flag) {
+    std::vector<std::string> args = flags(dir + "/" + set);
+    args.insert(args.begin(), trainer("small", set));
+    args.insert(args.end(), {"--steps", "1", "--no-progress", flag, ckpt});
+    return runCapture(args, log);
+  };
+  ASSERT_EQ(start("n_layers=3", "--init-from"), 0) << log;
+  EXPECT_NE(log.find("loaded 26 parameters, created 11 (h.2."),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("left unused 0"), std::string::npos) << log;
+  ASSERT_EQ(start("n_layers=1", "--init-from"), 0) << log;
+  EXPECT_NE(log.find("loaded 15 parameters, created 0, left unused 11 (h.1."),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(start("n_layers=3", "--weights"), 1);
+  EXPECT_NE(log.find("no tensor for parameter 'h.2."), std::string::npos)
+      << log;
+  EXPECT_EQ(start("emb_dim=32", "--init-from"), 1);
+  EXPECT_NE(log.find("but this model's 'wte.weight' is [50257, 32]"),
+            std::string::npos)
+      << log;
+}
+
 TEST(Trainer, EveryFlagChecksItsValue) {
   const std::vector<std::vector<std::string>> cases = {
       {"--batch", "-1"},

@@ -55,6 +55,21 @@ std::map<std::string, TensorData>
 importWeights(const std::string &path, const std::vector<ParamSpec> &params,
               const NameMap &hf);
 
+/// What importMatchingWeights took from a file and what it did not.
+struct MatchedWeights {
+  std::map<std::string, TensorData> tensors; ///< By gptc name, as F32.
+  std::vector<std::string> created;          ///< Parameters the file lacks.
+  std::vector<std::string> unused; ///< File tensors the model has no place for.
+};
+
+/// As importWeights, for starting a model from another's weights
+/// (`--init-from`): parameters the file lacks and tensors the model has no
+/// place for are listed instead of refused; a tensor of the wrong shape is
+/// still a RuntimeError naming both.
+MatchedWeights importMatchingWeights(const std::string &path,
+                                     const std::vector<ParamSpec> &params,
+                                     const NameMap &hf);
+
 /// Tensor `name` of the weights file `path` as f32, or a RuntimeError naming
 /// both when it is not floating-point or holds a NaN or an infinity (which
 /// would train or generate garbage with exit status 0).

@@ -26,7 +26,10 @@ struct TrainerOptions {
   std::string checkpoint; ///< Default: OUT/checkpoint.safetensors.
   std::string resume;     ///< A checkpoint to continue from.
   std::string initFrom;   ///< Starting weights (safetensors) instead of init.
-  bool evalOnly = false;  ///< Loss and perplexity of the weights on `data`.
+  /// --init-from: the tensors matching by name and shape; the other
+  /// parameters from their initializers.
+  std::string initMatching;
+  bool evalOnly = false; ///< Loss and perplexity of the weights on `data`.
   double lr = 4e-4, initialLr = 0, minLr = 0, weightDecay = 0.1;
   double clipGradNorm = 1.0;
   int64_t warmupSteps = 0;

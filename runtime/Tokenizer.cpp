@@ -490,7 +490,7 @@ Tokenizer Tokenizer::parse(const std::string &text, const std::string &path) {
   Json root =
       json ? Json::parse(text, nullptr, /*allow_exceptions=*/false) : Json();
   if (root.is_object() && root.contains("model") && root["model"].is_object()) {
-    readTokenizerJson(text, path, *impl);
+    readTokenizerJson(root, path, *impl);
     return Tokenizer(std::move(impl));
   }
   if (json) {
@@ -588,9 +588,8 @@ Tokenizer Tokenizer::parse(const std::string &text, const std::string &path) {
   return Tokenizer(std::move(impl));
 }
 
-void Tokenizer::readTokenizerJson(const std::string &text,
-                                  const std::string &path, Impl &impl) {
-  Json root = parseJson(text, path);
+void Tokenizer::readTokenizerJson(const Json &root, const std::string &path,
+                                  Impl &impl) {
   const Json &model = root["model"];
   auto isNullOr = [](const Json &j, const char *key, const Json &ok) {
     return !j.contains(key) || j[key].is_null() || j[key] == ok;

@@ -467,14 +467,14 @@ void Lowering::lowerCacheOp(Operation *op) {
                "static head count and head dim");
   KernelDesc d;
   d.family = write ? "cache_write" : "cached_attention";
-  d.params["heads"] = std::to_string(type.getDimSize(1));
+  // The writes' heads are the cache's; attention's are q's, and the caches
+  // may hold fewer (grouped-query attention).
+  auto heads =
+      write ? type : cast<RankedTensorType>(op->getOperand(0).getType());
+  d.params["heads"] = std::to_string(heads.getDimSize(1));
   d.params["head_dim"] = std::to_string(type.getDimSize(3));
-  if (!write) {
-    // Grouped-query attention: the caches hold fewer heads than q.
-    auto q = cast<RankedTensorType>(op->getOperand(0).getType());
-    d.params["heads"] = std::to_string(q.getDimSize(1));
+  if (!write)
     d.params["kv_heads"] = std::to_string(type.getDimSize(1));
-  }
   std::vector<std::pair<int, DimShape>> args;
   auto arg = [&](Value x) {
     DimShape s = sym->shape(x);

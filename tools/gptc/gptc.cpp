@@ -86,9 +86,6 @@ struct UsageError {
   std::string message;
 };
 
-const std::vector<std::string> kCommands = {"check", "info", "emit",
-                                            "build", "run",  "tokenize"};
-
 /// The command line as subcommands, each declaring the flags it takes.
 /// Flags shared by several commands bind to the same Options field.
 void declareFlags(CLI::App &app, Options &o) {
@@ -604,12 +601,18 @@ int main(int argc, char **argv) {
   declareFlags(app, o);
   try {
     // CLI11 would call an unknown command an unexpected argument.
-    if (argc > 1 && argv[1][0] != '-' &&
-        std::find(kCommands.begin(), kCommands.end(), argv[1]) ==
-            kCommands.end())
-      throw UsageError{"unknown command '" + std::string(argv[1]) +
-                       "'; expected check, info, emit, build, run or "
-                       "tokenize"};
+    if (argc > 1 && argv[1][0] != '-') {
+      std::string known;
+      for (const CLI::App *sub :
+           app.get_subcommands([](const CLI::App *) { return true; }))
+        known += (known.empty() ? "" : ", ") + sub->get_name();
+      try {
+        app.get_subcommand(argv[1]);
+      } catch (const CLI::OptionNotFound &) {
+        throw UsageError{"unknown command '" + std::string(argv[1]) +
+                         "'; expected one of " + known};
+      }
+    }
     if (std::optional<int> status = parseFlags(app, argc, argv))
       return *status;
     return run(o);

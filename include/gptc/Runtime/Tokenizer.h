@@ -17,6 +17,8 @@
 
 #include "gptc/Support/Error.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -67,7 +69,7 @@ private:
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   /// A tokenizer.json's vocabulary, merges, added tokens, pre-tokenizer and
   /// template into `impl`.
-  static void readTokenizerJson(const std::string &text,
+  static void readTokenizerJson(const nlohmann::json &root,
                                 const std::string &path, Impl &impl);
   std::unique_ptr<Impl> impl;
 };

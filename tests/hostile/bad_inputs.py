@@ -306,6 +306,12 @@ def executable_cases(exe, src, work):
          "none.safetensors"),
         (["--export-hf", work + "/hf"], "--weights"),
         (["--data", verdict, "--prompt", "a", "--prompt", "b"], "prompt"),
+        (["--data", verdict, "--resume", work + "/x", "--init-from",
+          work + "/y"] + train, "--resume continues a run"),
+        (["--data", verdict, "--weights", work + "/x", "--init-from",
+          work + "/y"] + train, "--init-from"),
+        (["--data", verdict, "--init-from", work + "/none.bin"] + train,
+         "none.bin"),
     ]:
         yield ("flags " + " ".join(argv[:2]), argv, needle, {})
 

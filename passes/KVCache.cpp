@@ -219,7 +219,7 @@ void batchPositions(ArangeOp ar, const Positional &p, Value positions,
                                 rank, batch));
       made = b.clone(*op, map);
       made->getResult(0).setType(batchedType(op->getResult(0)));
-      if (auto c = dyn_cast<ConcatOp>(made); c && c.getAxis() >= 0)
+      if (auto c = dyn_cast<ConcatOp>(made))
         c.setAxis(c.getAxis() + 1);
     }
     bat[op->getResult(0)] = made->getResult(0);

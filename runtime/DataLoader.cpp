@@ -1,4 +1,4 @@
-//===- DataLoader.cpp - The book's sliding-window dataset and loader ------===//
+//===- DataLoader.cpp - Datasets, batches and the book's loader -----------===//
 
 #include "gptc/Runtime/DataLoader.h"
 #include "gptc/Support/AtomicFile.h"
@@ -47,15 +47,23 @@ WindowDataset::WindowDataset(std::vector<uint32_t> t, int64_t maxLength,
                        "text");
 }
 
-void WindowDataset::window(int64_t i, int32_t *inputs, int32_t *targets) const {
-  int64_t start = i * stride;
-  for (int64_t k = 0; k < length; ++k) {
-    inputs[k] = static_cast<int32_t>(tokens[start + k]);
-    targets[k] = static_cast<int32_t>(tokens[start + k + 1]);
+Batch WindowDataset::collate(const std::vector<int64_t> &indices) const {
+  Batch b;
+  b.rows = static_cast<int64_t>(indices.size());
+  b.length = length;
+  b.tokens.resize(b.rows * length);
+  b.targets.resize(b.rows * length);
+  for (int64_t r = 0; r < b.rows; ++r) {
+    int64_t start = indices[r] * stride;
+    for (int64_t k = 0; k < length; ++k) {
+      b.tokens[r * length + k] = static_cast<int32_t>(tokens[start + k]);
+      b.targets[r * length + k] = static_cast<int32_t>(tokens[start + k + 1]);
+    }
   }
+  return b;
 }
 
-DataLoader::DataLoader(const WindowDataset &d, int64_t b, bool sh, bool dl,
+DataLoader::DataLoader(const Dataset &d, int64_t b, bool sh, bool dl,
                        uint64_t sd)
     : data(d), batchSize(b), shuffle(sh), dropLast(dl), seed(sd) {
   if (batchSize < 1)
@@ -68,29 +76,44 @@ int64_t DataLoader::numBatches() const {
   return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
 }
 
-void DataLoader::startEpoch(int64_t epoch) {
-  order.resize(data.size());
-  for (int64_t i = 0; i < data.size(); ++i)
-    order[i] = i;
-  if (!shuffle)
-    return;
-  std::mt19937_64 rng(seed + static_cast<uint64_t>(epoch));
-  for (int64_t i = data.size() - 1; i > 0; --i) {
+void shuffleOrder(std::vector<int64_t> &order, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (int64_t i = static_cast<int64_t>(order.size()) - 1; i > 0; --i) {
     // Uniform in [0, i] without modulo bias.
     std::uniform_int_distribution<int64_t> pick(0, i);
     std::swap(order[i], order[pick(rng)]);
   }
 }
 
-int64_t DataLoader::batch(int64_t b, int32_t *inputs, int32_t *targets) const {
+void DataLoader::startEpoch(int64_t epoch) {
+  order.resize(data.size());
+  for (int64_t i = 0; i < data.size(); ++i)
+    order[i] = i;
+  if (shuffle)
+    shuffleOrder(order, seed + static_cast<uint64_t>(epoch));
+}
+
+Batch DataLoader::batch(int64_t b) const {
   if (b < 0 || b >= numBatches())
     throw RuntimeError("batch " + std::to_string(b) + " is out of range");
   int64_t first = b * batchSize;
   int64_t rows = std::min<int64_t>(batchSize, data.size() - first);
-  int64_t len = data.maxLength();
-  for (int64_t r = 0; r < rows; ++r)
-    data.window(order[first + r], inputs + r * len, targets + r * len);
-  return rows;
+  return data.collate(std::vector<int64_t>(order.begin() + first,
+                                           order.begin() + first + rows));
+}
+
+std::vector<int64_t> splitSizes(int64_t n,
+                                const std::vector<double> &fractions) {
+  std::vector<int64_t> sizes;
+  int64_t used = 0;
+  for (size_t i = 0; i + 1 < fractions.size(); ++i) {
+    // Python's int() truncates toward zero.
+    sizes.push_back(
+        static_cast<int64_t>(static_cast<double>(n) * fractions[i]));
+    used += sizes.back();
+  }
+  sizes.push_back(std::max<int64_t>(0, n - used));
+  return sizes;
 }
 
 //===----------------------------------------------------------------------===//

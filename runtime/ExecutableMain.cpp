@@ -55,7 +55,11 @@ const char *kModes =
     R"(Training (--data; executables built with --task=train): tokenizes the
 file with GPT-2's BPE, splits it as the book does (train_ratio by
 characters), trains with AdamW (warmup + cosine decay), evaluates, samples
-and checkpoints. Flags override the --config file's keys wherever they are.
+and checkpoints. A classifier (a model whose loss takes class ids) trains
+on labelled texts with accuracy per epoch; instruction records (.json)
+train with the book's Alpaca prompts and collate, and the test part's
+responses go to OUT/test-responses.json. Flags override the --config
+file's keys wherever they are.
 
 Generation (--prompt, --prompt-file or --prompt-ids without --data):
 continues each prompt with the book's generate loop, streaming the text.
@@ -275,6 +279,11 @@ void applyTrainConfig(const std::string &path, TrainerOptions &t) {
     t.sampleInterval = c.sampleInterval;
     t.samplePrompt = c.samplePrompt;
     t.seed = c.seed;
+    t.split = c.split;
+    t.balance = c.balance;
+    t.classes = c.classes;
+    t.maskInstruction = c.maskInstruction;
+    t.responseTokens = c.responseTokens;
   } catch (const CompileError &e) {
     std::ostringstream os;
     printDiagnostic(os, e.diag);
@@ -336,7 +345,9 @@ int main(int argc, char **argv) {
   auto common = group("All modes");
   training("--data", train.data,
            "UTF-8 text to train on, or an llm.c token shard (.bin, GPT-2 "
-           "ids; split by tokens, not characters)")
+           "ids; split by tokens, not characters); for a classifier, "
+           "labelled texts (label<TAB>text, or .csv); instruction records "
+           "(.json: instruction, input, output)")
       ->type_name("FILE");
   training("--out", train.outDir, "log.jsonl, loss.svg and the checkpoint")
       ->type_name("DIR");
@@ -413,7 +424,19 @@ int main(int argc, char **argv) {
       ->check(count());
   app.add_flag("--eval", train.evalOnly,
                "loss and perplexity of --weights (or --resume) on --data, "
-               "every window of --ctx tokens")
+               "every window of --ctx tokens (a classifier: loss and "
+               "accuracy over every text)")
+      ->group("Training");
+  app.add_flag("--mask-instruction", train.maskInstruction,
+               "instruction data: no loss on the prompt's tokens")
+      ->group("Training");
+  repeatable(
+      app.add_option_function<std::string>(
+          "--classify",
+          [&](const std::string &t) { train.classifyTexts.push_back(t); },
+          "a classifier's class of TEXT with --weights, printed as "
+          "class, probability and text (repeatable)"))
+      ->type_name("TEXT")
       ->group("Training");
   app.add_flag_callback(
          "--no-progress", [&] { train.progress = false; },
@@ -569,7 +592,7 @@ int main(int argc, char **argv) {
       return runContract(inputs, output, train.initFrom, options, repeat, trace,
                          argv[0]);
     }
-    if (train.data.empty()) {
+    if (train.data.empty() && train.classifyTexts.empty()) {
       std::cerr << app.help();
       return kExitUsage;
     }

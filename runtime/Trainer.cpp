@@ -1,6 +1,9 @@
-//===- Trainer.cpp - The pretraining driver of built executables ----------===//
+//===- Trainer.cpp - The training driver of built executables ------------===//
 //
-// One step:
+// The data decides the task: text windows (pretraining, chapter 5),
+// labelled texts for a model whose loss takes class ids (classification
+// fine-tuning, chapter 6) or instruction records (chapter 7); all go through
+// one DataLoader and one loop. One step:
 //  1. The step's batch: epoch = (step-1) / batches per epoch, shuffled with
 //     seed + epoch (DataLoader.h), so a step number fixes the data.
 //  2. The learning rate: linear warmup from initial_lr to lr, then cosine
@@ -15,8 +18,10 @@
 
 #include "gptc/Runtime/Trainer.h"
 #include "gptc/Runtime/Checkpoint.h"
+#include "gptc/Runtime/ClassificationData.h"
 #include "gptc/Runtime/DataLoader.h"
 #include "gptc/Runtime/Generator.h"
+#include "gptc/Runtime/InstructionData.h"
 #include "gptc/Runtime/Tokenizer.h"
 #include "gptc/Support/AtomicFile.h"
 #include "gptc/Support/Error.h"
@@ -37,6 +42,8 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <memory>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -72,15 +79,6 @@ TensorData scalar(double v) {
   float f = static_cast<float>(v);
   t.bytes.resize(4);
   std::memcpy(t.bytes.data(), &f, 4);
-  return t;
-}
-
-TensorData ids(int64_t rows, int64_t cols, const std::vector<int32_t> &v) {
-  TensorData t;
-  t.dtype = DType::I32;
-  t.shape = {rows, cols};
-  t.bytes.resize(rows * cols * 4);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
   return t;
 }
 
@@ -242,6 +240,38 @@ void checkWritable(const std::string &dir, const std::string &checkpoint) {
   }
 }
 
+/// What --data holds, decided by the model and the file: class labels when
+/// the loss takes targets [B], else instruction records (.json), an llm.c
+/// token shard (.bin) or UTF-8 text.
+enum class DataKind { Text, Shard, Classes, Instructions };
+
+/// The static last dim of @forward's logits [B, C]: a classifier's class
+/// count (0 when the logits are not [B, C]).
+int64_t classCount(const Plan &plan) {
+  const PlanFunction *f = plan.find("forward");
+  for (auto &[name, id] : f ? f->outputs : decltype(f->outputs)()) {
+    const SymShape &s = f->values[id].shape;
+    if (name == "logits" && s.size() == 2 && s[1].terms.size() == 1 &&
+        s[1].terms[0].syms.empty())
+      return s[1].terms[0].coeff;
+  }
+  return 0;
+}
+
+/// The rank of input `name` of `fn` (0 when it has none).
+size_t inputRank(const PlanFunction &fn, const std::string &name) {
+  for (const PlanValue &v : fn.values)
+    if (v.kind == PlanValue::Input && v.name == name)
+      return v.shape.size();
+  return 0;
+}
+
+std::string percent(double share) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << 100 * share << "%";
+  return s.str();
+}
+
 class Trainer {
 public:
   Trainer(Executor &exec, const Plan &plan, const TrainerOptions &o)
@@ -249,6 +279,8 @@ public:
   int run();
 
 private:
+  /// The model, tokenizer and data kind; what every mode needs first.
+  void setUp(bool training);
   void initState();
   /// Parameters only (any format Checkpoint.h reads), or with moments and
   /// step from a gptc checkpoint to resume.
@@ -256,19 +288,47 @@ private:
   /// --init-from: the tensors of o.initMatching that fit, over initState's.
   void initMatching();
   double learningRate(int64_t step) const;
+  /// `tokens` and `targets` of the state from a batch.
+  void feed(const Batch &b);
   double meanLoss(const DataLoader &loader, int64_t batches);
+  /// The share of texts whose largest logit is their class.
+  double accuracy(const DataLoader &loader, int64_t batches);
   std::string sample();
-  void saveCheckpoint(const std::string &path, int64_t step);
+  void saveCheckpoint(const std::string &path, int64_t step, int64_t tokens);
   std::string settings() const;
+  /// Reads o.data into trainSet, valSet and testSet, or with `whole` (for
+  /// --eval) all of it into trainSet.
+  void prepareData(bool whole);
+  void prepareText(bool whole);
+  void prepareClasses(bool whole);
+  void prepareInstructions(bool whole);
+  /// Token ids of a text with the tokenizer's prefix; `where` names it in
+  /// an error.
+  std::vector<uint32_t> encodeRecord(const std::string &text,
+                                     const std::string &where) const;
+  int evaluate();
+  int classify();
+  /// The book's test-set responses: each test record's prompt continued
+  /// greedily, written with the records as `model_response`.
+  void writeResponses(const std::string &path);
 
   Executor &exec;
   const Plan &plan;
   TrainerOptions o;
   std::optional<Tokenizer> tok;
   std::vector<ParamSpec> params;
+  std::set<std::string> trained; ///< Parameters with AdamW moments.
   SafetensorsFile state;
-  int64_t totalSteps = 0, startStep = 0, contextLimit = 0;
+  int64_t totalSteps = 0, startStep = 0, startTokens = 0, contextLimit = 0;
   bool samples = true; ///< Whether @forward gives next-token logits.
+  DataKind kind = DataKind::Text;
+  int64_t numClasses = 0;
+  uint32_t pad = 0;
+  int64_t padLength = 0; ///< Classes: the length every text is padded to.
+  std::vector<std::string> classNames;
+  std::map<std::string, std::string> weightsMetadata;
+  std::unique_ptr<Dataset> trainSet, valSet, testSet;
+  std::vector<InstructionRecord> testRecords;
 };
 
 double Trainer::learningRate(int64_t step) const {
@@ -326,11 +386,18 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
     // Starting weights: a gptc checkpoint, Hugging Face or llm.c.
     for (auto &[name, t] : importWeights(path, params, hfNames(plan)))
       state.tensors[name] = std::move(t);
+    // A gptc checkpoint says how its classifier reads texts.
+    std::error_code ec;
+    if (kind == DataKind::Classes && fs::is_regular_file(path, ec) &&
+        fs::path(path).extension() == ".safetensors")
+      weightsMetadata = readSafetensors(path).metadata;
     return;
   }
   SafetensorsFile f = readSafetensors(path);
   for (auto &[name, shape] : params) {
-    std::vector<std::string> names = {name, "adam.m." + name, "adam.v." + name};
+    std::vector<std::string> names = {name};
+    if (trained.count(name))
+      names.insert(names.end(), {"adam.m." + name, "adam.v." + name});
     for (const std::string &n : names) {
       const TensorData *t = f.find(n);
       if (!t)
@@ -347,16 +414,24 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
       state.tensors[n] = weightValues(path, n, *t);
     }
   }
-  auto it = f.metadata.find("gptc.step");
-  if (it == f.metadata.end())
-    throw RuntimeError(path + ": not a gptc checkpoint (no step)");
-  char *end = nullptr;
-  errno = 0;
-  long long step = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end || errno == ERANGE || step < 0)
-    throw RuntimeError(path + ": its step ('" + it->second +
-                       "' in gptc.step) is not a step number");
-  startStep = step;
+  auto number = [&](const char *key, const char *what,
+                    bool required) -> int64_t {
+    auto it = f.metadata.find(key);
+    if (it == f.metadata.end()) {
+      if (required)
+        throw RuntimeError(path + ": not a gptc checkpoint (no step)");
+      return -1;
+    }
+    char *end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end || errno == ERANGE || v < 0)
+      throw RuntimeError(path + ": its " + what + " ('" + it->second + "' in " +
+                         key + ") is not a " + what + " number");
+    return v;
+  };
+  startStep = number("gptc.step", "step", true);
+  startTokens = number("gptc.tokens", "token", false);
   // The settings that fix the batches and masks must match, named one by
   // one; the run's length (epochs, --steps) may grow, which continues with
   // the learning-rate schedule of the longer run.
@@ -390,27 +465,61 @@ std::string Trainer::settings() const {
     << " batch=" << o.batchSize << " context=" << o.contextLength
     << " stride=" << o.stride << " epochs=" << o.epochs
     << " max_steps=" << o.maxSteps << " seed=" << o.seed;
+  if (kind == DataKind::Classes || kind == DataKind::Instructions) {
+    s << " split=";
+    for (size_t i = 0; i < o.split.size(); ++i)
+      s << (i ? "," : "") << o.split[i];
+    if (kind == DataKind::Classes)
+      s << " balance=" << o.balance;
+    else
+      s << " mask_instruction=" << o.maskInstruction;
+  }
   return s.str();
+}
+
+void Trainer::feed(const Batch &b) {
+  TensorData tokens, targets;
+  tokens.dtype = targets.dtype = DType::I32;
+  tokens.shape = {b.rows, b.length};
+  targets.shape = b.classTargets ? std::vector<int64_t>{b.rows}
+                                 : std::vector<int64_t>{b.rows, b.length};
+  tokens.bytes.resize(b.tokens.size() * 4);
+  std::memcpy(tokens.bytes.data(), b.tokens.data(), tokens.bytes.size());
+  targets.bytes.resize(b.targets.size() * 4);
+  std::memcpy(targets.bytes.data(), b.targets.data(), targets.bytes.size());
+  state.tensors["tokens"] = std::move(tokens);
+  state.tensors["targets"] = std::move(targets);
 }
 
 double Trainer::meanLoss(const DataLoader &loader, int64_t batches) {
   int64_t n = std::min(batches, loader.numBatches());
   if (n <= 0)
     return std::nan("");
-  std::vector<int32_t> in(o.batchSize * o.contextLength),
-      tg(o.batchSize * o.contextLength);
   double total = 0;
   for (int64_t b = 0; b < n; ++b) {
-    int64_t rows = loader.batch(b, in.data(), tg.data());
-    in.resize(rows * o.contextLength);
-    tg.resize(rows * o.contextLength);
-    state.tensors["tokens"] = ids(rows, o.contextLength, in);
-    state.tensors["targets"] = ids(rows, o.contextLength, tg);
+    feed(loader.batch(b));
     total += scalarOf(exec.run("loss", state, o.data).at("loss"));
-    in.resize(o.batchSize * o.contextLength);
-    tg.resize(o.batchSize * o.contextLength);
   }
   return total / static_cast<double>(n);
+}
+
+double Trainer::accuracy(const DataLoader &loader, int64_t batches) {
+  int64_t n = std::min(batches, loader.numBatches());
+  if (n <= 0)
+    return std::nan("");
+  int64_t right = 0, total = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    Batch b = loader.batch(k);
+    feed(b);
+    TensorData logits = exec.run("forward", state, o.data).at("logits");
+    const float *p = reinterpret_cast<const float *>(logits.bytes.data());
+    for (int64_t r = 0; r < b.rows; ++r) {
+      const float *row = p + r * numClasses;
+      right += std::max_element(row, row + numClasses) - row == b.targets[r];
+    }
+    total += b.rows;
+  }
+  return static_cast<double>(right) / static_cast<double>(total);
 }
 
 /// The book's generate_text_simple: greedy, over the last contextLimit
@@ -426,18 +535,26 @@ std::string Trainer::sample() {
   return text;
 }
 
-void Trainer::saveCheckpoint(const std::string &path, int64_t step) {
+void Trainer::saveCheckpoint(const std::string &path, int64_t step,
+                             int64_t tokens) {
+  auto stateNames = [&](const std::string &name) {
+    std::vector<std::string> names = {name};
+    if (trained.count(name))
+      names.insert(names.end(), {"adam.m." + name, "adam.v." + name});
+    return names;
+  };
   // On a GPU the training state lives there: bring it back first.
   if (exec.onDevice())
     for (auto &[name, shape] : params)
-      for (const std::string &n : {name, "adam.m." + name, "adam.v." + name})
+      for (const std::string &n : stateNames(name))
         if (std::unique_ptr<TensorData> t = exec.fetch(n))
           state.tensors.at(n).bytes = std::move(t->bytes);
   SafetensorsFile ckpt;
   for (auto &[name, shape] : params)
-    for (const std::string &n : {name, "adam.m." + name, "adam.v." + name})
+    for (const std::string &n : stateNames(name))
       ckpt.tensors[n] = state.tensors.at(n);
   ckpt.metadata["gptc.step"] = std::to_string(step);
+  ckpt.metadata["gptc.tokens"] = std::to_string(tokens);
   ckpt.metadata["gptc.settings"] = settings();
   ckpt.metadata["gptc.schedule"] =
       "lr=" + std::to_string(o.lr) +
@@ -446,21 +563,30 @@ void Trainer::saveCheckpoint(const std::string &path, int64_t step) {
       " warmup_steps=" + std::to_string(o.warmupSteps) +
       " weight_decay=" + std::to_string(o.weightDecay) +
       " clip_grad_norm=" + std::to_string(o.clipGradNorm);
+  // How --eval and --classify read texts as the training did.
+  if (kind == DataKind::Classes) {
+    ckpt.metadata["gptc.classes"] = Json(classNames).dump();
+    ckpt.metadata["gptc.pad_length"] = std::to_string(padLength);
+  }
   writeSafetensors(path, ckpt);
 }
 
-int Trainer::run() {
+void Trainer::setUp(bool training) {
   const PlanFunction *loss = plan.find("loss");
-  if (!loss || !plan.find("forward") ||
-      (!o.evalOnly && !plan.find("train_step")))
+  if (!loss || !plan.find("forward") || (training && !plan.find("train_step")))
     throw RuntimeError("this executable was not built for training "
                        "(gptc build --task=train)");
   params = planParameters(plan, "loss");
+  if (const PlanFunction *step = plan.find("train_step"))
+    for (const PlanValue &v : step->values)
+      if (v.kind == PlanValue::Input && v.name.rfind("adam.m.", 0) == 0)
+        trained.insert(v.name.substr(7));
   samples = plan.find("forward")->nextTokenLogitsProblem().empty();
   contextLimit = loss->contextLimit();
   if (contextLimit == 0)
     contextLimit = o.contextLength;
-  if (o.contextLength > contextLimit)
+  // --classify pads to the training's length, within the model's context.
+  if (o.contextLength > contextLimit && o.classifyTexts.empty())
     throw RuntimeError("context length " + std::to_string(o.contextLength) +
                        " exceeds the model's context of " +
                        std::to_string(contextLimit));
@@ -469,45 +595,81 @@ int Trainer::run() {
                        "positive");
   tok.emplace(Tokenizer::load(o.tokenizer));
   for (const PlanCheck &c : loss->checks)
-    if (c.ids && c.limit < static_cast<int64_t>(tok->vocabSize()))
+    if (c.ids && c.limit < static_cast<int64_t>(tok->vocabSize()) &&
+        loss->values[c.value].name == "tokens")
       throw RuntimeError(
           "the model's vocabulary has " + std::to_string(c.limit) +
-          " entries but the GPT-2 tokenizer needs " +
-          std::to_string(tok->vocabSize()) + " (build with vocab_size: 50257)");
-  // Text, or an llm.c token shard (already GPT-2 ids), split by tokens.
-  bool shard = fs::path(o.data).extension() == ".bin";
+          " entries but the tokenizer needs " +
+          std::to_string(tok->vocabSize()) +
+          " (build with vocab_size: " + std::to_string(tok->vocabSize()) + ")");
+
+  std::string ext = fs::path(o.data).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  bool table = ext == ".tsv" || ext == ".csv";
+  if (inputRank(*loss, "targets") == 1) {
+    kind = DataKind::Classes;
+    numClasses = classCount(plan);
+    if (numClasses == 0)
+      throw RuntimeError("the model's loss takes one class id per text "
+                         "(targets [B]), but @forward does not return class "
+                         "logits [B, C]");
+    if (ext == ".json" || ext == ".bin")
+      throw RuntimeError("this model classifies texts (its loss takes "
+                         "targets [B]): --data must be a table of labelled "
+                         "texts (label<TAB>text, or a .csv), not '" +
+                         o.data + "'");
+    if (o.split.empty())
+      o.split = {0.7, 0.1, 0.2};
+  } else if (table) {
+    throw RuntimeError("'" + o.data +
+                       "' is a table of labelled texts, but "
+                       "this model's loss takes next-token targets [B, T]; "
+                       "build a classifier (models/gpt2-classifier.gpt) or "
+                       "train on text");
+  } else if (ext == ".json") {
+    kind = DataKind::Instructions;
+    if (o.split.empty())
+      o.split = {0.85, 0.05, 0.1};
+  } else {
+    kind = ext == ".bin" ? DataKind::Shard : DataKind::Text;
+  }
+  if (kind == DataKind::Classes || kind == DataKind::Instructions) {
+    // The book pads with <|endoftext|>; a classifier says its pad id.
+    auto it = plan.config.find("pad_token_id");
+    pad = it != plan.config.end()
+              ? static_cast<uint32_t>(std::stoul(it->second))
+              : tok->endOfText();
+    if (pad >= tok->vocabSize())
+      throw RuntimeError("the tokenizer has no end-of-text token to pad "
+                         "with; give the model a pad_token_id config");
+  }
+}
+
+std::vector<uint32_t> Trainer::encodeRecord(const std::string &text,
+                                            const std::string &where) const {
+  std::vector<uint32_t> ids = tok->prefix();
+  try {
+    std::vector<uint32_t> body = tok->encode(text);
+    ids.insert(ids.end(), body.begin(), body.end());
+  } catch (const RuntimeError &e) {
+    throw RuntimeError(where + ": " + e.what());
+  }
+  return ids;
+}
+
+void Trainer::prepareText(bool whole) {
+  bool shard = kind == DataKind::Shard;
   std::string text = shard ? std::string() : readText(o.data);
   std::vector<uint32_t> shardTokens;
   if (shard)
     shardTokens = readTokenShard(o.data);
-
-  if (o.evalOnly) {
-    if (o.initFrom.empty() && o.resume.empty())
-      throw RuntimeError("--eval needs weights: --weights FILE or --resume "
-                         "CHECKPOINT");
-    loadWeights(o.resume.empty() ? o.initFrom : o.resume, false);
-    WindowDataset data(shard ? shardTokens
-                             : tok->encode(text, Tokenizer::Special::Allow),
-                       o.contextLength, o.contextLength);
-    // A batch larger than the data is the whole data: the same mean.
-    DataLoader loader(
-        data, std::min<int64_t>(o.batchSize, static_cast<int64_t>(data.size())),
-        false, false, 0);
-    loader.startEpoch(0);
-    double l = meanLoss(loader, loader.numBatches());
-    std::cout << o.data << ": loss " << std::fixed << std::setprecision(4) << l
-              << ", perplexity " << std::setprecision(2) << std::exp(l)
-              << " over " << data.size() << " windows of " << o.contextLength
-              << " tokens\n";
-    return 0;
+  if (whole) {
+    trainSet = std::make_unique<WindowDataset>(
+        shard ? shardTokens : tok->encode(text, Tokenizer::Special::Allow),
+        o.contextLength, o.contextLength);
+    return;
   }
-
-  const std::string ckptPath =
-      o.checkpoint.empty()
-          ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
-          : o.checkpoint;
-  checkWritable(o.outDir, ckptPath);
-
   std::vector<uint32_t> trainTokens, valTokens;
   if (shard) {
     size_t cut = static_cast<size_t>(o.trainRatio *
@@ -523,7 +685,8 @@ int Trainer::run() {
                      int64_t stride) {
     size_t n = t.size();
     try {
-      return WindowDataset(std::move(t), o.contextLength, stride);
+      return std::make_unique<WindowDataset>(std::move(t), o.contextLength,
+                                             stride);
     } catch (const RuntimeError &) {
       throw RuntimeError(
           "the " + std::string(part) + " part of '" + o.data + "' has " +
@@ -532,19 +695,293 @@ int Trainer::run() {
           "; use more text, a smaller --ctx or a different --train-ratio");
     }
   };
-  WindowDataset trainSet =
-      dataset(std::move(trainTokens), "training", o.stride);
-  WindowDataset valSet =
-      dataset(std::move(valTokens), "validation", o.contextLength);
-  DataLoader trainLoader(trainSet, o.batchSize, true, true,
+  trainSet = dataset(std::move(trainTokens), "training", o.stride);
+  valSet = dataset(std::move(valTokens), "validation", o.contextLength);
+  std::cerr << "training on " << o.data << ": " << trainSet->size()
+            << " training windows of " << o.contextLength << " tokens, "
+            << valSet->size() << " validation windows\n";
+}
+
+void Trainer::prepareClasses(bool whole) {
+  LabelledTable table = readLabelledTable(o.data, o.classes);
+  // A checkpoint's own class names and length take precedence for --eval.
+  if (auto it = weightsMetadata.find("gptc.classes");
+      whole && o.classes.empty() && it != weightsMetadata.end()) {
+    Json names = Json::parse(it->second, nullptr, false);
+    if (names.is_array() && !names.empty() &&
+        std::all_of(names.begin(), names.end(),
+                    [](const Json &n) { return n.is_string(); }))
+      table = readLabelledTable(o.data, names.get<std::vector<std::string>>());
+  }
+  classNames = table.classes;
+  if (static_cast<int64_t>(classNames.size()) > numClasses) {
+    std::string names;
+    for (const std::string &c : classNames)
+      names += (names.empty() ? "" : ", ") + c;
+    throw RuntimeError(
+        "'" + o.data + "' has " + std::to_string(classNames.size()) +
+        " classes (" + names + ") but the model has " +
+        std::to_string(numClasses) + " outputs (build with num_classes: " +
+        std::to_string(classNames.size()) + ")");
+  }
+  std::vector<LabelledText> rows = table.rows;
+  std::vector<int64_t> sizes = {static_cast<int64_t>(rows.size()), 0, 0};
+  if (!whole) {
+    if (o.balance)
+      rows = balanceClasses(table, static_cast<uint64_t>(o.seed));
+    // random_split: shuffled, then cut.
+    std::vector<int64_t> order(rows.size());
+    std::iota(order.begin(), order.end(), 0);
+    shuffleOrder(order, static_cast<uint64_t>(o.seed));
+    std::vector<LabelledText> shuffled;
+    for (int64_t i : order)
+      shuffled.push_back(rows[i]);
+    rows = std::move(shuffled);
+    sizes = splitSizes(static_cast<int64_t>(rows.size()), o.split);
+  }
+  std::vector<std::vector<uint32_t>> texts;
+  std::vector<int32_t> labels;
+  for (const LabelledText &r : rows) {
+    texts.push_back(
+        encodeRecord(r.text, o.data + ":" + std::to_string(r.line)));
+    labels.push_back(r.label);
+  }
+  // SpamDataset: the longest training text, at most the context.
+  padLength = 0;
+  if (auto it = weightsMetadata.find("gptc.pad_length");
+      whole && it != weightsMetadata.end())
+    padLength = std::atoll(it->second.c_str());
+  if (padLength <= 0)
+    for (int64_t i = 0; i < sizes[0]; ++i)
+      padLength = std::max<int64_t>(padLength, texts[i].size());
+  padLength = std::clamp<int64_t>(padLength, 1, o.contextLength);
+  int64_t cut = std::count_if(texts.begin(), texts.end(), [&](auto &t) {
+    return static_cast<int64_t>(t.size()) > padLength;
+  });
+  auto part = [&](int64_t first, int64_t n) {
+    return std::make_unique<ClassificationDataset>(
+        std::vector<std::vector<uint32_t>>(texts.begin() + first,
+                                           texts.begin() + first + n),
+        std::vector<int32_t>(labels.begin() + first,
+                             labels.begin() + first + n),
+        padLength, pad);
+  };
+  trainSet = part(0, sizes[0]);
+  valSet = part(sizes[0], sizes[1]);
+  testSet = part(sizes[0] + sizes[1], sizes[2]);
+  if (whole)
+    return;
+  std::cerr << "classifying " << o.data << " into " << numClasses
+            << " classes (";
+  for (size_t c = 0; c < classNames.size(); ++c)
+    std::cerr << (c ? ", " : "") << classNames[c] << " " << c;
+  std::cerr << "): " << rows.size() << " texts"
+            << (o.balance ? " after balancing" : "") << ", " << sizes[0]
+            << " training, " << sizes[1] << " validation, " << sizes[2]
+            << " test, padded to " << padLength << " tokens";
+  if (cut)
+    std::cerr << " (" << cut << " longer ones truncated)";
+  std::cerr << "\n";
+}
+
+void Trainer::prepareInstructions(bool whole) {
+  std::vector<InstructionRecord> records = readInstructions(o.data);
+  std::vector<int64_t> sizes = {static_cast<int64_t>(records.size()), 0, 0};
+  if (!whole)
+    sizes = splitSizes(static_cast<int64_t>(records.size()), o.split);
+  std::vector<std::vector<uint32_t>> texts;
+  std::vector<int64_t> promptLengths;
+  for (size_t i = 0; i < records.size(); ++i) {
+    std::string where = o.data + ": record " + std::to_string(i);
+    std::string prompt = alpacaPrompt(records[i]);
+    texts.push_back(encodeRecord(prompt + alpacaResponse(records[i]), where));
+    promptLengths.push_back(
+        static_cast<int64_t>(encodeRecord(prompt, where).size()));
+  }
+  auto part = [&](int64_t first, int64_t n) {
+    return std::make_unique<InstructionDataset>(
+        std::vector<std::vector<uint32_t>>(texts.begin() + first,
+                                           texts.begin() + first + n),
+        std::vector<int64_t>(promptLengths.begin() + first,
+                             promptLengths.begin() + first + n),
+        pad, o.contextLength, o.maskInstruction);
+  };
+  trainSet = part(0, sizes[0]);
+  valSet = part(sizes[0], sizes[1]);
+  testSet = part(sizes[0] + sizes[1], sizes[2]);
+  if (whole)
+    return;
+  testRecords.assign(records.begin() + sizes[0] + sizes[1], records.end());
+  // The book samples the first validation record's prompt.
+  if (o.samplePrompt.empty() && sizes[1] > 0)
+    o.samplePrompt = alpacaPrompt(records[sizes[0]]);
+  std::cerr << "instruction data " << o.data << ": " << records.size()
+            << " records, " << sizes[0] << " training, " << sizes[1]
+            << " validation, " << sizes[2] << " test (Alpaca prompts, padded "
+            << "per batch, at most " << o.contextLength << " tokens"
+            << (o.maskInstruction ? ", prompts masked" : "") << ")\n";
+}
+
+void Trainer::prepareData(bool whole) {
+  switch (kind) {
+  case DataKind::Text:
+  case DataKind::Shard:
+    prepareText(whole);
+    break;
+  case DataKind::Classes:
+    prepareClasses(whole);
+    break;
+  case DataKind::Instructions:
+    prepareInstructions(whole);
+    break;
+  }
+  if (o.samplePrompt.empty())
+    o.samplePrompt = "Every effort moves you";
+}
+
+void Trainer::writeResponses(const std::string &path) {
+  OrderedJson out = OrderedJson::array();
+  std::vector<uint32_t> stops = {pad};
+  auto started = std::chrono::steady_clock::now();
+  bool tty = o.progress && isatty(2);
+  for (size_t i = 0; i < testRecords.size(); ++i) {
+    std::vector<uint32_t> ids =
+        encodeRecord(alpacaPrompt(testRecords[i]), "test record");
+    size_t promptLength = ids.size();
+    std::mt19937_64 unused;
+    generateTokens(exec, state, ids, o.responseTokens, contextLimit,
+                   SamplingOptions(), unused, stops, [](uint32_t) {});
+    if (ids.size() > promptLength && ids.back() == pad)
+      ids.pop_back();
+    std::string response = tok->decode(
+        std::vector<uint32_t>(ids.begin() + promptLength, ids.end()));
+    // As the book: the response header removed, whitespace stripped.
+    for (size_t at; (at = response.find("### Response:")) != std::string::npos;)
+      response.erase(at, 13);
+    size_t first = response.find_first_not_of(" \t\n\r");
+    size_t last = response.find_last_not_of(" \t\n\r");
+    response = first == std::string::npos
+                   ? ""
+                   : response.substr(first, last - first + 1);
+    OrderedJson r = testRecords[i].json;
+    r["model_response"] = response;
+    out.push_back(std::move(r));
+    if (tty)
+      std::cerr << "\r  test responses " << i + 1 << "/" << testRecords.size()
+                << std::flush;
+  }
+  writeFileAtomically(path, out.dump(4) + "\n");
+  std::cerr << (tty ? "\r" : "") << "wrote " << testRecords.size()
+            << " test responses to " << path << " ("
+            << duration(std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - started)
+                            .count())
+            << ")\n";
+}
+
+int Trainer::evaluate() {
+  if (o.initFrom.empty() && o.resume.empty())
+    throw RuntimeError("--eval needs weights: --weights FILE or --resume "
+                       "CHECKPOINT");
+  loadWeights(o.resume.empty() ? o.initFrom : o.resume, false);
+  prepareData(true);
+  // A batch larger than the data is the whole data: the same mean.
+  DataLoader loader(
+      *trainSet,
+      std::min<int64_t>(o.batchSize, std::max<int64_t>(1, trainSet->size())),
+      false, false, 0);
+  double l = meanLoss(loader, loader.numBatches());
+  std::cout << o.data << ": loss " << std::fixed << std::setprecision(4) << l;
+  if (kind == DataKind::Classes)
+    std::cout << ", accuracy " << percent(accuracy(loader, loader.numBatches()))
+              << " over " << trainSet->size() << " texts of " << padLength
+              << " tokens\n";
+  else if (kind == DataKind::Instructions)
+    std::cout << ", perplexity " << std::setprecision(2) << std::exp(l)
+              << " over " << trainSet->size() << " records\n";
+  else
+    std::cout << ", perplexity " << std::setprecision(2) << std::exp(l)
+              << " over " << trainSet->size() << " windows of "
+              << o.contextLength << " tokens\n";
+  return 0;
+}
+
+int Trainer::classify() {
+  if (kind != DataKind::Classes)
+    throw RuntimeError("--classify needs a classifier (a model whose loss "
+                       "takes class ids, targets [B])");
+  if (o.initFrom.empty())
+    throw RuntimeError("--classify needs the classifier's --weights");
+  loadWeights(o.initFrom, false);
+  classNames.clear();
+  if (auto it = weightsMetadata.find("gptc.classes");
+      it != weightsMetadata.end()) {
+    Json names = Json::parse(it->second, nullptr, false);
+    if (names.is_array())
+      for (const Json &n : names)
+        classNames.push_back(n.is_string() ? n.get<std::string>() : "?");
+  }
+  if (!o.classes.empty())
+    classNames = o.classes;
+  while (static_cast<int64_t>(classNames.size()) < numClasses)
+    classNames.push_back(std::to_string(classNames.size()));
+  std::vector<std::vector<uint32_t>> texts;
+  for (size_t i = 0; i < o.classifyTexts.size(); ++i)
+    texts.push_back(encodeRecord(o.classifyTexts[i],
+                                 "--classify text " + std::to_string(i + 1)));
+  // As trained: padded to the training's length (the model may read the
+  // last position), else to the longest text.
+  padLength = 0;
+  if (auto it = weightsMetadata.find("gptc.pad_length");
+      it != weightsMetadata.end())
+    padLength = std::atoll(it->second.c_str());
+  if (padLength <= 0)
+    for (const auto &t : texts)
+      padLength = std::max<int64_t>(padLength, t.size());
+  padLength = std::clamp<int64_t>(padLength, 1, contextLimit);
+  ClassificationDataset data(texts, std::vector<int32_t>(texts.size(), 0),
+                             padLength, pad);
+  std::vector<int64_t> all(texts.size());
+  std::iota(all.begin(), all.end(), 0);
+  feed(data.collate(all));
+  TensorData logits = exec.run("forward", state, "--classify").at("logits");
+  const float *p = reinterpret_cast<const float *>(logits.bytes.data());
+  for (size_t r = 0; r < texts.size(); ++r) {
+    const float *row = p + r * numClasses;
+    int64_t best = std::max_element(row, row + numClasses) - row;
+    double sum = 0;
+    for (int64_t c = 0; c < numClasses; ++c)
+      sum += std::exp(static_cast<double>(row[c] - row[best]));
+    std::cout << classNames[best] << "\t" << std::fixed << std::setprecision(3)
+              << 1 / sum << "\t" << o.classifyTexts[r] << "\n";
+  }
+  return 0;
+}
+
+int Trainer::run() {
+  setUp(!o.evalOnly && o.classifyTexts.empty());
+  if (!o.classifyTexts.empty())
+    return classify();
+  if (o.evalOnly)
+    return evaluate();
+
+  const std::string ckptPath =
+      o.checkpoint.empty()
+          ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
+          : o.checkpoint;
+  checkWritable(o.outDir, ckptPath);
+  prepareData(false);
+  DataLoader trainLoader(*trainSet, o.batchSize, true, true,
                          static_cast<uint64_t>(o.seed));
-  DataLoader valLoader(valSet, o.batchSize, false, false, 0);
-  valLoader.startEpoch(0);
+  DataLoader valLoader(*valSet, o.batchSize, false, false, 0);
+  std::optional<DataLoader> testLoader;
+  if (testSet)
+    testLoader.emplace(*testSet, o.batchSize, false, false, 0);
   int64_t perEpoch = trainLoader.numBatches();
   if (perEpoch == 0)
     throw RuntimeError("'" + o.data + "' gives " +
-                       std::to_string(trainSet.size()) +
-                       " training windows, fewer than one batch of " +
+                       std::to_string(trainSet->size()) +
+                       " training examples, fewer than one batch of " +
                        std::to_string(o.batchSize));
   totalSteps = o.epochs > std::numeric_limits<int64_t>::max() / perEpoch
                    ? std::numeric_limits<int64_t>::max()
@@ -573,7 +1010,8 @@ int Trainer::run() {
       if (!o.initMatching.empty())
         initMatching();
     }
-    for (auto &[name, shape] : params) {
+    // AdamW moments for the trained parameters only: frozen ones have none.
+    for (const std::string &name : trained) {
       TensorData zeros = state.tensors.at(name);
       std::fill(zeros.bytes.begin(), zeros.bytes.end(), 0);
       state.tensors["adam.m." + name] = zeros;
@@ -596,17 +1034,22 @@ int Trainer::run() {
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
 
-  const int64_t tokensPerStep = o.batchSize * o.contextLength;
-  std::cerr << "training on " << o.data << ": " << trainSet.size()
-            << " training windows (" << perEpoch << " batches of "
-            << o.batchSize << " x " << o.contextLength << " tokens per epoch), "
-            << valSet.size() << " validation windows; " << totalSteps
-            << " steps" << (startStep ? ", resuming after step " : "")
+  int64_t frozen = static_cast<int64_t>(params.size() - trained.size());
+  std::cerr << perEpoch << " batches of " << o.batchSize << " per epoch, "
+            << totalSteps << " steps"
+            << (frozen ? ", " + std::to_string(trained.size()) + " of " +
+                             std::to_string(params.size()) +
+                             " parameter tensors trained"
+                       : "")
+            << (startStep ? ", resuming after step " : "")
             << (startStep ? std::to_string(startStep) : "") << "\n";
   bool tty = o.progress && isatty(2);
   std::vector<double> stepLoss(startStep, std::nan(""));
   std::vector<EvalPoint> evals;
-  std::vector<int32_t> in(tokensPerStep), tg(tokensPerStep);
+  // Tokens seen (padding included); a checkpoint without the count
+  // (before it was kept) is assumed to have had full batches.
+  int64_t tokens = startTokens >= 0 ? startTokens
+                                    : startStep * o.batchSize * o.contextLength;
   // On a GPU, parameters and moments stay there from step to step: each
   // step's new values replace the inputs on the device, and only the loss
   // comes back (checkpoints fetch the rest).
@@ -620,23 +1063,24 @@ int Trainer::run() {
     exec.feedOutputsBack(true);
   }
   auto started = std::chrono::steady_clock::now();
-  int64_t epoch = -1;
+  int64_t epoch = -1, tokensAtStart = tokens;
   for (int64_t step = startStep + 1; step <= totalSteps; ++step) {
     int64_t e = (step - 1) / perEpoch, b = (step - 1) % perEpoch;
     if (e != epoch) {
       trainLoader.startEpoch(e);
       epoch = e;
     }
-    int64_t rows = trainLoader.batch(b, in.data(), tg.data());
-    state.tensors["tokens"] = ids(rows, o.contextLength, in);
-    state.tensors["targets"] = ids(rows, o.contextLength, tg);
+    Batch batch = trainLoader.batch(b);
+    feed(batch);
+    tokens += batch.rows * batch.length;
     double lr = learningRate(step);
     state.tensors["lr"] = scalar(lr);
     state.tensors["step"] = scalar(static_cast<double>(step));
     state.tensors["weight_decay"] = scalar(o.weightDecay);
-    // As the book's appendix D: no clipping during the warmup.
-    state.tensors["clip_norm"] =
-        scalar(step > o.warmupSteps ? o.clipGradNorm : 1e30);
+    // As the book's appendix D: no clipping during the warmup; a clip norm
+    // of 0 clips nothing in a step built with clipping.
+    state.tensors["clip_norm"] = scalar(
+        step > o.warmupSteps && o.clipGradNorm > 0 ? o.clipGradNorm : 1e30);
     // Gradients are not copied out; the step is rerun for them only to name
     // the culprit of a non-finite loss (the step is deterministic).
     auto isGrad = [](const std::string &name) {
@@ -669,61 +1113,87 @@ int Trainer::run() {
     stepLoss.push_back(l);
     record({{"step", step},
             {"epoch", e + 1},
-            {"tokens", step * tokensPerStep},
+            {"tokens", tokens},
             {"loss", l},
             {"lr", lr}});
     bool last = step == totalSteps;
     // The final state is kept before the last evaluation and sample, so a
     // failure there loses nothing.
     if (last)
-      saveCheckpoint(ckptPath, step);
+      saveCheckpoint(ckptPath, step, tokens);
 
     double elapsed = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - started)
                          .count();
     double perStep = elapsed / static_cast<double>(step - startStep);
+    int64_t tokPerSec = static_cast<int64_t>(
+        static_cast<double>(tokens - tokensAtStart) / std::max(elapsed, 1e-9));
     if (tty) {
       int width = 24, done = static_cast<int>(width * step / totalSteps);
       std::cerr << "\r  step " << step << "/" << totalSteps << " ["
                 << std::string(done, '#') << std::string(width - done, '.')
                 << "] loss " << std::fixed << std::setprecision(3) << l
                 << " lr " << std::scientific << std::setprecision(2) << lr
-                << std::fixed << " "
-                << static_cast<int64_t>(rows * o.contextLength / perStep)
-                << " tok/s ETA " << duration(perStep * (totalSteps - step))
-                << "   " << std::flush;
+                << std::fixed << " " << tokPerSec << " tok/s ETA "
+                << duration(perStep * (totalSteps - step)) << "   "
+                << std::flush;
     }
     if ((o.evalInterval > 0 && step % o.evalInterval == 0) || last) {
       double tl = meanLoss(trainLoader, o.evalIters);
       double vl = meanLoss(valLoader, o.evalIters);
-      evals.push_back({step, step * tokensPerStep, tl, vl});
+      evals.push_back({step, tokens, tl, vl});
       record({{"step", step},
-              {"tokens", step * tokensPerStep},
+              {"tokens", tokens},
               {"train_loss", tl},
               {"val_loss", vl}});
       std::cerr << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step
-                << ", " << step * tokensPerStep << " tokens): train loss "
-                << std::fixed << std::setprecision(3) << tl << " (perplexity "
-                << std::setprecision(1) << std::exp(tl) << "), val loss "
-                << std::setprecision(3) << vl << " (perplexity "
-                << std::setprecision(1) << std::exp(vl) << "), "
-                << static_cast<int64_t>(rows * o.contextLength / perStep)
-                << " tok/s, ETA " << duration(perStep * (totalSteps - step))
+                << ", " << tokens << " tokens): train loss " << std::fixed
+                << std::setprecision(3) << tl;
+      if (kind != DataKind::Classes)
+        std::cerr << " (perplexity " << std::setprecision(1) << std::exp(tl)
+                  << ")";
+      std::cerr << ", val loss " << std::setprecision(3) << vl;
+      if (kind != DataKind::Classes)
+        std::cerr << " (perplexity " << std::setprecision(1) << std::exp(vl)
+                  << ")";
+      std::cerr << ", " << tokPerSec << " tok/s, ETA "
+                << duration(perStep * (totalSteps - step))
                 << (tty ? "          " : "") << "\n";
+    }
+    // A classifier's accuracy at the end of each epoch (over eval_iters
+    // batches, as the book) and over every text at the end.
+    if (kind == DataKind::Classes && (b + 1 == perEpoch || last)) {
+      int64_t n = last ? std::numeric_limits<int64_t>::max() : o.evalIters;
+      double ta = accuracy(trainLoader, n), va = accuracy(valLoader, n),
+             sa = accuracy(*testLoader, n);
+      record({{"step", step},
+              {"epoch", e + 1},
+              {"batches", last ? "all" : std::to_string(o.evalIters)},
+              {"train_accuracy", ta},
+              {"val_accuracy", va},
+              {"test_accuracy", sa}});
+      std::cerr << (tty ? "\r" : "")
+                << (last ? "Accuracy over every text" : "Ep ")
+                << (last ? "" : std::to_string(e + 1)) << ": training "
+                << percent(ta) << ", validation " << percent(va) << ", test "
+                << percent(sa) << (tty ? "          " : "") << "\n";
     }
     // A model without next-token logits (a classifier) has no text to show.
     if (samples &&
         ((o.sampleInterval > 0 && step % o.sampleInterval == 0) || last))
       std::cerr << "  sample: " << sample() << "\n";
     if (o.checkpointInterval > 0 && step % o.checkpointInterval == 0)
-      saveCheckpoint(ckptPath, step);
+      saveCheckpoint(ckptPath, step, tokens);
     if (step == o.stopAfter)
       stopRequested = 1;
     if (stopRequested || last) {
       if (!last)
-        saveCheckpoint(ckptPath, step);
+        saveCheckpoint(ckptPath, step, tokens);
       std::string plot = (fs::path(o.outDir) / "loss.svg").string();
-      writePlot(plot, stepLoss, evals, tokensPerStep);
+      writePlot(plot, stepLoss, evals, tokens / std::max<int64_t>(1, step));
+      if (last && kind == DataKind::Instructions && o.responseTokens > 0 &&
+          !testRecords.empty())
+        writeResponses((fs::path(o.outDir) / "test-responses.json").string());
       std::cerr << (stopRequested ? "interrupted: " : "done: ") << "checkpoint "
                 << ckptPath << " (step " << step << "), log " << logPath
                 << ", loss curve " << plot << "\n";

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 
 namespace gptc {
 
@@ -87,6 +88,15 @@ TrainConfig parseTrainConfig(const SourceFile &source) {
       where = e.valueLoc;
     };
   };
+  auto boolKey = [](bool &field) -> Setter {
+    return [&field](const ConfigEntry &e) {
+      if (e.isList || (e.value != "true" && e.value != "false"))
+        throw CompileError(e.valueLoc, "training key '" + e.key +
+                                           "' expects true or false, found '" +
+                                           e.value + "'");
+      field = e.value == "true";
+    };
+  };
   auto unitInterval = [](double v) { return v > 0 && v < 1; };
   std::map<std::string, Setter> keys = {
       {"trainable", patterns(c.trainable, c.trainableLoc)},
@@ -114,6 +124,45 @@ TrainConfig parseTrainConfig(const SourceFile &source) {
       {"sample_prompt",
        [&c](const ConfigEntry &e) { c.samplePrompt = e.value; }},
       {"seed", intKey(c.seed, true)},
+      {"split",
+       [&c](const ConfigEntry &e) {
+         const char *what = "a list of three fractions (train, validation, "
+                            "test) adding up to 1, e.g. [0.7, 0.1, 0.2]";
+         if (!e.isList || e.list.size() != 3)
+           throw CompileError(e.valueLoc, "training key 'split' expects " +
+                                              std::string(what));
+         c.split.clear();
+         double sum = 0;
+         for (const std::string &v : e.list) {
+           ConfigEntry one = e;
+           one.isList = false;
+           one.value = v;
+           c.split.push_back(parseFloat(one));
+           check(c.split.back() >= 0 && c.split.back() <= 1, one,
+                 "a list of fractions in [0, 1]");
+           sum += c.split.back();
+         }
+         if (std::abs(sum - 1) > 1e-9 || c.split[0] <= 0)
+           throw CompileError(e.valueLoc, "training key 'split' expects " +
+                                              std::string(what) +
+                                              " with a positive train part");
+       }},
+      {"balance", boolKey(c.balance)},
+      {"classes",
+       [&c](const ConfigEntry &e) {
+         if (!e.isList || e.list.empty())
+           throw CompileError(e.valueLoc,
+                              "training key 'classes' expects the class names "
+                              "in id order, e.g. [\"ham\", \"spam\"]");
+         std::set<std::string> seen;
+         for (const std::string &name : e.list)
+           if (!seen.insert(name).second)
+             throw CompileError(e.valueLoc, "training key 'classes' names '" +
+                                                name + "' twice");
+         c.classes = e.list;
+       }},
+      {"mask_instruction", boolKey(c.maskInstruction)},
+      {"response_tokens", intKey(c.responseTokens, true)},
   };
   for (const ConfigEntry &e : file.entries) {
     auto it = keys.find(e.key);

@@ -634,7 +634,7 @@ TEST(Compiled, BadInputsFailWithAMessage) {
   EXPECT_NE(r.log.find("the model requires T <= 16, but B = 1, T = 17 ("),
             std::string::npos)
       << r.log;
-  EXPECT_NE(r.log.find("gpt2.gpt:45:3: the sequence is longer than "
+  EXPECT_NE(r.log.find("lib/gpt2.gpt:14:3: the sequence is longer than "
                        "context_length)"),
             std::string::npos)
       << r.log;

@@ -528,7 +528,7 @@ TEST(Trainer, BadInputsFailWithAMessage) {
                         kRoot + "/data/the-verdict.txt", "--ctx", "32"},
                        out),
             1);
-  EXPECT_NE(out.find("the model's vocabulary has 256 entries but the GPT-2 "
+  EXPECT_NE(out.find("the model's vocabulary has 256 entries but the "
                      "tokenizer needs 50257"),
             std::string::npos)
       << out;

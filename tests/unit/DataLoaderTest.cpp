@@ -34,14 +34,12 @@ const Tokenizer &gpt2() {
 TEST(DataLoader, BookChapter2Windows) {
   WindowDataset data(gpt2().encode(verdict()), 4, 1);
   DataLoader loader(data, 1, false, true, 123);
-  int32_t in[4], out[4];
-  loader.batch(0, in, out);
-  EXPECT_EQ(std::vector<int32_t>(in, in + 4),
-            (std::vector<int32_t>{40, 367, 2885, 1464}));
-  EXPECT_EQ(std::vector<int32_t>(out, out + 4),
-            (std::vector<int32_t>{367, 2885, 1464, 1807}));
-  loader.batch(1, in, out);
-  EXPECT_EQ(std::vector<int32_t>(in, in + 4),
+  Batch b = loader.batch(0);
+  EXPECT_EQ(b.rows, 1);
+  EXPECT_EQ(b.length, 4);
+  EXPECT_EQ(b.tokens, (std::vector<int32_t>{40, 367, 2885, 1464}));
+  EXPECT_EQ(b.targets, (std::vector<int32_t>{367, 2885, 1464, 1807}));
+  EXPECT_EQ(loader.batch(1).tokens,
             (std::vector<int32_t>{367, 2885, 1464, 1807}));
   EXPECT_EQ(data.size(), 5145 - 4);
 }
@@ -73,23 +71,21 @@ TEST(DataLoader, ShuffleIsASeededPermutationPerEpoch) {
   WindowDataset data(tokens, 10, 10); // 100 windows
   DataLoader a(data, 7, true, false, 42), b(data, 7, true, false, 42);
   EXPECT_EQ(a.numBatches(), 15);
-  std::vector<int32_t> in(70), out(70), in2(70), out2(70);
   std::set<int32_t> starts;
   for (int64_t k = 0; k < a.numBatches(); ++k) {
-    int64_t rows = a.batch(k, in.data(), out.data());
-    b.batch(k, in2.data(), out2.data());
-    EXPECT_EQ(in, in2);
-    for (int64_t r = 0; r < rows; ++r) {
-      starts.insert(in[r * 10]);
-      EXPECT_EQ(out[r * 10], in[r * 10] + 1); // targets shifted by one
+    Batch x = a.batch(k);
+    EXPECT_EQ(x.tokens, b.batch(k).tokens);
+    EXPECT_EQ(x.rows, k + 1 < a.numBatches() ? 7 : 100 - 7 * 14);
+    for (int64_t r = 0; r < x.rows; ++r) {
+      starts.insert(x.tokens[r * 10]);
+      // Targets shifted by one.
+      EXPECT_EQ(x.targets[r * 10], x.tokens[r * 10] + 1);
     }
   }
   EXPECT_EQ(starts.size(), 100u); // every window once
-  a.batch(0, in.data(), out.data());
-  std::vector<int32_t> epoch0 = in;
+  std::vector<int32_t> epoch0 = a.batch(0).tokens;
   a.startEpoch(1);
-  a.batch(0, in.data(), out.data());
-  EXPECT_NE(in, epoch0);
+  EXPECT_NE(a.batch(0).tokens, epoch0);
 }
 
 TEST(DataLoader, ErrorsAreClear) {

@@ -1,10 +1,13 @@
-//===- Trainer.h - The pretraining driver of built executables --*- C++ -*-===//
+//===- Trainer.h - The training driver of built executables -----*- C++ -*-===//
 //
-// The book's chapter 5 (with appendix D's schedule) around a compiled
-// training step: text to GPT-2 tokens, the book's train/validation split
-// and sliding windows, AdamW steps with warmup and cosine decay, periodic
-// evaluation and greedy samples, a JSONL log and an SVG loss curve, and
-// atomic checkpoints that resume bitwise-identically.
+// The book's chapters 5 to 7 around a compiled training step: pretraining
+// on text (the book's train/validation split and sliding windows),
+// classification fine-tuning on labelled texts (accuracy per epoch,
+// classifying texts from the command line) and instruction fine-tuning
+// (Alpaca prompts, the book's collate, test-set responses); AdamW steps
+// with warmup and cosine decay, periodic evaluation and greedy samples, a
+// JSONL log and an SVG loss curve, and atomic checkpoints that resume
+// bitwise-identically.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,13 +17,16 @@
 #include "gptc/Runtime/Executor.h"
 
 #include <string>
+#include <vector>
 
 namespace gptc {
 
 /// Run-time training settings: the training YAML's run-time keys, then
 /// flags on top.
 struct TrainerOptions {
-  std::string data;      ///< Text file (UTF-8) to train on.
+  /// Text (UTF-8) or a token shard; labelled texts (TSV/CSV) for a
+  /// classifier; instruction records (.json).
+  std::string data;
   std::string tokenizer; ///< gpt2.tiktoken or encoder.json.
   std::string outDir = "run";
   std::string checkpoint; ///< Default: OUT/checkpoint.safetensors.
@@ -39,8 +45,17 @@ struct TrainerOptions {
   int64_t evalInterval = 5, evalIters = 5;
   int64_t checkpointInterval = 0;
   int64_t sampleInterval = 0, sampleTokens = 50;
-  std::string samplePrompt = "Every effort moves you";
+  /// Empty: "Every effort moves you", or for instruction data the first
+  /// validation record's prompt (as the book).
+  std::string samplePrompt;
   int64_t seed = 123;
+  std::vector<double> split; ///< Empty: the book's for the data's kind.
+  bool balance = false;
+  std::vector<std::string> classes;
+  bool maskInstruction = false;
+  int64_t responseTokens = 256;
+  /// Texts to classify with the weights (a classifier's --classify).
+  std::vector<std::string> classifyTexts;
   bool progress = true;  ///< Progress line on a terminal.
   int64_t stopAfter = 0; ///< Stop (checkpointing) after this step.
 };

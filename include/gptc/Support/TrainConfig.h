@@ -44,8 +44,15 @@ struct TrainConfig {
   int64_t evalIters = 5;
   int64_t checkpointInterval = 0;
   int64_t sampleInterval = 0;
-  std::string samplePrompt = "Every effort moves you";
+  std::string samplePrompt; ///< Empty: the trainer's default.
   int64_t seed = 123;
+  /// Labelled texts and instructions: train/validation/test fractions
+  /// (empty: the book's, 0.7/0.1/0.2 and 0.85/0.05/0.1).
+  std::vector<double> split;
+  bool balance = false;             ///< Undersample classes to the smallest.
+  std::vector<std::string> classes; ///< Class names in id order.
+  bool maskInstruction = false;     ///< Ignore the prompt's targets.
+  int64_t responseTokens = 256;     ///< Test responses' new tokens at most.
 
   /// Where the config came from, for messages.
   std::string path;

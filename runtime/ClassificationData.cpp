@@ -128,7 +128,7 @@ LabelledTable parseLabelledTable(const std::string &text,
     }
   }
   size_t columns = std::max(labelCol, textCol) + 1;
-  std::vector<std::pair<std::string, Row *>> labels;
+  std::vector<std::string> labels; // per row of the table
   LabelledTable table;
   for (size_t r = first; r < rows.size(); ++r) {
     Row &row = rows[r];
@@ -141,7 +141,7 @@ LabelledTable parseLabelledTable(const std::string &text,
           (first ? "with label and text columns" : "label, text") +
           "), found " + std::to_string(row.fields.size()));
     table.rows.push_back({row.fields[textCol], 0, row.line});
-    labels.push_back({row.fields[labelCol], &row});
+    labels.push_back(row.fields[labelCol]);
   }
   if (table.rows.empty())
     throw RuntimeError(path + ": no labelled texts (expected rows of label " +
@@ -152,10 +152,9 @@ LabelledTable parseLabelledTable(const std::string &text,
     for (size_t c = 0; c < classes.size(); ++c)
       ids[classes[c]] = static_cast<int32_t>(c);
     table.classes = classes;
-  } else if (std::all_of(labels.begin(), labels.end(),
-                         [](auto &l) { return isId(l.first); })) {
+  } else if (std::all_of(labels.begin(), labels.end(), isId)) {
     int32_t top = 0;
-    for (auto &[l, row] : labels)
+    for (const std::string &l : labels)
       top = std::max(top, static_cast<int32_t>(std::stol(l)));
     for (int32_t c = 0; c <= top; ++c) {
       ids[std::to_string(c)] = c;
@@ -163,21 +162,20 @@ LabelledTable parseLabelledTable(const std::string &text,
     }
   } else {
     std::set<std::string> names;
-    for (auto &[l, row] : labels)
-      names.insert(l);
+    names.insert(labels.begin(), labels.end());
     for (const std::string &n : names) {
       ids[n] = static_cast<int32_t>(table.classes.size());
       table.classes.push_back(n);
     }
   }
   for (size_t r = 0; r < labels.size(); ++r) {
-    auto it = ids.find(labels[r].first);
+    auto it = ids.find(labels[r]);
     if (it == ids.end()) {
       std::string known;
       for (const std::string &c : table.classes)
         known += (known.empty() ? "" : ", ") + c;
-      throw RuntimeError(path + ":" + std::to_string(labels[r].second->line) +
-                         ": label '" + labels[r].first +
+      throw RuntimeError(path + ":" + std::to_string(table.rows[r].line) +
+                         ": label '" + labels[r] +
                          "' is not one of the classes (" + known +
                          ", the training key `classes`)");
     }

@@ -326,7 +326,10 @@ private:
   uint32_t pad = 0;
   int64_t padLength = 0; ///< Classes: the length every text is padded to.
   std::vector<std::string> classNames;
-  std::map<std::string, std::string> weightsMetadata;
+  /// What a classifier checkpoint says of its training: class names and
+  /// padded length (empty and 0 for other weights).
+  std::vector<std::string> trainedClasses;
+  int64_t trainedPadLength = 0;
   std::unique_ptr<Dataset> trainSet, valSet, testSet;
   std::vector<InstructionRecord> testRecords;
 };
@@ -388,9 +391,16 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
       state.tensors[name] = std::move(t);
     // A gptc checkpoint says how its classifier reads texts.
     std::error_code ec;
-    if (kind == DataKind::Classes && fs::is_regular_file(path, ec) &&
-        fs::path(path).extension() == ".safetensors")
-      weightsMetadata = readSafetensors(path).metadata;
+    if (kind != DataKind::Classes || !fs::is_regular_file(path, ec) ||
+        fs::path(path).extension() != ".safetensors")
+      return;
+    std::map<std::string, std::string> meta = readSafetensors(path).metadata;
+    Json names = Json::parse(meta["gptc.classes"], nullptr, false);
+    if (names.is_array() &&
+        std::all_of(names.begin(), names.end(),
+                    [](const Json &n) { return n.is_string(); }))
+      trainedClasses = names.get<std::vector<std::string>>();
+    trainedPadLength = std::atoll(meta["gptc.pad_length"].c_str());
     return;
   }
   SafetensorsFile f = readSafetensors(path);
@@ -703,16 +713,9 @@ void Trainer::prepareText(bool whole) {
 }
 
 void Trainer::prepareClasses(bool whole) {
-  LabelledTable table = readLabelledTable(o.data, o.classes);
   // A checkpoint's own class names and length take precedence for --eval.
-  if (auto it = weightsMetadata.find("gptc.classes");
-      whole && o.classes.empty() && it != weightsMetadata.end()) {
-    Json names = Json::parse(it->second, nullptr, false);
-    if (names.is_array() && !names.empty() &&
-        std::all_of(names.begin(), names.end(),
-                    [](const Json &n) { return n.is_string(); }))
-      table = readLabelledTable(o.data, names.get<std::vector<std::string>>());
-  }
+  LabelledTable table = readLabelledTable(
+      o.data, whole && o.classes.empty() ? trainedClasses : o.classes);
   classNames = table.classes;
   if (static_cast<int64_t>(classNames.size()) > numClasses) {
     std::string names;
@@ -747,10 +750,7 @@ void Trainer::prepareClasses(bool whole) {
     labels.push_back(r.label);
   }
   // SpamDataset: the longest training text, at most the context.
-  padLength = 0;
-  if (auto it = weightsMetadata.find("gptc.pad_length");
-      whole && it != weightsMetadata.end())
-    padLength = std::atoll(it->second.c_str());
+  padLength = whole ? trainedPadLength : 0;
   if (padLength <= 0)
     for (int64_t i = 0; i < sizes[0]; ++i)
       padLength = std::max<int64_t>(padLength, texts[i].size());
@@ -913,16 +913,7 @@ int Trainer::classify() {
   if (o.initFrom.empty())
     throw RuntimeError("--classify needs the classifier's --weights");
   loadWeights(o.initFrom, false);
-  classNames.clear();
-  if (auto it = weightsMetadata.find("gptc.classes");
-      it != weightsMetadata.end()) {
-    Json names = Json::parse(it->second, nullptr, false);
-    if (names.is_array())
-      for (const Json &n : names)
-        classNames.push_back(n.is_string() ? n.get<std::string>() : "?");
-  }
-  if (!o.classes.empty())
-    classNames = o.classes;
+  classNames = o.classes.empty() ? trainedClasses : o.classes;
   while (static_cast<int64_t>(classNames.size()) < numClasses)
     classNames.push_back(std::to_string(classNames.size()));
   std::vector<std::vector<uint32_t>> texts;
@@ -931,10 +922,7 @@ int Trainer::classify() {
                                  "--classify text " + std::to_string(i + 1)));
   // As trained: padded to the training's length (the model may read the
   // last position), else to the longest text.
-  padLength = 0;
-  if (auto it = weightsMetadata.find("gptc.pad_length");
-      it != weightsMetadata.end())
-    padLength = std::atoll(it->second.c_str());
+  padLength = trainedPadLength;
   if (padLength <= 0)
     for (const auto &t : texts)
       padLength = std::max<int64_t>(padLength, t.size());

@@ -82,11 +82,11 @@ Batch InstructionDataset::collate(const std::vector<int64_t> &indices) const {
   int64_t longest = 0;
   for (int64_t i : indices)
     longest = std::max<int64_t>(longest, texts[i].size() + 1);
-  b.length = std::min(longest, maxLength);
+  b.length = std::min(longest - 1, maxLength);
   constexpr int32_t kIgnore = -100;
   for (int64_t i : indices) {
     std::vector<int32_t> padded(texts[i].begin(), texts[i].end());
-    padded.resize(longest + 1, static_cast<int32_t>(pad));
+    padded.resize(longest, static_cast<int32_t>(pad));
     std::vector<int32_t> targets(padded.begin() + 1, padded.end());
     // Every padding target but the first is ignored: the model learns to
     // stop after its response.
@@ -95,7 +95,7 @@ Batch InstructionDataset::collate(const std::vector<int64_t> &indices) const {
       if (t == static_cast<int32_t>(pad) && !std::exchange(first, false))
         t = kIgnore;
     if (maskPrompt)
-      for (int64_t k = 0; k + 1 < promptLengths[i] && k < longest; ++k)
+      for (int64_t k = 0; k + 1 < promptLengths[i] && k + 1 < longest; ++k)
         targets[k] = kIgnore;
     b.tokens.insert(b.tokens.end(), padded.begin(), padded.begin() + b.length);
     b.targets.insert(b.targets.end(), targets.begin(),

@@ -522,11 +522,8 @@ double Trainer::accuracy(const DataLoader &loader, int64_t batches) {
     Batch b = loader.batch(k);
     feed(b);
     TensorData logits = exec.run("forward", state, o.data).at("logits");
-    const float *p = reinterpret_cast<const float *>(logits.bytes.data());
-    for (int64_t r = 0; r < b.rows; ++r) {
-      const float *row = p + r * numClasses;
-      right += std::max_element(row, row + numClasses) - row == b.targets[r];
-    }
+    right += countCorrect(reinterpret_cast<const float *>(logits.bytes.data()),
+                          b.targets.data(), b.rows, numClasses);
     total += b.rows;
   }
   return static_cast<double>(right) / static_cast<double>(total);

@@ -5,6 +5,7 @@
 
 #include "gptc/Frontend/MLIRGen.h"
 #include "gptc/Frontend/Sema.h"
+#include "gptc/IR/Interpreter.h"
 #include "gptc/Passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -14,16 +15,18 @@
 
 namespace gptc::test {
 
-/// models/gpt2.gpt at the golden's config (`base` + ".yaml", with `sets`
-/// overrides), through the front end and training pipelines (with
-/// `fuseAttention`, gpt-fuse-attention before autodiff).
+/// The model at `modelPath` (relative to the source tree) at the golden's
+/// config (`base` + ".yaml", with `sets` overrides), through the front end
+/// and training pipelines (with `fuseAttention`, gpt-fuse-attention before
+/// autodiff); `train` says which parameters train and whether to clip.
 inline mlir::OwningOpRef<mlir::ModuleOp>
-compileGolden(mlir::MLIRContext &context, const std::string &base,
-              const std::vector<std::string> &sets = {},
-              bool fuseAttention = false) {
+compileModel(mlir::MLIRContext &context, const std::string &modelPath,
+             const std::string &base, const std::vector<std::string> &sets = {},
+             bool fuseAttention = false,
+             const TrainConfig &train = TrainConfig()) {
   std::string root = GPTC_SOURCE_DIR;
   SourceManager sm;
-  ModelSource src = loadModel(sm, root + "/models/gpt2.gpt", {});
+  ModelSource src = loadModel(sm, root + "/" + modelPath, {});
   ConfigFile cfg = loadConfig(sm, base + ".yaml");
   for (auto &s : sets)
     addOverride(sm, cfg, s);
@@ -34,9 +37,17 @@ compileGolden(mlir::MLIRContext &context, const std::string &base,
   buildFrontendPipeline(pm);
   if (fuseAttention)
     pm.addPass(createGptFuseAttention());
-  buildTrainingPipeline(pm, TrainConfig());
+  buildTrainingPipeline(pm, train);
   EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
   return module;
+}
+
+/// models/gpt2.gpt at the golden's config; see compileModel.
+inline mlir::OwningOpRef<mlir::ModuleOp>
+compileGolden(mlir::MLIRContext &context, const std::string &base,
+              const std::vector<std::string> &sets = {},
+              bool fuseAttention = false) {
+  return compileModel(context, "models/gpt2.gpt", base, sets, fuseAttention);
 }
 
 /// Adds what `step` (@train_step) takes besides the golden's tensors: every
@@ -56,6 +67,35 @@ inline void addStepInputs(SafetensorsFile &state, mlir::func::FuncOp step,
                          {"weight_decay", 0.1},
                          {"clip_norm", 1.0}})
     state.tensors[name] = TensorData::fromDoubles(DType::F64, {}, {v});
+}
+
+/// Runs 10 steps of @train_step on the interpreter from the golden's
+/// weights, tokens and targets (`state`); returns the losses. With
+/// `dropout`, masks come from seed 42 and the step number.
+inline std::vector<double> trainSteps(mlir::ModuleOp module,
+                                      SafetensorsFile state, bool dropout) {
+  auto step = module.lookupSymbol<mlir::func::FuncOp>("train_step");
+  EXPECT_TRUE(step);
+  addStepInputs(state, step);
+  std::vector<double> losses;
+  for (int t = 1; t <= 10; ++t) {
+    state.tensors["step"] = TensorData::fromDoubles(DType::F64, {}, {1.0 * t});
+    InterpreterOptions opts;
+    opts.training = dropout;
+    opts.seed = 42;
+    opts.step = t;
+    std::vector<Buffer> out =
+        interpretAll(step, bindArguments(step, state, "state"), opts);
+    losses.push_back(out[0].data[0]);
+    for (unsigned r = 1; r < out.size(); ++r) {
+      std::string name =
+          step.getResultAttrOfType<mlir::StringAttr>(r, "gpt.output").str();
+      if (name.rfind("grad.", 0) != 0)
+        state.tensors[name] =
+            TensorData::fromDoubles(DType::F64, out[r].shape, out[r].data);
+    }
+  }
+  return losses;
 }
 
 } // namespace gptc::test

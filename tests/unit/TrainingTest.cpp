@@ -30,37 +30,7 @@ namespace {
 
 using test::compileGolden;
 using test::relError;
-
-TensorData scalar(double v) {
-  return TensorData::fromDoubles(DType::F64, {}, {v});
-}
-
-/// Runs 10 training steps from the golden's weights; returns the losses.
-std::vector<double> trainSteps(mlir::ModuleOp module, SafetensorsFile state,
-                               bool dropout) {
-  auto step = module.lookupSymbol<mlir::func::FuncOp>("train_step");
-  EXPECT_TRUE(step);
-  test::addStepInputs(state, step);
-  std::vector<double> losses;
-  for (int t = 1; t <= 10; ++t) {
-    state.tensors["step"] = scalar(t);
-    InterpreterOptions opts;
-    opts.training = dropout;
-    opts.seed = 42;
-    opts.step = t;
-    std::vector<Buffer> out =
-        interpretAll(step, bindArguments(step, state, "state"), opts);
-    losses.push_back(out[0].data[0]);
-    for (unsigned r = 1; r < out.size(); ++r) {
-      std::string name =
-          step.getResultAttrOfType<mlir::StringAttr>(r, "gpt.output").str();
-      if (name.rfind("grad.", 0) != 0)
-        state.tensors[name] =
-            TensorData::fromDoubles(DType::F64, out[r].shape, out[r].data);
-    }
-  }
-  return losses;
-}
+using test::trainSteps;
 
 class TrainingGolden : public testing::TestWithParam<const char *> {};
 

@@ -24,6 +24,7 @@
 
 #include "gptc/Runtime/DataLoader.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,6 +56,19 @@ LabelledTable parseLabelledTable(const std::string &text,
 /// (seeded), in file order.
 std::vector<LabelledText> balanceClasses(const LabelledTable &table,
                                          uint64_t seed);
+
+/// How many of `rows` rows of `classes` logits have their largest logit
+/// (the first of equals, as torch.argmax) at their label.
+template <typename T>
+int64_t countCorrect(const T *logits, const int32_t *labels, int64_t rows,
+                     int64_t classes) {
+  int64_t right = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *row = logits + r * classes;
+    right += std::max_element(row, row + classes) - row == labels[r];
+  }
+  return right;
+}
 
 /// Texts as token ids, truncated or padded with `pad` to `length`; targets
 /// are class ids.

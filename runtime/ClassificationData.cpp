@@ -127,12 +127,11 @@ LabelledTable parseLabelledTable(const std::string &text,
       first = 1;
     }
   }
-  size_t columns = std::max(labelCol, textCol) + 1;
   std::vector<std::string> labels; // per row of the table
   LabelledTable table;
   for (size_t r = first; r < rows.size(); ++r) {
     Row &row = rows[r];
-    if (row.fields.size() < columns || (first == 0 && row.fields.size() > 2))
+    if (row.fields.size() != (first ? rows[0].fields.size() : 2))
       throw RuntimeError(
           path + ":" + std::to_string(row.line) + ": expected " +
           (first ? "the header's " + std::to_string(rows[0].fields.size())

@@ -36,8 +36,8 @@ std::vector<InstructionRecord> parseInstructions(const std::string &text,
         return std::string();
       }
       if (!it->is_string())
-        throw RuntimeError(where + "has a \"" + std::string(key) +
-                           "\" that is not a string");
+        throw RuntimeError(where + "has \"" + std::string(key) +
+                           "\": " + it->type_name() + ", expected a string");
       return it->get<std::string>();
     };
     records.push_back({field("instruction", true), field("input", false),

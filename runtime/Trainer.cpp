@@ -592,11 +592,6 @@ void Trainer::setUp(bool training) {
   contextLimit = loss->contextLimit();
   if (contextLimit == 0)
     contextLimit = o.contextLength;
-  // --classify pads to the training's length, within the model's context.
-  if (o.contextLength > contextLimit && o.classifyTexts.empty())
-    throw RuntimeError("context length " + std::to_string(o.contextLength) +
-                       " exceeds the model's context of " +
-                       std::to_string(contextLimit));
   if (o.batchSize < 1 || o.contextLength < 1 || o.stride < 1)
     throw RuntimeError("batch size, context length and stride must be "
                        "positive");
@@ -641,15 +636,28 @@ void Trainer::setUp(bool training) {
   } else {
     kind = ext == ".bin" ? DataKind::Shard : DataKind::Text;
   }
+  // Windows of text are context_length long; labelled texts and records
+  // are cut to it, so for them it is a bound the model's context lowers.
+  if (kind == DataKind::Classes || kind == DataKind::Instructions)
+    o.contextLength = std::min(o.contextLength, contextLimit);
+  else if (o.contextLength > contextLimit && o.classifyTexts.empty())
+    throw RuntimeError("context length " + std::to_string(o.contextLength) +
+                       " exceeds the model's context of " +
+                       std::to_string(contextLimit));
   if (kind == DataKind::Classes || kind == DataKind::Instructions) {
     // The book pads with <|endoftext|>; a classifier says its pad id.
     auto it = plan.config.find("pad_token_id");
-    pad = it != plan.config.end()
-              ? static_cast<uint32_t>(std::stoul(it->second))
-              : tok->endOfText();
-    if (pad >= tok->vocabSize())
+    int64_t id =
+        it != plan.config.end() ? std::stoll(it->second) : tok->endOfText();
+    if (it != plan.config.end() &&
+        (id < 0 || id >= static_cast<int64_t>(tok->vocabSize())))
+      throw RuntimeError("the model's pad_token_id " + it->second +
+                         " is not an id of the tokenizer (0 to " +
+                         std::to_string(tok->vocabSize() - 1) + ")");
+    if (id >= static_cast<int64_t>(tok->vocabSize()))
       throw RuntimeError("the tokenizer has no end-of-text token to pad "
                          "with; give the model a pad_token_id config");
+    pad = static_cast<uint32_t>(id);
   }
 }
 

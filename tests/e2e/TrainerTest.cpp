@@ -3,7 +3,9 @@
 // Builds the small config (GPT-2's vocabulary, 2 layers of width 64) and
 // trains it on the-verdict.txt: the loss falls, a resumed run equals an
 // uninterrupted one bit for bit, SIGINT writes a checkpoint, and bad data,
-// configs and checkpoints fail with a message and exit status 1.
+// configs and checkpoints fail with a message and exit status 1. The
+// book's fine-tunings run on the same shapes: a classifier on a labelled
+// table, and the language model on instruction records.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,10 +46,18 @@ struct CleanUp : testing::Environment {
 const testing::Environment *const kCleanUp =
     testing::AddGlobalTestEnvironment(new CleanUp);
 
+/// The training executable of `model` (models/MODEL.gpt) at config
+/// `config` with `set` overrides and, if given, the training config
+/// `trainConfig` (its path), built once per combination.
 std::string trainer(const std::string &config = "small",
-                    const std::string &set = "") {
+                    const std::string &set = "",
+                    const std::string &model = "gpt2",
+                    const std::string &trainConfig = "") {
   static std::map<std::string, std::string> built;
-  std::string key = config + (set.empty() ? "" : "-" + set);
+  std::string key =
+      (model == "gpt2" ? "" : model + "-") + config +
+      (set.empty() ? "" : "-" + set) +
+      (trainConfig.empty() ? "" : "-" + fs::path(trainConfig).stem().string());
   if (built.count(key))
     return built[key];
   fs::create_directories(kWork);
@@ -55,7 +65,7 @@ std::string trainer(const std::string &config = "small",
   std::string out;
   std::vector<std::string> cmd = {GPTC_BIN,
                                   "build",
-                                  kRoot + "/models/gpt2.gpt",
+                                  kRoot + "/models/" + model + ".gpt",
                                   "--config",
                                   kRoot + "/models/configs/" + config + ".yaml",
                                   "--task=train",
@@ -66,6 +76,8 @@ std::string trainer(const std::string &config = "small",
                                   exe};
   if (!set.empty())
     cmd.insert(cmd.end(), {"--set", set});
+  if (!trainConfig.empty())
+    cmd.insert(cmd.end(), {"--train-config", trainConfig});
   int rc = runCapture(cmd, out);
   EXPECT_EQ(rc, 0) << out;
   return built[key] = exe;
@@ -425,6 +437,136 @@ TEST(Trainer, InitFromLoadsWhatMatches) {
       << log;
 }
 
+/// A table the small classifier separates in a few dozen steps: `rows`
+/// texts, alternately spam and ham, each numbered so none repeats.
+void writeSpamTable(const std::string &path, int rows) {
+  const std::vector<std::string> spam = {
+      "WINNER!! Claim your free cash prize now, text WIN to 80086",
+      "Urgent! You have won a guaranteed award, call 09061 now",
+      "Free entry in a weekly prize draw, reply YES to claim"};
+  const std::vector<std::string> ham = {
+      "Are we still meeting for lunch tomorrow?",
+      "Sorry, I'll be home late tonight, start dinner without me",
+      "Can you pick up some milk on your way back"};
+  std::ofstream out(path);
+  for (int i = 0; i < rows; ++i)
+    out << (i % 2 ? "ham\t" + ham[i / 2 % 3] : "spam\t" + spam[i / 2 % 3])
+        << " " << i << "\n";
+}
+
+/// The records of OUT/log.jsonl that hold `key`.
+std::vector<Json> recordsWith(const std::string &dir, const std::string &key) {
+  std::vector<Json> r;
+  for (const Json &j : logRecords(dir))
+    if (j.contains(key))
+      r.push_back(j);
+  return r;
+}
+
+// Chapter 6 on a small model: the last block, the final norm and the head
+// train (no clipping), accuracy is reported per epoch and over every text,
+// the checkpoint keeps the class names and only the trained parameters'
+// moments, and --eval and --classify read it back.
+TEST(FineTuning, ClassifierLearnsALabelledTable) {
+  std::string dir = kWork + "classifier", log;
+  fs::create_directories(dir);
+  writeSpamTable(dir + "/sms.tsv", 80);
+  std::ofstream(dir + "/last-block.yaml")
+      << "trainable: [\"h.1.*\", \"ln_f.*\", \"out_head.*\"]\n"
+         "clip_grad_norm: 0.0\n";
+  std::string exe =
+      trainer("small", "", "gpt2-classifier", dir + "/last-block.yaml");
+  std::vector<std::string> args = flags(dir + "/run");
+  args.insert(args.begin(), exe);
+  args[2] = dir + "/sms.tsv";
+  args.insert(args.end(),
+              {"--batch", "8", "--steps", "42", "--eval-iters", "1"});
+  ASSERT_EQ(runCapture(args, log), 0) << log;
+  // 80 texts: 56 / 8 / 16; 7 batches an epoch, 6 epochs, the last one's
+  // accuracy over every text.
+  EXPECT_NE(log.find("80 texts, 56 training, 8 validation, 16 test"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("15 of 28 parameter tensors trained"), std::string::npos)
+      << log;
+  std::vector<Json> acc = recordsWith(dir + "/run", "test_accuracy");
+  ASSERT_EQ(acc.size(), 6u) << log;
+  EXPECT_EQ(acc.back()["batches"], "all");
+  EXPECT_GE(acc.back()["test_accuracy"].get<double>(), 0.9) << log;
+  EXPECT_GE(acc.back()["train_accuracy"].get<double>(), 0.9) << log;
+  EXPECT_NE(log.find("Accuracy over every text: training"), std::string::npos)
+      << log;
+
+  std::string ckpt = dir + "/run/checkpoint.safetensors";
+  SafetensorsFile f = readSafetensors(ckpt);
+  EXPECT_EQ(f.metadata["gptc.classes"], "[\"ham\",\"spam\"]");
+  EXPECT_TRUE(f.find("adam.m.h.1.attn.c_attn.weight"));
+  EXPECT_TRUE(f.find("adam.v.out_head.weight"));
+  EXPECT_FALSE(f.find("adam.m.h.0.attn.c_attn.weight"));
+  EXPECT_FALSE(f.find("adam.m.wte.weight"));
+
+  std::string out;
+  ASSERT_EQ(
+      runCapture({exe, "--eval", "--data", dir + "/sms.tsv", "--weights", ckpt},
+                 out),
+      0)
+      << out;
+  EXPECT_NE(out.find("accuracy"), std::string::npos) << out;
+  EXPECT_NE(out.find("over 80 texts"), std::string::npos) << out;
+  ASSERT_EQ(
+      runCapture({exe, "--weights", ckpt, "--classify",
+                  "WINNER!! Claim your free cash prize now, text WIN "
+                  "to 80086 0",
+                  "--classify", "Are we still meeting for lunch tomorrow? 1"},
+                 out),
+      0)
+      << out;
+  EXPECT_NE(out.find("spam\t"), std::string::npos) << out;
+  EXPECT_NE(out.find("\tWINNER!!"), std::string::npos) << out;
+  EXPECT_NE(out.find("ham\t"), std::string::npos) << out;
+}
+
+// Chapter 7 on a small model: Alpaca prompts, the book's collate with the
+// instruction masked, losses that fall, and the test set's responses
+// written next to the records.
+TEST(FineTuning, InstructionRunWritesTestResponses) {
+  std::string dir = kWork + "instruct", log;
+  fs::create_directories(dir);
+  Json records = Json::array();
+  for (int i = 0; i < 20; ++i)
+    records.push_back({{"instruction", "Repeat the word."},
+                       {"input", "apple " + std::to_string(i)},
+                       {"output", "apple " + std::to_string(i)},
+                       {"id", i}});
+  std::ofstream(dir + "/data.json") << records.dump(1);
+  std::ofstream(dir + "/short.yaml") << "response_tokens: 4\n";
+  std::vector<std::string> args = flags(dir + "/run");
+  args[1] = dir + "/data.json";
+  args.insert(args.end(),
+              {"--batch", "4", "--steps", "12", "--mask-instruction",
+               "--config", dir + "/short.yaml"});
+  ASSERT_EQ(train(args, log), 0) << log;
+  std::vector<double> l = losses(dir + "/run");
+  ASSERT_EQ(l.size(), 12u) << log;
+  EXPECT_LT(l.back(), l.front()) << log;
+  // 20 records: 17 / 1 / 2.
+  Json responses = Json::parse(std::ifstream(dir + "/run/test-responses.json"),
+                               nullptr, false);
+  ASSERT_TRUE(responses.is_array()) << log;
+  ASSERT_EQ(responses.size(), 2u);
+  for (const Json &r : responses) {
+    EXPECT_TRUE(r["model_response"].is_string()) << r.dump();
+    EXPECT_TRUE(r.contains("id")) << r.dump();
+  }
+  std::string out;
+  ASSERT_EQ(runCapture({trainer(), "--eval", "--data", dir + "/data.json",
+                        "--weights", dir + "/run/checkpoint.safetensors"},
+                       out),
+            0)
+      << out;
+  EXPECT_NE(out.find("over 20 records"), std::string::npos) << out;
+}
+
 TEST(Trainer, EveryFlagChecksItsValue) {
   const std::vector<std::vector<std::string>> cases = {
       {"--batch", "-1"},
@@ -602,6 +744,42 @@ TEST(Trainer, BadInputsFailWithAMessage) {
         with({"--data", verdict, "--resume", dir + "/bad-step.safetensors"}),
         "is not a step number");
   }
+  // Fine-tuning data that does not fit the model or is malformed.
+  writeSpamTable(dir + "/sms.tsv", 20);
+  expectError(with({"--data", dir + "/sms.tsv"}),
+              "is a table of labelled texts, but this model's loss takes "
+              "next-token targets [B, T]");
+  expectError(with({"--classify", "hello"}), "--classify needs a classifier");
+  std::string classifier = trainer("small", "", "gpt2-classifier");
+  auto expectClassifierError = [&](std::vector<std::string> args,
+                                   const std::string &message) {
+    args.insert(args.begin(), classifier);
+    EXPECT_EQ(runCapture(args, out), 1) << out;
+    EXPECT_NE(out.find(message), std::string::npos) << out;
+  };
+  expectClassifierError(with({"--data", verdict}),
+                        "the-verdict.txt:1: expected 2 tab-separated fields "
+                        "(label, text), found 1");
+  expectClassifierError({"--classify", "hello"},
+                        "--classify needs the classifier's --weights");
+  std::ofstream(dir + "/three.tsv") << "a\tx\nb\ty\nc\tz\n";
+  expectClassifierError(with({"--data", dir + "/three.tsv"}),
+                        "has 3 classes (a, b, c) but the model has 2 outputs "
+                        "(build with num_classes: 3)");
+  std::ofstream(dir + "/classes.yaml") << "classes: [\"ham\", \"spma\"]\n";
+  expectClassifierError(
+      with({"--data", dir + "/sms.tsv", "--config", dir + "/classes.yaml"}),
+      "sms.tsv:1: label 'spam' is not one of the classes (ham, spma");
+  std::ofstream(dir + "/split.yaml") << "split: [0.7, 0.2, 0.2]\n";
+  expectClassifierError(
+      with({"--data", dir + "/sms.tsv", "--config", dir + "/split.yaml"}),
+      "split.yaml:1:8: error: training key 'split' expects");
+  std::ofstream(dir + "/tiny.tsv") << "ham\tx\nspam\ty\n";
+  expectClassifierError(with({"--data", dir + "/tiny.tsv"}), "tiny.tsv");
+  std::ofstream(dir + "/records.json") << R"([{"instruction": "a"}])";
+  expectError(with({"--data", dir + "/records.json"}),
+              "records.json: record 0 has no \"output\"");
+
   // Usage errors: exit status 2.
   EXPECT_EQ(runCapture({trainer(), "--inputs", dir + "/x.safetensors"}, out),
             2);

@@ -5,7 +5,8 @@ cleanly.
 Each case runs gptc (flags, DSL sources, YAML configs, run-contract
 safetensors, text and tokenizer files) or a tiny training executable it
 builds (weights as safetensors and llm.c files, training data, tokenizer
-files, flags) on one hostile input and checks what a user must get: exit
+files, flags, labelled tables and instruction records for the book's
+fine-tunings) on one hostile input and checks what a user must get: exit
 status 1 or 2 (never a signal), a message that names the offending file or
 flag, output bounded to a few KiB, and no sanitizer report. Sources and
 configs are derived from the repository's own (truncated at many offsets,
@@ -316,6 +317,85 @@ def executable_cases(exe, src, work):
         yield ("flags " + " ".join(argv[:2]), argv, needle, {})
 
 
+def finetune_cases(exe, classifier, work):
+    """Yields (program, name, argv, needle, files) for the fine-tunings:
+    labelled tables for the classifier, instruction records for the
+    language model, data of the other kind, and their training keys."""
+    byte_ranks = work + "/bytes.tiktoken"
+    train = ["--steps", "1", "--ctx", "8", "--batch", "1", "--out",
+             work + "/ft", "--no-progress", "--tokenizer", byte_ranks]
+    rows = b"".join(b"%s\ttext %d\n" % (b"spam" if i % 2 else b"ham", i)
+                    for i in range(20))
+    for name, body in [
+        ("empty", b""), ("blank lines", b"\n\n\n"),
+        ("one field", rows + b"ham\n"), ("three fields", b"ham\ta\tb\n"),
+        ("unclosed quote", rows + b'spam\t"never closed\n'),
+        ("latin1", rows + b"ham\tcaf\xe9\n"),
+        ("three classes", rows + b"eggs\tc\n"),
+        ("header only", b"label\ttext\n"),
+        ("header short row", b"label\ttext\tid\nham\tx\n"),
+        ("nul bytes", b"\0" * 64),
+    ]:
+        path = "%s/c-%s.tsv" % (work, name.replace(" ", "_"))
+        yield (classifier, "table " + name, ["--data", path] + train,
+               os.path.basename(path), {path: body})
+    table = work + "/c-good.tsv"
+    for name, body, needle in [
+        ("split two parts", b"split: [0.5, 0.5]\n", "split"),
+        ("split sum", b"split: [0.7, 0.2, 0.2]\n", "split"),
+        ("split negative", b"split: [1.2, -0.1, -0.1]\n", "split"),
+        ("split text", b"split: [a, b, c]\n", "split"),
+        ("balance text", b"balance: maybe\n", "balance"),
+        ("classes empty", b"classes: []\n", "classes"),
+        ("classes twice", b"classes: [ham, ham]\n", "classes"),
+        ("classes unknown label", b"classes: [ham, eggs]\n", "spam"),
+    ]:
+        path = "%s/k-%s.yaml" % (work, name.replace(" ", "_"))
+        yield (classifier, "training key " + name,
+               ["--data", table, "--config", path] + train, needle,
+               {path: body, table: rows})
+    for argv, needle in [
+        (["--data", work + "/i-good.json"], "this model classifies texts"),
+        (["--classify", "hello"], "--weights"),
+        (["--classify", "caf\xe9"], "--weights"),
+    ]:
+        yield (classifier, "classifier " + " ".join(argv), argv + train,
+               needle, {work + "/i-good.json": b"[]"})
+
+    good = json.dumps([{"instruction": "Say %d." % i, "input": "",
+                        "output": "%d" % i} for i in range(20)]).encode()
+    for name, body, needle in [
+        ("empty", b"", "i-empty.json"),
+        ("empty array", b"[]", "array"),
+        ("object", b'{"instruction": "a", "output": "b"}', "array"),
+        ("record number", b"[1]", "record 0"),
+        ("no output", b'[{"instruction": "a"}]', "output"),
+        ("output number", b'[{"instruction": "a", "output": 3}]', "output"),
+        ("truncated", good[:-7], "i-truncated.json"),
+        ("latin1", b'[{"instruction": "caf\xe9", "output": "x"}]',
+         "i-latin1.json"),
+        ("deep nesting", b"[" * 100000, "i-deep_nesting.json"),
+        ("deep arrays", b"[" * 100000 + b"]" * 100000, "record 0"),
+    ]:
+        path = "%s/i-%s.json" % (work, name.replace(" ", "_"))
+        yield (exe, "instructions " + name, ["--data", path] + train,
+               needle, {path: body})
+    for name, body, needle in [
+        ("response tokens negative", b"response_tokens: -1\n",
+         "response_tokens"),
+        ("mask text", b"mask_instruction: sometimes\n", "mask_instruction"),
+    ]:
+        path = "%s/k-%s.yaml" % (work, name.replace(" ", "_"))
+        data = work + "/i-good.json"
+        yield (exe, "training key " + name,
+               ["--data", data, "--config", path] + train, needle,
+               {path: body, data: good})
+    yield (exe, "language model table", ["--data", table] + train,
+           "table of labelled texts", {table: rows})
+    yield (exe, "language model --classify", ["--classify", "x"] + train,
+           "needs a classifier", {})
+
+
 def run_case(program, name, argv, needle, files, work):
     """Runs one case; returns (verdict, report) with verdict one of clear,
     unclear (exit 1/2 without naming the culprit, or too much output),
@@ -378,12 +458,29 @@ def main():
         if args.cache_dir:
             build += ["--cache-dir", args.cache_dir]
         p = subprocess.run(build, capture_output=True)
-        if p.returncode != 0:
-            failures.append("building the executable failed:\n" +
-                            (p.stdout + p.stderr).decode("utf-8", "replace"))
-        else:
+        # And the book's classifier on the same shapes (pads with 256).
+        classifier = os.path.join(work, "tiny-classifier")
+        build_classifier = [
+            gptc, "build",
+            os.path.join(args.src, "models", "gpt2-classifier.gpt"),
+            "--config", os.path.join(args.src, "models", "configs",
+                                     "tiny.yaml"),
+            "--set", "vocab_size=257", "--set", "pad_token_id=256",
+            "--task=train", "-o", classifier] + build[build.index("-o") + 2:]
+        for b in (build, build_classifier):
+            p = subprocess.run(b, capture_output=True)
+            if p.returncode != 0:
+                failures.append("building an executable failed:\n" +
+                                (p.stdout + p.stderr).decode("utf-8",
+                                                             "replace"))
+        if not failures:
             for case in executable_cases(exe, args.src, work):
                 verdict, report = run_case(exe, *case, work)
+                counts[verdict] += 1
+                if verdict != "clear":
+                    failures.append(report)
+            for program, *case in finetune_cases(exe, classifier, work):
+                verdict, report = run_case(program, *case, work)
                 counts[verdict] += 1
                 if verdict != "clear":
                     failures.append(report)

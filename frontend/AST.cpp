@@ -114,6 +114,8 @@ std::string toString(const Expr &e) {
   }
   case Expr::Kind::Call: {
     auto &c = static_cast<const CallExpr &>(e);
+    if (c.training != Training::Inherit)
+      os << (c.training == Training::Frozen ? "frozen " : "trainable ");
     os << c.callee << "(";
     bool first = true;
     for (auto &a : c.args) {
@@ -125,6 +127,8 @@ std::string toString(const Expr &e) {
       first = false;
     }
     os << ")";
+    for (auto &sub : c.substitutions)
+      os << " with " << sub.name << " = " << sub.replacement;
     if (!c.instance.empty()) {
       os << " as ";
       for (size_t i = 0; i < c.instance.size(); ++i) {
@@ -284,7 +288,10 @@ private:
     }
     case Stmt::Kind::Param: {
       auto &p = static_cast<const ParamStmt &>(s);
-      line(s.loc) << "param " << p.name << ": " << toString(p.type) << " = "
+      line(s.loc) << (p.training == Training::Inherit  ? ""
+                      : p.training == Training::Frozen ? "frozen "
+                                                       : "trainable ")
+                  << "param " << p.name << ": " << toString(p.type) << " = "
                   << toString(*p.init) << loc(s.loc);
       return;
     }
@@ -308,6 +315,12 @@ private:
         line(s.loc) << "else\n";
         block(i.elseBody);
       }
+      return;
+    }
+    case Stmt::Kind::Merge: {
+      auto &m = static_cast<const MergeStmt &>(s);
+      line(s.loc) << "merge " << m.target << " += " << toString(*m.value)
+                  << loc(s.loc);
       return;
     }
     case Stmt::Kind::Assert: {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -136,11 +137,24 @@ struct Builtin {
 };
 
 /// A function activation: its lexical scopes and where it was called from.
+/// A `with Name = Replacement` clause in force.
+struct ActiveSubstitution {
+  const ast::Substitution *clause;
+  const DefDecl *replacement;
+  int uses = 0; ///< Calls it replaced; none is an error.
+};
+
 struct Frame {
   const DefDecl *def = nullptr;
   std::string scope; ///< Parameter name prefix of this instance.
   Location callLoc;  ///< The call (invalid for the entry point).
   std::vector<std::unordered_map<std::string, Value>> scopes;
+  /// Parameters declared here are frozen (the innermost marker's word).
+  bool frozen = false;
+  /// Def name -> its replacement inside this call; owned by the frame of
+  /// the call whose `with` clause it is (`own`).
+  std::map<std::string, ActiveSubstitution *> substitutions;
+  std::vector<std::unique_ptr<ActiveSubstitution>> own;
 };
 
 //===----------------------------------------------------------------------===//
@@ -229,6 +243,13 @@ private:
 
   Initializer parseInit(const Expr &e);
 
+  /// normal(std) or uniform(bound): one positive, finite static number.
+  Initializer parseScaleInit(const ast::CallExpr &c, Initializer::Kind kind,
+                             const char *arg, const char *example);
+
+  /// `merge target += scale * (a @ b)`: checked and recorded for export.
+  void execMerge(const ast::MergeStmt &m);
+
   std::map<std::string, std::string> mapNames(const std::string &name,
                                               Location loc);
 
@@ -309,7 +330,15 @@ private:
   std::vector<const Expr *> matchArgs(const CallExpr &c,
                                       const std::vector<std::string> &names);
 
-  Value callDef(const DefDecl &d, const CallExpr &c);
+  /// Expands def `d` for call `c`; `replaced` is the substitution that
+  /// sent `c` to `d`, if one did.
+  Value callDef(const DefDecl &d, const CallExpr &c,
+                ActiveSubstitution *replaced = nullptr);
+
+  /// The def a `with` clause names, or an error saying why it cannot be
+  /// replaced or replace.
+  const DefDecl &substitutableDef(const std::string &name, Location loc,
+                                  const char *role);
 
   std::string instanceScope(const CallExpr &c);
 

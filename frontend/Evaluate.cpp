@@ -144,6 +144,9 @@ std::optional<Value> Elaborator::exec(const Stmt &s) {
   case Stmt::Kind::Assert:
     execAssert(static_cast<const AssertStmt &>(s));
     return std::nullopt;
+  case Stmt::Kind::Merge:
+    execMerge(static_cast<const MergeStmt &>(s));
+    return std::nullopt;
   }
   return std::nullopt;
 }
@@ -469,6 +472,11 @@ Value Elaborator::intBinary(BinaryOp op, const Dim &a, const Dim &b,
 }
 
 Value Elaborator::evalCall(const CallExpr &c) {
+  auto sub = frames.back().substitutions.find(c.callee);
+  if (sub != frames.back().substitutions.end()) {
+    ++sub->second->uses;
+    return callDef(*sub->second->replacement, c, sub->second);
+  }
   auto bi = builtins.find(c.callee);
   if (bi != builtins.end()) {
     if (!c.instance.empty())
@@ -476,6 +484,13 @@ Value Elaborator::evalCall(const CallExpr &c) {
                          "'as' names the parameters of a def instance; "
                          "builtin '" +
                              c.callee + "' has none");
+    if (c.training != Training::Inherit || !c.substitutions.empty())
+      throw CompileError(c.loc, std::string(c.substitutions.empty()
+                                                ? "'frozen' and 'trainable'"
+                                                : "'with'") +
+                                    " apply to the parameters of a def "
+                                    "call; builtin '" +
+                                    c.callee + "' has none");
     BoundArgs args = bindBuiltinArgs(c, bi->second.params);
     return (this->*bi->second.fn)(args, c);
   }
@@ -551,7 +566,23 @@ Elaborator::matchArgs(const CallExpr &c,
   return out;
 }
 
-Value Elaborator::callDef(const DefDecl &d, const CallExpr &c) {
+const DefDecl &Elaborator::substitutableDef(const std::string &name,
+                                            Location loc, const char *role) {
+  auto di = defs.find(name);
+  if (di != defs.end())
+    return *di->second;
+  if (builtins.count(name))
+    throw CompileError(loc, "'" + name + "' is a builtin; 'with' " + role +
+                                " defs only");
+  std::vector<std::string> names;
+  for (auto &[n, d] : defs)
+    names.push_back(n);
+  throw CompileError(loc, "unknown def '" + name + "' in 'with'" +
+                              suggest(name, names));
+}
+
+Value Elaborator::callDef(const DefDecl &d, const CallExpr &c,
+                          ActiveSubstitution *replaced) {
   for (auto &f : frames)
     if (f.def == &d) {
       Diagnostic diag{c.calleeLoc,
@@ -585,6 +616,30 @@ Value Elaborator::callDef(const DefDecl &d, const CallExpr &c) {
   f.scope = scope;
   f.callLoc = c.calleeLoc;
   f.scopes.emplace_back();
+  const Frame &caller = frames.back();
+  f.frozen = c.training == Training::Inherit ? caller.frozen
+                                             : c.training == Training::Frozen;
+  // The replacement's own calls to the name it replaces reach the
+  // original (LoRALinear wraps the Linear it stands for).
+  f.substitutions = caller.substitutions;
+  if (replaced)
+    f.substitutions.erase(c.callee);
+  for (const Substitution &sub : c.substitutions) {
+    const DefDecl &original = substitutableDef(sub.name, sub.loc, "replaces");
+    const DefDecl &replacement =
+        substitutableDef(sub.replacement, sub.replacementLoc, "replaces with");
+    if (&original == &replacement)
+      throw CompileError(sub.replacementLoc,
+                         "'with " + sub.name + " = " + sub.replacement +
+                             "' replaces a def with itself");
+    for (auto &own : f.own)
+      if (own->clause->name == sub.name)
+        throw CompileError(sub.loc,
+                           "'" + sub.name + "' is replaced twice in one call");
+    f.own.push_back(std::make_unique<ActiveSubstitution>(
+        ActiveSubstitution{&sub, &replacement}));
+    f.substitutions[sub.name] = f.own.back().get();
+  }
   frames.push_back(std::move(f));
   try {
     for (size_t i = 0; i < d.args.size(); ++i) {
@@ -612,10 +667,22 @@ Value Elaborator::callDef(const DefDecl &d, const CallExpr &c) {
     if (!r)
       throw CompileError(d.loc, "def '" + d.name + "' ends without 'return'");
     checkResults(d, *r);
+    // A clause that replaced nothing is a mistake (a misspelt name, or a
+    // def that does not reach the layer), not a no-op.
+    for (auto &own : frames.back().own)
+      if (own->uses == 0)
+        throw CompileError(
+            own->clause->loc,
+            "'with " + own->clause->name + " = " + own->clause->replacement +
+                "' replaced nothing: '" + d.name + "' makes no call to '" +
+                own->clause->name + "'");
     frames.pop_back();
     return *r;
   } catch (CompileError &e) {
     frames.pop_back();
+    if (replaced && e.diag.notes.size() < 8)
+      e.diag.note(replaced->clause->loc, "'" + c.callee + "' is replaced by '" +
+                                             d.name + "' as this 'with' says");
     bool sameSpot = e.diag.loc.file == c.calleeLoc.file &&
                     e.diag.loc.line == c.calleeLoc.line &&
                     e.diag.loc.col == c.calleeLoc.col;

@@ -48,6 +48,14 @@ const char *tokSpelling(Tok k) {
     return "'assert'";
   case Tok::KwNames:
     return "'names'";
+  case Tok::KwWith:
+    return "'with'";
+  case Tok::KwFrozen:
+    return "'frozen'";
+  case Tok::KwTrainable:
+    return "'trainable'";
+  case Tok::KwMerge:
+    return "'merge'";
   case Tok::KwTrue:
     return "'true'";
   case Tok::KwFalse:
@@ -84,6 +92,8 @@ const char *tokSpelling(Tok k) {
     return "'...'";
   case Tok::Arrow:
     return "'->'";
+  case Tok::PlusAssign:
+    return "'+='";
   case Tok::Assign:
     return "'='";
   case Tok::EqEq:
@@ -230,7 +240,9 @@ private:
         {"assert", Tok::KwAssert}, {"names", Tok::KwNames},
         {"true", Tok::KwTrue},     {"false", Tok::KwFalse},
         {"and", Tok::KwAnd},       {"or", Tok::KwOr},
-        {"not", Tok::KwNot}};
+        {"not", Tok::KwNot},       {"with", Tok::KwWith},
+        {"frozen", Tok::KwFrozen}, {"trainable", Tok::KwTrainable},
+        {"merge", Tok::KwMerge}};
     auto it = keywords.find(word);
     return make(it == keywords.end() ? Tok::Ident : it->second, loc, word);
   }
@@ -327,13 +339,14 @@ private:
     static const Op ops[] = {
         {"...", Tok::Ellipsis}, {"..", Tok::DotDot},   {"->", Tok::Arrow},
         {"==", Tok::EqEq},      {"!=", Tok::NotEq},    {"<=", Tok::LessEq},
-        {">=", Tok::GreaterEq}, {"**", Tok::StarStar}, {"(", Tok::LParen},
-        {")", Tok::RParen},     {"[", Tok::LBracket},  {"]", Tok::RBracket},
-        {"{", Tok::LBrace},     {"}", Tok::RBrace},    {",", Tok::Comma},
-        {":", Tok::Colon},      {";", Tok::Semicolon}, {".", Tok::Dot},
-        {"=", Tok::Assign},     {"<", Tok::Less},      {">", Tok::Greater},
-        {"+", Tok::Plus},       {"-", Tok::Minus},     {"*", Tok::Star},
-        {"/", Tok::Slash},      {"%", Tok::Percent},   {"@", Tok::At}};
+        {">=", Tok::GreaterEq}, {"**", Tok::StarStar}, {"+=", Tok::PlusAssign},
+        {"(", Tok::LParen},     {")", Tok::RParen},    {"[", Tok::LBracket},
+        {"]", Tok::RBracket},   {"{", Tok::LBrace},    {"}", Tok::RBrace},
+        {",", Tok::Comma},      {":", Tok::Colon},     {";", Tok::Semicolon},
+        {".", Tok::Dot},        {"=", Tok::Assign},    {"<", Tok::Less},
+        {">", Tok::Greater},    {"+", Tok::Plus},      {"-", Tok::Minus},
+        {"*", Tok::Star},       {"/", Tok::Slash},     {"%", Tok::Percent},
+        {"@", Tok::At}};
     for (const Op &op : ops) {
       std::string_view s(op.text);
       if (src.compare(pos, s.size(), s) == 0) {

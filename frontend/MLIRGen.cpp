@@ -38,9 +38,10 @@ class MLIRGenImpl {
 public:
   MLIRGenImpl(MLIRContext &ctx) : ctx(ctx), b(&ctx) {}
 
-  OwningOpRef<ModuleOp> gen(const Program &prog) {
+  OwningOpRef<ModuleOp> gen(const Program &p) {
+    prog = &p;
     module = ModuleOp::create(b.getUnknownLoc());
-    for (const Entry &e : prog.entries)
+    for (const Entry &e : p.entries)
       genEntry(e);
     return module;
   }
@@ -166,8 +167,12 @@ private:
     for (size_t i = 0; i < argNodes.size(); ++i) {
       const Node &n = e.nodes[argNodes[i]];
       bool isParam = n.op == "param";
+      const std::string &name = std::get<std::string>(*n.attr("name"));
       func.setArgAttr(i, isParam ? "gpt.param" : "gpt.input",
-                      b.getStringAttr(std::get<std::string>(*n.attr("name"))));
+                      b.getStringAttr(name));
+      // Frozen in the model: no training config may train it.
+      if (isParam && prog->findParam(name)->frozen)
+        func.setArgAttr(i, "gpt.frozen", b.getUnitAttr());
       if (!isParam) {
         // Name each input dim (B, T, or its size) so tools can bind them.
         SmallVector<Attribute> dims;
@@ -266,6 +271,7 @@ private:
   MLIRContext &ctx;
   OpBuilder b;
   ModuleOp module;
+  const Program *prog = nullptr;
   std::map<std::string, Value> symbols;
   std::map<std::string, Value> dimCache;
   int64_t nextDropoutId = 0;

@@ -39,6 +39,9 @@ void Elaborator::execParam(const ParamStmt &p) {
   }
   checkedNumElements(t, p.loc);
   Initializer init = parseInit(*p.init);
+  bool frozen = p.training == Training::Inherit
+                    ? frames.back().frozen
+                    : p.training == Training::Frozen;
   std::string name = joinName(frames.back().scope, p.name);
   auto prior = entryParams.find(name);
   if (prior != entryParams.end())
@@ -56,8 +59,15 @@ void Elaborator::execParam(const ParamStmt &p) {
               existing->type.str() + " = " + existing->init.str() +
               " in another entry",
           {}}.note(existing->loc, "other declaration"));
+    if (existing->frozen != frozen)
+      throw CompileError(Diagnostic{
+          p.loc,
+          "parameter '" + name + "' is " + (frozen ? "frozen" : "trainable") +
+              " in entry '" + entry->name + "' but " +
+              (frozen ? "trainable" : "frozen") + " in another entry",
+          {}}.note(existing->loc, "other declaration"));
   } else {
-    Parameter param{name, t, init, p.loc, mapNames(name, p.loc)};
+    Parameter param{name, t, init, p.loc, frozen, mapNames(name, p.loc)};
     prog.params.push_back(std::move(param));
   }
   int id = addNode("param", {}, t, p.loc, {{"name", name}});
@@ -68,10 +78,14 @@ void Elaborator::execParam(const ParamStmt &p) {
 Initializer Elaborator::parseInit(const Expr &e) {
   auto *c = dynCast<CallExpr>(&e);
   const char *expected =
-      "expected an initializer: normal(std), zeros() or ones()";
+      "expected an initializer: normal(std), uniform(bound), zeros() or "
+      "ones()";
   if (!c)
     throw CompileError(e.loc, expected);
   Initializer init;
+  if (c->callee == "uniform")
+    return parseScaleInit(*c, Initializer::Kind::Uniform, "bound",
+                          "uniform(0.1)");
   if (c->callee == "zeros" || c->callee == "ones") {
     if (!c->args.empty() || !c->kwargs.empty())
       throw CompileError(c->loc, c->callee + "() takes no arguments");
@@ -82,24 +96,107 @@ Initializer Elaborator::parseInit(const Expr &e) {
   if (c->callee != "normal")
     throw CompileError(c->loc,
                        "unknown initializer '" + c->callee + "'; " + expected);
-  const Expr *stdExpr = nullptr;
-  if (c->args.size() == 1 && c->kwargs.empty())
-    stdExpr = c->args[0].get();
-  else if (c->args.empty() && c->kwargs.size() == 1 &&
-           c->kwargs[0].name == "std")
-    stdExpr = c->kwargs[0].value.get();
+  return parseScaleInit(*c, Initializer::Kind::Normal, "std", "normal(0.02)");
+}
+
+Initializer Elaborator::parseScaleInit(const CallExpr &c,
+                                       Initializer::Kind kind, const char *arg,
+                                       const char *example) {
+  const char *what =
+      kind == Initializer::Kind::Normal ? "standard deviation" : "bound";
+  const Expr *e = nullptr;
+  if (c.args.size() == 1 && c.kwargs.empty())
+    e = c.args[0].get();
+  else if (c.args.empty() && c.kwargs.size() == 1 && c.kwargs[0].name == arg)
+    e = c.kwargs[0].value.get();
   else
-    throw CompileError(c->loc, "normal() takes one argument, the standard "
-                               "deviation: normal(0.02)");
-  Value v = eval(*stdExpr);
+    throw CompileError(c.loc, c.callee + "() takes one argument, the " + what +
+                                  ": " + example);
+  Value v = eval(*e);
   if (!v.isStaticNumber() || !(v.asDouble() > 0) ||
       !std::isfinite(v.asDouble()))
-    throw CompileError(stdExpr->loc, "normal() needs a positive, finite "
-                                     "standard deviation, got " +
-                                         v.describe());
-  init.kind = Initializer::Kind::Normal;
-  init.std = v.asDouble();
+    throw CompileError(e->loc, c.callee + "() needs a positive, finite " +
+                                   what + ", got " + v.describe());
+  Initializer init;
+  init.kind = kind;
+  init.scale = v.asDouble();
   return init;
+}
+
+void Elaborator::execMerge(const MergeStmt &m) {
+  const char *form = "; a merge is 'merge weight += scale * (A @ B)' with A "
+                     "and B parameters of this def and a static scale";
+  std::string target = joinName(frames.back().scope, m.target);
+  auto t = entryParams.find(target);
+  if (t == entryParams.end())
+    throw CompileError(m.targetLoc, "no parameter '" + target +
+                                        "' declared before this merge" + form);
+  // value: scale * (A @ B), (A @ B) * scale, or A @ B.
+  const Expr *product = m.value.get();
+  const Expr *scaleExpr = nullptr;
+  if (auto *mul = dynCast<BinaryExpr>(product);
+      mul && mul->op == BinaryOp::Mul) {
+    bool left =
+        isa<BinaryExpr>(mul->rhs.get()) &&
+        static_cast<const BinaryExpr &>(*mul->rhs).op == BinaryOp::MatMul;
+    product = left ? mul->rhs.get() : mul->lhs.get();
+    scaleExpr = left ? mul->lhs.get() : mul->rhs.get();
+  }
+  auto *mm = dynCast<BinaryExpr>(product);
+  if (!mm || mm->op != BinaryOp::MatMul)
+    throw CompileError(m.value->loc, "expected a product of two parameters" +
+                                         std::string(form));
+  double scale = 1;
+  if (scaleExpr) {
+    Value v = eval(*scaleExpr);
+    if (!v.isStaticNumber() || !std::isfinite(v.asDouble()))
+      throw CompileError(scaleExpr->loc, "the merge's scale must be a finite "
+                                         "static number, got " +
+                                             v.describe());
+    scale = v.asDouble();
+  }
+  auto param = [&](const Expr &e) -> std::pair<std::string, TensorType> {
+    const Value *v = nullptr;
+    if (auto *n = dynCast<NameExpr>(&e))
+      v = lookup(n->name);
+    if (!v || v->kind != Value::Kind::Tensor ||
+        entry->nodes[v->node].op != "param")
+      throw CompileError(e.loc, "expected a parameter of this def" +
+                                    std::string(form));
+    const Node &n = entry->nodes[v->node];
+    return {std::get<std::string>(*n.attr("name")), n.type};
+  };
+  auto [a, at] = param(*mm->lhs);
+  auto [b, bt] = param(*mm->rhs);
+  const TensorType &tt = entry->nodes[t->second].type;
+  if (at.shape.size() != 2 || bt.shape.size() != 2 || tt.shape.size() != 2 ||
+      !(at.shape[1] == bt.shape[0]) || !(at.shape[0] == tt.shape[0]) ||
+      !(bt.shape[1] == tt.shape[1]))
+    throw CompileError(m.value->loc, "'" + a + "' " + at.str() + " @ '" + b +
+                                         "' " + bt.str() +
+                                         " does not give the shape of '" +
+                                         target + "' " + tt.str());
+  if (a == target || b == target)
+    throw CompileError(m.value->loc,
+                       "a merge cannot fold '" + target + "' into itself");
+  Merge merge{target, a, b, scale, m.loc};
+  for (const Merge &other : prog.merges) {
+    if (other.target != target && other.a != a && other.b != b &&
+        other.target != a && other.target != b && other.a != target &&
+        other.b != target)
+      continue;
+    // Every entry expands the same def: the same merge again.
+    if (other.target == target && other.a == a && other.b == b &&
+        other.scale == scale)
+      return;
+    throw CompileError(Diagnostic{
+        m.loc,
+        "this merge into '" + target +
+            "' overlaps another merge of the "
+            "same parameters",
+        {}}.note(other.loc, "the other merge"));
+  }
+  prog.merges.push_back(std::move(merge));
 }
 
 std::map<std::string, std::string> Elaborator::mapNames(const std::string &name,
@@ -143,7 +240,9 @@ std::optional<std::string> Elaborator::matchGlob(const std::string &pattern,
 
 std::string Elaborator::joinName(const std::string &scope,
                                  const std::string &name) {
-  return scope.empty() ? name : scope + "." + name;
+  if (scope.empty() || name.empty())
+    return scope + name;
+  return scope + "." + name;
 }
 
 std::string Elaborator::instanceScope(const CallExpr &c) {

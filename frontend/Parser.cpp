@@ -316,17 +316,32 @@ private:
       s->value = parseExpr();
       return s;
     }
+    case Tok::KwFrozen:
+    case Tok::KwTrainable:
+      if (peekTok().kind != Tok::KwParam) {
+        std::string marker = take().text;
+        fail("'param' after '" + marker +
+             "' (a marked call is an "
+             "expression: let y = " +
+             marker + " F(x))");
+      }
+      [[fallthrough]];
     case Tok::KwParam: {
+      Training training = Training::Inherit;
+      if (!at(Tok::KwParam))
+        training = take().kind == Tok::KwFrozen ? Training::Frozen
+                                                : Training::Trainable;
       take();
       auto s = std::make_unique<ParamStmt>(
           loc, expect(Tok::Ident, "a parameter name").text);
+      s->training = training;
       expect(Tok::Colon, "':' and a shape after the parameter name");
       s->type = parseType();
       if (s->type.kind != TypeExpr::Kind::Tensor)
         throw CompileError(s->type.loc, "a parameter must be a tensor; "
                                         "expected a shape such as [C]");
-      expect(Tok::Assign, "'=' and an initializer (normal(std), zeros(), "
-                          "ones())");
+      expect(Tok::Assign, "'=' and an initializer (normal(std), "
+                          "uniform(bound), zeros(), ones())");
       s->init = parseExpr();
       return s;
     }
@@ -355,6 +370,16 @@ private:
     }
     case Tok::KwIf:
       return parseIf();
+    case Tok::KwMerge: {
+      take();
+      auto s = std::make_unique<MergeStmt>(loc);
+      s->targetLoc = cur().loc;
+      s->target = expect(Tok::Ident, "the parameter to merge into").text;
+      expect(Tok::PlusAssign, "'+=' after the parameter, as in 'merge weight "
+                              "+= alpha * (A @ B)'");
+      s->value = parseExpr();
+      return s;
+    }
     case Tok::KwAssert: {
       take();
       auto s = std::make_unique<AssertStmt>(loc);
@@ -369,11 +394,11 @@ private:
         take();
         return std::make_unique<AssignStmt>(loc, name, parseExpr());
       }
-      fail("a statement ('let', 'param', 'return', 'for', 'if', 'assert' or "
-           "'name = ...')");
+      fail("a statement ('let', 'param', 'return', 'for', 'if', 'assert', "
+           "'merge' or 'name = ...')");
     default:
-      fail("a statement ('let', 'param', 'return', 'for', 'if', 'assert' or "
-           "'name = ...')");
+      fail("a statement ('let', 'param', 'return', 'for', 'if', 'assert', "
+           "'merge' or 'name = ...')");
     }
   }
 
@@ -529,6 +554,23 @@ private:
         e = parseCall(name->name, name->loc);
       } else if (at(Tok::LBracket)) {
         e = parseIndex(std::move(e));
+      } else if (at(Tok::KwWith)) {
+        auto *call = dynCast<CallExpr>(e.get());
+        if (!call || !call->instance.empty())
+          throw CompileError(cur().loc,
+                             "'with' replaces a def inside a call; it must "
+                             "follow the call's arguments, before 'as', as "
+                             "in Block(x) with Linear = LoRALinear as h");
+        take();
+        Substitution sub;
+        sub.loc = cur().loc;
+        sub.name = expect(Tok::Ident, "the def to replace after 'with'").text;
+        expect(Tok::Assign, "'=' and the def that replaces '" + sub.name + "'");
+        sub.replacementLoc = cur().loc;
+        sub.replacement =
+            expect(Tok::Ident, "the def that replaces '" + sub.name + "'").text;
+        call->substitutions.push_back(std::move(sub));
+        e = grown(std::move(e));
       } else if (at(Tok::KwAs)) {
         auto *call = dynCast<CallExpr>(e.get());
         if (!call)
@@ -634,6 +676,20 @@ private:
       return std::make_unique<StringExpr>(loc, take().text);
     case Tok::Ident:
       return std::make_unique<NameExpr>(loc, take().text);
+    case Tok::KwFrozen:
+    case Tok::KwTrainable: {
+      Training training =
+          take().kind == Tok::KwFrozen ? Training::Frozen : Training::Trainable;
+      Location nameLoc = cur().loc;
+      std::string name =
+          expect(Tok::Ident, "a call after 'frozen' or 'trainable'").text;
+      if (!at(Tok::LParen))
+        fail("'(': 'frozen' and 'trainable' mark a call, as in "
+             "frozen Linear(x, 8)");
+      ExprPtr call = parseCall(name, nameLoc);
+      static_cast<CallExpr &>(*call).training = training;
+      return call;
+    }
     case Tok::At: {
       take();
       std::string path = expect(Tok::Ident, "a parameter name after '@'").text;

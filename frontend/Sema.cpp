@@ -32,9 +32,10 @@ using namespace ast;
 
 std::string Initializer::str() const {
   switch (kind) {
-  case Kind::Normal: {
+  case Kind::Normal:
+  case Kind::Uniform: {
     std::ostringstream os;
-    os << "normal(" << std << ")";
+    os << (kind == Kind::Normal ? "normal(" : "uniform(") << scale << ")";
     return os.str();
   }
   case Kind::Zeros:
@@ -89,10 +90,11 @@ const Entry *Program::findEntry(const std::string &name) const {
   return nullptr;
 }
 
-int64_t Program::numParameters() const {
+int64_t Program::numParameters(bool trainableOnly) const {
   int64_t n = 0;
   for (auto &p : params)
-    n += p.type.numElements().coeff;
+    if (!trainableOnly || !p.frozen)
+      n += p.type.numElements().coeff;
   return n;
 }
 

@@ -72,22 +72,35 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
     // 2. Activity.
     llvm::DenseSet<Value> active;
     SmallVector<unsigned> trained;
+    // The model's `frozen` parameters stay frozen: patterns only narrow
+    // what it leaves trainable.
+    auto frozen = [&](unsigned i) {
+      return static_cast<bool>(grad.getArgAttr(i, "gpt.frozen"));
+    };
     for (unsigned i = 0; i < grad.getNumArguments(); ++i)
       if (auto p = grad.getArgAttrOfType<StringAttr>(i, "gpt.param"))
-        if (isTrainable(p.getValue())) {
+        if (!frozen(i) && isTrainable(p.getValue())) {
           active.insert(body.getArgument(i));
           trained.push_back(i);
         }
-    // A pattern that names no parameter is a typo, not a request to train
-    // nothing.
+    // A pattern that names no parameter is a typo, and one that names only
+    // frozen parameters asks for what the model forbids; neither is a
+    // request to train nothing.
     for (const std::string &p : trainable) {
-      bool any = false;
-      for (unsigned i = 0; i < grad.getNumArguments() && !any; ++i)
+      bool any = false, anyTrainable = false;
+      for (unsigned i = 0; i < grad.getNumArguments(); ++i)
         if (auto name = grad.getArgAttrOfType<StringAttr>(i, "gpt.param"))
-          any = globMatch(p, name.getValue());
-      if (!any) {
+          if (globMatch(p, name.getValue())) {
+            any = true;
+            anyTrainable |= !frozen(i);
+          }
+      if (!anyTrainable) {
         fwd.emitError("gpt-autodiff: the trainable pattern '")
-            << p << "' matches no parameter of @" << func;
+            << p << "' matches "
+            << (any ? "only parameters the model freezes ('frozen' in its "
+                      "source)"
+                    : "no parameter")
+            << " of @" << func;
         grad.erase();
         return signalPassFailure();
       }

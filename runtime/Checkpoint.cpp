@@ -384,6 +384,40 @@ MatchedWeights importParameters(const std::string &path,
   return matched;
 }
 
+int mergeAdapters(std::map<std::string, TensorData> &weights,
+                  const std::vector<PlanMerge> &merges) {
+  auto get = [&](const std::string &name) -> TensorData & {
+    auto it = weights.find(name);
+    if (it == weights.end())
+      throw RuntimeError("merging adapters: no tensor '" + name + "'");
+    return it->second;
+  };
+  for (const PlanMerge &m : merges) {
+    TensorData &w = get(m.target);
+    const TensorData &a = get(m.a), &b = get(m.b);
+    if (w.shape.size() != 2 || a.shape.size() != 2 || b.shape.size() != 2 ||
+        a.shape[0] != w.shape[0] || b.shape[1] != w.shape[1] ||
+        a.shape[1] != b.shape[0])
+      throw RuntimeError("merging adapters: '" + m.a + "' @ '" + m.b +
+                         "' does not fit '" + m.target + "'");
+    int64_t rows = w.shape[0], cols = w.shape[1], rank = a.shape[1];
+    std::vector<double> wv = w.toDoubles(), av = a.toDoubles(),
+                        bv = b.toDoubles();
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t r = 0; r < rank; ++r) {
+        double s = m.scale * av[i * rank + r];
+        for (int64_t j = 0; j < cols; ++j)
+          wv[i * cols + j] += s * bv[r * cols + j];
+      }
+    w = TensorData::fromDoubles(w.dtype, w.shape, wv);
+  }
+  for (const PlanMerge &m : merges) {
+    weights.erase(m.a);
+    weights.erase(m.b);
+  }
+  return static_cast<int>(merges.size());
+}
+
 void exportHuggingFace(const std::string &dir,
                        const std::map<std::string, TensorData> &weights,
                        const NameMap &hf, const std::vector<PlanMeta> &meta) {

@@ -246,13 +246,16 @@ int exportHf(const std::string &dir, const std::string &weights) {
                        "config.json");
   Plan plan = Plan::parse(gptc_plan_text);
   NameMap hf = hfNames(plan);
-  exportHuggingFace(
-      dir,
-      importWeights(weights, planParameters(plan, plan.functions.front().name),
-                    hf),
-      hf, plan.meta);
+  std::map<std::string, TensorData> w = importWeights(
+      weights, planParameters(plan, plan.functions.front().name), hf);
+  // Adapters (LoRA) export folded into the weights they adapt.
+  int merged = mergeAdapters(w, plan.merges);
+  exportHuggingFace(dir, w, hf, plan.meta);
   std::cerr << "wrote " << dir << "/model.safetensors and " << dir
-            << "/config.json\n";
+            << "/config.json";
+  if (merged)
+    std::cerr << " (" << merged << " adapters merged into their weights)";
+  std::cerr << "\n";
   return 0;
 }
 

@@ -176,10 +176,13 @@ std::string Plan::serialize() const {
   }
   for (const PlanInit &i : inits) {
     os << "init " << i.param << " " << i.kind;
-    if (i.kind == "normal")
-      os << " " << i.std;
+    if (i.kind == "normal" || i.kind == "uniform")
+      os << " " << i.scale;
     os << "\n";
   }
+  for (const PlanMerge &m : merges)
+    os << "merge " << m.target << " " << m.a << " " << m.b << " " << m.scale
+       << "\n";
   for (auto &[scheme, names] : renames)
     for (auto &[param, name] : names)
       os << "rename " << scheme << " " << param << " " << name << "\n";
@@ -240,13 +243,16 @@ Plan Plan::parse(const std::string &text) {
       } else if (kw == "init") {
         need(3);
         PlanInit init{w[1], w[2], 0};
-        if (init.kind == "normal") {
+        if (init.kind == "normal" || init.kind == "uniform") {
           need(4);
-          init.std = std::stod(w[3]);
+          init.scale = std::stod(w[3]);
         } else if (init.kind != "zeros" && init.kind != "ones") {
           throw RuntimeError("unknown initializer '" + init.kind + "'");
         }
         plan.inits.push_back(init);
+      } else if (kw == "merge") {
+        need(5);
+        plan.merges.push_back({w[1], w[2], w[3], std::stod(w[4])});
       } else if (kw == "rename") {
         need(4);
         plan.renames[w[1]][w[2]] = w[3];

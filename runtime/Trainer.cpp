@@ -358,9 +358,13 @@ void Trainer::initState() {
         init = &i;
     std::vector<double> v(n, init && init->kind == "ones" ? 1.0 : 0.0);
     if (init && init->kind == "normal") {
-      std::normal_distribution<double> normal(0.0, init->std);
+      std::normal_distribution<double> normal(0.0, init->scale);
       for (double &x : v)
         x = normal(rng);
+    } else if (init && init->kind == "uniform") {
+      std::uniform_real_distribution<double> uniform(-init->scale, init->scale);
+      for (double &x : v)
+        x = uniform(rng);
     }
     state.tensors[name] = TensorData::fromDoubles(DType::F32, shape, v);
   }
@@ -530,13 +534,17 @@ double Trainer::accuracy(const DataLoader &loader, int64_t batches) {
 }
 
 /// The book's generate_text_simple: greedy, over the last contextLimit
-/// tokens.
+/// tokens; an instruction run's stops at end-of-text, as chapter 7's
+/// generate(eos_id=50256).
 std::string Trainer::sample() {
   std::vector<uint32_t> idx =
       tok->encode(o.samplePrompt, Tokenizer::Special::Allow);
+  std::vector<uint32_t> stops;
+  if (kind == DataKind::Instructions)
+    stops.push_back(pad);
   std::mt19937_64 unused;
   generateTokens(exec, state, idx, o.sampleTokens, contextLimit,
-                 SamplingOptions(), unused, {}, [](uint32_t) {});
+                 SamplingOptions(), unused, stops, [](uint32_t) {});
   std::string text = tok->decode(idx);
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;

@@ -179,21 +179,31 @@ TrainConfig parseTrainConfig(const SourceFile &source) {
 }
 
 void checkParameterPatterns(const TrainConfig &config,
-                            const std::vector<std::string> &params) {
+                            const std::vector<std::string> &params,
+                            const std::set<std::string> &frozen) {
   auto check = [&](const std::vector<std::string> &patterns, Location loc,
-                   const char *key) {
+                   const char *key, bool trains) {
     for (const std::string &p : patterns) {
-      bool any = false;
+      bool any = false, anyTrainable = false;
       for (const std::string &name : params)
-        any = any || globMatch(p, name);
+        if (globMatch(p, name)) {
+          any = true;
+          anyTrainable |= !frozen.count(name);
+        }
       if (!any)
         throw CompileError(loc, std::string(key) + " pattern '" + p +
                                     "' matches no parameter of the model "
                                     "(see gptc emit --stage=params)");
+      if (trains && !anyTrainable)
+        throw CompileError(loc, std::string(key) + " pattern '" + p +
+                                    "' matches only parameters the model "
+                                    "freezes ('frozen' in its source); a "
+                                    "training config can only narrow what "
+                                    "the model trains");
     }
   };
-  check(config.trainable, config.trainableLoc, "trainable");
-  check(config.decay, config.decayLoc, "decay");
+  check(config.trainable, config.trainableLoc, "trainable", true);
+  check(config.decay, config.decayLoc, "decay", false);
 }
 
 } // namespace gptc

@@ -19,18 +19,27 @@ namespace gptc::test {
 /// config (`base` + ".yaml", with `sets` overrides), through the front end
 /// and training pipelines (with `fuseAttention`, gpt-fuse-attention before
 /// autodiff); `train` says which parameters train and whether to clip.
+/// The model at `modelPath` (relative to the source tree), elaborated at
+/// config `base` + ".yaml" with `sets` overrides; its locations point into
+/// `sm`'s files.
+inline Program analyzeModel(SourceManager &sm, const std::string &modelPath,
+                            const std::string &base,
+                            const std::vector<std::string> &sets = {}) {
+  std::string root = GPTC_SOURCE_DIR;
+  ModelSource src = loadModel(sm, root + "/" + modelPath, {});
+  ConfigFile cfg = loadConfig(sm, base + ".yaml");
+  for (auto &s : sets)
+    addOverride(sm, cfg, s);
+  return analyze(src, cfg);
+}
+
 inline mlir::OwningOpRef<mlir::ModuleOp>
 compileModel(mlir::MLIRContext &context, const std::string &modelPath,
              const std::string &base, const std::vector<std::string> &sets = {},
              bool fuseAttention = false,
              const TrainConfig &train = TrainConfig()) {
-  std::string root = GPTC_SOURCE_DIR;
   SourceManager sm;
-  ModelSource src = loadModel(sm, root + "/" + modelPath, {});
-  ConfigFile cfg = loadConfig(sm, base + ".yaml");
-  for (auto &s : sets)
-    addOverride(sm, cfg, s);
-  Program prog = analyze(src, cfg);
+  Program prog = analyzeModel(sm, modelPath, base, sets);
   loadGptDialects(context);
   auto module = mlirGen(context, prog);
   mlir::PassManager pm(&context);

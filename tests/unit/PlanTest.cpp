@@ -147,7 +147,7 @@ cpu-features sse4.1 avx f16c fma avx2
   EXPECT_EQ(q.functions[0].calls[1].scalars, std::vector<int32_t>{7});
   EXPECT_EQ(q.functions[0].calls[1].firstOutput, 3u);
   EXPECT_EQ(q.kernels[1].outputs, 2);
-  EXPECT_EQ(q.inits[0].std, 0.02);
+  EXPECT_EQ(q.inits[0].scale, 0.02);
   EXPECT_EQ(q.renames.at("hf").at("w"), "transformer.w");
   EXPECT_FALSE(q.functions[0].checks[0].except.has_value());
   EXPECT_EQ(q.functions[0].checks[1].except, -100);

@@ -72,6 +72,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
       entries.push_back(e);
   HostProgram program = lowerToHostProgram(module, entries);
   program.plan.inits = o.model.inits;
+  program.plan.merges = o.model.merges;
   program.plan.renames = o.model.renames;
   program.plan.config = o.model.config;
   program.plan.meta = o.model.meta;

@@ -48,10 +48,14 @@ std::string formatBytes(double b) {
 
 void printParamTable(std::ostream &os, const Program &prog) {
   size_t wName = 4, wShape = 5, wInit = 4;
+  // A frozen parameter says so after its initializer.
+  auto init = [](const Parameter &p) {
+    return p.init.str() + (p.frozen ? ", frozen" : "");
+  };
   for (auto &p : prog.params) {
     wName = std::max(wName, p.name.size());
     wShape = std::max(wShape, shapeStr(p.type.shape).size());
-    wInit = std::max(wInit, p.init.str().size());
+    wInit = std::max(wInit, init(p).size());
   }
   auto row = [&](const std::string &a, const std::string &b,
                  const std::string &c, const std::vector<std::string> &rest) {
@@ -71,10 +75,16 @@ void printParamTable(std::ostream &os, const Program &prog) {
     std::vector<std::string> mapped;
     for (auto &s : prog.namingSchemes)
       mapped.push_back(p.mappedNames.at(s));
-    row(p.name, shapeStr(p.type.shape), p.init.str(), mapped);
+    row(p.name, shapeStr(p.type.shape), init(p), mapped);
   }
   os << "# " << prog.params.size() << " tensors, "
-     << groupDigits(prog.numParameters()) << " parameters\n";
+     << groupDigits(prog.numParameters()) << " parameters";
+  if (prog.numParameters(true) != prog.numParameters())
+    os << ", " << groupDigits(prog.numParameters(true)) << " trainable";
+  os << "\n";
+  for (const Merge &m : prog.merges)
+    os << "# export merges " << m.target << " += " << m.scale << " * (" << m.a
+       << " @ " << m.b << ")\n";
 }
 
 static const char *opSpelling(ast::BinaryOp op) { return ast::spelling(op); }

@@ -462,9 +462,13 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
   if (!o.trainConfig.empty()) {
     train = loadTrainConfig(sm, o.trainConfig);
     std::vector<std::string> names;
-    for (const Parameter &p : prog.params)
+    std::set<std::string> frozen;
+    for (const Parameter &p : prog.params) {
       names.push_back(p.name);
-    checkParameterPatterns(train, names);
+      if (p.frozen)
+        frozen.insert(p.name);
+    }
+    checkParameterPatterns(train, names, frozen);
   }
   // Compiled runs build the training step only when asked (--task=train)
   // or when the inputs hold one (lr).
@@ -496,7 +500,11 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
 
   if (o.command == "check") {
     std::cout << o.model << ": ok (" << prog.entries.size() << " entry points, "
-              << groupDigits(prog.numParameters()) << " parameters)\n";
+              << groupDigits(prog.numParameters()) << " parameters";
+    if (prog.numParameters(true) != prog.numParameters())
+      std::cout << ", " << groupDigits(prog.numParameters(true))
+                << " trainable";
+    std::cout << ")\n";
   } else if (o.command == "info") {
     printInfo(std::cout, prog, o.model, o.config);
     printCosts(std::cout, prog, *module, train, o.dims);
@@ -511,13 +519,17 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
     for (const Parameter &p : prog.params) {
       PlanInit init{p.name, "zeros", 0};
       if (p.init.kind == Initializer::Kind::Normal)
-        init = {p.name, "normal", p.init.std};
+        init = {p.name, "normal", p.init.scale};
+      else if (p.init.kind == Initializer::Kind::Uniform)
+        init = {p.name, "uniform", p.init.scale};
       else if (p.init.kind == Initializer::Kind::Ones)
         init.kind = "ones";
       b.model.inits.push_back(init);
       for (auto &[scheme, name] : p.mappedNames)
         b.model.renames[scheme][p.name] = name;
     }
+    for (const Merge &m : prog.merges)
+      b.model.merges.push_back({m.target, m.a, m.b, m.scale});
     for (const ConfigValue &c : prog.config)
       if (c.kind != ast::TypeExpr::Kind::Tensor)
         b.model.config[c.name] = c.str();

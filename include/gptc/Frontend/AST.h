@@ -152,7 +152,19 @@ struct KeywordArg {
   Location loc;
 };
 
-/// `f(a, b, k = v) as inst.name[i]`.
+/// Whether the parameters declared under a marker train: `frozen` or
+/// `trainable` before a call or a `param`; the innermost marker wins, and
+/// without any a parameter trains.
+enum class Training { Inherit, Frozen, Trainable };
+
+/// `with Linear = LoRALinear` after a call: inside it (and the defs it
+/// calls), calls to `name` call `replacement` instead.
+struct Substitution {
+  std::string name, replacement;
+  Location loc, replacementLoc;
+};
+
+/// `frozen f(a, b, k = v) with G = H as inst.name[i]`.
 struct CallExpr : Expr {
   std::string callee;
   Location calleeLoc;
@@ -160,6 +172,8 @@ struct CallExpr : Expr {
   std::vector<KeywordArg> kwargs;
   /// The `as` instance name; empty when absent.
   std::vector<InstanceSegment> instance;
+  Training training = Training::Inherit;
+  std::vector<Substitution> substitutions;
   CallExpr(Location l, std::string c)
       : Expr(Kind::Call, l), callee(std::move(c)) {}
   static bool classof(const Expr *e) { return e->kind == Kind::Call; }
@@ -228,7 +242,7 @@ struct TypeExpr {
 //===----------------------------------------------------------------------===//
 
 struct Stmt {
-  enum class Kind { Let, Assign, Param, Return, For, If, Assert };
+  enum class Kind { Let, Assign, Param, Return, For, If, Assert, Merge };
   Kind kind;
   Location loc;
   Stmt(Kind k, Location l) : kind(k), loc(l) {}
@@ -255,11 +269,13 @@ struct AssignStmt : Stmt {
   static bool classof(const Stmt *s) { return s->kind == Kind::Assign; }
 };
 
-/// `param weight: [in, out] = normal(0.02)`.
+/// `param weight: [in, out] = normal(0.02)`, optionally marked
+/// `frozen param` or `trainable param`.
 struct ParamStmt : Stmt {
   std::string name;
   TypeExpr type;
-  ExprPtr init; ///< A call: normal(std), zeros(), ones().
+  ExprPtr init; ///< A call: normal(std), uniform(bound), zeros(), ones().
+  Training training = Training::Inherit;
   ParamStmt(Location l, std::string n)
       : Stmt(Kind::Param, l), name(std::move(n)) {}
   static bool classof(const Stmt *s) { return s->kind == Kind::Param; }
@@ -287,6 +303,17 @@ struct IfStmt : Stmt {
   Block thenBody, elseBody;
   IfStmt(Location l) : Stmt(Kind::If, l) {}
   static bool classof(const Stmt *s) { return s->kind == Kind::If; }
+};
+
+/// `merge weight += alpha * (A @ B)`: what exporting folds into the
+/// parameter `target` of this scope (a low-rank update from parameters of
+/// this def), dropping A and B.
+struct MergeStmt : Stmt {
+  std::string target;
+  Location targetLoc;
+  ExprPtr value;
+  MergeStmt(Location l) : Stmt(Kind::Merge, l) {}
+  static bool classof(const Stmt *s) { return s->kind == Kind::Merge; }
 };
 
 /// `assert cond, "message"`: checked at compile time, or recorded as a

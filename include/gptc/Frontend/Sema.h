@@ -44,17 +44,20 @@ ModelSource loadModel(SourceManager &sm, const std::string &path,
 
 /// How a parameter starts out.
 struct Initializer {
-  enum class Kind { Normal, Zeros, Ones } kind = Kind::Zeros;
-  double std = 0; ///< For Normal (mean 0).
+  enum class Kind { Normal, Uniform, Zeros, Ones } kind = Kind::Zeros;
+  /// Normal's standard deviation (mean 0), or Uniform's bound b: U(-b, b).
+  double scale = 0;
   std::string str() const;
 };
 
-/// One trainable tensor of the model.
+/// One tensor of the model's weights.
 struct Parameter {
   std::string name; ///< Hierarchical, e.g. `h.3.attn.c_attn.weight`.
   TensorType type;  ///< Always static.
   Initializer init;
   Location loc;
+  /// Declared under a `frozen` marker: no training config can train it.
+  bool frozen = false;
   /// Name under each `names` scheme, e.g. {"hf": "transformer.h.3..."}.
   std::map<std::string, std::string> mappedNames;
 };
@@ -129,9 +132,18 @@ struct SchemeEntry {
 };
 
 /// A model elaborated for one config.
+/// `merge target += scale * (a @ b)`: exporting folds the low-rank update
+/// into `target` and drops `a` and `b` (LoRA's W + alpha A B).
+struct Merge {
+  std::string target, a, b;
+  double scale = 1;
+  Location loc;
+};
+
 struct Program {
   std::vector<ConfigValue> config;
   std::vector<Parameter> params;
+  std::vector<Merge> merges;
   std::vector<std::string> namingSchemes;
   /// The naming schemes' config-file entries, in declaration order.
   std::vector<SchemeEntry> schemeEntries;
@@ -139,8 +151,9 @@ struct Program {
 
   const Parameter *findParam(const std::string &name) const;
   const Entry *findEntry(const std::string &name) const;
-  /// Total number of scalar parameters.
-  int64_t numParameters() const;
+  /// Total number of scalar parameters (with `trainableOnly`, of those
+  /// not frozen).
+  int64_t numParameters(bool trainableOnly = false) const;
 };
 
 /// Elaborates `model` with `config`; throws CompileError on the first error.

@@ -80,6 +80,12 @@ TensorData weightValues(const std::string &path, const std::string &name,
 /// `transformer.` prefix), in the Hugging Face layout.
 SafetensorsFile readLlmcCheckpoint(const std::string &path);
 
+/// Folds each merge's low-rank update into its target (W += scale * A B,
+/// computed in float64) and drops A and B: LoRA adapters become plain
+/// weights. Returns how many were merged.
+int mergeAdapters(std::map<std::string, TensorData> &weights,
+                  const std::vector<PlanMerge> &merges);
+
 /// Writes `dir`/model.safetensors (Hugging Face names and layout; a zero
 /// c_attn bias where GPT-2's fused qkv projection has none) and
 /// `dir`/config.json with the model's `names hf` entries (`plan.meta`), so

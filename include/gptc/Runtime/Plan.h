@@ -132,8 +132,15 @@ struct PlanFunction {
 
 struct PlanInit {
   std::string param;
-  std::string kind; ///< normal, zeros or ones.
-  double std = 0;
+  std::string kind; ///< normal, uniform, zeros or ones.
+  double scale = 0; ///< normal's standard deviation, uniform's bound.
+};
+
+/// `merge target += scale * (a @ b)`: how exporting folds adapters into
+/// the weights they adapt (Sema.h's Merge).
+struct PlanMerge {
+  std::string target, a, b;
+  double scale = 1;
 };
 
 /// One key of a naming scheme's config file (Hugging Face's config.json for
@@ -147,6 +154,7 @@ struct Plan {
   std::vector<PlanKernel> kernels;
   std::vector<PlanFunction> functions;
   std::vector<PlanInit> inits;
+  std::vector<PlanMerge> merges;
   /// Naming scheme (`hf`) -> gptc parameter name -> the scheme's name.
   std::map<std::string, std::map<std::string, std::string>> renames;
   /// Config key -> value, as the compiler printed it.

@@ -15,6 +15,7 @@
 #include "gptc/Support/Config.h"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,10 +67,12 @@ TrainConfig loadTrainConfig(SourceManager &sm, const std::string &path);
 TrainConfig parseTrainConfig(const SourceFile &file);
 
 /// Checks that every trainable and decay pattern names at least one of
-/// `params` (a typo must not silently freeze the model); throws
-/// CompileError at the pattern's YAML line.
+/// `params` (a typo must not silently freeze the model), and every
+/// trainable pattern one that is not in `frozen` (the model's own frozen
+/// parameters); throws CompileError at the pattern's YAML line.
 void checkParameterPatterns(const TrainConfig &config,
-                            const std::vector<std::string> &params);
+                            const std::vector<std::string> &params,
+                            const std::set<std::string> &frozen = {});
 
 } // namespace gptc
 

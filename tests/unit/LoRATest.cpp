@@ -1,0 +1,105 @@
+//===- LoRATest.cpp - LoRA fine-tuning against the book's code ------------===//
+//
+// tests/reference/make_lora_goldens.py runs the book's appendix E code
+// (LoRALayer, LinearWithLoRA, replace_linear_with_lora on a GPT with
+// GPT-2's fused qkv projection, every other parameter frozen, a trained
+// class head) in float64. models/gpt2-lora.gpt, which freezes the body
+// itself and swaps LoRALinear in for Linear, must give the same logits,
+// loss, gradients (for exactly the adapters and the head) and 10 AdamW
+// steps within 1e-8 on the interpreter; its A starts from the bound of the
+// book's Kaiming-uniform initialisation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GoldenModel.h"
+#include "TestUtil.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+using namespace gptc;
+
+namespace {
+
+using test::relError;
+
+const std::string kBase =
+    std::string(GPTC_SOURCE_DIR) + "/tests/reference/goldens/lora";
+
+/// The book's classifier fine-tuning does not clip.
+TrainConfig noClipping() {
+  TrainConfig t;
+  t.clipGradNorm = 0;
+  return t;
+}
+
+TEST(LoRAGolden, ForwardGradientsAndStepsMatchTheBook) {
+  SafetensorsFile golden = readSafetensors(kBase + ".safetensors");
+  mlir::MLIRContext context;
+  auto module = test::compileModel(context, "models/gpt2-lora.gpt", kBase, {},
+                                   false, noClipping());
+
+  auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
+  ASSERT_TRUE(forward);
+  Buffer logits =
+      interpretAll(forward, bindArguments(forward, golden, kBase), {})[0];
+  EXPECT_LT(relError(logits.data, golden.find("expected.logits")->toDoubles()),
+            1e-8);
+
+  auto grad = module->lookupSymbol<mlir::func::FuncOp>("loss_grad");
+  ASSERT_TRUE(grad);
+  std::vector<Buffer> out =
+      interpretAll(grad, bindArguments(grad, golden, kBase), {});
+  EXPECT_LT(relError(out[0].data, golden.find("expected.loss")->toDoubles()),
+            1e-8);
+  std::set<std::string> graded, expected;
+  for (unsigned r = 1; r < out.size(); ++r) {
+    std::string name =
+        grad.getResultAttrOfType<mlir::StringAttr>(r, "gpt.output").str();
+    graded.insert(name);
+    const TensorData *g = golden.find("expected." + name);
+    ASSERT_NE(g, nullptr) << name << " has a gradient but trains in the book";
+    EXPECT_LT(relError(out[r].data, g->toDoubles()), 1e-8) << name;
+  }
+  for (auto &[name, t] : golden.tensors)
+    if (name.rfind("expected.grad.", 0) == 0)
+      expected.insert(name.substr(std::string("expected.").size()));
+  EXPECT_EQ(graded, expected);
+
+  std::vector<double> losses = test::trainSteps(*module, golden, false);
+  EXPECT_LT(relError(losses, golden.find("expected.steps.losses")->toDoubles()),
+            1e-8);
+}
+
+TEST(LoRAGolden, AdaptersStartAsTheBooks) {
+  SourceManager sm;
+  Program prog = test::analyzeModel(sm, "models/gpt2-lora.gpt", kBase);
+  double bound = readSafetensors(kBase + ".safetensors")
+                     .find("expected.lora_A_bound")
+                     ->toDoubles()[0];
+  int adapters = 0;
+  for (const Parameter &p : prog.params) {
+    bool isA = p.name.size() > 7 &&
+               p.name.compare(p.name.size() - 7, 7, ".lora_A") == 0;
+    bool isB = p.name.size() > 7 &&
+               p.name.compare(p.name.size() - 7, 7, ".lora_B") == 0;
+    if (isA) {
+      EXPECT_EQ(p.init.kind, Initializer::Kind::Uniform) << p.name;
+      EXPECT_NEAR(p.init.scale, bound, 1e-12) << p.name;
+      ++adapters;
+    }
+    if (isB)
+      EXPECT_EQ(p.init.kind, Initializer::Kind::Zeros) << p.name;
+    // Only the adapters and the head train.
+    bool head = p.name.rfind("out_head.", 0) == 0;
+    EXPECT_EQ(p.frozen, !(isA || isB || head)) << p.name;
+  }
+  EXPECT_EQ(adapters, 8); // 4 Linear layers in each of 2 blocks
+  ASSERT_EQ(prog.merges.size(), 8u);
+  EXPECT_EQ(prog.merges[0].target, "h.0.attn.c_attn.weight");
+  EXPECT_EQ(prog.merges[0].a, "h.0.attn.c_attn.lora_A");
+  EXPECT_EQ(prog.merges[0].scale, 1.5);
+}
+
+} // namespace

@@ -470,6 +470,21 @@ private:
 // Reading and writing
 //===----------------------------------------------------------------------===//
 
+/// The `__metadata__` object `v` of file `name`: strings only.
+static std::map<std::string, std::string> metadataOf(const HeaderValue &v,
+                                                     const std::string &name) {
+  if (v.kind != HeaderValue::Kind::Object)
+    throw RuntimeError(name + ": __metadata__ must be an object of strings");
+  std::map<std::string, std::string> out;
+  for (size_t k = 0; k < v.keys.size(); ++k) {
+    if (v.elements[k].kind != HeaderValue::Kind::String)
+      throw RuntimeError(name + ": __metadata__ value of '" + v.keys[k] +
+                         "' must be a string");
+    out[v.keys[k]] = v.elements[k].str;
+  }
+  return out;
+}
+
 SafetensorsFile parseSafetensors(std::string_view bytes,
                                  const std::string &name) {
   auto fail = [&](const std::string &what) -> RuntimeError {
@@ -501,14 +516,7 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
     const std::string key = root.keys[m];
     const HeaderValue &v = root.elements[m];
     if (key == "__metadata__") {
-      if (v.kind != HeaderValue::Kind::Object)
-        throw fail("__metadata__ must be an object of strings");
-      for (size_t k = 0; k < v.keys.size(); ++k) {
-        if (v.elements[k].kind != HeaderValue::Kind::String)
-          throw fail("__metadata__ value of '" + v.keys[k] +
-                     "' must be a string");
-        out.metadata[v.keys[k]] = v.elements[k].str;
-      }
+      out.metadata = metadataOf(v, name);
       continue;
     }
     auto bad = [&](const std::string &what) {
@@ -669,6 +677,31 @@ SafetensorsFile readSafetensors(const std::string &path) {
     munmap(p, size);
     throw;
   }
+}
+
+std::map<std::string, std::string>
+readSafetensorsMetadata(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw RuntimeError("cannot open '" + path + "': " + std::strerror(errno));
+  uint64_t n = 0;
+  if (!in.read(reinterpret_cast<char *>(&n), 8))
+    throw RuntimeError(path + ": not a safetensors file");
+  if (n > kMaxSafetensorsHeader)
+    throw RuntimeError(path + ": header length " + std::to_string(n) +
+                       " exceeds the " + std::to_string(kMaxSafetensorsHeader) +
+                       "-byte limit");
+  std::string header(n, '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(n)))
+    throw RuntimeError(path + ": truncated header");
+  HeaderValue root = HeaderParser(header, path).parseDocument();
+  if (root.kind != HeaderValue::Kind::Object)
+    throw RuntimeError(path +
+                       ": invalid safetensors header: expected a JSON object");
+  for (size_t m = 0; m < root.keys.size(); ++m)
+    if (root.keys[m] == "__metadata__")
+      return metadataOf(root.elements[m], path);
+  return {};
 }
 
 /// The 8-byte header length and the JSON header of `file`.

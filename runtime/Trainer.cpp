@@ -398,7 +398,7 @@ void Trainer::loadWeights(const std::string &path, bool withMoments) {
     if (kind != DataKind::Classes || !fs::is_regular_file(path, ec) ||
         fs::path(path).extension() != ".safetensors")
       return;
-    std::map<std::string, std::string> meta = readSafetensors(path).metadata;
+    std::map<std::string, std::string> meta = readSafetensorsMetadata(path);
     Json names = Json::parse(meta["gptc.classes"], nullptr, false);
     if (names.is_array() &&
         std::all_of(names.begin(), names.end(),

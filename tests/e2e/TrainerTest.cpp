@@ -567,6 +567,95 @@ TEST(FineTuning, InstructionRunWritesTestResponses) {
   EXPECT_NE(out.find("over 20 records"), std::string::npos) << out;
 }
 
+// Appendix E on a small model: --init-from a language model's checkpoint
+// fills the frozen body and creates the adapters and the head; only those
+// train (moments for them alone, the body unchanged); --export-hf folds the
+// adapters in, and the plain classifier on the exported weights gives the
+// adapted model's logits.
+TEST(FineTuning, LoRATrainsAdaptersAndExportsMergedWeights) {
+  std::string dir = kWork + "lora", log;
+  fs::create_directories(dir);
+  std::vector<std::string> pre = flags(dir + "/lm");
+  pre.insert(pre.end(), {"--steps", "2"});
+  ASSERT_EQ(train(pre, log), 0) << log;
+  std::string lm = dir + "/lm/checkpoint.safetensors";
+  writeSpamTable(dir + "/sms.tsv", 40);
+
+  std::string exe = trainer("small", "", "gpt2-lora");
+  std::vector<std::string> args = flags(dir + "/run");
+  args.insert(args.begin(), exe);
+  args[2] = dir + "/sms.tsv";
+  args.insert(args.end(), {"--batch", "4", "--steps", "12", "--lr", "1e-2",
+                           "--init-from", lm});
+  ASSERT_EQ(runCapture(args, log), 0) << log;
+  EXPECT_NE(log.find("loaded 26 parameters, created 18"), std::string::npos)
+      << log;
+  // 16 adapters (4 layers in each of 2 blocks, A and B) and the head.
+  EXPECT_NE(log.find("18 of 44 parameter tensors trained"), std::string::npos)
+      << log;
+  SafetensorsFile ckpt = readSafetensors(dir + "/run/checkpoint.safetensors");
+  SafetensorsFile base = readSafetensors(lm);
+  int moments = 0;
+  for (auto &[name, t] : ckpt.tensors)
+    if (name.rfind("adam.m.", 0) == 0) {
+      ++moments;
+      bool adapter = name.find(".lora_") != std::string::npos;
+      EXPECT_TRUE(adapter || name.rfind("adam.m.out_head.", 0) == 0) << name;
+    }
+  EXPECT_EQ(moments, 18);
+  for (const char *frozen : {"wte.weight", "h.0.attn.c_attn.weight",
+                             "h.1.mlp.c_proj.bias", "ln_f.weight"})
+    EXPECT_EQ(ckpt.find(frozen)->bytes, base.find(frozen)->bytes) << frozen;
+  std::vector<double> b = ckpt.find("h.0.mlp.c_fc.lora_B")->toDoubles();
+  EXPECT_NE(*std::max_element(b.begin(), b.end()), 0.0) << "B did not train";
+
+  std::string out;
+  ASSERT_EQ(runCapture({exe, "--export-hf", dir + "/hf", "--weights",
+                        dir + "/run/checkpoint.safetensors"},
+                       out),
+            0)
+      << out;
+  EXPECT_NE(out.find("(8 adapters merged into their weights)"),
+            std::string::npos)
+      << out;
+  // The same tokens through both models, by the run contract.
+  TensorData tokens = TensorData::fromDoubles(
+      DType::I32, {2, 6},
+      {464, 3290, 318, 257, 1332, 13, 40, 588, 340, 13, 0, 5});
+  SafetensorsFile adapted, merged;
+  for (auto &[name, t] : ckpt.tensors)
+    if (name.rfind("adam.", 0) != 0)
+      adapted.tensors[name] = t;
+  for (auto &[name, t] : readSafetensors(dir + "/hf/model.safetensors").tensors)
+    merged.tensors[name.rfind("score.", 0) == 0
+                       ? "out_head." + name.substr(6)
+                       : name.substr(std::string("transformer.").size())] = t;
+  EXPECT_FALSE(merged.find("h.0.attn.c_attn.lora_A"));
+  adapted.tensors["tokens"] = merged.tensors["tokens"] = tokens;
+  writeSafetensors(dir + "/adapted.safetensors", adapted);
+  writeSafetensors(dir + "/merged.safetensors", merged);
+  ASSERT_EQ(runCapture({exe, "--inputs", dir + "/adapted.safetensors", "-o",
+                        dir + "/adapted-out.safetensors"},
+                       out),
+            0)
+      << out;
+  ASSERT_EQ(runCapture({trainer("small", "", "gpt2-classifier"), "--inputs",
+                        dir + "/merged.safetensors", "-o",
+                        dir + "/merged-out.safetensors"},
+                       out),
+            0)
+      << out;
+  std::vector<double> la = readSafetensors(dir + "/adapted-out.safetensors")
+                               .find("logits")
+                               ->toDoubles(),
+                      lb = readSafetensors(dir + "/merged-out.safetensors")
+                               .find("logits")
+                               ->toDoubles();
+  ASSERT_EQ(la.size(), 4u);
+  for (size_t i = 0; i < la.size(); ++i)
+    EXPECT_NEAR(la[i], lb[i], 1e-5) << i;
+}
+
 TEST(Trainer, EveryFlagChecksItsValue) {
   const std::vector<std::vector<std::string>> cases = {
       {"--batch", "-1"},

@@ -98,6 +98,28 @@ def cases(src, work):
         yield ("model byte %d corrupted" % pos,
                ["check", path, "--config", tiny], "", {path: bytes(b)})
 
+    # The layer-swapping, freezing and merging constructs (LoRA's), cut and
+    # corrupted the same way.
+    adapters = open(os.path.join(src, "tests", "lit", "frontend", "Inputs",
+                                 "adapters.gpt"), "rb").read()
+    for k in range(20):
+        cut = 1 + (len(adapters) - 2) * k // 20
+        head = adapters[:cut]
+        if head.count(b"{") == head.count(b"}") and \
+                head.rstrip().endswith(b"}"):
+            continue  # whole defs only: a valid model
+        path = "%s/adapters-cut%02d.gpt" % (work, k)
+        yield ("adapters cut at %d" % cut, ["check", path],
+               "adapters-cut%02d.gpt" % k, {path: adapters[:cut]})
+    code = adapters.index(b"def ")  # past the header comment
+    for k in range(15):
+        b = bytearray(adapters)
+        pos = rng.randrange(code, len(b))
+        b[pos] = rng.choice(b"{}()[]@:=,.*+\"\\\x00\xff#")
+        path = "%s/adapters-flip%02d.gpt" % (work, k)
+        yield ("adapters byte %d corrupted" % pos, ["check", path], "",
+               {path: bytes(b)})
+
     # YAML: the tiny config cut, corrupted, retyped.
     ytext = open(tiny, "rb").read()
     for k in range(12):
@@ -467,13 +489,15 @@ def main():
                                      "tiny.yaml"),
             "--set", "vocab_size=257", "--set", "pad_token_id=256",
             "--task=train", "-o", classifier] + build[build.index("-o") + 2:]
+        built = True
         for b in (build, build_classifier):
             p = subprocess.run(b, capture_output=True)
             if p.returncode != 0:
+                built = False
                 failures.append("building an executable failed:\n" +
                                 (p.stdout + p.stderr).decode("utf-8",
                                                              "replace"))
-        if not failures:
+        if built:
             for case in executable_cases(exe, args.src, work):
                 verdict, report = run_case(exe, *case, work)
                 counts[verdict] += 1

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <cmath>
 #include <cstring>
 
@@ -150,6 +152,19 @@ TEST(Safetensors, EmptyTensorsOverlapNothing) {
   ASSERT_NE(f.find("e"), nullptr);
   EXPECT_EQ(f.find("e")->numel(), 0);
   EXPECT_EQ(f.find("a")->bytes.size(), 8u);
+}
+
+// A checkpoint's metadata (a classifier's class names) without its tensors.
+TEST(Safetensors, MetadataAloneReadsTheHeader) {
+  SafetensorsFile f;
+  f.metadata["gptc.classes"] = "[\"ham\",\"spam\"]";
+  f.tensors["w"] = TensorData::fromDoubles(DType::F32, {2}, {1.0, 2.0});
+  std::string path = testing::TempDir() + "/meta.safetensors";
+  writeSafetensors(path, f);
+  EXPECT_EQ(readSafetensorsMetadata(path), f.metadata);
+  std::ofstream(path, std::ios::binary) << std::string("\x10\0\0\0", 4);
+  EXPECT_THROW(readSafetensorsMetadata(path), RuntimeError);
+  EXPECT_THROW(readSafetensorsMetadata(path + ".none"), RuntimeError);
 }
 
 TEST(Safetensors, MissingFileIsAClearError) {

@@ -64,6 +64,9 @@ constexpr size_t kMaxTensorRank = 16;
 SafetensorsFile parseSafetensors(std::string_view bytes,
                                  const std::string &name);
 SafetensorsFile readSafetensors(const std::string &path);
+/// The `__metadata__` of the file at `path`, reading its header only.
+std::map<std::string, std::string>
+readSafetensorsMetadata(const std::string &path);
 
 std::string serializeSafetensors(const SafetensorsFile &file);
 void writeSafetensors(const std::string &path, const SafetensorsFile &file);

@@ -1,9 +1,10 @@
-//===- FmaPeak.h - The machine's measured fp32 FMA peak ---------*- C++ -*-===//
+//===- FmaPeak.h - The machine's measured fp32 FMA peak and bandwidth -*- C++ -*-===//
 //
 // Performance is reported as a fraction of what this machine can do, so the
 // peak is measured in the same run rather than taken from a data sheet:
-// independent FMA chains, enough to hide latency, on every thread. Built
-// with -march=native: AVX-512 where the machine has it, else AVX2.
+// independent FMA chains, enough to hide latency, on every thread. Each ISA
+// has its own probe (compiled for it with a target attribute), so a run
+// forced to AVX2 on an AVX-512 machine is compared with the AVX2 peak.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,56 +13,95 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace gptc::bench {
 
-#ifdef __AVX512F__
-using Vec = __m512;
-constexpr int kLanes = 16;
-inline Vec splat(float x) { return _mm512_set1_ps(x); }
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline float first(Vec v) { return _mm512_cvtss_f32(v); }
-constexpr const char *kIsa = "AVX-512";
-#else
-using Vec = __m256;
-constexpr int kLanes = 8;
-inline Vec splat(float x) { return _mm256_set1_ps(x); }
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline float first(Vec v) { return _mm256_cvtss_f32(v); }
-constexpr const char *kIsa = "AVX2";
-#endif
+enum class Isa { Avx2, Avx512 };
 
-/// fp32 GFLOP/s of `threads` threads doing nothing but FMAs.
-inline double fmaPeak(int threads) {
-  constexpr long kIters = 20'000'000;
-  constexpr int kChains = 12;
-  auto work = [](float *sink) {
-    Vec acc[kChains];
+inline const char *isaName(Isa isa) {
+  return isa == Isa::Avx512 ? "AVX-512" : "AVX2";
+}
+
+/// The widest of the two this CPU runs.
+inline Isa nativeIsa() {
+  return __builtin_cpu_supports("avx512f") ? Isa::Avx512 : Isa::Avx2;
+}
+
+constexpr long kPeakIters = 20'000'000;
+constexpr int kChains = 12;
+
+__attribute__((target("avx2,fma"))) inline float fmaChainsAvx2() {
+  __m256 acc[kChains];
+  for (auto &a : acc)
+    a = _mm256_set1_ps(1.0f);
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < kPeakIters; ++i)
     for (auto &a : acc)
-      a = splat(1.0f);
-    const Vec x = splat(0.999999f), y = splat(1e-7f);
-    for (long i = 0; i < kIters; ++i)
-      for (auto &a : acc)
-        a = fma(a, x, y);
-    float s = 0;
+      a = _mm256_fmadd_ps(a, x, y);
+  float s = 0;
+  for (auto &a : acc)
+    s += _mm256_cvtss_f32(a);
+  return s;
+}
+
+__attribute__((target("avx512f"))) inline float fmaChainsAvx512() {
+  __m512 acc[kChains];
+  for (auto &a : acc)
+    a = _mm512_set1_ps(1.0f);
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < kPeakIters; ++i)
     for (auto &a : acc)
-      s += first(a);
-    *sink = s;
-  };
-  std::vector<float> sinks(threads);
+      a = _mm512_fmadd_ps(a, x, y);
+  float s = 0;
+  for (auto &a : acc)
+    s += _mm512_cvtss_f32(a);
+  return s;
+}
+
+/// Runs `work(thread)` on `threads` threads; the wall time in seconds.
+template <typename F> double timeThreads(int threads, F work) {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t)
-    pool.emplace_back(work, &sinks[t]);
+    pool.emplace_back(work, t);
   for (auto &t : pool)
     t.join();
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  return threads * double(kIters) * kChains * kLanes * 2 / secs / 1e9;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+/// fp32 GFLOP/s of `threads` threads doing nothing but `isa` FMAs.
+inline double fmaPeak(int threads, Isa isa = nativeIsa()) {
+  std::vector<float> sinks(threads);
+  double secs = timeThreads(threads, [&](int t) {
+    sinks[t] = isa == Isa::Avx512 ? fmaChainsAvx512() : fmaChainsAvx2();
+  });
+  int lanes = isa == Isa::Avx512 ? 16 : 8;
+  return threads * double(kPeakIters) * kChains * lanes * 2 / secs / 1e9;
+}
+
+/// Copy bandwidth in GB/s (bytes read + written) of `threads` threads each
+/// copying its share of a 1 GiB buffer, best of 5 passes: the bound for
+/// work that streams every weight once (decoding).
+inline double copyBandwidth(int threads) {
+  constexpr size_t kBytes = size_t(1) << 30;
+  std::vector<char> src(kBytes, 1), dst(kBytes, 0);
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    double secs = timeThreads(threads, [&](int t) {
+      size_t share = kBytes / threads, begin = t * share;
+      std::memcpy(dst.data() + begin, src.data() + begin, share);
+    });
+    best = std::max(best, 2.0 * kBytes / secs / 1e9);
+  }
+  return best;
 }
 
 } // namespace gptc::bench

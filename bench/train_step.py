@@ -7,13 +7,21 @@ W4: gptc's compile time, DSL to executable, cold (empty kernel cache) and
     warm (everything cached).
 
 gptc's executable is timed by itself (--repeat: median after a warm-up run,
-inputs already in memory); PyTorch eager and torch.compile (Inductor) run
-the book's GPTModel with the same config, AdamW, clipping at 1.0 and
-dropout 0.1, with the same thread count. The machine's fp32 FMA peak comes
-from gptc-bench-matmul in the same run. Needs torch, numpy and safetensors
-(pip).
+inputs already in memory). The peers, each in eager mode and under
+torch.compile (Inductor), with the same config, dropout 0.1, clipping at
+1.0 and thread count:
+  book     the book's GPTModel (separate q/k/v Linears, explicit softmax
+           attention), torch.optim.AdamW;
+  nanogpt  the strongest PyTorch formulation (nanoGPT's): one qkv Linear,
+           F.scaled_dot_product_attention, AdamW(fused=True).
+--target picks gptc's ISA (cpu: this machine's widest; cpu-avx2 forces
+AVX2 on an AVX-512 machine); PyTorch then runs with the matching
+ATEN_CPU_CAPABILITY, and MFU is against the FMA peak of that ISA, measured
+in the same run by gptc-bench-peak (which also prints the CPU, its features
+and the copy bandwidth). Needs torch, numpy and safetensors (pip).
 
-  python3 bench/train_step.py [--threads 2] [--steps 5] [--skip-compile]
+  python3 bench/train_step.py [--threads 2] [--steps 5] [--target cpu-avx2]
+                              [--skip-compile]
 """
 import argparse
 import os
@@ -94,11 +102,56 @@ class GPTModel(nn.Module):
         return self.out(self.norm(self.blocks(self.drop(x))))
 
 
-def torch_step_time(b, t, steps, compiled):
+# nanoGPT's formulation of the same model.
+class NanoAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["emb_dim"]
+        self.h, self.drop = c["n_heads"], c["drop_rate"]
+        self.c_attn = nn.Linear(d, 3 * d, bias=c["qkv_bias"])
+        self.c_proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = (y.view(b, t, self.h, d // self.h).transpose(1, 2)
+                   for y in self.c_attn(x).split(d, dim=2))
+        y = nn.functional.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.drop if self.training else 0)
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class NanoBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["emb_dim"]
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = NanoAttention(c)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU("tanh"),
+                                 nn.Linear(4 * d, d))
+        self.drop = nn.Dropout(c["drop_rate"])
+
+    def forward(self, x):
+        x = x + self.drop(self.attn(self.ln_1(x)))
+        return x + self.drop(self.mlp(self.ln_2(x)))
+
+
+class NanoGPT(GPTModel):
+    def __init__(self, c):
+        super().__init__(c)
+        self.blocks = nn.Sequential(*[NanoBlock(c) for _ in range(c["n_layers"])])
+
+
+PEERS = {"book": (GPTModel, {}), "nanogpt": (NanoGPT, {"fused": True})}
+
+
+def torch_step_time(model_name, b, t, steps, compiled):
+    """Median seconds of one training step of the peer `model_name`."""
     torch.manual_seed(0)
-    model = GPTModel(CFG)
+    cls, opt_args = PEERS[model_name]
+    model = cls(CFG)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1,
+                            **opt_args)
     fwd = torch.compile(model) if compiled else model
     x = torch.randint(0, CFG["vocab_size"], (b, t))
     y = torch.randint(0, CFG["vocab_size"], (b, t))
@@ -119,6 +172,31 @@ def torch_step_time(b, t, steps, compiled):
         step()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def peer_time(model_name, b, t, steps, compiled, threads, capability):
+    """torch_step_time in a fresh process: ATEN_CPU_CAPABILITY is read when
+    torch loads, and each peer gets a clean allocator and compile cache."""
+    env = dict(os.environ)
+    if capability:
+        env["ATEN_CPU_CAPABILITY"] = capability
+    out = subprocess.run(
+        [sys.executable, __file__, "--peer", model_name, str(b), str(t),
+         str(steps), str(int(compiled)), str(threads)],
+        check=True, capture_output=True, text=True, env=env).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def machine(threads, isa):
+    """CPU model, features, the FMA peak of `isa` and the copy bandwidth."""
+    out = subprocess.run(
+        [os.path.join(BUILD, "bench/gptc-bench-peak"), "--threads",
+         str(threads), "--isa", isa], check=True, capture_output=True,
+        text=True).stdout
+    cpu = re.search(r"^cpu: (.*)$", out, re.M).group(1)
+    peak = float(re.search(r"peak .*: ([0-9.]+) GFLOP/s", out).group(1))
+    bw = float(re.search(r"bandwidth .*: ([0-9.]+) GB/s", out).group(1))
+    return cpu, peak, bw
 
 
 def train_inputs(names, b, t, vocab=CFG["vocab_size"]):
@@ -150,22 +228,33 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--target", default="cpu",
+                    choices=["cpu", "cpu-avx2", "cpu-avx512"],
+                    help="gptc's CPU target; PyTorch gets the same ISA")
     ap.add_argument("--skip-compile", action="store_true",
                     help="skip torch.compile (slow to compile)")
+    ap.add_argument("--peer", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.peer:  # a child of peer_time
+        name, b, t, steps, compiled, threads = args.peer
+        torch.set_num_threads(int(threads))
+        print(torch_step_time(name, int(b), int(t), int(steps),
+                              bool(int(compiled))))
+        return 0
+    native = "avx512" if "avx512f" in open("/proc/cpuinfo").read() else "avx2"
+    isa = {"cpu": native, "cpu-avx2": "avx2", "cpu-avx512": "avx512"}[
+        args.target]
+    # PyTorch's default is its widest kernels; a forced target pins them.
+    capability = None if args.target == "cpu" else isa
     work = tempfile.mkdtemp(prefix="gptc-bench-")
     try:
-        peak_out = subprocess.run(
-            [os.path.join(BUILD, "bench/gptc-bench-matmul"), str(args.threads)],
-            capture_output=True, text=True, check=True).stdout
-        peak = float(re.search(r"peak .*: ([0-9.]+) GFLOP/s", peak_out).group(1))
+        cpu, peak, bw = machine(args.threads, isa)
 
         # W4: cold (fresh cache) and warm builds.
         exe = os.path.join(work, "gpt2-train")
         cache = os.path.join(work, "cache")
         cmd = [GPTC, "build", MODEL, "--config", CONFIG, "--task=train",
-               "-o", exe, "--cache-dir", cache]
+               "--target=" + args.target, "-o", exe, "--cache-dir", cache]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         cold = time.perf_counter() - start
@@ -181,6 +270,8 @@ def main():
         names = [(m.group(1), m.group(2), m.group(3)) for m in re.finditer(
             r"^value \d+ (input|param) (\S+) \S+ (\S+)$", fn, re.M)]
 
+        peers = [(n, c) for n in PEERS for c in (False, True)
+                 if not (c and args.skip_compile)]
         rows = []
         for label, b, t in (("W1", 4, 64), ("W2", 1, 1024)):
             info = subprocess.run(
@@ -199,30 +290,34 @@ def main():
             gptc_s = float(re.search(r"train_step: ([0-9.]+) ms median",
                                      out).group(1)) / 1e3
             os.remove(inputs)
-            eager = torch_step_time(b, t, args.steps, False)
-            comp = None if args.skip_compile else torch_step_time(
-                b, t, args.steps, True)
-            rows.append((label, b, t, flops, gptc_s, eager, comp))
+            times = {(n, c): peer_time(n, b, t, args.steps, c, args.threads,
+                                       capability) for n, c in peers}
+            rows.append((label, b, t, flops, gptc_s, times))
 
-        print(f"fp32 FMA peak ({args.threads} threads): {peak:.1f} GFLOP/s "
-              f"(measured by gptc-bench-matmul)")
+        print(f"cpu: {cpu}; gptc --target={args.target} ({isa}); PyTorch "
+              f"{torch.__version__}, ATEN_CPU_CAPABILITY="
+              f"{capability or 'default'}; {args.threads} threads")
+        print(f"fp32 FMA peak ({isa}): {peak:.1f} GFLOP/s; copy bandwidth "
+              f"{bw:.1f} GB/s (gptc-bench-peak, this run)")
         print(f"W4 compile time, DSL to executable: cold {cold:.1f} s, "
               f"warm {warm:.2f} s\n")
+        cols = [f"{n} {'compile' if c else 'eager'}" for n, c in peers]
         hdr = (f"{'':4} {'B':>2} {'T':>5} {'GFLOP':>6} | {'gptc ms':>8} "
-               f"{'tok/s':>7} {'GFLOP/s':>8} {'MFU':>5} | {'eager ms':>9} "
-               f"{'compile ms':>10} | {'vs eager':>8} {'vs compile':>10}")
+               f"{'GFLOP/s':>8} {'MFU':>5} | " +
+               " ".join(f"{c:>15}" for c in cols) +
+               f" | {'vs best eager':>13} {'vs best':>8}")
         print(hdr)
         print("-" * len(hdr))
-        for label, b, t, flops, g, e, c in rows:
-            tok = b * t
-            cs = f"{c * 1e3:10.0f}" if c else f"{'-':>10}"
-            vc = f"{c / g:9.2f}x" if c else f"{'-':>10}"
+        for label, b, t, flops, g, times in rows:
+            eager = min(v for (n, c), v in times.items() if not c)
+            best = min(times.values())
             print(f"{label:4} {b:2} {t:5} {flops / 1e9:6.1f} | {g * 1e3:8.0f} "
-                  f"{tok / g:7.0f} {flops / g / 1e9:8.1f} "
-                  f"{100 * flops / g / 1e9 / peak:4.0f}% | {e * 1e3:9.0f} "
-                  f"{cs} | {e / g:7.2f}x {vc}")
+                  f"{flops / g / 1e9:8.1f} {100 * flops / g / 1e9 / peak:4.0f}%"
+                  " | " + " ".join(f"{times[p] * 1e3:12.0f} ms" for p in peers)
+                  + f" | {eager / g:12.2f}x {best / g:7.2f}x")
         print("\nMFU = achieved GFLOP/s (train_step FLOPs from `gptc info`) / "
-              "measured FMA peak; ratios > 1 mean gptc is faster.")
+              "the measured FMA peak of the ISA in use; ratios > 1 mean gptc "
+              "is faster than the best peer.")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

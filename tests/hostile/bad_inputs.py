@@ -361,31 +361,40 @@ def finetune_cases(exe, classifier, work):
         path = "%s/c-%s.tsv" % (work, name.replace(" ", "_"))
         yield (classifier, "table " + name, ["--data", path] + train,
                os.path.basename(path), {path: body})
-    table = work + "/c-good.tsv"
-    for name, body, needle in [
-        ("split two parts", b"split: [0.5, 0.5]\n", "split"),
-        ("split sum", b"split: [0.7, 0.2, 0.2]\n", "split"),
-        ("split negative", b"split: [1.2, -0.1, -0.1]\n", "split"),
-        ("split text", b"split: [a, b, c]\n", "split"),
-        ("balance text", b"balance: maybe\n", "balance"),
-        ("classes empty", b"classes: []\n", "classes"),
-        ("classes twice", b"classes: [ham, ham]\n", "classes"),
-        ("classes unknown label", b"classes: [ham, eggs]\n", "spam"),
+    # Training keys of the fine-tunings, each on data of its kind.
+    table, records = work + "/c-good.tsv", work + "/i-good.json"
+    good = json.dumps([{"instruction": "Say %d." % i, "input": "",
+                        "output": "%d" % i} for i in range(20)]).encode()
+    for program, data, name, body, needle in [
+        (classifier, table, "split two parts", b"split: [0.5, 0.5]\n",
+         "split"),
+        (classifier, table, "split sum", b"split: [0.7, 0.2, 0.2]\n", "split"),
+        (classifier, table, "split negative", b"split: [1.2, -0.1, -0.1]\n",
+         "split"),
+        (classifier, table, "split text", b"split: [a, b, c]\n", "split"),
+        (classifier, table, "balance text", b"balance: maybe\n", "balance"),
+        (classifier, table, "classes empty", b"classes: []\n", "classes"),
+        (classifier, table, "classes twice", b"classes: [ham, ham]\n",
+         "classes"),
+        (classifier, table, "classes unknown label",
+         b"classes: [ham, eggs]\n", "spam"),
+        (exe, records, "response tokens negative", b"response_tokens: -1\n",
+         "response_tokens"),
+        (exe, records, "mask text", b"mask_instruction: sometimes\n",
+         "mask_instruction"),
     ]:
         path = "%s/k-%s.yaml" % (work, name.replace(" ", "_"))
-        yield (classifier, "training key " + name,
-               ["--data", table, "--config", path] + train, needle,
-               {path: body, table: rows})
+        yield (program, "training key " + name,
+               ["--data", data, "--config", path] + train, needle,
+               {path: body, table: rows, records: good})
     for argv, needle in [
-        (["--data", work + "/i-good.json"], "this model classifies texts"),
+        (["--data", records], "this model classifies texts"),
         (["--classify", "hello"], "--weights"),
         (["--classify", "caf\xe9"], "--weights"),
     ]:
         yield (classifier, "classifier " + " ".join(argv), argv + train,
-               needle, {work + "/i-good.json": b"[]"})
+               needle, {records: good})
 
-    good = json.dumps([{"instruction": "Say %d." % i, "input": "",
-                        "output": "%d" % i} for i in range(20)]).encode()
     for name, body, needle in [
         ("empty", b"", "i-empty.json"),
         ("empty array", b"[]", "array"),
@@ -402,16 +411,6 @@ def finetune_cases(exe, classifier, work):
         path = "%s/i-%s.json" % (work, name.replace(" ", "_"))
         yield (exe, "instructions " + name, ["--data", path] + train,
                needle, {path: body})
-    for name, body, needle in [
-        ("response tokens negative", b"response_tokens: -1\n",
-         "response_tokens"),
-        ("mask text", b"mask_instruction: sometimes\n", "mask_instruction"),
-    ]:
-        path = "%s/k-%s.yaml" % (work, name.replace(" ", "_"))
-        data = work + "/i-good.json"
-        yield (exe, "training key " + name,
-               ["--data", data, "--config", path] + train, needle,
-               {path: body, data: good})
     yield (exe, "language model table", ["--data", table] + train,
            "table of labelled texts", {table: rows})
     yield (exe, "language model --classify", ["--classify", "x"] + train,

@@ -1,5 +1,6 @@
-"""Random weights and batches for the goldens, shared by make_goldens.py and
-make_llama_goldens.py so that both draw them the same way."""
+"""Random weights and batches for the goldens, and their config files,
+shared by the make_*goldens.py scripts so that all draw and write them the
+same way."""
 import torch
 
 
@@ -23,3 +24,11 @@ def batch(vocab_size, batch_size, seq_len):
     if batch_size * seq_len > 2:
         targets[0, 0] = -100
     return tokens, targets
+
+
+def write_config(path, config, header):
+    """`config` as the YAML gptc reads (`--config`), after a `# header`."""
+    with open(path, "w") as f:
+        f.write("# " + header + "\n")
+        for k, v in config.items():
+            f.write(f"{k}: {str(v).lower() if isinstance(v, bool) else v}\n")

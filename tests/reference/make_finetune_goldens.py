@@ -213,10 +213,9 @@ def main():
                   metadata={"generator":
                             "tests/reference/make_finetune_goldens.py",
                             "torch": torch.__version__})
-        with open(os.path.join(out, name + ".yaml"), "w") as f:
-            f.write("# Written by tests/reference/make_finetune_goldens.py\n")
-            for k, v in c.items():
-                f.write(f"{k}: {str(v).lower() if isinstance(v, bool) else v}\n")
+        golden_inputs.write_config(
+            os.path.join(out, name + ".yaml"), c,
+            "Written by tests/reference/make_finetune_goldens.py")
         print(f"{name}: {summary}")
 
 

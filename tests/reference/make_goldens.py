@@ -263,10 +263,9 @@ def main():
         save_file(tensors, os.path.join(out, name + ".safetensors"),
                   metadata={"generator": "tests/reference/make_goldens.py",
                             "torch": torch.__version__})
-        with open(os.path.join(out, name + ".yaml"), "w") as f:
-            f.write("# Written by tests/reference/make_goldens.py\n")
-            for k, v in c.items():
-                f.write(f"{k}: {str(v).lower() if isinstance(v, bool) else v}\n")
+        golden_inputs.write_config(
+            os.path.join(out, name + ".yaml"), c,
+            "Written by tests/reference/make_goldens.py")
         print(f"{name}: B={batch} T={seq} loss={loss.item():.12f} "
               f"after {STEPS} steps: "
               f"{tensors['expected.steps.losses'][-1].item():.12f} (no dropout), "

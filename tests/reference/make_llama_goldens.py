@@ -221,11 +221,10 @@ def main():
                             "transformers": transformers.__version__})
         if name == "llama3-scaled-full-ctx":
             write_hf_folder(out, c, model, tokens)
-        with open(os.path.join(out, name + ".yaml"), "w") as f:
-            f.write("# Written by tests/reference/make_llama_goldens.py "
-                    "(models/llama.gpt)\n")
-            for k, v in c.items():
-                f.write(f"{k}: {str(v).lower() if isinstance(v, bool) else v}\n")
+        golden_inputs.write_config(
+            os.path.join(out, name + ".yaml"), c,
+            "Written by tests/reference/make_llama_goldens.py "
+            "(models/llama.gpt)")
         print(f"{name}: B={batch} T={seq} loss={loss.item():.12f} after "
               f"{STEPS} steps: {tensors['expected.steps.losses'][-1]:.12f}")
 

@@ -170,10 +170,8 @@ def main():
     save_file(tensors, os.path.join(out, "lora.safetensors"),
               metadata={"generator": "tests/reference/make_lora_goldens.py",
                         "torch": torch.__version__})
-    with open(os.path.join(out, "lora.yaml"), "w") as f:
-        f.write("# Written by tests/reference/make_lora_goldens.py\n")
-        for k, v in c.items():
-            f.write(f"{k}: {str(v).lower() if isinstance(v, bool) else v}\n")
+    golden_inputs.write_config(os.path.join(out, "lora.yaml"), c,
+                               "Written by tests/reference/make_lora_goldens.py")
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f"lora: loss={loss.item():.12f}, {trained} trained parameters, "
           f"after {STEPS} steps: {losses[-1]:.12f}")

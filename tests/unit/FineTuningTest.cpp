@@ -120,26 +120,7 @@ TEST(FineTuningGolden, ClassifierMatchesTheBook) {
   EXPECT_EQ(double(right) / double(labels.size()),
             golden.find("expected.accuracy")->toDoubles()[0]);
 
-  auto grad = module->lookupSymbol<mlir::func::FuncOp>("loss_grad");
-  ASSERT_TRUE(grad);
-  std::vector<Buffer> out =
-      interpretAll(grad, bindArguments(grad, golden, base), {});
-  EXPECT_LT(relError(out[0].data, golden.find("expected.loss")->toDoubles()),
-            1e-8);
-  // Exactly the trained parameters have gradients.
-  std::set<std::string> graded, expected;
-  for (unsigned r = 1; r < out.size(); ++r) {
-    std::string name =
-        grad.getResultAttrOfType<mlir::StringAttr>(r, "gpt.output").str();
-    graded.insert(name);
-    const TensorData *g = golden.find("expected." + name);
-    ASSERT_NE(g, nullptr) << name;
-    EXPECT_LT(relError(out[r].data, g->toDoubles()), 1e-8) << name;
-  }
-  for (auto &[name, t] : golden.tensors)
-    if (name.rfind("expected.grad.", 0) == 0)
-      expected.insert(name.substr(std::string("expected.").size()));
-  EXPECT_EQ(graded, expected);
+  test::expectLossAndGradients(*module, golden, base);
 
   std::vector<double> losses = test::trainSteps(*module, golden, false);
   EXPECT_LT(relError(losses, golden.find("expected.steps.losses")->toDoubles()),

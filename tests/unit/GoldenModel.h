@@ -11,7 +11,11 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "TestUtil.h"
+
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace gptc::test {
 
@@ -76,6 +80,35 @@ inline void addStepInputs(SafetensorsFile &state, mlir::func::FuncOp step,
                          {"weight_decay", 0.1},
                          {"clip_norm", 1.0}})
     state.tensors[name] = TensorData::fromDoubles(DType::F64, {}, {v});
+}
+
+/// Runs @loss_grad on the golden's weights and batch: the loss and every
+/// gradient within 1e-8 of the golden's `expected.loss` and
+/// `expected.grad.NAME`, and a gradient for exactly the parameters the
+/// golden has one for (the trained ones).
+inline void expectLossAndGradients(mlir::ModuleOp module,
+                                   const SafetensorsFile &golden,
+                                   const std::string &base) {
+  auto grad = module.lookupSymbol<mlir::func::FuncOp>("loss_grad");
+  ASSERT_TRUE(grad);
+  std::vector<Buffer> out =
+      interpretAll(grad, bindArguments(grad, golden, base), {});
+  EXPECT_LT(relError(out[0].data, golden.find("expected.loss")->toDoubles()),
+            1e-8);
+  std::set<std::string> graded, expected;
+  for (unsigned r = 1; r < out.size(); ++r) {
+    std::string name =
+        grad.getResultAttrOfType<mlir::StringAttr>(r, "gpt.output").str();
+    graded.insert(name);
+    const TensorData *want = golden.find("expected." + name);
+    ASSERT_NE(want, nullptr) << name << " has a gradient but no golden";
+    EXPECT_EQ(out[r].shape, want->shape) << name;
+    EXPECT_LT(relError(out[r].data, want->toDoubles()), 1e-8) << name;
+  }
+  for (auto &[name, t] : golden.tensors)
+    if (name.rfind("expected.grad.", 0) == 0)
+      expected.insert(name.substr(std::string("expected.").size()));
+  EXPECT_EQ(graded, expected);
 }
 
 /// Runs 10 steps of @train_step on the interpreter from the golden's

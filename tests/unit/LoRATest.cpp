@@ -16,7 +16,6 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
 
 using namespace gptc;
 
@@ -47,25 +46,7 @@ TEST(LoRAGolden, ForwardGradientsAndStepsMatchTheBook) {
   EXPECT_LT(relError(logits.data, golden.find("expected.logits")->toDoubles()),
             1e-8);
 
-  auto grad = module->lookupSymbol<mlir::func::FuncOp>("loss_grad");
-  ASSERT_TRUE(grad);
-  std::vector<Buffer> out =
-      interpretAll(grad, bindArguments(grad, golden, kBase), {});
-  EXPECT_LT(relError(out[0].data, golden.find("expected.loss")->toDoubles()),
-            1e-8);
-  std::set<std::string> graded, expected;
-  for (unsigned r = 1; r < out.size(); ++r) {
-    std::string name =
-        grad.getResultAttrOfType<mlir::StringAttr>(r, "gpt.output").str();
-    graded.insert(name);
-    const TensorData *g = golden.find("expected." + name);
-    ASSERT_NE(g, nullptr) << name << " has a gradient but trains in the book";
-    EXPECT_LT(relError(out[r].data, g->toDoubles()), 1e-8) << name;
-  }
-  for (auto &[name, t] : golden.tensors)
-    if (name.rfind("expected.grad.", 0) == 0)
-      expected.insert(name.substr(std::string("expected.").size()));
-  EXPECT_EQ(graded, expected);
+  test::expectLossAndGradients(*module, golden, kBase);
 
   std::vector<double> losses = test::trainSteps(*module, golden, false);
   EXPECT_LT(relError(losses, golden.find("expected.steps.losses")->toDoubles()),
@@ -89,8 +70,9 @@ TEST(LoRAGolden, AdaptersStartAsTheBooks) {
       EXPECT_NEAR(p.init.scale, bound, 1e-12) << p.name;
       ++adapters;
     }
-    if (isB)
+    if (isB) {
       EXPECT_EQ(p.init.kind, Initializer::Kind::Zeros) << p.name;
+    }
     // Only the adapters and the head train.
     bool head = p.name.rfind("out_head.", 0) == 0;
     EXPECT_EQ(p.frozen, !(isA || isB || head)) << p.name;

@@ -180,11 +180,15 @@ def peer_time(model_name, b, t, steps, compiled, threads, capability):
     env = dict(os.environ)
     if capability:
         env["ATEN_CPU_CAPABILITY"] = capability
-    out = subprocess.run(
+    p = subprocess.run(
         [sys.executable, __file__, "--peer", model_name, str(b), str(t),
          str(steps), str(int(compiled)), str(threads)],
-        check=True, capture_output=True, text=True, env=env).stdout
-    return float(out.strip().splitlines()[-1])
+        capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        # A peer that crashes (torch.compile has) is reported, not fatal.
+        lines = (p.stderr.strip() or f"exit status {p.returncode}").splitlines()
+        return None, f"{lines[-1]} (exit status {p.returncode})"
+    return float(p.stdout.strip().splitlines()[-1]), None
 
 
 def machine(threads, isa):
@@ -272,7 +276,7 @@ def main():
 
         peers = [(n, c) for n in PEERS for c in (False, True)
                  if not (c and args.skip_compile)]
-        rows = []
+        rows, failures = [], []
         for label, b, t in (("W1", 4, 64), ("W2", 1, 1024)):
             info = subprocess.run(
                 [GPTC, "info", MODEL, "--config", CONFIG, "--dim", f"B={b}",
@@ -290,8 +294,13 @@ def main():
             gptc_s = float(re.search(r"train_step: ([0-9.]+) ms median",
                                      out).group(1)) / 1e3
             os.remove(inputs)
-            times = {(n, c): peer_time(n, b, t, args.steps, c, args.threads,
-                                       capability) for n, c in peers}
+            times = {}
+            for n, c in peers:
+                times[(n, c)], why = peer_time(n, b, t, args.steps, c,
+                                               args.threads, capability)
+                if why:
+                    failures.append(f"{label} {n} "
+                                    f"{'compile' if c else 'eager'}: {why}")
             rows.append((label, b, t, flops, gptc_s, times))
 
         print(f"cpu: {cpu}; gptc --target={args.target} ({isa}); PyTorch "
@@ -309,12 +318,18 @@ def main():
         print(hdr)
         print("-" * len(hdr))
         for label, b, t, flops, g, times in rows:
-            eager = min(v for (n, c), v in times.items() if not c)
-            best = min(times.values())
+            ok = {k: v for k, v in times.items() if v is not None}
+            eager = min((v for (n, c), v in ok.items() if not c), default=None)
+            best = min(ok.values(), default=None)
+            ratio = lambda p: f"{p / g:.2f}x" if p else "-"
             print(f"{label:4} {b:2} {t:5} {flops / 1e9:6.1f} | {g * 1e3:8.0f} "
                   f"{flops / g / 1e9:8.1f} {100 * flops / g / 1e9 / peak:4.0f}%"
-                  " | " + " ".join(f"{times[p] * 1e3:12.0f} ms" for p in peers)
-                  + f" | {eager / g:12.2f}x {best / g:7.2f}x")
+                  " | " + " ".join(
+                      f"{times[p] * 1e3:12.0f} ms" if times[p] is not None
+                      else f"{'failed':>15}" for p in peers)
+                  + f" | {ratio(eager):>13} {ratio(best):>8}")
+        for f in failures:
+            print("failed: " + f)
         print("\nMFU = achieved GFLOP/s (train_step FLOPs from `gptc info`) / "
               "the measured FMA peak of the ISA in use; ratios > 1 mean gptc "
               "is faster than the best peer.")

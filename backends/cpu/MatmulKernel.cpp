@@ -4,21 +4,24 @@
 // Algorithm first, schedule second, as in Halide's own apps.
 //
 // Schedule (per target, V = vector lanes: 16 for AVX-512, 8 for AVX2):
-//  1. The output is cut into register tiles of TM rows x 3V columns
-//     (AVX-512: 8 x 48, 24 accumulators in zmm registers; AVX2: 4 x 24).
-//  2. A panel of b (all K rows x 3V columns) is packed contiguously and
+//  1. The output is cut into register tiles of TM rows x TN columns
+//     (AVX-512: 8 x 3V = 8 x 48, 24 accumulators of 32 zmm registers;
+//     AVX2: 4 x 2V = 4 x 16, 8 of 16 ymm registers: with 12, Halide's code
+//     spills, and GPT-2 124M's W1 step took 2.6 s forced to AVX2 on Zen 4
+//     against 2.0 s with 4 x 16 or 2 x 32; 10 or 12 accumulators 2.5-3.0 s).
+//  2. A panel of b (all K rows x TN columns) is packed contiguously and
 //     reused by the row tiles of a task; packing also absorbs trans_b.
 //  3. Tasks of (256 rows, one column panel) run in parallel, so products
 //     with few columns (N = 64) and many rows still use every core;
 //     each task packs its panel once (repacking per 64 rows cost 20% on
 //     the LM head).
-//     Inside a tile the k loop is innermost with the 3V-wide accumulation
+//     Inside a tile the k loop is innermost with the TN-wide accumulation
 //     vectorized and the rows unrolled.
 //  4. The accumulators live in registers and rows of a are read in place
 //     (measured on AMD EPYC Zen 4, 2 cores, M=256 K=768 N=2304: accumulators
 //     spilled to the stack 33% of the FMA peak; packing a's rows per tile
 //     58%; this schedule 79%).
-//  5. Tails (M not a multiple of TM, N not of 3V) are guarded; the packed
+//  5. Tails (M not a multiple of TM, N not of TN) are guarded; the packed
 //     panels clamp their reads, so tails never read out of bounds.
 //  6. Products of at most gemv::kMaxRows rows (decoding) go to Gemv.h
 //     instead, which streams the weights once: the kernel's entry checks M.
@@ -107,7 +110,7 @@ void MatmulKernel::compile(const std::string &prefix, const Target &target,
 
   // Schedule.
   const int V = target.has_feature(Target::AVX512) ? 16 : 8;
-  const int TM = V == 16 ? 8 : 4, TN = 3 * V;
+  const int TM = V == 16 ? 8 : 4, TN = V == 16 ? 3 * V : 2 * V;
   // Row tiles per task: a task is (block of rows, column panel), so skinny
   // products (few columns, or few rows) still use every core.
   const int kRowTiles = 256 / TM;

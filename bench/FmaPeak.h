@@ -1,4 +1,5 @@
-//===- FmaPeak.h - The machine's measured fp32 FMA peak and bandwidth -*- C++ -*-===//
+//===- FmaPeak.h - The machine's measured fp32 FMA peak and bandwidth -*- C++
+//-*-===//
 //
 // Performance is reported as a fraction of what this machine can do, so the
 // peak is measured in the same run rather than taken from a data sheet:
@@ -72,8 +73,7 @@ template <typename F> double timeThreads(int threads, F work) {
     pool.emplace_back(work, t);
   for (auto &t : pool)
     t.join();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 

@@ -32,8 +32,7 @@ std::string cpuModel() {
 }
 
 [[noreturn]] void usage(const char *argv0) {
-  std::fprintf(stderr, "usage: %s [--threads N] [--isa avx2|avx512]\n",
-               argv0);
+  std::fprintf(stderr, "usage: %s [--threads N] [--isa avx2|avx512]\n", argv0);
   std::exit(2);
 }
 
@@ -66,8 +65,8 @@ int main(int argc, char **argv) {
     if ((isa == Isa::Avx512 && !avx512) ||
         (!only.empty() && only != (isa == Isa::Avx512 ? "avx512" : "avx2")))
       continue;
-    std::printf("fp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n",
-                isaName(isa), threads, fmaPeak(threads, isa));
+    std::printf("fp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n", isaName(isa),
+                threads, fmaPeak(threads, isa));
   }
   std::printf("copy bandwidth (%d threads): %.1f GB/s\n", threads,
               copyBandwidth(threads));

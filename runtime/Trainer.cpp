@@ -40,6 +40,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -725,6 +726,14 @@ void Trainer::prepareText(bool whole) {
             << valSet->size() << " validation windows\n";
 }
 
+/// Elements [first, first + n) of `v`, moved out: each split part takes
+/// its records once.
+template <typename T>
+static std::vector<T> slice(std::vector<T> &v, int64_t first, int64_t n) {
+  return std::vector<T>(std::make_move_iterator(v.begin() + first),
+                        std::make_move_iterator(v.begin() + first + n));
+}
+
 void Trainer::prepareClasses(bool whole) {
   // A checkpoint's own class names and length take precedence for --eval.
   LabelledTable table = readLabelledTable(
@@ -773,11 +782,7 @@ void Trainer::prepareClasses(bool whole) {
   });
   auto part = [&](int64_t first, int64_t n) {
     return std::make_unique<ClassificationDataset>(
-        std::vector<std::vector<uint32_t>>(texts.begin() + first,
-                                           texts.begin() + first + n),
-        std::vector<int32_t>(labels.begin() + first,
-                             labels.begin() + first + n),
-        padLength, pad);
+        slice(texts, first, n), slice(labels, first, n), padLength, pad);
   };
   trainSet = part(0, sizes[0]);
   valSet = part(sizes[0], sizes[1]);
@@ -813,11 +818,8 @@ void Trainer::prepareInstructions(bool whole) {
   }
   auto part = [&](int64_t first, int64_t n) {
     return std::make_unique<InstructionDataset>(
-        std::vector<std::vector<uint32_t>>(texts.begin() + first,
-                                           texts.begin() + first + n),
-        std::vector<int64_t>(promptLengths.begin() + first,
-                             promptLengths.begin() + first + n),
-        pad, o.contextLength, o.maskInstruction);
+        slice(texts, first, n), slice(promptLengths, first, n), pad,
+        o.contextLength, o.maskInstruction);
   };
   trainSet = part(0, sizes[0]);
   valSet = part(sizes[0], sizes[1]);

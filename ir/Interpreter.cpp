@@ -449,8 +449,10 @@ private:
           Buffer r = in(o.getInput());
           double scale = 1.0 / (1.0 - p);
           uint32_t id = static_cast<uint32_t>(o.getId());
+          uint64_t offset = opts.firstRow *
+                            (r.data.size() / std::max<uint64_t>(1, opts.rows));
           for (size_t i = 0; i < r.data.size(); ++i)
-            r.data[i] = dropoutKeeps(p, opts.seed, opts.step, id, i)
+            r.data[i] = dropoutKeeps(p, opts.seed, opts.step, id, offset + i)
                             ? r.data[i] * scale
                             : 0.0;
           set(op, std::move(r));
@@ -938,7 +940,10 @@ private:
       for (int64_t j = 0; j < d.S; ++j) {
         double pij = std::exp(row[j] - lse);
         if (dropped && opts.training && p > 0) {
-          uint64_t flat = static_cast<uint64_t>((bi * d.T + i) * d.S + j);
+          uint64_t flat =
+              opts.firstRow * (static_cast<uint64_t>(d.batch * d.T * d.S) /
+                               std::max<uint64_t>(1, opts.rows)) +
+              static_cast<uint64_t>((bi * d.T + i) * d.S + j);
           pij = dropoutKeeps(p, opts.seed, opts.step, static_cast<uint32_t>(id),
                              flat)
                     ? pij / (1.0 - p)

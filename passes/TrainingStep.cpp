@@ -12,6 +12,9 @@
 //     to rounding.
 //  5. Return loss, parameters, moments and the unclipped gradients, each
 //     tagged with its run-contract name (`gpt.output`).
+//  6. Create @adamw_step: steps 3-5 alone, on gradients given as inputs
+//     (`grad.NAME`), for a trainer that sums them first over micro-batches
+//     or ranks.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,10 +50,11 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
           << func << "_grad; run --gpt-autodiff first";
       return signalPassFailure();
     }
-    if (module.lookupSymbol("train_step")) {
-      gradFn.emitError("gpt-training-step: @train_step already exists");
-      return signalPassFailure();
-    }
+    for (const char *name : {"train_step", "adamw_step"})
+      if (module.lookupSymbol(name)) {
+        gradFn.emitError("gpt-training-step: @") << name << " already exists";
+        return signalPassFailure();
+      }
     MLIRContext *ctx = &getContext();
     OpBuilder b(ctx);
     auto scalar = RankedTensorType::get({}, b.getF32Type());
@@ -121,40 +125,16 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
 
     size_t n = names.size();
     auto arg = [&](size_t k) { return body->getArgument(nGradArgs + k); };
-    Value lr = arg(2 * n), t = arg(2 * n + 1), wd = arg(2 * n + 2);
-    GptBuilder gb{b, loc};
-
-    // 3. Global-norm clipping: min(1, c) = 1 - relu(1 - c).
-    SmallVector<Value> used(grads);
-    if (clip) {
-      Value total = gb.cst(0.0);
-      for (Value g : grads)
-        total = gb.add(total, gb.sumAll(gb.mul(g, g)));
-      Value coef = gb.div(arg(2 * n + 3), gb.add(gb.sqrt(total), gb.cst(1e-6)));
-      Value scale = gb.sub(gb.cst(1.0), gb.relu(gb.sub(gb.cst(1.0), coef)));
-      for (Value &g : used)
-        g = gb.mul(g, scale);
-    }
-
-    // 4. AdamW, as torch.optim.AdamW (single tensor, no amsgrad).
-    Value bc1 = gb.sub(gb.cst(1.0), gb.exp(gb.mul(t, std::log(double(beta1)))));
-    Value bc2 = gb.sub(gb.cst(1.0), gb.exp(gb.mul(t, std::log(double(beta2)))));
-    Value stepSize = gb.div(lr, bc1);
-    Value bc2Sqrt = gb.sqrt(bc2);
-    SmallVector<Value> newParams, newM, newV;
+    SmallVector<Value> params, m, v;
     for (size_t i = 0; i < n; ++i) {
-      Value p = body->getArgument(paramArgs[i]), g = used[i];
-      Value m = arg(i), v = arg(n + i);
-      if (decays(names[i]))
-        p = gb.mul(p, gb.sub(gb.cst(1.0), gb.mul(lr, wd)));
-      Value m1 = gb.add(m, gb.mul(gb.sub(g, m), 1.0 - beta1));
-      Value v1 =
-          gb.add(gb.mul(v, double(beta2)), gb.mul(gb.mul(g, g), 1.0 - beta2));
-      Value denom = gb.add(gb.div(gb.sqrt(v1), bc2Sqrt), gb.cst(eps));
-      newParams.push_back(gb.sub(p, gb.mul(stepSize, gb.div(m1, denom))));
-      newM.push_back(m1);
-      newV.push_back(v1);
+      params.push_back(body->getArgument(paramArgs[i]));
+      m.push_back(arg(i));
+      v.push_back(arg(n + i));
     }
+    Update u = emitUpdate(b, loc, names, params, grads, m, v, arg(2 * n),
+                          arg(2 * n + 1), arg(2 * n + 2),
+                          clip ? arg(2 * n + 3) : Value());
+    SmallVector<Value> &newParams = u.params, &newM = u.m, &newV = u.v;
 
     // 5. Results.
     SmallVector<Value> results{loss};
@@ -173,6 +153,99 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
     step.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
     for (size_t r = 0; r < outNames.size(); ++r)
       step.setResultAttr(r, "gpt.output", b.getStringAttr(outNames[r]));
+
+    // 6. The update alone, on gradients given as inputs.
+    SmallVector<Type> updTypes;
+    SmallVector<std::pair<StringRef, std::string>> updAttrs;
+    for (size_t i = 0; i < n; ++i) {
+      updTypes.push_back(gradFn.getArgumentTypes()[paramArgs[i]]);
+      updAttrs.push_back({"gpt.param", names[i]});
+    }
+    for (const char *prefix : {"grad.", "adam.m.", "adam.v."})
+      for (size_t i = 0; i < n; ++i) {
+        updTypes.push_back(gradFn.getArgumentTypes()[paramArgs[i]]);
+        updAttrs.push_back({"gpt.input", prefix + names[i]});
+      }
+    for (size_t k = 2 * n; k < extraNames.size(); ++k) {
+      updTypes.push_back(scalar);
+      updAttrs.push_back({"gpt.input", extraNames[k]});
+    }
+    b.setInsertionPointAfter(step);
+    auto update = func::FuncOp::create(b, loc, "adamw_step",
+                                       b.getFunctionType(updTypes, {}));
+    Block *ub = update.addEntryBlock();
+    for (size_t a = 0; a < updAttrs.size(); ++a)
+      update.setArgAttr(a, updAttrs[a].first,
+                        b.getStringAttr(updAttrs[a].second));
+    b.setInsertionPointToEnd(ub);
+    auto uarg = [&](size_t k) { return ub->getArgument(k); };
+    SmallVector<Value> up, ug, um, uv;
+    for (size_t i = 0; i < n; ++i) {
+      up.push_back(uarg(i));
+      ug.push_back(uarg(n + i));
+      um.push_back(uarg(2 * n + i));
+      uv.push_back(uarg(3 * n + i));
+    }
+    Update u2 =
+        emitUpdate(b, loc, names, up, ug, um, uv, uarg(4 * n), uarg(4 * n + 1),
+                   uarg(4 * n + 2), clip ? uarg(4 * n + 3) : Value());
+    SmallVector<Value> updResults;
+    SmallVector<std::string> updNames;
+    for (auto [vals, prefix] :
+         {std::pair{&u2.params, ""}, {&u2.m, "adam.m."}, {&u2.v, "adam.v."}})
+      for (size_t i = 0; i < n; ++i) {
+        updResults.push_back((*vals)[i]);
+        updNames.push_back(prefix + names[i]);
+      }
+    func::ReturnOp::create(b, loc, updResults);
+    update.setType(
+        b.getFunctionType(updTypes, ValueRange(updResults).getTypes()));
+    for (size_t r = 0; r < updNames.size(); ++r)
+      update.setResultAttr(r, "gpt.output", b.getStringAttr(updNames[r]));
+  }
+
+  struct Update {
+    SmallVector<Value> params, m, v;
+  };
+
+  /// Steps 3 and 4: clipping (when `clipNorm` is given) and AdamW of every
+  /// parameter from its gradient and moments.
+  Update emitUpdate(OpBuilder &b, mlir::Location loc,
+                    ArrayRef<std::string> names, ArrayRef<Value> params,
+                    ArrayRef<Value> grads, ArrayRef<Value> m, ArrayRef<Value> v,
+                    Value lr, Value t, Value wd, Value clipNorm) {
+    GptBuilder gb{b, loc};
+    // 3. Global-norm clipping: min(1, c) = 1 - relu(1 - c).
+    SmallVector<Value> used(grads);
+    if (clipNorm) {
+      Value total = gb.cst(0.0);
+      for (Value g : grads)
+        total = gb.add(total, gb.sumAll(gb.mul(g, g)));
+      Value coef = gb.div(clipNorm, gb.add(gb.sqrt(total), gb.cst(1e-6)));
+      Value scale = gb.sub(gb.cst(1.0), gb.relu(gb.sub(gb.cst(1.0), coef)));
+      for (Value &g : used)
+        g = gb.mul(g, scale);
+    }
+
+    // 4. AdamW, as torch.optim.AdamW (single tensor, no amsgrad).
+    Value bc1 = gb.sub(gb.cst(1.0), gb.exp(gb.mul(t, std::log(double(beta1)))));
+    Value bc2 = gb.sub(gb.cst(1.0), gb.exp(gb.mul(t, std::log(double(beta2)))));
+    Value stepSize = gb.div(lr, bc1);
+    Value bc2Sqrt = gb.sqrt(bc2);
+    Update u;
+    for (size_t i = 0; i < names.size(); ++i) {
+      Value p = params[i], g = used[i];
+      if (decays(names[i]))
+        p = gb.mul(p, gb.sub(gb.cst(1.0), gb.mul(lr, wd)));
+      Value m1 = gb.add(m[i], gb.mul(gb.sub(g, m[i]), 1.0 - beta1));
+      Value v1 = gb.add(gb.mul(v[i], double(beta2)),
+                        gb.mul(gb.mul(g, g), 1.0 - beta2));
+      Value denom = gb.add(gb.div(gb.sqrt(v1), bc2Sqrt), gb.cst(eps));
+      u.params.push_back(gb.sub(p, gb.mul(stepSize, gb.div(m1, denom))));
+      u.m.push_back(m1);
+      u.v.push_back(v1);
+    }
+    return u;
   }
 };
 

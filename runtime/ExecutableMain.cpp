@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gptc/Runtime/Checkpoint.h"
+#include "gptc/Runtime/Distributed.h"
 #include "gptc/Runtime/Executor.h"
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/Trainer.h"
@@ -259,6 +260,18 @@ int exportHf(const std::string &dir, const std::string &weights) {
   return 0;
 }
 
+/// Reports an error and returns the exit status; under mpirun, names the
+/// rank and ends every rank (the others may be waiting for this one).
+int fail(const char *argv0, const std::string &what) {
+  std::string rank;
+  if (Communicator::joined())
+    rank = " (" + Communicator::world().name() + ")";
+  std::cerr << argv0 << rank << ": error: " << what << "\n";
+  if (Communicator::joined())
+    Communicator::world().abort(1);
+  return 1;
+}
+
 /// The training config's run-time keys.
 void applyTrainConfig(const std::string &path, TrainerOptions &t) {
   SourceManager sm;
@@ -271,6 +284,7 @@ void applyTrainConfig(const std::string &path, TrainerOptions &t) {
     t.weightDecay = c.weightDecay;
     t.clipGradNorm = c.clipGradNorm;
     t.batchSize = c.batchSize;
+    t.microBatchSize = c.microBatchSize;
     t.contextLength = c.contextLength;
     t.stride = c.stride;
     t.epochs = c.epochs;
@@ -375,7 +389,13 @@ int main(int argc, char **argv) {
            "stop after step N, checkpointing (resume later)")
       ->type_name("N")
       ->check(count());
-  training("--batch", train.batchSize, "sequences per step")
+  training("--batch", train.batchSize,
+           "sequences per step (the global batch, over every rank)")
+      ->type_name("N")
+      ->check(count(1 << 20));
+  training("--micro-batch", train.microBatchSize,
+           "sequences per forward and backward on one rank; steps sum "
+           "the gradients of several (default: the rank's whole share)")
       ->type_name("N")
       ->check(count(1 << 20));
   training("--ctx", train.contextLength, "tokens per sequence")
@@ -605,16 +625,13 @@ int main(int argc, char **argv) {
       exec.printProfile(std::cerr);
     return status;
   } catch (const RuntimeError &e) {
-    std::cerr << argv[0] << ": error: " << e.what() << "\n";
-    return 1;
+    return fail(argv[0], e.what());
   } catch (const std::filesystem::filesystem_error &e) {
     // A path that is not what it must be (a file for a folder, a folder
     // for a file, no permission): the message names the path and why.
-    std::cerr << argv[0] << ": error: " << e.what() << "\n";
-    return 1;
+    return fail(argv[0], e.what());
   } catch (const std::bad_alloc &) {
-    std::cerr << argv[0] << ": error: out of memory (is a size in the flags "
-              << "or the input too large?)\n";
-    return 1;
+    return fail(argv[0], "out of memory (is a size in the flags or the input "
+                         "too large?)");
   }
 }

@@ -132,7 +132,8 @@ bool Executor::has(const std::string &function) const {
 std::map<std::string, TensorData>
 Executor::run(const std::string &function, const SafetensorsFile &in,
               const std::string &source, uint64_t step,
-              const std::function<bool(const std::string &)> &keep) {
+              const std::function<bool(const std::string &)> &keep,
+              BatchSlice slice) {
   const PlanFunction *fn = plan.find(function);
   if (!fn)
     throw RuntimeError("this executable has no '" + function + "' function");
@@ -312,13 +313,25 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     return t;
   };
 
+  // The outputs each call completes (the last call writing their buffer),
+  // for outputReady.
+  std::vector<std::vector<std::pair<std::string, int>>> completes(
+      fn->calls.size());
+  if (outputReady && !options.device) {
+    std::vector<int> done = fn->completingCalls();
+    for (size_t i = 0; i < fn->outputs.size(); ++i)
+      if (done[i] >= 0 && fn->values[fn->outputs[i].second].dtype == "f32")
+        completes[done[i]].push_back(fn->outputs[i]);
+  }
+
   // The calls.
   std::vector<int32_t> symArgs;
   for (const std::string &s : fn->syms)
     symArgs.push_back(static_cast<int32_t>(syms.at(s)));
-  uint32_t rng[3] = {static_cast<uint32_t>(options.seed),
+  uint32_t rng[5] = {static_cast<uint32_t>(options.seed),
                      static_cast<uint32_t>(options.seed >> 32),
-                     static_cast<uint32_t>(step)};
+                     static_cast<uint32_t>(step), slice.firstRow,
+                     std::max<uint32_t>(1, slice.rows)};
   for (size_t c = 0; c < fn->calls.size(); ++c) {
     const PlanCall &call = fn->calls[c];
     const PlanKernel &k = plan.kernels[call.kernel];
@@ -375,6 +388,9 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       s.flops += static_cast<double>(call.flops.eval(syms));
       s.calls += 1;
     }
+    for (auto &[name, v] : completes[c])
+      outputReady(name, static_cast<const float *>(data[v]),
+                  numel(evalShape(fn->values[v].shape, syms)));
     if (options.trace) {
       std::vector<TensorData> written;
       for (size_t a = call.firstOutput; a < call.args.size(); ++a)

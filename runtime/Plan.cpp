@@ -172,6 +172,8 @@ std::string Plan::serialize() const {
     for (const PlanRequire &r : fn.requirements)
       os << "require " << r.lhs.str() << " " << r.rel << " " << r.rhs.str()
          << " " << r.message << "\n";
+    if (!fn.unsliceable.empty())
+      os << "unsliceable " << fn.unsliceable << "\n";
     os << "end\n";
   }
   for (const PlanInit &i : inits) {
@@ -368,6 +370,9 @@ Plan Plan::parse(const std::string &text) {
           at = line.find(' ', at) + 1;
         r.message = line.substr(at);
         fn->requirements.push_back(r);
+      } else if (kw == "unsliceable") {
+        need(2);
+        fn->unsliceable = line.substr(line.find(' ') + 1);
       } else if (kw == "end") {
         fn = nullptr;
       } else {
@@ -389,6 +394,22 @@ const PlanFunction *Plan::find(const std::string &name) const {
     if (f.name == name)
       return &f;
   return nullptr;
+}
+
+std::vector<int> PlanFunction::completingCalls() const {
+  auto baseOf = [&](int v) {
+    while (values[v].kind == PlanValue::View)
+      v = values[v].base;
+    return v;
+  };
+  std::vector<int> lastWrite(values.size(), -1);
+  for (size_t c = 0; c < calls.size(); ++c)
+    for (size_t a = calls[c].firstOutput; a < calls[c].args.size(); ++a)
+      lastWrite[baseOf(calls[c].args[a].value)] = static_cast<int>(c);
+  std::vector<int> done;
+  for (auto &[name, v] : outputs)
+    done.push_back(lastWrite[baseOf(v)]);
+  return done;
 }
 
 int64_t PlanFunction::contextLimit() const {

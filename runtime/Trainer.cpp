@@ -11,6 +11,19 @@
 //     warmup, as there.
 //  3. The compiled train_step: parameters and AdamW moments in, updated
 //     ones out; dropout masks keyed by (seed, step).
+// With several ranks (mpirun) or micro-batches, step 3 is split:
+//  3a. Each rank takes its rows of the global batch and runs loss_grad on
+//      them, a micro-batch at a time, with the rows' place in the global
+//      batch (so dropout draws the global batch's masks).
+//  3b. Gradients are summed weighted by each micro-batch's count of
+//      non-ignored targets (the loss's mean denominator), into fixed
+//      buckets in the order the backward completes them; on the last
+//      micro-batch each full bucket starts its allreduce at once (as
+//      PyTorch DDP), while the backward goes on.
+//  3c. The summed loss, target count and stop flag are allreduced; the
+//      gradients divided by the global count are the global batch's mean
+//      gradients, and adamw_step applies clipping and AdamW identically on
+//      every rank.
 // Everything a later step depends on (parameters, moments, step) is in the
 // checkpoint, so a resumed run repeats the uninterrupted one bit for bit.
 //
@@ -20,6 +33,7 @@
 #include "gptc/Runtime/Checkpoint.h"
 #include "gptc/Runtime/ClassificationData.h"
 #include "gptc/Runtime/DataLoader.h"
+#include "gptc/Runtime/Distributed.h"
 #include "gptc/Runtime/Generator.h"
 #include "gptc/Runtime/InstructionData.h"
 #include "gptc/Runtime/Tokenizer.h"
@@ -59,7 +73,41 @@ namespace {
 
 volatile std::sig_atomic_t stopRequested = 0;
 
-void onSignal(int) { stopRequested = 1; }
+/// A stop (Ctrl-C, or a launcher ending the job) finishes the step and
+/// checkpoints; inside a collective the other ranks may be gone, so the
+/// rank says why it ends and leaves at once (the last checkpoint is
+/// intact: checkpoints are written atomically).
+void onSignal(int sig) {
+  if (Communicator::inCollective()) {
+    const char msg[] = "gptc: stopped while waiting for the other ranks (a "
+                       "rank failed or the job was ended); the last "
+                       "checkpoint is intact\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(128 + sig);
+  }
+  stopRequested = 1;
+}
+
+/// Targets the loss averages over: all but cross-entropy's ignore_index.
+int64_t countTargets(const Batch &b) {
+  return std::count_if(b.targets.begin(), b.targets.end(),
+                       [](int32_t t) { return t != -100; });
+}
+
+/// Rows [first, first + rows) of a batch.
+Batch rowsOf(const Batch &b, const BatchSlice &s) {
+  Batch r;
+  r.rows = s.rows;
+  r.length = b.length;
+  r.classTargets = b.classTargets;
+  int64_t perRow = b.length, targetsPerRow = b.classTargets ? 1 : b.length;
+  r.tokens.assign(b.tokens.begin() + s.firstRow * perRow,
+                  b.tokens.begin() + (s.firstRow + s.rows) * perRow);
+  r.targets.assign(b.targets.begin() + s.firstRow * targetsPerRow,
+                   b.targets.begin() + (s.firstRow + s.rows) * targetsPerRow);
+  return r;
+}
 
 std::string readText(const std::string &path) {
   std::string text = readFileBounded(path, kMaxTextBytes, "the data file");
@@ -309,6 +357,19 @@ private:
                                      const std::string &where) const;
   int evaluate();
   int classify();
+  /// Progress and reports: rank 0's stderr; other ranks print only errors.
+  std::ostream &say() { return comm.rank() == 0 ? std::cerr : quiet; }
+  bool leader() const { return comm.rank() == 0; }
+  /// This rank's pieces of a batch of `rows` rows: its share of the ranks'
+  /// even split, cut into micro-batches of o.microBatchSize.
+  std::vector<BatchSlice> slicesOf(int64_t rows) const;
+  /// Several ranks or micro-batches: checks the plan and, for training,
+  /// lays out the gradient buckets.
+  void setUpSlicing(bool training);
+  /// Steps 3a-3c: the global batch's mean loss and gradients (as
+  /// `grad.NAME` in the state); `stop` says whether any rank was asked to
+  /// stop.
+  double slicedGradients(const Batch &batch, int64_t step, bool &stop);
   /// The book's test-set responses: each test record's prompt continued
   /// greedily, written with the records as `model_response`.
   void writeResponses(const std::string &path);
@@ -333,7 +394,157 @@ private:
   int64_t trainedPadLength = 0;
   std::unique_ptr<Dataset> trainSet, valSet, testSet;
   std::vector<InstructionRecord> testRecords;
+
+  Communicator &comm = Communicator::world();
+  std::ostream quiet{nullptr};
+  /// Steps run loss_grad and adamw_step (several ranks or micro-batches).
+  bool sliced = false;
+  /// Where a trained parameter's gradient sum lives: bucket and offset.
+  struct GradSlot {
+    size_t bucket = 0, offset = 0;
+    int64_t count = 0;
+    std::vector<int64_t> shape;
+  };
+  std::map<std::string, GradSlot> slots;
+  std::vector<std::vector<float>> buckets;
+  std::vector<int> bucketGrads; ///< Gradients per bucket.
+  std::set<std::string> unwritten;
 };
+
+std::vector<BatchSlice> Trainer::slicesOf(int64_t rows) const {
+  int64_t n = comm.size(), r = comm.rank();
+  int64_t lo = rows * r / n, hi = rows * (r + 1) / n;
+  int64_t micro = o.microBatchSize > 0 ? o.microBatchSize : hi - lo;
+  std::vector<BatchSlice> slices;
+  for (int64_t first = lo; first < hi; first += micro)
+    slices.push_back({static_cast<uint32_t>(first),
+                      static_cast<uint32_t>(std::min(micro, hi - first))});
+  return slices;
+}
+
+void Trainer::setUpSlicing(bool training) {
+  sliced = comm.distributed() ||
+           (o.microBatchSize > 0 && o.microBatchSize < o.batchSize);
+  if (!sliced || !training)
+    return;
+  if (o.batchSize < comm.size())
+    throw RuntimeError(
+        "a batch of " + std::to_string(o.batchSize) +
+        " sequences cannot be split over " + std::to_string(comm.size()) +
+        " ranks; give --batch of at least " + std::to_string(comm.size()));
+  const PlanFunction *grad = plan.find("loss_grad");
+  if (!grad || !plan.find("adamw_step"))
+    throw RuntimeError("this executable has no loss_grad and adamw_step (it "
+                       "was built by an older gptc); rebuild it to train "
+                       "with several ranks or micro-batches");
+  if (!grad->unsliceable.empty())
+    throw RuntimeError(grad->unsliceable +
+                       ": this model trains with one rank and whole "
+                       "batches only (no mpirun, no --micro-batch)");
+  // Buckets of about 25 MiB (PyTorch DDP's default), filled in the order
+  // the backward completes the gradients, so they fill while it runs.
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const ParamSpec &p : params)
+    shapes[p.name] = p.shape;
+  std::vector<int> done = grad->completingCalls();
+  std::vector<std::pair<int, std::string>> order;
+  for (size_t i = 0; i < grad->outputs.size(); ++i)
+    if (grad->outputs[i].first.rfind("grad.", 0) == 0) {
+      order.push_back({done[i], grad->outputs[i].first.substr(5)});
+      // A gradient no kernel writes (a pass-through) comes back whole.
+      if (done[i] < 0)
+        unwritten.insert(grad->outputs[i].first);
+    }
+  std::stable_sort(order.begin(), order.end(),
+                   [](auto &a, auto &b) { return a.first < b.first; });
+  constexpr size_t kBucketFloats = (25u << 20) / sizeof(float);
+  for (auto &[call, name] : order) {
+    if (buckets.empty() || buckets.back().size() >= kBucketFloats) {
+      buckets.emplace_back();
+      bucketGrads.push_back(0);
+    }
+    GradSlot s;
+    s.bucket = buckets.size() - 1;
+    s.offset = buckets.back().size();
+    s.shape = shapes.at(name);
+    s.count = 1;
+    for (int64_t d : s.shape)
+      s.count *= d;
+    buckets.back().resize(s.offset + s.count);
+    ++bucketGrads.back();
+    slots[name] = s;
+  }
+}
+
+double Trainer::slicedGradients(const Batch &batch, int64_t step, bool &stop) {
+  std::vector<BatchSlice> slices = slicesOf(batch.rows);
+  double sums[3] = {0, 0, stopRequested ? 1.0 : 0.0};
+  std::vector<int> left = bucketGrads;
+  bool first = true, last = false;
+  float weight = 0;
+  // 3b. Sum a completed gradient weighted by its micro-batch's targets (a
+  // micro-batch without any contributes nothing, not 0 * NaN).
+  auto add = [&](const std::string &out, const float *g, int64_t n) {
+    comm.progress();
+    auto it =
+        out.rfind("grad.", 0) == 0 ? slots.find(out.substr(5)) : slots.end();
+    if (it == slots.end())
+      return;
+    const GradSlot &s = it->second;
+    float *acc = buckets[s.bucket].data() + s.offset;
+    n = std::min(n, s.count);
+    if (first)
+      for (int64_t k = 0; k < n; ++k)
+        acc[k] = weight == 0 ? 0.0f : weight * g[k];
+    else if (weight != 0)
+      for (int64_t k = 0; k < n; ++k)
+        acc[k] += weight * g[k];
+    if (last && --left[s.bucket] == 0)
+      comm.startAllreduceSum(buckets[s.bucket].data(),
+                             buckets[s.bucket].size());
+  };
+  // 3a. On a GPU the gradients come back whole after each run.
+  bool host = !exec.onDevice();
+  if (host)
+    exec.onOutputReady(add);
+  for (size_t k = 0; k < slices.size(); ++k) {
+    Batch part = rowsOf(batch, slices[k]);
+    feed(part);
+    weight = static_cast<float>(countTargets(part));
+    last = k + 1 == slices.size();
+    auto out = exec.run(
+        "loss_grad", state, o.data, step,
+        [&](const std::string &n) {
+          return n == "loss" || !host || unwritten.count(n);
+        },
+        slices[k]);
+    for (auto &[name, t] : out)
+      if (!host || unwritten.count(name))
+        add(name, reinterpret_cast<const float *>(t.bytes.data()),
+            static_cast<int64_t>(t.bytes.size() / 4));
+    if (weight > 0)
+      sums[0] += weight * scalarOf(out.at("loss"));
+    sums[1] += weight;
+    first = false;
+  }
+  exec.onOutputReady(nullptr);
+  // 3c. Every rank has started every bucket, in the same order.
+  comm.waitAll();
+  comm.allreduceSum(sums, 3);
+  stop = sums[2] > 0;
+  double scale = 1.0 / sums[1];
+  for (auto &[name, s] : slots) {
+    TensorData &g = state.tensors["grad." + name];
+    g.dtype = DType::F32;
+    g.shape = s.shape;
+    g.bytes.resize(s.count * sizeof(float));
+    float *dst = reinterpret_cast<float *>(g.bytes.data());
+    const float *acc = buckets[s.bucket].data() + s.offset;
+    for (int64_t k = 0; k < s.count; ++k)
+      dst[k] = static_cast<float>(acc[k] * scale);
+  }
+  return sums[0] / sums[1];
+}
 
 double Trainer::learningRate(int64_t step) const {
   if (step <= o.warmupSteps && o.warmupSteps > 0) {
@@ -382,11 +593,11 @@ void Trainer::initMatching() {
       s += (i ? ", " : "") + names[i];
     return names.size() > 8 ? s + ", ..." : s;
   };
-  std::cerr << "--init-from " << o.initMatching << ": loaded "
-            << m.tensors.size() << " parameters, created " << m.created.size()
-            << (m.created.empty() ? "" : " (" + list(m.created) + ")")
-            << ", left unused " << m.unused.size()
-            << (m.unused.empty() ? "" : " (" + list(m.unused) + ")") << "\n";
+  say() << "--init-from " << o.initMatching << ": loaded " << m.tensors.size()
+        << " parameters, created " << m.created.size()
+        << (m.created.empty() ? "" : " (" + list(m.created) + ")")
+        << ", left unused " << m.unused.size()
+        << (m.unused.empty() ? "" : " (" + list(m.unused) + ")") << "\n";
 }
 
 void Trainer::loadWeights(const std::string &path, bool withMoments) {
@@ -510,11 +721,32 @@ double Trainer::meanLoss(const DataLoader &loader, int64_t batches) {
   int64_t n = std::min(batches, loader.numBatches());
   if (n <= 0)
     return std::nan("");
-  double total = 0;
+  // Per batch: the loss summed over this rank's slices, weighted by their
+  // targets, and the targets; the ranks' sums make each batch's mean.
+  std::vector<double> sums(2 * n, 0.0);
   for (int64_t b = 0; b < n; ++b) {
-    feed(loader.batch(b));
-    total += scalarOf(exec.run("loss", state, o.data).at("loss"));
+    Batch batch = loader.batch(b);
+    if (!sliced) {
+      feed(batch);
+      sums[2 * b] = scalarOf(exec.run("loss", state, o.data).at("loss"));
+      sums[2 * b + 1] = 1;
+      continue;
+    }
+    for (const BatchSlice &s : slicesOf(batch.rows)) {
+      Batch part = rowsOf(batch, s);
+      double count = static_cast<double>(countTargets(part));
+      if (count == 0)
+        continue;
+      feed(part);
+      sums[2 * b] +=
+          count * scalarOf(exec.run("loss", state, o.data).at("loss"));
+      sums[2 * b + 1] += count;
+    }
   }
+  comm.allreduceSum(sums.data(), sums.size());
+  double total = 0;
+  for (int64_t b = 0; b < n; ++b)
+    total += sums[2 * b] / sums[2 * b + 1];
   return total / static_cast<double>(n);
 }
 
@@ -522,16 +754,24 @@ double Trainer::accuracy(const DataLoader &loader, int64_t batches) {
   int64_t n = std::min(batches, loader.numBatches());
   if (n <= 0)
     return std::nan("");
-  int64_t right = 0, total = 0;
+  double counts[2] = {0, 0}; // right, total
   for (int64_t k = 0; k < n; ++k) {
-    Batch b = loader.batch(k);
-    feed(b);
-    TensorData logits = exec.run("forward", state, o.data).at("logits");
-    right += countCorrect(reinterpret_cast<const float *>(logits.bytes.data()),
-                          b.targets.data(), b.rows, numClasses);
-    total += b.rows;
+    Batch batch = loader.batch(k);
+    std::vector<BatchSlice> slices = {{0, static_cast<uint32_t>(batch.rows)}};
+    if (sliced)
+      slices = slicesOf(batch.rows);
+    for (const BatchSlice &s : slices) {
+      Batch b = rowsOf(batch, s);
+      feed(b);
+      TensorData logits = exec.run("forward", state, o.data).at("logits");
+      counts[0] += static_cast<double>(
+          countCorrect(reinterpret_cast<const float *>(logits.bytes.data()),
+                       b.targets.data(), b.rows, numClasses));
+      counts[1] += static_cast<double>(b.rows);
+    }
   }
-  return static_cast<double>(right) / static_cast<double>(total);
+  comm.allreduceSum(counts, 2);
+  return counts[0] / counts[1];
 }
 
 /// The book's generate_text_simple: greedy, over the last contextLimit
@@ -553,6 +793,9 @@ std::string Trainer::sample() {
 
 void Trainer::saveCheckpoint(const std::string &path, int64_t step,
                              int64_t tokens) {
+  // Every rank holds the same state; rank 0 writes it.
+  if (!leader())
+    return;
   auto stateNames = [&](const std::string &name) {
     std::vector<std::string> names = {name};
     if (trained.count(name))
@@ -721,9 +964,9 @@ void Trainer::prepareText(bool whole) {
   };
   trainSet = dataset(std::move(trainTokens), "training", o.stride);
   valSet = dataset(std::move(valTokens), "validation", o.contextLength);
-  std::cerr << "training on " << o.data << ": " << trainSet->size()
-            << " training windows of " << o.contextLength << " tokens, "
-            << valSet->size() << " validation windows\n";
+  say() << "training on " << o.data << ": " << trainSet->size()
+        << " training windows of " << o.contextLength << " tokens, "
+        << valSet->size() << " validation windows\n";
 }
 
 /// Elements [first, first + n) of `v`, moved out: each split part takes
@@ -789,17 +1032,16 @@ void Trainer::prepareClasses(bool whole) {
   testSet = part(sizes[0] + sizes[1], sizes[2]);
   if (whole)
     return;
-  std::cerr << "classifying " << o.data << " into " << numClasses
-            << " classes (";
+  say() << "classifying " << o.data << " into " << numClasses << " classes (";
   for (size_t c = 0; c < classNames.size(); ++c)
-    std::cerr << (c ? ", " : "") << classNames[c] << " " << c;
-  std::cerr << "): " << rows.size() << " texts"
-            << (o.balance ? " after balancing" : "") << ", " << sizes[0]
-            << " training, " << sizes[1] << " validation, " << sizes[2]
-            << " test, padded to " << padLength << " tokens";
+    say() << (c ? ", " : "") << classNames[c] << " " << c;
+  say() << "): " << rows.size() << " texts"
+        << (o.balance ? " after balancing" : "") << ", " << sizes[0]
+        << " training, " << sizes[1] << " validation, " << sizes[2]
+        << " test, padded to " << padLength << " tokens";
   if (cut)
-    std::cerr << " (" << cut << " longer ones truncated)";
-  std::cerr << "\n";
+    say() << " (" << cut << " longer ones truncated)";
+  say() << "\n";
 }
 
 void Trainer::prepareInstructions(bool whole) {
@@ -830,11 +1072,11 @@ void Trainer::prepareInstructions(bool whole) {
   // The book samples the first validation record's prompt.
   if (o.samplePrompt.empty() && sizes[1] > 0)
     o.samplePrompt = alpacaPrompt(records[sizes[0]]);
-  std::cerr << "instruction data " << o.data << ": " << records.size()
-            << " records, " << sizes[0] << " training, " << sizes[1]
-            << " validation, " << sizes[2] << " test (Alpaca prompts, padded "
-            << "per batch, at most " << o.contextLength << " tokens"
-            << (o.maskInstruction ? ", prompts masked" : "") << ")\n";
+  say() << "instruction data " << o.data << ": " << records.size()
+        << " records, " << sizes[0] << " training, " << sizes[1]
+        << " validation, " << sizes[2] << " test (Alpaca prompts, padded "
+        << "per batch, at most " << o.contextLength << " tokens"
+        << (o.maskInstruction ? ", prompts masked" : "") << ")\n";
 }
 
 void Trainer::prepareData(bool whole) {
@@ -882,16 +1124,16 @@ void Trainer::writeResponses(const std::string &path) {
     r["model_response"] = response;
     out.push_back(std::move(r));
     if (tty)
-      std::cerr << "\r  test responses " << i + 1 << "/" << testRecords.size()
-                << std::flush;
+      say() << "\r  test responses " << i + 1 << "/" << testRecords.size()
+            << std::flush;
   }
   writeFileAtomically(path, out.dump(4) + "\n");
-  std::cerr << (tty ? "\r" : "") << "wrote " << testRecords.size()
-            << " test responses to " << path << " ("
-            << duration(std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - started)
-                            .count())
-            << ")\n";
+  say() << (tty ? "\r" : "") << "wrote " << testRecords.size()
+        << " test responses to " << path << " ("
+        << duration(std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - started)
+                        .count())
+        << ")\n";
 }
 
 int Trainer::evaluate() {
@@ -900,17 +1142,21 @@ int Trainer::evaluate() {
                        "CHECKPOINT");
   loadWeights(o.resume.empty() ? o.initFrom : o.resume, false);
   prepareData(true);
+  setUpSlicing(false);
   // A batch larger than the data is the whole data: the same mean.
   DataLoader loader(
       *trainSet,
       std::min<int64_t>(o.batchSize, std::max<int64_t>(1, trainSet->size())),
       false, false, 0);
   double l = meanLoss(loader, loader.numBatches());
+  double acc =
+      kind == DataKind::Classes ? accuracy(loader, loader.numBatches()) : 0.0;
+  if (!leader())
+    return 0;
   std::cout << o.data << ": loss " << std::fixed << std::setprecision(4) << l;
   if (kind == DataKind::Classes)
-    std::cout << ", accuracy " << percent(accuracy(loader, loader.numBatches()))
-              << " over " << trainSet->size() << " texts of " << padLength
-              << " tokens\n";
+    std::cout << ", accuracy " << percent(acc) << " over " << trainSet->size()
+              << " texts of " << padLength << " tokens\n";
   else if (kind == DataKind::Instructions)
     std::cout << ", perplexity " << std::setprecision(2) << std::exp(l)
               << " over " << trainSet->size() << " records\n";
@@ -972,7 +1218,8 @@ int Trainer::run() {
       o.checkpoint.empty()
           ? (fs::path(o.outDir) / "checkpoint.safetensors").string()
           : o.checkpoint;
-  checkWritable(o.outDir, ckptPath);
+  if (leader())
+    checkWritable(o.outDir, ckptPath);
   prepareData(false);
   DataLoader trainLoader(*trainSet, o.batchSize, true, true,
                          static_cast<uint64_t>(o.seed));
@@ -991,6 +1238,7 @@ int Trainer::run() {
                    : o.epochs * perEpoch;
   if (o.maxSteps > 0)
     totalSteps = std::min(totalSteps, o.maxSteps);
+  setUpSlicing(true);
 
   if (!o.resume.empty()) {
     if (!o.initFrom.empty() || !o.initMatching.empty())
@@ -1022,13 +1270,18 @@ int Trainer::run() {
     }
   }
 
+  // Rank 0 alone writes the log (and checkpoints, plots, samples).
   std::string logPath = (fs::path(o.outDir) / "log.jsonl").string();
-  if (startStep > 0)
+  if (startStep > 0 && leader())
     repairLog(logPath, startStep);
-  std::ofstream log(logPath, startStep > 0 ? std::ios::app : std::ios::trunc);
+  std::ofstream log;
+  if (leader())
+    log.open(logPath, startStep > 0 ? std::ios::app : std::ios::trunc);
   // Each record is flushed as it is written: a kill loses at most the line
   // being written, which the next resume drops.
   auto record = [&](const OrderedJson &r) {
+    if (!leader())
+      return;
     log << r.dump() << "\n" << std::flush;
     if (!log)
       throw RuntimeError("cannot write the log '" + logPath +
@@ -1038,15 +1291,25 @@ int Trainer::run() {
   std::signal(SIGTERM, onSignal);
 
   int64_t frozen = static_cast<int64_t>(params.size() - trained.size());
-  std::cerr << perEpoch << " batches of " << o.batchSize << " per epoch, "
-            << totalSteps << " steps"
-            << (frozen ? ", " + std::to_string(trained.size()) + " of " +
-                             std::to_string(params.size()) +
-                             " parameter tensors trained"
-                       : "")
-            << (startStep ? ", resuming after step " : "")
-            << (startStep ? std::to_string(startStep) : "") << "\n";
-  bool tty = o.progress && isatty(2);
+  say() << perEpoch << " batches of " << o.batchSize << " per epoch, "
+        << totalSteps << " steps"
+        << (frozen ? ", " + std::to_string(trained.size()) + " of " +
+                         std::to_string(params.size()) +
+                         " parameter tensors trained"
+                   : "")
+        << (startStep ? ", resuming after step " : "")
+        << (startStep ? std::to_string(startStep) : "") << "\n";
+  if (sliced) {
+    // How the global batch is split: rank 0's share tells the rest.
+    std::vector<BatchSlice> mine = slicesOf(o.batchSize);
+    say() << "each batch of " << o.batchSize << ": " << comm.size()
+          << (comm.size() == 1 ? " rank" : " ranks") << " x " << mine.size()
+          << (mine.size() == 1 ? " micro-batch" : " micro-batches") << " of "
+          << (mine.empty() ? 0 : mine.front().rows) << " rows, gradients "
+          << "summed in " << buckets.size()
+          << (buckets.size() == 1 ? " bucket" : " buckets") << "\n";
+  }
+  bool tty = o.progress && isatty(2) && leader();
   std::vector<double> stepLoss(startStep, std::nan(""));
   std::vector<EvalPoint> evals;
   // Tokens seen (padding included); a checkpoint without the count
@@ -1089,16 +1352,30 @@ int Trainer::run() {
     auto isGrad = [](const std::string &name) {
       return name.rfind("grad.", 0) == 0;
     };
-    auto out =
-        exec.run("train_step", state, o.data, step, [&](const std::string &n) {
-          return exec.onDevice() ? n == "loss" : !isGrad(n);
-        });
-    double l = scalarOf(out.at("loss"));
+    bool stop = false;
+    double l = 0;
+    std::map<std::string, TensorData> out;
+    if (sliced) {
+      l = slicedGradients(batch, step, stop);
+      if (std::isfinite(l))
+        out = exec.run("adamw_step", state, o.data, step,
+                       [&](const std::string &n) {
+                         return !exec.onDevice() && !isGrad(n);
+                       });
+    } else {
+      out = exec.run("train_step", state, o.data, step,
+                     [&](const std::string &n) {
+                       return exec.onDevice() ? n == "loss" : !isGrad(n);
+                     });
+      l = scalarOf(out.at("loss"));
+      stop = stopRequested;
+    }
     if (!std::isfinite(l)) {
       std::string culprit;
-      for (auto &[name, t] :
-           exec.run("train_step", state, o.data, step, isGrad))
-        if (name.rfind("grad.", 0) == 0 && !allFinite(t)) {
+      auto grads = sliced ? state.tensors
+                          : exec.run("train_step", state, o.data, step, isGrad);
+      for (auto &[name, t] : grads)
+        if (isGrad(name) && !allFinite(t)) {
           culprit = name;
           break;
         }
@@ -1111,7 +1388,7 @@ int Trainer::run() {
           "; stopping (the last checkpoint is kept); try a lower --lr");
     }
     for (auto &[name, t] : out)
-      if (state.tensors.count(name) && name.rfind("grad.", 0) != 0)
+      if (state.tensors.count(name) && !isGrad(name))
         state.tensors[name] = std::move(t);
     stepLoss.push_back(l);
     record({{"step", step},
@@ -1133,13 +1410,12 @@ int Trainer::run() {
         static_cast<double>(tokens - tokensAtStart) / std::max(elapsed, 1e-9));
     if (tty) {
       int width = 24, done = static_cast<int>(width * step / totalSteps);
-      std::cerr << "\r  step " << step << "/" << totalSteps << " ["
-                << std::string(done, '#') << std::string(width - done, '.')
-                << "] loss " << std::fixed << std::setprecision(3) << l
-                << " lr " << std::scientific << std::setprecision(2) << lr
-                << std::fixed << " " << tokPerSec << " tok/s ETA "
-                << duration(perStep * (totalSteps - step)) << "   "
-                << std::flush;
+      say() << "\r  step " << step << "/" << totalSteps << " ["
+            << std::string(done, '#') << std::string(width - done, '.')
+            << "] loss " << std::fixed << std::setprecision(3) << l << " lr "
+            << std::scientific << std::setprecision(2) << lr << std::fixed
+            << " " << tokPerSec << " tok/s ETA "
+            << duration(perStep * (totalSteps - step)) << "   " << std::flush;
     }
     if ((o.evalInterval > 0 && step % o.evalInterval == 0) || last) {
       double tl = meanLoss(trainLoader, o.evalIters);
@@ -1149,19 +1425,17 @@ int Trainer::run() {
               {"tokens", tokens},
               {"train_loss", tl},
               {"val_loss", vl}});
-      std::cerr << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step
-                << ", " << tokens << " tokens): train loss " << std::fixed
-                << std::setprecision(3) << tl;
+      say() << (tty ? "\r" : "") << "Ep " << e + 1 << " (step " << step << ", "
+            << tokens << " tokens): train loss " << std::fixed
+            << std::setprecision(3) << tl;
       if (kind != DataKind::Classes)
-        std::cerr << " (perplexity " << std::setprecision(1) << std::exp(tl)
-                  << ")";
-      std::cerr << ", val loss " << std::setprecision(3) << vl;
+        say() << " (perplexity " << std::setprecision(1) << std::exp(tl) << ")";
+      say() << ", val loss " << std::setprecision(3) << vl;
       if (kind != DataKind::Classes)
-        std::cerr << " (perplexity " << std::setprecision(1) << std::exp(vl)
-                  << ")";
-      std::cerr << ", " << tokPerSec << " tok/s, ETA "
-                << duration(perStep * (totalSteps - step))
-                << (tty ? "          " : "") << "\n";
+        say() << " (perplexity " << std::setprecision(1) << std::exp(vl) << ")";
+      say() << ", " << tokPerSec << " tok/s, ETA "
+            << duration(perStep * (totalSteps - step))
+            << (tty ? "          " : "") << "\n";
     }
     // A classifier's accuracy at the end of each epoch (over eval_iters
     // batches, as the book) and over every text at the end.
@@ -1175,36 +1449,37 @@ int Trainer::run() {
               {"train_accuracy", ta},
               {"val_accuracy", va},
               {"test_accuracy", sa}});
-      std::cerr << (tty ? "\r" : "")
-                << (last ? "Accuracy over every text" : "Ep ")
-                << (last ? "" : std::to_string(e + 1)) << ": training "
-                << percent(ta) << ", validation " << percent(va) << ", test "
-                << percent(sa) << (tty ? "          " : "") << "\n";
+      say() << (tty ? "\r" : "") << (last ? "Accuracy over every text" : "Ep ")
+            << (last ? "" : std::to_string(e + 1)) << ": training "
+            << percent(ta) << ", validation " << percent(va) << ", test "
+            << percent(sa) << (tty ? "          " : "") << "\n";
     }
     // A model without next-token logits (a classifier) has no text to show.
-    if (samples &&
+    if (samples && leader() &&
         ((o.sampleInterval > 0 && step % o.sampleInterval == 0) || last))
-      std::cerr << "  sample: " << sample() << "\n";
+      say() << "  sample: " << sample() << "\n";
     if (o.checkpointInterval > 0 && step % o.checkpointInterval == 0)
       saveCheckpoint(ckptPath, step, tokens);
+    // Every rank stops at the same step: the ranks' flags were summed.
     if (step == o.stopAfter)
-      stopRequested = 1;
-    if (stopRequested || last) {
+      stop = true;
+    if (stop || last) {
       if (!last)
         saveCheckpoint(ckptPath, step, tokens);
       std::string plot = (fs::path(o.outDir) / "loss.svg").string();
-      writePlot(plot, stepLoss, evals, tokens / std::max<int64_t>(1, step));
-      if (last && kind == DataKind::Instructions && o.responseTokens > 0 &&
-          !testRecords.empty())
+      if (leader())
+        writePlot(plot, stepLoss, evals, tokens / std::max<int64_t>(1, step));
+      if (leader() && last && kind == DataKind::Instructions &&
+          o.responseTokens > 0 && !testRecords.empty())
         writeResponses((fs::path(o.outDir) / "test-responses.json").string());
-      std::cerr << (stopRequested ? "interrupted: " : "done: ") << "checkpoint "
-                << ckptPath << " (step " << step << "), log " << logPath
-                << ", loss curve " << plot << "\n";
+      say() << (stop && !last ? "interrupted: " : "done: ") << "checkpoint "
+            << ckptPath << " (step " << step << "), log " << logPath
+            << ", loss curve " << plot << "\n";
       return 0;
     }
   }
-  std::cerr << "nothing to do: the checkpoint is at step " << startStep
-            << " of " << totalSteps << "\n";
+  say() << "nothing to do: the checkpoint is at step " << startStep << " of "
+        << totalSteps << "\n";
   return 0;
 }
 

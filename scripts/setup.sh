@@ -13,6 +13,7 @@ PACKAGES=(
   cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev python3 graphviz
   libcli11-dev nlohmann-json3-dev
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

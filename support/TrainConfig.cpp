@@ -112,6 +112,7 @@ TrainConfig parseTrainConfig(const SourceFile &source) {
       {"warmup_steps", intKey(c.warmupSteps, true)},
       {"weight_decay", floatKey(c.weightDecay, nonNegative, "non-negative")},
       {"batch_size", intKey(c.batchSize, false)},
+      {"micro_batch_size", intKey(c.microBatchSize, true)},
       {"context_length", intKey(c.contextLength, false)},
       {"stride", intKey(c.stride, false)},
       {"epochs", intKey(c.epochs, false)},

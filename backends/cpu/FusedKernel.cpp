@@ -161,6 +161,9 @@ private:
   const Target &target;
   std::map<std::string, Param<int32_t>> syms;
   Param<uint32_t> seedLo{"seed_lo"}, seedHi{"seed_hi"}, step{"step"};
+  /// The batch slice this call computes: its first row in the whole batch
+  /// and its row count (docs/RNG.md).
+  Param<uint32_t> firstRow{"first_row"}, rowCount{"row_count"};
   bool usesRng = false;
   std::vector<ImageParam> inputs;
   std::map<std::string, Tensor> values;
@@ -606,9 +609,15 @@ void FusedBuilder::lowerDropoutOp() {
     // Keep iff uniform >= p, i.e. (word >> 8) >= ceil(p * 2^24).
     uint32_t threshold = static_cast<uint32_t>(std::ceil(p * (1 << 24)));
     define(r, [&](std::vector<Expr> idx) {
-      Expr flat = cast<uint64_t>(0);
-      for (size_t i = 0; i < idx.size(); ++i)
+      // Indices count in the whole batch: the slice's earlier rows hold
+      // numel / rows elements each.
+      Expr flat = cast<uint64_t>(0), numel = cast<uint64_t>(1);
+      for (size_t i = 0; i < idx.size(); ++i) {
         flat = flat * cast<uint64_t>(r.shape[i]) + cast<uint64_t>(idx[i]);
+        numel = numel * cast<uint64_t>(r.shape[i]);
+      }
+      flat =
+          flat + cast<uint64_t>(firstRow) * (numel / cast<uint64_t>(rowCount));
       Expr group = flat >> 2;
       Expr word =
           philoxWord(cast<uint32_t>(group), cast<uint32_t>(group >> 32),
@@ -1236,6 +1245,8 @@ void FusedBuilder::compile(const std::string &prefix) {
     args.push_back(seedLo);
     args.push_back(seedHi);
     args.push_back(step);
+    args.push_back(firstRow);
+    args.push_back(rowCount);
   }
   out.compile_to({{OutputFileType::object, prefix + ".o"},
                   {OutputFileType::c_header, prefix + ".h"}},

@@ -75,7 +75,7 @@ unsigned blocks(int64_t n, int64_t per) {
     double p = std::stod(d.param("p", "0"));
     int inputs = grad ? 6 : 3, q = grad ? 1 : 0;
     auto arg = [&](int i) { return "args[" + std::to_string(i) + "]"; };
-    auto out = [&](int i) { return arg(inputs + (p > 0 ? 4 : 0) + i); };
+    auto out = [&](int i) { return arg(inputs + (p > 0 ? 6 : 0) + i); };
     s += "  Problem pb{};\n";
     s += "  pb.batch = extent(" + arg(q) + ", 2);\n";
     s += "  pb.T = extent(" + arg(q) + ", 1);\n";
@@ -90,7 +90,10 @@ unsigned blocks(int64_t n, int64_t per) {
       s += "  pb.seed = scalar(" + arg(inputs) + ") | uint64_t(scalar(" +
            arg(inputs + 1) + ")) << 32;\n";
       s += "  pb.step = scalar(" + arg(inputs + 2) + ");\n";
-      s += "  pb.id = scalar(" + arg(inputs + 3) + ");\n";
+      s += "  pb.offset = uint64_t(scalar(" + arg(inputs + 3) +
+           ")) * (uint64_t(pb.batch * pb.T * pb.S) / scalar(" +
+           arg(inputs + 4) + "));\n";
+      s += "  pb.id = scalar(" + arg(inputs + 5) + ");\n";
     }
     s += "  dim3 grid(blocks(pb.T, kRows), pb.batch);\n";
     if (!grad) {

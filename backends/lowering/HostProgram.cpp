@@ -512,9 +512,9 @@ void Lowering::lowerCacheOp(Operation *op) {
 
 void Lowering::lowerFunction(func::FuncOp func) {
   sym.emplace(func);
-  // As in the interpreter: the training step is the only function whose
-  // dropout is active.
-  training = func.getName() == "train_step";
+  // As in the interpreter: the training step and the gradient a trainer
+  // steps with are the only functions whose dropout is active.
+  training = func.getName() == "train_step" || func.getName() == "loss_grad";
   ids.clear();
   plan.functions.emplace_back();
   fn = &plan.functions.back();
@@ -595,6 +595,32 @@ void Lowering::lowerFunction(func::FuncOp func) {
       std::replace(req.message.begin(), req.message.end(), '\n', ' ');
       fn->requirements.push_back(req);
     }
+
+  // Row slices of a training batch (micro-batches, ranks' shares) draw the
+  // whole batch's masks only where every dropout's input leads with the
+  // batch dim (docs/RNG.md): the first input's leading dim.
+  if (!training || func.getNumArguments() == 0)
+    return;
+  DimShape first = sym->shape(body.getArgument(0));
+  func.walk([&](Operation *op) {
+    Value x;
+    double p = 0;
+    if (auto drop = dyn_cast<DropoutOp>(op)) {
+      x = drop.getInput();
+      p = drop.getP().convertToDouble();
+    } else if (isa<AttentionOp, AttentionGradOp>(op)) {
+      x = op->getOperand(isa<AttentionGradOp>(op) ? 1 : 0);
+      p = op->getAttrOfType<FloatAttr>("p").getValueAsDouble();
+    }
+    if (p == 0 || !fn->unsliceable.empty())
+      return;
+    DimShape s = sym->shape(x);
+    if (first.empty() || s.empty() || !(s[0] == first[0]))
+      fn->unsliceable = describeLoc(op->getLoc()) + ": a dropout on [" +
+                        (s.empty() ? std::string() : s[0].str()) +
+                        ", ...] does not lead with the batch dim " +
+                        (first.empty() ? "(none)" : first[0].str());
+  });
 }
 
 } // namespace

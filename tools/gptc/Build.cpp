@@ -57,7 +57,8 @@ std::vector<std::string> buildEntries(const std::string &task) {
   if (task == "forward")
     return {"forward", "loss"};
   if (task == "train")
-    return {"forward", "loss", "train_step"};
+    // loss_grad and adamw_step: gradient accumulation and data parallelism.
+    return {"forward", "loss", "train_step", "loss_grad", "adamw_step"};
   if (task == "generate")
     return {"forward", "prefill", "decode"};
   throw RuntimeError("unknown task '" + task +
@@ -141,6 +142,14 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     cmd.push_back(lib);
   for (const char *f : {"-lyaml-cpp", "-lpthread", "-ldl", "-lm"})
     cmd.push_back(f);
+  // MPI, for data-parallel training under mpirun (runtime/Distributed.cpp).
+  std::string mpiLibs = GPTC_MPI_LIBS;
+  for (size_t at = 0; at < mpiLibs.size();) {
+    size_t end = std::min(mpiLibs.find(';', at), mpiLibs.size());
+    if (end > at)
+      cmd.push_back(mpiLibs.substr(at, end - at));
+    at = end + 1;
+  }
   if (target == "cuda") {
     // cuBLASLt and the CUDA runtime from the toolkit; the driver is
     // loaded at run time, so the executable starts (and says so) on a

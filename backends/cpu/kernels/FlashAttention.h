@@ -72,6 +72,9 @@ struct Problem {
   uint64_t seed;
   uint64_t step;
   uint32_t id;
+  // The flat index of this call's first element in the whole batch's
+  // weights (a micro-batch's or rank's rows start past 0; docs/RNG.md).
+  uint64_t offset;
   ParallelFor parallelFor;
 };
 
@@ -456,7 +459,7 @@ inline VQ mulLow32(VQ a, uint32_t m) {
 /// gptc::dropoutKeeps' coordinates and its threshold on the 24-bit draw.
 struct Dropout {
   bool active;
-  uint64_t seed, step;
+  uint64_t seed, step, offset;
   uint32_t id;
   /// Keep iff (word >> 8) >= threshold, i.e. (word >> 8) * 2^-24 >= p.
   int32_t threshold;
@@ -465,7 +468,7 @@ struct Dropout {
 
   explicit Dropout(const Problem &pb)
       : active(pb.dropout && pb.p > 0), seed(pb.seed), step(pb.step),
-        id(pb.id) {
+        offset(pb.offset), id(pb.id) {
     double t = std::ceil(pb.p * 16777216.0);
     threshold = static_cast<int32_t>(std::min(t, 16777217.0));
     keepScale = static_cast<float>(1.0 / (1.0 - pb.p));
@@ -507,6 +510,7 @@ struct Dropout {
   /// The words of flat indices flat0 ... flat0 + n - 1, returned as a pointer
   /// into `buf`, which holds at least n + 35 words.
   const uint32_t *words(uint64_t flat0, int n, uint32_t *buf) const {
+    flat0 += offset;
     uint64_t g0 = flat0 >> 2;
     int off = static_cast<int>(flat0 & 3);
     for (int w = 0; w < off + n; w += 2 * kW)

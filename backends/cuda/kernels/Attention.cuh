@@ -38,6 +38,9 @@ struct Problem {
   bool dropout; // p > 0 in a training step
   double p;
   uint64_t seed, step;
+  // The flat index of this call's first weight in the whole batch's (a
+  // micro-batch's or rank's rows start past 0; docs/RNG.md).
+  uint64_t offset;
   uint32_t id;
   // Query heads per key/value head (grouped-query attention): q's batch
   // element b reads k and v at b / groups. 0 or 1: one each.
@@ -54,7 +57,7 @@ __device__ inline float dropFactor(const Problem &pb, int64_t b, int64_t i,
                                    int64_t j) {
   if (!pb.dropout)
     return 1.0f;
-  uint64_t index = static_cast<uint64_t>((b * pb.T + i) * pb.S + j);
+  uint64_t index = pb.offset + static_cast<uint64_t>((b * pb.T + i) * pb.S + j);
   return dropoutKeeps(pb.p, pb.seed, pb.step, pb.id, index)
              ? static_cast<float>(1.0 / (1.0 - pb.p))
              : 0.0f;

@@ -38,6 +38,10 @@ struct InterpreterOptions {
   bool training = false;
   uint64_t seed = 0;
   uint64_t step = 0;
+  /// The slice of a larger batch this run computes (a micro-batch or a
+  /// rank's share): its first row there and its row count. Mask indices
+  /// count in the whole batch, so slices draw the whole batch's masks.
+  uint64_t firstRow = 0, rows = 1;
   /// Called after each top-level op of the function with the buffers of its
   /// tensor results, which it may replace (same shapes): `gptc run
   /// --verify` compares them with the compiled kernels' and continues from

@@ -84,6 +84,11 @@ def GptTrainingStep : Pass<"gpt-training-step", "mlir::ModuleOp"> {
     matching `decay` (default all, as the book), bias-corrected moments, and
     with `clip` the gradients scaled by min(1, clip_norm / (norm + 1e-6))
     where norm is their global L2 norm.
+
+    It also builds `@adamw_step`: the same update on gradients given as
+    inputs (the trained parameters, `grad.NAME`, the moments and the
+    scalars in, the parameters and moments out), for a trainer that sums
+    gradients over micro-batches or ranks before stepping.
   }];
   let options = [
     Option<"func", "func", "std::string", "\"loss\"",

@@ -22,6 +22,15 @@ namespace gptc {
 
 using KernelEntry = int (*)(void **args);
 
+/// The rows of a larger batch a run computes (a micro-batch, or a rank's
+/// share of a global batch): dropout masks count elements in the whole
+/// batch, so the slices of a batch draw the masks the whole batch would
+/// (docs/RNG.md). The default is a whole batch.
+struct BatchSlice {
+  uint32_t firstRow = 0;
+  uint32_t rows = 1; ///< Rows of this run's inputs.
+};
+
 struct ExecutorOptions {
   int threads = 0;      ///< 0: all cores.
   bool profile = false; ///< Time every call; printProfile reports them.
@@ -51,11 +60,13 @@ public:
   /// a missing or misshapen tensor, an id out of range, a sequence longer
   /// than the model's context, or a failing kernel. `step` is the training
   /// step's number (dropout masks); `keep`, when given, selects the outputs
-  /// copied out (none for timing runs, no gradients for the trainer).
+  /// copied out (none for timing runs, no gradients for the trainer);
+  /// `slice` places the inputs' rows in a larger batch.
   std::map<std::string, TensorData>
   run(const std::string &function, const SafetensorsFile &in,
       const std::string &source, uint64_t step = 0,
-      const std::function<bool(const std::string &)> &keep = nullptr);
+      const std::function<bool(const std::string &)> &keep = nullptr,
+      BatchSlice slice = {});
 
   /// Per-kernel time, calls and GFLOP/s of every run so far, slowest first.
   void printProfile(std::ostream &os) const;
@@ -74,6 +85,14 @@ public:
   /// training step's parameters and moments) replace that input's device
   /// copy, so training state stays on the device; fetch() reads it back.
   void feedOutputsBack(bool on) { feedBack = on; }
+
+  /// On the host: called during each run as soon as the kernel that
+  /// writes an F32 output last has run, with its name, data and element
+  /// count (a trainer starts reducing a layer's gradients while the
+  /// backward goes on). The data is valid until the run returns.
+  using OutputReady =
+      std::function<void(const std::string &, const float *, int64_t)>;
+  void onOutputReady(OutputReady f) { outputReady = std::move(f); }
 
   /// The device copy of input `name` (as kept there), on the host; without
   /// a device or before the input was used, nullptr.
@@ -103,6 +122,7 @@ private:
   std::map<std::string, DeviceInput> deviceInputs;
   std::function<bool(const std::string &)> resident;
   bool feedBack = false;
+  OutputReady outputReady;
 };
 
 } // namespace gptc

@@ -120,10 +120,18 @@ struct PlanFunction {
   std::vector<std::pair<std::string, int>> outputs;
   std::vector<PlanCheck> checks;
   std::vector<PlanRequire> requirements;
+  /// Empty when the function's inputs can be cut into row slices (micro-
+  /// batches, ranks' shares) that draw the whole batch's dropout masks;
+  /// otherwise why not, `file:line:col: what`.
+  std::string unsliceable;
 
   /// Empty when the function returns next-token logits `logits` [B, T, V]
   /// (what generation samples from); otherwise what it returns instead.
   std::string nextTokenLogitsProblem() const;
+
+  /// For each output, the index of the last call that writes its buffer
+  /// (-1 for one no call writes): after that call the output is final.
+  std::vector<int> completingCalls() const;
 
   /// The longest sequence the function takes (its `check dim`, or a
   /// requirement `T <= n`), 0 if none.

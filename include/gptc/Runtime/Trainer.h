@@ -39,7 +39,10 @@ struct TrainerOptions {
   double lr = 4e-4, initialLr = 0, minLr = 0, weightDecay = 0.1;
   double clipGradNorm = 1.0;
   int64_t warmupSteps = 0;
-  int64_t batchSize = 2, contextLength = 256, stride = 256;
+  /// The global batch (over every rank and micro-batch) and the rows of
+  /// one forward and backward on a rank (0: the rank's whole share).
+  int64_t batchSize = 2, microBatchSize = 0;
+  int64_t contextLength = 256, stride = 256;
   int64_t epochs = 10, maxSteps = 0;
   double trainRatio = 0.9;
   int64_t evalInterval = 5, evalIters = 5;

@@ -35,7 +35,10 @@ struct TrainConfig {
   double minLr = 0;     ///< Cosine decay floor.
   int64_t warmupSteps = 0;
   double weightDecay = 0.1;
-  int64_t batchSize = 2;
+  int64_t batchSize = 2; ///< The global batch: over every rank and micro-batch.
+  /// Rows per forward and backward on one rank (gradient accumulation); 0:
+  /// the rank's whole share of the batch.
+  int64_t microBatchSize = 0;
   int64_t contextLength = 256;
   int64_t stride = 256;
   int64_t epochs = 10;

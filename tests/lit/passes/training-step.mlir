@@ -31,7 +31,25 @@
 // CHECK: %[[KEEP:.*]] = gpt.sub %{{.*}}, %[[LRWD]]
 // CHECK: gpt.mul %arg1, %[[KEEP]] : tensor<4x2xf32>
 // CHECK-NOT: gpt.mul %arg2, %[[KEEP]]
+// The update alone takes the gradients as inputs and returns no loss.
+// CHECK-LABEL: func.func @adamw_step
+// CHECK-SAME: %[[W:[a-z0-9]+]]: tensor<4x2xf32> {gpt.param = "w"}
+// CHECK-SAME: {gpt.param = "b"}
+// CHECK-SAME: %[[GW:[a-z0-9]+]]: tensor<4x2xf32> {gpt.input = "grad.w"}
+// CHECK-SAME: {gpt.input = "grad.b"}
+// CHECK-SAME: {gpt.input = "adam.m.w"}
+// CHECK-SAME: {gpt.input = "adam.v.b"}
+// CHECK-SAME: {gpt.input = "clip_norm"}
+// CHECK-NOT: gpt.output = "loss"
+// CHECK-SAME: {gpt.output = "w"}
+// CHECK-SAME: {gpt.output = "adam.v.b"}
+// CHECK-NOT: gpt.matmul
+// CHECK: gpt.mul %[[GW]], %[[GW]]
+// CHECK: return
 // NOCLIP-LABEL: func.func @train_step
+// NOCLIP-NOT: clip_norm
+// NOCLIP-NOT: gpt.relu
+// NOCLIP-LABEL: func.func @adamw_step
 // NOCLIP-NOT: clip_norm
 // NOCLIP-NOT: gpt.relu
 func.func @loss(%x: tensor<3x4xf32> {gpt.input = "x"}, %w: tensor<4x2xf32> {gpt.param = "w"}, %b: tensor<2xf32> {gpt.param = "b"}) -> tensor<f32> {

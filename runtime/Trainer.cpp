@@ -1328,6 +1328,7 @@ int Trainer::run() {
     });
     exec.feedOutputsBack(true);
   }
+  double stepSeconds = 0, commSeconds = 0;
   auto started = std::chrono::steady_clock::now();
   int64_t epoch = -1, tokensAtStart = tokens;
   for (int64_t step = startStep + 1; step <= totalSteps; ++step) {
@@ -1337,6 +1338,8 @@ int Trainer::run() {
       epoch = e;
     }
     Batch batch = trainLoader.batch(b);
+    auto stepStart = std::chrono::steady_clock::now();
+    comm.takeCommSeconds();
     feed(batch);
     tokens += batch.rows * batch.length;
     double lr = learningRate(step);
@@ -1390,6 +1393,10 @@ int Trainer::run() {
     for (auto &[name, t] : out)
       if (state.tensors.count(name) && !isGrad(name))
         state.tensors[name] = std::move(t);
+    stepSeconds += std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - stepStart)
+                       .count();
+    commSeconds += comm.takeCommSeconds();
     stepLoss.push_back(l);
     record({{"step", step},
             {"epoch", e + 1},
@@ -1475,6 +1482,11 @@ int Trainer::run() {
       say() << (stop && !last ? "interrupted: " : "done: ") << "checkpoint "
             << ckptPath << " (step " << step << "), log " << logPath
             << ", loss curve " << plot << "\n";
+      if (comm.distributed())
+        say() << "rank 0 spent " << std::fixed << std::setprecision(2)
+              << commSeconds << " s of " << stepSeconds << " s of steps ("
+              << percent(commSeconds / std::max(stepSeconds, 1e-9))
+              << ") in collectives\n";
       return 0;
     }
   }

@@ -20,11 +20,13 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
 #include <spawn.h>
+#include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -877,6 +879,234 @@ TEST(Trainer, BadInputsFailWithAMessage) {
       << out;
   EXPECT_EQ(runCapture({trainer(), "--frobnicate"}, out), 2);
   EXPECT_NE(out.find("not expected: --frobnicate"), std::string::npos) << out;
+}
+
+//===----------------------------------------------------------------------===//
+// Data parallelism and gradient accumulation
+//===----------------------------------------------------------------------===//
+
+/// `mpirun -np N` with the environment a root CI machine needs, or empty
+/// (failing the test: scripts/setup.sh installs openmpi-bin) when Open
+/// MPI's launcher does not run.
+std::vector<std::string> mpirun(int ranks) {
+  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  std::string path = "mpirun", out;
+  std::istringstream dirs(std::getenv("PATH") ? std::getenv("PATH") : "");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (access((dir + "/mpirun").c_str(), X_OK) == 0) {
+      path = dir + "/mpirun";
+      break;
+    }
+  if (runCapture({path, "--version"}, out) != 0) {
+    ADD_FAILURE() << "mpirun does not run (scripts/setup.sh installs "
+                     "openmpi-bin): "
+                  << out;
+    return {};
+  }
+  return {path, "--oversubscribe", "-np", std::to_string(ranks)};
+}
+
+/// Instruction records whose prompts are masked (-100 targets) and padded
+/// to different lengths, for runs with dropout on (the small config's 0.1).
+std::string maskedRecords(const std::string &dir) {
+  fs::create_directories(dir);
+  // No test responses: generation is not what these runs check.
+  std::ofstream(dir + "/no-responses.yaml") << "response_tokens: 0\n";
+  Json records = Json::array();
+  for (int i = 0; i < 40; ++i)
+    records.push_back(
+        {{"instruction", "Repeat the word."},
+         {"input", std::string(i % 5 + 1, 'a') + " " + std::to_string(i)},
+         {"output", "word " + std::to_string(i * 7)}});
+  std::ofstream(dir + "/data.json") << records.dump(1);
+  return dir + "/data.json";
+}
+
+/// Ten steps on masked records with `launcher` (empty: one process) and
+/// `extra` flags; returns the run's folder.
+std::string tenSteps(const std::string &name,
+                     const std::vector<std::string> &launcher,
+                     const std::vector<std::string> &extra) {
+  std::string dir = kWork + "dp/" + name, log;
+  std::vector<std::string> args = launcher;
+  args.push_back(trainer());
+  std::vector<std::string> common = flags(dir);
+  common[1] = maskedRecords(kWork + "dp");
+  common.back() = "1"; // --threads: one per rank
+  common.insert(common.end(),
+                {"--batch", "4", "--steps", "10", "--mask-instruction",
+                 "--eval-interval", "5", "--eval-iters", "2", "--config",
+                 kWork + "dp/no-responses.yaml"});
+  args.insert(args.end(), common.begin(), common.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  EXPECT_EQ(runCapture(args, log), 0) << log;
+  return dir;
+}
+
+/// The largest difference between two runs' parameters and moments.
+double maxCheckpointDifference(const std::string &a, const std::string &b) {
+  SafetensorsFile ca = readSafetensors(a + "/checkpoint.safetensors");
+  SafetensorsFile cb = readSafetensors(b + "/checkpoint.safetensors");
+  EXPECT_EQ(ca.tensors.size(), cb.tensors.size());
+  double worst = 0;
+  for (auto &[name, t] : ca.tensors) {
+    const TensorData *other = cb.find(name);
+    if (!other) {
+      ADD_FAILURE() << name << " missing in " << b;
+      continue;
+    }
+    std::vector<double> x = t.toDoubles(), y = other->toDoubles();
+    for (size_t i = 0; i < x.size(); ++i)
+      worst = std::max(worst, std::abs(x[i] - y[i]));
+  }
+  return worst;
+}
+
+void expectCloseLosses(const std::vector<double> &a,
+                       const std::vector<double> &b, const std::string &what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], 2e-5 * std::abs(a[i])) << what << " step " << i;
+}
+
+// 1 rank x 2 micro-batches of 2 and 2 ranks x 2 rows (and 2 ranks x 2
+// micro-batches of 1) step as 1 rank x a batch of 4 does: the gradients are
+// summed weighted by each slice's non-ignored targets, and dropout draws
+// the global batch's masks, so after 10 steps the parameters and moments
+// agree within fp32 rounding. The split path's own runs agree bit for bit
+// where the slices are the same.
+TEST(DataParallel, RanksAndMicroBatchesStepAsTheWholeBatch) {
+  std::vector<std::string> two = mpirun(2);
+  ASSERT_FALSE(two.empty());
+  std::string whole = tenSteps("whole", {}, {});
+  std::string micro = tenSteps("micro", {}, {"--micro-batch", "2"});
+  std::string ranks = tenSteps("ranks", two, {});
+  std::string both = tenSteps("both", two, {"--micro-batch", "1"});
+  std::vector<double> l = losses(whole);
+  ASSERT_EQ(l.size(), 10u);
+  expectCloseLosses(l, losses(micro), "1 rank x 2 micro-batches");
+  expectCloseLosses(l, losses(ranks), "2 ranks");
+  expectCloseLosses(l, losses(both), "2 ranks x 2 micro-batches");
+  EXPECT_LT(maxCheckpointDifference(whole, micro), 1e-5);
+  EXPECT_LT(maxCheckpointDifference(whole, ranks), 1e-5);
+  EXPECT_LT(maxCheckpointDifference(whole, both), 1e-5);
+  // The same slices on one rank or two: the same sums, bit for bit.
+  EXPECT_EQ(losses(micro), losses(ranks));
+  expectSameCheckpoints(micro, ranks);
+  // Evaluations are sharded and summed: the same validation losses.
+  auto evals = [](const std::string &dir) {
+    std::vector<double> v;
+    for (const Json &j : logRecords(dir))
+      if (j.contains("val_loss"))
+        v.push_back(j["val_loss"].get<double>());
+    return v;
+  };
+  expectCloseLosses(evals(whole), evals(ranks), "validation, 2 ranks");
+}
+
+// Two runs with the same seed and ranks are equal bit for bit; rank 0
+// alone writes the log; the log says how batches were split.
+TEST(DataParallel, SameSeedAndRanksRepeatBitForBit) {
+  std::vector<std::string> two = mpirun(2);
+  ASSERT_FALSE(two.empty());
+  std::string a = tenSteps("again-a", two, {"--micro-batch", "1"});
+  std::string b = tenSteps("again-b", two, {"--micro-batch", "1"});
+  EXPECT_EQ(losses(a), losses(b));
+  expectSameCheckpoints(a, b);
+  EXPECT_EQ(logRecords(a).size(), 12u); // 10 steps, 2 evaluations, once each
+}
+
+// What cannot be split is refused on every rank with the reason.
+TEST(DataParallel, RefusesABatchSmallerThanTheRanks) {
+  std::vector<std::string> two = mpirun(2);
+  ASSERT_FALSE(two.empty());
+  std::string dir = kWork + "dp/small-batch", log;
+  std::vector<std::string> args = two;
+  args.push_back(trainer());
+  std::vector<std::string> f = flags(dir);
+  args.insert(args.end(), f.begin(), f.end());
+  args.insert(args.end(), {"--batch", "1", "--steps", "2"});
+  EXPECT_NE(runCapture(args, log), 0) << log;
+  // Each rank says it; the first to abort may end the other's first.
+  EXPECT_NE(log.find(" of 2): error: a batch of 1 sequences cannot be split "
+                     "over 2 ranks; give --batch of at least 2"),
+            std::string::npos)
+      << log;
+}
+
+// kill -9 of one rank mid-run ends the job; the last checkpoint (rank 0's,
+// written atomically) loads, and a run with a different number of ranks
+// resumes from it to the end, as an uninterrupted one-rank run.
+TEST(Faults, KilledRankEndsTheJobAndResumeChangesRanks) {
+  std::vector<std::string> two = mpirun(2);
+  ASSERT_FALSE(two.empty());
+  std::string dir = kWork + "dp/killed", log;
+  std::vector<std::string> args = two;
+  args.push_back(trainer());
+  std::vector<std::string> f = flags(dir);
+  args.insert(args.end(), f.begin(), f.end());
+  args.back() = "1"; // --threads: one per rank
+  std::vector<std::string> common = {
+      "--batch", "4", "--steps", "400", "--checkpoint-interval", "1"};
+  args.insert(args.end(), common.begin(), common.end());
+  std::vector<char *> argv;
+  for (auto &x : args)
+    argv.push_back(x.data());
+  argv.push_back(nullptr);
+  fs::create_directories(kWork + "dp");
+  std::string err = kWork + "dp/killed.err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t launcher;
+  ASSERT_EQ(
+      posix_spawn(&launcher, argv[0], &actions, nullptr, argv.data(), environ),
+      0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Wait for step 3 in the log, then kill a rank: a child of mpirun running
+  // the trainer.
+  auto steps = [&] {
+    std::ifstream in(dir + "/log.jsonl");
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+      n += line.find("\"loss\"") != std::string::npos;
+    return n;
+  };
+  for (int i = 0; i < 600 && steps() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(steps(), 3u) << "the run did not start";
+  pid_t victim = 0;
+  for (const auto &e : fs::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string pid, comm, state;
+    pid_t parent = 0;
+    if (stat >> pid >> comm >> state >> parent && parent == launcher &&
+        comm.find("train") != std::string::npos)
+      victim = std::atoi(pid.c_str());
+  }
+  ASSERT_NE(victim, 0) << "no rank found under mpirun " << launcher;
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  int status = 0;
+  waitpid(launcher, &status, 0);
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::ifstream errIn(err);
+  std::string errText((std::istreambuf_iterator<char>(errIn)), {});
+  EXPECT_NE(errText.find("signal 9"), std::string::npos) << errText;
+
+  std::string ckpt = dir + "/checkpoint.safetensors";
+  SafetensorsFile c;
+  ASSERT_NO_THROW(c = readSafetensors(ckpt));
+  int64_t at = std::atoll(c.metadata["gptc.step"].c_str());
+  EXPECT_GE(at, 2);
+  // Resume on one rank, 3 steps past the checkpoint.
+  std::vector<std::string> resume = flags(dir);
+  resume.insert(resume.end(), {"--batch", "4", "--steps",
+                               std::to_string(at + 3), "--resume", ckpt});
+  ASSERT_EQ(train(resume, log), 0) << log;
+  std::vector<double> l = losses(dir);
+  EXPECT_EQ(l.size(), static_cast<size_t>(at + 3)) << log;
 }
 
 } // namespace

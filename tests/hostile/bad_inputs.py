@@ -317,6 +317,8 @@ def executable_cases(exe, src, work):
     # Flags: values out of range, unknown flags, contradictions.
     for argv, needle in [
         (["--batch", "0x10"], "--batch"), (["--warmup", "-1"], "--warmup"),
+        (["--micro-batch", "-1"], "--micro-batch"),
+        (["--micro-batch", "1e9"], "--micro-batch"),
         (["--seed", "18446744073709551616"], "--seed"),
         (["--prompt-ids", "-1"], "--prompt-ids"),
         (["--prompt-ids", "1", "--top-k", "1e3"], "--top-k"),
@@ -382,6 +384,10 @@ def finetune_cases(exe, classifier, work):
          "response_tokens"),
         (exe, records, "mask text", b"mask_instruction: sometimes\n",
          "mask_instruction"),
+        (exe, records, "micro batch negative", b"micro_batch_size: -2\n",
+         "micro_batch_size"),
+        (exe, records, "micro batch text", b"micro_batch_size: half\n",
+         "micro_batch_size"),
     ]:
         path = "%s/k-%s.yaml" % (work, name.replace(" ", "_"))
         yield (program, "training key " + name,

@@ -38,13 +38,13 @@ struct Problem {
   bool dropout; // p > 0 in a training step
   double p;
   uint64_t seed, step;
-  // The flat index of this call's first weight in the whole batch's (a
-  // micro-batch's or rank's rows start past 0; docs/RNG.md).
-  uint64_t offset;
   uint32_t id;
   // Query heads per key/value head (grouped-query attention): q's batch
   // element b reads k and v at b / groups. 0 or 1: one each.
   int64_t groups;
+  // The flat index of this call's first weight in the whole batch's (a
+  // micro-batch's or rank's rows start past 0; docs/RNG.md).
+  uint64_t offset;
 };
 
 __device__ inline int64_t minRows(int64_t a, int64_t b) {

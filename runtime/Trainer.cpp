@@ -1482,11 +1482,17 @@ int Trainer::run() {
       say() << (stop && !last ? "interrupted: " : "done: ") << "checkpoint "
             << ckptPath << " (step " << step << "), log " << logPath
             << ", loss curve " << plot << "\n";
+      // Step time alone (no evaluation, samples or checkpoints).
+      say() << step - startStep << " steps in " << std::fixed
+            << std::setprecision(2) << stepSeconds << " s, "
+            << static_cast<int64_t>(
+                   static_cast<double>(tokens - tokensAtStart) /
+                   std::max(stepSeconds, 1e-9))
+            << " tokens/s";
       if (comm.distributed())
-        say() << "rank 0 spent " << std::fixed << std::setprecision(2)
-              << commSeconds << " s of " << stepSeconds << " s of steps ("
-              << percent(commSeconds / std::max(stepSeconds, 1e-9))
-              << ") in collectives\n";
+        say() << "; rank 0 in collectives " << commSeconds << " s ("
+              << percent(commSeconds / std::max(stepSeconds, 1e-9)) << ")";
+      say() << "\n";
       return 0;
     }
   }

@@ -68,6 +68,13 @@ void check(int rc, const char *what) {
   MPI_Error_string(rc, text, &len);
   throw RuntimeError(std::string(what) + " failed: " + std::string(text, len));
 }
+
+/// An in-place MPI_Allreduce sum of `n` values of `type`.
+void sumInPlace(void *data, size_t n, MPI_Datatype type) {
+  check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), type, MPI_SUM,
+                      MPI_COMM_WORLD),
+        "MPI_Allreduce");
+}
 #endif
 
 } // namespace
@@ -119,9 +126,7 @@ void Communicator::allreduceSum(double *data, size_t n) {
     return;
 #if GPTC_HAVE_MPI
   InCollective in(commSeconds);
-  check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_DOUBLE,
-                      MPI_SUM, MPI_COMM_WORLD),
-        "MPI_Allreduce");
+  sumInPlace(data, n, MPI_DOUBLE);
 #endif
 }
 
@@ -130,9 +135,7 @@ void Communicator::allreduceSum(float *data, size_t n) {
     return;
 #if GPTC_HAVE_MPI
   InCollective in(commSeconds);
-  check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT,
-                      MPI_SUM, MPI_COMM_WORLD),
-        "MPI_Allreduce");
+  sumInPlace(data, n, MPI_FLOAT);
 #endif
 }
 

@@ -139,6 +139,16 @@ void Communicator::allreduceSum(float *data, size_t n) {
 #endif
 }
 
+void Communicator::broadcast(void *data, size_t bytes) {
+  if (!distributed() || bytes == 0)
+    return;
+#if GPTC_HAVE_MPI
+  InCollective in(commSeconds);
+  check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD),
+        "MPI_Bcast");
+#endif
+}
+
 void Communicator::startAllreduceSum(float *data, size_t n) {
   if (!distributed() || n == 0)
     return;

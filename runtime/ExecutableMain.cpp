@@ -575,6 +575,8 @@ int main(int argc, char **argv) {
       return *status;
     options.seed = static_cast<uint64_t>(train.seed);
     repeat = std::max<int64_t>(1, repeat);
+    // Under mpirun, join the job first: every later error names the rank.
+    Communicator::world();
     // A Hugging Face folder brings its tokenizer.
     std::error_code ec;
     if (!tokenizerFlag->count() && fs::is_directory(train.initFrom, ec) &&

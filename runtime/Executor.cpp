@@ -317,7 +317,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
   // for outputReady.
   std::vector<std::vector<std::pair<std::string, int>>> completes(
       fn->calls.size());
-  if (outputReady && !options.device) {
+  if (outputReady) {
     std::vector<int> done = fn->completingCalls();
     for (size_t i = 0; i < fn->outputs.size(); ++i)
       if (done[i] >= 0 && fn->values[fn->outputs[i].second].dtype == "f32")
@@ -415,6 +415,21 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     out[name] = copyOut(v);
   }
   return out;
+}
+
+void *Executor::deviceInput(const std::string &name, int64_t bytes) {
+  Device *dev = options.device.get();
+  if (!dev)
+    throw RuntimeError("deviceInput('" + name + "') without a device");
+  DeviceInput &d = deviceInputs[name];
+  if (d.bytes != bytes) {
+    if (d.ptr)
+      dev->release(d.ptr);
+    d.ptr = dev->allocate(std::max<int64_t>(bytes, 4), "'" + name + "'");
+    d.bytes = bytes;
+  }
+  d.uploaded = true;
+  return d.ptr;
 }
 
 std::unique_ptr<TensorData> Executor::fetch(const std::string &name) const {

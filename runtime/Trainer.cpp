@@ -409,6 +409,10 @@ private:
   std::vector<std::vector<float>> buckets;
   std::vector<int> bucketGrads; ///< Gradients per bucket.
   std::set<std::string> unwritten;
+  /// GPUs with one micro-batch per rank: NCCL sums the gradients there.
+  bool deviceSums = false;
+  /// One slice per rank, summed by the devices (3a-3c without the host).
+  double deviceGradients(const Batch &batch, int64_t step, bool &stop);
 };
 
 std::vector<BatchSlice> Trainer::slicesOf(int64_t rows) const {
@@ -474,9 +478,59 @@ void Trainer::setUpSlicing(bool training) {
     ++bucketGrads.back();
     slots[name] = s;
   }
+  // GPUs sum on the devices when every rank runs its rows at once (the
+  // same test on every rank: shares differ by at most one row).
+  int64_t share = (o.batchSize + comm.size() - 1) / comm.size();
+  if (exec.onDevice() && comm.distributed() && unwritten.empty() &&
+      (o.microBatchSize == 0 || o.microBatchSize >= share))
+    deviceSums = exec.device()->joinRanks(
+        comm.rank(), comm.size(),
+        [this](void *data, size_t bytes) { comm.broadcast(data, bytes); });
+  if (deviceSums)
+    buckets.clear(); // the host sums nothing
+  // adamw_step reads the summed gradients where they are.
+  for (auto &[name, s] : slots) {
+    TensorData &g = state.tensors["grad." + name];
+    g.dtype = DType::F32;
+    g.shape = s.shape;
+    g.bytes.assign(s.count * sizeof(float), 0);
+  }
+}
+
+double Trainer::deviceGradients(const Batch &batch, int64_t step, bool &stop) {
+  BatchSlice slice = slicesOf(batch.rows).at(0);
+  Batch part = rowsOf(batch, slice);
+  feed(part);
+  // Each rank's mean gradients weigh its share of the global targets.
+  double local = static_cast<double>(countTargets(part)), total = local;
+  comm.allreduceSum(&total, 1);
+  float scale = total > 0 ? static_cast<float>(local / total) : 0.0f;
+  Device *dev = exec.device();
+  exec.onOutputReady([&](const std::string &out, const float *g, int64_t n) {
+    if (out.rfind("grad.", 0) != 0 || !slots.count(out.substr(5)))
+      return;
+    auto *dst = static_cast<float *>(
+        exec.deviceInput(out, n * static_cast<int64_t>(sizeof(float))));
+    dev->allreduceScaled(dst, g, n, scale);
+  });
+  // The local gradients must not replace the summed ones.
+  exec.feedOutputsBack(false);
+  auto out = exec.run(
+      "loss_grad", state, o.data, step,
+      [](const std::string &n) { return n == "loss"; }, slice);
+  exec.feedOutputsBack(true);
+  exec.onOutputReady(nullptr);
+  dev->synchronize();
+  double sums[3] = {local > 0 ? local * scalarOf(out.at("loss")) : 0.0, local,
+                    stopRequested ? 1.0 : 0.0};
+  comm.allreduceSum(sums, 3);
+  stop = sums[2] > 0;
+  return sums[0] / sums[1];
 }
 
 double Trainer::slicedGradients(const Batch &batch, int64_t step, bool &stop) {
+  if (deviceSums)
+    return deviceGradients(batch, step, stop);
   std::vector<BatchSlice> slices = slicesOf(batch.rows);
   double sums[3] = {0, 0, stopRequested ? 1.0 : 0.0};
   std::vector<int> left = bucketGrads;
@@ -1306,8 +1360,12 @@ int Trainer::run() {
           << (comm.size() == 1 ? " rank" : " ranks") << " x " << mine.size()
           << (mine.size() == 1 ? " micro-batch" : " micro-batches") << " of "
           << (mine.empty() ? 0 : mine.front().rows) << " rows, gradients "
-          << "summed in " << buckets.size()
-          << (buckets.size() == 1 ? " bucket" : " buckets") << "\n";
+          << "summed ";
+    if (deviceSums)
+      say() << "on the GPUs (NCCL)\n";
+    else
+      say() << "in " << buckets.size()
+            << (buckets.size() == 1 ? " bucket" : " buckets") << "\n";
   }
   bool tty = o.progress && isatty(2) && leader();
   std::vector<double> stepLoss(startStep, std::nan(""));
@@ -1323,8 +1381,10 @@ int Trainer::run() {
     std::set<std::string> names;
     for (const ParamSpec &p : params)
       names.insert(p.name);
-    exec.keepOnDevice([names](const std::string &n) {
-      return n.rfind("adam.", 0) == 0 || names.count(n) > 0;
+    bool grads = deviceSums;
+    exec.keepOnDevice([names, grads](const std::string &n) {
+      return n.rfind("adam.", 0) == 0 || names.count(n) > 0 ||
+             (grads && n.rfind("grad.", 0) == 0);
     });
     exec.feedOutputsBack(true);
   }

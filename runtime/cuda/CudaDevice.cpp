@@ -8,6 +8,10 @@
 //    is told to use the runtime API's primary context (and its default
 //    stream), so Halide kernels, nvcc-compiled kernels and cuBLASLt share
 //    one context and run in launch order.
+//  - One GPU per rank: under an MPI launcher a rank takes the GPU of its
+//    local rank (modulo the GPUs), and sums gradient buffers over the
+//    ranks with NCCL (a communicator bootstrapped over MPI), queued on the
+//    default stream after the kernels that write them.
 //  - gptc_cuda_matmul: the matmul family's kernels (cuBLASLt, TF32 tensor
 //    cores with fp32 accumulation, bias and GELU as epilogues).
 // Every CUDA error becomes a RuntimeError (or a halide_error message and a
@@ -23,6 +27,9 @@
 
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <cstdlib>
 
 #include <string>
 
@@ -45,6 +52,21 @@ int acquireContext(void *, void **ctx, bool) {
 
 int releaseContext(void *) { return 0; }
 
+void checkNccl(ncclResult_t r, const std::string &what) {
+  if (r != ncclSuccess)
+    throw RuntimeError("NCCL error in " + what + ": " + ncclGetErrorString(r));
+}
+
+/// This process's index among the ranks on its machine (0 without a
+/// launcher): which GPU it takes.
+int localRank() {
+  for (const char *v : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                        "SLURM_LOCALID", "LOCAL_RANK"})
+    if (const char *s = std::getenv(v))
+      return std::atoi(s);
+  return 0;
+}
+
 class CudaDevice : public Device {
 public:
   CudaDevice() {
@@ -56,7 +78,8 @@ public:
                       "usable here (") +
           (e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device") +
           "); build with --target=cpu to run on this machine");
-    check(cudaSetDevice(0), "cudaSetDevice");
+    gpu = localRank() % count;
+    check(cudaSetDevice(gpu), "cudaSetDevice");
     check(cudaFree(nullptr), "initializing the device");
     using GetCurrent = int (*)(void **);
     void *fn = nullptr;
@@ -109,6 +132,43 @@ public:
     halide_cuda_detach_device_ptr(nullptr, &b);
   }
   void synchronize() override { check(cudaDeviceSynchronize(), "a kernel"); }
+
+  bool
+  joinRanks(int rank, int size,
+            const std::function<void(void *, size_t)> &broadcast) override {
+    ncclUniqueId id{};
+    if (rank == 0)
+      checkNccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    broadcast(&id, sizeof id);
+    checkNccl(ncclCommInitRank(&comm, size, id, rank),
+              "joining rank " + std::to_string(rank) + " of " +
+                  std::to_string(size) + " on GPU " + std::to_string(gpu));
+    return true;
+  }
+
+  void allreduceScaled(float *dst, const float *src, int64_t count,
+                       float scale) override {
+    if (!comm)
+      throw RuntimeError("a sum over the ranks before joining them");
+    // The scale multiplies each rank's input before the sum (NCCL 2.11+).
+    ncclRedOp_t op;
+    checkNccl(ncclRedOpCreatePreMulSum(&op, &scale, ncclFloat,
+                                       ncclScalarHostImmediate, comm),
+              "ncclRedOpCreatePreMulSum");
+    ncclResult_t r = ncclAllReduce(src, dst, static_cast<size_t>(count),
+                                   ncclFloat, op, comm, nullptr);
+    ncclRedOpDestroy(op, comm);
+    checkNccl(r, "ncclAllReduce");
+  }
+
+  ~CudaDevice() override {
+    if (comm)
+      ncclCommDestroy(comm);
+  }
+
+private:
+  int gpu = 0;
+  ncclComm_t comm = nullptr;
 };
 
 /// cuBLASLt's handle and workspace, made on first use.

@@ -5,8 +5,10 @@
 #     and the KV cache through nvcc) assembles with ptxas for sm_80 (A100)
 #     and sm_90 (H100/H200);
 #  2. `gptc build --target=cuda` links train and generate executables;
-#  3. without a GPU they stop with a clear message and exit 1 (with one,
-#     the GPU tier, tests/gpu/run.sh, runs them).
+#  3. the train executable links NCCL (data-parallel gradient sums on the
+#     GPUs) and MPI;
+#  4. without a GPU they stop with a clear message and exit 1 (with one,
+#     the GPU tier, tests/gpu/run.sh, runs them), also as 2 MPI ranks.
 # Skips (exit 77) where the CUDA toolkit is absent.
 #   tests/cuda/offline.sh GPTC MODELS_DIR CACHE_DIR WORK_DIR WEIGHTS
 set -euo pipefail
@@ -52,6 +54,12 @@ for task in train generate; do
     --set vocab_size=250 --task=$task --target=cuda --cache-dir "$cache" \
     -o "$work/$task-cuda"
 done
+for lib in libnccl libmpi; do
+  if ! readelf -d "$work/train-cuda" | grep -q "NEEDED.*$lib"; then
+    echo "cuda build: the train executable does not link $lib"
+    exit 1
+  fi
+done
 if command -v nvidia-smi > /dev/null && nvidia-smi -L > /dev/null 2>&1; then
   echo "cuda build: linked; a GPU is present, so tests/gpu/run.sh runs them"
 else
@@ -64,5 +72,19 @@ else
     exit 1
   fi
   echo "cuda build: linked; without a GPU: $out"
+  # Two ranks: each says so, naming its rank, and the job ends.
+  if command -v mpirun > /dev/null; then
+    set +e
+    out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+      mpirun --oversubscribe -np 2 "$work/train-cuda" \
+      --data "$models/../data/the-verdict.txt" --ctx 16 --steps 1 2>&1)
+    rc=$?
+    set -e
+    if [ $rc -eq 0 ] || ! grep -q "(rank [01] of 2): error: this executable runs on an NVIDIA GPU" <<< "$out"; then
+      echo "cuda build: expected each rank's no-GPU error under mpirun, got $rc: $out"
+      exit 1
+    fi
+    echo "cuda build: under mpirun without a GPU the ranks stop with the error"
+  fi
 fi
 rm -rf "$work" "$work".*.log

@@ -151,15 +151,15 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
     at = end + 1;
   }
   if (target == "cuda") {
-    // cuBLASLt and the CUDA runtime from the toolkit; the driver is
+    // cuBLASLt, NCCL and the CUDA runtime from the toolkit; the driver is
     // loaded at run time, so the executable starts (and says so) on a
     // machine without a GPU.
     std::string lib = GPTC_CUDA_LIB, dir = GPTC_CUDA_LIBRARY_DIR;
     if (lib.empty())
       throw RuntimeError("--target=cuda: this gptc was built without the "
                          "CUDA toolkit (install it and reconfigure)");
-    cmd.insert(cmd.end(), {lib, "-L" + dir, "-lcublasLt", "-lcudart_static",
-                           "-lrt", "-Wl,-rpath," + dir});
+    cmd.insert(cmd.end(), {lib, "-L" + dir, "-lcublasLt", "-lnccl",
+                           "-lcudart_static", "-lrt", "-Wl,-rpath," + dir});
   }
   std::string extra = GPTC_EXE_LINK_FLAGS;
   if (!extra.empty())

@@ -13,6 +13,7 @@
 #define GPTC_RUNTIME_DEVICE_H
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 struct halide_buffer_t;
@@ -37,6 +38,22 @@ public:
   virtual void unbind(halide_buffer_t &b) = 0;
   /// Waits for the kernels launched so far; throws on a device error.
   virtual void synchronize() = 0;
+
+  /// Joins rank `rank` of `size` for sums of device buffers (NCCL on GPUs);
+  /// `broadcast` gives every rank rank 0's bytes (over MPI). Returns false
+  /// when this device sums nothing itself (the caller sums on the host).
+  virtual bool joinRanks(int rank, int size,
+                         const std::function<void(void *, size_t)> &broadcast) {
+    (void)rank, (void)size, (void)broadcast;
+    return false;
+  }
+  /// After joinRanks: dst = the sum over the ranks of scale * src, for
+  /// `count` floats in device memory, queued after the kernels launched so
+  /// far; synchronize() waits for it.
+  virtual void allreduceScaled(float *dst, const float *src, int64_t count,
+                               float scale) {
+    (void)dst, (void)src, (void)count, (void)scale;
+  }
 };
 
 } // namespace gptc

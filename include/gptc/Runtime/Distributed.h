@@ -31,6 +31,9 @@ public:
   void allreduceSum(double *data, size_t n);
   void allreduceSum(float *data, size_t n);
 
+  /// Gives every rank rank 0's `bytes` bytes at `data`.
+  void broadcast(void *data, size_t bytes);
+
   /// Starts summing `n` floats over the ranks in place and returns at once;
   /// waitAll() finishes every sum started. Sums are started in the same
   /// order on every rank.

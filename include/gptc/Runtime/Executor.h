@@ -86,19 +86,26 @@ public:
   /// copy, so training state stays on the device; fetch() reads it back.
   void feedOutputsBack(bool on) { feedBack = on; }
 
-  /// On the host: called during each run as soon as the kernel that
-  /// writes an F32 output last has run, with its name, data and element
-  /// count (a trainer starts reducing a layer's gradients while the
-  /// backward goes on). The data is valid until the run returns.
+  /// Called during each run as soon as the kernel that writes an F32
+  /// output last has run, with its name, data and element count (a trainer
+  /// starts reducing a layer's gradients while the backward goes on). The
+  /// data is valid until the run returns; on a device it is device memory,
+  /// written by kernels that may still be queued.
   using OutputReady =
       std::function<void(const std::string &, const float *, int64_t)>;
   void onOutputReady(OutputReady f) { outputReady = std::move(f); }
+
+  /// On a device: the device buffer of input `name` (`bytes` long), made
+  /// if needed and marked as uploaded, so a caller can fill it there (an
+  /// input `keepOnDevice` accepts is then used as it is).
+  void *deviceInput(const std::string &name, int64_t bytes);
 
   /// The device copy of input `name` (as kept there), on the host; without
   /// a device or before the input was used, nullptr.
   std::unique_ptr<TensorData> fetch(const std::string &name) const;
 
   bool onDevice() const { return options.device != nullptr; }
+  Device *device() const { return options.device.get(); }
 
 private:
   Plan plan;

@@ -4,7 +4,9 @@
 // build tree), runs the executables through the run contract and compares
 // with the float64 PyTorch goldens at the fp32 tolerances of the CPU
 // backend: logits and loss 1e-4, gradients 1e-3, the losses of 10 AdamW
-// steps (without and with dropout) 1e-3. Also: results do not depend on
+// steps (without and with dropout) 1e-3, on the host's own target and on
+// every other CPU target it runs (AVX2 on an AVX-512 machine), so each
+// ISA's kernels are checked on every machine. Also: results do not depend on
 // the thread count, bad inputs fail with a message, and the executables
 // link neither MLIR nor Halide.
 //
@@ -12,6 +14,7 @@
 
 #include "gptc/Backends/KernelCache.h"
 #include "gptc/Runtime/Safetensors.h"
+#include "gptc/Support/CpuFeatures.h"
 #include "gptc/Support/Json.h"
 #include "gptc/Support/ReadFile.h"
 
@@ -176,12 +179,31 @@ std::vector<double> tenSteps(const std::string &exe, SafetensorsFile state) {
   return losses;
 }
 
-class CompiledGolden : public testing::TestWithParam<const char *> {
+/// A golden on a target: the host's own ("cpu") and every other CPU
+/// target the host can run, so each ISA's kernels are checked on every
+/// machine (the AVX2 path on an AVX-512 machine).
+class CompiledGolden
+    : public testing::TestWithParam<std::tuple<std::string, std::string>> {
 protected:
+  const std::string &name() const { return std::get<0>(GetParam()); }
+  const std::string &target() const { return std::get<1>(GetParam()); }
   SafetensorsFile golden() {
-    return readSafetensors(kGoldens + GetParam() + ".safetensors");
+    return readSafetensors(kGoldens + name() + ".safetensors");
+  }
+  std::string built(const std::string &task,
+                    const std::vector<std::string> &sets = {}) {
+    return build(name(), task, sets, target());
   }
 };
+
+/// "cpu", and "cpu-avx2" where the host runs more than AVX2.
+std::vector<std::string> hostTargets() {
+  std::vector<std::string> targets = {"cpu"};
+  if (missingCpuFeatures(targetCpuFeatures("cpu-avx512"), hostCpuFeatures())
+          .empty())
+    targets.push_back("cpu-avx2");
+  return targets;
+}
 
 TEST_P(CompiledGolden, ForwardMatchesPyTorch) {
   SafetensorsFile g = golden();
@@ -191,7 +213,7 @@ TEST_P(CompiledGolden, ForwardMatchesPyTorch) {
   for (auto &[name, t] : g.tensors)
     if (isInput(name))
       in.tensors[name] = t;
-  Outcome r = run(build(GetParam(), "forward"), in);
+  Outcome r = run(built("forward"), in);
   ASSERT_EQ(r.status, 0) << r.log;
   EXPECT_LT(relError(r.out.find("logits")->toDoubles(),
                      g.find("expected.logits")->toDoubles()),
@@ -205,7 +227,7 @@ TEST_P(CompiledGolden, GradientsMatchPyTorch) {
   SafetensorsFile g = golden();
   SafetensorsFile in = trainInputs(g);
   in.tensors["step"] = scalar(1);
-  Outcome r = run(build(GetParam(), "train", noDropout(GetParam())), in);
+  Outcome r = run(built("train", noDropout(name())), in);
   ASSERT_EQ(r.status, 0) << r.log;
   // A gradient that vanishes (q and k at T = 1: softmax over one key is
   // constant) is fp32 rounding noise; it is measured against a thousandth
@@ -236,8 +258,8 @@ TEST_P(CompiledGolden, GradientsMatchPyTorch) {
 
 TEST_P(CompiledGolden, TenAdamWStepsWithoutDropout) {
   SafetensorsFile g = golden();
-  std::vector<double> losses = tenSteps(
-      build(GetParam(), "train", noDropout(GetParam())), trainInputs(g));
+  std::vector<double> losses =
+      tenSteps(built("train", noDropout(name())), trainInputs(g));
   EXPECT_LT(relError(losses, g.find("expected.steps.losses")->toDoubles()),
             1e-3);
 }
@@ -245,9 +267,8 @@ TEST_P(CompiledGolden, TenAdamWStepsWithoutDropout) {
 TEST_P(CompiledGolden, TenAdamWStepsWithDropout) {
   SafetensorsFile g = golden();
   if (!g.find("expected.steps_dropout.losses"))
-    GTEST_SKIP() << GetParam() << ": a model without dropout";
-  std::vector<double> losses =
-      tenSteps(build(GetParam(), "train"), trainInputs(g));
+    GTEST_SKIP() << name() << ": a model without dropout";
+  std::vector<double> losses = tenSteps(built("train"), trainInputs(g));
   EXPECT_LT(
       relError(losses, g.find("expected.steps_dropout.losses")->toDoubles()),
       1e-3);
@@ -275,13 +296,13 @@ std::vector<std::vector<double>> printedIds(const std::string &log) {
 TEST_P(CompiledGolden, GreedyGenerationMatchesTransformers) {
   SafetensorsFile g = golden();
   if (!g.find("expected.generate.ids.0"))
-    GTEST_SKIP() << GetParam() << ": no generation golden";
+    GTEST_SKIP() << name() << ": no generation golden";
   SafetensorsFile weights;
   for (auto &[name, t] : g.tensors)
     if (isInput(name) && name != "tokens" && name != "targets")
       weights.tensors[name] = t;
-  std::string exe = build(GetParam(), "generate");
-  std::string path = kWork + GetParam() + ".weights.safetensors";
+  std::string exe = built("generate");
+  std::string path = kWork + name() + "-" + target() + ".weights.safetensors";
   writeSafetensors(path, weights);
   std::vector<std::string> prompts;
   std::vector<std::vector<double>> want;
@@ -350,16 +371,18 @@ TEST_P(CompiledGolden, GreedyGenerationMatchesTransformers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorch, CompiledGolden,
-                         testing::Values("tied-bias-odd-t", "untied-nobias-t1",
-                                         "untied-bias-full-ctx",
-                                         "llama-gqa-odd-t", "llama-mqa-tied-t1",
-                                         "llama3-scaled-full-ctx"),
-                         [](const auto &info) {
-                           std::string n = info.param;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    PyTorch, CompiledGolden,
+    testing::Combine(testing::Values("tied-bias-odd-t", "untied-nobias-t1",
+                                     "untied-bias-full-ctx", "llama-gqa-odd-t",
+                                     "llama-mqa-tied-t1",
+                                     "llama3-scaled-full-ctx"),
+                     testing::ValuesIn(hostTargets())),
+    [](const auto &info) {
+      std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
 
 // A Hugging Face model folder as the Hub has it (config.json with
 // rope_scaling and keys gptc ignores, BF16 weights in two shards with an

@@ -8,7 +8,11 @@
 // every user of an op is placed before the op itself):
 //  0. A transpose of the last two dims read by several matmuls is copied
 //     per matmul, so each absorbs it (below) instead of reading one
-//     materialized transpose.
+//     materialized transpose. Likewise an elementwise op of one tensor and
+//     scalars (a gradient times the clipping scale) read by several fused
+//     consumers is copied per consumer: each recomputes it from the one
+//     tensor it reads, where a materialized copy costs a write and as many
+//     reads.
 //  1. Index arithmetic (tensor.dim, arith) stays outside kernels: the host
 //     program computes sizes. Cheap generators (constant, causal_mask,
 //     arange) are never materialized: a copy is cloned into each kernel
@@ -117,6 +121,7 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
   void fuse(func::FuncOp func) {
     Block &body = func.getBody().front();
     splitSharedTransposes(body);
+    splitScaledTensors(body);
     llvm::DenseMap<Operation *, size_t> groupOf;
     std::vector<Group> groups;
     SmallVector<Operation *> ops;
@@ -173,6 +178,50 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       }
       if (t->use_empty())
         t->erase();
+    }
+  }
+
+  /// Step 0, second half: an elementwise op whose operands are one tensor
+  /// of its result's shape and one or more rank-0 scalars (an op of one
+  /// tensor alone, exp say, stays materialized), read only by ops that fuse
+  /// producers (not matmuls, attention or the return), gets a copy per
+  /// reader. Dropout is left alone: a copy would redraw its masks.
+  static void splitScaledTensors(Block &body) {
+    auto scalesOneTensor = [](Operation *op) {
+      if (!op->hasTrait<gptc::gpt::OpTrait::Elementwise>() ||
+          isa<DropoutOp>(op) || op->getNumResults() != 1 || op->hasOneUse() ||
+          op->use_empty())
+        return false;
+      int tensors = 0, scalars = 0;
+      for (Value v : op->getOperands()) {
+        auto t = dyn_cast<RankedTensorType>(v.getType());
+        if (!t)
+          return false;
+        if (t.getRank() == 0) {
+          ++scalars;
+          continue;
+        }
+        if (t != op->getResult(0).getType())
+          return false;
+        ++tensors;
+      }
+      return tensors == 1 && scalars > 0 &&
+             llvm::all_of(op->getUsers(), [](Operation *u) {
+               return isa<GptDialect>(u->getDialect()) &&
+                      !isa<MatmulOp, AttentionOp, AttentionGradOp, KernelOp>(u);
+             });
+    };
+    SmallVector<Operation *> shared;
+    for (Operation &op : body)
+      if (isa<GptDialect>(op.getDialect()) && scalesOneTensor(&op))
+        shared.push_back(&op);
+    for (Operation *op : shared) {
+      for (OpOperand &use : llvm::make_early_inc_range(op->getUses())) {
+        if (op->hasOneUse())
+          break;
+        OpBuilder b(use.getOwner());
+        use.set(b.clone(*op)->getResult(0));
+      }
     }
   }
 

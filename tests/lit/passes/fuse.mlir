@@ -175,3 +175,48 @@ func.func @gram(%x: tensor<2x5x8xf32>) -> tensor<2x5x5xf32> {
   %0 = gpt.matmul %x, %t : tensor<2x5x8xf32>, tensor<2x8x5xf32> -> tensor<2x5x5xf32>
   return %0 : tensor<2x5x5xf32>
 }
+
+// -----
+
+// A tensor times a scalar read by two fused consumers (AdamW's clipped
+// gradient feeding both moments) is recomputed in each instead of being
+// materialized: two kernels, each reading the gradient itself.
+// CHECK-LABEL: func.func @scaled_twice
+// CHECK: %[[M:.*]] = gpt.kernel "fused"(%arg0, %arg1, %arg2)
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: gpt.mul
+// CHECK-NEXT: gpt.add
+// CHECK: %[[V:.*]] = gpt.kernel "fused"(%arg0, %arg1, %arg3)
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: gpt.mul
+// CHECK-NEXT: gpt.mul
+// CHECK-NOT: gpt.kernel
+// CHECK: return %[[M]], %[[V]]
+func.func @scaled_twice(%g: tensor<4x8xf32>, %s: tensor<f32>, %m: tensor<4x8xf32>, %v: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %0 = gpt.mul %g, %s : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %1 = gpt.add %0, %m : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %2 = gpt.mul %0, %v : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  return %1, %2 : tensor<4x8xf32>, tensor<4x8xf32>
+}
+
+// -----
+
+// Negative: a product of two tensors read twice is materialized once
+// (recomputing would read both tensors in each consumer), and so is a
+// scaled tensor that a matmul reads.
+// CHECK-LABEL: func.func @not_split
+// CHECK: %[[P:.*]] = gpt.kernel "fused"(%arg0, %arg1)
+// CHECK: gpt.kernel "fused"(%[[P]])
+// CHECK: gpt.kernel "fused"(%[[P]])
+// CHECK: %[[S:.*]] = gpt.kernel "fused"(%arg0, %arg2)
+// CHECK: gpt.kernel "matmul"(%[[S]], %arg3)
+// CHECK: gpt.kernel "fused"(%[[S]])
+func.func @not_split(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %s: tensor<f32>, %w: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %0 = gpt.mul %a, %b : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %1 = gpt.tanh %0 : tensor<4x8xf32>
+  %2 = gpt.exp %0 : tensor<4x8xf32>
+  %3 = gpt.mul %a, %s : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %4 = gpt.matmul %3, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %5 = gpt.tanh %3 : tensor<4x8xf32>
+  return %1, %2, %4, %5 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}

@@ -7,7 +7,9 @@
 // (Alpaca prompts, the book's collate, test-set responses); AdamW steps
 // with warmup and cosine decay, periodic evaluation and greedy samples, a
 // JSONL log and an SVG loss curve, and atomic checkpoints that resume
-// bitwise-identically.
+// bitwise-identically. Under mpirun it trains data-parallel (each rank a
+// share of every global batch), and it sums micro-batches when a batch
+// does not fit (docs/Training.md).
 //
 //===----------------------------------------------------------------------===//
 

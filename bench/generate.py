@@ -12,10 +12,14 @@ window). PyTorch
 eager: transformers' GPT2LMHeadModel.generate with its KV cache, same
 weights, same thread count. The bound: decoding must read every weight once
 per token, so tokens/s <= memory bandwidth / weight bytes; the bandwidth is
-measured here with a large numpy copy. Needs torch, transformers, numpy and
-safetensors (pip).
+measured here with a large numpy copy. --target picks gptc's ISA (cpu: this
+machine's widest; cpu-avx2 forces AVX2 on an AVX-512 machine) and pins
+PyTorch to the same one (ATEN_CPU_CAPABILITY); the CPU, its features and the
+ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
+numpy and safetensors (pip).
 
   python3 bench/generate.py [--threads 2] [--model gpt2|llama]
+                            [--target cpu|cpu-avx2|cpu-avx512]
 """
 import argparse
 import os
@@ -26,8 +30,18 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import torch
+# PyTorch reads ATEN_CPU_CAPABILITY when it loads: a forced target pins it
+# before the imports below.
+FORCED = {"cpu-avx2": "avx2", "cpu-avx512": "avx512"}
+for i, arg in enumerate(sys.argv):
+    value = arg.split("=", 1)[1] if arg.startswith("--target=") else (
+        sys.argv[i + 1] if arg == "--target" and i + 1 < len(sys.argv)
+        else None)
+    if value in FORCED:
+        os.environ["ATEN_CPU_CAPABILITY"] = FORCED[value]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig,
                           LlamaForCausalLM)
 
@@ -53,7 +67,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", choices=["gpt2", "llama"], default="gpt2")
+    ap.add_argument("--target", choices=["cpu", "cpu-avx2", "cpu-avx512"],
+                    default="cpu")
     args = ap.parse_args()
+    native = "avx512" if "avx512f" in open("/proc/cpuinfo").read() else "avx2"
+    isa = FORCED.get(args.target, native)
+    cpu, peak, _ = ts.machine(args.threads, isa)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if args.model == "llama":
         # SmolLM2-135M's config.json, as models/configs/smollm2-135m.yaml.
@@ -83,8 +102,8 @@ def main():
 
         exe = os.path.join(work, "gen")
         subprocess.run([ts.GPTC, "build", source, "--config", model_config,
-                        "--task=generate", "-o", exe], check=True,
-                       capture_output=True)
+                        "--task=generate", "--target=" + args.target, "-o",
+                        exe], check=True, capture_output=True)
         ids = " ".join(str(int(i)) for i in prompt[0])
 
         def gptc(*flags):
@@ -115,6 +134,10 @@ def main():
 
         bw = bandwidth_gbs()
         bound = bw * 1e9 / weight_bytes
+        print(f"cpu: {cpu}; gptc --target={args.target} ({isa}), fp32 FMA "
+              f"peak {peak:.1f} GFLOP/s; PyTorch {torch.__version__}, "
+              f"ATEN_CPU_CAPABILITY="
+              f"{os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
         print(f"W3: {title}, random weights, prompt {PROMPT}, "
               f"{NEW} new tokens, batch 1, greedy, {args.threads} threads")
         print(f"memory bandwidth (numpy copy): {bw:.1f} GB/s; weights "

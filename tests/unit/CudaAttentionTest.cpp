@@ -37,8 +37,9 @@ template <int D> void checkAgainstReference() {
                                       << (dropout ? " dropout" : ""));
       flash::Problem pb = problem(2, s, D, dropout);
       Tensors x = randomInputs(pb.batch, s.T, s.S, D, unsigned(s.T * 7 + D));
-      cuda::Problem cp{pb.batch, pb.T, pb.S,    pb.causal, pb.scale,
-                       dropout,  pb.p, pb.seed, pb.step,   pb.id};
+      cuda::Problem cp{pb.batch, pb.T,    pb.S, pb.causal,
+                       pb.scale, dropout, pb.p, pb.seed,
+                       pb.step,  pb.id,   1,    pb.offset};
       // NaN everywhere, so an element left unwritten cannot pass.
       std::vector<float> out(pb.batch * s.T * D, NAN), lse(pb.batch * s.T, NAN),
           dq(pb.batch * s.T * D, NAN), dk(pb.batch * s.S * D, NAN),
@@ -84,8 +85,9 @@ template <int D> void checkGroupedHeads() {
     flash::backward<D>(pb, x.q.data(), x.k.data(), x.v.data(), out.data(),
                        lse.data(), x.dout.data(), dq.data(), dk.data(),
                        dv.data());
-    cuda::Problem cp{pb.batch, pb.T,    pb.S,    pb.causal, pb.scale, dropout,
-                     pb.p,     pb.seed, pb.step, pb.id,     groups};
+    cuda::Problem cp{pb.batch, pb.T,    pb.S,   pb.causal,
+                     pb.scale, dropout, pb.p,   pb.seed,
+                     pb.step,  pb.id,   groups, pb.offset};
     std::vector<float> gOut(out.size(), NAN), gLse(lse.size(), NAN),
         gDq(dq.size(), NAN), gDk(dk.size(), NAN), gDv(dv.size(), NAN);
     unsigned qBlocks = unsigned((s.T + cuda::kRows - 1) / cuda::kRows);

@@ -18,10 +18,20 @@ PyTorch to the same one (ATEN_CPU_CAPABILITY); the CPU, its features and the
 ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
 numpy and safetensors (pip).
 
+With --llama-cpp DIR (a llama.cpp source tree with build/bin/llama-bench
+built, e.g. the one vendored in PyPI's llama-cpp-python source
+distribution), the same weights are converted to an F32 GGUF with its
+convert_hf_to_gguf.py (GPT-2's vocab.json and merges.txt are derived from
+data/gpt2.tiktoken) and `llama-bench -p 16 -n 64` measures its prefill and
+decode in the same run.
+
   python3 bench/generate.py [--threads 2] [--model gpt2|llama]
                             [--target cpu|cpu-avx2|cpu-avx512]
+                            [--llama-cpp DIR]
 """
 import argparse
+import base64
+import json
 import os
 import re
 import shutil
@@ -63,13 +73,87 @@ def bandwidth_gbs():
     return best / 1e9
 
 
+def gpt2_tokenizer_files(folder):
+    """vocab.json and merges.txt of GPT-2 from its tiktoken ranks: each
+    token's merge is the split its own BPE (ranks below its own) ends at."""
+    ranks = {}
+    with open(os.path.join(ts.ROOT, "data", "gpt2.tiktoken")) as f:
+        for line in f:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    # GPT-2's printable stand-ins for bytes.
+    printable = (list(range(ord("!"), ord("~") + 1)) +
+                 list(range(ord("\u00a1"), ord("\u00ac") + 1)) +
+                 list(range(ord("\u00ae"), ord("\u00ff") + 1)))
+    chars = {b: chr(b) for b in printable}
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + len(chars) - len(printable))
+    text = lambda bs: "".join(chars[b] for b in bs)  # noqa: E731
+
+    def split(token, below):
+        parts = [bytes([b]) for b in token]
+        while True:
+            best = None
+            for i in range(len(parts) - 1):
+                r = ranks.get(parts[i] + parts[i + 1])
+                if r is not None and r < below and (best is None or
+                                                    r < best[1]):
+                    best = (i, r)
+            if best is None:
+                return parts
+            i = best[0]
+            parts[i:i + 2] = [parts[i] + parts[i + 1]]
+
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda x: x[1]):
+        if len(token) > 1:
+            a, b = split(token, rank)
+            merges.append(text(a) + " " + text(b))
+    vocab = {text(t): r for t, r in ranks.items()}
+    vocab["<|endoftext|>"] = len(ranks)
+    with open(os.path.join(folder, "vocab.json"), "w") as f:
+        json.dump(vocab, f)
+    with open(os.path.join(folder, "merges.txt"), "w") as f:
+        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+
+
+def llama_cpp(tree, folder, threads):
+    """llama.cpp's F32 prefill and decode tokens/s on the weights in
+    `folder` (a Hugging Face GPT-2 folder)."""
+    gpt2_tokenizer_files(folder)
+    config = os.path.join(folder, "config.json")
+    with open(config) as f:
+        c = json.load(f)
+    c.setdefault("n_ctx", c["n_positions"])  # the converter reads n_ctx
+    with open(config, "w") as f:
+        json.dump(c, f)
+    gguf = os.path.join(folder, "model-f32.gguf")
+    subprocess.run([sys.executable,
+                    os.path.join(tree, "convert_hf_to_gguf.py"), folder,
+                    "--outtype", "f32", "--outfile", gguf], check=True,
+                   capture_output=True)
+    out = subprocess.run(
+        [os.path.join(tree, "build", "bin", "llama-bench"), "-m", gguf,
+         "-p", str(PROMPT), "-n", str(NEW), "-t", str(threads), "-o",
+         "json"], check=True, capture_output=True, text=True).stdout
+    runs = json.loads(out)
+    prefill = next(r["avg_ts"] for r in runs if r["n_prompt"] > 0)
+    decode = next(r["avg_ts"] for r in runs if r["n_gen"] > 0)
+    return prefill, decode
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", choices=["gpt2", "llama"], default="gpt2")
     ap.add_argument("--target", choices=["cpu", "cpu-avx2", "cpu-avx512"],
                     default="cpu")
+    ap.add_argument("--llama-cpp", metavar="DIR",
+                    help="a llama.cpp tree with build/bin/llama-bench")
     args = ap.parse_args()
+    if args.llama_cpp and args.model != "gpt2":
+        ap.error("--llama-cpp converts GPT-2's tokenizer; use --model gpt2")
     native = "avx512" if "avx512f" in open("/proc/cpuinfo").read() else "avx2"
     isa = FORCED.get(args.target, native)
     cpu, peak, _ = ts.machine(args.threads, isa)
@@ -131,6 +215,12 @@ def main():
             total = time.perf_counter() - start
         torch_decode = (NEW - 1) / max(total - prefill, 1e-9)
         torch_prefill = PROMPT / prefill
+        rows = [("gptc", gptc_prefill, gptc_decode),
+                ("gptc no cache", nocache_prefill, nocache_decode),
+                ("torch eager", torch_prefill, torch_decode)]
+        if args.llama_cpp:
+            rows.append(("llama.cpp F32",
+                         *llama_cpp(args.llama_cpp, work, args.threads)))
 
         bw = bandwidth_gbs()
         bound = bw * 1e9 / weight_bytes
@@ -145,9 +235,7 @@ def main():
               f"tokens/s\n")
         print(f"{'':14} {'prefill tok/s':>14} {'decode tok/s':>13} "
               f"{'of bound':>9}")
-        for name, p, d in (("gptc", gptc_prefill, gptc_decode),
-                           ("gptc no cache", nocache_prefill, nocache_decode),
-                           ("torch eager", torch_prefill, torch_decode)):
+        for name, p, d in rows:
             print(f"{name:14} {p:14.0f} {d:13.1f} {100 * d / bound:8.0f}%")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -60,30 +60,33 @@ for lib in libnccl libmpi; do
     exit 1
   fi
 done
+# expect_failure WHAT PATTERN COMMAND...: COMMAND must exit 1 and print PATTERN.
+expect_failure() {
+  local what=$1 pattern=$2 out rc
+  shift 2
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+  if [ $rc -ne 1 ] || ! grep -q "$pattern" <<< "$out"; then
+    echo "cuda build: expected $what, got exit $rc: $out"
+    exit 1
+  fi
+}
 if command -v nvidia-smi > /dev/null && nvidia-smi -L > /dev/null 2>&1; then
   echo "cuda build: linked; a GPU is present, so tests/gpu/run.sh runs them"
 else
-  set +e
-  out=$("$work/generate-cuda" --weights "$weights" --prompt-ids "1 2" 2>&1)
-  rc=$?
-  set -e
-  if [ $rc -ne 1 ] || ! grep -q "runs on an NVIDIA GPU, and none is usable here" <<< "$out"; then
-    echo "cuda build: expected a clear no-GPU error and exit 1, got $rc: $out"
-    exit 1
-  fi
-  echo "cuda build: linked; without a GPU: $out"
+  expect_failure "a clear no-GPU error" \
+    "error: this executable runs on an NVIDIA GPU, and none is usable here" \
+    "$work/generate-cuda" --weights "$weights" --prompt-ids "1 2"
+  echo "cuda build: linked; without a GPU it stops with a clear error"
   # Two ranks: each says so, naming its rank, and the job ends.
   if command -v mpirun > /dev/null; then
-    set +e
-    out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    expect_failure "each rank's no-GPU error under mpirun" \
+      "(rank [01] of 2): error: this executable runs on an NVIDIA GPU" \
+      env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
       mpirun --oversubscribe -np 2 "$work/train-cuda" \
-      --data "$models/../data/the-verdict.txt" --ctx 16 --steps 1 2>&1)
-    rc=$?
-    set -e
-    if [ $rc -eq 0 ] || ! grep -q "(rank [01] of 2): error: this executable runs on an NVIDIA GPU" <<< "$out"; then
-      echo "cuda build: expected each rank's no-GPU error under mpirun, got $rc: $out"
-      exit 1
-    fi
+      --data "$models/../data/the-verdict.txt" --ctx 16 --steps 1
     echo "cuda build: under mpirun without a GPU the ranks stop with the error"
   fi
 fi

@@ -134,7 +134,6 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
     Update u = emitUpdate(b, loc, names, params, grads, m, v, arg(2 * n),
                           arg(2 * n + 1), arg(2 * n + 2),
                           clip ? arg(2 * n + 3) : Value());
-    SmallVector<Value> &newParams = u.params, &newM = u.m, &newV = u.v;
 
     // 5. Results.
     SmallVector<Value> results{loss};
@@ -145,9 +144,9 @@ struct TrainingStepPass : gptc::impl::GptTrainingStepBase<TrainingStepPass> {
         outNames.push_back(prefix.str() + names[i]);
       }
     };
-    append(newParams, "");
-    append(newM, "adam.m.");
-    append(newV, "adam.v.");
+    append(u.params, "");
+    append(u.m, "adam.m.");
+    append(u.v, "adam.v.");
     append(grads, "grad.");
     func::ReturnOp::create(b, loc, results);
     step.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));

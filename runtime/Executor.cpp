@@ -267,15 +267,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
         continue;
       int64_t bytes = numel(evalShape(v.shape, syms)) *
                       static_cast<int64_t>(planDtypeSize(v.dtype));
-      DeviceInput &d = deviceInputs[v.name];
+      DeviceInput &d = deviceBuffer(v.name, bytes);
       bool keep = resident && resident(v.name);
-      if (d.bytes != bytes) {
-        if (d.ptr)
-          dev->release(d.ptr);
-        d.ptr = dev->allocate(std::max<int64_t>(bytes, 4), "'" + v.name + "'");
-        d.bytes = bytes;
-        d.uploaded = false;
-      }
       if (!keep || !d.uploaded)
         dev->upload(d.ptr, data[i], bytes);
       d.uploaded = true;
@@ -417,17 +410,24 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
   return out;
 }
 
-void *Executor::deviceInput(const std::string &name, int64_t bytes) {
-  Device *dev = options.device.get();
-  if (!dev)
-    throw RuntimeError("deviceInput('" + name + "') without a device");
+Executor::DeviceInput &Executor::deviceBuffer(const std::string &name,
+                                              int64_t bytes) {
   DeviceInput &d = deviceInputs[name];
   if (d.bytes != bytes) {
     if (d.ptr)
-      dev->release(d.ptr);
-    d.ptr = dev->allocate(std::max<int64_t>(bytes, 4), "'" + name + "'");
+      options.device->release(d.ptr);
+    d.ptr =
+        options.device->allocate(std::max<int64_t>(bytes, 4), "'" + name + "'");
     d.bytes = bytes;
+    d.uploaded = false;
   }
+  return d;
+}
+
+void *Executor::deviceInput(const std::string &name, int64_t bytes) {
+  if (!options.device)
+    throw RuntimeError("deviceInput('" + name + "') without a device");
+  DeviceInput &d = deviceBuffer(name, bytes);
   d.uploaded = true;
   return d.ptr;
 }

@@ -586,13 +586,11 @@ double Trainer::slicedGradients(const Batch &batch, int64_t step, bool &stop) {
   comm.waitAll();
   comm.allreduceSum(sums, 3);
   stop = sums[2] > 0;
+  // Into the gradient tensors setUpSlicing laid out.
   double scale = 1.0 / sums[1];
   for (auto &[name, s] : slots) {
-    TensorData &g = state.tensors["grad." + name];
-    g.dtype = DType::F32;
-    g.shape = s.shape;
-    g.bytes.resize(s.count * sizeof(float));
-    float *dst = reinterpret_cast<float *>(g.bytes.data());
+    float *dst = reinterpret_cast<float *>(
+        state.tensors.at("grad." + name).bytes.data());
     const float *acc = buckets[s.bucket].data() + s.offset;
     for (int64_t k = 0; k < s.count; ++k)
       dst[k] = static_cast<float>(acc[k] * scale);
@@ -811,10 +809,8 @@ double Trainer::accuracy(const DataLoader &loader, int64_t batches) {
   double counts[2] = {0, 0}; // right, total
   for (int64_t k = 0; k < n; ++k) {
     Batch batch = loader.batch(k);
-    std::vector<BatchSlice> slices = {{0, static_cast<uint32_t>(batch.rows)}};
-    if (sliced)
-      slices = slicesOf(batch.rows);
-    for (const BatchSlice &s : slices) {
+    // One slice, the whole batch, unless ranks or micro-batches split it.
+    for (const BatchSlice &s : slicesOf(batch.rows)) {
       Batch b = rowsOf(batch, s);
       feed(b);
       TensorData logits = exec.run("forward", state, o.data).at("logits");
@@ -1435,9 +1431,10 @@ int Trainer::run() {
     }
     if (!std::isfinite(l)) {
       std::string culprit;
-      auto grads = sliced ? state.tensors
-                          : exec.run("train_step", state, o.data, step, isGrad);
-      for (auto &[name, t] : grads)
+      std::map<std::string, TensorData> rerun;
+      if (!sliced)
+        rerun = exec.run("train_step", state, o.data, step, isGrad);
+      for (auto &[name, t] : sliced ? state.tensors : rerun)
         if (isGrad(name) && !allFinite(t)) {
           culprit = name;
           break;

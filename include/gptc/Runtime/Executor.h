@@ -127,6 +127,9 @@ private:
     bool uploaded = false;
   };
   std::map<std::string, DeviceInput> deviceInputs;
+  /// Input `name`'s device buffer, (re)allocated to `bytes` (then not yet
+  /// uploaded).
+  DeviceInput &deviceBuffer(const std::string &name, int64_t bytes);
   std::function<bool(const std::string &)> resident;
   bool feedBack = false;
   OutputReady outputReady;

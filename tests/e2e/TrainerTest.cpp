@@ -1035,6 +1035,42 @@ TEST(DataParallel, RefusesABatchSmallerThanTheRanks) {
       << log;
 }
 
+// A model whose dropout does not lead with the batch dim cannot be cut into
+// row slices that draw the whole batch's masks: micro-batches (and ranks)
+// are refused at the dropout's line; whole batches train as before.
+TEST(DataParallel, RefusesADropoutThatDoesNotLeadWithTheBatch) {
+  std::string dir = kWork + "dp/transposed", model = dir + "/lm.gpt", log;
+  fs::create_directories(dir);
+  std::ofstream(model)
+      << "import \"" << kRoot << "/models/lib/layers.gpt\"\n"
+      << "def M(tokens: i32[B, T]) -> [B, T, 50257] {\n"
+      << "  let x = Embedding(tokens, 50257, 8) as wte\n"
+      << "  let h = transpose(dropout(transpose(x, 0, 1), 0.1), 0, 1)\n"
+      << "  return VocabProjection(h, 50257) as head\n}\n"
+      << "export def forward(tokens: i32[B, T]) -> [B, T, 50257] {\n"
+      << "  return M(tokens)\n}\n"
+      << "export def loss(tokens: i32[B, T], targets: i32[B, T]) -> f32[] {\n"
+      << "  return cross_entropy(M(tokens), targets)\n}\n";
+  std::string exe = dir + "/train";
+  ASSERT_EQ(runCapture({GPTC_BIN, "build", model, "--task=train", "--cache-dir",
+                        std::string(GPTC_BINARY_DIR) + "/test-kernel-cache",
+                        "-o", exe},
+                       log),
+            0)
+      << log;
+  std::vector<std::string> args = flags(dir + "/run");
+  args.insert(args.begin(), exe);
+  args.insert(args.end(), {"--steps", "1"});
+  EXPECT_EQ(runCapture(args, log), 0) << log;
+  args.insert(args.end(), {"--micro-batch", "1"});
+  EXPECT_EQ(runCapture(args, log), 1) << log;
+  EXPECT_NE(log.find("lm.gpt:4:21: a dropout on [T, ...] does not lead with "
+                     "the batch dim B: this model trains with one rank and "
+                     "whole batches only"),
+            std::string::npos)
+      << log;
+}
+
 // kill -9 of one rank mid-run ends the job; the last checkpoint (rank 0's,
 // written atomically) loads, and a run with a different number of ranks
 // resumes from it to the end, as an uninterrupted one-rank run.

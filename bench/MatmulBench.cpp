@@ -1,9 +1,12 @@
 //===- MatmulBench.cpp - Generated matmul kernels vs the FMA peak ---------===//
 //
-// Times the Halide matmul kernels on GPT-2 124M's shapes (M = B*T = 256, as
-// in workload W1) and prints GFLOP/s and the fraction of the machine's fp32
-// FMA peak measured in the same run. Every result is checked against a
-// double-precision reference on sampled entries before it is timed.
+// Times the generated matmul kernels on GPT-2 124M's shapes (M = B*T = 256,
+// as in workload W1: the forward's products, the backward's weight (x^T dy)
+// and input (dy W^T) gradients) and prints GFLOP/s and the fraction of the
+// fp32 FMA peak measured in the same run, for this machine's widest ISA and
+// for AVX2 (the kernels built for cpu-avx2, against the AVX2 peak). Every
+// result is checked against a double-precision reference on sampled
+// entries before it is timed.
 //
 //   build/release/bench/gptc-bench-matmul [THREADS]
 //
@@ -12,7 +15,11 @@
 #include "FmaPeak.h"
 
 #include "mm_bench_plain.h"
+#include "mm_bench_plain_avx2.h"
+#include "mm_bench_trans_a.h"
+#include "mm_bench_trans_a_avx2.h"
 #include "mm_bench_trans_b.h"
+#include "mm_bench_trans_b_avx2.h"
 
 #include "HalideBuffer.h"
 #include "HalideRuntime.h"
@@ -24,6 +31,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <vector>
 
 using Halide::Runtime::Buffer;
 
@@ -32,7 +40,15 @@ namespace {
 struct Shape {
   const char *what;
   int m, k, n;
-  bool transB;
+  bool transA, transB;
+};
+
+using Kernel = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+
+/// One ISA's kernels.
+struct Build {
+  gptc::bench::Isa isa;
+  Kernel plain, transA, transB;
 };
 
 double checkSample(const Buffer<float> &a, const Buffer<float> &b,
@@ -43,7 +59,8 @@ double checkSample(const Buffer<float> &a, const Buffer<float> &b,
     int i = rng() % s.m, j = rng() % s.n;
     double ref = 0;
     for (int p = 0; p < s.k; ++p)
-      ref += double(a(p, i)) * (s.transB ? b(p, j) : b(j, p));
+      ref +=
+          double(s.transA ? a(i, p) : a(p, i)) * (s.transB ? b(p, j) : b(j, p));
     worst = std::max(worst, std::fabs(ref - c(j, i)) / (std::fabs(ref) + 1));
   }
   return worst;
@@ -54,53 +71,65 @@ double checkSample(const Buffer<float> &a, const Buffer<float> &b,
 int main(int argc, char **argv) {
   int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   halide_set_num_threads(threads);
-  // The kernels are built for this machine: its widest ISA.
-  gptc::bench::Isa isa = gptc::bench::nativeIsa();
-  double peak = gptc::bench::fmaPeak(threads, isa);
-  std::printf("fp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
-              gptc::bench::isaName(isa), threads, peak);
-  std::printf("%-34s %6s %6s %6s %10s %9s %8s\n", "matmul", "M", "K", "N", "ms",
-              "GFLOP/s", "of peak");
   const Shape shapes[] = {
-      {"attn c_attn  x[256,768] W[768,2304]", 256, 768, 2304, false},
-      {"mlp c_fc     x[256,768] W[768,3072]", 256, 768, 3072, false},
-      {"mlp c_proj   x[256,3072] W[3072,768]", 256, 3072, 768, false},
-      {"attn c_proj  x[256,768] W[768,768]", 256, 768, 768, false},
-      {"lm_head      x[256,768] wte^T", 256, 768, 50257, true},
-      {"c_attn at T=1024", 1024, 768, 2304, false},
-      {"odd: T=7 rows, N=100", 7, 768, 100, false},
+      {"attn c_attn  x[256,768] W[768,2304]", 256, 768, 2304, false, false},
+      {"mlp c_fc     x[256,768] W[768,3072]", 256, 768, 3072, false, false},
+      {"mlp c_proj   x[256,3072] W[3072,768]", 256, 3072, 768, false, false},
+      {"attn c_proj  x[256,768] W[768,768]", 256, 768, 768, false, false},
+      {"lm_head      x[256,768] wte^T", 256, 768, 50257, false, true},
+      {"c_attn at T=1024", 1024, 768, 2304, false, false},
+      {"dW c_fc      x^T dy[256,3072]", 768, 256, 3072, true, false},
+      {"dW mlp c_proj h^T dy[256,768]", 3072, 256, 768, true, false},
+      {"dx c_fc      dy[256,3072] W^T", 256, 3072, 768, false, true},
+      {"dwte         dlogits^T x[256,768]", 50257, 256, 768, true, false},
+      {"odd: T=7 rows, N=100", 7, 768, 100, false, false},
   };
+  // The widest ISA first; AVX2 again only where the widest is more.
+  std::vector<Build> builds = {{gptc::bench::nativeIsa(), mm_bench_plain,
+                                mm_bench_trans_a, mm_bench_trans_b}};
+  if (builds[0].isa != gptc::bench::Isa::Avx2)
+    builds.push_back({gptc::bench::Isa::Avx2, mm_bench_plain_avx2,
+                      mm_bench_trans_a_avx2, mm_bench_trans_b_avx2});
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
-  for (const Shape &s : shapes) {
-    Buffer<float> a(s.k, s.m), b(s.transB ? s.k : s.n, s.transB ? s.n : s.k),
-        c(s.n, s.m);
-    a.for_each_value([&](float &v) { v = dist(rng); });
-    b.for_each_value([&](float &v) { v = dist(rng); });
-    auto run = [&] {
-      return s.transB ? mm_bench_trans_b(a, b, c) : mm_bench_plain(a, b, c);
-    };
-    if (run() != 0) {
-      std::printf("kernel failed\n");
-      return 1;
+  for (const Build &build : builds) {
+    double peak = gptc::bench::fmaPeak(threads, build.isa);
+    std::printf("%sfp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
+                &build == &builds[0] ? "" : "\n",
+                gptc::bench::isaName(build.isa), threads, peak);
+    std::printf("%-34s %6s %6s %6s %10s %9s %8s\n", "matmul", "M", "K", "N",
+                "ms", "GFLOP/s", "of peak");
+    for (const Shape &s : shapes) {
+      Buffer<float> a(s.transA ? s.m : s.k, s.transA ? s.k : s.m),
+          b(s.transB ? s.k : s.n, s.transB ? s.n : s.k), c(s.n, s.m);
+      a.for_each_value([&](float &v) { v = dist(rng); });
+      b.for_each_value([&](float &v) { v = dist(rng); });
+      Kernel kernel = s.transA   ? build.transA
+                      : s.transB ? build.transB
+                                 : build.plain;
+      auto run = [&] { return kernel(a, b, c); };
+      if (run() != 0) {
+        std::printf("kernel failed\n");
+        return 1;
+      }
+      double err = checkSample(a, b, c, s);
+      if (err > 1e-4) {
+        std::printf("%s: WRONG RESULT (relative error %.2e)\n", s.what, err);
+        return 1;
+      }
+      int reps = std::max(3, int(2e9 / (2.0 * s.m * s.n * s.k)));
+      double best = 1e30;
+      for (int r = 0; r < reps; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        run();
+        best = std::min(best, std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count());
+      }
+      double gflops = 2.0 * s.m * s.n * s.k / best / 1e9;
+      std::printf("%-34s %6d %6d %6d %10.3f %9.1f %7.0f%%\n", s.what, s.m, s.k,
+                  s.n, best * 1e3, gflops, 100 * gflops / peak);
     }
-    double err = checkSample(a, b, c, s);
-    if (err > 1e-4) {
-      std::printf("%s: WRONG RESULT (relative error %.2e)\n", s.what, err);
-      return 1;
-    }
-    int reps = std::max(3, int(2e9 / (2.0 * s.m * s.n * s.k)));
-    double best = 1e30;
-    for (int r = 0; r < reps; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
-      run();
-      best = std::min(best, std::chrono::duration<double>(
-                                std::chrono::steady_clock::now() - t0)
-                                .count());
-    }
-    double gflops = 2.0 * s.m * s.n * s.k / best / 1e9;
-    std::printf("%-34s %6d %6d %6d %10.3f %9.1f %7.0f%%\n", s.what, s.m, s.k,
-                s.n, best * 1e3, gflops, 100 * gflops / peak);
   }
   return 0;
 }

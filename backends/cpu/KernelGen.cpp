@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (desc.family == "matmul") {
-      MatmulKernel(desc).compile(output, t, target);
+      compileMatmulKernel(desc, output, target);
     } else if (desc.family == "fused") {
       compileFusedKernel(desc, output, t);
     } else if (desc.family == "attention" || desc.family == "attention_grad" ||

@@ -7,6 +7,10 @@
 //   epilogue = none | bias | bias_gelu
 //   batch = true     a, b and out carry a leading batch dim [Bt, ., .]
 //                    (attention's per-head products); no epilogue
+// The kernel is C++ (Gemm.h, and Gemv.h for a few rows) compiled for the
+// target by the system compiler, on the Halide runtime's thread pool.
+// Arguments (halide_buffer_t): a, b, (bias), out; besides NAME_argv the
+// object defines NAME(a, b, [bias,] out) for callers holding buffers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,24 +19,14 @@
 
 #include "gptc/Backends/KernelDesc.h"
 
-#include "Halide.h"
+#include <string>
 
 namespace gptc {
 
-class MatmulKernel {
-public:
-  explicit MatmulKernel(const KernelDesc &desc);
-
-  /// Writes `prefix.o` and `prefix.h` for `target` (named `targetName`:
-  /// host, cpu-avx2 or cpu-avx512).
-  void compile(const std::string &prefix, const Halide::Target &target,
-               const std::string &targetName);
-
-private:
-  KernelDesc desc;
-  bool transA, transB, batched;
-  std::string epilogue;
-};
+/// Writes `prefix.o` and `prefix.h` for `target` (host, cpu-avx2 or
+/// cpu-avx512). Throws RuntimeError for a description it cannot build.
+void compileMatmulKernel(const KernelDesc &desc, const std::string &prefix,
+                         const std::string &target);
 
 } // namespace gptc
 

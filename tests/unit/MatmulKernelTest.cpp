@@ -1,20 +1,30 @@
 //===- MatmulKernelTest.cpp - Generated matmul kernels vs a reference
 //------===//
 //
-// The matmul family (gptc-kernelgen, built for this machine) against a
-// double-precision reference on shapes that stress the tails: one row,
-// odd K, N not a multiple of the vector width or of the 3-vector tile.
-// Up to gemv::kMaxRows rows run the few-row path (Gemv.h: K split into
-// blocks, or dot products for trans_b), more the tiled Halide GEMM.
+// The matmul family (gptc-kernelgen, built for this machine's widest ISA and
+// for AVX2) against a double-precision reference on shapes that stress the
+// tails: one row, odd K, N not a multiple of the vector width or of the
+// micro-kernel's panel, M past a task's row block with a partial tile, K
+// past a K block. Up to gemv::kMaxRows rows run the few-row path (Gemv.h:
+// K split into blocks, or dot products for trans_b), more the packed GEMM
+// (Gemm.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "mm_test_batch.h"
+#include "mm_test_batch_avx2.h"
 #include "mm_test_batch_tt.h"
+#include "mm_test_batch_tt_avx2.h"
+#include "mm_test_bias.h"
+#include "mm_test_bias_avx2.h"
 #include "mm_test_bias_gelu.h"
+#include "mm_test_bias_gelu_avx2.h"
 #include "mm_test_plain.h"
+#include "mm_test_plain_avx2.h"
 #include "mm_test_trans_a.h"
+#include "mm_test_trans_a_avx2.h"
 #include "mm_test_trans_b.h"
+#include "mm_test_trans_b_avx2.h"
 
 #include "HalideBuffer.h"
 
@@ -22,6 +32,8 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <tuple>
 
 using Halide::Runtime::Buffer;
 
@@ -31,7 +43,34 @@ struct Dims {
   int m, k, n;
 };
 
-class MatmulKernel : public testing::TestWithParam<Dims> {};
+/// One ISA's build of each kernel variant.
+struct Kernels {
+  const char *isa;
+  int (*plain)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  int (*transA)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  int (*transB)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  int (*bias)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *,
+              halide_buffer_t *);
+  int (*biasGelu)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *,
+                  halide_buffer_t *);
+  int (*batch)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  int (*batchTT)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+};
+
+const Kernels kHost = {"host",          mm_test_plain,   mm_test_trans_a,
+                       mm_test_trans_b, mm_test_bias,    mm_test_bias_gelu,
+                       mm_test_batch,   mm_test_batch_tt};
+const Kernels kAvx2 = {"avx2",
+                       mm_test_plain_avx2,
+                       mm_test_trans_a_avx2,
+                       mm_test_trans_b_avx2,
+                       mm_test_bias_avx2,
+                       mm_test_bias_gelu_avx2,
+                       mm_test_batch_avx2,
+                       mm_test_batch_tt_avx2};
+
+class MatmulKernel
+    : public testing::TestWithParam<std::tuple<Dims, const Kernels *>> {};
 
 double gelu(double x) {
   return 0.5 * x *
@@ -39,7 +78,8 @@ double gelu(double x) {
 }
 
 TEST_P(MatmulKernel, MatchesReference) {
-  auto [m, k, n] = GetParam();
+  auto [m, k, n] = std::get<0>(GetParam());
+  const Kernels &kn = *std::get<1>(GetParam());
   std::mt19937 rng(m * 131 + k * 7 + n);
   std::uniform_real_distribution<float> dist(-1, 1);
   // Logical a[m][k], b[k][n], bias[n].
@@ -72,14 +112,16 @@ TEST_P(MatmulKernel, MatchesReference) {
     bool bias, gelu;
   };
   std::vector<Variant> variants = {
-      {"plain", [&](Buffer<float> &c) { return mm_test_plain(a, b, c); }, false,
+      {"plain", [&](Buffer<float> &c) { return kn.plain(a, b, c); }, false,
        false},
-      {"trans_a", [&](Buffer<float> &c) { return mm_test_trans_a(aT, b, c); },
-       false, false},
-      {"trans_b", [&](Buffer<float> &c) { return mm_test_trans_b(a, bT, c); },
-       false, false},
+      {"trans_a", [&](Buffer<float> &c) { return kn.transA(aT, b, c); }, false,
+       false},
+      {"trans_b", [&](Buffer<float> &c) { return kn.transB(a, bT, c); }, false,
+       false},
+      {"bias", [&](Buffer<float> &c) { return kn.bias(a, b, bias, c); }, true,
+       false},
       {"bias_gelu",
-       [&](Buffer<float> &c) { return mm_test_bias_gelu(a, b, bias, c); }, true,
+       [&](Buffer<float> &c) { return kn.biasGelu(a, b, bias, c); }, true,
        true},
   };
   for (auto &v : variants) {
@@ -92,14 +134,16 @@ TEST_P(MatmulKernel, MatchesReference) {
         diff = std::max(diff, std::fabs(want - c(j, i)));
         scale = std::max(scale, std::fabs(want));
       }
-    EXPECT_LT(diff / scale, 1e-5) << v.name << " " << m << "x" << k << "x" << n;
+    EXPECT_LT(diff / scale, 1e-5)
+        << v.name << " " << kn.isa << " " << m << "x" << k << "x" << n;
   }
 }
 
 // A batch of three products, batch i of b scaled by i + 1, as attention's
 // per-head products (plain, and with both operands transposed).
 TEST_P(MatmulKernel, BatchedMatchesReference) {
-  auto [m, k, n] = GetParam();
+  auto [m, k, n] = std::get<0>(GetParam());
+  const Kernels &kn = *std::get<1>(GetParam());
   const int batch = 3;
   std::mt19937 rng(m * 17 + k * 5 + n);
   std::uniform_real_distribution<float> dist(-1, 1);
@@ -118,8 +162,8 @@ TEST_P(MatmulKernel, BatchedMatchesReference) {
         b(j, p, t) = bT(p, j, t) = bv[p * n + j] * (t + 1);
   }
   Buffer<float> c(n, m, batch), cT(n, m, batch);
-  ASSERT_EQ(mm_test_batch(a, b, c), 0);
-  ASSERT_EQ(mm_test_batch_tt(aT, bT, cT), 0);
+  ASSERT_EQ(kn.batch(a, b, c), 0);
+  ASSERT_EQ(kn.batchTT(aT, bT, cT), 0);
   double diff = 0, scale = 1e-6;
   for (int t = 0; t < batch; ++t)
     for (int i = 0; i < m; ++i)
@@ -131,18 +175,22 @@ TEST_P(MatmulKernel, BatchedMatchesReference) {
                          std::fabs(want - cT(j, i, t))});
         scale = std::max(scale, std::fabs(want));
       }
-  EXPECT_LT(diff / scale, 1e-5) << m << "x" << k << "x" << n;
+  EXPECT_LT(diff / scale, 1e-5) << kn.isa << " " << m << "x" << k << "x" << n;
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, MatmulKernel,
-                         testing::Values(Dims{1, 1, 1}, Dims{7, 13, 5},
-                                         Dims{3, 1001, 37}, Dims{8, 40, 20},
-                                         Dims{1, 768, 100}, Dims{33, 64, 48},
-                                         Dims{9, 17, 97}, Dims{64, 96, 192}),
-                         [](const auto &info) {
-                           return std::to_string(info.param.m) + "x" +
-                                  std::to_string(info.param.k) + "x" +
-                                  std::to_string(info.param.n);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, MatmulKernel,
+    testing::Combine(testing::Values(Dims{1, 1, 1}, Dims{7, 13, 5},
+                                     Dims{3, 1001, 37}, Dims{8, 40, 20},
+                                     Dims{1, 768, 100}, Dims{33, 64, 48},
+                                     Dims{9, 17, 97}, Dims{64, 96, 192},
+                                     Dims{300, 530, 130}),
+                     testing::Values(&kHost, &kAvx2)),
+    [](const auto &info) {
+      const Dims &d = std::get<0>(info.param);
+      return std::string(std::get<1>(info.param)->isa) + "_" +
+             std::to_string(d.m) + "x" + std::to_string(d.k) + "x" +
+             std::to_string(d.n);
+    });
 
 } // namespace

@@ -25,6 +25,8 @@
 #ifndef GPTC_BACKENDS_CPU_GEMV_H
 #define GPTC_BACKENDS_CPU_GEMV_H
 
+#include "Simd.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -53,7 +55,11 @@ constexpr int kSplit = 8;
 /// Output rows of b per task of the transposed product.
 constexpr int64_t kRowsPerTask = 256;
 
+inline namespace GPTC_SIMD_ISA {
+
 namespace detail {
+
+using namespace gptc::simd;
 
 struct Args {
   const Problem *pb;
@@ -105,25 +111,18 @@ inline void splitKTask(void *ctx, int t) {
   }
 }
 
-/// Eight floats at any float's alignment; the compiler maps them to the
-/// target's vector registers. Loads go through a pointer to it: a memcpy
-/// into a vector is two 16-byte stores and a stalled reload under GCC's
-/// Haswell tuning (the AVX2 target's), 8x slower.
-typedef float V8 __attribute__((vector_size(32), aligned(4), may_alias));
-
 inline float dot(const float *a, const float *b, int64_t K) {
-  V8 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  V s0 = {}, s1 = {}, s2 = {}, s3 = {};
   int64_t k = 0;
-  auto load = [](const float *p) { return *reinterpret_cast<const V8 *>(p); };
-  for (; k + 32 <= K; k += 32) {
+  for (; k + 4 * kW <= K; k += 4 * kW) {
     s0 += load(a + k) * load(b + k);
-    s1 += load(a + k + 8) * load(b + k + 8);
-    s2 += load(a + k + 16) * load(b + k + 16);
-    s3 += load(a + k + 24) * load(b + k + 24);
+    s1 += load(a + k + kW) * load(b + k + kW);
+    s2 += load(a + k + 2 * kW) * load(b + k + 2 * kW);
+    s3 += load(a + k + 3 * kW) * load(b + k + 3 * kW);
   }
-  V8 s = (s0 + s1) + (s2 + s3);
+  V s = (s0 + s1) + (s2 + s3);
   float r = 0;
-  for (int l = 0; l < 8; ++l)
+  for (int l = 0; l < kW; ++l)
     r += s[l];
   for (; k < K; ++k)
     r += a[k] * b[k];
@@ -176,6 +175,7 @@ inline void run(const Problem &p, const float *a, const float *b,
   }
 }
 
+} // namespace GPTC_SIMD_ISA
 } // namespace gptc::gemv
 
 #endif // GPTC_BACKENDS_CPU_GEMV_H

@@ -124,6 +124,27 @@ inline void packPanel(const Problem &p, const float *b, int64_t j0, int cols,
     std::memcpy(panel + k * kNR, b + k * p.N + j0, cols * sizeof(float));
 }
 
+/// A tile of `mr` <= kMR rows and `cols` <= kNR columns through the one
+/// full-size micro-kernel: its rows of a and its outputs are copied into
+/// zero-padded scratch. (An instance per partial shape made each matmul
+/// kernel take 2-3 s to compile.)
+inline void edgeTile(const Problem &p, int kc, int mr, int cols, const float *a,
+                     ptrdiff_t aRow, ptrdiff_t aK, const float *panel, float *c,
+                     bool accumulate) {
+  alignas(64) float as[kKc * kMR], cs[kMR * kNR];
+  std::fill(as, as + kc * kMR, 0.0f);
+  for (int k = 0; k < kc; ++k)
+    for (int r = 0; r < mr; ++r)
+      as[k * kMR + r] = a[r * aRow + k * aK];
+  if (accumulate)
+    for (int r = 0; r < mr; ++r)
+      std::memcpy(cs + r * kNR, c + r * p.N, cols * sizeof(float));
+  microKernel<kMR, kNV, false>(
+      Gemm(kMR, kNV, kc, as, 1, kMR, panel, kNR, cs, kNR, accumulate), 0, 0);
+  for (int r = 0; r < mr; ++r)
+    std::memcpy(c + r * p.N, cs + r * kNR, cols * sizeof(float));
+}
+
 /// Steps 1 and 3-5: task t's outputs.
 inline void task(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
@@ -138,7 +159,6 @@ inline void task(void *ctx, int t) {
 
   float *panel = threadScratch(static_cast<size_t>(p.K * kNR));
   packPanel(p, b, j0, cols, panel);
-  const int nv = (cols + kW - 1) / kW, lastCols = cols - (nv - 1) * kW;
   // A(r, k) = a[r * aRow + k * aK].
   const ptrdiff_t aRow = p.transA ? 1 : p.K, aK = p.transA ? p.M : 1;
   for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
@@ -146,12 +166,18 @@ inline void task(void *ctx, int t) {
     const bool last = k0 + kc == p.K;
     for (int i = 0; i < rows; i += kMR) {
       const int mr = std::min(kMR, rows - i);
-      Gemm g(mr, nv, kc, a + (i0 + i) * aRow + k0 * aK, aRow, aK,
-             panel + k0 * kNR, kNR, out + (i0 + i) * p.N, p.N, k0 > 0);
-      g.lastCols = lastCols;
-      dispatchKernel<kMR, kNV>(mr, nv, lastCols < kW, g, 0, 0);
+      const float *ai = a + (i0 + i) * aRow + k0 * aK;
+      float *ci = out + (i0 + i) * p.N;
+      if (mr == kMR && cols == kNR) {
+        microKernel<kMR, kNV, false>(Gemm(kMR, kNV, kc, ai, aRow, aK,
+                                          panel + k0 * kNR, kNR, ci, p.N,
+                                          k0 > 0),
+                                     0, 0);
+      } else {
+        edgeTile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * kNR, ci, k0 > 0);
+      }
       if (last && p.epilogue != Epilogue::None)
-        epilogue(p, out + (i0 + i) * p.N, p.N, mr, cols, x.bias + j0);
+        epilogue(p, ci, p.N, mr, cols, x.bias + j0);
     }
   }
 }

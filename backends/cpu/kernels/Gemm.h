@@ -65,6 +65,9 @@ constexpr int64_t kRowBlock = 256;
 /// Rows of the panel per K block. 256 and the whole K (768) ran within
 /// noise of each other on the EPYC above; 128 was slower.
 constexpr int64_t kKc = 256;
+/// Row blocks of at most this many rows read an upright b in place: on the
+/// EPYC above, 16-row products ran at 78-94% of the peak instead of 40-60%.
+constexpr int kInPlaceRows = 32;
 
 struct Args {
   const Problem *pb;
@@ -129,8 +132,8 @@ inline void packPanel(const Problem &p, const float *b, int64_t j0, int cols,
 /// zero-padded scratch. (An instance per partial shape made each matmul
 /// kernel take 2-3 s to compile.)
 inline void edgeTile(const Problem &p, int kc, int mr, int cols, const float *a,
-                     ptrdiff_t aRow, ptrdiff_t aK, const float *panel, float *c,
-                     bool accumulate) {
+                     ptrdiff_t aRow, ptrdiff_t aK, const float *panel,
+                     ptrdiff_t ldb, float *c, bool accumulate) {
   alignas(64) float as[kKc * kMR], cs[kMR * kNR];
   std::fill(as, as + kc * kMR, 0.0f);
   for (int k = 0; k < kc; ++k)
@@ -140,7 +143,7 @@ inline void edgeTile(const Problem &p, int kc, int mr, int cols, const float *a,
     for (int r = 0; r < mr; ++r)
       std::memcpy(cs + r * kNR, c + r * p.N, cols * sizeof(float));
   microKernel<kMR, kNV, false>(
-      Gemm(kMR, kNV, kc, as, 1, kMR, panel, kNR, cs, kNR, accumulate), 0, 0);
+      Gemm(kMR, kNV, kc, as, 1, kMR, panel, ldb, cs, kNR, accumulate), 0, 0);
   for (int r = 0; r < mr; ++r)
     std::memcpy(c + r * p.N, cs + r * kNR, cols * sizeof(float));
 }
@@ -157,8 +160,20 @@ inline void task(void *ctx, int t) {
   const float *a = x.a + bt * p.M * p.K, *b = x.b + bt * p.K * p.N;
   float *out = x.out + bt * p.M * p.N + j0;
 
-  float *panel = threadScratch(static_cast<size_t>(p.K * kNR));
-  packPanel(p, b, j0, cols, panel);
+  // Few rows reuse the panel too little to repay packing it: a whole
+  // panel of an upright b is read in place, where its rows span several
+  // cache lines. (AVX2's 16-float panel rows are one line each, a new page
+  // per k: in place, 16-row products ran 30% slower than packed.)
+  const bool inPlace =
+      !p.transB && cols == kNR && kNR >= 64 && rows <= kInPlaceRows;
+  const float *panel = b + j0;
+  ptrdiff_t ldb = p.N;
+  if (!inPlace) {
+    float *packed = threadScratch(static_cast<size_t>(p.K * kNR));
+    packPanel(p, b, j0, cols, packed);
+    panel = packed;
+    ldb = kNR;
+  }
   // A(r, k) = a[r * aRow + k * aK].
   const ptrdiff_t aRow = p.transA ? 1 : p.K, aK = p.transA ? p.M : 1;
   for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
@@ -170,11 +185,12 @@ inline void task(void *ctx, int t) {
       float *ci = out + (i0 + i) * p.N;
       if (mr == kMR && cols == kNR) {
         microKernel<kMR, kNV, false>(Gemm(kMR, kNV, kc, ai, aRow, aK,
-                                          panel + k0 * kNR, kNR, ci, p.N,
+                                          panel + k0 * ldb, ldb, ci, p.N,
                                           k0 > 0),
                                      0, 0);
       } else {
-        edgeTile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * kNR, ci, k0 > 0);
+        edgeTile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci,
+                 k0 > 0);
       }
       if (last && p.epilogue != Epilogue::None)
         epilogue(p, ci, p.N, mr, cols, x.bias + j0);

@@ -65,8 +65,12 @@ constexpr int64_t kRowBlock = 256;
 /// Rows of the panel per K block. 256 and the whole K (768) ran within
 /// noise of each other on the EPYC above; 128 was slower.
 constexpr int64_t kKc = 256;
-/// Row blocks of at most this many rows read an upright b in place: on the
-/// EPYC above, 16-row products ran at 78-94% of the peak instead of 40-60%.
+/// Row blocks of at most this many rows read an upright b in place. On the
+/// EPYC above, 16-row products with b in L3 ran at 78-94% of the AVX-512
+/// peak instead of 40-60%; with b streamed from memory, one thread, AVX2's
+/// 16-float panels took 1.9 ms instead of 3.0 for GPT-2's c_fc (AVX2
+/// reading b in L3 in place was 30% slower, but prefill's weights are not
+/// there).
 constexpr int kInPlaceRows = 32;
 
 struct Args {
@@ -161,11 +165,9 @@ inline void task(void *ctx, int t) {
   float *out = x.out + bt * p.M * p.N + j0;
 
   // Few rows reuse the panel too little to repay packing it: a whole
-  // panel of an upright b is read in place, where its rows span several
-  // cache lines. (AVX2's 16-float panel rows are one line each, a new page
-  // per k: in place, 16-row products ran 30% slower than packed.)
-  const bool inPlace =
-      !p.transB && cols == kNR && kNR >= 64 && rows <= kInPlaceRows;
+  // panel of an upright b is read in place, so its reads from memory (the
+  // weights, in prefill) overlap the FMAs instead of preceding them.
+  const bool inPlace = !p.transB && cols == kNR && rows <= kInPlaceRows;
   const float *panel = b + j0;
   ptrdiff_t ldb = p.N;
   if (!inPlace) {

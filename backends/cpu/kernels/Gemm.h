@@ -13,7 +13,9 @@
 //     products (N = 64) as many tasks as wide ones.
 //  2. The task packs its panel of b, K rows of kNR floats, zero past N; the
 //     packing absorbs trans_b (block transposes). The panel is read once per
-//     row tile, from L2.
+//     row tile, from L2. With at most kInPlaceRows rows (prefill) an upright
+//     panel is read in place instead: too few tiles reuse it to repay the
+//     copy.
 //  3. K is cut into blocks of kKc rows, so the kKc x kNR slice of the panel
 //     in use stays in L1 while the row tiles of the block sweep it.
 //  4. Each tile of kMR rows runs Simd.h's micro-kernel: accumulators in
@@ -22,9 +24,10 @@
 //  5. After the last K block the epilogue (bias, GELU) runs on the tile
 //     while it is in L1.
 //
-// Measured on a 2-core AMD EPYC (Zen 4), one thread, GPT-2 124M's W1 shapes
-// (M = 256): 80-95% of the FMA peak with AVX-512 and 70-85% forced to AVX2,
-// against 68-81% and about 45% for the Halide schedule this replaces.
+// Measured on a 2-core AMD EPYC (Zen 4), one thread, GPT-2 124M's W1
+// forward and backward shapes (M = 256): 76-95% of the FMA peak with
+// AVX-512 and 68-87% forced to AVX2 (gptc-bench-matmul), against 68-81%
+// with AVX-512 for the Halide schedule this replaced.
 //
 //===----------------------------------------------------------------------===//
 
@@ -86,7 +89,7 @@ inline V gelu(V x) {
   return 0.5f * x * (1.0f + tanhv(c * (x + 0.044715f * x * x * x)));
 }
 
-/// The epilogue on `rows` rows of `cols` <= kNR columns at `c`.
+/// Step 5 on `rows` rows of `cols` <= kNR columns at `c`.
 inline void epilogue(const Problem &p, float *c, int64_t ldc, int rows,
                      int cols, const float *bias) {
   for (int r = 0; r < rows; ++r, c += ldc)

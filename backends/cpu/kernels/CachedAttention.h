@@ -17,6 +17,8 @@
 #ifndef GPTC_BACKENDS_CPU_CACHEDATTENTION_H
 #define GPTC_BACKENDS_CPU_CACHEDATTENTION_H
 
+#include "Simd.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -35,6 +37,8 @@ using ParallelFor = void (*)(int n, void (*task)(void *, int), void *ctx);
 struct Shape {
   int64_t batch, heads, T, S, D, kvHeads = 0;
 };
+
+inline namespace GPTC_SIMD_ISA {
 
 /// The first slot each sequence writes: positions[b * T] (0 without
 /// positions). Returns the index of a sequence whose tokens do not fit in
@@ -61,29 +65,7 @@ inline void write(const Shape &s, const float *entries,
 
 namespace detail {
 
-/// Eight floats at any float's alignment, loaded through a pointer (a
-/// memcpy into a vector stalls under GCC's Haswell tuning; see Gemv.h).
-typedef float V8 __attribute__((vector_size(32), aligned(4), may_alias));
-
-template <int D> inline float dot(const float *a, const float *b) {
-  static_assert(D % 8 == 0 || D < 8, "vector dot needs D % 8 == 0");
-  if constexpr (D % 8 != 0) {
-    float s = 0;
-    for (int c = 0; c < D; ++c)
-      s += a[c] * b[c];
-    return s;
-  } else {
-    V8 acc = {};
-    for (int c = 0; c < D; c += 8) {
-      acc += *reinterpret_cast<const V8 *>(a + c) *
-             *reinterpret_cast<const V8 *>(b + c);
-    }
-    float s = 0;
-    for (int l = 0; l < 8; ++l)
-      s += acc[l];
-    return s;
-  }
-}
+using namespace gptc::simd;
 
 template <int D> struct Args {
   Shape s;
@@ -152,6 +134,7 @@ void attend(const Shape &s, float scale, const float *q, const float *k,
       detail::attendTask<D>(&args, i);
 }
 
+} // namespace GPTC_SIMD_ISA
 } // namespace gptc::kvcache
 
 #endif // GPTC_BACKENDS_CPU_CACHEDATTENTION_H

@@ -76,20 +76,6 @@ constexpr int kFwdQ = 64, kFwdK = 64;
 constexpr int kBwdQ = 64, kBwdK = 64;
 static_assert(kFwdQ % kW == 0 && kBwdK % kW == 0, "tiles hold whole vectors");
 
-/// The dot product of two rows of D floats, in vectors, in a fixed order.
-template <int D> inline float dot(const float *a, const float *b) {
-  constexpr int full = D / kW * kW;
-  V acc{};
-  for (int d = 0; d < full; d += kW)
-    acc += load(a + d) * load(b + d);
-  float s = 0;
-  for (int l = 0; l < kW; ++l)
-    s += acc[l];
-  for (int d = full; d < D; ++d)
-    s += a[d] * b[d];
-  return s;
-}
-
 /// dst (D x lanes) = scale src^T for `rows` rows of D floats, zero-padded
 /// from `rows` to `lanes` columns.
 template <int D>

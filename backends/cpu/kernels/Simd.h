@@ -219,6 +219,20 @@ inline void transpose(const void *srcBytes, ptrdiff_t lds, int rows, int cols,
       one(r, c);
 }
 
+/// The dot product of two rows of D floats, in vectors, in a fixed order.
+template <int D> inline float dot(const float *a, const float *b) {
+  constexpr int full = D / kW * kW;
+  V acc{};
+  for (int d = 0; d < full; d += kW)
+    acc += load(a + d) * load(b + d);
+  float s = 0;
+  for (int l = 0; l < kW; ++l)
+    s += acc[l];
+  for (int d = full; d < D; ++d)
+    s += a[d] * b[d];
+  return s;
+}
+
 /// ln x for positive normal x: x = 2^e m with m in [0.75, 1.5), and
 /// ln m = 2 atanh(t), t = (m - 1) / (m + 1), by its odd series to t^9.
 inline V logv(V x) {

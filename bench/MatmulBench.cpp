@@ -100,8 +100,8 @@ int main(int argc, char **argv) {
     std::printf("%sfp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
                 &build == &builds[0] ? "" : "\n",
                 gptc::bench::isaName(build.isa), threads, peak);
-    std::printf("%-34s %6s %6s %6s %10s %9s %8s\n", "matmul", "M", "K", "N",
-                "ms", "GFLOP/s", "of peak");
+    std::printf("%-34s %-6s %6s %6s %6s %10s %9s %8s\n", "matmul", "op", "M",
+                "K", "N", "ms", "GFLOP/s", "of peak");
     for (const Shape &s : shapes) {
       Buffer<float> a(s.transA ? s.m : s.k, s.transA ? s.k : s.m),
           b(s.transB ? s.k : s.n, s.transB ? s.n : s.k), c(s.n, s.m);
@@ -130,8 +130,11 @@ int main(int argc, char **argv) {
                                   .count());
       }
       double gflops = 2.0 * s.m * s.n * s.k / best / 1e9;
-      std::printf("%-34s %6d %6d %6d %10.3f %9.1f %7.0f%%\n", s.what, s.m, s.k,
-                  s.n, best * 1e3, gflops, 100 * gflops / peak);
+      std::printf("%-34s %-6s %6d %6d %6d %10.3f %9.1f %7.0f%%\n", s.what,
+                  s.transA   ? "a^T b"
+                  : s.transB ? "a b^T"
+                             : "a b",
+                  s.m, s.k, s.n, best * 1e3, gflops, 100 * gflops / peak);
     }
   }
   return 0;

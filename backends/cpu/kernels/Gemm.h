@@ -83,39 +83,6 @@ struct Args {
   int64_t rowBlocks, panels;
 };
 
-/// GELU's tanh form, as the interpreter computes it.
-inline V gelu(V x) {
-  const float c = 0.7978845608028654f; // sqrt(2 / pi)
-  return 0.5f * x * (1.0f + tanhv(c * (x + 0.044715f * x * x * x)));
-}
-
-/// Step 5 on `rows` rows of `cols` <= kNR columns at `c`.
-inline void epilogue(const Problem &p, float *c, int64_t ldc, int rows,
-                     int cols, const float *bias) {
-  for (int r = 0; r < rows; ++r, c += ldc)
-    for (int v = 0; v < cols; v += kW) {
-      const int lanes = std::min(kW, cols - v);
-      V x{}, bv{};
-      if (lanes == kW) {
-        x = load(c + v);
-        bv = load(bias + v);
-      } else {
-        for (int l = 0; l < lanes; ++l) {
-          x[l] = c[v + l];
-          bv[l] = bias[v + l];
-        }
-      }
-      x += bv;
-      if (p.epilogue == Epilogue::BiasGelu)
-        x = gelu(x);
-      if (lanes == kW)
-        store(c + v, x);
-      else
-        for (int l = 0; l < lanes; ++l)
-          c[v + l] = x[l];
-    }
-}
-
 /// Step 2: columns [j0, j0 + cols) of b as a K x kNR panel.
 inline void packPanel(const Problem &p, const float *b, int64_t j0, int cols,
                       float *panel) {
@@ -197,8 +164,8 @@ inline void task(void *ctx, int t) {
         edgeTile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci,
                  k0 > 0);
       }
-      if (last && p.epilogue != Epilogue::None)
-        epilogue(p, ci, p.N, mr, cols, x.bias + j0);
+      if (last) // step 5
+        gemv::detail::epilogue(p.epilogue, ci, p.N, mr, cols, x.bias + j0);
     }
   }
 }
@@ -217,10 +184,8 @@ inline void run(const Problem &p, const float *a, const float *b,
   if (p.batch * p.M * p.N == 0)
     return;
   if (p.K == 0) { // no terms: the epilogue of zeros
-    const gemv::Problem q{p.M, 0, p.N, false, p.epilogue};
-    for (int64_t i = 0; i < p.batch * p.M; ++i)
-      for (int64_t n = 0; n < p.N; ++n)
-        out[i * p.N + n] = gemv::detail::epilogue(q, 0.0f, bias, n);
+    std::fill(out, out + p.batch * p.M * p.N, 0.0f);
+    gemv::detail::epilogue(p.epilogue, out, p.N, p.batch * p.M, p.N, bias);
     return;
   }
   detail::Args args{&p,
@@ -230,12 +195,9 @@ inline void run(const Problem &p, const float *a, const float *b,
                     out,
                     (p.M + detail::kRowBlock - 1) / detail::kRowBlock,
                     (p.N + detail::kNR - 1) / detail::kNR};
-  const int tasks = static_cast<int>(p.batch * args.rowBlocks * args.panels);
-  if (pf)
-    pf(tasks, detail::task, &args);
-  else
-    for (int t = 0; t < tasks; ++t)
-      detail::task(&args, t);
+  gemv::detail::parallel(
+      pf, static_cast<int>(p.batch * args.rowBlocks * args.panels),
+      detail::task, &args);
 }
 
 } // namespace GPTC_SIMD_ISA

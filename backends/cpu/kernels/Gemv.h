@@ -28,7 +28,6 @@
 #include "Simd.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -68,16 +67,40 @@ struct Args {
   const float *bias;
 };
 
-inline float gelu(float x) {
+/// GELU's tanh form, as the interpreter computes it.
+inline V gelu(V x) {
   const float c = 0.7978845608028654f; // sqrt(2 / pi)
-  return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
+  return 0.5f * x * (1.0f + tanhv(c * (x + 0.044715f * x * x * x)));
 }
 
-inline float epilogue(const Problem &p, float x, const float *bias, int64_t n) {
-  if (p.epilogue == Epilogue::None)
-    return x;
-  x += bias[n];
-  return p.epilogue == Epilogue::BiasGelu ? gelu(x) : x;
+/// The epilogue `e` on `rows` rows of `cols` columns at `c`, rows `ldc`
+/// apart; bias[j] goes to column j. The few-row path and the GEMM share it.
+inline void epilogue(Epilogue e, float *c, int64_t ldc, int64_t rows,
+                     int64_t cols, const float *bias) {
+  if (e == Epilogue::None)
+    return;
+  for (int64_t r = 0; r < rows; ++r, c += ldc)
+    for (int64_t v = 0; v < cols; v += kW) {
+      const int lanes = static_cast<int>(std::min<int64_t>(kW, cols - v));
+      V x{}, bv{};
+      if (lanes == kW) {
+        x = load(c + v);
+        bv = load(bias + v);
+      } else {
+        for (int l = 0; l < lanes; ++l) {
+          x[l] = c[v + l];
+          bv[l] = bias[v + l];
+        }
+      }
+      x += bv;
+      if (e == Epilogue::BiasGelu)
+        x = gelu(x);
+      if (lanes == kW)
+        store(c + v, x);
+      else
+        for (int l = 0; l < lanes; ++l)
+          c[v + l] = x[l];
+    }
 }
 
 /// Step 1: task t's rows of b, accumulated into its partial product.
@@ -136,17 +159,17 @@ inline void transposedTask(void *ctx, int t) {
   const int64_t n0 = t * kRowsPerTask, n1 = std::min(p.N, n0 + kRowsPerTask);
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t m = 0; m < p.M; ++m)
-      x.partial[m * p.N + n] =
-          epilogue(p, dot(x.a + m * p.K, x.b + n * p.K, p.K), x.bias, n);
+      x.partial[m * p.N + n] = dot(x.a + m * p.K, x.b + n * p.K, p.K);
 }
 
+/// task(ctx, i) for i in [0, n), on `pf` when there is one.
 inline void parallel(ParallelFor pf, int n, void (*task)(void *, int),
-                     Args &args) {
+                     void *ctx) {
   if (pf)
-    pf(n, task, &args);
+    pf(n, task, ctx);
   else
     for (int i = 0; i < n; ++i)
-      task(&args, i);
+      task(ctx, i);
 }
 
 } // namespace detail
@@ -159,20 +182,22 @@ inline void run(const Problem &p, const float *a, const float *b,
   if (p.transB) {
     detail::parallel(pf,
                      static_cast<int>((p.N + kRowsPerTask - 1) / kRowsPerTask),
-                     detail::transposedTask, args);
+                     detail::transposedTask, &args);
+    detail::epilogue(p.epilogue, out, p.N, p.M, p.N, bias);
     return;
   }
   const int64_t MN = p.M * p.N;
   thread_local std::vector<float> partial;
   partial.resize(static_cast<size_t>(kSplit * MN));
   args.partial = partial.data();
-  detail::parallel(pf, kSplit, detail::splitKTask, args);
+  detail::parallel(pf, kSplit, detail::splitKTask, &args);
   for (int64_t i = 0; i < MN; ++i) {
     float s = 0;
     for (int t = 0; t < kSplit; ++t)
       s += partial[t * MN + i];
-    out[i] = detail::epilogue(p, s, bias, i % p.N);
+    out[i] = s;
   }
+  detail::epilogue(p.epilogue, out, p.N, p.M, p.N, bias);
 }
 
 } // namespace GPTC_SIMD_ISA

@@ -214,7 +214,13 @@ int runContract(const std::string &inputs, const std::string &output,
                             .count());
     if (collect)
       out.tensors = std::move(results);
+    if (r < 0)
+      exec.resetProfile();
   }
+  // The profile of the timed runs, before the forward run below adds to it.
+  std::ostringstream profile;
+  if (options.profile)
+    exec.printProfile(profile);
   if (fn != "forward")
     for (auto &[name, t] : exec.run("forward", in, inputs))
       out.tensors[name] = std::move(t);
@@ -230,8 +236,7 @@ int runContract(const std::string &inputs, const std::string &output,
     traced.metadata["producer"] = argv0;
     writeSafetensors(trace, traced);
   }
-  if (options.profile)
-    exec.printProfile(std::cerr);
+  std::cerr << profile.str();
   return 0;
 }
 

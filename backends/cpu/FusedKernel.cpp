@@ -9,10 +9,11 @@
 // Schedule:
 //  1. Reductions inside the kernel (row means, softmax maxima and sums,
 //     batched products) are computed once, into kernel-local buffers,
-//     parallel over their outer dim, each row summed sequentially so the
-//     result does not depend on the thread count.
+//     rows in parallel (tasks of several rows), each row summed
+//     sequentially so the result does not depend on the thread count.
 //  2. The output is vectorized along its innermost dim (tails guarded) and
-//     runs in parallel over its outer dims fused together.
+//     runs in parallel over its outer dims fused together, in tasks of
+//     several rows.
 //  3. An output that is itself a reduction (bias gradients, embedding
 //     gradients, the loss) keeps the reduction loop sequential inside each
 //     vector of output columns, parallel over column blocks.
@@ -132,8 +133,9 @@ private:
   /// missing one fails to link, naming the op.
 #define GPT_FUSED_OP(Mnemonic, Class) void lower##Class();
 #include "gptc/IR/GptOpTable.inc"
-  /// Schedules a kernel-local reduction Func.
-  void computeRoot(Func f, int rank);
+  /// Schedules a kernel-local reduction Func of `rank` dims whose every
+  /// element reduces `reduced` inputs.
+  void computeRoot(Func f, int rank, Expr reduced);
   /// Schedules a reduction Func (kernel-local or the output): pure init
   /// vectorized; the update vectorized across output columns with the
   /// reduction loops inside, parallel over column blocks or outer dims.
@@ -175,6 +177,9 @@ private:
 };
 
 constexpr int kGpuThreads = 128;
+/// Elements a parallel task covers at least (64 KiB of fp32): enough to
+/// amortize handing the task to a thread.
+constexpr int kTaskElems = 16384;
 
 void FusedBuilder::gpuThreads(Stage s, const std::vector<Var> &vars) {
   if (vars.empty()) {
@@ -308,15 +313,26 @@ template <typename F> void FusedBuilder::define(Tensor &r, F body) {
     r.f(rev) = e;
 }
 
-void FusedBuilder::computeRoot(Func f, int rank) {
+void FusedBuilder::computeRoot(Func f, int rank, Expr reduced) {
   if (gpu)
     return gpuRoot(f);
   f.compute_root();
-  // Halide order: args()[0] innermost; rows in parallel, each reduced in
-  // order.
-  if (rank >= 2) {
-    f.parallel(f.args()[rank - 1]);
-    f.update().parallel(f.args()[rank - 1]);
+  if (rank == 0)
+    return;
+  // Its elements in parallel, each reduced in order, as many to a task as
+  // cover about kTaskElems inputs: over the outer dim alone, a batch of one
+  // (W2, prefill) reduced every row of the loss on one thread.
+  Expr perTask = max(1, kTaskElems / max(1, reduced));
+  for (Stage s : {Stage(f), f.update()}) {
+    std::vector<Var> v = f.args();
+    Var all = v[0];
+    for (int i = 1; i < rank; ++i) {
+      Var fused("rows" + std::to_string(i));
+      s.fuse(all, v[i], fused);
+      all = fused;
+    }
+    Var task("task"), item("item");
+    s.split(all, task, item, perTask, TailStrategy::GuardWithIf).parallel(task);
   }
 }
 
@@ -441,7 +457,7 @@ FusedBuilder::reduceAlong(const Tensor &x, int axis, Combine combine, Expr init,
     red(rev) = init;
     red(rev) = combine(red(revE), elem(inIdx(k.x)));
   }
-  computeRoot(red, static_cast<int>(vars.size()));
+  computeRoot(red, static_cast<int>(vars.size()), x.shape[axis]);
   return [red, axis](std::vector<Expr> idx) {
     idx.erase(idx.begin() + axis);
     std::reverse(idx.begin(), idx.end());
@@ -1229,7 +1245,13 @@ void FusedBuilder::compile(const std::string &prefix) {
         out.fuse(outer, vars[i], fused);
         outer = fused;
       }
-      out.parallel(outer);
+      // Tasks of at least kTaskElems elements: a task per row of a
+      // [3072, 768] update spent more time in the thread pool than in the
+      // loop.
+      Expr rows = max(1, kTaskElems / out.output_buffer().dim(0).extent());
+      Var task("task"), row("row");
+      out.split(outer, task, row, rows, TailStrategy::GuardWithIf)
+          .parallel(task);
     }
   }
   for (ImageParam &p : inputs)

@@ -609,6 +609,38 @@ TEST(Compiled, BitwiseIdenticalAcrossThreadCounts) {
   }
 }
 
+/// Calls per kernel in a --profile report, by kernel symbol.
+std::map<std::string, int64_t> profileCalls(const std::string &log) {
+  std::map<std::string, int64_t> calls;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream row(line);
+    std::string symbol, family;
+    int64_t n = 0;
+    if (row >> symbol >> family >> n && symbol.size() == 17 && symbol[0] == 'k')
+      calls[symbol] = n;
+  }
+  return calls;
+}
+
+// The warm-up run of --repeat (page faults, cold caches) stays out of the
+// profile, as it stays out of the times.
+TEST(Compiled, ProfileCountsTimedRunsOnly) {
+  SafetensorsFile in =
+      trainInputs(readSafetensors(kGoldens + "tied-bias-odd-t.safetensors"));
+  in.tensors["step"] = scalar(1);
+  std::string exe = build("tied-bias-odd-t", "train");
+  Outcome once = run(exe, in, {"--profile"});
+  Outcome thrice = run(exe, in, {"--profile", "--repeat", "3"});
+  ASSERT_EQ(once.status, 0) << once.log;
+  ASSERT_EQ(thrice.status, 0) << thrice.log;
+  std::map<std::string, int64_t> one = profileCalls(once.log),
+                                 three = profileCalls(thrice.log);
+  ASSERT_FALSE(one.empty()) << once.log;
+  ASSERT_EQ(one.size(), three.size()) << thrice.log;
+  for (auto &[symbol, n] : one)
+    EXPECT_EQ(three[symbol], 3 * n) << symbol << "\n" << thrice.log;
+}
 TEST(Compiled, BadInputsFailWithAMessage) {
   SafetensorsFile g = readSafetensors(kGoldens + "tied-bias-odd-t.safetensors");
   std::string exe = build("tied-bias-odd-t", "forward");

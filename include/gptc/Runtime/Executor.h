@@ -68,8 +68,12 @@ public:
       const std::function<bool(const std::string &)> &keep = nullptr,
       BatchSlice slice = {});
 
-  /// Per-kernel time, calls and GFLOP/s of every run so far, slowest first.
+  /// Per-kernel time, calls and GFLOP/s of every run so far (since the
+  /// last resetProfile), slowest first.
   void printProfile(std::ostream &os) const;
+  /// Forgets the runs so far, so a warm-up run's page faults and cold
+  /// caches stay out of the profile.
+  void resetProfile() { stats.assign(stats.size(), Stat{}); }
 
   const Plan &getPlan() const { return plan; }
 

@@ -808,14 +808,32 @@ LogicalResult KernelOp::verify() {
   auto yield = dyn_cast<YieldOp>(body.getTerminator());
   if (!yield)
     return emitOpError("body must end with gpt.yield");
-  if (yield.getValue().getType() != getResult().getType())
-    return emitOpError("yields ")
-           << yield.getValue().getType() << " but the kernel returns "
-           << getResult().getType();
+  if (yield.getValues().getTypes() != getResults().getTypes())
+    return emitOpError("yields (")
+           << yield.getValues().getTypes() << ") but the kernel returns ("
+           << getResults().getTypes() << ")";
   StringRef kind = getKind();
   if (kind != "matmul" && kind != "fused")
     return emitOpError("kind must be \"matmul\" or \"fused\", got \"")
            << kind << "\"";
+  if (getNumResults() == 0 || (kind == "matmul" && getNumResults() != 1))
+    return emitOpError("a ") << kind << " kernel has "
+                             << (kind == "matmul" ? "one" : "at least one")
+                             << " result, got " << getNumResults();
+  if (getNumResults() > 1) {
+    // Several results are computed in one elementwise pass.
+    for (Operation &op : body.without_terminator())
+      if (!op.hasTrait<gpt::OpTrait::Elementwise>() &&
+          !op.hasTrait<gpt::OpTrait::Generator>())
+        return op.emitOpError("in a kernel of ")
+               << getNumResults()
+               << " results: only elementwise ops and generators compute "
+                  "several results in one pass";
+    for (Type t : getResultTypes())
+      if (t != getResultTypes().front())
+        return emitOpError("results must share one type, got ")
+               << getResultTypes().front() << " and " << t;
+  }
   return success();
 }
 

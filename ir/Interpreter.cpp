@@ -294,7 +294,10 @@ private:
             eval(inner);
           }
           currentOp = &op;
-          set(op, in(cast<YieldOp>(body.getTerminator()).getValue()));
+          for (auto [result, value] :
+               llvm::zip(k.getResults(),
+                         cast<YieldOp>(body.getTerminator()).getValues()))
+            set(result, in(value));
         })
         .Case<tensor::EmptyOp>([&](tensor::EmptyOp e) {
           // Only its shape is read (a matmul kernel's unbroadcast target).

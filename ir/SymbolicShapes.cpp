@@ -123,7 +123,9 @@ void SymbolicShapes::evaluate(Operation *op) {
     }
     evaluate(body);
     auto yield = cast<YieldOp>(body.getTerminator());
-    shapes[kernel.getResult()] = shape(yield.getValue());
+    for (auto [result, value] :
+         llvm::zip(kernel.getResults(), yield.getValues()))
+      shapes[result] = shape(value);
   } else if (auto rule = dyn_cast<ShapeInference>(op)) {
     std::vector<shapes::Result> rules = rule.shapeRules(*this);
     for (const shapes::Result &r : rules)

@@ -35,10 +35,16 @@
 //     outside as a view: the host reinterprets the dense buffer.
 //  5. Attention (gpt.attention, gpt.attention_grad) is a kernel family of
 //     its own and stays a top-level op; the host program calls it.
-//  6. Groups are outlined in place of their root; their inputs become the
-//     kernel's operands (for matmul: a, b, then bias). A value a matmul
-//     kernel reads only for its static shape becomes a tensor.empty inside
-//     it; kernels left without readers are erased.
+//  6. A fused group of elementwise ops alone absorbs the elementwise
+//     groups whose results it reads, when those results have its result's
+//     static type and no reader but it and the function's return: one pass
+//     computes them all (AdamW's moments and the parameter they update
+//     read the gradient, m and v once, not three times).
+//  7. Groups are outlined in place of their root; their inputs become the
+//     kernel's operands (for matmul: a, b, then bias), their roots' results
+//     its results. A value a matmul kernel reads only for its static shape
+//     becomes a tensor.empty inside it; kernels left without readers are
+//     erased.
 //
 //===----------------------------------------------------------------------===//
 
@@ -106,6 +112,10 @@ bool swapsLastTwo(Operation *op) {
 struct Group {
   std::string kind = "fused";
   Operation *root = nullptr;
+  /// The ops whose results the kernel returns, in program order: the root
+  /// and the roots of the groups it absorbed (step 6).
+  SmallVector<Operation *> results;
+  bool absorbed = false; ///< Merged into another group (step 6).
   llvm::SetVector<Operation *> ops;
   /// Matmul kernels: the values read as a, b and bias (null when absent).
   Value a, b, bias;
@@ -142,14 +152,18 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
         continue; // a view
       for (Operation *member : g.ops)
         groupOf[member] = groups.size();
+      g.results = {g.root};
       groups.push_back(std::move(g));
     }
+    for (size_t i = 0; i < groups.size(); ++i)
+      absorbSiblings(groups, groupOf, i);
     SmallVector<Operation *> cheap;
     for (Operation *op : ops)
       if (isCheap(op))
         cheap.push_back(op);
     for (Group &g : groups)
-      outline(g);
+      if (!g.absorbed)
+        outline(g);
     // Kernels whose only reader was a shape (see outline) are dead.
     SmallVector<KernelOp> kernels(body.getOps<KernelOp>());
     for (KernelOp k : llvm::reverse(kernels))
@@ -366,7 +380,63 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     g.ops = std::move(members);
   }
 
-  /// Step 6.
+  /// A fused group of elementwise ops alone (dropout aside: a copy of its
+  /// mask per result would be needed), with a static result type.
+  static bool isElementwiseGroup(const Group &g) {
+    auto type = dyn_cast<RankedTensorType>(g.root->getResult(0).getType());
+    return g.kind == "fused" && type && type.hasStaticShape() &&
+           llvm::all_of(g.ops, [](Operation *op) {
+             return op->hasTrait<gptc::gpt::OpTrait::Elementwise>() &&
+                    !isa<DropoutOp>(op) && op->getNumResults() == 1;
+           });
+  }
+
+  /// Step 6: groups[i] absorbs the groups rooted at its operands'
+  /// producers while they qualify.
+  static void absorbSiblings(std::vector<Group> &groups,
+                             llvm::DenseMap<Operation *, size_t> &groupOf,
+                             size_t i) {
+    Group &g = groups[i];
+    if (g.absorbed || !isElementwiseGroup(g))
+      return;
+    Type type = g.root->getResult(0).getType();
+    for (bool changed = true; changed;) {
+      changed = false;
+      SmallVector<Operation *> members(g.ops.begin(), g.ops.end());
+      for (Operation *op : members)
+        for (Value v : op->getOperands()) {
+          Operation *def = v.getDefiningOp();
+          auto it = def ? groupOf.find(def) : groupOf.end();
+          if (it == groupOf.end() || it->second == i)
+            continue;
+          Group &h = groups[it->second];
+          if (h.absorbed || h.root != def || !isElementwiseGroup(h) ||
+              def->getResult(0).getType() != type)
+            continue;
+          // Its results must not be needed before g's kernel runs.
+          bool onlyHere = llvm::all_of(h.results, [&](Operation *r) {
+            return llvm::all_of(r->getUsers(), [&](Operation *u) {
+              return g.ops.contains(u) || h.ops.contains(u) ||
+                     isa<func::ReturnOp>(u);
+            });
+          });
+          if (!onlyHere)
+            continue;
+          for (Operation *member : h.ops) {
+            g.ops.insert(member);
+            groupOf[member] = i;
+          }
+          g.results.append(h.results.begin(), h.results.end());
+          h.absorbed = true;
+          changed = true;
+        }
+    }
+    llvm::sort(g.results, [](Operation *x, Operation *y) {
+      return x->isBeforeInBlock(y);
+    });
+  }
+
+  /// Step 7.
   void outline(Group &g) {
     // Members in program order.
     SmallVector<Operation *> members(g.ops.begin(), g.ops.end());
@@ -416,9 +486,11 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       if (!llvm::is_contained(positional, v))
         operands.push_back(v);
     OpBuilder b(g.root);
-    auto kernel =
-        KernelOp::create(b, g.root->getLoc(), g.root->getResult(0).getType(),
-                         b.getStringAttr(g.kind), operands);
+    SmallVector<Type> resultTypes;
+    for (Operation *r : g.results)
+      resultTypes.push_back(r->getResult(0).getType());
+    auto kernel = KernelOp::create(b, g.root->getLoc(), resultTypes,
+                                   b.getStringAttr(g.kind), operands);
     if (g.kind == "matmul") {
       kernel->setAttr("trans_a", b.getBoolAttr(g.transA));
       kernel->setAttr("trans_b", b.getBoolAttr(g.transB));
@@ -447,8 +519,12 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
       b.clone(*op, map);
     for (Operation *op : members)
       b.clone(*op, map);
-    YieldOp::create(b, g.root->getLoc(), map.lookup(g.root->getResult(0)));
-    g.root->getResult(0).replaceAllUsesWith(kernel.getResult());
+    SmallVector<Value> yielded;
+    for (Operation *r : g.results)
+      yielded.push_back(map.lookup(r->getResult(0)));
+    YieldOp::create(b, g.root->getLoc(), yielded);
+    for (auto [r, result] : llvm::zip(g.results, kernel.getResults()))
+      r->getResult(0).replaceAllUsesWith(result);
     for (Operation *op : llvm::reverse(members))
       op->erase();
   }

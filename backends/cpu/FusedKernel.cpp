@@ -1208,24 +1208,39 @@ void FusedBuilder::compile(const std::string &prefix) {
     values["a" + std::to_string(inputs.size())] = t;
     inputs.push_back(p);
   }
-  outName = desc.param("out", "");
+  // Several outputs (elementwise, one shape, as the IR verifier requires)
+  // are one Tuple-valued Func: one loop computes them all.
+  std::vector<std::string> outNames = splitOn(desc.param("out", ""), ',');
+  if (outNames.empty())
+    fail("no output");
+  if (outNames.size() == 1)
+    outName = outNames[0];
   for (auto &[key, text] : desc.params)
     if (key.rfind("op.", 0) == 0)
       lowerOp(text);
-  Tensor &result = value(outName);
+  Tensor &result = value(outNames[0]);
   Func out = result.f;
   const int rank = static_cast<int>(result.rank());
   if (!outputFunc.defined() || out.name() != outputFunc.name()) {
-    // The result is an input or defined under another name: copy it.
+    // The result is an input or defined under another name, or there are
+    // several: copy them.
     out = Func(desc.name);
     std::vector<Var> vars;
     for (int i = 0; i < rank; ++i)
       vars.push_back(Var("o" + std::to_string(i)));
     std::vector<Expr> e(vars.begin(), vars.end());
+    std::vector<Expr> values;
+    for (const std::string &n : outNames) {
+      Tensor &t = value(n);
+      if (t.rank() != result.rank() || t.hasUpdate)
+        fail("output " + n + " is not elementwise of the first one's shape");
+      values.push_back(rank == 0 ? t.f() : t.f(e));
+    }
+    Tuple tuple = values.size() == 1 ? Tuple(values[0]) : Tuple(values);
     if (rank == 0)
-      out() = result.f();
+      out() = tuple;
     else
-      out(vars) = result.f(e);
+      out(vars) = tuple;
   }
   std::vector<Var> vars = out.args();
 
@@ -1248,7 +1263,7 @@ void FusedBuilder::compile(const std::string &prefix) {
       // Tasks of at least kTaskElems elements: a task per row of a
       // [3072, 768] update spent more time in the thread pool than in the
       // loop.
-      Expr rows = max(1, kTaskElems / out.output_buffer().dim(0).extent());
+      Expr rows = max(1, kTaskElems / out.output_buffers()[0].dim(0).extent());
       Var task("task"), row("row");
       out.split(outer, task, row, rows, TailStrategy::GuardWithIf)
           .parallel(task);
@@ -1258,7 +1273,8 @@ void FusedBuilder::compile(const std::string &prefix) {
     if (p.dimensions() > 0)
       p.dim(0).set_stride(1);
   if (rank > 0)
-    out.output_buffer().dim(0).set_stride(1);
+    for (OutputImageParam o : out.output_buffers())
+      o.dim(0).set_stride(1);
 
   std::vector<Argument> args(inputs.begin(), inputs.end());
   for (auto &[name, p] : syms)

@@ -250,7 +250,10 @@ KernelDesc Lowering::fusedDesc(KernelOp k, bool &rng) {
     if (auto drop = dyn_cast<DropoutOp>(op))
       rng |= training && drop.getP().convertToDouble() > 0;
   }
-  d.params["out"] = names.at(cast<YieldOp>(body.getTerminator()).getValue());
+  std::string outs;
+  for (Value r : cast<YieldOp>(body.getTerminator()).getValues())
+    outs += (outs.empty() ? "" : ",") + names.at(r);
+  d.params["out"] = outs;
   return d;
 }
 
@@ -292,7 +295,7 @@ void Lowering::lowerKernel(KernelOp k) {
       return batched ? asBatch(sym->shape(v)) : asMatrix(sym->shape(v));
     };
     Value a = k.getInputs()[0], b = k.getInputs()[1];
-    DimShape sa = view(a), sb = view(b), so = view(k.getResult());
+    DimShape sa = view(a), sb = view(b), so = view(k->getResult(0));
     args.push_back({a, sa});
     args.push_back({b, sb});
     if (epilogue != "none")
@@ -303,16 +306,17 @@ void Lowering::lowerKernel(KernelOp k) {
     if (batched)
       total = total * so[0];
     flops = total.str();
-    args.push_back({k.getResult(), so});
+    args.push_back({k->getResult(0), so});
   } else {
     bool rng = false;
     KernelDesc d = fusedDesc(k, rng);
-    index = internKernel(k, d, true, rng);
+    index = internKernel(k, d, true, rng, k.getNumResults());
     for (auto [arg, v] :
          llvm::zip(k.getBody().front().getArguments(), k.getInputs()))
       if (!isa<IndexType>(v.getType()))
         args.push_back({v, sym->shape(v)});
-    args.push_back({k.getResult(), sym->shape(k.getResult())});
+    for (Value r : k.getResults())
+      args.push_back({r, sym->shape(r)});
   }
   // Step 5: run-time checks for embeddings.
   k.getBody().walk([&](EmbeddingOp e) {
@@ -372,7 +376,8 @@ void Lowering::lowerKernel(KernelOp k) {
         return;
     fn->checks.push_back(c);
   });
-  temporary(k.getResult());
+  for (Value r : k.getResults())
+    temporary(r);
   std::vector<std::pair<int, DimShape>> callArgs;
   for (auto &[v, shape] : args)
     callArgs.push_back({ids.at(v), shape});

@@ -94,11 +94,11 @@ std::string kernelText(Operation *op) {
          (n == 1 ? "" : "s");
 }
 
-/// The op whose location names the kernel: the producer of its result.
-Operation *resultOp(Operation *op) {
+/// The op whose location names the kernel's result `output`: its producer.
+Operation *resultOp(Operation *op, size_t output) {
   if (auto k = dyn_cast<KernelOp>(op))
     if (Operation *def = cast<YieldOp>(k.getBody().front().getTerminator())
-                             .getValue()
+                             .getValues()[output]
                              .getDefiningOp())
       return def;
   return op;
@@ -169,7 +169,7 @@ private:
               double got, const Buffer &want) {
     if (++reported > kMaxReports)
       return;
-    Operation *root = resultOp(op);
+    Operation *root = resultOp(op, output);
     std::string what = root == op ? "call " + std::to_string(call) + " of @" +
                                         name + " (" + kernelText(op) + ")"
                                   : root->getName().getStringRef().str() +

@@ -1036,12 +1036,15 @@ def Gpt_KernelOp : Gpt_Op<"kernel", [IsolatedFromAbove, SingleBlock,
     `--gpt-fuse` outlines each group of ops that one kernel computes into a
     `gpt.kernel`. The body is isolated from above: every value it reads is
     an operand (block arguments in the same order, index sizes included),
-    and `gpt.yield` names its one result. `kind` picks the kernel family:
+    and `gpt.yield` names its results. `kind` picks the kernel family:
     `matmul` (a 2-D matrix product with optional transposed operands and a
-    bias or bias+GELU epilogue, `trans_a`, `trans_b`, `epilogue`) or
-    `fused` (any other group: elementwise chains inlined into their
-    consumer, reductions, gathers, layout changes). The interpreter runs the
-    body, so fusion can be checked against the unfused function.
+    bias or bias+GELU epilogue, `trans_a`, `trans_b`, `epilogue`; one
+    result) or `fused` (any other group: elementwise chains inlined into
+    their consumer, reductions, gathers, layout changes). A `fused` kernel
+    of elementwise ops alone may have several results of one shape,
+    computed in one pass over their inputs (AdamW's parameter and moments).
+    The interpreter runs the body, so fusion can be checked against the
+    unfused function.
 
     ```mlir
     %y = gpt.kernel "matmul" (%x, %w, %b) {epilogue = "bias"}
@@ -1058,7 +1061,7 @@ def Gpt_KernelOp : Gpt_Op<"kernel", [IsolatedFromAbove, SingleBlock,
     ```
   }];
   let arguments = (ins StrAttr:$kind, Variadic<AnyType>:$inputs);
-  let results = (outs AnyRankedTensor:$result);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $kind `(` $inputs `)` attr-dict `:` functional-type($inputs, results)
@@ -1069,16 +1072,18 @@ def Gpt_KernelOp : Gpt_Op<"kernel", [IsolatedFromAbove, SingleBlock,
 
 def Gpt_YieldOp : Gpt_Op<"yield", [Pure, Terminator,
     HasParent<"KernelOp">]> {
-  let summary = "the result of a kernel's body";
+  let summary = "the results of a kernel's body";
   let description = [{
-    Ends a `gpt.kernel` body, naming the value the kernel produces.
+    Ends a `gpt.kernel` body, naming the values the kernel produces, in the
+    order of its results.
 
     ```mlir
     gpt.yield %1 : tensor<?x?x2304xf32>
+    gpt.yield %m, %v, %p : tensor<768xf32>, tensor<768xf32>, tensor<768xf32>
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$value);
-  let assemblyFormat = "$value attr-dict `:` type($value)";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
 }
 
 #endif // GPTC_IR_GPTOPS_TD

@@ -220,3 +220,53 @@ func.func @not_split(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %s: tensor<f32>, 
   %5 = gpt.tanh %3 : tensor<4x8xf32>
   return %1, %2, %4, %5 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// AdamW: the moments m' and v' are read by the parameter's update and
+// returned; the three elementwise groups of one shape become one kernel of
+// three results, reading the gradient, m, v and the parameter once.
+// CHECK-LABEL: func.func @adamw
+// CHECK: %[[K:.*]]:3 = gpt.kernel "fused"(%arg1, %arg2, %arg3, %arg4, %arg5, %arg0) : {{.*}} -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>)
+// CHECK: %[[M:.*]] = gpt.add
+// CHECK: %[[V:.*]] = gpt.add
+// CHECK: %[[P:.*]] = gpt.sub
+// CHECK-NEXT: gpt.yield %[[M]], %[[V]], %[[P]]
+// CHECK-NOT: gpt.kernel
+// CHECK: return %[[K]]#2, %[[K]]#0, %[[K]]#1
+func.func @adamw(%p: tensor<4x8xf32>, %g: tensor<4x8xf32>, %s: tensor<f32>, %m: tensor<4x8xf32>, %v: tensor<4x8xf32>, %lr: tensor<f32>) -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %gs = gpt.mul %g, %s : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %0 = gpt.sub %gs, %m : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %1 = gpt.mul %0, %s : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %m1 = gpt.add %m, %1 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %2 = gpt.mul %gs, %gs : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %3 = gpt.mul %v, %s : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %v1 = gpt.add %3, %2 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %4 = gpt.sqrt %v1 : tensor<4x8xf32>
+  %5 = gpt.div %m1, %4 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %6 = gpt.mul %5, %lr : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %p1 = gpt.sub %p, %6 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  return %p1, %m1, %v1 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}
+
+// -----
+
+// Negative: %a is also read by a kernel that does not absorb it (a
+// reduction), %b has another shape than its reader, and %c is read by a
+// reduction's group: each stays a kernel of its own.
+// CHECK-LABEL: func.func @not_absorbed
+// CHECK: %[[A:.*]] = gpt.kernel "fused"(%arg0)
+// CHECK: %[[B:.*]] = gpt.kernel "fused"(%arg1)
+// CHECK: %[[C:.*]] = gpt.kernel "fused"(%arg0)
+// CHECK: gpt.kernel "fused"(%[[A]], %[[B]])
+// CHECK: gpt.kernel "fused"(%[[A]])
+// CHECK: gpt.kernel "fused"(%[[C]])
+func.func @not_absorbed(%x: tensor<4x8xf32>, %y: tensor<8xf32>) -> (tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<8xf32>, tensor<4x8xf32>) {
+  %a = gpt.exp %x : tensor<4x8xf32>
+  %b = gpt.tanh %y : tensor<8xf32>
+  %c = gpt.sqrt %x : tensor<4x8xf32>
+  %0 = gpt.mul %a, %b : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  %1 = gpt.sum %a {axis = 1 : i64, keepdim = false} : tensor<4x8xf32> -> tensor<4xf32>
+  %2 = gpt.sum %c {axis = 1 : i64, keepdim = false} : tensor<4x8xf32> -> tensor<4xf32>
+  return %0, %1, %2, %b, %c : tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<8xf32>, tensor<4x8xf32>
+}

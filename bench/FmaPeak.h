@@ -95,7 +95,7 @@ inline double fmaPeak(int threads, Isa isa = nativeIsa()) {
 
 /// Copy bandwidth in GB/s (bytes read + written) of `threads` threads each
 /// copying its share of a 1 GiB buffer, best of 5 passes: the bound for
-/// work that streams every weight once (decoding).
+/// work that streams tensors in and out (elementwise kernels).
 inline double copyBandwidth(int threads) {
   constexpr size_t kBytes = size_t(1) << 30;
   std::vector<char> src(kBytes, 1), dst(kBytes, 0);
@@ -106,6 +106,37 @@ inline double copyBandwidth(int threads) {
       std::memcpy(dst.data() + begin, src.data() + begin, share);
     });
     best = std::max(best, 2.0 * kBytes / secs / 1e9);
+  }
+  return best;
+}
+
+/// Sums `n` floats from `p` with 8-wide vector adds.
+__attribute__((target("avx2"))) inline float sumAvx2(const float *p, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p + i));
+    s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p + i + 8));
+    s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p + i + 16));
+    s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p + i + 24));
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  return _mm256_cvtss_f32(s);
+}
+
+/// Read bandwidth in GB/s of `threads` threads each summing its share of a
+/// 1 GiB buffer, best of 5 passes: the bound for work that reads every
+/// weight once and writes little (decoding reads the model per token).
+inline double readBandwidth(int threads) {
+  constexpr size_t kFloats = (size_t(1) << 30) / sizeof(float);
+  std::vector<float> src(kFloats, 1.0f);
+  std::vector<float> sinks(threads);
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    double secs = timeThreads(threads, [&](int t) {
+      size_t share = kFloats / threads;
+      sinks[t] = sumAvx2(src.data() + t * share, share);
+    });
+    best = std::max(best, kFloats * sizeof(float) / secs / 1e9);
   }
   return best;
 }

@@ -1,8 +1,8 @@
 //===- PeakBench.cpp - What this machine can do, for every benchmark ------===//
 //
 // Prints the CPU model, its vector ISA, the fp32 FMA peak of each ISA it
-// runs (or of one, with --isa) and the copy bandwidth, in the form the
-// bench/*.py scripts parse, so each reports against the peak of the ISA in
+// runs (or of one, with --isa) and the copy and read bandwidths, in the form
+// the bench/*.py scripts parse, so each reports against the peak of the ISA in
 // use and the bandwidth measured in the same run.
 //
 //   build/release/bench/gptc-bench-peak [--threads N] [--isa avx2|avx512]
@@ -70,5 +70,7 @@ int main(int argc, char **argv) {
   }
   std::printf("copy bandwidth (%d threads): %.1f GB/s\n", threads,
               copyBandwidth(threads));
+  std::printf("read bandwidth (%d threads): %.1f GB/s\n", threads,
+              readBandwidth(threads));
   return 0;
 }

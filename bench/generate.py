@@ -11,8 +11,10 @@ KV cache (the default) and with --no-kv-cache (every token recomputes the
 window). PyTorch
 eager: transformers' GPT2LMHeadModel.generate with its KV cache, same
 weights, same thread count. The bound: decoding must read every weight once
-per token, so tokens/s <= memory bandwidth / weight bytes; the bandwidth is
-measured here with a large numpy copy. --target picks gptc's ISA (cpu: this
+per token, so tokens/s <= read bandwidth / weight bytes, the bandwidth
+measured by gptc-bench-peak with the same thread count (the copy bandwidth
+a numpy copy gave before counted writes and used one thread: 25 against
+30-44 GB/s on the 2-vCPU EPYC, a bound below llama.cpp's decode). --target picks gptc's ISA (cpu: this
 machine's widest; cpu-avx2 forces AVX2 on an AVX-512 machine) and pins
 PyTorch to the same one (ATEN_CPU_CAPABILITY); the CPU, its features and the
 ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
@@ -23,11 +25,11 @@ built, e.g. the one vendored in PyPI's llama-cpp-python source
 distribution), the same weights are converted to an F32 GGUF with its
 convert_hf_to_gguf.py (GPT-2's vocab.json and merges.txt are derived from
 data/gpt2.tiktoken) and `llama-bench -p 16 -n 64` measures its prefill and
-decode in the same run.
+decode in the same run, alternating with gptc's runs (--rounds).
 
   python3 bench/generate.py [--threads 2] [--model gpt2|llama]
                             [--target cpu|cpu-avx2|cpu-avx512]
-                            [--llama-cpp DIR]
+                            [--llama-cpp DIR] [--rounds 3]
 """
 import argparse
 import base64
@@ -35,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,7 +53,6 @@ for i, arg in enumerate(sys.argv):
     if value in FORCED:
         os.environ["ATEN_CPU_CAPABILITY"] = FORCED[value]
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig,
                           LlamaForCausalLM)
@@ -59,18 +61,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_step as ts  # noqa: E402  (paths)
 
 PROMPT, NEW = 16, 64
-
-
-def bandwidth_gbs():
-    """Copy bandwidth (read + write bytes per second) of a 1 GiB array."""
-    a = np.ones(1 << 28, np.float32)
-    b = np.empty_like(a)
-    best = 0.0
-    for _ in range(5):
-        start = time.perf_counter()
-        np.copyto(b, a)
-        best = max(best, 2 * a.nbytes / (time.perf_counter() - start))
-    return best / 1e9
 
 
 def gpt2_tokenizer_files(folder):
@@ -118,9 +108,9 @@ def gpt2_tokenizer_files(folder):
         f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
 
 
-def llama_cpp(tree, folder, threads):
-    """llama.cpp's F32 prefill and decode tokens/s on the weights in
-    `folder` (a Hugging Face GPT-2 folder)."""
+def llama_cpp_gguf(tree, folder):
+    """The weights in `folder` (a Hugging Face GPT-2 folder) as an F32 GGUF,
+    converted by the llama.cpp tree's convert_hf_to_gguf.py."""
     gpt2_tokenizer_files(folder)
     config = os.path.join(folder, "config.json")
     with open(config) as f:
@@ -133,6 +123,11 @@ def llama_cpp(tree, folder, threads):
                     os.path.join(tree, "convert_hf_to_gguf.py"), folder,
                     "--outtype", "f32", "--outfile", gguf], check=True,
                    capture_output=True)
+    return gguf
+
+
+def llama_cpp(tree, gguf, threads):
+    """llama.cpp's F32 prefill and decode tokens/s on `gguf`."""
     out = subprocess.run(
         [os.path.join(tree, "build", "bin", "llama-bench"), "-m", gguf,
          "-p", str(PROMPT), "-n", str(NEW), "-t", str(threads), "-o",
@@ -143,6 +138,12 @@ def llama_cpp(tree, folder, threads):
     return prefill, decode
 
 
+def median_pair(runs):
+    """The median prefill and the median decode of (prefill, decode) runs."""
+    return (statistics.median(p for p, _ in runs),
+            statistics.median(d for _, d in runs))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -151,12 +152,15 @@ def main():
                     default="cpu")
     ap.add_argument("--llama-cpp", metavar="DIR",
                     help="a llama.cpp tree with build/bin/llama-bench")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved runs of gptc and llama.cpp; the "
+                         "median of each is reported")
     args = ap.parse_args()
     if args.llama_cpp and args.model != "gpt2":
         ap.error("--llama-cpp converts GPT-2's tokenizer; use --model gpt2")
     native = "avx512" if "avx512f" in open("/proc/cpuinfo").read() else "avx2"
     isa = FORCED.get(args.target, native)
-    cpu, peak, _ = ts.machine(args.threads, isa)
+    cpu, peak, _, bw = ts.machine(args.threads, isa)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if args.model == "llama":
         # SmolLM2-135M's config.json, as models/configs/smollm2-135m.yaml.
@@ -200,7 +204,17 @@ def main():
                           r"\d+ tokens, (\d+) tokens/s", err)
             return float(m.group(1)), float(m.group(2))
 
-        gptc_prefill, gptc_decode = gptc()
+        # gptc and llama.cpp alternate, so a shared machine's slow moments
+        # fall on both; each reports its median round.
+        gguf = (llama_cpp_gguf(args.llama_cpp, work) if args.llama_cpp
+                else None)
+        gptc_runs, llama_runs = [], []
+        for _ in range(args.rounds):
+            gptc_runs.append(gptc())
+            if gguf:
+                llama_runs.append(llama_cpp(args.llama_cpp, gguf,
+                                            args.threads))
+        gptc_prefill, gptc_decode = median_pair(gptc_runs)
         nocache_prefill, nocache_decode = gptc("--no-kv-cache")
 
         with torch.no_grad():
@@ -218,20 +232,20 @@ def main():
         rows = [("gptc", gptc_prefill, gptc_decode),
                 ("gptc no cache", nocache_prefill, nocache_decode),
                 ("torch eager", torch_prefill, torch_decode)]
-        if args.llama_cpp:
-            rows.append(("llama.cpp F32",
-                         *llama_cpp(args.llama_cpp, work, args.threads)))
+        if gguf:
+            rows.append(("llama.cpp F32", *median_pair(llama_runs)))
 
-        bw = bandwidth_gbs()
         bound = bw * 1e9 / weight_bytes
         print(f"cpu: {cpu}; gptc --target={args.target} ({isa}), fp32 FMA "
               f"peak {peak:.1f} GFLOP/s; PyTorch {torch.__version__}, "
               f"ATEN_CPU_CAPABILITY="
               f"{os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
         print(f"W3: {title}, random weights, prompt {PROMPT}, "
-              f"{NEW} new tokens, batch 1, greedy, {args.threads} threads")
-        print(f"memory bandwidth (numpy copy): {bw:.1f} GB/s; weights "
-              f"{weight_bytes / 1e6:.0f} MB; decode bound {bound:.1f} "
+              f"{NEW} new tokens, batch 1, greedy, {args.threads} threads; "
+              f"gptc{' and llama.cpp' if gguf else ''}: median of "
+              f"{args.rounds} interleaved rounds")
+        print(f"read bandwidth ({args.threads} threads): {bw:.1f} GB/s; "
+              f"weights {weight_bytes / 1e6:.0f} MB; decode bound {bound:.1f} "
               f"tokens/s\n")
         print(f"{'':14} {'prefill tok/s':>14} {'decode tok/s':>13} "
               f"{'of bound':>9}")

@@ -192,15 +192,19 @@ def peer_time(model_name, b, t, steps, compiled, threads, capability):
 
 
 def machine(threads, isa):
-    """CPU model, features, the FMA peak of `isa` and the copy bandwidth."""
+    """CPU model, the FMA peak of `isa`, the copy and the read bandwidth
+    (GB/s) of `threads` threads."""
     out = subprocess.run(
         [os.path.join(BUILD, "bench/gptc-bench-peak"), "--threads",
          str(threads), "--isa", isa], check=True, capture_output=True,
         text=True).stdout
     cpu = re.search(r"^cpu: (.*)$", out, re.M).group(1)
     peak = float(re.search(r"peak .*: ([0-9.]+) GFLOP/s", out).group(1))
-    bw = float(re.search(r"bandwidth .*: ([0-9.]+) GB/s", out).group(1))
-    return cpu, peak, bw
+    copy = float(re.search(r"^copy bandwidth .*: ([0-9.]+) GB/s", out,
+                           re.M).group(1))
+    read = float(re.search(r"^read bandwidth .*: ([0-9.]+) GB/s", out,
+                           re.M).group(1))
+    return cpu, peak, copy, read
 
 
 def train_inputs(names, b, t, vocab=CFG["vocab_size"]):
@@ -252,7 +256,7 @@ def main():
     capability = None if args.target == "cpu" else isa
     work = tempfile.mkdtemp(prefix="gptc-bench-")
     try:
-        cpu, peak, bw = machine(args.threads, isa)
+        cpu, peak, bw, _ = machine(args.threads, isa)
 
         # W4: cold (fresh cache) and warm builds.
         exe = os.path.join(work, "gpt2-train")

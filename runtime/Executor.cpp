@@ -1,7 +1,6 @@
 //===- Executor.cpp - Running a compiled model's host program -------------===//
 
 #include "gptc/Runtime/Executor.h"
-#include "gptc/Runtime/ThreadPool.h"
 #include "gptc/Support/Error.h"
 
 #include "HalideRuntime.h"
@@ -69,7 +68,8 @@ Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
   // pays page faults for them again.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, -1);
-  useOpenMpThreadPool(options.threads);
+  if (options.threads > 0)
+    halide_set_num_threads(options.threads);
 }
 
 Executor::~Executor() {

@@ -140,7 +140,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
        {std::string(GPTC_EXECUTABLE_LIB), std::string(GPTC_RUNTIME_LIB),
         std::string(GPTC_SUPPORT_LIB)})
     cmd.push_back(lib);
-  for (const char *f : {"-lyaml-cpp", "-lgomp", "-lpthread", "-ldl", "-lm"})
+  for (const char *f : {"-lyaml-cpp", "-lpthread", "-ldl", "-lm"})
     cmd.push_back(f);
   // MPI, for data-parallel training under mpirun (runtime/Distributed.cpp).
   std::string mpiLibs = GPTC_MPI_LIBS;

@@ -12,10 +12,10 @@ window). PyTorch
 eager: transformers' GPT2LMHeadModel.generate with its KV cache, same
 weights, same thread count. The bound: decoding must read every weight once
 per token, so tokens/s <= read bandwidth / weight bytes, the bandwidth
-measured by gptc-bench-peak with the same thread count (the copy bandwidth
-a numpy copy gave before counted writes and used one thread: 25 against
-30-44 GB/s on the 2-vCPU EPYC, a bound below llama.cpp's decode). --target picks gptc's ISA (cpu: this
-machine's widest; cpu-avx2 forces AVX2 on an AVX-512 machine) and pins
+measured by gptc-bench-peak with the same thread count (a one-thread copy
+bandwidth gave 25 against 30-46 GB/s on a 2-vCPU EPYC, a bound below what
+llama.cpp decodes at). --target picks gptc's ISA (cpu: this machine's
+widest; cpu-avx2 forces AVX2 on an AVX-512 machine) and pins
 PyTorch to the same one (ATEN_CPU_CAPABILITY); the CPU, its features and the
 ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
 numpy and safetensors (pip).

@@ -1,6 +1,7 @@
 //===- Executor.cpp - Running a compiled model's host program -------------===//
 
 #include "gptc/Runtime/Executor.h"
+#include "gptc/Runtime/ThreadPool.h"
 #include "gptc/Support/Error.h"
 
 #include "HalideRuntime.h"
@@ -68,6 +69,9 @@ Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
   // pays page faults for them again.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, -1);
+  setThreadPoolSize(options.threads);
+  halide_set_custom_do_par_for(parallelFor);
+  // Halide's own pool still runs nested task loops (halide_do_parallel_tasks).
   if (options.threads > 0)
     halide_set_num_threads(options.threads);
 }

@@ -25,13 +25,17 @@
 
 using namespace gptc;
 
-// The two Halide runtime calls the executor makes; the real runtime comes
+// The Halide runtime calls the executor makes; the real runtime comes
 // with generated kernels, and there are none here.
 extern "C" halide_error_handler_t
 halide_set_error_handler(halide_error_handler_t handler) {
   return handler;
 }
 extern "C" int halide_set_num_threads(int n) { return n; }
+extern "C" halide_do_par_for_t
+halide_set_custom_do_par_for(halide_do_par_for_t parFor) {
+  return parFor;
+}
 
 namespace {
 

@@ -19,10 +19,16 @@
 //  3. K is cut into blocks of kKc rows, so the kKc x kNR slice of the panel
 //     in use stays in L1 while the row tiles of the block sweep it.
 //  4. Each tile of kMR rows runs Simd.h's micro-kernel: accumulators in
-//     registers, a's rows read in place (trans_a: a column of kMR
-//     consecutive floats per k) and broadcast against the panel's vectors.
+//     registers, a's rows read in place and broadcast against the panel's
+//     vectors.
 //  5. After the last K block the epilogue (bias, GELU) runs on the tile
 //     while it is in L1.
+//  6. trans_a (weight gradients, a stored [K, M]): read in place, a tile's
+//     column of kMR floats per k lies M floats from the next, so for
+//     M = 768 or 3072 a K block's column maps to a few L1 sets and misses
+//     on every k. A task instead covers kPanelsA panels, packs its rows of
+//     a per K block as contiguous kc x kMR tiles, and runs steps 2-5 on
+//     each panel's slice of the block with the packed tiles.
 //
 // Measured on a 2-core AMD EPYC (Zen 4), one thread, GPT-2 124M's W1
 // forward and backward shapes (M = 256): 76-95% of the FMA peak with
@@ -75,30 +81,63 @@ constexpr int64_t kKc = 256;
 /// reading b in L3 in place was 30% slower, but prefill's weights are not
 /// there).
 constexpr int kInPlaceRows = 32;
+/// Panels per task of a trans_a product (step 6): 256 columns, so packing
+/// a costs one float copied per 512 FLOPs; fewer when that leaves under
+/// kMinTasksA tasks to balance across threads. (On the EPYC above, one
+/// thread: 128 columns ran 3-8% slower, AVX2 and AVX-512 alike.)
+constexpr int64_t kPanelsA = std::max(1, 256 / kNR);
+constexpr int64_t kMinTasksA = 16;
 
 struct Args {
   const Problem *pb;
   const float *a, *b, *bias;
   float *out;
   int64_t rowBlocks, panels;
+  int64_t panelsPerTask; ///< trans_a (step 6)
 };
 
-/// Step 2: columns [j0, j0 + cols) of b as a K x kNR panel.
-inline void packPanel(const Problem &p, const float *b, int64_t j0, int cols,
-                      float *panel) {
+/// Step 2: rows [k0, k0 + kc) of columns [j0, j0 + cols) of b as a
+/// kc x kNR panel.
+inline void packPanel(const Problem &p, const float *b, int64_t k0, int64_t kc,
+                      int64_t j0, int cols, float *panel) {
   if (cols < kNR)
-    for (int64_t k = 0; k < p.K; ++k)
+    for (int64_t k = 0; k < kc; ++k)
       std::fill(panel + k * kNR + cols, panel + (k + 1) * kNR, 0.0f);
   if (p.transB) {
     // b [N, K]: its rows j0.. become the panel's columns.
-    for (int64_t k0 = 0; k0 < p.K; k0 += kKc)
-      transpose<false>(b + j0 * p.K + k0, p.K, cols,
-                       static_cast<int>(std::min(kKc, p.K - k0)), 1.0f,
-                       panel + k0 * kNR, kNR);
+    for (int64_t k = 0; k < kc; k += kKc)
+      transpose<false>(b + j0 * p.K + k0 + k, p.K, cols,
+                       static_cast<int>(std::min(kKc, kc - k)), 1.0f,
+                       panel + k * kNR, kNR);
     return;
   }
-  for (int64_t k = 0; k < p.K; ++k)
-    std::memcpy(panel + k * kNR, b + k * p.N + j0, cols * sizeof(float));
+  for (int64_t k = 0; k < kc; ++k)
+    std::memcpy(panel + k * kNR, b + (k0 + k) * p.N + j0, cols * sizeof(float));
+}
+
+/// Step 2b: rows [i0, i0 + rows) of a stored [K, M], K rows [k0, k0 + kc),
+/// as kMR-row tiles of kc x kMR floats (zero past `rows`). K goes in steps
+/// of 8 rows, whose lines of a stay in L1 while every tile takes its part:
+/// a tile at a time would read each line once per tile.
+inline void packTransA(const Problem &p, const float *a, int64_t i0, int rows,
+                       int64_t k0, int kc, float *packed) {
+  constexpr int kStep = 8;
+  for (int ks = 0; ks < kc; ks += kStep) {
+    const int steps = std::min(kStep, kc - ks);
+    const float *src = a + (k0 + ks) * p.M + i0;
+    for (int i = 0; i < rows; i += kMR) {
+      const int mr = std::min(kMR, rows - i);
+      float *dst = packed + i * kc + ks * kMR;
+      if (mr == kMR && steps == kStep) {
+        for (int k = 0; k < kStep; ++k)
+          std::memcpy(dst + k * kMR, src + k * p.M + i, kMR * sizeof(float));
+        continue;
+      }
+      for (int k = 0; k < steps; ++k)
+        for (int r = 0; r < kMR; ++r)
+          dst[k * kMR + r] = r < mr ? src[k * p.M + i + r] : 0.0f;
+    }
+  }
 }
 
 /// A tile of `mr` <= kMR rows and `cols` <= kNR columns through the one
@@ -142,12 +181,12 @@ inline void task(void *ctx, int t) {
   ptrdiff_t ldb = p.N;
   if (!inPlace) {
     float *packed = threadScratch(static_cast<size_t>(p.K * kNR));
-    packPanel(p, b, j0, cols, packed);
+    packPanel(p, b, 0, p.K, j0, cols, packed);
     panel = packed;
     ldb = kNR;
   }
   // A(r, k) = a[r * aRow + k * aK].
-  const ptrdiff_t aRow = p.transA ? 1 : p.K, aK = p.transA ? p.M : 1;
+  const ptrdiff_t aRow = p.K, aK = 1;
   for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
     const int kc = static_cast<int>(std::min(kKc, p.K - k0));
     const bool last = k0 + kc == p.K;
@@ -166,6 +205,49 @@ inline void task(void *ctx, int t) {
       }
       if (last) // step 5
         gemv::detail::epilogue(p.epilogue, ci, p.N, mr, cols, x.bias + j0);
+    }
+  }
+}
+
+/// Step 6: task t's outputs of a trans_a product, x.panelsPerTask panels.
+inline void transATask(void *ctx, int t) {
+  const Args &x = *static_cast<const Args *>(ctx);
+  const Problem &p = *x.pb;
+  const int64_t groups = (x.panels + x.panelsPerTask - 1) / x.panelsPerTask;
+  const int64_t perBatch = x.rowBlocks * groups;
+  const int64_t bt = t / perBatch, rest = t % perBatch;
+  const int64_t i0 = rest / groups * kRowBlock;
+  const int64_t firstPanel = rest % groups * x.panelsPerTask;
+  const int64_t endPanel = std::min(x.panels, firstPanel + x.panelsPerTask);
+  const int rows = static_cast<int>(std::min(kRowBlock, p.M - i0));
+  const int tiles = (rows + kMR - 1) / kMR;
+  const float *a = x.a + bt * p.M * p.K, *b = x.b + bt * p.K * p.N;
+  float *out = x.out + bt * p.M * p.N + i0 * p.N;
+
+  float *packedA =
+      threadScratch(static_cast<size_t>((tiles * kMR + kNR) * kKc));
+  float *panel = packedA + tiles * kMR * kKc;
+  for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
+    const int kc = static_cast<int>(std::min(kKc, p.K - k0));
+    const bool last = k0 + kc == p.K;
+    packTransA(p, a, i0, rows, k0, kc, packedA);
+    for (int64_t pj = firstPanel; pj < endPanel; ++pj) {
+      const int64_t j0 = pj * kNR;
+      const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
+      packPanel(p, b, k0, kc, j0, cols, panel);
+      for (int i = 0; i < rows; i += kMR) {
+        const int mr = std::min(kMR, rows - i);
+        const float *ai = packedA + i * kc;
+        float *ci = out + i * p.N + j0;
+        if (mr == kMR && cols == kNR)
+          microKernel<kMR, kNV, false>(
+              Gemm(kMR, kNV, kc, ai, 1, kMR, panel, kNR, ci, p.N, k0 > 0), 0,
+              0);
+        else
+          edgeTile(p, kc, mr, cols, ai, 1, kMR, panel, kNR, ci, k0 > 0);
+        if (last)
+          gemv::detail::epilogue(p.epilogue, ci, p.N, mr, cols, x.bias + j0);
+      }
     }
   }
 }
@@ -194,7 +276,19 @@ inline void run(const Problem &p, const float *a, const float *b,
                     bias,
                     out,
                     (p.M + detail::kRowBlock - 1) / detail::kRowBlock,
-                    (p.N + detail::kNR - 1) / detail::kNR};
+                    (p.N + detail::kNR - 1) / detail::kNR,
+                    detail::kPanelsA};
+  if (p.transA) {
+    auto tasks = [&] {
+      return p.batch * args.rowBlocks *
+             ((args.panels + args.panelsPerTask - 1) / args.panelsPerTask);
+    };
+    while (args.panelsPerTask > 1 && tasks() < detail::kMinTasksA)
+      args.panelsPerTask /= 2;
+    gemv::detail::parallel(pf, static_cast<int>(tasks()), detail::transATask,
+                           &args);
+    return;
+  }
   gemv::detail::parallel(
       pf, static_cast<int>(p.batch * args.rowBlocks * args.panels),
       detail::task, &args);

@@ -84,7 +84,8 @@ constexpr int kInPlaceRows = 32;
 /// Panels per task of a trans_a product (step 6): 256 columns, so packing
 /// a costs one float copied per 512 FLOPs; fewer when that leaves under
 /// kMinTasksA tasks to balance across threads. (On the EPYC above, one
-/// thread: 128 columns ran 3-8% slower, AVX2 and AVX-512 alike.)
+/// thread, 128 columns ran a few percent slower on the dW shapes, AVX2 and
+/// AVX-512 alike, within the machine's noise.)
 constexpr int64_t kPanelsA = std::max(1, 256 / kNR);
 constexpr int64_t kMinTasksA = 16;
 

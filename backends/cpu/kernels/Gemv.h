@@ -13,7 +13,7 @@
 //  1. b [K, N]: split K into kSplit contiguous row blocks, one task each, so
 //     every task streams one contiguous block of b; each accumulates its
 //     partial product for all N columns (M x N floats, cache-resident),
-//     four rows of b at a time.
+//     eight rows of b at a time.
 //  2. The caller sums the partials in a fixed order (the result does not
 //     depend on the thread count) and applies the epilogue.
 //  3. b stored [N, K] (trans_b, the tied LM head): rows of b are
@@ -112,6 +112,20 @@ inline void splitKTask(void *ctx, int t) {
   float *__restrict acc = x.partial + t * M * N;
   std::fill(acc, acc + M * N, 0.0f);
   int64_t k = k0;
+  // Eight rows of b per pass over the partial row: with N = 768 the pass
+  // is short, and its loads and stores of the row cost as much as b's.
+  for (; k + 8 <= k1; k += 8) {
+    const float *__restrict bk = x.b + k * N;
+    for (int64_t m = 0; m < M; ++m) {
+      const float *am = x.a + m * p.K + k;
+      float *__restrict row = acc + m * N;
+      for (int64_t n = 0; n < N; ++n)
+        row[n] += (am[0] * bk[n] + am[1] * bk[n + N] + am[2] * bk[n + 2 * N] +
+                   am[3] * bk[n + 3 * N]) +
+                  (am[4] * bk[n + 4 * N] + am[5] * bk[n + 5 * N] +
+                   am[6] * bk[n + 6 * N] + am[7] * bk[n + 7 * N]);
+    }
+  }
   for (; k + 4 <= k1; k += 4) {
     const float *__restrict b0 = x.b + k * N, *__restrict b1 = b0 + N,
                             *__restrict b2 = b1 + N, *__restrict b3 = b2 + N;

@@ -81,6 +81,12 @@ constexpr int64_t kKc = 256;
 /// reading b in L3 in place was 30% slower, but prefill's weights are not
 /// there).
 constexpr int kInPlaceRows = 32;
+/// A second micro-kernel height, for the last tile of row counts that are
+/// powers of two when kMR is not (AVX2's 6: 256 rows end in a tile of 4),
+/// and kMR itself (no second instance) otherwise. Through edgeTile's
+/// scratch that tile cost 5-7% of W1's products on AVX2; an instance per
+/// height would make each matmul kernel compile 2-3 s.
+constexpr int kShortMR = kMR % 4 == 0 ? kMR : 4;
 /// Panels per task of a trans_a product (step 6): 256 columns, so packing
 /// a costs one float copied per 512 FLOPs; fewer when that leaves under
 /// kMinTasksA tasks to balance across threads. (On the EPYC above, one
@@ -195,11 +201,12 @@ inline void task(void *ctx, int t) {
       const int mr = std::min(kMR, rows - i);
       const float *ai = a + (i0 + i) * aRow + k0 * aK;
       float *ci = out + (i0 + i) * p.N;
+      const Gemm g(mr, kNV, kc, ai, aRow, aK, panel + k0 * ldb, ldb, ci, p.N,
+                   k0 > 0);
       if (mr == kMR && cols == kNR) {
-        microKernel<kMR, kNV, false>(Gemm(kMR, kNV, kc, ai, aRow, aK,
-                                          panel + k0 * ldb, ldb, ci, p.N,
-                                          k0 > 0),
-                                     0, 0);
+        microKernel<kMR, kNV, false>(g, 0, 0);
+      } else if (mr == kShortMR && cols == kNR) {
+        microKernel<kShortMR, kNV, false>(g, 0, 0);
       } else {
         edgeTile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci,
                  k0 > 0);

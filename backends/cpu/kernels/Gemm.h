@@ -168,6 +168,24 @@ inline void edgeTile(const Problem &p, int kc, int mr, int cols, const float *a,
     std::memcpy(c + r * p.N, cs + r * kNR, cols * sizeof(float));
 }
 
+/// Steps 4-5 for one tile: a micro-kernel instance in place when one has
+/// its height and the panel is full, edgeTile otherwise; after the last K
+/// block, the epilogue.
+inline void tile(const Problem &p, int kc, int mr, int cols, const float *a,
+                 ptrdiff_t aRow, ptrdiff_t aK, const float *panel,
+                 ptrdiff_t ldb, float *c, bool accumulate, bool last,
+                 const float *bias) {
+  const Gemm g(mr, kNV, kc, a, aRow, aK, panel, ldb, c, p.N, accumulate);
+  if (mr == kMR && cols == kNR)
+    microKernel<kMR, kNV, false>(g, 0, 0);
+  else if (mr == kShortMR && cols == kNR)
+    microKernel<kShortMR, kNV, false>(g, 0, 0);
+  else
+    edgeTile(p, kc, mr, cols, a, aRow, aK, panel, ldb, c, accumulate);
+  if (last)
+    gemv::detail::epilogue(p.epilogue, c, p.N, mr, cols, bias);
+}
+
 /// Steps 1 and 3-5: task t's outputs.
 inline void task(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
@@ -201,18 +219,8 @@ inline void task(void *ctx, int t) {
       const int mr = std::min(kMR, rows - i);
       const float *ai = a + (i0 + i) * aRow + k0 * aK;
       float *ci = out + (i0 + i) * p.N;
-      const Gemm g(mr, kNV, kc, ai, aRow, aK, panel + k0 * ldb, ldb, ci, p.N,
-                   k0 > 0);
-      if (mr == kMR && cols == kNR) {
-        microKernel<kMR, kNV, false>(g, 0, 0);
-      } else if (mr == kShortMR && cols == kNR) {
-        microKernel<kShortMR, kNV, false>(g, 0, 0);
-      } else {
-        edgeTile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci,
-                 k0 > 0);
-      }
-      if (last) // step 5
-        gemv::detail::epilogue(p.epilogue, ci, p.N, mr, cols, x.bias + j0);
+      tile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci, k0 > 0,
+           last, x.bias + j0);
     }
   }
 }
@@ -247,14 +255,8 @@ inline void transATask(void *ctx, int t) {
         const int mr = std::min(kMR, rows - i);
         const float *ai = packedA + i * kc;
         float *ci = out + i * p.N + j0;
-        if (mr == kMR && cols == kNR)
-          microKernel<kMR, kNV, false>(
-              Gemm(kMR, kNV, kc, ai, 1, kMR, panel, kNR, ci, p.N, k0 > 0), 0,
-              0);
-        else
-          edgeTile(p, kc, mr, cols, ai, 1, kMR, panel, kNR, ci, k0 > 0);
-        if (last)
-          gemv::detail::epilogue(p.epilogue, ci, p.N, mr, cols, x.bias + j0);
+        tile(p, kc, mr, cols, ai, 1, kMR, panel, kNR, ci, k0 > 0, last,
+             x.bias + j0);
       }
     }
   }

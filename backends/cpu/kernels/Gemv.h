@@ -126,17 +126,6 @@ inline void splitKTask(void *ctx, int t) {
                    am[6] * bk[n + 6 * N] + am[7] * bk[n + 7 * N]);
     }
   }
-  for (; k + 4 <= k1; k += 4) {
-    const float *__restrict b0 = x.b + k * N, *__restrict b1 = b0 + N,
-                            *__restrict b2 = b1 + N, *__restrict b3 = b2 + N;
-    for (int64_t m = 0; m < M; ++m) {
-      const float *am = x.a + m * p.K + k;
-      const float a0 = am[0], a1 = am[1], a2 = am[2], a3 = am[3];
-      float *__restrict row = acc + m * N;
-      for (int64_t n = 0; n < N; ++n)
-        row[n] += a0 * b0[n] + a1 * b1[n] + a2 * b2[n] + a3 * b3[n];
-    }
-  }
   for (; k < k1; ++k) {
     const float *__restrict bk = x.b + k * N;
     for (int64_t m = 0; m < M; ++m) {

@@ -6,7 +6,9 @@
 // fp32 FMA peak measured in the same run, for this machine's widest ISA and
 // for AVX2 (the kernels built for cpu-avx2, against the AVX2 peak). Every
 // result is checked against a double-precision reference on sampled
-// entries before it is timed.
+// entries before it is timed. "hot" is the best run with the operands left
+// in cache by the previous one; "cold" the best after evicting them, as in
+// a training step, where every product's operands come from memory.
 //
 //   build/release/bench/gptc-bench-matmul [THREADS]
 //
@@ -66,6 +68,17 @@ double checkSample(const Buffer<float> &a, const Buffer<float> &b,
   return worst;
 }
 
+/// Writes then reads a buffer larger than any last-level cache, so the next
+/// product's operands come from memory.
+void evictCaches() {
+  static std::vector<float> junk(64 << 20);
+  float sum = 0;
+  for (float &v : junk)
+    sum += v += 1.0f;
+  static volatile float sink;
+  sink = sum;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -100,8 +113,8 @@ int main(int argc, char **argv) {
     std::printf("%sfp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
                 &build == &builds[0] ? "" : "\n",
                 gptc::bench::isaName(build.isa), threads, peak);
-    std::printf("%-34s %-6s %6s %6s %6s %10s %9s %8s\n", "matmul", "op", "M",
-                "K", "N", "ms", "GFLOP/s", "of peak");
+    std::printf("%-34s %-6s %6s %6s %6s %9s %8s %9s %8s\n", "matmul", "op", "M",
+                "K", "N", "hot ms", "of peak", "cold ms", "of peak");
     for (const Shape &s : shapes) {
       Buffer<float> a(s.transA ? s.m : s.k, s.transA ? s.k : s.m),
           b(s.transB ? s.k : s.n, s.transB ? s.n : s.k), c(s.n, s.m);
@@ -129,12 +142,23 @@ int main(int argc, char **argv) {
                                   std::chrono::steady_clock::now() - t0)
                                   .count());
       }
-      double gflops = 2.0 * s.m * s.n * s.k / best / 1e9;
-      std::printf("%-34s %-6s %6d %6d %6d %10.3f %9.1f %7.0f%%\n", s.what,
+      double cold = 1e30;
+      for (int r = 0; r < 3; ++r) {
+        evictCaches();
+        auto t0 = std::chrono::steady_clock::now();
+        run();
+        cold = std::min(cold, std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count());
+      }
+      double flop = 2.0 * s.m * s.n * s.k;
+      std::printf("%-34s %-6s %6d %6d %6d %9.3f %7.0f%% %9.3f %7.0f%%\n",
+                  s.what,
                   s.transA   ? "a^T b"
                   : s.transB ? "a b^T"
                              : "a b",
-                  s.m, s.k, s.n, best * 1e3, gflops, 100 * gflops / peak);
+                  s.m, s.k, s.n, best * 1e3, 100 * flop / best / 1e9 / peak,
+                  cold * 1e3, 100 * flop / cold / 1e9 / peak);
     }
   }
   return 0;

@@ -323,8 +323,11 @@ shapes::Result UnsqueezeOp::shapeRule(const DimEnv &env) {
 }
 
 shapes::Result EmbeddingGradOp::shapeRule(const DimEnv &env) {
+  std::optional<shapes::Shape> base;
+  if (getBase())
+    base = env.shape(getBase());
   return shapes::embeddingGrad(env.shape(getIds()), env.shape(getTable()),
-                               env.shape(getGrad()));
+                               env.shape(getGrad()), base ? &*base : nullptr);
 }
 
 shapes::Result UnsplitOp::shapeRule(const DimEnv &env) {
@@ -717,7 +720,7 @@ GRAD(DropoutOp) {
 GRAD(EmbeddingOp) {
   grads.push_back(Value());
   grads.push_back(EmbeddingGradOp::create(b, getLoc(), getTable().getType(), g,
-                                          getIds(), getTable()));
+                                          getIds(), getTable(), Value()));
 }
 
 GRAD(CrossEntropyOp) {

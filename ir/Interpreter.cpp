@@ -640,7 +640,10 @@ private:
           const Buffer &g = in(o.getGrad()), &ids = in(o.getIds());
           const Buffer &table = in(o.getTable());
           int64_t rows = table.shape[0], dim = table.shape[1];
-          Buffer r{table.shape, std::vector<double>(table.data.size(), 0)};
+          Buffer r = o.getBase()
+                         ? in(o.getBase())
+                         : Buffer{table.shape,
+                                  std::vector<double>(table.data.size(), 0)};
           for (int64_t i = 0; i < ids.numel(); ++i) {
             int64_t id = static_cast<int64_t>(ids.data[i]);
             if (id < 0 || id >= rows)

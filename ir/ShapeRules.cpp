@@ -364,13 +364,17 @@ Result unsqueeze(const Shape &in, int64_t axis) {
   return Result::ok(out);
 }
 
-Result embeddingGrad(const Shape &ids, const Shape &table, const Shape &grad) {
+Result embeddingGrad(const Shape &ids, const Shape &table, const Shape &grad,
+                     const Shape *base) {
   bool ok = table.size() == 2 && grad.size() == ids.size() + 1 &&
             compatible(grad.back(), table[1]) &&
             fits(ids, Shape(grad.begin(), grad.end() - 1));
   if (!ok)
     return Result::fail("gradient " + str(grad) + " does not fit ids " +
                         str(ids) + " and table " + str(table));
+  if (base && !fits(*base, table))
+    return Result::fail(
+        "base " + str(*base) + " is not shaped like table " + str(table), 3);
   return Result::ok(table);
 }
 

@@ -35,6 +35,26 @@ using namespace gptc;
 
 namespace {
 
+/// acc + og. A scatter of an embedding's gradient (a tied embedding's,
+/// added to the LM head's weight gradient) takes the other term as its base
+/// instead: one pass over the table rather than a zero-filled table, then
+/// an add that reads two tables and writes a third. Neither term has users
+/// yet: a gradient is read only once its value's gradients are all summed.
+Value accumulate(OpBuilder &b, mlir::Location loc, Value acc, Value og) {
+  for (auto [term, other] : {std::pair{og, acc}, std::pair{acc, og}}) {
+    auto scatter = term.getDefiningOp<gpt::EmbeddingGradOp>();
+    if (!scatter || scatter.getBase() || !term.use_empty() ||
+        other.getType() != term.getType())
+      continue;
+    Value sum = gpt::EmbeddingGradOp::create(
+        b, scatter.getLoc(), term.getType(), scatter.getGrad(),
+        scatter.getIds(), scatter.getTable(), other);
+    scatter.erase();
+    return sum;
+  }
+  return gpt::AddOp::create(b, loc, acc.getType(), acc, og);
+}
+
 struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
   using GptAutodiffBase::GptAutodiffBase;
 
@@ -156,9 +176,7 @@ struct AutodiffPass : gptc::impl::GptAutodiffBase<AutodiffPass> {
         if (!og || !active.contains(operand))
           continue;
         Value &acc = grads[operand];
-        acc = acc ? Value(gpt::AddOp::create(b, op->getLoc(), acc.getType(),
-                                             acc, og))
-                  : og;
+        acc = acc ? accumulate(b, op->getLoc(), acc, og) : og;
       }
     }
 

@@ -789,20 +789,27 @@ def Gpt_EmbeddingGradOp : Gpt_ShapedOp<"embedding_grad"> {
   let summary = "the gradient of an embedding table";
   let description = [{
     Scatter-adds each gradient row into the table row its id selected:
-    `result[ids[i], :] += grad[i, :]`, zero elsewhere; shaped like `table`.
+    `result[ids[i], :] += grad[i, :]`, in the order of i, onto `base` when
+    given and onto zeros otherwise; shaped like `table`, which is read for
+    its shape only. A tied embedding's gradient is the LM head's weight
+    gradient plus this scatter: autodiff passes the former as `base`, so
+    one pass writes the sum instead of a zero-filled table and an add.
 
     ```mlir
     %dw = gpt.embedding_grad %g, %ids, %wte
             : tensor<?x?x768xf32>, tensor<?x?xi32>, tensor<50257x768xf32>
             -> tensor<50257x768xf32>
+    %dt = gpt.embedding_grad %g, %ids, %wte base %dhead
+            : tensor<?x?x768xf32>, tensor<?x?xi32>, tensor<50257x768xf32>,
+              tensor<50257x768xf32> -> tensor<50257x768xf32>
     ```
   }];
   let arguments = (ins Gpt_F32Tensor:$grad, Gpt_I32Tensor:$ids,
-                       Gpt_F32Tensor:$table);
+                       Gpt_F32Tensor:$table, Optional<Gpt_F32Tensor>:$base);
   let results = (outs Gpt_F32Tensor:$result);
   let assemblyFormat = [{
-    $grad `,` $ids `,` $table attr-dict `:` type($grad) `,` type($ids) `,`
-    type($table) `->` type($result)
+    $grad `,` $ids `,` $table (`base` $base^)? attr-dict `:` type($grad) `,`
+    type($ids) `,` type($table) (`,` type($base)^)? `->` type($result)
   }];
 }
 

@@ -94,8 +94,10 @@ Result crossEntropyGrad(const Shape &logits, const Shape &targets);
 Result unbroadcast(const Shape &in, const Shape &like);
 Result broadcastLike(const Shape &in, const Shape &like);
 Result unsqueeze(const Shape &in, int64_t axis);
-/// The table's shape, for ids [...] and a gradient [..., dim].
-Result embeddingGrad(const Shape &ids, const Shape &table, const Shape &grad);
+/// The table's shape, for ids [...], a gradient [..., dim] and, if given, a
+/// base shaped like the table.
+Result embeddingGrad(const Shape &ids, const Shape &table, const Shape &grad,
+                     const Shape *base = nullptr);
 /// `in`, piece `index` of `parts` of `like` along `axis`: like's shape.
 Result unsplit(const Shape &in, const Shape &like, int64_t axis, int64_t parts,
                int64_t index);

@@ -70,3 +70,11 @@ func.func @step(%x: tensor<4xi32>) {
   %0 = "gpt.step"(%x) : (tensor<4xi32>) -> tensor<4xi32>
   return
 }
+
+// -----
+
+func.func @embedding_grad_base(%g: tensor<2x3x4xf32>, %ids: tensor<2x3xi32>, %t: tensor<10x4xf32>, %b: tensor<10x5xf32>) {
+  // expected-error @+1 {{'gpt.embedding_grad' op base [10, 5] is not shaped like table [10, 4]}}
+  %0 = gpt.embedding_grad %g, %ids, %t base %b : tensor<2x3x4xf32>, tensor<2x3xi32>, tensor<10x4xf32>, tensor<10x5xf32> -> tensor<10x4xf32>
+  return
+}

@@ -70,3 +70,40 @@ func.func @loss(%x: tensor<4xf32> {gpt.input = "x"}, %w: tensor<4xf32> {gpt.para
   %s = gpt.sum %1 {axis = 0 : i64, keepdim = false} : tensor<4xf32> -> tensor<f32>
   return %s : tensor<f32>
 }
+
+// -----
+
+// A tied table, read by an embedding and, transposed, by a product: the
+// scatter of the embedding's gradient takes the product's gradient as its
+// base, so no add sums the two.
+// CHECK-LABEL: func.func @loss_grad
+// CHECK-SAME: tensor<10x4xf32> {gpt.output = "grad.w"}
+// CHECK-NOT: gpt.add
+// CHECK: %[[G:.*]] = gpt.embedding_grad %{{.*}}, %arg0, %arg1 base %{{.*}} : tensor<2x3x4xf32>, tensor<2x3xi32>, tensor<10x4xf32>, tensor<10x4xf32> -> tensor<10x4xf32>
+// CHECK-NOT: gpt.add
+// CHECK: return %{{.*}}, %[[G]]
+func.func @loss(%ids: tensor<2x3xi32> {gpt.input = "ids"}, %w: tensor<10x4xf32> {gpt.param = "w"}) -> tensor<f32> {
+  %0 = gpt.embedding %ids, %w : tensor<2x3xi32>, tensor<10x4xf32> -> tensor<2x3x4xf32>
+  %1 = gpt.transpose %w {perm = array<i64: 1, 0>} : tensor<10x4xf32> -> tensor<4x10xf32>
+  %2 = gpt.matmul %0, %1 : tensor<2x3x4xf32>, tensor<4x10xf32> -> tensor<2x3x10xf32>
+  %3 = gpt.reshape %2 to [60] : tensor<2x3x10xf32> -> tensor<60xf32>
+  %4 = gpt.sum %3 {axis = 0 : i64, keepdim = false} : tensor<60xf32> -> tensor<f32>
+  return %4 : tensor<f32>
+}
+
+// -----
+
+// Two embeddings of one table: one scatter takes the other as its base,
+// and that one keeps zeros (a sum of two other terms stays an add, as in
+// the first case).
+// CHECK-LABEL: func.func @loss_grad
+// CHECK: %[[E:.*]] = gpt.embedding_grad %{{.*}}, %arg0, %arg1 :
+// CHECK: gpt.embedding_grad %{{.*}}, %arg0, %arg1 base %[[E]]
+func.func @loss(%ids: tensor<2x3xi32> {gpt.input = "ids"}, %w: tensor<10x4xf32> {gpt.param = "w"}) -> tensor<f32> {
+  %0 = gpt.embedding %ids, %w : tensor<2x3xi32>, tensor<10x4xf32> -> tensor<2x3x4xf32>
+  %1 = gpt.embedding %ids, %w : tensor<2x3xi32>, tensor<10x4xf32> -> tensor<2x3x4xf32>
+  %2 = gpt.mul %0, %1 : tensor<2x3x4xf32>, tensor<2x3x4xf32> -> tensor<2x3x4xf32>
+  %3 = gpt.reshape %2 to [24] : tensor<2x3x4xf32> -> tensor<24xf32>
+  %4 = gpt.sum %3 {axis = 0 : i64, keepdim = false} : tensor<24xf32> -> tensor<f32>
+  return %4 : tensor<f32>
+}

@@ -70,13 +70,13 @@ double checkSample(const Buffer<float> &a, const Buffer<float> &b,
 
 /// Writes then reads a buffer larger than any last-level cache, so the next
 /// product's operands come from memory.
+volatile float evictSink;
 void evictCaches() {
   static std::vector<float> junk(64 << 20);
   float sum = 0;
   for (float &v : junk)
     sum += v += 1.0f;
-  static volatile float sink;
-  sink = sum;
+  evictSink = sum;
 }
 
 } // namespace

@@ -86,6 +86,14 @@ const Row kRows[] = {
   {"symbolic_slice",
    "let h = reshape(x, [B, 7 * T])\n"
    "  let y = x * reshape(h[:, T:2 * T], [B, T, 1])"},
+  // Sums of whole tensors 48 and 16 floats wide (s, and clipping's squared
+  // norms of w and u): reduced a block of rows at a time, not by flat index.
+  {"whole_tensor_sums",
+   "param w: [7, 48] = normal(0.5)\n"
+   "  param u: [3, 16] = normal(0.5)\n"
+   "  let h = x @ w + reshape(u, [48])\n"
+   "  let s = sum(reshape(h * h, [B * T * 48]), axis = 0)\n"
+   "  let y = h[:, :, 0:7] + s * 0.01"},
   // Attention as written, unscaled, with q = k = v (the Gram matrix).
   {"self_attention", "let y = softmax(x @ transpose(x)) @ x"},
   // Grouped-query attention with repeat_kv: 4 query heads over 2 key/value

@@ -27,10 +27,10 @@
 //     its 2-D transpose, dy^T x, is the same with a and b swapped.
 //  3. Every other op roots a `fused` kernel unless its consumer pulls it in.
 //     A fused kernel pulls in a producer when the producer is elementwise
-//     or a layout change (injective) and the kernel is its only user, so
-//     elementwise chains fuse into their consumer, down to the reduction
-//     or store that ends them. A producer with several users is
-//     materialized once rather than recomputed.
+//     or a layout change (injective) and every reader of its result is in
+//     the kernel, so elementwise chains fuse into their consumer, down to
+//     the reduction or store that ends them. A producer with a reader
+//     outside is materialized once rather than recomputed.
 //  4. A reshape that would be a kernel on its own (a pure copy) stays
 //     outside as a view: the host reinterprets the dense buffer.
 //  5. Attention (gpt.attention, gpt.attention_grad) is a kernel family of
@@ -361,18 +361,29 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
 
   /// Step 3 and 4: `op` and the injective producers only it reads.
   void formFused(Operation *op, Group &g) {
-    SmallVector<Operation *> work{op};
     llvm::SetVector<Operation *> members;
     members.insert(op);
-    while (!work.empty()) {
-      Operation *cur = work.pop_back_val();
-      for (Value v : cur->getOperands())
-        if (Operation *p = pullable(v, cur); p && isInjective(p) &&
-                                             !members.contains(p) &&
-                                             !isTransposedWeightGrad(p)) {
-          members.insert(p);
-          work.push_back(p);
-        }
+    // A producer joins once every reader of its result is a member; a
+    // producer read twice in the group (tanh in GELU's gradient) waits for
+    // its second reader, so sweep until nothing joins.
+    auto joins = [&](Value v) -> Operation * {
+      Operation *p = v.getDefiningOp();
+      if (!p || !isa<GptDialect>(p->getDialect()) || isCheap(p) ||
+          p->getNumResults() != 1 || members.contains(p) || !isInjective(p) ||
+          isTransposedWeightGrad(p))
+        return nullptr;
+      bool inside = llvm::all_of(
+          v.getUsers(), [&](Operation *u) { return members.contains(u); });
+      return inside ? p : nullptr;
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t i = 0; i < members.size(); ++i)
+        for (Value v : members[i]->getOperands())
+          if (Operation *p = joins(v)) {
+            members.insert(p);
+            changed = true;
+          }
     }
     if (members.size() == 1 && isa<ReshapeOp>(op))
       return; // a view of its operand's buffer

@@ -270,3 +270,27 @@ func.func @not_absorbed(%x: tensor<4x8xf32>, %y: tensor<8xf32>) -> (tensor<4x8xf
   %2 = gpt.sum %c {axis = 1 : i64, keepdim = false} : tensor<4x8xf32> -> tensor<4xf32>
   return %0, %1, %2, %b, %c : tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// A value read by two ops of one kernel (tanh in GELU's gradient: t and
+// 1 - t * t) joins that kernel once both readers are in it, with the
+// chain that makes it: one kernel, reading x and the incoming gradient.
+// CHECK-LABEL: func.func @readers_in_one_kernel
+// CHECK: %[[K:.*]] = gpt.kernel "fused"(%arg0, %arg1)
+// CHECK: gpt.mul
+// CHECK: gpt.tanh
+// CHECK-NOT: gpt.kernel
+// CHECK: return %[[K]]
+func.func @readers_in_one_kernel(%x: tensor<4x8xf32>, %g: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %c = gpt.constant 1.000000e+00 : tensor<f32>
+  %0 = gpt.mul %x, %x : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %1 = gpt.tanh %0 : tensor<4x8xf32>
+  %2 = gpt.add %c, %1 : tensor<f32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %3 = gpt.mul %1, %1 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %4 = gpt.sub %c, %3 : tensor<f32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %5 = gpt.mul %2, %4 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %6 = gpt.mul %5, %0 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %7 = gpt.mul %6, %g : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  return %7 : tensor<4x8xf32>
+}

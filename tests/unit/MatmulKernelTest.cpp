@@ -193,6 +193,9 @@ INSTANTIATE_TEST_SUITE_P(
                                      Dims{1, 768, 100}, Dims{33, 64, 48},
                                      Dims{9, 17, 97}, Dims{64, 96, 192},
                                      Dims{300, 530, 130},
+                                     // few rows, b^T: tasks of 256 rows of
+                                     // b in fours, the last one short
+                                     Dims{2, 100, 517},
                                      // trans_a tasks of several panels, the
                                      // last group partial (Gemm.h step 6)
                                      Dims{2100, 20, 330}, Dims{600, 300, 200}),

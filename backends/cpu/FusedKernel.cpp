@@ -59,9 +59,9 @@ struct Tensor {
   /// A reduction's update loops (scheduled with the Func), if any.
   std::vector<RVar> rvars;
   bool hasUpdate = false, scheduled = false;
-  /// For a reshape of every dim into one, its operand: a reduction of the
-  /// whole tensor walks the operand's rows instead of splitting each flat
-  /// index with a division (gathers: 12 GB/s instead of 32).
+  /// For a reshape of every dim into one, its operand: a sum of the whole
+  /// tensor walks the operand's rows instead of splitting each flat index
+  /// with a division (gathers: 12 GB/s instead of 32).
   const Tensor *flatOf = nullptr;
 
   Expr at(std::vector<Expr> idx) const {
@@ -120,15 +120,11 @@ private:
   template <typename Combine, typename Elem>
   std::function<Expr(std::vector<Expr>)>
   reduceAlong(const Tensor &x, int axis, Combine combine, Expr init, Elem elem);
-  /// reduceAlong's reduction to a scalar of a flattened `src`, defined into
-  /// `red`: V-lane partial results over fixed blocks of src's rows, so the
-  /// flat index of each vector is row * C + a multiple of V and the
-  /// reshape's division folds away. Empty (not applicable) on GPU targets
-  /// and unless src's innermost size C is a constant multiple of V.
-  template <typename Combine, typename Elem>
-  std::function<Expr(std::vector<Expr>)>
-  flatReduction(const Tensor &src, Func red, Combine combine, Expr init,
-                Elem elem);
+  /// The row width C of `x`'s operand when `x` flattens it and C is a
+  /// constant multiple of the vector width (a CPU target), else 0: a sum
+  /// of x then walks whole rows of the operand, so each vector's flat index
+  /// is row * C + a multiple of V and the reshape's division folds away.
+  int64_t flatRowWidth(const Tensor &x) const;
   /// A dim of a slice (or unslice) box: its start in `whole`, the sliced
   /// tensor, and whether the slice drops it.
   struct SliceDim {
@@ -442,29 +438,45 @@ FusedBuilder::reduceAlong(const Tensor &x, int axis, Combine combine, Expr init,
   };
   std::vector<Var> rev(vars.rbegin(), vars.rend());
   std::vector<Expr> revE(rev.begin(), rev.end());
-  if (rev.empty() && x.flatOf)
-    if (auto rows = flatReduction(*x.flatOf, red, combine, init, elem))
-      return rows;
   if (rev.empty()) {
-    // To a scalar: fixed chunks of kChunk elements reduced in parallel,
-    // V lanes each, then the partial results in order. The chunking does
-    // not depend on the thread count, so neither does the result.
-    const int V = vectorLanes(), kChunk = 64 * V;
-    Expr n = x.shape[0];
+    // To a scalar: V-lane partial results over fixed chunks, reduced in
+    // parallel, then the partials in order. The chunks depend on the shape
+    // alone, so the result does not depend on the thread count.
+    const int V = vectorLanes();
     Func part(name + "_part" + std::to_string(reductionCount++));
     Var lane("lane"), u("u");
-    RDom c(0, kChunk / V, "c");
-    Expr i = u * kChunk + c.x * V + lane;
     part(lane, u) = init;
-    part(lane, u) =
-        combine(part(lane, u), select(i < n, elem({clamp(i, 0, n - 1)}), init));
+    Expr parts;
+    if (int64_t C = flatRowWidth(x)) {
+      // Blocks of whole rows of the operand, about kTaskElems elements.
+      const Tensor &src = *x.flatOf;
+      Expr rows = 1;
+      for (size_t d = 0; d + 1 < src.rank(); ++d)
+        rows = rows * src.shape[d];
+      const int perTask = std::max(1, static_cast<int>(kTaskElems / C));
+      RDom c(0, static_cast<int>(C / V), 0, perTask, "c");
+      Expr row = u * perTask + c.y;
+      Expr i = clamp(row, 0, rows - 1) * static_cast<int>(C) + c.x * V + lane;
+      part(lane, u) =
+          combine(part(lane, u), select(row < rows, elem({i}), init));
+      parts = (rows + perTask - 1) / perTask;
+    } else {
+      // kChunk flat elements each.
+      const int kChunk = 64 * V;
+      Expr n = x.shape[0];
+      RDom c(0, kChunk / V, "c");
+      Expr i = u * kChunk + c.x * V + lane;
+      part(lane, u) = combine(part(lane, u),
+                              select(i < n, elem({clamp(i, 0, n - 1)}), init));
+      parts = (n + kChunk - 1) / kChunk;
+    }
     if (gpu) {
       gpuRoot(part);
     } else {
       part.compute_root().vectorize(lane).parallel(u);
       part.update().vectorize(lane).parallel(u);
     }
-    RDom all(0, V, 0, (n + kChunk - 1) / kChunk, "all");
+    RDom all(0, V, 0, parts, "all");
     red() = init;
     red() = combine(red(), part(all.x, all.y));
     scalarRoot(red);
@@ -481,36 +493,11 @@ FusedBuilder::reduceAlong(const Tensor &x, int axis, Combine combine, Expr init,
   };
 }
 
-template <typename Combine, typename Elem>
-std::function<Expr(std::vector<Expr>)>
-FusedBuilder::flatReduction(const Tensor &src, Func red, Combine combine,
-                            Expr init, Elem elem) {
-  const int V = vectorLanes();
-  const int64_t *cols = as_const_int(src.shape.back());
-  if (gpu || !cols || *cols % V != 0)
-    return {};
-  const int C = static_cast<int>(*cols);
-  Expr rows = 1;
-  for (size_t i = 0; i + 1 < src.rank(); ++i)
-    rows = rows * src.shape[i];
-  // Blocks of whole rows, about kTaskElems elements each; as in the flat
-  // case, the blocks depend on the shape alone, so the result does not
-  // depend on the thread count.
-  const int perTask = std::max(1, static_cast<int>(kTaskElems) / C);
-  Func part(name + "_part" + std::to_string(reductionCount++));
-  Var lane("lane"), u("u");
-  RDom c(0, C / V, 0, perTask, "c");
-  Expr row = u * perTask + c.y;
-  Expr i = clamp(row, 0, rows - 1) * C + c.x * V + lane;
-  part(lane, u) = init;
-  part(lane, u) = combine(part(lane, u), select(row < rows, elem({i}), init));
-  part.compute_root().vectorize(lane).parallel(u);
-  part.update().vectorize(lane).parallel(u);
-  RDom all(0, V, 0, (rows + perTask - 1) / perTask, "all");
-  red() = init;
-  red() = combine(red(), part(all.x, all.y));
-  scalarRoot(red);
-  return [red](std::vector<Expr>) { return Expr(red()); };
+int64_t FusedBuilder::flatRowWidth(const Tensor &x) const {
+  if (gpu || !x.flatOf)
+    return 0;
+  const int64_t *cols = as_const_int(x.flatOf->shape.back());
+  return cols && *cols % vectorLanes() == 0 ? *cols : 0;
 }
 
 namespace {

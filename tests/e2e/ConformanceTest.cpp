@@ -86,6 +86,14 @@ const Row kRows[] = {
   {"symbolic_slice",
    "let h = reshape(x, [B, 7 * T])\n"
    "  let y = x * reshape(h[:, T:2 * T], [B, T, 1])"},
+  // Row statistics over rows 37 wide: more than two vectors and a partial
+  // one on every target.
+  {"wide_rows",
+   "param w: [7, 37] = normal(0.5)\n"
+   "  let h = x @ w\n"
+   "  let s = softmax(h) + log_softmax(h)\n"
+   "  let m = mean(h, axis = -1, keepdim = true) + var(h, axis = -1, keepdim = true)\n"
+   "  let y = (s + m + max(h, axis = -1, keepdim = true))[:, :, 0:7]"},
   // Sums of whole tensors 48 and 16 floats wide (s, and clipping's squared
   // norms of w and u): reduced a block of rows at a time, not by flat index.
   {"whole_tensor_sums",

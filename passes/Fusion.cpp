@@ -91,12 +91,19 @@ Operation *soleUser(Value v) {
   return user;
 }
 
-/// `v` as a top-level gpt op's result that only `user` reads.
-Operation *pullable(Value v, Operation *user) {
+/// The top-level gpt op defining `v` unless it is cloned into each reader
+/// (isCheap), else null.
+Operation *producer(Value v) {
   Operation *def = v.getDefiningOp();
   if (!def || !isa<GptDialect>(def->getDialect()) || isCheap(def))
     return nullptr;
-  return soleUser(v) == user ? def : nullptr;
+  return def;
+}
+
+/// `v` as a top-level gpt op's result that only `user` reads.
+Operation *pullable(Value v, Operation *user) {
+  Operation *def = producer(v);
+  return def && soleUser(v) == user ? def : nullptr;
 }
 
 bool isTranspose2d(Operation *op) {
@@ -359,7 +366,8 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     return true;
   }
 
-  /// Step 3 and 4: `op` and the injective producers only it reads.
+  /// Step 3 and 4: `op` and the injective producers whose readers are all
+  /// in the group.
   void formFused(Operation *op, Group &g) {
     llvm::SetVector<Operation *> members;
     members.insert(op);
@@ -367,9 +375,8 @@ struct FusePass : gptc::impl::GptFuseBase<FusePass> {
     // producer read twice in the group (tanh in GELU's gradient) waits for
     // its second reader, so sweep until nothing joins.
     auto joins = [&](Value v) -> Operation * {
-      Operation *p = v.getDefiningOp();
-      if (!p || !isa<GptDialect>(p->getDialect()) || isCheap(p) ||
-          p->getNumResults() != 1 || members.contains(p) || !isInjective(p) ||
+      Operation *p = producer(v);
+      if (!p || members.contains(p) || !isInjective(p) ||
           isTransposedWeightGrad(p))
         return nullptr;
       bool inside = llvm::all_of(

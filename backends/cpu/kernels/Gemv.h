@@ -139,47 +139,29 @@ inline void splitKTask(void *ctx, int t) {
   }
 }
 
-inline float dot(const float *a, const float *b, int64_t K) {
-  V s0 = {}, s1 = {}, s2 = {}, s3 = {};
-  int64_t k = 0;
-  for (; k + 4 * kW <= K; k += 4 * kW) {
-    s0 += load(a + k) * load(b + k);
-    s1 += load(a + k + kW) * load(b + k + kW);
-    s2 += load(a + k + 2 * kW) * load(b + k + 2 * kW);
-    s3 += load(a + k + 3 * kW) * load(b + k + 3 * kW);
-  }
-  V s = (s0 + s1) + (s2 + s3);
-  float r = 0;
-  for (int l = 0; l < kW; ++l)
-    r += s[l];
-  for (; k < K; ++k)
-    r += a[k] * b[k];
-  return r;
-}
-
-/// dot(a, b + r * K, K) into out[r * ldo] for r < 4, each summed exactly as
-/// dot() sums it. Four rows in flight keep four streams of b open at once,
-/// and each vector of a is loaded once for the four.
-inline void dot4(const float *a, const float *b, int64_t K, float *out,
-                 int64_t ldo) {
-  V s[4][4] = {};
+/// out[r] = a . (b + r * K) for r < R, each summed in four vector
+/// accumulators, then their lanes, then the tail. Four rows at a time keep
+/// four streams of b open and load each vector of a once for the four.
+template <int R>
+inline void dots(const float *a, const float *b, int64_t K, float *out) {
+  V s[R][4] = {};
   int64_t k = 0;
   for (; k + 4 * kW <= K; k += 4 * kW)
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       const V av = load(a + k + j * kW);
 #pragma GCC unroll 4
-      for (int r = 0; r < 4; ++r)
+      for (int r = 0; r < R; ++r)
         s[r][j] += av * load(b + r * K + k + j * kW);
     }
-  for (int r = 0; r < 4; ++r) {
+  for (int r = 0; r < R; ++r) {
     V sum = (s[r][0] + s[r][1]) + (s[r][2] + s[r][3]);
     float v = 0;
     for (int l = 0; l < kW; ++l)
       v += sum[l];
     for (int64_t kk = k; kk < K; ++kk)
       v += a[kk] * b[r * K + kk];
-    out[r * ldo] = v;
+    out[r] = v;
   }
 }
 
@@ -191,10 +173,10 @@ inline void transposedTask(void *ctx, int t) {
   int64_t n = n0;
   for (; n + 4 <= n1; n += 4)
     for (int64_t m = 0; m < p.M; ++m)
-      dot4(x.a + m * p.K, x.b + n * p.K, p.K, x.partial + m * p.N + n, 1);
+      dots<4>(x.a + m * p.K, x.b + n * p.K, p.K, x.partial + m * p.N + n);
   for (; n < n1; ++n)
     for (int64_t m = 0; m < p.M; ++m)
-      x.partial[m * p.N + n] = dot(x.a + m * p.K, x.b + n * p.K, p.K);
+      dots<1>(x.a + m * p.K, x.b + n * p.K, p.K, x.partial + m * p.N + n);
 }
 
 /// task(ctx, i) for i in [0, n), on `pf` when there is one.

@@ -40,6 +40,7 @@
 extern "C" {
 extern const char gptc_plan_text[];
 extern const gptc::KernelEntry gptc_kernel_entries[];
+extern const gptc::KernelPacker gptc_kernel_packers[];
 extern const unsigned gptc_num_kernels;
 extern const char gptc_model_description[];
 extern const char gptc_default_tokenizer[];
@@ -154,7 +155,9 @@ Executor makeExecutor(ExecutorOptions options) {
       std::move(plan),
       std::vector<KernelEntry>(gptc_kernel_entries,
                                gptc_kernel_entries + gptc_num_kernels),
-      options);
+      options,
+      std::vector<KernelPacker>(gptc_kernel_packers,
+                                gptc_kernel_packers + gptc_num_kernels));
 }
 
 /// The run contract: one safetensors file in, one out; parameters from

@@ -58,10 +58,12 @@ halide_type_t halideType(const std::string &dtype) {
 
 } // namespace
 
-Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o)
-    : plan(std::move(p)), entries(std::move(e)), options(o),
-      stats(plan.kernels.size()) {
-  if (entries.size() != plan.kernels.size())
+Executor::Executor(Plan p, std::vector<KernelEntry> e, ExecutorOptions o,
+                   std::vector<KernelPacker> k)
+    : plan(std::move(p)), entries(std::move(e)), packers(std::move(k)),
+      options(o), stats(plan.kernels.size()) {
+  if (entries.size() != plan.kernels.size() ||
+      (!packers.empty() && packers.size() != entries.size()))
     throw RuntimeError("the executable's kernel table does not match its plan");
   halide_set_error_handler(onHalideError);
   // Kernels allocate their scratch with malloc on every call; keep freed
@@ -129,6 +131,116 @@ uint8_t *Executor::reserveArena(int64_t bytes, const std::string &function) {
   return static_cast<uint8_t *>(p);
 }
 
+namespace {
+
+/// The value `v` is a view of, through any views; `v` itself otherwise.
+int baseValue(const PlanFunction &fn, int v) {
+  while (fn.values[v].kind == PlanValue::View)
+    v = fn.values[v].base;
+  return v;
+}
+
+/// The parameter call `c` reads as b (argument 1) if it is a matmul and b
+/// is a parameter, seen whole; null otherwise.
+const PlanValue *paramB(const PlanFunction &fn, const PlanCall &c) {
+  if (c.firstOutput < 2)
+    return nullptr;
+  const PlanValue &v = fn.values[baseValue(fn, c.args[1].value)];
+  return v.kind == PlanValue::Param ? &v : nullptr;
+}
+
+} // namespace
+
+std::set<std::string> Executor::packConstantParameters(
+    const SafetensorsFile &in,
+    const std::function<bool(const std::string &)> &constant) {
+  if (options.device || packers.empty())
+    return {};
+  // 1. Pack every (parameter, packer) pair a call needs, once.
+  for (const PlanFunction &fn : plan.functions)
+    for (const PlanCall &call : fn.calls) {
+      KernelPacker pack = packers[call.kernel];
+      const PlanValue *param = pack ? paramB(fn, call) : nullptr;
+      if (!param || !constant(param->name) || packed.count({param->name, pack}))
+        continue;
+      const TensorData *t = in.find(param->name);
+      std::vector<int64_t> shape;
+      try {
+        shape = evalShape(call.args[1].shape, {});
+      } catch (const RuntimeError &) {
+        continue; // sized by the inputs: not a weight
+      }
+      if (!t || t->dtype != DType::F32 || t->numel() != numel(shape) ||
+          shape.size() != 2)
+        continue; // run() reports what is wrong with it
+      std::vector<halide_dimension_t> dims = {
+          halide_dimension_t(0, static_cast<int32_t>(shape[1]), 1),
+          halide_dimension_t(0, static_cast<int32_t>(shape[0]),
+                             static_cast<int32_t>(shape[1]))};
+      halide_buffer_t b{};
+      b.type = halide_type_t(halide_type_float, 32);
+      b.dimensions = 2;
+      b.dim = dims.data();
+      b.host = const_cast<uint8_t *>(t->bytes.data());
+      halide_dimension_t packedDims[3];
+      halide_buffer_t q{};
+      q.type = b.type;
+      q.dimensions = 3;
+      q.dim = packedDims;
+      PackedParam &p = packed[{param->name, pack}];
+      if (pack(&b, &q) != 0 || q.dimensions != 3)
+        continue; // the kernel reads b as stored (an empty entry says so)
+      int64_t floats = 1;
+      for (int d = 0; d < 3; ++d) {
+        p.extents.push_back(packedDims[d].extent);
+        floats *= packedDims[d].extent;
+      }
+      size_t bytes =
+          (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+      p.data.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
+      if (!p.data)
+        throw RuntimeError("out of memory packing '" + param->name + "'");
+      q.host = reinterpret_cast<uint8_t *>(p.data.get());
+      if (pack(&b, &q) != 0)
+        throw RuntimeError("kernel " + plan.kernels[call.kernel].symbol +
+                           " could not pack '" + param->name +
+                           "': " + halideMessage);
+    }
+  // 2. The parameters read only in packed form.
+  std::set<std::string> rawUse, packedUse;
+  for (const PlanFunction &fn : plan.functions) {
+    auto use = [&](int v, bool asPacked) {
+      const PlanValue &base = fn.values[baseValue(fn, v)];
+      if (base.kind == PlanValue::Param)
+        (asPacked ? packedUse : rawUse).insert(base.name);
+    };
+    for (const PlanCall &call : fn.calls)
+      for (size_t a = 0; a < call.args.size(); ++a)
+        use(call.args[a].value, a == 1 && packedB(fn, call));
+    for (auto &[name, v] : fn.outputs)
+      use(v, false);
+    for (const PlanFunction::Bind &b : fn.binds)
+      use(b.value, false);
+  }
+  std::set<std::string> freeable;
+  for (const std::string &name : packedUse)
+    if (!rawUse.count(name))
+      freeable.insert(name);
+  packedOnly = freeable;
+  return freeable;
+}
+
+const Executor::PackedParam *Executor::packedB(const PlanFunction &fn,
+                                               const PlanCall &call) const {
+  if (packed.empty() || !packers[call.kernel])
+    return nullptr;
+  const PlanValue *param = paramB(fn, call);
+  if (!param)
+    return nullptr;
+  auto it = packed.find({param->name, packers[call.kernel]});
+  return it != packed.end() && it->second.data ? &it->second : nullptr;
+}
+
 bool Executor::has(const std::string &function) const {
   return plan.find(function) != nullptr;
 }
@@ -193,6 +305,9 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     const char *what = v.kind == PlanValue::Param ? "parameter" : "input";
     std::vector<int64_t> want = evalShape(v.shape, syms);
     const TensorData *t = in.find(v.name);
+    if (!t && v.kind == PlanValue::Param && packedOnly.count(v.name))
+      continue; // its calls read the packed copy
+
     if (!t)
       throw RuntimeError(source + ": missing " + what + " '" + v.name + "' (" +
                          formatShape(want) + ")");
@@ -344,6 +459,18 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       }
       halide_buffer_t &b = bufs[a]; // value-initialized by the vector
       b.type = halideType(fn->values[call.args[a].value].dtype);
+      if (const PackedParam *pk = a == 1 ? packedB(*fn, call) : nullptr) {
+        dims[a].clear();
+        int32_t stride = 1;
+        for (int32_t e : pk->extents) {
+          dims[a].push_back(halide_dimension_t(0, e, stride));
+          stride *= e;
+        }
+        b.dimensions = static_cast<int32_t>(dims[a].size());
+        b.dim = dims[a].data();
+        b.host = reinterpret_cast<uint8_t *>(pk->data.get());
+        continue;
+      }
       b.dimensions = static_cast<int32_t>(dims[a].size());
       b.dim = dims[a].data();
       if (options.device)

@@ -280,6 +280,11 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   for (auto &[name, t] :
        importWeights(o.weights, planParameters(plan, "forward"), hfNames(plan)))
     state.tensors[name] = std::move(t);
+  // The weights keep their values to the end: on the CPU the matmuls get
+  // them packed once, and the copies only the packed form needs go.
+  for (const std::string &name : exec.packConstantParameters(
+           state, [](const std::string &) { return true; }))
+    state.tensors.erase(name);
   // On a GPU the weights and the KV caches stay there: only the tokens and
   // positions travel at each step.
   exec.keepOnDevice([](const std::string &name) {

@@ -1,7 +1,9 @@
 //===- MatmulKernel.cpp - The matmul kernel family ------------------------===//
 //
-// Generates the entry that reads the buffers' extents and calls Gemm.h; the
-// algorithm and its measurements are there.
+// Generates the entry that reads the buffers' extents and calls Gemm.h (the
+// algorithm and its measurements are there), and `_pack`, which packs a b
+// that stays the same from call to call (a generator's weights) into the
+// panels the entry then reads: a three-dim b.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +38,9 @@ void compileMatmulKernel(const KernelDesc &d, const std::string &prefix,
     throw RuntimeError("kernel '" + d.name + "': unknown epilogue '" +
                        epilogue + "'; expected none, bias or bias_gelu");
   const bool bias = epilogue != "none";
+  // Weights a generator packs once (Gemm.h step 2b): one product of an
+  // untransposed a.
+  const bool packable = !transA && !batched;
   const std::string epi = !bias                ? "None"
                           : epilogue == "bias" ? "Bias"
                                                : "BiasGelu";
@@ -55,10 +60,57 @@ void compileMatmulKernel(const KernelDesc &d, const std::string &prefix,
   s += "  p.transA = " + std::string(transA ? "true" : "false") + ";\n";
   s += "  p.transB = " + std::string(transB ? "true" : "false") + ";\n";
   s += "  p.epilogue = gptc::gemv::Epilogue::" + epi + ";\n";
+  // Outside a batch, a b of three dims is b as _pack wrote it: (kNR, K,
+  // panels).
+  if (!batched) {
+    s += "  if (static_cast<halide_buffer_t *>(args[1])->dimensions == 3) {\n";
+    if (packable)
+      s += "    p.packedB = true;\n"
+           "    p.N = extent(" +
+           out +
+           ", 0);\n"
+           "    if (extent(args[1], 0) != gptc::simd::kNR ||\n"
+           "        extent(args[1], 1) != p.K ||\n"
+           "        extent(args[1], 2) * gptc::simd::kNR < p.N)\n"
+           "      return -1;\n";
+    else
+      s += "    return -1;\n";
+    s += "  }\n";
+  }
   s += "  gptc::gemm::run(p, data(args[0]), data(args[1]), " +
        std::string(bias ? "data(args[2])" : "nullptr") + ", data(" + out +
        "), parallelFor);\n";
   s += "  return 0;\n}\n";
+  // The packer: a query (no host: the packed extents, or no dims when
+  // this kernel reads b as it is stored), then the packing.
+  s += "extern \"C\" int " + d.name +
+       "_pack(halide_buffer_t *b, halide_buffer_t *packed) {\n";
+  if (packable) {
+    s += "  gptc::gemm::Problem p{};\n";
+    s += "  p.K = extent(b, " + std::string(transB ? "0" : "1") + ");\n";
+    s += "  p.N = extent(b, " + std::string(transB ? "1" : "0") + ");\n";
+    s += "  p.transB = " + std::string(transB ? "true" : "false") + ";\n";
+    s += "  const int64_t panels = (p.N + gptc::simd::kNR - 1) / "
+         "gptc::simd::kNR;\n";
+    s += "  if (!packed->host) {\n"
+         "    packed->dimensions = 3;\n"
+         "    packed->dim[0] = {0, gptc::simd::kNR, 1, 0};\n"
+         "    packed->dim[1] = {0, static_cast<int32_t>(p.K), gptc::simd::kNR, "
+         "0};\n"
+         "    packed->dim[2] = {0, static_cast<int32_t>(panels), "
+         "static_cast<int32_t>(p.K * gptc::simd::kNR), 0};\n"
+         "    return 0;\n  }\n";
+    s += "  if (packed->dimensions != 3 || extent(packed, 0) != "
+         "gptc::simd::kNR ||\n"
+         "      extent(packed, 1) != p.K || extent(packed, 2) != panels)\n"
+         "    return -1;\n";
+    s += "  gptc::gemm::packB(p, data(b), data(packed), parallelFor);\n";
+    s += "  return 0;\n";
+  } else {
+    s += "  if (!packed->host) {\n    packed->dimensions = 0;\n    return "
+         "0;\n  }\n  return -1;\n";
+  }
+  s += "}\n";
   // The typed entry, for callers with buffers (tests, benchmarks).
   const std::string params =
       "halide_buffer_t *a, halide_buffer_t *b, " +
@@ -70,7 +122,10 @@ void compileMatmulKernel(const KernelDesc &d, const std::string &prefix,
        std::string(bias ? "bias, " : "") + "out};\n  return " + d.name +
        "_argv(args);\n}\n";
   compileCxxKernel(d.name, s, prefix, target, {},
-                   "struct halide_buffer_t;\n" + signature + ";\n");
+                   "struct halide_buffer_t;\n" + signature + ";\n" +
+                       "extern \"C\" int " + d.name +
+                       "_pack(struct halide_buffer_t *b, "
+                       "struct halide_buffer_t *packed);\n");
 }
 
 } // namespace gptc

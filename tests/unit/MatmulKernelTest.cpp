@@ -7,7 +7,8 @@
 // micro-kernel's panel, M past a task's row block with a partial tile, K
 // past a K block. Up to gemv::kMaxRows rows run the few-row path (Gemv.h:
 // K split into blocks, or dot products for trans_b), more the packed GEMM
-// (Gemm.h).
+// (Gemm.h); each product also runs with b packed ahead by the kernel's
+// `_pack`, as a generator's weights are.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,11 +56,26 @@ struct Kernels {
                   halide_buffer_t *);
   int (*batch)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
   int (*batchTT)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  /// The packers (`_pack`) of plain, trans_b, bias, bias_gelu, trans_a and
+  /// batch.
+  using Pack = int (*)(halide_buffer_t *, halide_buffer_t *);
+  Pack packPlain, packTransB, packBias, packBiasGelu, packTransA, packBatch;
 };
 
-const Kernels kHost = {"host",          mm_test_plain,   mm_test_trans_a,
-                       mm_test_trans_b, mm_test_bias,    mm_test_bias_gelu,
-                       mm_test_batch,   mm_test_batch_tt};
+const Kernels kHost = {"host",
+                       mm_test_plain,
+                       mm_test_trans_a,
+                       mm_test_trans_b,
+                       mm_test_bias,
+                       mm_test_bias_gelu,
+                       mm_test_batch,
+                       mm_test_batch_tt,
+                       mm_test_plain_pack,
+                       mm_test_trans_b_pack,
+                       mm_test_bias_pack,
+                       mm_test_bias_gelu_pack,
+                       mm_test_trans_a_pack,
+                       mm_test_batch_pack};
 const Kernels kAvx2 = {"avx2",
                        mm_test_plain_avx2,
                        mm_test_trans_a_avx2,
@@ -67,7 +83,29 @@ const Kernels kAvx2 = {"avx2",
                        mm_test_bias_avx2,
                        mm_test_bias_gelu_avx2,
                        mm_test_batch_avx2,
-                       mm_test_batch_tt_avx2};
+                       mm_test_batch_tt_avx2,
+                       mm_test_plain_avx2_pack,
+                       mm_test_trans_b_avx2_pack,
+                       mm_test_bias_avx2_pack,
+                       mm_test_bias_gelu_avx2_pack,
+                       mm_test_trans_a_avx2_pack,
+                       mm_test_batch_avx2_pack};
+
+/// `pack`'s panels of `b`: the extents its query gives, then the packing.
+/// Empty when the kernel reads b as stored.
+Buffer<float> packed(Kernels::Pack pack, Buffer<float> &b) {
+  halide_dimension_t dims[3];
+  halide_buffer_t query{};
+  query.dim = dims;
+  query.dimensions = 3;
+  if (pack(b, &query) != 0 || query.dimensions == 0)
+    return Buffer<float>();
+  EXPECT_EQ(query.dimensions, 3);
+  Buffer<float> out(dims[0].extent, dims[1].extent, dims[2].extent);
+  out.fill(NAN); // packing must write every float, padding included
+  EXPECT_EQ(pack(b, out), 0);
+  return out;
+}
 
 class MatmulKernel
     : public testing::TestWithParam<std::tuple<Dims, const Kernels *>> {};
@@ -116,6 +154,20 @@ TEST_P(MatmulKernel, MatchesReference) {
     std::function<int(Buffer<float> &)> run;
     bool bias, gelu;
   };
+  // The same products with b packed once (a generator's weights).
+  Buffer<float> pPlain = packed(kn.packPlain, b),
+                pTransB = packed(kn.packTransB, bT),
+                pBias = packed(kn.packBias, b),
+                pBiasGelu = packed(kn.packBiasGelu, b);
+  for (Buffer<float> *pk : {&pPlain, &pTransB, &pBias, &pBiasGelu})
+    ASSERT_EQ(pk->dimensions(), 3);
+  // A kernel that reads b as stored says so, and refuses panels.
+  EXPECT_EQ(packed(kn.packTransA, b).dimensions(), 0);
+  EXPECT_EQ(packed(kn.packBatch, b).dimensions(), 0);
+  {
+    Buffer<float> c(m, n);
+    EXPECT_NE(kn.transA(aT, pPlain, c), 0);
+  }
   std::vector<Variant> variants = {
       {"plain", [&](Buffer<float> &c) { return kn.plain(a, b, c); }, false,
        false},
@@ -128,6 +180,17 @@ TEST_P(MatmulKernel, MatchesReference) {
       {"bias_gelu",
        [&](Buffer<float> &c) { return kn.biasGelu(a, b, bias, c); }, true,
        true},
+      {"plain packed", [&](Buffer<float> &c) { return kn.plain(a, pPlain, c); },
+       false, false},
+      {"trans_b packed",
+       [&](Buffer<float> &c) { return kn.transB(a, pTransB, c); }, false,
+       false},
+      {"bias packed",
+       [&](Buffer<float> &c) { return kn.bias(a, pBias, bias, c); }, true,
+       false},
+      {"bias_gelu packed",
+       [&](Buffer<float> &c) { return kn.biasGelu(a, pBiasGelu, bias, c); },
+       true, true},
   };
   for (auto &v : variants) {
     Buffer<float> c(n, m);

@@ -58,6 +58,9 @@ constexpr int kW = 4;
 constexpr int kMR = 4, kNV = 2;
 #endif
 
+/// Columns per micro-kernel call: the width of Gemm.h's panels of b.
+constexpr int kNR = kNV * kW;
+
 typedef float V __attribute__((vector_size(kW * sizeof(float))));
 typedef int32_t VI __attribute__((vector_size(kW * sizeof(float))));
 typedef uint32_t VU __attribute__((vector_size(kW * sizeof(float))));
@@ -118,6 +121,13 @@ inline V exp2v(V x) {
   p = p * f + 1.0f;
   // k = -127 gives a zero exponent field, a scale of 0: exp2(-inf) = 0.
   return p * bitCast<V>(biased << 23);
+}
+
+/// Asks for the `bytes` at `p` in L1, a 64-byte line at a time.
+inline void prefetchL1(const void *p, size_t bytes) {
+  const char *c = static_cast<const char *>(p);
+  for (size_t o = 0; o < bytes; o += 64)
+    __builtin_prefetch(c + o, 0, 3);
 }
 
 /// A grow-only, 64-byte aligned buffer per thread, so tasks allocate nothing

@@ -14,13 +14,19 @@
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Safetensors.h"
 
+#include <cstdlib>
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <set>
 
 namespace gptc {
 
 using KernelEntry = int (*)(void **args);
+/// A matmul kernel's `_pack` (MatmulKernel.cpp): with no host in `packed`,
+/// writes the packed extents there (or no dims: b is read as stored); then
+/// packs b into it.
+using KernelPacker = int (*)(halide_buffer_t *b, halide_buffer_t *packed);
 
 /// The rows of a larger batch a run computes (a micro-batch, or a rank's
 /// share of a global batch): dropout masks count elements in the whole
@@ -46,9 +52,10 @@ struct ExecutorOptions {
 
 class Executor {
 public:
-  /// `entries[i]` is the `_argv` entry of `plan.kernels[i]`.
-  Executor(Plan plan, std::vector<KernelEntry> entries,
-           ExecutorOptions options);
+  /// `entries[i]` is the `_argv` entry of `plan.kernels[i]`, `packers[i]`
+  /// its packer if it has one (none, or an empty vector).
+  Executor(Plan plan, std::vector<KernelEntry> entries, ExecutorOptions options,
+           std::vector<KernelPacker> packers = {});
   ~Executor();
   Executor(const Executor &) = delete;
   Executor &operator=(const Executor &) = delete;
@@ -99,6 +106,16 @@ public:
       std::function<void(const std::string &, const float *, int64_t)>;
   void onOutputReady(OutputReady f) { outputReady = std::move(f); }
 
+  /// Promises that the parameters `constant` accepts keep their values in
+  /// every later run (a generator's weights), and packs those the matmuls
+  /// read as b, from `in`, into the panels their kernels read fastest
+  /// (Gemm.h step 2b): once, here. Returns the parameters no run reads
+  /// otherwise: the caller may free them, and later runs do without them.
+  /// On the host only; on a device nothing is packed.
+  std::set<std::string> packConstantParameters(
+      const SafetensorsFile &in,
+      const std::function<bool(const std::string &)> &constant);
+
   /// On a device: the device buffer of input `name` (`bytes` long), made
   /// if needed and marked as uploaded, so a caller can fill it there (an
   /// input `keepOnDevice` accepts is then used as it is).
@@ -114,6 +131,20 @@ public:
 private:
   Plan plan;
   std::vector<KernelEntry> entries;
+  std::vector<KernelPacker> packers;
+  /// A parameter as one kernel's packer laid it out: dense, innermost
+  /// extent first.
+  struct PackedParam {
+    std::vector<int32_t> extents;
+    std::unique_ptr<float, void (*)(void *)> data{nullptr, std::free};
+  };
+  /// By (parameter, packer); an entry without data: read as stored.
+  std::map<std::pair<std::string, KernelPacker>, PackedParam> packed;
+  /// Parameters no call reads unpacked: runs do without them.
+  std::set<std::string> packedOnly;
+  /// The packed form of the parameter call `call` reads as b, if any.
+  const PackedParam *packedB(const PlanFunction &fn,
+                             const PlanCall &call) const;
   ExecutorOptions options;
   struct Stat {
     double seconds = 0, flops = 0;

@@ -9,6 +9,9 @@
 // entries before it is timed. "hot" is the best run with the operands left
 // in cache by the previous one; "cold" the best after evicting them, as in
 // a training step, where every product's operands come from memory.
+// Rows marked "packed" read b as a generator does, packed once by the
+// kernel's `_pack`; "b GB/s" is b's bytes over the cold time, the figure
+// that bounds products of a few rows.
 //
 //   build/release/bench/gptc-bench-matmul [THREADS]
 //
@@ -43,15 +46,32 @@ struct Shape {
   const char *what;
   int m, k, n;
   bool transA, transB;
+  bool packed = false;
 };
 
 using Kernel = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+using Packer = int (*)(halide_buffer_t *, halide_buffer_t *);
 
 /// One ISA's kernels.
 struct Build {
   gptc::bench::Isa isa;
   Kernel plain, transA, transB;
+  Packer packPlain, packTransB;
 };
+
+/// b as `pack` lays it out for its kernel.
+Buffer<float> packed(Packer pack, Buffer<float> &b) {
+  halide_dimension_t dims[3];
+  halide_buffer_t query{};
+  query.dim = dims;
+  query.dimensions = 3;
+  if (pack(b, &query) != 0 || query.dimensions != 3)
+    return Buffer<float>();
+  Buffer<float> out(dims[0].extent, dims[1].extent, dims[2].extent);
+  if (pack(b, out) != 0)
+    return Buffer<float>();
+  return out;
+}
 
 double checkSample(const Buffer<float> &a, const Buffer<float> &b,
                    const Buffer<float> &c, const Shape &s) {
@@ -98,14 +118,23 @@ int main(int argc, char **argv) {
       {"prefill: 16 rows x c_fc W", 16, 768, 3072, false, false},
       {"prefill: 16 rows x mlp c_proj W", 16, 3072, 768, false, false},
       {"prefill: 16 rows x wte^T", 16, 768, 50257, false, true},
+      {"prefill: 16 rows x c_fc W", 16, 768, 3072, false, false, true},
+      {"prefill: 16 rows x mlp c_proj W", 16, 3072, 768, false, false, true},
+      {"prefill: 16 rows x wte^T", 16, 768, 50257, false, true, true},
+      {"decode: 1 row x c_fc W", 1, 768, 3072, false, false},
+      {"decode: 1 row x wte^T", 1, 768, 50257, false, true},
+      {"decode: 1 row x c_fc W", 1, 768, 3072, false, false, true},
+      {"decode: 1 row x wte^T", 1, 768, 50257, false, true, true},
       {"odd: T=7 rows, N=100", 7, 768, 100, false, false},
   };
   // The widest ISA first; AVX2 again only where the widest is more.
   std::vector<Build> builds = {{gptc::bench::nativeIsa(), mm_bench_plain,
-                                mm_bench_trans_a, mm_bench_trans_b}};
+                                mm_bench_trans_a, mm_bench_trans_b,
+                                mm_bench_plain_pack, mm_bench_trans_b_pack}};
   if (builds[0].isa != gptc::bench::Isa::Avx2)
     builds.push_back({gptc::bench::Isa::Avx2, mm_bench_plain_avx2,
-                      mm_bench_trans_a_avx2, mm_bench_trans_b_avx2});
+                      mm_bench_trans_a_avx2, mm_bench_trans_b_avx2,
+                      mm_bench_plain_avx2_pack, mm_bench_trans_b_avx2_pack});
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   for (const Build &build : builds) {
@@ -113,8 +142,9 @@ int main(int argc, char **argv) {
     std::printf("%sfp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
                 &build == &builds[0] ? "" : "\n",
                 gptc::bench::isaName(build.isa), threads, peak);
-    std::printf("%-34s %-6s %6s %6s %6s %9s %8s %9s %8s\n", "matmul", "op", "M",
-                "K", "N", "hot ms", "of peak", "cold ms", "of peak");
+    std::printf("%-34s %-8s %6s %6s %6s %9s %8s %9s %8s %8s\n", "matmul", "op",
+                "M", "K", "N", "hot ms", "of peak", "cold ms", "of peak",
+                "b GB/s");
     for (const Shape &s : shapes) {
       Buffer<float> a(s.transA ? s.m : s.k, s.transA ? s.k : s.m),
           b(s.transB ? s.k : s.n, s.transB ? s.n : s.k), c(s.n, s.m);
@@ -123,7 +153,15 @@ int main(int argc, char **argv) {
       Kernel kernel = s.transA   ? build.transA
                       : s.transB ? build.transB
                                  : build.plain;
-      auto run = [&] { return kernel(a, b, c); };
+      Buffer<float> panels;
+      if (s.packed) {
+        panels = packed(s.transB ? build.packTransB : build.packPlain, b);
+        if (!panels.data()) {
+          std::printf("%s: packing failed\n", s.what);
+          return 1;
+        }
+      }
+      auto run = [&] { return kernel(a, s.packed ? panels : b, c); };
       if (run() != 0) {
         std::printf("kernel failed\n");
         return 1;
@@ -152,13 +190,13 @@ int main(int argc, char **argv) {
                                   .count());
       }
       double flop = 2.0 * s.m * s.n * s.k;
-      std::printf("%-34s %-6s %6d %6d %6d %9.3f %7.0f%% %9.3f %7.0f%%\n",
-                  s.what,
-                  s.transA   ? "a^T b"
-                  : s.transB ? "a b^T"
-                             : "a b",
-                  s.m, s.k, s.n, best * 1e3, 100 * flop / best / 1e9 / peak,
-                  cold * 1e3, 100 * flop / cold / 1e9 / peak);
+      std::string op = s.transA ? "a^T b" : s.transB ? "a b^T" : "a b";
+      if (s.packed)
+        op += " pk";
+      std::printf("%-34s %-8s %6d %6d %6d %9.3f %7.0f%% %9.3f %7.0f%% %8.1f\n",
+                  s.what, op.c_str(), s.m, s.k, s.n, best * 1e3,
+                  100 * flop / best / 1e9 / peak, cold * 1e3,
+                  100 * flop / cold / 1e9 / peak, 4.0 * s.k * s.n / cold / 1e9);
     }
   }
   return 0;

@@ -24,11 +24,13 @@
 //  5. After the last K block the epilogue (bias, GELU) runs on the tile
 //     while it is in L1.
 //  2b. b packed ahead of time (packB: a generator's weights, packed once
-//     when loaded, as step 2 packs them, one panel after the other): the
-//     task reads its panel where it lies, and fetches each K block's slice
-//     into L1 while the previous block's tiles run. With 16 rows, one
-//     thread, cold caches, GPT-2's products on a 2-vCPU Zen 5 ran at
-//     54-69% of the AVX2 peak against 28-40% for step 2's in-place panels.
+//     when loaded, as step 2 packs them, one panel after the other): a
+//     task takes a run of panels and reads each where it lies. A panel
+//     read from memory (packed, or in place) is fetched by the first tile
+//     of each K block, which asks for the lines kPrefetchRows rows ahead
+//     as it goes. With 16 rows, one thread, cold caches, GPT-2's products
+//     on a 2-vCPU Zen 5 ran at 54-69% of the AVX2 peak against 28-40% for
+//     step 2's in-place panels.
 //  6. trans_a (weight gradients, a stored [K, M]): read in place, a tile's
 //     column of kMR floats per k lies M floats from the next, so for
 //     M = 768 or 3072 a K block's column maps to a few L1 sets and misses
@@ -94,20 +96,27 @@ constexpr int kInPlaceRows = 32;
 /// scratch that tile cost 5-7% of W1's products on AVX2; an instance per
 /// height would make each matmul kernel compile 2-3 s.
 constexpr int kShortMR = kMR % 4 == 0 ? kMR : 4;
+/// How far ahead of its reads the first tile of a K block fetches the
+/// panel from memory: 8 KB. On a 2-vCPU Zen 5, 16-row products over a
+/// packed panel took 1.3x (AVX2) and 1.15x (AVX-512) less time than
+/// without; 1-4 KB ahead, or a whole K block (16-64 KB), gained less.
+constexpr int64_t kPrefetchRows = 8192 / (kNR * sizeof(float));
 /// Panels per task of a trans_a product (step 6): 256 columns, so packing
 /// a costs one float copied per 512 FLOPs; fewer when that leaves under
-/// kMinTasksA tasks to balance across threads. (On the EPYC above, one
+/// kMinTasks tasks to balance across threads. (On the EPYC above, one
 /// thread, 128 columns ran a few percent slower on the dW shapes, AVX2 and
 /// AVX-512 alike, within the machine's noise.)
 constexpr int64_t kPanelsA = std::max(1, 256 / kNR);
-constexpr int64_t kMinTasksA = 16;
+/// The fewest tasks that several panels per task (trans_a, packed b) may
+/// leave.
+constexpr int64_t kMinTasks = 16;
 
 struct Args {
   const Problem *pb;
   const float *a, *b, *bias;
   float *out;
   int64_t rowBlocks, panels;
-  int64_t panelsPerTask; ///< trans_a (step 6)
+  int64_t panelsPerTask; ///< trans_a (step 6), packed b (step 2b)
 };
 
 /// Step 2: rows [k0, k0 + kc) of columns [j0, j0 + cols) of b as a
@@ -181,8 +190,9 @@ inline void edgeTile(const Problem &p, int kc, int mr, int cols, const float *a,
 inline void tile(const Problem &p, int kc, int mr, int cols, const float *a,
                  ptrdiff_t aRow, ptrdiff_t aK, const float *panel,
                  ptrdiff_t ldb, float *c, bool accumulate, bool last,
-                 const float *bias) {
-  const Gemm g(mr, kNV, kc, a, aRow, aK, panel, ldb, c, p.N, accumulate);
+                 const float *bias, const float *prefetch = nullptr) {
+  Gemm g(mr, kNV, kc, a, aRow, aK, panel, ldb, c, p.N, accumulate);
+  g.prefetch = prefetch;
   if (mr == kMR && cols == kNR)
     microKernel<kMR, kNV, false>(g, 0, 0);
   else if (mr == kShortMR && cols == kNR)
@@ -193,7 +203,31 @@ inline void tile(const Problem &p, int kc, int mr, int cols, const float *a,
     gemv::detail::epilogue(p.epilogue, c, p.N, mr, cols, bias);
 }
 
-/// Steps 1 and 3-5: task t's outputs.
+/// Steps 3-5 over one panel (rows [i0, i0 + rows) of a, `cols` columns
+/// at `out`): K blocks, each swept by the row tiles. When the panel comes
+/// from memory (`fromMemory`: read in place, or packed ahead), the first
+/// tile of each block, the one that fetches it, asks for the rows
+/// kPrefetchRows further on as it goes (step 2b).
+inline void panelTiles(const Problem &p, const float *a, int64_t i0, int rows,
+                       int cols, const float *panel, ptrdiff_t ldb, float *out,
+                       const float *bias, bool fromMemory) {
+  // A(r, k) = a[r * aRow + k * aK].
+  const ptrdiff_t aRow = p.K, aK = 1;
+  for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
+    const int kc = static_cast<int>(std::min(kKc, p.K - k0));
+    const bool last = k0 + kc == p.K;
+    for (int i = 0; i < rows; i += kMR) {
+      const int mr = std::min(kMR, rows - i);
+      const float *ai = a + (i0 + i) * aRow + k0 * aK;
+      float *ci = out + (i0 + i) * p.N;
+      tile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci, k0 > 0,
+           last, bias,
+           fromMemory && i == 0 ? panel + (k0 + kPrefetchRows) * ldb : nullptr);
+    }
+  }
+}
+
+/// Steps 1-5: task t's outputs.
 inline void task(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
   const Problem &p = *x.pb;
@@ -203,7 +237,6 @@ inline void task(void *ctx, int t) {
   const int rows = static_cast<int>(std::min(kRowBlock, p.M - i0));
   const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
   const float *a = x.a + bt * p.M * p.K, *b = x.b + bt * p.K * p.N;
-  float *out = x.out + bt * p.M * p.N + j0;
 
   // Few rows reuse the panel too little to repay packing it: a whole
   // panel of an upright b is read in place, so its reads from memory (the
@@ -211,30 +244,30 @@ inline void task(void *ctx, int t) {
   const bool inPlace = !p.transB && cols == kNR && rows <= kInPlaceRows;
   const float *panel = b + j0;
   ptrdiff_t ldb = p.N;
-  if (p.packedB) {
-    panel = b + j0 * p.K;
-    ldb = kNR;
-  } else if (!inPlace) {
+  if (!inPlace) {
     float *packed = threadScratch(static_cast<size_t>(p.K * kNR));
     packPanel(p, b, 0, p.K, j0, cols, packed);
     panel = packed;
     ldb = kNR;
   }
-  // A(r, k) = a[r * aRow + k * aK].
-  const ptrdiff_t aRow = p.K, aK = 1;
-  for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
-    const int kc = static_cast<int>(std::min(kKc, p.K - k0));
-    const bool last = k0 + kc == p.K;
-    if (p.packedB && !last) // step 2b: the next block's slice, contiguous
-      prefetchL1(panel + (k0 + kc) * kNR,
-                 std::min(kKc, p.K - k0 - kc) * kNR * sizeof(float));
-    for (int i = 0; i < rows; i += kMR) {
-      const int mr = std::min(kMR, rows - i);
-      const float *ai = a + (i0 + i) * aRow + k0 * aK;
-      float *ci = out + (i0 + i) * p.N;
-      tile(p, kc, mr, cols, ai, aRow, aK, panel + k0 * ldb, ldb, ci, k0 > 0,
-           last, x.bias + j0);
-    }
+  panelTiles(p, a, i0, rows, cols, panel, ldb, x.out + bt * p.M * p.N + j0,
+             x.bias + j0, inPlace);
+}
+
+/// Step 2b: task t's outputs over a packed b, x.panelsPerTask panels.
+inline void packedTask(void *ctx, int t) {
+  const Args &x = *static_cast<const Args *>(ctx);
+  const Problem &p = *x.pb;
+  const int64_t groups = (x.panels + x.panelsPerTask - 1) / x.panelsPerTask;
+  const int64_t i0 = t / groups * kRowBlock;
+  const int64_t first = t % groups * x.panelsPerTask;
+  const int64_t end = std::min(x.panels, first + x.panelsPerTask);
+  const int rows = static_cast<int>(std::min(kRowBlock, p.M - i0));
+  for (int64_t pj = first; pj < end; ++pj) {
+    const int64_t j0 = pj * kNR;
+    panelTiles(p, x.a, i0, rows,
+               static_cast<int>(std::min<int64_t>(kNR, p.N - j0)),
+               x.b + j0 * p.K, kNR, x.out + j0, x.bias + j0, true);
   }
 }
 
@@ -322,14 +355,17 @@ inline void run(const Problem &p, const float *a, const float *b,
                     (p.M + detail::kRowBlock - 1) / detail::kRowBlock,
                     (p.N + detail::kNR - 1) / detail::kNR,
                     detail::kPanelsA};
-  if (p.transA) {
-    auto tasks = [&] {
-      return p.batch * args.rowBlocks *
-             ((args.panels + args.panelsPerTask - 1) / args.panelsPerTask);
-    };
-    while (args.panelsPerTask > 1 && tasks() < detail::kMinTasksA)
+  auto tasks = [&] {
+    return p.batch * args.rowBlocks *
+           ((args.panels + args.panelsPerTask - 1) / args.panelsPerTask);
+  };
+  if (p.transA || p.packedB) {
+    if (p.packedB)
+      args.panelsPerTask = gemv::detail::packedPanelsPerTask(p.K);
+    while (args.panelsPerTask > 1 && tasks() < detail::kMinTasks)
       args.panelsPerTask /= 2;
-    gemv::detail::parallel(pf, static_cast<int>(tasks()), detail::transATask,
+    gemv::detail::parallel(pf, static_cast<int>(tasks()),
+                           p.transA ? detail::transATask : detail::packedTask,
                            &args);
     return;
   }

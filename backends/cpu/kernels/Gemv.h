@@ -63,6 +63,8 @@ constexpr int64_t kMaxRows = 7;
 constexpr int kSplit = 8;
 /// Output rows of b per task of the transposed product.
 constexpr int64_t kRowsPerTask = 256;
+/// Bytes of packed b per task (step 4; Gemm.h's step 2b too).
+constexpr int64_t kPackedTaskBytes = 128 << 10;
 
 inline namespace GPTC_SIMD_ISA {
 
@@ -233,13 +235,19 @@ inline void panelRows(const Args &x, const float *panel, int64_t m0,
   }
 }
 
-/// Step 4: the outputs of panel t, every row of a, then the epilogue while
-/// they are in L1.
-inline void packedTask(void *ctx, int t) {
-  const Args &x = *static_cast<const Args *>(ctx);
+/// Panels of a packed b per task: runs of about kPackedTaskBytes, so that a
+/// thread streams long stretches of contiguous memory.
+inline int64_t packedPanelsPerTask(int64_t K) {
+  return std::max<int64_t>(
+      1, kPackedTaskBytes / (std::max<int64_t>(K, 1) * kNR * sizeof(float)));
+}
+
+/// Step 4 for one panel: its outputs in every row of a, then the epilogue
+/// while they are in L1.
+inline void packedPanel(const Args &x, int64_t pj) {
   const Problem &p = *x.pb;
-  const float *panel = x.b + t * p.K * kNR;
-  const int64_t j0 = t * kNR;
+  const float *panel = x.b + pj * p.K * kNR;
+  const int64_t j0 = pj * kNR;
   int64_t m = 0;
   for (; m + 4 <= p.M; m += 4)
     panelRows<4>(x, panel, m, j0);
@@ -256,6 +264,15 @@ inline void packedTask(void *ctx, int t) {
   }
   epilogue(p.epilogue, x.partial + j0, p.N, p.M,
            std::min<int64_t>(kNR, p.N - j0), x.bias + j0);
+}
+
+/// Step 4: task t's run of packedPanelsPerTask panels.
+inline void packedTask(void *ctx, int t) {
+  const Args &x = *static_cast<const Args *>(ctx);
+  const int64_t per = packedPanelsPerTask(x.pb->K);
+  const int64_t panels = (x.pb->N + kNR - 1) / kNR;
+  for (int64_t pj = t * per; pj < std::min(panels, (t + 1) * per); ++pj)
+    packedPanel(x, pj);
 }
 
 /// task(ctx, i) for i in [0, n), on `pf` when there is one.
@@ -277,7 +294,9 @@ inline void run(const Problem &p, const float *a, const float *b,
                 const float *bias, float *out, ParallelFor pf) {
   detail::Args args{&p, a, b, out, bias};
   if (p.packedB) {
-    detail::parallel(pf, static_cast<int>((p.N + simd::kNR - 1) / simd::kNR),
+    const int64_t panels = (p.N + simd::kNR - 1) / simd::kNR,
+                  per = detail::packedPanelsPerTask(p.K);
+    detail::parallel(pf, static_cast<int>((panels + per - 1) / per),
                      detail::packedTask, &args);
     return;
   }

@@ -123,13 +123,6 @@ inline V exp2v(V x) {
   return p * bitCast<V>(biased << 23);
 }
 
-/// Asks for the `bytes` at `p` in L1, a 64-byte line at a time.
-inline void prefetchL1(const void *p, size_t bytes) {
-  const char *c = static_cast<const char *>(p);
-  for (size_t o = 0; o < bytes; o += 64)
-    __builtin_prefetch(c + o, 0, 3);
-}
-
 /// A grow-only, 64-byte aligned buffer per thread, so tasks allocate nothing
 /// once a thread has seen the largest problem.
 inline float *threadScratch(size_t floats) {
@@ -300,6 +293,10 @@ struct Gemm {
   /// Floats of C's last vector that exist; the rest is neither read nor
   /// written (a head dim that is not a multiple of kW).
   int lastCols = kW;
+  /// Row i's lines at prefetch + i * ldb are asked for as row i of B is
+  /// read, so a first sweep over B from memory hides the latency of those
+  /// further on; null for none.
+  const float *prefetch = nullptr;
 };
 
 /// Makes `v` live in a register at this point, which compilers cannot see
@@ -347,7 +344,14 @@ __attribute__((noinline)) void microKernel(const Gemm &g, int i0, int v0) {
   }
   const float *a = g.a + i0 * g.aRow;
   const float *b = g.b + v0 * kW;
+  const float *ahead = g.prefetch ? g.prefetch + v0 * kW : nullptr;
   for (int k = 0; k < g.k; ++k, a += g.aK, b += g.ldb) {
+    if (ahead) {
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v += std::max(1, 16 / kW)) // a line each
+        __builtin_prefetch(ahead + v * kW, 0, 3);
+      ahead += g.ldb;
+    }
     V bv[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {

@@ -14,7 +14,6 @@
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Runtime/Safetensors.h"
 
-#include <cstdlib>
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -136,7 +135,7 @@ private:
   /// extent first.
   struct PackedParam {
     std::vector<int32_t> extents;
-    std::unique_ptr<float, void (*)(void *)> data{nullptr, std::free};
+    std::shared_ptr<void> data; ///< On huge pages where the kernel allows.
   };
   /// By (parameter, packer); an entry without data: read as stored.
   std::map<std::pair<std::string, KernelPacker>, PackedParam> packed;

@@ -170,9 +170,11 @@ std::set<std::string> Executor::packConstantParameters(
       } catch (const RuntimeError &) {
         continue; // sized by the inputs: not a weight
       }
-      if (!t || t->dtype != DType::F32 || t->numel() != numel(shape) ||
-          shape.size() != 2)
-        continue; // run() reports what is wrong with it
+      // A tensor that is not what the model declares stays unpacked, so
+      // that run() reports it.
+      if (!t || t->dtype != DType::F32 || shape.size() != 2 ||
+          t->numel() != numel(shape) || t->shape != evalShape(param->shape, {}))
+        continue;
       std::vector<halide_dimension_t> dims = {
           halide_dimension_t(0, static_cast<int32_t>(shape[1]), 1),
           halide_dimension_t(0, static_cast<int32_t>(shape[0]),
@@ -313,7 +315,6 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     const TensorData *t = in.find(v.name);
     if (!t && v.kind == PlanValue::Param && packedOnly.count(v.name))
       continue; // its calls read the packed copy
-
     if (!t)
       throw RuntimeError(source + ": missing " + what + " '" + v.name + "' (" +
                          formatShape(want) + ")");

@@ -34,6 +34,7 @@ void gptc::buildTrainingPipeline(mlir::OpPassManager &pm,
 
 void gptc::buildKernelPipeline(mlir::OpPassManager &pm) {
   pm.addPass(createGptFuse());
+  pm.addPass(createGptScheduleReductions());
 }
 
 void gptc::buildCompilePipeline(mlir::OpPassManager &pm,

@@ -27,7 +27,8 @@ void buildFrontendPipeline(mlir::OpPassManager &pm);
 void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainConfig &config);
 
 /// Groups ops into kernels (`gpt.kernel`), after autodiff and the training
-/// step: what the backends generate code from.
+/// step, and runs reductions next to what they reduce: what the backends
+/// generate code from.
 void buildKernelPipeline(mlir::OpPassManager &pm);
 
 /// What the driver's commands and stages differ in, after the front end.

@@ -120,6 +120,29 @@ def GptFuse : Pass<"gpt-fuse", "mlir::ModuleOp"> {
 }
 
 
+def GptScheduleReductions : Pass<"gpt-schedule-reductions", "mlir::ModuleOp"> {
+  let summary = "Runs each reducing kernel as soon as its operands exist";
+  let description = [{
+    Moves every `fused` kernel whose results are much smaller than what it
+    reads (a gradient's sum of squares for clipping, a bias gradient's sum
+    over rows) up to just after the last op defining one of its operands,
+    so it reads them while they are still in cache. The training step
+    reduces all gradients for clipping after the whole backward, when each
+    has long left the caches. Runs after gpt-fuse; all ops are pure, so
+    only their operands order them.
+
+    ```mlir
+    %g = gpt.kernel "matmul"(...)       // a weight gradient
+    %h = gpt.kernel "matmul"(...)       // more of the backward
+    %s = gpt.kernel "fused"(%g)         // sum(g * g), a scalar
+    // becomes
+    %g = gpt.kernel "matmul"(...)
+    %s = gpt.kernel "fused"(%g)
+    %h = gpt.kernel "matmul"(...)
+    ```
+  }];
+}
+
 def GptFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
   let summary = "Replaces attention written from primitives by gpt.attention";
   let description = [{

@@ -115,6 +115,7 @@ int main(int argc, char **argv) {
       {"dW mlp c_proj h^T dy[256,768]", 3072, 256, 768, true, false},
       {"dx c_fc      dy[256,3072] W^T", 256, 3072, 768, false, true},
       {"dwte         dlogits^T x[256,768]", 50257, 256, 768, true, false},
+      {"dx lm_head   dlogits[256,50257] wte", 256, 50257, 768, false, false},
       {"prefill: 16 rows x c_fc W", 16, 768, 3072, false, false},
       {"prefill: 16 rows x mlp c_proj W", 16, 3072, 768, false, false},
       {"prefill: 16 rows x wte^T", 16, 768, 50257, false, true},

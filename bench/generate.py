@@ -20,12 +20,17 @@ PyTorch to the same one (ATEN_CPU_CAPABILITY); the CPU, its features and the
 ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
 numpy and safetensors (pip).
 
+gptc runs with each --weight-format (f32, bf16: the matmuls' weights
+rounded to bf16, half the bytes per token); each format's bound counts its
+bytes per weight.
+
 With --llama-cpp DIR (a llama.cpp source tree with build/bin/llama-bench
 built, e.g. the one vendored in PyPI's llama-cpp-python source
-distribution), the same weights are converted to an F32 GGUF with its
-convert_hf_to_gguf.py (GPT-2's vocab.json and merges.txt are derived from
-data/gpt2.tiktoken) and `llama-bench -p 16 -n 64` measures its prefill and
-decode in the same run, alternating with gptc's runs (--rounds).
+distribution), the same weights are converted to F32, F16 and Q8_0 GGUFs
+with its convert_hf_to_gguf.py (GPT-2's vocab.json and merges.txt are
+derived from data/gpt2.tiktoken) and `llama-bench -p 16 -n 64` measures
+their prefill and decode in the same run, alternating with gptc's runs
+(--rounds).
 
   python3 bench/generate.py [--threads 2] [--model gpt2|llama]
                             [--target cpu|cpu-avx2|cpu-avx512]
@@ -108,9 +113,14 @@ def gpt2_tokenizer_files(folder):
         f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
 
 
-def llama_cpp_gguf(tree, folder):
-    """The weights in `folder` (a Hugging Face GPT-2 folder) as an F32 GGUF,
-    converted by the llama.cpp tree's convert_hf_to_gguf.py."""
+# llama.cpp's weight types measured, as convert_hf_to_gguf.py names them.
+GGUF_TYPES = ("f32", "f16", "q8_0")
+
+
+def llama_cpp_ggufs(tree, folder):
+    """The weights in `folder` (a Hugging Face GPT-2 folder) as GGUFs of
+    each of GGUF_TYPES, converted by the llama.cpp tree's
+    convert_hf_to_gguf.py: {type: path}."""
     gpt2_tokenizer_files(folder)
     config = os.path.join(folder, "config.json")
     with open(config) as f:
@@ -118,16 +128,18 @@ def llama_cpp_gguf(tree, folder):
     c.setdefault("n_ctx", c["n_positions"])  # the converter reads n_ctx
     with open(config, "w") as f:
         json.dump(c, f)
-    gguf = os.path.join(folder, "model-f32.gguf")
-    subprocess.run([sys.executable,
-                    os.path.join(tree, "convert_hf_to_gguf.py"), folder,
-                    "--outtype", "f32", "--outfile", gguf], check=True,
-                   capture_output=True)
-    return gguf
+    ggufs = {}
+    for t in GGUF_TYPES:
+        ggufs[t] = os.path.join(folder, f"model-{t}.gguf")
+        subprocess.run([sys.executable,
+                        os.path.join(tree, "convert_hf_to_gguf.py"), folder,
+                        "--outtype", t, "--outfile", ggufs[t]], check=True,
+                       capture_output=True)
+    return ggufs
 
 
 def llama_cpp(tree, gguf, threads):
-    """llama.cpp's F32 prefill and decode tokens/s on `gguf`."""
+    """llama.cpp's prefill and decode tokens/s on `gguf`."""
     out = subprocess.run(
         [os.path.join(tree, "build", "bin", "llama-bench"), "-m", gguf,
          "-p", str(PROMPT), "-n", str(NEW), "-t", str(threads), "-o",
@@ -206,15 +218,17 @@ def main():
 
         # gptc and llama.cpp alternate, so a shared machine's slow moments
         # fall on both; each reports its median round.
-        gguf = (llama_cpp_gguf(args.llama_cpp, work) if args.llama_cpp
-                else None)
-        gptc_runs, llama_runs = [], []
+        ggufs = (llama_cpp_ggufs(args.llama_cpp, work) if args.llama_cpp
+                 else {})
+        formats = {"f32": 4, "bf16": 2}  # bytes per weight
+        gptc_runs = {f: [] for f in formats}
+        llama_runs = {t: [] for t in ggufs}
         for _ in range(args.rounds):
-            gptc_runs.append(gptc())
-            if gguf:
-                llama_runs.append(llama_cpp(args.llama_cpp, gguf,
-                                            args.threads))
-        gptc_prefill, gptc_decode = median_pair(gptc_runs)
+            for f in formats:
+                gptc_runs[f].append(gptc("--weight-format", f))
+            for t, gguf in ggufs.items():
+                llama_runs[t].append(llama_cpp(args.llama_cpp, gguf,
+                                               args.threads))
         nocache_prefill, nocache_decode = gptc("--no-kv-cache")
 
         with torch.no_grad():
@@ -229,28 +243,35 @@ def main():
             total = time.perf_counter() - start
         torch_decode = (NEW - 1) / max(total - prefill, 1e-9)
         torch_prefill = PROMPT / prefill
-        rows = [("gptc", gptc_prefill, gptc_decode),
-                ("gptc no cache", nocache_prefill, nocache_decode),
-                ("torch eager", torch_prefill, torch_decode)]
-        if gguf:
-            rows.append(("llama.cpp F32", *median_pair(llama_runs)))
+        # (name, prefill, decode, bytes per weight)
+        rows = [(f"gptc {f}", *median_pair(gptc_runs[f]), b)
+                for f, b in formats.items()]
+        rows += [("gptc no cache", nocache_prefill, nocache_decode, 4),
+                 ("torch eager", torch_prefill, torch_decode, 4)]
+        # Q8_0: blocks of 32 int8 weights and an fp16 scale, 34 bytes.
+        gguf_bytes = {"f32": 4, "f16": 2, "q8_0": 34 / 32}
+        rows += [(f"llama.cpp {t.upper()}", *median_pair(runs), gguf_bytes[t])
+                 for t, runs in llama_runs.items()]
 
-        bound = bw * 1e9 / weight_bytes
+        params = weight_bytes / 4
         print(f"cpu: {cpu}; gptc --target={args.target} ({isa}), fp32 FMA "
               f"peak {peak:.1f} GFLOP/s; PyTorch {torch.__version__}, "
               f"ATEN_CPU_CAPABILITY="
               f"{os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
         print(f"W3: {title}, random weights, prompt {PROMPT}, "
               f"{NEW} new tokens, batch 1, greedy, {args.threads} threads; "
-              f"gptc{' and llama.cpp' if gguf else ''}: median of "
+              f"gptc{' and llama.cpp' if ggufs else ''}: median of "
               f"{args.rounds} interleaved rounds")
         print(f"read bandwidth ({args.threads} threads): {bw:.1f} GB/s; "
-              f"weights {weight_bytes / 1e6:.0f} MB; decode bound {bound:.1f} "
-              f"tokens/s\n")
-        print(f"{'':14} {'prefill tok/s':>14} {'decode tok/s':>13} "
-              f"{'of bound':>9}")
-        for name, p, d in rows:
-            print(f"{name:14} {p:14.0f} {d:13.1f} {100 * d / bound:8.0f}%")
+              f"{params / 1e6:.0f}M weights, {weight_bytes / 1e6:.0f} MB in "
+              f"fp32; decode bound {bw * 1e9 / weight_bytes:.1f} tokens/s "
+              f"in fp32 (bandwidth / the bytes of every weight)\n")
+        print(f"{'':15} {'prefill tok/s':>14} {'decode tok/s':>13} "
+              f"{'bound':>7} {'of bound':>9}")
+        for name, p, d, b in rows:
+            bound = bw * 1e9 / (params * b)
+            print(f"{name:15} {p:14.0f} {d:13.1f} {bound:7.1f} "
+                  f"{100 * d / bound:8.0f}%")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

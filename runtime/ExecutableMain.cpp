@@ -330,6 +330,7 @@ int main(int argc, char **argv) {
   std::string exportDir;
   GeneratorOptions gen;
   bool greedy = false;
+  std::string weightFormat = "f32";
 
   CLI::App app(std::string(gptc_model_description) +
                    "\n\nModes: train (--data), generate (--prompt), evaluate "
@@ -534,6 +535,11 @@ int main(int argc, char **argv) {
   app.add_flag("--print-ids", gen.printIds,
                "also print the generated ids of each prompt")
       ->group("Generation");
+  generation("--weight-format", weightFormat,
+             "how the matmuls hold the weights: f32, or bf16 (rounded to "
+             "nearest even; half the bytes read per token)")
+      ->type_name("F")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   app.add_flag_callback(
          "--no-kv-cache", [&] { gen.kvCache = false; },
          "recompute the whole window for every token")
@@ -607,6 +613,8 @@ int main(int argc, char **argv) {
     if (!gen.prompts.empty() || !gen.promptIds.empty()) {
       if (greedy)
         gen.sampling = SamplingOptions();
+      gen.weightFormat =
+          weightFormat == "bf16" ? WeightFormat::BF16 : WeightFormat::F32;
       gen.weights = train.initFrom;
       gen.seed = static_cast<uint64_t>(train.seed);
       gen.tokenizer = train.tokenizer;

@@ -151,9 +151,36 @@ const PlanValue *paramB(const PlanFunction &fn, const PlanCall &c) {
 
 } // namespace
 
+const char *weightFormatName(WeightFormat f) {
+  return f == WeightFormat::BF16 ? "bf16" : "f32";
+}
+
+namespace {
+
+/// The element type of packed weights.
+halide_type_t packedType(WeightFormat f) {
+  return f == WeightFormat::BF16 ? halide_type_t(halide_type_bfloat, 16)
+                                 : halide_type_t(halide_type_float, 32);
+}
+
+} // namespace
+
+int64_t Executor::packedBytes() const {
+  int64_t bytes = 0;
+  for (auto &[key, p] : packed)
+    if (p.data) {
+      int64_t n = packedType(p.format).bytes();
+      for (int32_t e : p.extents)
+        n *= e;
+      bytes += n;
+    }
+  return bytes;
+}
+
 std::set<std::string> Executor::packConstantParameters(
     const SafetensorsFile &in,
-    const std::function<bool(const std::string &)> &constant) {
+    const std::function<bool(const std::string &)> &constant,
+    WeightFormat format) {
   if (options.device || packers.empty())
     return {};
   // 1. Pack every (parameter, packer) pair a call needs, once.
@@ -186,20 +213,20 @@ std::set<std::string> Executor::packConstantParameters(
       b.host = const_cast<uint8_t *>(t->bytes.data());
       halide_dimension_t packedDims[3];
       halide_buffer_t q{};
-      q.type = b.type;
+      q.type = packedType(format);
       q.dimensions = 3;
       q.dim = packedDims;
       PackedParam &p = packed[{param->name, pack}];
       if (pack(&b, &q) != 0 || q.dimensions != 3)
         continue; // the kernel reads b as stored (an empty entry says so)
-      int64_t floats = 1;
+      p.format = format;
+      size_t bytes = q.type.bytes();
       for (int d = 0; d < 3; ++d) {
         p.extents.push_back(packedDims[d].extent);
-        floats *= packedDims[d].extent;
+        bytes *= static_cast<size_t>(packedDims[d].extent);
       }
       // Decoding streams every weight once per token: on 2 MiB pages the
       // stream takes a TLB miss per 2 MiB instead of per 4 KiB.
-      size_t bytes = static_cast<size_t>(floats) * sizeof(float);
       bytes =
           (std::max<size_t>(bytes, 1) + (1 << 21) - 1) & ~size_t{(1 << 21) - 1};
       void *mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -467,6 +494,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       halide_buffer_t &b = bufs[a]; // value-initialized by the vector
       b.type = halideType(fn->values[call.args[a].value].dtype);
       if (const PackedParam *pk = a == 1 ? packedB(*fn, call) : nullptr) {
+        b.type = packedType(pk->format);
         dims[a].clear();
         int32_t stride = 1;
         for (int32_t e : pk->extents) {

@@ -283,8 +283,15 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   // The weights keep their values to the end: on the CPU the matmuls get
   // them packed once, and the copies only the packed form needs go.
   for (const std::string &name : exec.packConstantParameters(
-           state, [](const std::string &) { return true; }))
+           state, [](const std::string &) { return true; }, o.weightFormat))
     state.tensors.erase(name);
+  if (o.weightFormat != WeightFormat::F32 && !exec.packedBytes())
+    throw RuntimeError(std::string("--weight-format ") +
+                       weightFormatName(o.weightFormat) +
+                       " needs the matmuls' weights packed on the CPU; this "
+                       "executable " +
+                       (exec.onDevice() ? "runs on a GPU" : "packs none") +
+                       " (use --weight-format f32)");
   // On a GPU the weights and the KV caches stay there: only the tokens and
   // positions travel at each step.
   exec.keepOnDevice([](const std::string &name) {
@@ -397,6 +404,10 @@ int runGenerator(Executor &exec, const GeneratorOptions &o) {
   auto rate = [](int64_t n, double s) {
     return n > 0 ? static_cast<int64_t>(n / std::max(s, 1e-9)) : 0;
   };
+  if (int64_t bytes = exec.packedBytes())
+    std::cerr << "weights: " << weightFormatName(o.weightFormat) << ", "
+              << (bytes + (1 << 19)) / (1 << 20)
+              << " MiB packed for the matmuls\n";
   std::cerr << "prefill: " << prefillTokens << " tokens, "
             << rate(prefillTokens, prefill)
             << " tokens/s; decode: " << decodeTokens << " tokens, "

@@ -61,11 +61,13 @@ void compileMatmulKernel(const KernelDesc &d, const std::string &prefix,
   s += "  p.transB = " + std::string(transB ? "true" : "false") + ";\n";
   s += "  p.epilogue = gptc::gemv::Epilogue::" + epi + ";\n";
   // Outside a batch, a b of three dims is b as _pack wrote it: (kNR, K,
-  // panels).
+  // panels), of floats or bf16.
   if (!batched) {
     s += "  if (static_cast<halide_buffer_t *>(args[1])->dimensions == 3) {\n";
     if (packable)
       s += "    p.packedB = true;\n"
+           "    p.bf16B = static_cast<halide_buffer_t *>(args[1])->type.code "
+           "== halide_type_bfloat;\n"
            "    p.N = extent(" +
            out +
            ", 0);\n"
@@ -82,7 +84,8 @@ void compileMatmulKernel(const KernelDesc &d, const std::string &prefix,
        "), parallelFor);\n";
   s += "  return 0;\n}\n";
   // The packer: a query (no host: the packed extents, or no dims when
-  // this kernel reads b as it is stored), then the packing.
+  // this kernel reads b as it is stored), then the packing, to floats or
+  // to bf16 as `packed`'s type says.
   s += "extern \"C\" int " + d.name +
        "_pack(halide_buffer_t *b, halide_buffer_t *packed) {\n";
   if (packable) {
@@ -104,7 +107,8 @@ void compileMatmulKernel(const KernelDesc &d, const std::string &prefix,
          "gptc::simd::kNR ||\n"
          "      extent(packed, 1) != p.K || extent(packed, 2) != panels)\n"
          "    return -1;\n";
-    s += "  gptc::gemm::packB(p, data(b), data(packed), parallelFor);\n";
+    s += "  p.bf16B = packed->type.code == halide_type_bfloat;\n"
+         "  gptc::gemm::packB(p, data(b), packed->host, parallelFor);\n";
     s += "  return 0;\n";
   } else {
     s += "  if (!packed->host) {\n    packed->dimensions = 0;\n    return "

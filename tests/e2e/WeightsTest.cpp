@@ -271,6 +271,45 @@ TEST(Weights, CachedDecodingEqualsRecomputation) {
   EXPECT_LT(worst, 1e-4);
 }
 
+// --weight-format bf16: the matmuls read their weights rounded to bf16,
+// packed at half the bytes. The first token's logits (same input) stay
+// within bf16's rounding of the fp32 ones, yet differ from them.
+TEST(Weights, Bf16WeightsTrackF32) {
+  const std::string weights = kGoldens + "hf-tiny/model.safetensors";
+  std::map<std::string, std::string> out;
+  std::map<std::string, std::vector<double>> logits;
+  for (std::string format : {"f32", "bf16"}) {
+    std::string file = kWork + "first-" + format + ".safetensors";
+    ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights", weights,
+                          "--prompt-ids", "17 3 101 42 7", "--max-new-tokens",
+                          "1", "--weight-format", format, "--logits-out", file},
+                         out[format]),
+              0)
+        << out[format];
+    EXPECT_NE(out[format].find("weights: " + format + ", "), std::string::npos)
+        << out[format];
+    SafetensorsFile written = readSafetensors(file);
+    const TensorData *t = written.find("logits.0");
+    ASSERT_TRUE(t);
+    logits[format] = t->toDoubles();
+  }
+  ASSERT_EQ(logits["f32"].size(), logits["bf16"].size());
+  double worst = 0, scale = 0;
+  for (size_t v = 0; v < logits["f32"].size(); ++v) {
+    worst = std::max(worst, std::fabs(logits["f32"][v] - logits["bf16"][v]));
+    scale = std::max(scale, std::fabs(logits["f32"][v]));
+  }
+  EXPECT_GT(worst, 0.0) << "bf16 weights gave fp32's logits bit for bit";
+  EXPECT_LT(worst / scale, 2e-2);
+  // An unknown format is refused by name.
+  std::string bad;
+  EXPECT_NE(runCapture({tinyExecutable("generate"), "--weights", weights,
+                        "--prompt-ids", "1", "--weight-format", "int4"},
+                       bad),
+            0);
+  EXPECT_NE(bad.find("--weight-format"), std::string::npos) << bad;
+}
+
 // Prompts of different lengths in one batch (no padding: each sequence
 // decodes at its own positions) give each prompt's ids alone.
 TEST(Weights, BatchOfPromptsMatchesEachAlone) {

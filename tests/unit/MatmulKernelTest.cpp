@@ -31,7 +31,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <tuple>
@@ -107,6 +109,33 @@ Buffer<float> packed(Kernels::Pack pack, Buffer<float> &b) {
   return out;
 }
 
+/// `pack`'s panels of `b` rounded to bf16, as a generator packs its
+/// weights for --weight-format bf16.
+Buffer<void> packedBf16(Kernels::Pack pack, Buffer<float> &b) {
+  halide_dimension_t dims[3];
+  halide_buffer_t query{};
+  query.dim = dims;
+  query.dimensions = 3;
+  if (pack(b, &query) != 0 || query.dimensions != 3)
+    return Buffer<void>();
+  Buffer<void> out(halide_type_t(halide_type_bfloat, 16),
+                   {dims[0].extent, dims[1].extent, dims[2].extent});
+  uint16_t *bits = static_cast<uint16_t *>(out.data());
+  std::fill(bits, bits + out.number_of_elements(), uint16_t{0x7fc0}); // NaN
+  EXPECT_EQ(pack(b, out), 0);
+  return out;
+}
+
+/// `x` rounded to the nearest bf16 (ties to even), as a float.
+float roundToBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  uint32_t lsb = (u >> 16) & 1;
+  u = (u + 0x7fff + lsb) & 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
 class MatmulKernel
     : public testing::TestWithParam<std::tuple<Dims, const Kernels *>> {};
 
@@ -130,10 +159,13 @@ TEST_P(MatmulKernel, MatchesReference) {
   for (auto *v : {&av, &bv, &biasv})
     for (float &x : *v)
       x = dist(rng);
-  auto ref = [&](int i, int j, bool withBias, bool withGelu) {
+  std::vector<float> bq(bv.size()); // b as bf16 weights
+  for (size_t e = 0; e < bv.size(); ++e)
+    bq[e] = roundToBf16(bv[e]);
+  auto ref = [&](int i, int j, bool withBias, bool withGelu, bool bf16) {
     double s = 0;
     for (int p = 0; p < k; ++p)
-      s += double(av[i * k + p]) * bv[p * n + j];
+      s += double(av[i * k + p]) * (bf16 ? bq : bv)[p * n + j];
     if (withBias)
       s += biasv[j];
     return withGelu ? gelu(s) : s;
@@ -152,7 +184,7 @@ TEST_P(MatmulKernel, MatchesReference) {
   struct Variant {
     const char *name;
     std::function<int(Buffer<float> &)> run;
-    bool bias, gelu;
+    bool bias, gelu, bf16 = false;
   };
   // The same products with b packed once (a generator's weights).
   Buffer<float> pPlain = packed(kn.packPlain, b),
@@ -160,6 +192,11 @@ TEST_P(MatmulKernel, MatchesReference) {
                 pBias = packed(kn.packBias, b),
                 pBiasGelu = packed(kn.packBiasGelu, b);
   for (Buffer<float> *pk : {&pPlain, &pTransB, &pBias, &pBiasGelu})
+    ASSERT_EQ(pk->dimensions(), 3);
+  Buffer<void> hPlain = packedBf16(kn.packPlain, b),
+               hTransB = packedBf16(kn.packTransB, bT),
+               hBiasGelu = packedBf16(kn.packBiasGelu, b);
+  for (Buffer<void> *pk : {&hPlain, &hTransB, &hBiasGelu})
     ASSERT_EQ(pk->dimensions(), 3);
   // A kernel that reads b as stored says so, and refuses panels.
   EXPECT_EQ(packed(kn.packTransA, b).dimensions(), 0);
@@ -191,6 +228,14 @@ TEST_P(MatmulKernel, MatchesReference) {
       {"bias_gelu packed",
        [&](Buffer<float> &c) { return kn.biasGelu(a, pBiasGelu, bias, c); },
        true, true},
+      {"plain bf16", [&](Buffer<float> &c) { return kn.plain(a, hPlain, c); },
+       false, false, true},
+      {"trans_b bf16",
+       [&](Buffer<float> &c) { return kn.transB(a, hTransB, c); }, false, false,
+       true},
+      {"bias_gelu bf16",
+       [&](Buffer<float> &c) { return kn.biasGelu(a, hBiasGelu, bias, c); },
+       true, true, true},
   };
   for (auto &v : variants) {
     Buffer<float> c(n, m);
@@ -199,7 +244,7 @@ TEST_P(MatmulKernel, MatchesReference) {
     double diff = 0, scale = 1e-6;
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) {
-        double want = ref(i, j, v.bias, v.gelu);
+        double want = ref(i, j, v.bias, v.gelu, v.bf16);
         diff = std::max(diff, error(want, c(j, i)));
         scale = std::max(scale, std::fabs(want));
       }
@@ -261,7 +306,11 @@ INSTANTIATE_TEST_SUITE_P(
                                      Dims{2, 100, 517},
                                      // trans_a tasks of several panels, the
                                      // last group partial (Gemm.h step 6)
-                                     Dims{2100, 20, 330}, Dims{600, 300, 200}),
+                                     Dims{2100, 20, 330}, Dims{600, 300, 200},
+                                     // K in two slices, the second short,
+                                     // and a last row block of 4 rows that
+                                     // reads b in place (Gemm.h step 3b)
+                                     Dims{260, 1100, 70}),
                      testing::Values(&kHost, &kAvx2)),
     [](const auto &info) {
       const Dims &d = std::get<0>(info.param);

@@ -27,7 +27,9 @@
 //     is summed over all of K in its task, so there are no partials to add.
 //     On the Zen 5 above, one thread, GPT-2's four products took 1.2-1.5x
 //     less time than steps 1-2 on the same weights; 2 threads streamed the
-//     packed wte at 38.7-39.5 GB/s against 33.4-36.3 for step 3.
+//     packed wte at 38.7-39.5 GB/s against 33.4-36.3 for step 3. Panels of
+//     bf16 weights (bf16B) are widened as each row of the panel is loaded,
+//     once for all rows of a.
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +56,8 @@ struct Problem {
   Epilogue epilogue;
   /// b as panels (step 4); transB then only says how they were packed.
   bool packedB = false;
+  /// The panels hold bf16 weights, widened to fp32 as they are read.
+  bool bf16B = false;
 };
 
 /// The most rows this path takes; more rows reuse each weight enough for
@@ -193,9 +197,8 @@ inline void transposedTask(void *ctx, int t) {
 /// Step 4 for rows [m0, m0 + R) and columns [j0, j0 + kNR) of the
 /// panel: R x kNV accumulators, and for one row a second set for odd k, so
 /// that enough independent FMA chains hide the FMA latency.
-template <int R>
-inline void panelRows(const Args &x, const float *panel, int64_t m0,
-                      int64_t j0) {
+template <int R, typename W>
+inline void panelRows(const Args &x, const W *panel, int64_t m0, int64_t j0) {
   const Problem &p = *x.pb;
   constexpr int U = R == 1 ? 2 : 1;
   V acc[U][R][kNV] = {};
@@ -204,13 +207,17 @@ inline void panelRows(const Args &x, const float *panel, int64_t m0,
   for (; k + U <= p.K; k += U)
 #pragma GCC unroll 2
     for (int u = 0; u < U; ++u) {
-      const float *row = panel + (k + u) * kNR;
+      // The row's vectors once for all R rows (bf16 ones widened once).
+      V bv[kNV];
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v)
+        bv[v] = load(panel + (k + u) * kNR + v * kW);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const float av = a[r * p.K + k + u];
 #pragma GCC unroll 4
         for (int v = 0; v < kNV; ++v)
-          acc[u][r][v] += av * load(row + v * kW);
+          acc[u][r][v] += av * bv[v];
       }
     }
   for (; k < p.K; ++k)
@@ -238,16 +245,17 @@ inline void panelRows(const Args &x, const float *panel, int64_t m0,
 
 /// Panels of a packed b per task: runs of about kPackedTaskBytes, so that a
 /// thread streams long stretches of contiguous memory.
-inline int64_t packedPanelsPerTask(int64_t K) {
-  return std::max<int64_t>(
-      1, kPackedTaskBytes / (std::max<int64_t>(K, 1) * kNR * sizeof(float)));
+inline int64_t packedPanelsPerTask(int64_t K, bool bf16 = false) {
+  const int64_t bytes = bf16 ? sizeof(Bf16) : sizeof(float);
+  return std::max<int64_t>(1, kPackedTaskBytes /
+                                  (std::max<int64_t>(K, 1) * kNR * bytes));
 }
 
-/// Step 4 for one panel: its outputs in every row of a, then the epilogue
-/// while they are in L1.
-inline void packedPanel(const Args &x, int64_t pj) {
+/// Step 4 for one panel of W (float or Bf16) weights: its outputs in every
+/// row of a, then the epilogue while they are in L1.
+template <typename W> inline void packedPanel(const Args &x, int64_t pj) {
   const Problem &p = *x.pb;
-  const float *panel = x.b + pj * p.K * kNR;
+  const W *panel = reinterpret_cast<const W *>(x.b) + pj * p.K * kNR;
   const int64_t j0 = pj * kNR;
   int64_t m = 0;
   for (; m + 4 <= p.M; m += 4)
@@ -270,10 +278,13 @@ inline void packedPanel(const Args &x, int64_t pj) {
 /// Step 4: task t's run of packedPanelsPerTask panels.
 inline void packedTask(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
-  const int64_t per = packedPanelsPerTask(x.pb->K);
+  const int64_t per = packedPanelsPerTask(x.pb->K, x.pb->bf16B);
   const int64_t panels = (x.pb->N + kNR - 1) / kNR;
   for (int64_t pj = t * per; pj < std::min(panels, (t + 1) * per); ++pj)
-    packedPanel(x, pj);
+    if (x.pb->bf16B)
+      packedPanel<Bf16>(x, pj);
+    else
+      packedPanel<float>(x, pj);
 }
 
 /// task(ctx, i) for i in [0, n), on `pf` when there is one.
@@ -296,7 +307,7 @@ inline void run(const Problem &p, const float *a, const float *b,
   detail::Args args{&p, a, b, out, bias};
   if (p.packedB) {
     const int64_t panels = (p.N + simd::kNR - 1) / simd::kNR,
-                  per = detail::packedPanelsPerTask(p.K);
+                  per = detail::packedPanelsPerTask(p.K, p.bf16B);
     detail::parallel(pf, static_cast<int>((panels + per - 1) / per),
                      detail::packedTask, &args);
     return;

@@ -91,6 +91,27 @@ template <typename To, typename From> inline To bitCast(From from) {
 }
 inline V vmax(V a, V b) { return a > b ? a : b; }
 
+/// A bfloat16: the high half of an fp32's bits (a generator's weights
+/// packed at half the bytes, Gemm.h step 2b).
+using Bf16 = uint16_t;
+typedef uint16_t VHUnaligned
+    __attribute__((vector_size(kW * sizeof(Bf16)), aligned(2), may_alias));
+
+/// kW bf16 values as floats (exact: the low mantissa bits are zero).
+inline V load(const Bf16 *p) {
+  VU wide =
+      __builtin_convertvector(*reinterpret_cast<const VHUnaligned *>(p), VU);
+  return bitCast<V>(wide << 16);
+}
+
+/// `f` rounded to the nearest bf16, ties to even; a NaN stays a NaN.
+inline Bf16 toBf16(float f) {
+  uint32_t u = bitCast<uint32_t>(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<Bf16>((u >> 16) | 0x40);
+  return static_cast<Bf16>((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
 /// The lane indices 0, 1, ..., kW - 1.
 inline VI laneIota() {
   VI r{};

@@ -27,6 +27,13 @@ using KernelEntry = int (*)(void **args);
 /// packs b into it.
 using KernelPacker = int (*)(halide_buffer_t *b, halide_buffer_t *packed);
 
+/// How packConstantParameters holds the weights it packs: fp32 as given,
+/// or rounded to bf16 (half the bytes streamed per decoded token).
+enum class WeightFormat { F32, BF16 };
+
+/// "f32" or "bf16"; the spelling of --weight-format.
+const char *weightFormatName(WeightFormat f);
+
 /// The rows of a larger batch a run computes (a micro-batch, or a rank's
 /// share of a global batch): dropout masks count elements in the whole
 /// batch, so the slices of a batch draw the masks the whole batch would
@@ -108,12 +115,16 @@ public:
   /// Promises that the parameters `constant` accepts keep their values in
   /// every later run (a generator's weights), and packs those the matmuls
   /// read as b, from `in`, into the panels their kernels read fastest
-  /// (Gemm.h step 2b): once, here. Returns the parameters no run reads
-  /// otherwise: the caller may free them, and later runs do without them.
-  /// On the host only; on a device nothing is packed.
+  /// (Gemm.h step 2b), in `format`: once, here. Returns the parameters no
+  /// run reads otherwise: the caller may free them, and later runs do
+  /// without them. On the host only; on a device nothing is packed.
   std::set<std::string> packConstantParameters(
       const SafetensorsFile &in,
-      const std::function<bool(const std::string &)> &constant);
+      const std::function<bool(const std::string &)> &constant,
+      WeightFormat format = WeightFormat::F32);
+
+  /// Bytes of the packed weights (packConstantParameters).
+  int64_t packedBytes() const;
 
   /// On a device: the device buffer of input `name` (`bytes` long), made
   /// if needed and marked as uploaded, so a caller can fill it there (an
@@ -135,6 +146,7 @@ private:
   /// extent first.
   struct PackedParam {
     std::vector<int32_t> extents;
+    WeightFormat format = WeightFormat::F32;
     std::shared_ptr<void> data; ///< On huge pages where the kernel allows.
   };
   /// By (parameter, packer); an entry without data: read as stored.

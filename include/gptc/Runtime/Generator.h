@@ -52,6 +52,8 @@ struct GeneratorOptions {
   bool stopAtEos = true;
   bool printIds = false; ///< Also print each prompt's generated ids.
   bool kvCache = true;   ///< Use @prefill/@decode when the plan has them.
+  /// How the matmuls hold the weights (Executor::packConstantParameters).
+  WeightFormat weightFormat = WeightFormat::F32;
   /// Writes `logits.I` [new tokens, V]: what each token was sampled from.
   std::string logitsOut;
   std::string tokenizer;

@@ -536,10 +536,13 @@ int main(int argc, char **argv) {
                "also print the generated ids of each prompt")
       ->group("Generation");
   generation("--weight-format", weightFormat,
-             "how the matmuls hold the weights: f32, or bf16 (rounded to "
-             "nearest even; half the bytes read per token)")
+             "how the matmuls hold the weights when generating or with "
+             "--eval: f32; bf16 (rounded to "
+             "nearest even: half the bytes read per token); int8 (an fp32 "
+             "scale per 32 weights, as llama.cpp's Q8_0: 1.125 bytes a "
+             "weight)")
       ->type_name("F")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
   app.add_flag_callback(
          "--no-kv-cache", [&] { gen.kvCache = false; },
          "recompute the whole window for every token")
@@ -589,6 +592,14 @@ int main(int argc, char **argv) {
       return *status;
     options.seed = static_cast<uint64_t>(train.seed);
     repeat = std::max<int64_t>(1, repeat);
+    train.weightFormat = weightFormat == "bf16"   ? WeightFormat::BF16
+                         : weightFormat == "int8" ? WeightFormat::Int8
+                                                  : WeightFormat::F32;
+    if (train.weightFormat != WeightFormat::F32 && !train.evalOnly &&
+        !train.data.empty())
+      throw RuntimeError(
+          "--weight-format is for generating and --eval; training keeps "
+          "fp32 weights");
     // Under mpirun, join the job first: every later error names the rank.
     Communicator::world();
     // A Hugging Face folder brings its tokenizer.
@@ -613,8 +624,7 @@ int main(int argc, char **argv) {
     if (!gen.prompts.empty() || !gen.promptIds.empty()) {
       if (greedy)
         gen.sampling = SamplingOptions();
-      gen.weightFormat =
-          weightFormat == "bf16" ? WeightFormat::BF16 : WeightFormat::F32;
+      gen.weightFormat = train.weightFormat;
       gen.weights = train.initFrom;
       gen.seed = static_cast<uint64_t>(train.seed);
       gen.tokenizer = train.tokenizer;

@@ -152,15 +152,28 @@ const PlanValue *paramB(const PlanFunction &fn, const PlanCall &c) {
 } // namespace
 
 const char *weightFormatName(WeightFormat f) {
-  return f == WeightFormat::BF16 ? "bf16" : "f32";
+  switch (f) {
+  case WeightFormat::BF16:
+    return "bf16";
+  case WeightFormat::Int8:
+    return "int8";
+  default:
+    return "f32";
+  }
 }
 
 namespace {
 
 /// The element type of packed weights.
 halide_type_t packedType(WeightFormat f) {
-  return f == WeightFormat::BF16 ? halide_type_t(halide_type_bfloat, 16)
-                                 : halide_type_t(halide_type_float, 32);
+  switch (f) {
+  case WeightFormat::BF16:
+    return halide_type_t(halide_type_bfloat, 16);
+  case WeightFormat::Int8:
+    return halide_type_t(halide_type_int, 8);
+  default:
+    return halide_type_t(halide_type_float, 32);
+  }
 }
 
 } // namespace

@@ -1191,6 +1191,18 @@ int Trainer::evaluate() {
     throw RuntimeError("--eval needs weights: --weights FILE or --resume "
                        "CHECKPOINT");
   loadWeights(o.resume.empty() ? o.initFrom : o.resume, false);
+  if (o.weightFormat != WeightFormat::F32) {
+    // The weights stay as loaded: packed once, as a generator's.
+    for (const std::string &name : exec.packConstantParameters(
+             state, [](const std::string &) { return true; }, o.weightFormat))
+      state.tensors.erase(name);
+    if (!exec.packedBytes())
+      throw RuntimeError(std::string("--weight-format ") +
+                         weightFormatName(o.weightFormat) +
+                         " needs the matmuls' weights packed on the CPU; "
+                         "this executable packs none (use --weight-format "
+                         "f32)");
+  }
   prepareData(true);
   setUpSlicing(false);
   // A batch larger than the data is the whole data: the same mean.

@@ -271,14 +271,14 @@ TEST(Weights, CachedDecodingEqualsRecomputation) {
   EXPECT_LT(worst, 1e-4);
 }
 
-// --weight-format bf16: the matmuls read their weights rounded to bf16,
-// packed at half the bytes. The first token's logits (same input) stay
-// within bf16's rounding of the fp32 ones, yet differ from them.
-TEST(Weights, Bf16WeightsTrackF32) {
+// --weight-format bf16 and int8: the matmuls read their weights rounded to
+// bf16 or to int8 blocks. The first token's logits (same input) stay within
+// that rounding of the fp32 ones, yet differ from them.
+TEST(Weights, ReducedPrecisionWeightsTrackF32) {
   const std::string weights = kGoldens + "hf-tiny/model.safetensors";
   std::map<std::string, std::string> out;
   std::map<std::string, std::vector<double>> logits;
-  for (std::string format : {"f32", "bf16"}) {
+  for (std::string format : {"f32", "bf16", "int8"}) {
     std::string file = kWork + "first-" + format + ".safetensors";
     ASSERT_EQ(runCapture({tinyExecutable("generate"), "--weights", weights,
                           "--prompt-ids", "17 3 101 42 7", "--max-new-tokens",
@@ -293,14 +293,16 @@ TEST(Weights, Bf16WeightsTrackF32) {
     ASSERT_TRUE(t);
     logits[format] = t->toDoubles();
   }
-  ASSERT_EQ(logits["f32"].size(), logits["bf16"].size());
-  double worst = 0, scale = 0;
-  for (size_t v = 0; v < logits["f32"].size(); ++v) {
-    worst = std::max(worst, std::fabs(logits["f32"][v] - logits["bf16"][v]));
-    scale = std::max(scale, std::fabs(logits["f32"][v]));
+  for (std::string format : {"bf16", "int8"}) {
+    ASSERT_EQ(logits["f32"].size(), logits[format].size());
+    double worst = 0, scale = 0;
+    for (size_t v = 0; v < logits["f32"].size(); ++v) {
+      worst = std::max(worst, std::fabs(logits["f32"][v] - logits[format][v]));
+      scale = std::max(scale, std::fabs(logits["f32"][v]));
+    }
+    EXPECT_GT(worst, 0.0) << format << " weights gave fp32's logits exactly";
+    EXPECT_LT(worst / scale, 2e-2) << format;
   }
-  EXPECT_GT(worst, 0.0) << "bf16 weights gave fp32's logits bit for bit";
-  EXPECT_LT(worst / scale, 2e-2);
   // An unknown format is refused by name.
   std::string bad;
   EXPECT_NE(runCapture({tinyExecutable("generate"), "--weights", weights,

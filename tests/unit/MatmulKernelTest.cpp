@@ -98,6 +98,7 @@ const Kernels kAvx2 = {"avx2",
 Buffer<float> packed(Kernels::Pack pack, Buffer<float> &b) {
   halide_dimension_t dims[3];
   halide_buffer_t query{};
+  query.type = halide_type_t(halide_type_float, 32);
   query.dim = dims;
   query.dimensions = 3;
   if (pack(b, &query) != 0 || query.dimensions == 0)
@@ -109,20 +110,42 @@ Buffer<float> packed(Kernels::Pack pack, Buffer<float> &b) {
   return out;
 }
 
-/// `pack`'s panels of `b` rounded to bf16, as a generator packs its
-/// weights for --weight-format bf16.
-Buffer<void> packedBf16(Kernels::Pack pack, Buffer<float> &b) {
+/// `pack`'s panels of `b` as `type` (bf16, int8), as a generator packs
+/// its weights for --weight-format bf16 or int8. Every byte is first 0xff
+/// (a bf16 NaN; int8 scales that are NaN), so unwritten ones fail.
+Buffer<void> packedAs(halide_type_t type, Kernels::Pack pack,
+                      Buffer<float> &b) {
   halide_dimension_t dims[3];
   halide_buffer_t query{};
+  query.type = type;
   query.dim = dims;
   query.dimensions = 3;
   if (pack(b, &query) != 0 || query.dimensions != 3)
     return Buffer<void>();
-  Buffer<void> out(halide_type_t(halide_type_bfloat, 16),
-                   {dims[0].extent, dims[1].extent, dims[2].extent});
-  uint16_t *bits = static_cast<uint16_t *>(out.data());
-  std::fill(bits, bits + out.number_of_elements(), uint16_t{0x7fc0}); // NaN
+  Buffer<void> out(type, {dims[0].extent, dims[1].extent, dims[2].extent});
+  std::memset(out.data(), 0xff, out.size_in_bytes());
   EXPECT_EQ(pack(b, out), 0);
+  return out;
+}
+
+/// Column j of [k, n] weights `w` as the int8 blocks of --weight-format
+/// int8 give them back: per 32 rows of K, scale = max |w| / 127, q = w /
+/// scale rounded to nearest even, weight = q * scale.
+std::vector<float> roundToInt8Blocks(const std::vector<float> &w, int k,
+                                     int n) {
+  std::vector<float> out(w.size());
+  for (int j = 0; j < n; ++j)
+    for (int k0 = 0; k0 < k; k0 += 32) {
+      const int k1 = std::min(k, k0 + 32);
+      float amax = 0;
+      for (int p = k0; p < k1; ++p)
+        amax = std::max(amax, std::fabs(w[p * n + j]));
+      float scale = amax / 127, inv = scale > 0 ? 1 / scale : 0;
+      for (int p = k0; p < k1; ++p) {
+        float q = std::nearbyint(std::clamp(w[p * n + j] * inv, -127.f, 127.f));
+        out[p * n + j] = q * scale;
+      }
+    }
   return out;
 }
 
@@ -159,13 +182,15 @@ TEST_P(MatmulKernel, MatchesReference) {
   for (auto *v : {&av, &bv, &biasv})
     for (float &x : *v)
       x = dist(rng);
-  std::vector<float> bq(bv.size()); // b as bf16 weights
-  for (size_t e = 0; e < bv.size(); ++e)
-    bq[e] = roundToBf16(bv[e]);
-  auto ref = [&](int i, int j, bool withBias, bool withGelu, bool bf16) {
+  // b as the packed weights of each format give it back.
+  enum Format { F32, BF16, Int8 };
+  std::vector<float> bq[3] = {bv, bv, roundToInt8Blocks(bv, k, n)};
+  for (float &x : bq[BF16])
+    x = roundToBf16(x);
+  auto ref = [&](int i, int j, bool withBias, bool withGelu, Format f) {
     double s = 0;
     for (int p = 0; p < k; ++p)
-      s += double(av[i * k + p]) * (bf16 ? bq : bv)[p * n + j];
+      s += double(av[i * k + p]) * bq[f][p * n + j];
     if (withBias)
       s += biasv[j];
     return withGelu ? gelu(s) : s;
@@ -184,7 +209,8 @@ TEST_P(MatmulKernel, MatchesReference) {
   struct Variant {
     const char *name;
     std::function<int(Buffer<float> &)> run;
-    bool bias, gelu, bf16 = false;
+    bool bias, gelu;
+    Format format = F32;
   };
   // The same products with b packed once (a generator's weights).
   Buffer<float> pPlain = packed(kn.packPlain, b),
@@ -193,11 +219,24 @@ TEST_P(MatmulKernel, MatchesReference) {
                 pBiasGelu = packed(kn.packBiasGelu, b);
   for (Buffer<float> *pk : {&pPlain, &pTransB, &pBias, &pBiasGelu})
     ASSERT_EQ(pk->dimensions(), 3);
-  Buffer<void> hPlain = packedBf16(kn.packPlain, b),
-               hTransB = packedBf16(kn.packTransB, bT),
-               hBiasGelu = packedBf16(kn.packBiasGelu, b);
-  for (Buffer<void> *pk : {&hPlain, &hTransB, &hBiasGelu})
+  const halide_type_t bf16(halide_type_bfloat, 16), int8(halide_type_int, 8);
+  Buffer<void> hPlain = packedAs(bf16, kn.packPlain, b),
+               hTransB = packedAs(bf16, kn.packTransB, bT),
+               hBiasGelu = packedAs(bf16, kn.packBiasGelu, b),
+               qPlain = packedAs(int8, kn.packPlain, b),
+               qTransB = packedAs(int8, kn.packTransB, bT),
+               qBiasGelu = packedAs(int8, kn.packBiasGelu, b);
+  for (Buffer<void> *pk :
+       {&hPlain, &hTransB, &hBiasGelu, &qPlain, &qTransB, &qBiasGelu})
     ASSERT_EQ(pk->dimensions(), 3);
+  // Panels of the wrong type for their extents are refused.
+  {
+    Buffer<void> wrong(int8, {hPlain.dim(0).extent(), hPlain.dim(1).extent(),
+                              hPlain.dim(2).extent()});
+    Buffer<float> c(n, m);
+    if (qPlain.dim(1).extent() != wrong.dim(1).extent())
+      EXPECT_NE(kn.plain(a, wrong, c), 0);
+  }
   // A kernel that reads b as stored says so, and refuses panels.
   EXPECT_EQ(packed(kn.packTransA, b).dimensions(), 0);
   EXPECT_EQ(packed(kn.packBatch, b).dimensions(), 0);
@@ -229,13 +268,21 @@ TEST_P(MatmulKernel, MatchesReference) {
        [&](Buffer<float> &c) { return kn.biasGelu(a, pBiasGelu, bias, c); },
        true, true},
       {"plain bf16", [&](Buffer<float> &c) { return kn.plain(a, hPlain, c); },
-       false, false, true},
+       false, false, BF16},
       {"trans_b bf16",
        [&](Buffer<float> &c) { return kn.transB(a, hTransB, c); }, false, false,
-       true},
+       BF16},
       {"bias_gelu bf16",
        [&](Buffer<float> &c) { return kn.biasGelu(a, hBiasGelu, bias, c); },
-       true, true, true},
+       true, true, BF16},
+      {"plain int8", [&](Buffer<float> &c) { return kn.plain(a, qPlain, c); },
+       false, false, Int8},
+      {"trans_b int8",
+       [&](Buffer<float> &c) { return kn.transB(a, qTransB, c); }, false, false,
+       Int8},
+      {"bias_gelu int8",
+       [&](Buffer<float> &c) { return kn.biasGelu(a, qBiasGelu, bias, c); },
+       true, true, Int8},
   };
   for (auto &v : variants) {
     Buffer<float> c(n, m);
@@ -244,7 +291,7 @@ TEST_P(MatmulKernel, MatchesReference) {
     double diff = 0, scale = 1e-6;
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) {
-        double want = ref(i, j, v.bias, v.gelu, v.bf16);
+        double want = ref(i, j, v.bias, v.gelu, v.format);
         diff = std::max(diff, error(want, c(j, i)));
         scale = std::max(scale, std::fabs(want));
       }

@@ -74,9 +74,9 @@ struct Problem {
   /// b as packB wrote it (transB then only says how b was stored); not
   /// with transA or a batch.
   bool packedB = false;
-  /// packB's panels hold bf16 weights (Simd.h's Bf16), rounded to nearest
-  /// even when packed and widened to fp32 as they are read.
-  bool bf16B = false;
+  /// The element type of packB's panels: bf16 (rounded to nearest even)
+  /// or int8 (Simd.h's Int8Panel) ones are widened to fp32 as read.
+  gemv::Weights weights = gemv::Weights::F32;
 };
 
 inline namespace GPTC_SIMD_ISA {
@@ -246,19 +246,23 @@ inline void panelTiles(const Problem &p, const float *a, int64_t i0, int rows,
                fromMemory ? panel + (k0 + kPrefetchRows) * ldb : nullptr);
 }
 
-/// panelTiles over a packed panel of bf16 weights: each K block is widened
-/// into an L1 scratch block first, asking for the rows kPrefetchRows on.
-inline void panelTiles(const Problem &p, const float *a, int64_t i0, int rows,
-                       int cols, const Bf16 *panel, float *out,
-                       const float *bias) {
+/// panelTiles over a packed panel of bf16 or int8 weights (Panel reads
+/// it): each K block is widened into an L1 scratch block first.
+template <typename Panel>
+inline void widenedPanelTiles(const Problem &p, const float *a, int64_t i0,
+                              int rows, int cols, const Panel &panel,
+                              float *out, const float *bias) {
+  static_assert(kKc % kQBlock == 0, "int8 blocks do not straddle K blocks");
   alignas(64) float block[kKc * kNR];
   for (int64_t k0 = 0; k0 < p.K; k0 += kKc) {
     const int kc = static_cast<int>(std::min(kKc, p.K - k0));
-    const Bf16 *src = panel + k0 * kNR;
-    for (int64_t e = 0; e < kc * kNR; e += kW) {
-      if (e % 32 == 0)
-        __builtin_prefetch(src + e + kPrefetchRows * kNR, 0, 3);
-      store(block + e, load(src + e));
+    for (int64_t c0 = 0; c0 < kc;) {
+      const int64_t c1 = kc - c0 <= Panel::kRows ? kc : c0 + Panel::kRows;
+      const auto chunk = panel.chunk(k0 + c0);
+      for (int64_t k = c0; k < c1; ++k)
+        for (int v = 0; v < kNV; ++v)
+          store(block + k * kNR + v * kW, chunk.row(k - c0, v));
+      c0 = c1;
     }
     blockTiles(p, a, i0, rows, cols, k0, kc, block, kNR, out, bias, nullptr);
   }
@@ -320,13 +324,24 @@ inline void packedTask(void *ctx, int t) {
   for (int64_t pj = first; pj < end; ++pj) {
     const int64_t j0 = pj * kNR;
     const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
-    if (p.bf16B)
-      panelTiles(p, x.a, i0, rows, cols,
-                 reinterpret_cast<const Bf16 *>(x.b) + j0 * p.K, x.out + j0,
-                 x.bias + j0);
-    else
+    switch (p.weights) {
+    case gemv::Weights::F32:
       panelTiles(p, x.a, i0, rows, cols, 0, p.K, x.b + j0 * p.K, kNR,
                  x.out + j0, x.bias + j0, true);
+      break;
+    case gemv::Weights::BF16:
+      widenedPanelTiles(
+          p, x.a, i0, rows, cols,
+          gemv::detail::panelAt<Bf16Panel>(x.b, p.K, p.weights, pj), x.out + j0,
+          x.bias + j0);
+      break;
+    case gemv::Weights::Int8:
+      widenedPanelTiles(
+          p, x.a, i0, rows, cols,
+          gemv::detail::panelAt<Int8Panel>(x.b, p.K, p.weights, pj), x.out + j0,
+          x.bias + j0);
+      break;
+    }
   }
 }
 
@@ -367,28 +382,58 @@ inline void transATask(void *ctx, int t) {
   }
 }
 
+/// An fp32 panel of K rows as int8 blocks (Simd.h's Int8Panel): per block
+/// and column, scale = max |w| / 127 and q = w / scale rounded to nearest
+/// even (0 for an all-zero column).
+inline void quantizePanel(const float *panel, int64_t K, int8_t *dst) {
+  for (int64_t k0 = 0; k0 < K; k0 += kQBlock, dst += kQBlockRows * kNR) {
+    const int64_t rows = std::min<int64_t>(kQBlock, K - k0);
+    float *scales = reinterpret_cast<float *>(dst);
+    int8_t *q = dst + 4 * kNR;
+    for (int j = 0; j < kNR; ++j) {
+      float amax = 0;
+      for (int64_t k = 0; k < rows; ++k)
+        amax = std::max(amax, std::fabs(panel[(k0 + k) * kNR + j]));
+      const float scale = amax / 127, inv = scale > 0 ? 1 / scale : 0;
+      scales[j] = scale;
+      for (int64_t k = 0; k < kQBlock; ++k)
+        q[k * kNR + j] =
+            k < rows ? static_cast<int8_t>(std::nearbyint(std::clamp(
+                           panel[(k0 + k) * kNR + j] * inv, -127.0f, 127.0f)))
+                     : 0;
+    }
+  }
+}
+
 /// Panel t of packB: step 2's packing of its columns over all of K, then
-/// rounded to bf16 for bf16B.
+/// encoded as p.weights says.
 inline void packTask(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
   const Problem &p = *x.pb;
   const int64_t j0 = t * kNR;
   const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
-  if (!p.bf16B) {
-    packPanel(p, x.b, 0, p.K, j0, cols, x.out + j0 * p.K);
+  char *dst = reinterpret_cast<char *>(x.out) +
+              t * gemv::packedRows(p.K, p.weights) * kNR *
+                  gemv::packedElementBytes(p.weights);
+  if (p.weights == gemv::Weights::F32) {
+    packPanel(p, x.b, 0, p.K, j0, cols, reinterpret_cast<float *>(dst));
     return;
   }
   float *panel = threadScratch(static_cast<size_t>(p.K * kNR));
   packPanel(p, x.b, 0, p.K, j0, cols, panel);
-  Bf16 *dst = reinterpret_cast<Bf16 *>(x.out) + j0 * p.K;
+  if (p.weights == gemv::Weights::Int8) {
+    quantizePanel(panel, p.K, reinterpret_cast<int8_t *>(dst));
+    return;
+  }
+  Bf16 *bf16 = reinterpret_cast<Bf16 *>(dst);
   for (int64_t e = 0; e < p.K * kNR; ++e)
-    dst[e] = toBf16(panel[e]);
+    bf16[e] = toBf16(panel[e]);
 }
 
 } // namespace detail
 
 /// b, stored as p.transB says, as the panels a product with packedB reads:
-/// ceil(N / kNR) panels of K rows of kNR floats (bf16 for p.bf16B), zero
+/// ceil(N / kNR) panels of gemv::packedRows rows of kNR p.weights, zero
 /// past N, at `packed`.
 inline void packB(const Problem &p, const float *b, void *packed,
                   ParallelFor pf) {
@@ -405,7 +450,7 @@ inline void packB(const Problem &p, const float *b, void *packed,
 inline void run(const Problem &p, const float *a, const float *b,
                 const float *bias, float *out, ParallelFor pf) {
   if (p.batch == 1 && !p.transA && p.M <= gemv::kMaxRows) {
-    gemv::run({p.M, p.K, p.N, p.transB, p.epilogue, p.packedB, p.bf16B}, a, b,
+    gemv::run({p.M, p.K, p.N, p.transB, p.epilogue, p.packedB, p.weights}, a, b,
               bias, out, pf);
     return;
   }
@@ -430,7 +475,7 @@ inline void run(const Problem &p, const float *a, const float *b,
   };
   if (p.transA || p.packedB) {
     if (p.packedB)
-      args.panelsPerTask = gemv::detail::packedPanelsPerTask(p.K, p.bf16B);
+      args.panelsPerTask = gemv::detail::packedPanelsPerTask(p.K, p.weights);
     while (args.panelsPerTask > 1 && tasks() < detail::kMinTasks)
       args.panelsPerTask /= 2;
     gemv::detail::parallel(pf, static_cast<int>(tasks()),

@@ -28,8 +28,9 @@
 //     On the Zen 5 above, one thread, GPT-2's four products took 1.2-1.5x
 //     less time than steps 1-2 on the same weights; 2 threads streamed the
 //     packed wte at 38.7-39.5 GB/s against 33.4-36.3 for step 3. Panels of
-//     bf16 weights (bf16B) are widened as each row of the panel is loaded,
-//     once for all rows of a.
+//     bf16 or int8 weights are widened as each row of the panel is loaded,
+//     once for all rows of a; int8 ones a block of kQBlock rows at a time,
+//     its scales held in registers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,14 +51,19 @@ using ParallelFor = void (*)(int n, void (*task)(void *, int), void *ctx);
 
 enum class Epilogue { None, Bias, BiasGelu };
 
+/// The element type of packed panels (step 4, Gemm.h step 2b): fp32, bf16,
+/// or int8 in blocks with scales (Simd.h's Int8Panel).
+enum class Weights { F32, BF16, Int8 };
+
 struct Problem {
   int64_t M, K, N;
   bool transB; ///< b stored [N, K].
   Epilogue epilogue;
   /// b as panels (step 4); transB then only says how they were packed.
   bool packedB = false;
-  /// The panels hold bf16 weights, widened to fp32 as they are read.
-  bool bf16B = false;
+  /// The panels' element type: bf16 and int8 ones are widened to fp32 as
+  /// they are read.
+  Weights weights = Weights::F32;
 };
 
 /// The most rows this path takes; more rows reuse each weight enough for
@@ -72,6 +78,18 @@ constexpr int64_t kRowsPerTask = 256;
 constexpr int64_t kPackedTaskBytes = 128 << 10;
 
 inline namespace GPTC_SIMD_ISA {
+
+/// Rows of kNR elements in a packed panel of K rows of `w` weights.
+inline int64_t packedRows(int64_t K, Weights w) {
+  if (w != Weights::Int8)
+    return K;
+  return (K + simd::kQBlock - 1) / simd::kQBlock * simd::kQBlockRows;
+}
+
+/// Bytes of one element of a packed panel.
+inline int64_t packedElementBytes(Weights w) {
+  return w == Weights::F32 ? 4 : w == Weights::BF16 ? 2 : 1;
+}
 
 namespace detail {
 
@@ -197,35 +215,61 @@ inline void transposedTask(void *ctx, int t) {
 /// Step 4 for rows [m0, m0 + R) and columns [j0, j0 + kNR) of the
 /// panel: R x kNV accumulators, and for one row a second set for odd k, so
 /// that enough independent FMA chains hide the FMA latency.
-template <int R, typename W>
-inline void panelRows(const Args &x, const W *panel, int64_t m0, int64_t j0) {
+template <int R, typename Panel>
+inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
+                      int64_t j0) {
   const Problem &p = *x.pb;
   constexpr int U = R == 1 ? 2 : 1;
+  // Scaled panels (int8) sum each chunk's raw rows apart and scale the sum
+  // once, where the registers hold a second set of accumulators: a scale
+  // per row and vector cost one decode in three on the Zen 5 above.
+  constexpr bool kChunkSums =
+      Panel::kScaled && 2 * U * R * kNV + kNV <= (kW == 16 ? 32 : 16);
   V acc[U][R][kNV] = {};
   const float *a = x.a + m0 * p.K;
-  int64_t k = 0;
-  for (; k + U <= p.K; k += U)
+  for (int64_t c0 = 0; c0 < p.K;) {
+    const int64_t c1 = p.K - c0 <= Panel::kRows ? p.K : c0 + Panel::kRows;
+    const auto chunk = panel.chunk(c0);
+    V part[U][R][kNV] = {};
+    auto &sums = kChunkSums ? part : acc;
+    int64_t k = c0;
+    for (; k + U <= c1; k += U)
 #pragma GCC unroll 2
-    for (int u = 0; u < U; ++u) {
-      // The row's vectors once for all R rows (bf16 ones widened once).
-      V bv[kNV];
+      for (int u = 0; u < U; ++u) {
+        // The row's vectors once for all R rows (widened once).
+        V bv[kNV];
 #pragma GCC unroll 4
-      for (int v = 0; v < kNV; ++v)
-        bv[v] = load(panel + (k + u) * kNR + v * kW);
+        for (int v = 0; v < kNV; ++v) {
+          if constexpr (kChunkSums)
+            bv[v] = chunk.raw(k - c0 + u, v);
+          else
+            bv[v] = chunk.row(k - c0 + u, v);
+        }
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const float av = a[r * p.K + k + u];
+        for (int r = 0; r < R; ++r) {
+          const float av = a[r * p.K + k + u];
 #pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v)
-          acc[u][r][v] += av * bv[v];
+          for (int v = 0; v < kNV; ++v)
+            sums[u][r][v] += av * bv[v];
+        }
       }
-    }
-  for (; k < p.K; ++k)
-    for (int r = 0; r < R; ++r) {
-      const float av = a[r * p.K + k];
-      for (int v = 0; v < kNV; ++v)
-        acc[0][r][v] += av * load(panel + k * kNR + v * kW);
-    }
+    for (; k < c1; ++k)
+      for (int r = 0; r < R; ++r) {
+        const float av = a[r * p.K + k];
+        for (int v = 0; v < kNV; ++v) {
+          if constexpr (kChunkSums)
+            sums[0][r][v] += av * chunk.raw(k - c0, v);
+          else
+            sums[0][r][v] += av * chunk.row(k - c0, v);
+        }
+      }
+    if constexpr (kChunkSums)
+      for (int u = 0; u < U; ++u)
+        for (int r = 0; r < R; ++r)
+          for (int v = 0; v < kNV; ++v)
+            acc[u][r][v] += part[u][r][v] * chunk.scale[v];
+    c0 = c1;
+  }
   const int64_t cols = std::min<int64_t>(kNR, p.N - j0);
   for (int r = 0; r < R; ++r) {
     float *out = x.partial + (m0 + r) * p.N + j0;
@@ -245,17 +289,25 @@ inline void panelRows(const Args &x, const W *panel, int64_t m0, int64_t j0) {
 
 /// Panels of a packed b per task: runs of about kPackedTaskBytes, so that a
 /// thread streams long stretches of contiguous memory.
-inline int64_t packedPanelsPerTask(int64_t K, bool bf16 = false) {
-  const int64_t bytes = bf16 ? sizeof(Bf16) : sizeof(float);
-  return std::max<int64_t>(1, kPackedTaskBytes /
-                                  (std::max<int64_t>(K, 1) * kNR * bytes));
+inline int64_t packedPanelsPerTask(int64_t K, Weights w = Weights::F32) {
+  const int64_t bytes =
+      std::max<int64_t>(packedRows(K, w), 1) * kNR * packedElementBytes(w);
+  return std::max<int64_t>(1, kPackedTaskBytes / bytes);
 }
 
-/// Step 4 for one panel of W (float or Bf16) weights: its outputs in every
-/// row of a, then the epilogue while they are in L1.
-template <typename W> inline void packedPanel(const Args &x, int64_t pj) {
+/// Panel pj of a packed b of `w` weights with K rows, read through Panel.
+template <typename Panel>
+inline Panel panelAt(const float *b, int64_t K, Weights w, int64_t pj) {
+  const char *base = reinterpret_cast<const char *>(b);
+  return {reinterpret_cast<decltype(Panel::p)>(
+      base + pj * packedRows(K, w) * kNR * packedElementBytes(w))};
+}
+
+/// Step 4 for one panel: its outputs in every row of a, then the epilogue
+/// while they are in L1.
+template <typename Panel> inline void packedPanel(const Args &x, int64_t pj) {
   const Problem &p = *x.pb;
-  const W *panel = reinterpret_cast<const W *>(x.b) + pj * p.K * kNR;
+  const Panel panel = panelAt<Panel>(x.b, p.K, p.weights, pj);
   const int64_t j0 = pj * kNR;
   int64_t m = 0;
   for (; m + 4 <= p.M; m += 4)
@@ -278,13 +330,20 @@ template <typename W> inline void packedPanel(const Args &x, int64_t pj) {
 /// Step 4: task t's run of packedPanelsPerTask panels.
 inline void packedTask(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
-  const int64_t per = packedPanelsPerTask(x.pb->K, x.pb->bf16B);
+  const int64_t per = packedPanelsPerTask(x.pb->K, x.pb->weights);
   const int64_t panels = (x.pb->N + kNR - 1) / kNR;
   for (int64_t pj = t * per; pj < std::min(panels, (t + 1) * per); ++pj)
-    if (x.pb->bf16B)
-      packedPanel<Bf16>(x, pj);
-    else
-      packedPanel<float>(x, pj);
+    switch (x.pb->weights) {
+    case Weights::F32:
+      packedPanel<F32Panel>(x, pj);
+      break;
+    case Weights::BF16:
+      packedPanel<Bf16Panel>(x, pj);
+      break;
+    case Weights::Int8:
+      packedPanel<Int8Panel>(x, pj);
+      break;
+    }
 }
 
 /// task(ctx, i) for i in [0, n), on `pf` when there is one.
@@ -307,7 +366,7 @@ inline void run(const Problem &p, const float *a, const float *b,
   detail::Args args{&p, a, b, out, bias};
   if (p.packedB) {
     const int64_t panels = (p.N + simd::kNR - 1) / simd::kNR,
-                  per = detail::packedPanelsPerTask(p.K, p.bf16B);
+                  per = detail::packedPanelsPerTask(p.K, p.weights);
     detail::parallel(pf, static_cast<int>((panels + per - 1) / per),
                      detail::packedTask, &args);
     return;

@@ -94,14 +94,26 @@ inline V vmax(V a, V b) { return a > b ? a : b; }
 /// A bfloat16: the high half of an fp32's bits (a generator's weights
 /// packed at half the bytes, Gemm.h step 2b).
 using Bf16 = uint16_t;
-typedef uint16_t VHUnaligned
-    __attribute__((vector_size(kW * sizeof(Bf16)), aligned(2), may_alias));
-
-/// kW bf16 values as floats (exact: the low mantissa bits are zero).
+/// kW bf16 values as floats (exact: the low mantissa bits are zero). One
+/// widening load and a shift; GCC's __builtin_convertvector of the same
+/// split it in halves (AVX-512), and of int8 (below) went through memory.
 inline V load(const Bf16 *p) {
-  VU wide =
-      __builtin_convertvector(*reinterpret_cast<const VHUnaligned *>(p), VU);
-  return bitCast<V>(wide << 16);
+#if defined(__AVX512F__)
+  return reinterpret_cast<V>(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(
+                            reinterpret_cast<const __m256i *>(p))),
+                        16));
+#elif defined(__AVX2__)
+  return reinterpret_cast<V>(
+      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(
+                            reinterpret_cast<const __m128i *>(p))),
+                        16));
+#else
+  VU wide;
+  for (int l = 0; l < kW; ++l)
+    wide[l] = static_cast<uint32_t>(p[l]) << 16;
+  return bitCast<V>(wide);
+#endif
 }
 
 /// `f` rounded to the nearest bf16, ties to even; a NaN stays a NaN.
@@ -111,6 +123,76 @@ inline Bf16 toBf16(float f) {
     return static_cast<Bf16>((u >> 16) | 0x40);
   return static_cast<Bf16>((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
+
+/// kW int8 values as floats.
+inline V load(const int8_t *p) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<V>(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)))));
+#elif defined(__AVX2__)
+  return reinterpret_cast<V>(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)))));
+#else
+  V r;
+  for (int l = 0; l < kW; ++l)
+    r[l] = static_cast<float>(p[l]);
+  return r;
+#endif
+}
+
+/// int8 panels: every kQBlock rows of K (zero past K) form a block of kNR
+/// fp32 scales, one per column, then kQBlock x kNR int8, weight = scale *
+/// q; the block is kQBlockRows rows of kNR bytes (as llama.cpp's Q8_0,
+/// whose blocks of 32 share an fp16 scale).
+constexpr int kQBlock = 32;
+constexpr int kQBlockRows = kQBlock + 4;
+
+/// Reading a packed panel (Gemm.h step 2b) as floats, a chunk of rows at a
+/// time: `chunk(k0)` covers rows [k0, k0 + kRows) (all of K for one
+/// chunk), and its `row(k, v)` is vector v of row k0 + k. For kScaled
+/// panels, row = raw * scale(v): sums of raw rows can be scaled once per
+/// chunk.
+struct F32Panel {
+  static constexpr int64_t kRows = INT64_MAX;
+  static constexpr bool kScaled = false;
+  const float *p;
+  struct Chunk {
+    const float *p;
+    V row(int64_t k, int v) const { return load(p + k * kNR + v * kW); }
+  };
+  Chunk chunk(int64_t k0) const { return {p + k0 * kNR}; }
+};
+
+struct Bf16Panel {
+  static constexpr int64_t kRows = INT64_MAX;
+  static constexpr bool kScaled = false;
+  const Bf16 *p;
+  struct Chunk {
+    const Bf16 *p;
+    V row(int64_t k, int v) const { return load(p + k * kNR + v * kW); }
+  };
+  Chunk chunk(int64_t k0) const { return {p + k0 * kNR}; }
+};
+
+/// Chunks are the kQBlock-row blocks, their scales held in registers.
+struct Int8Panel {
+  static constexpr int64_t kRows = kQBlock;
+  static constexpr bool kScaled = true;
+  const int8_t *p;
+  struct Chunk {
+    const int8_t *q;
+    V scale[kNV];
+    V raw(int64_t k, int v) const { return load(q + k * kNR + v * kW); }
+    V row(int64_t k, int v) const { return raw(k, v) * scale[v]; }
+  };
+  Chunk chunk(int64_t k0) const {
+    const int8_t *block = p + k0 / kQBlock * kQBlockRows * kNR;
+    Chunk c{block + 4 * kNR, {}};
+    for (int v = 0; v < kNV; ++v)
+      c.scale[v] = load(reinterpret_cast<const float *>(block) + v * kW);
+    return c;
+  }
+};
 
 /// The lane indices 0, 1, ..., kW - 1.
 inline VI laneIota() {

@@ -28,10 +28,12 @@ using KernelEntry = int (*)(void **args);
 using KernelPacker = int (*)(halide_buffer_t *b, halide_buffer_t *packed);
 
 /// How packConstantParameters holds the weights it packs: fp32 as given,
-/// or rounded to bf16 (half the bytes streamed per decoded token).
-enum class WeightFormat { F32, BF16 };
+/// rounded to bf16 (half the bytes streamed per decoded token), or int8
+/// with an fp32 scale per 32 weights along K (Simd.h's kQBlock; 1.125
+/// bytes a weight).
+enum class WeightFormat { F32, BF16, Int8 };
 
-/// "f32" or "bf16"; the spelling of --weight-format.
+/// "f32", "bf16" or "int8"; the spelling of --weight-format.
 const char *weightFormatName(WeightFormat f);
 
 /// The rows of a larger batch a run computes (a micro-batch, or a rank's

@@ -38,6 +38,8 @@ struct TrainerOptions {
   /// parameters from their initializers.
   std::string initMatching;
   bool evalOnly = false; ///< Loss and perplexity of the weights on `data`.
+  /// How --eval's matmuls hold the weights (packed once, as a generator's).
+  WeightFormat weightFormat = WeightFormat::F32;
   double lr = 4e-4, initialLr = 0, minLr = 0, weightDecay = 0.1;
   double clipGradNorm = 1.0;
   int64_t warmupSteps = 0;

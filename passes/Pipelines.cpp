@@ -55,8 +55,9 @@ void gptc::buildSpecializePipeline(mlir::OpPassManager &pm,
   opts.dims.assign(dims.begin(), dims.end());
   pm.addPass(createGptSpecialize(opts));
   // Sizes flow through tensor.dim folds and shape rules alternately; the
-  // backward's reshapes need two rounds.
-  for (int round = 0; round < 2; ++round) {
+  // backward's reshapes need two rounds, the Llama backward's rotary
+  // slices three.
+  for (int round = 0; round < 3; ++round) {
     pm.addPass(mlir::createCanonicalizerPass());
     pm.addPass(createGptShapeInference());
   }

@@ -3,6 +3,7 @@
 #include "Reports.h"
 
 #include "gptc/Backends/HostProgram.h"
+#include "gptc/IR/GptOps.h"
 #include "gptc/Passes/Passes.h"
 #include "gptc/Runtime/Plan.h"
 #include "gptc/Support/Error.h"
@@ -319,6 +320,41 @@ void printCosts(std::ostream &os, const Program &prog, mlir::ModuleOp module,
       line("caches at B=" + std::to_string(batch) +
                ", S=" + std::to_string(length),
            formatBytes(static_cast<double>(perToken * batch * length)));
+      // Decoding reads every matmul weight once per token, in the format
+      // --weight-format packs it in, and the vectors (norms, biases) in
+      // fp32; embedding tables only a row.
+      std::set<unsigned> weights;
+      decode.walk([&](gpt::MatmulOp mm) {
+        mlir::Value b = mm->getOperand(1);
+        while (auto t = b.getDefiningOp<gpt::TransposeOp>())
+          b = t->getOperand(0);
+        if (auto arg = mlir::dyn_cast<mlir::BlockArgument>(b))
+          if (decode.getArgAttr(arg.getArgNumber(), "gpt.param"))
+            weights.insert(arg.getArgNumber());
+      });
+      double matmul = 0, vectors = 0;
+      for (unsigned i = 0; i < decode.getNumArguments(); ++i) {
+        auto type = mlir::dyn_cast<mlir::RankedTensorType>(
+            decode.getArgument(i).getType());
+        if (!type || !type.hasStaticShape() ||
+            !decode.getArgAttr(i, "gpt.param"))
+          continue;
+        if (weights.count(i))
+          matmul += static_cast<double>(type.getNumElements());
+        else if (type.getRank() == 1)
+          vectors += 4.0 * static_cast<double>(type.getNumElements());
+      }
+      os << "  weights read per decoded token (--weight-format), and the "
+            "tokens/s they allow per 10 GB/s of memory bandwidth:\n";
+      // int8: an fp32 scale per 32 weights.
+      for (auto [format, bytes] : {std::pair<const char *, double>{"f32", 4},
+                                   {"bf16", 2},
+                                   {"int8", 1.125}}) {
+        double total = matmul * bytes + vectors;
+        char bound[32];
+        std::snprintf(bound, sizeof bound, "%.1f tokens/s", 1e10 / total);
+        line(std::string("  ") + format, formatBytes(total) + "   " + bound);
+      }
     }
   }
 

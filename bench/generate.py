@@ -20,9 +20,10 @@ PyTorch to the same one (ATEN_CPU_CAPABILITY); the CPU, its features and the
 ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
 numpy and safetensors (pip).
 
-gptc runs with each --weight-format (f32, bf16: the matmuls' weights
-rounded to bf16, half the bytes per token); each format's bound counts its
-bytes per weight.
+gptc runs with each --weight-format (f32; bf16: the matmuls' weights
+rounded to bf16, half the bytes per token; int8: blocks of 32 with an fp32
+scale, 1.125 bytes a weight); each format's bound counts its bytes per
+weight.
 
 With --llama-cpp DIR (a llama.cpp source tree with build/bin/llama-bench
 built, e.g. the one vendored in PyPI's llama-cpp-python source
@@ -220,7 +221,7 @@ def main():
         # fall on both; each reports its median round.
         ggufs = (llama_cpp_ggufs(args.llama_cpp, work) if args.llama_cpp
                  else {})
-        formats = {"f32": 4, "bf16": 2}  # bytes per weight
+        formats = {"f32": 4, "bf16": 2, "int8": 36 / 32}  # bytes per weight
         gptc_runs = {f: [] for f in formats}
         llama_runs = {t: [] for t in ggufs}
         for _ in range(args.rounds):

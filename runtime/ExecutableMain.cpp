@@ -44,6 +44,7 @@ extern const gptc::KernelPacker gptc_kernel_packers[];
 extern const unsigned gptc_num_kernels;
 extern const char gptc_model_description[];
 extern const char gptc_default_tokenizer[];
+extern const char gptc_default_weight_format[];
 }
 
 using namespace gptc;
@@ -330,7 +331,7 @@ int main(int argc, char **argv) {
   std::string exportDir;
   GeneratorOptions gen;
   bool greedy = false;
-  std::string weightFormat = "f32";
+  std::string weightFormat = gptc_default_weight_format;
 
   CLI::App app(std::string(gptc_model_description) +
                    "\n\nModes: train (--data), generate (--prompt), evaluate "
@@ -535,14 +536,15 @@ int main(int argc, char **argv) {
   app.add_flag("--print-ids", gen.printIds,
                "also print the generated ids of each prompt")
       ->group("Generation");
-  generation("--weight-format", weightFormat,
-             "how the matmuls hold the weights when generating or with "
-             "--eval: f32; bf16 (rounded to "
-             "nearest even: half the bytes read per token); int8 (an fp32 "
-             "scale per 32 weights, as llama.cpp's Q8_0: 1.125 bytes a "
-             "weight)")
-      ->type_name("F")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
+  CLI::Option *weightFormatFlag =
+      generation("--weight-format", weightFormat,
+                 "how the matmuls hold the weights when generating or with "
+                 "--eval: f32; bf16 (rounded to "
+                 "nearest even: half the bytes read per token); int8 (an fp32 "
+                 "scale per 32 weights, as llama.cpp's Q8_0: 1.125 bytes a "
+                 "weight)");
+  weightFormatFlag->type_name("F")->check(
+      CLI::IsMember({"f32", "bf16", "int8"}));
   app.add_flag_callback(
          "--no-kv-cache", [&] { gen.kvCache = false; },
          "recompute the whole window for every token")
@@ -595,8 +597,8 @@ int main(int argc, char **argv) {
     train.weightFormat = weightFormat == "bf16"   ? WeightFormat::BF16
                          : weightFormat == "int8" ? WeightFormat::Int8
                                                   : WeightFormat::F32;
-    if (train.weightFormat != WeightFormat::F32 && !train.evalOnly &&
-        !train.data.empty())
+    if (weightFormatFlag->count() && train.weightFormat != WeightFormat::F32 &&
+        !train.evalOnly && !train.data.empty())
       throw RuntimeError(
           "--weight-format is for generating and --eval; training keeps "
           "fp32 weights");

@@ -303,6 +303,30 @@ TEST(Weights, ReducedPrecisionWeightsTrackF32) {
     EXPECT_GT(worst, 0.0) << format << " weights gave fp32's logits exactly";
     EXPECT_LT(worst / scale, 2e-2) << format;
   }
+  // `gptc build --weight-format int8` makes int8 the executable's default;
+  // its flag still overrides it.
+  std::string exe = kWork + "tiny-generate-int8", log;
+  ASSERT_EQ(
+      runCapture({GPTC_BIN, "build",
+                  std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt", "--config",
+                  std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml",
+                  "--set", "vocab_size=250", "--task=generate",
+                  "--weight-format", "int8", "--cache-dir",
+                  std::string(GPTC_BINARY_DIR) + "/test-kernel-cache", "-o",
+                  exe},
+                 log),
+      0)
+      << log;
+  for (auto [flags, want] :
+       {std::pair<std::vector<std::string>, std::string>{{}, "int8"},
+        {{"--weight-format", "f32"}, "f32"}}) {
+    std::vector<std::string> argv = {
+        exe,    "--weights",        weights, "--prompt-ids",
+        "17 3", "--max-new-tokens", "1"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    ASSERT_EQ(runCapture(argv, log), 0) << log;
+    EXPECT_NE(log.find("weights: " + want + ", "), std::string::npos) << log;
+  }
   // An unknown format is refused by name.
   std::string bad;
   EXPECT_NE(runCapture({tinyExecutable("generate"), "--weights", weights,

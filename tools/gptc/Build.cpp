@@ -139,6 +139,9 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
         << "extern const char gptc_default_tokenizer[];\n"
         << "const char gptc_default_tokenizer[] = " << rawString(o.tokenizer)
         << ";\n"
+        << "extern const char gptc_default_weight_format[];\n"
+        << "const char gptc_default_weight_format[] = "
+        << rawString(o.weightFormat) << ";\n"
         << "extern const char gptc_model_description[];\n"
         << "const char gptc_model_description[] = " << rawString(o.description)
         << ";\n"

@@ -20,6 +20,8 @@ struct BuildOptions {
   int jobs = 0;            ///< Kernel generators at once; 0: all cores.
   std::string description; ///< Shown by the executable's --help.
   std::string tokenizer;   ///< The trainer's default gpt2.tiktoken.
+  /// The executable's default --weight-format: f32, bf16 or int8.
+  std::string weightFormat = "f32";
   /// What the plan says about the model rather than its functions: the
   /// trainer's initializers, checkpoint names, the config (no functions).
   Plan model;

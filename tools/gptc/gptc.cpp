@@ -76,6 +76,7 @@ struct Options {
   std::string output;
   std::string task;
   std::string target = "cpu";
+  std::string weightFormat = "f32"; ///< build: the generator's default
   std::string cacheDir;
   int jobs = 0;
   int threads = 0;
@@ -212,6 +213,14 @@ void declareFlags(CLI::App &app, Options &o) {
   build->add_option("-o", o.output, "the executable")
       ->required()
       ->type_name("EXE");
+  build
+      ->add_option("--weight-format", o.weightFormat,
+                   "the executable's default --weight-format when generating "
+                   "or evaluating: f32, bf16 or int8 (the matmuls' weights, "
+                   "packed when loaded; the executable's flag overrides it)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
+      ->type_name("F")
+      ->capture_default_str();
 
   CLI::App *run = command(
       "run", "build and run the run contract: parameters, tokens and "
@@ -339,6 +348,10 @@ int run(const Options &o) {
     throw UsageError{"--target=cuda is for build and emit --stage=ptx"};
   if (o.stage == "ptx" && o.target != "cuda")
     throw UsageError{"--stage=ptx needs --target=cuda"};
+  if (o.target == "cuda" && o.weightFormat != "f32")
+    throw UsageError{"--weight-format " + o.weightFormat +
+                     " packs weights for the CPU's kernels; a cuda "
+                     "executable keeps f32"};
   if (o.command == "emit" && !o.output.empty() && o.stage != "ptx")
     throw UsageError{"emit -o is for --stage=ptx (a folder of .ptx files); "
                      "other stages print to stdout"};
@@ -516,6 +529,7 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
     b.target = o.target;
     b.cacheDir = o.cacheDir;
     b.jobs = o.jobs;
+    b.weightFormat = o.weightFormat;
     for (const Parameter &p : prog.params) {
       PlanInit init{p.name, "zeros", 0};
       if (p.init.kind == Initializer::Kind::Normal)

@@ -149,21 +149,6 @@ const PlanValue *paramB(const PlanFunction &fn, const PlanCall &c) {
   return v.kind == PlanValue::Param ? &v : nullptr;
 }
 
-} // namespace
-
-const char *weightFormatName(WeightFormat f) {
-  switch (f) {
-  case WeightFormat::BF16:
-    return "bf16";
-  case WeightFormat::Int8:
-    return "int8";
-  default:
-    return "f32";
-  }
-}
-
-namespace {
-
 /// The element type of packed weights.
 halide_type_t packedType(WeightFormat f) {
   switch (f) {
@@ -177,6 +162,17 @@ halide_type_t packedType(WeightFormat f) {
 }
 
 } // namespace
+
+const char *weightFormatName(WeightFormat f) {
+  switch (f) {
+  case WeightFormat::BF16:
+    return "bf16";
+  case WeightFormat::Int8:
+    return "int8";
+  default:
+    return "f32";
+  }
+}
 
 int64_t Executor::packedBytes() const {
   int64_t bytes = 0;

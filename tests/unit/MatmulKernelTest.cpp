@@ -234,8 +234,9 @@ TEST_P(MatmulKernel, MatchesReference) {
     Buffer<void> wrong(int8, {hPlain.dim(0).extent(), hPlain.dim(1).extent(),
                               hPlain.dim(2).extent()});
     Buffer<float> c(n, m);
-    if (qPlain.dim(1).extent() != wrong.dim(1).extent())
+    if (qPlain.dim(1).extent() != wrong.dim(1).extent()) {
       EXPECT_NE(kn.plain(a, wrong, c), 0);
+    }
   }
   // A kernel that reads b as stored says so, and refuses panels.
   EXPECT_EQ(packed(kn.packTransA, b).dimensions(), 0);

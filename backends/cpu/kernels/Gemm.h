@@ -324,24 +324,16 @@ inline void packedTask(void *ctx, int t) {
   for (int64_t pj = first; pj < end; ++pj) {
     const int64_t j0 = pj * kNR;
     const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
-    switch (p.weights) {
-    case gemv::Weights::F32:
+    auto widened = [&](auto panel) {
+      widenedPanelTiles(p, x.a, i0, rows, cols, panel, x.out + j0, x.bias + j0);
+    };
+    if (p.weights == gemv::Weights::F32)
       panelTiles(p, x.a, i0, rows, cols, 0, p.K, x.b + j0 * p.K, kNR,
                  x.out + j0, x.bias + j0, true);
-      break;
-    case gemv::Weights::BF16:
-      widenedPanelTiles(
-          p, x.a, i0, rows, cols,
-          gemv::detail::panelAt<Bf16Panel>(x.b, p.K, p.weights, pj), x.out + j0,
-          x.bias + j0);
-      break;
-    case gemv::Weights::Int8:
-      widenedPanelTiles(
-          p, x.a, i0, rows, cols,
-          gemv::detail::panelAt<Int8Panel>(x.b, p.K, p.weights, pj), x.out + j0,
-          x.bias + j0);
-      break;
-    }
+    else if (p.weights == gemv::Weights::BF16)
+      widened(gemv::detail::panelAt<Bf16Panel>(x.b, p.K, p.weights, pj));
+    else
+      widened(gemv::detail::panelAt<Int8Panel>(x.b, p.K, p.weights, pj));
   }
 }
 

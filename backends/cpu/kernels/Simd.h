@@ -152,27 +152,19 @@ constexpr int kQBlockRows = kQBlock + 4;
 /// chunk), and its `row(k, v)` is vector v of row k0 + k. For kScaled
 /// panels, row = raw * scale(v): sums of raw rows can be scaled once per
 /// chunk.
-struct F32Panel {
+/// Panels of float or Bf16 elements: one chunk, each element a weight.
+template <typename T> struct PlainPanel {
   static constexpr int64_t kRows = INT64_MAX;
   static constexpr bool kScaled = false;
-  const float *p;
+  const T *p;
   struct Chunk {
-    const float *p;
+    const T *p;
     V row(int64_t k, int v) const { return load(p + k * kNR + v * kW); }
   };
   Chunk chunk(int64_t k0) const { return {p + k0 * kNR}; }
 };
-
-struct Bf16Panel {
-  static constexpr int64_t kRows = INT64_MAX;
-  static constexpr bool kScaled = false;
-  const Bf16 *p;
-  struct Chunk {
-    const Bf16 *p;
-    V row(int64_t k, int v) const { return load(p + k * kNR + v * kW); }
-  };
-  Chunk chunk(int64_t k0) const { return {p + k0 * kNR}; }
-};
+using F32Panel = PlainPanel<float>;
+using Bf16Panel = PlainPanel<Bf16>;
 
 /// Chunks are the kQBlock-row blocks, their scales held in registers.
 struct Int8Panel {

@@ -187,10 +187,20 @@ TEST_P(MatmulKernel, MatchesReference) {
   std::vector<float> bq[3] = {bv, bv, roundToInt8Blocks(bv, k, n)};
   for (float &x : bq[BF16])
     x = roundToBf16(x);
+  // Products of a few rows (decoding) with int8 weights quantize a's rows
+  // the same way and sum in integers (Gemv.h step 5); aq[p * m + i] is a's
+  // element (i, p) so.
+  std::vector<float> at(k * m);
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < k; ++p)
+      at[p * m + i] = av[i * k + p];
+  const std::vector<float> aq = roundToInt8Blocks(at, k, m);
+  const bool intDot = m <= 7; // gemv::kMaxRows, both ISAs tested have AVX2
   auto ref = [&](int i, int j, bool withBias, bool withGelu, Format f) {
     double s = 0;
     for (int p = 0; p < k; ++p)
-      s += double(av[i * k + p]) * bq[f][p * n + j];
+      s += double(f == Int8 && intDot ? aq[p * m + i] : av[i * k + p]) *
+           bq[f][p * n + j];
     if (withBias)
       s += biasv[j];
     return withGelu ? gelu(s) : s;

@@ -389,7 +389,7 @@ inline void quantizePanel(const float *panel, int64_t K, int8_t *dst) {
       const float scale = amax / 127, inv = scale > 0 ? 1 / scale : 0;
       scales[j] = scale;
       for (int64_t k = 0; k < kQBlock; ++k)
-        q[k * kNR + j] =
+        q[(k / kQGroup * kNR + j) * kQGroup + k % kQGroup] =
             k < rows ? static_cast<int8_t>(std::nearbyint(std::clamp(
                            panel[(k0 + k) * kNR + j] * inv, -127.0f, 127.0f)))
                      : 0;

@@ -31,6 +31,12 @@
 //     bf16 or int8 weights are widened as each row of the panel is loaded,
 //     once for all rows of a; int8 ones a block of kQBlock rows at a time,
 //     its scales held in registers.
+//  5. int8 panels where the ISA has integer dot products (AVX2 and up):
+//     a's rows are quantized as the weights are (blocks of 32, an fp32
+//     scale each), and each block's products are summed in int32 (four per
+//     lane: vpmaddubsw and vpmaddwd, or vpdpbusd with VNNI), then scaled
+//     once, as llama.cpp's Q8_0 does. Prefill (the GEMM) keeps fp32
+//     activations.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,6 +48,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace gptc::gemv {
@@ -100,6 +107,10 @@ struct Args {
   const float *a, *b;
   float *partial; ///< kSplit x M x N (untransposed) or the output.
   const float *bias;
+  /// With int8 weights (step 5): a's rows in int8 blocks of kQBlock, and
+  /// their scales.
+  const int8_t *qa = nullptr;
+  const float *da = nullptr;
 };
 
 /// GELU's tanh form, as the interpreter computes it.
@@ -305,10 +316,109 @@ inline Panel panelAt(const float *b, int64_t K, Weights w, int64_t pj) {
 
 /// Step 4 for one panel: its outputs in every row of a, then the epilogue
 /// while they are in L1.
+/// Blocks of kQBlock along K.
+inline int64_t quantBlocks(int64_t K) {
+  return (K + simd::kQBlock - 1) / simd::kQBlock;
+}
+
+/// Step 5: a's M rows as the int8 weights are held, blocks of kQBlock with
+/// scale max |a| / 127 and a / scale rounded to nearest even, zero past K.
+inline void quantizeRows(const float *a, int64_t M, int64_t K, int8_t *qa,
+                         float *da) {
+  const int64_t blocks = quantBlocks(K);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float *row = a + m * K + b * kQBlock;
+      const int64_t n = std::min<int64_t>(kQBlock, K - b * kQBlock);
+      float amax = 0;
+      for (int64_t k = 0; k < n; ++k)
+        amax = std::max(amax, std::fabs(row[k]));
+      const float scale = amax / 127, inv = scale > 0 ? 1 / scale : 0;
+      da[m * blocks + b] = scale;
+      int8_t *q = qa + (m * blocks + b) * kQBlock;
+      for (int64_t k = 0; k < kQBlock; ++k)
+        q[k] = k < n ? static_cast<int8_t>(std::nearbyint(
+                           std::clamp(row[k] * inv, -127.0f, 127.0f)))
+                     : 0;
+    }
+}
+
+#if defined(__AVX2__)
+/// Step 5 for row m against one int8 panel: per group of 4 rows of a block,
+/// |a| (u8) times the weights with a's signs (vpsignb) sums four products
+/// into each 32-bit lane (vpdpbusd with VNNI; else vpmaddubsw, exact as
+/// 2 x 127 x 127 < 2^15, then vpmaddwd); per block the integer sums times
+/// both scales.
+inline void intDotRow(const Args &x, const Int8Panel &panel, int64_t m,
+                      int64_t j0) {
+  const Problem &p = *x.pb;
+  constexpr int kL = kNR / 8; // 8 columns per 256-bit vector
+  const int64_t blocks = quantBlocks(p.K);
+  const int8_t *qa = x.qa + m * blocks * kQBlock;
+  const float *da = x.da + m * blocks;
+  __m256 acc[kL];
+  for (int l = 0; l < kL; ++l)
+    acc[l] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int8_t *block = panel.p + b * kQBlockRows * kNR;
+    const int8_t *q = block + 4 * kNR;
+    __m256i sum[kL];
+    for (int l = 0; l < kL; ++l)
+      sum[l] = _mm256_setzero_si256();
+    for (int g = 0; g < kQBlock / kQGroup; ++g) {
+      int32_t four;
+      std::memcpy(&four, qa + b * kQBlock + g * kQGroup, sizeof four);
+      const __m256i av = _mm256_set1_epi32(four);
+      const __m256i absA = _mm256_sign_epi8(av, av);
+#pragma GCC unroll 8
+      for (int l = 0; l < kL; ++l) {
+        const __m256i w = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i *>(q + (g * kNR + l * 8) * kQGroup));
+        const __m256i signedW = _mm256_sign_epi8(w, av);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        sum[l] = _mm256_dpbusd_epi32(sum[l], absA, signedW);
+#else
+        sum[l] = _mm256_add_epi32(
+            sum[l], _mm256_madd_epi16(_mm256_maddubs_epi16(absA, signedW),
+                                      _mm256_set1_epi16(1)));
+#endif
+      }
+    }
+    const __m256 d = _mm256_set1_ps(da[b]);
+    const float *scale = reinterpret_cast<const float *>(block);
+    for (int l = 0; l < kL; ++l)
+      acc[l] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[l]),
+                               _mm256_mul_ps(d, _mm256_loadu_ps(scale + l * 8)),
+                               acc[l]);
+  }
+  const int64_t cols = std::min<int64_t>(kNR, p.N - j0);
+  float *out = x.partial + m * p.N + j0;
+  for (int l = 0; l < kL; ++l) {
+    if (l * 8 + 8 <= cols) {
+      _mm256_storeu_ps(out + l * 8, acc[l]);
+    } else {
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, acc[l]);
+      for (int64_t c = l * 8; c < cols; ++c)
+        out[c] = lanes[c - l * 8];
+    }
+  }
+}
+#endif
+
 template <typename Panel> inline void packedPanel(const Args &x, int64_t pj) {
   const Problem &p = *x.pb;
   const Panel panel = panelAt<Panel>(x.b, p.K, p.weights, pj);
   const int64_t j0 = pj * kNR;
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<Panel, Int8Panel>) {
+    for (int64_t m = 0; m < p.M; ++m)
+      intDotRow(x, panel, m, j0);
+    epilogue(p.epilogue, x.partial + j0, p.N, p.M,
+             std::min<int64_t>(kNR, p.N - j0), x.bias + j0);
+    return;
+  }
+#endif
   int64_t m = 0;
   for (; m + 4 <= p.M; m += 4)
     panelRows<4>(x, panel, m, j0);
@@ -367,6 +477,16 @@ inline void run(const Problem &p, const float *a, const float *b,
   if (p.packedB) {
     const int64_t panels = (p.N + simd::kNR - 1) / simd::kNR,
                   per = detail::packedPanelsPerTask(p.K, p.weights);
+    thread_local std::vector<int8_t> qa;
+    thread_local std::vector<float> da;
+    if (p.weights == Weights::Int8 && simd::kIntDot) {
+      const int64_t blocks = detail::quantBlocks(p.K);
+      qa.resize(static_cast<size_t>(p.M * blocks * simd::kQBlock));
+      da.resize(static_cast<size_t>(p.M * blocks));
+      detail::quantizeRows(a, p.M, p.K, qa.data(), da.data());
+      args.qa = qa.data();
+      args.da = da.data();
+    }
     detail::parallel(pf, static_cast<int>((panels + per - 1) / per),
                      detail::packedTask, &args);
     return;

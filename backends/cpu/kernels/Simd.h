@@ -143,15 +143,27 @@ inline V load(const int8_t *p) {
 /// int8 panels: every kQBlock rows of K (zero past K) form a block of kNR
 /// fp32 scales, one per column, then kQBlock x kNR int8, weight = scale *
 /// q; the block is kQBlockRows rows of kNR bytes (as llama.cpp's Q8_0,
-/// whose blocks of 32 share an fp16 scale).
+/// whose blocks of 32 share an fp16 scale). The weights go in groups of
+/// kQGroup rows, a column's kQGroup weights in consecutive bytes: the
+/// operand of integer dot products (vpmaddubsw, vpdpbusd), which sum four
+/// byte products into each 32-bit lane. Weight (k, c) of a block is byte
+/// (k / 4 * kNR + c) * 4 + k % 4.
 constexpr int kQBlock = 32;
 constexpr int kQBlockRows = kQBlock + 4;
+constexpr int kQGroup = 4;
+/// Whether Gemv.h's step 5 (integer dot products) is built for this ISA.
+#if defined(__AVX2__)
+constexpr bool kIntDot = true;
+#else
+constexpr bool kIntDot = false;
+#endif
 
 /// Reading a packed panel (Gemm.h step 2b) as floats, a chunk of rows at a
 /// time: `chunk(k0)` covers rows [k0, k0 + kRows) (all of K for one
 /// chunk), and its `row(k, v)` is vector v of row k0 + k. For kScaled
 /// panels, row = raw * scale(v): sums of raw rows can be scaled once per
 /// chunk.
+
 /// Panels of float or Bf16 elements: one chunk, each element a weight.
 template <typename T> struct PlainPanel {
   static constexpr int64_t kRows = INT64_MAX;
@@ -174,7 +186,13 @@ struct Int8Panel {
   struct Chunk {
     const int8_t *q;
     V scale[kNV];
-    V raw(int64_t k, int v) const { return load(q + k * kNR + v * kW); }
+    /// Byte k % 4 of each column's group, sign-extended.
+    V raw(int64_t k, int v) const {
+      VI group = bitCast<VI>(load(reinterpret_cast<const float *>(
+          q + (k / kQGroup * kNR + v * kW) * kQGroup)));
+      const int shift = 8 * (kQGroup - 1 - static_cast<int>(k % kQGroup));
+      return __builtin_convertvector((group << shift) >> 24, V);
+    }
     V row(int64_t k, int v) const { return raw(k, v) * scale[v]; }
   };
   Chunk chunk(int64_t k0) const {

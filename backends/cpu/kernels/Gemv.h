@@ -231,9 +231,9 @@ inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
                       int64_t j0) {
   const Problem &p = *x.pb;
   constexpr int U = R == 1 ? 2 : 1;
-  // Scaled panels (int8) sum each chunk's raw rows apart and scale the sum
-  // once, where the registers hold a second set of accumulators: a scale
-  // per row and vector cost one decode in three on the Zen 5 above.
+  // Scaled panels (int8 without step 5) sum each chunk's raw rows apart
+  // and scale the sum once, where the registers hold a second set of
+  // accumulators.
   constexpr bool kChunkSums =
       Panel::kScaled && 2 * U * R * kNV + kNV <= (kW == 16 ? 32 : 16);
   V acc[U][R][kNV] = {};

@@ -272,8 +272,9 @@ TEST(Weights, CachedDecodingEqualsRecomputation) {
 }
 
 // --weight-format bf16 and int8: the matmuls read their weights rounded to
-// bf16 or to int8 blocks. The first token's logits (same input) stay within
-// that rounding of the fp32 ones, yet differ from them.
+// bf16 or to int8 blocks (and int8 decoding its activations too). The first
+// token's logits (same input) stay within that rounding of the fp32 ones,
+// yet differ from them.
 TEST(Weights, ReducedPrecisionWeightsTrackF32) {
   const std::string weights = kGoldens + "hf-tiny/model.safetensors";
   std::map<std::string, std::string> out;
@@ -301,7 +302,9 @@ TEST(Weights, ReducedPrecisionWeightsTrackF32) {
       scale = std::max(scale, std::fabs(logits["f32"][v]));
     }
     EXPECT_GT(worst, 0.0) << format << " weights gave fp32's logits exactly";
-    EXPECT_LT(worst / scale, 2e-2) << format;
+    // int8 decoding also quantizes the activations (Gemv.h step 5): on this
+    // tiny model 2.9% of the largest logit.
+    EXPECT_LT(worst / scale, format == "int8" ? 5e-2 : 2e-2) << format;
   }
   // `gptc build --weight-format int8` makes int8 the executable's default;
   // its flag still overrides it.

@@ -594,9 +594,10 @@ int main(int argc, char **argv) {
       return *status;
     options.seed = static_cast<uint64_t>(train.seed);
     repeat = std::max<int64_t>(1, repeat);
-    train.weightFormat = weightFormat == "bf16"   ? WeightFormat::BF16
-                         : weightFormat == "int8" ? WeightFormat::Int8
-                                                  : WeightFormat::F32;
+    for (WeightFormat f :
+         {WeightFormat::F32, WeightFormat::BF16, WeightFormat::Int8})
+      if (weightFormat == weightFormatName(f))
+        train.weightFormat = f;
     if (weightFormatFlag->count() && train.weightFormat != WeightFormat::F32 &&
         !train.evalOnly && !train.data.empty())
       throw RuntimeError(

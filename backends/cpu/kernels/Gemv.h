@@ -231,18 +231,11 @@ inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
                       int64_t j0) {
   const Problem &p = *x.pb;
   constexpr int U = R == 1 ? 2 : 1;
-  // Scaled panels (int8 without step 5) sum each chunk's raw rows apart
-  // and scale the sum once, where the registers hold a second set of
-  // accumulators.
-  constexpr bool kChunkSums =
-      Panel::kScaled && 2 * U * R * kNV + kNV <= (kW == 16 ? 32 : 16);
   V acc[U][R][kNV] = {};
   const float *a = x.a + m0 * p.K;
   for (int64_t c0 = 0; c0 < p.K;) {
     const int64_t c1 = p.K - c0 <= Panel::kRows ? p.K : c0 + Panel::kRows;
     const auto chunk = panel.chunk(c0);
-    V part[U][R][kNV] = {};
-    auto &sums = kChunkSums ? part : acc;
     int64_t k = c0;
     for (; k + U <= c1; k += U)
 #pragma GCC unroll 2
@@ -250,35 +243,22 @@ inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
         // The row's vectors once for all R rows (widened once).
         V bv[kNV];
 #pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v) {
-          if constexpr (kChunkSums)
-            bv[v] = chunk.raw(k - c0 + u, v);
-          else
-            bv[v] = chunk.row(k - c0 + u, v);
-        }
+        for (int v = 0; v < kNV; ++v)
+          bv[v] = chunk.row(k - c0 + u, v);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const float av = a[r * p.K + k + u];
 #pragma GCC unroll 4
           for (int v = 0; v < kNV; ++v)
-            sums[u][r][v] += av * bv[v];
+            acc[u][r][v] += av * bv[v];
         }
       }
     for (; k < c1; ++k)
       for (int r = 0; r < R; ++r) {
         const float av = a[r * p.K + k];
-        for (int v = 0; v < kNV; ++v) {
-          if constexpr (kChunkSums)
-            sums[0][r][v] += av * chunk.raw(k - c0, v);
-          else
-            sums[0][r][v] += av * chunk.row(k - c0, v);
-        }
+        for (int v = 0; v < kNV; ++v)
+          acc[0][r][v] += av * chunk.row(k - c0, v);
       }
-    if constexpr (kChunkSums)
-      for (int u = 0; u < U; ++u)
-        for (int r = 0; r < R; ++r)
-          for (int v = 0; v < kNV; ++v)
-            acc[u][r][v] += part[u][r][v] * chunk.scale[v];
     c0 = c1;
   }
   const int64_t cols = std::min<int64_t>(kNR, p.N - j0);

@@ -160,14 +160,11 @@ constexpr bool kIntDot = false;
 
 /// Reading a packed panel (Gemm.h step 2b) as floats, a chunk of rows at a
 /// time: `chunk(k0)` covers rows [k0, k0 + kRows) (all of K for one
-/// chunk), and its `row(k, v)` is vector v of row k0 + k. For kScaled
-/// panels, row = raw * scale(v): sums of raw rows can be scaled once per
-/// chunk.
+/// chunk), and its `row(k, v)` is vector v of row k0 + k.
 
 /// Panels of float or Bf16 elements: one chunk, each element a weight.
 template <typename T> struct PlainPanel {
   static constexpr int64_t kRows = INT64_MAX;
-  static constexpr bool kScaled = false;
   const T *p;
   struct Chunk {
     const T *p;
@@ -181,19 +178,17 @@ using Bf16Panel = PlainPanel<Bf16>;
 /// Chunks are the kQBlock-row blocks, their scales held in registers.
 struct Int8Panel {
   static constexpr int64_t kRows = kQBlock;
-  static constexpr bool kScaled = true;
   const int8_t *p;
   struct Chunk {
     const int8_t *q;
     V scale[kNV];
-    /// Byte k % 4 of each column's group, sign-extended.
-    V raw(int64_t k, int v) const {
+    /// Byte k % 4 of each column's group, sign-extended, times its scale.
+    V row(int64_t k, int v) const {
       VI group = bitCast<VI>(load(reinterpret_cast<const float *>(
           q + (k / kQGroup * kNR + v * kW) * kQGroup)));
       const int shift = 8 * (kQGroup - 1 - static_cast<int>(k % kQGroup));
-      return __builtin_convertvector((group << shift) >> 24, V);
+      return __builtin_convertvector((group << shift) >> 24, V) * scale[v];
     }
-    V row(int64_t k, int v) const { return raw(k, v) * scale[v]; }
   };
   Chunk chunk(int64_t k0) const {
     const int8_t *block = p + k0 / kQBlock * kQBlockRows * kNR;

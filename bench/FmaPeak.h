@@ -65,6 +65,22 @@ __attribute__((target("avx512f"))) inline float fmaChainsAvx512() {
   return s;
 }
 
+/// vdpbf16ps chains: each lane adds two bf16 products a step.
+__attribute__((target("avx512f,avx512bf16"))) inline float bf16DotChains() {
+  __m512 acc[kChains];
+  for (auto &a : acc)
+    a = _mm512_set1_ps(1.0f);
+  const __m512bh x =
+      _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-7f), _mm512_set1_ps(1e-7f));
+  for (long i = 0; i < kPeakIters; ++i)
+    for (auto &a : acc)
+      a = _mm512_dpbf16_ps(a, x, x);
+  float s = 0;
+  for (auto &a : acc)
+    s += _mm512_cvtss_f32(a);
+  return s;
+}
+
 /// Runs `work(thread)` on `threads` threads; the wall time in seconds.
 template <typename F> double timeThreads(int threads, F work) {
   auto start = std::chrono::steady_clock::now();
@@ -88,6 +104,26 @@ inline double fmaPeak(int threads, Isa isa = nativeIsa()) {
       sinks[t] = isa == Isa::Avx512 ? fmaChainsAvx512() : fmaChainsAvx2();
     });
     best = std::max(best, threads * double(kPeakIters) * kChains * lanes * 2 /
+                              secs / 1e9);
+  }
+  return best;
+}
+
+/// Whether this CPU has AVX512-BF16's dot products (bf16 training).
+inline bool hasBf16Dot() { return __builtin_cpu_supports("avx512bf16"); }
+
+/// GFLOP/s (a product and its add are two) of `threads` threads doing
+/// nothing but vdpbf16ps, best of 7 runs: the peak of bf16 mixed-precision
+/// products. 0 without AVX512-BF16.
+inline double bf16DotPeak(int threads) {
+  if (!hasBf16Dot())
+    return 0;
+  std::vector<float> sinks(threads);
+  double best = 0;
+  for (int run = 0; run < 7; ++run) {
+    double secs =
+        timeThreads(threads, [&](int t) { sinks[t] = bf16DotChains(); });
+    best = std::max(best, threads * double(kPeakIters) * kChains * 16 * 4 /
                               secs / 1e9);
   }
   return best;

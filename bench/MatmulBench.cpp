@@ -12,7 +12,9 @@
 // Rows marked "pk" read b as a generator does, packed once by the
 // kernel's `_pack` (bf16, int8: as --weight-format packs them); "b GB/s" is
 // b's bytes (as read) over the cold time, the figure that bounds products
-// of a few rows.
+// of a few rows. Then, where the CPU has AVX512-BF16, the training shapes
+// again with bf16 operands (`precision = bf16`, mixed-precision training)
+// against the vdpbf16ps peak.
 //
 //   build/release/bench/gptc-bench-matmul [THREADS]
 //
@@ -20,6 +22,9 @@
 
 #include "FmaPeak.h"
 
+#include "mm_bench_bf16_plain.h"
+#include "mm_bench_bf16_trans_a.h"
+#include "mm_bench_bf16_trans_b.h"
 #include "mm_bench_plain.h"
 #include "mm_bench_plain_avx2.h"
 #include "mm_bench_trans_a.h"
@@ -59,6 +64,8 @@ struct Build {
   gptc::bench::Isa isa;
   Kernel plain, transA, transB;
   Packer packPlain, packTransB;
+  /// Operands rounded to bf16 (training shapes only, no packed b).
+  bool bf16 = false;
 };
 
 /// b as `pack` lays it out for its kernel, as `weights` ("f32", "bf16" or
@@ -80,6 +87,8 @@ Buffer<void> packed(Packer pack, Buffer<float> &b, const std::string &weights) {
   return out;
 }
 
+/// The largest error of 64 sampled outputs against the double-precision
+/// product, relative to |product| + 1.
 double checkSample(const Buffer<float> &a, const Buffer<float> &b,
                    const Buffer<float> &c, const Shape &s) {
   std::mt19937 rng(7);
@@ -147,17 +156,26 @@ int main(int argc, char **argv) {
     builds.push_back({gptc::bench::Isa::Avx2, mm_bench_plain_avx2,
                       mm_bench_trans_a_avx2, mm_bench_trans_b_avx2,
                       mm_bench_plain_avx2_pack, mm_bench_trans_b_avx2_pack});
+  if (gptc::bench::hasBf16Dot())
+    builds.push_back({gptc::bench::Isa::Avx512, mm_bench_bf16_plain,
+                      mm_bench_bf16_trans_a, mm_bench_bf16_trans_b, nullptr,
+                      nullptr, true});
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   for (const Build &build : builds) {
-    double peak = gptc::bench::fmaPeak(threads, build.isa);
-    std::printf("%sfp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n\n",
+    double peak = build.bf16 ? gptc::bench::bf16DotPeak(threads)
+                             : gptc::bench::fmaPeak(threads, build.isa);
+    std::printf("%s%s peak (%s, %d threads): %.1f GFLOP/s\n\n",
                 &build == &builds[0] ? "" : "\n",
-                gptc::bench::isaName(build.isa), threads, peak);
+                build.bf16 ? "bf16 dot" : "fp32 FMA",
+                build.bf16 ? "AVX512-BF16" : gptc::bench::isaName(build.isa),
+                threads, peak);
     std::printf("%-34s %-8s %6s %6s %6s %9s %8s %9s %8s %8s\n", "matmul", "op",
                 "M", "K", "N", "hot ms", "of peak", "cold ms", "of peak",
                 "b GB/s");
     for (const Shape &s : shapes) {
+      if (build.bf16 && (s.packed || s.m <= 32))
+        continue;
       Buffer<float> a(s.transA ? s.m : s.k, s.transA ? s.k : s.m),
           b(s.transB ? s.k : s.n, s.transB ? s.n : s.k), c(s.n, s.m);
       a.for_each_value([&](float &v) { v = dist(rng); });
@@ -182,12 +200,13 @@ int main(int argc, char **argv) {
         return 1;
       }
       // fp32 rounding grows with the square root of K; rounded weights
-      // are checked against b itself, loosely (their exact results are
-      // MatmulKernelTest's).
+      // and bf16 operands are checked against fp32 ones, loosely (their
+      // exact results are MatmulKernelTest's).
       const std::string weights = s.packed ? s.packed : "f32";
       double err = checkSample(a, b, c, s);
-      if (err > (weights == "f32" ? 1e-4 * std::sqrt(std::max(1.0, s.k / 768.0))
-                                  : 0.2)) {
+      if (err > (weights == "f32" && !build.bf16
+                     ? 1e-4 * std::sqrt(std::max(1.0, s.k / 768.0))
+                     : 0.2)) {
         std::printf("%s: WRONG RESULT (relative error %.2e)\n", s.what, err);
         return 1;
       }
@@ -211,6 +230,8 @@ int main(int argc, char **argv) {
       }
       double flop = 2.0 * s.m * s.n * s.k;
       std::string op = s.transA ? "a^T b" : s.transB ? "a b^T" : "a b";
+      if (build.bf16)
+        op += " bf";
       if (s.packed)
         op += weights == "f32" ? " pk" : " " + weights;
       std::printf(

@@ -1,7 +1,8 @@
 //===- PeakBench.cpp - What this machine can do, for every benchmark ------===//
 //
 // Prints the CPU model, its vector ISA, the fp32 FMA peak of each ISA it
-// runs (or of one, with --isa) and the copy and read bandwidths, in the form
+// runs (or of one, with --isa), the vdpbf16ps peak where it has AVX512-BF16
+// (bf16 training's products) and the copy and read bandwidths, in the form
 // the bench/*.py scripts parse, so each reports against the peak of the ISA in
 // use and the bandwidth measured in the same run.
 //
@@ -68,6 +69,9 @@ int main(int argc, char **argv) {
     std::printf("fp32 FMA peak (%s, %d threads): %.1f GFLOP/s\n", isaName(isa),
                 threads, fmaPeak(threads, isa));
   }
+  if (hasBf16Dot() && (only.empty() || only == "avx512"))
+    std::printf("bf16 dot peak (AVX512-BF16, %d threads): %.1f GFLOP/s\n",
+                threads, bf16DotPeak(threads));
   std::printf("copy bandwidth (%d threads): %.1f GB/s\n", threads,
               copyBandwidth(threads));
   std::printf("read bandwidth (%d threads): %.1f GB/s\n", threads,

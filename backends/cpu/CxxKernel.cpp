@@ -84,7 +84,8 @@ std::string cxxFloatLiteral(double v) {
 void compileCxxKernel(const std::string &name, const std::string &source,
                       const std::string &prefix, const std::string &target,
                       const std::vector<std::string> &linkObjects,
-                      const std::string &declarations) {
+                      const std::string &declarations,
+                      const std::vector<std::string> &features) {
   fs::path file = prefix + ".kernel.cpp";
   {
     std::ofstream out(file);
@@ -97,6 +98,8 @@ void compileCxxKernel(const std::string &name, const std::string &source,
                                   "-fno-exceptions"};
   for (const std::string &f : isaFlags(target))
     cmd.push_back(f);
+  for (const std::string &f : features)
+    cmd.push_back("-m" + f);
   for (const char *dir : {GPTC_CPU_KERNELS_DIR, GPTC_INCLUDE_DIR,
                           GPTC_HALIDE_RUNTIME_INCLUDE_DIR})
     cmd.push_back(std::string("-I") + dir);

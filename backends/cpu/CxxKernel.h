@@ -34,12 +34,14 @@ std::string cxxFloatLiteral(double v);
 /// Compiles `source`, which defines `extern "C" int NAME_argv(void **)`,
 /// for `target` (host, cpu-avx2 or cpu-avx512) at -O3 into `prefix.o`
 /// (relocatably linked with `linkObjects`), and writes `prefix.h` declaring
-/// the entry and `declarations`. Throws RuntimeError with the compiler's
-/// output on failure.
+/// the entry and `declarations`. `features` are ISA extensions past the
+/// target's that the kernel needs (GCC's names: avx512bf16). Throws
+/// RuntimeError with the compiler's output on failure.
 void compileCxxKernel(const std::string &name, const std::string &source,
                       const std::string &prefix, const std::string &target,
                       const std::vector<std::string> &linkObjects = {},
-                      const std::string &declarations = "");
+                      const std::string &declarations = "",
+                      const std::vector<std::string> &features = {});
 
 } // namespace gptc
 

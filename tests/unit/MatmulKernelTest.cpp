@@ -16,6 +16,16 @@
 #include "mm_test_batch_avx2.h"
 #include "mm_test_batch_tt.h"
 #include "mm_test_batch_tt_avx2.h"
+#include "mm_test_bf16_batch_tt.h"
+#include "mm_test_bf16_batch_tt_avx2.h"
+#include "mm_test_bf16_bias_gelu.h"
+#include "mm_test_bf16_bias_gelu_avx2.h"
+#include "mm_test_bf16_plain.h"
+#include "mm_test_bf16_plain_avx2.h"
+#include "mm_test_bf16_trans_a.h"
+#include "mm_test_bf16_trans_a_avx2.h"
+#include "mm_test_bf16_trans_b.h"
+#include "mm_test_bf16_trans_b_avx2.h"
 #include "mm_test_bias.h"
 #include "mm_test_bias_avx2.h"
 #include "mm_test_bias_gelu.h"
@@ -62,6 +72,13 @@ struct Kernels {
   /// batch.
   using Pack = int (*)(halide_buffer_t *, halide_buffer_t *);
   Pack packPlain, packTransB, packBias, packBiasGelu, packTransA, packBatch;
+  /// `precision = bf16` (mixed-precision training): plain, trans_a,
+  /// trans_b, bias_gelu and a batch with both operands transposed.
+  using Mm = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  Mm bf16Plain, bf16TransA, bf16TransB;
+  int (*bf16BiasGelu)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *,
+                      halide_buffer_t *);
+  Mm bf16BatchTT;
 };
 
 const Kernels kHost = {"host",
@@ -77,7 +94,12 @@ const Kernels kHost = {"host",
                        mm_test_bias_pack,
                        mm_test_bias_gelu_pack,
                        mm_test_trans_a_pack,
-                       mm_test_batch_pack};
+                       mm_test_batch_pack,
+                       mm_test_bf16_plain,
+                       mm_test_bf16_trans_a,
+                       mm_test_bf16_trans_b,
+                       mm_test_bf16_bias_gelu,
+                       mm_test_bf16_batch_tt};
 const Kernels kAvx2 = {"avx2",
                        mm_test_plain_avx2,
                        mm_test_trans_a_avx2,
@@ -91,7 +113,12 @@ const Kernels kAvx2 = {"avx2",
                        mm_test_bias_avx2_pack,
                        mm_test_bias_gelu_avx2_pack,
                        mm_test_trans_a_avx2_pack,
-                       mm_test_batch_avx2_pack};
+                       mm_test_batch_avx2_pack,
+                       mm_test_bf16_plain_avx2,
+                       mm_test_bf16_trans_a_avx2,
+                       mm_test_bf16_trans_b_avx2,
+                       mm_test_bf16_bias_gelu_avx2,
+                       mm_test_bf16_batch_tt_avx2};
 
 /// `pack`'s panels of `b`: the extents its query gives, then the packing.
 /// Empty when the kernel reads b as stored.
@@ -350,6 +377,78 @@ TEST_P(MatmulKernel, BatchedMatchesReference) {
         scale = std::max(scale, std::fabs(want));
       }
   EXPECT_LT(diff / scale, 1e-5) << kn.isa << " " << m << "x" << k << "x" << n;
+}
+
+// Mixed precision (`precision = bf16`): both operands rounded to the
+// nearest bf16, sums in fp32, against the double-precision product of the
+// rounded operands. Truncating instead of rounding, or leaving either
+// operand in fp32, is off by about 2^-9 of the scale.
+TEST_P(MatmulKernel, Bf16MatchesRoundedReference) {
+  auto [m, k, n] = std::get<0>(GetParam());
+  const Kernels &kn = *std::get<1>(GetParam());
+  const int batch = 2;
+  std::mt19937 rng(m * 29 + k * 3 + n);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> av(batch * m * k), bv(batch * k * n), biasv(n);
+  for (auto *v : {&av, &bv, &biasv})
+    for (float &x : *v)
+      x = dist(rng);
+  Buffer<float> a(k, m, batch), aT(m, k, batch), b(n, k, batch),
+      bT(k, n, batch), bias(n);
+  for (int t = 0; t < batch; ++t) {
+    for (int i = 0; i < m; ++i)
+      for (int p = 0; p < k; ++p)
+        a(p, i, t) = aT(i, p, t) = av[(t * m + i) * k + p];
+    for (int p = 0; p < k; ++p)
+      for (int j = 0; j < n; ++j)
+        b(j, p, t) = bT(p, j, t) = bv[(t * k + p) * n + j];
+  }
+  for (int j = 0; j < n; ++j)
+    bias(j) = biasv[j];
+  auto ref = [&](int t, int i, int j) {
+    double s = 0;
+    for (int p = 0; p < k; ++p)
+      s += double(roundToBf16(av[(t * m + i) * k + p])) *
+           roundToBf16(bv[(t * k + p) * n + j]);
+    return s;
+  };
+  // The first batch element of each as a matrix.
+  Buffer<float> a0 = a.sliced(2, 0), aT0 = aT.sliced(2, 0), b0 = b.sliced(2, 0),
+                bT0 = bT.sliced(2, 0);
+  struct Variant {
+    const char *name;
+    std::function<int(Buffer<float> &)> run;
+    bool gelu = false, batched = false;
+  };
+  std::vector<Variant> variants = {
+      {"plain", [&](Buffer<float> &c) { return kn.bf16Plain(a0, b0, c); }},
+      {"trans_a", [&](Buffer<float> &c) { return kn.bf16TransA(aT0, b0, c); }},
+      {"trans_b", [&](Buffer<float> &c) { return kn.bf16TransB(a0, bT0, c); }},
+      {"bias_gelu",
+       [&](Buffer<float> &c) { return kn.bf16BiasGelu(a0, b0, bias, c); },
+       true},
+      {"batch_tt", [&](Buffer<float> &c) { return kn.bf16BatchTT(aT, bT, c); },
+       false, true},
+  };
+  for (auto &v : variants) {
+    Buffer<float> c =
+        v.batched ? Buffer<float>(n, m, batch) : Buffer<float>(n, m);
+    c.fill(NAN);
+    ASSERT_EQ(v.run(c), 0) << v.name;
+    double diff = 0, scale = 1e-6;
+    for (int t = 0; t < (v.batched ? batch : 1); ++t)
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          double want = ref(t, i, j);
+          if (v.gelu)
+            want = gelu(want + biasv[j]);
+          float got = v.batched ? c(j, i, t) : c(j, i);
+          diff = std::max(diff, error(want, got));
+          scale = std::max(scale, std::fabs(want));
+        }
+    EXPECT_LT(diff / scale, 1e-5)
+        << v.name << " " << kn.isa << " " << m << "x" << k << "x" << n;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -819,6 +819,14 @@ LogicalResult KernelOp::verify() {
   if (kind != "matmul" && kind != "fused")
     return emitOpError("kind must be \"matmul\" or \"fused\", got \"")
            << kind << "\"";
+  if (auto precision = (*this)->getAttr("precision")) {
+    auto name = dyn_cast<StringAttr>(precision);
+    if (kind != "matmul")
+      return emitOpError("only a matmul kernel has a precision");
+    if (!name || (name.getValue() != "f32" && name.getValue() != "bf16"))
+      return emitOpError("precision must be \"f32\" or \"bf16\", got ")
+             << precision;
+  }
   if (getNumResults() == 0 || (kind == "matmul" && getNumResults() != 1))
     return emitOpError("a ") << kind << " kernel has "
                              << (kind == "matmul" ? "one" : "at least one")

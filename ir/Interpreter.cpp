@@ -280,12 +280,20 @@ private:
             [&](auto m) { indices[m] = idx(m.getLhs()) + idx(m.getRhs()); })
         .Case<KernelOp>([&](KernelOp k) {
           Block &body = k.getBody().front();
-          for (auto [arg, v] : llvm::zip(body.getArguments(), k.getInputs())) {
+          // A bf16 matmul (gpt-mixed-precision) multiplies its operands,
+          // the first two, rounded to bf16 as the backend does.
+          auto precision = k->getAttrOfType<StringAttr>("precision");
+          const bool bf16 = precision && precision.getValue() == "bf16";
+          for (auto [i, arg, v] :
+               llvm::enumerate(body.getArguments(), k.getInputs())) {
             if (isa<IndexType>(v.getType())) {
               indices[arg] = idx(v);
             } else {
               // Copy first: inserting may move the map's storage.
               Buffer b = in(v);
+              if (bf16 && i < 2)
+                for (double &x : b.data)
+                  x = roundToBf16(static_cast<float>(x));
               tensors[arg] = std::move(b);
             }
           }

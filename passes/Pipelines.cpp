@@ -45,8 +45,11 @@ void gptc::buildCompilePipeline(mlir::OpPassManager &pm,
     pm.addPass(createGptKVCache());
   if (o.training)
     buildTrainingPipeline(pm, o.train);
-  if (o.kernels)
+  if (o.kernels) {
     buildKernelPipeline(pm);
+    if (o.training && o.train.precision == "bf16")
+      pm.addPass(createGptMixedPrecision());
+  }
 }
 
 void gptc::buildSpecializePipeline(mlir::OpPassManager &pm,

@@ -134,6 +134,11 @@ Executor makeExecutor(ExecutorOptions options) {
       have.push_back(f);
   }
   std::vector<std::string> missing = missingCpuFeatures(plan.cpuFeatures, have);
+  if (std::find(missing.begin(), missing.end(), "avx512bf16") != missing.end())
+    throw RuntimeError(
+        "this executable trains with bf16 matmuls (the training config's "
+        "precision: bf16), which need AVX512-BF16 dot products; this CPU "
+        "has none. Build it with precision: f32 to train here");
   if (!missing.empty()) {
     std::string names;
     for (const std::string &f : missing)

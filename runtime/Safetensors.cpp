@@ -154,6 +154,8 @@ static uint16_t floatToBf16(float f) {
   return static_cast<uint16_t>(x >> 16);
 }
 
+float roundToBf16(float f) { return bf16ToFloat(floatToBf16(f)); }
+
 template <typename T> static T load(const uint8_t *p) {
   T v;
   std::memcpy(&v, p, sizeof(T));

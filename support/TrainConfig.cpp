@@ -1,6 +1,7 @@
 //===- TrainConfig.cpp - Training configs (models/train/*.yaml) -----------===//
 
 #include "gptc/Support/TrainConfig.h"
+#include "gptc/Support/CpuFeatures.h"
 #include "gptc/Support/Glob.h"
 
 #include <cmath>
@@ -162,6 +163,17 @@ TrainConfig parseTrainConfig(const SourceFile &source) {
                                                 name + "' twice");
          c.classes = e.list;
        }},
+      {"precision",
+       [&c](const ConfigEntry &e) {
+         if (e.isList || (e.value != "f32" && e.value != "bf16"))
+           throw CompileError(e.valueLoc,
+                              "training key 'precision' expects f32 or bf16 "
+                              "(bf16: the matmuls' operands rounded to bf16, "
+                              "everything else in fp32), found '" +
+                                  e.value + "'");
+         c.precision = e.value;
+         c.precisionLoc = e.valueLoc;
+       }},
       {"mask_instruction", boolKey(c.maskInstruction)},
       {"response_tokens", intKey(c.responseTokens, true)},
   };
@@ -177,6 +189,29 @@ TrainConfig parseTrainConfig(const SourceFile &source) {
     it->second(e);
   }
   return c;
+}
+
+std::vector<std::string> precisionCpuFeatures(const TrainConfig &config,
+                                              const std::string &target) {
+  if (config.precision != "bf16")
+    return {};
+  const char *why = nullptr;
+  if (target == "cuda")
+    why = "target cuda trains in fp32";
+  else if (target == "cpu-avx2")
+    why = "target cpu-avx2 has no AVX512-BF16";
+  else if ((target == "cpu" || target == "host") &&
+           missingCpuFeatures({"avx512bf16"}, hostCpuFeatures()).size())
+    why = "this CPU has no AVX512-BF16 (target cpu builds for this CPU)";
+  if (why)
+    throw CompileError(config.precisionLoc,
+                       std::string("precision bf16 needs a CPU with "
+                                   "AVX512-BF16 dot products (vdpbf16ps); ") +
+                           why +
+                           ". Build with --target=cpu-avx512 for a CPU that "
+                           "has them (Intel Cooper Lake, Sapphire Rapids and "
+                           "later, AMD Zen 4 and later), or train in f32");
+  return {"avx512bf16"};
 }
 
 void checkParameterPatterns(const TrainConfig &config,

@@ -289,6 +289,9 @@ void Lowering::lowerKernel(KernelOp k) {
     d.params["epilogue"] = epilogue;
     if (batched)
       d.params["batch"] = "true";
+    if (auto precision = k->getAttrOfType<StringAttr>("precision");
+        precision && precision.getValue() != "f32")
+      d.params["precision"] = precision.str();
     index = internKernel(k, d, false, false);
     // Matrices, or batches of matrices [Bt, rows, cols].
     auto view = [&](Value v) {

@@ -80,6 +80,9 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   if (o.target == "cuda")
     program.plan.target = "cuda";
   program.plan.cpuFeatures = targetCpuFeatures(o.target);
+  for (const std::string &f : o.cpuFeatures)
+    if (missingCpuFeatures({f}, program.plan.cpuFeatures).size())
+      program.plan.cpuFeatures.push_back(f);
 
   std::string target = o.target == "cpu" ? "host" : o.target;
   std::string dir = o.cacheDir.empty() ? KernelCache::defaultDir() : o.cacheDir;

@@ -22,6 +22,9 @@ struct BuildOptions {
   std::string tokenizer;   ///< The trainer's default gpt2.tiktoken.
   /// The executable's default --weight-format: f32, bf16 or int8.
   std::string weightFormat = "f32";
+  /// CPU features the kernels need past the target's (a training config's
+  /// precision bf16: avx512bf16), which the executable checks at start.
+  std::vector<std::string> cpuFeatures;
   /// What the plan says about the model rather than its functions: the
   /// trainer's initializers, checkpoint names, the config (no functions).
   Plan model;

@@ -1046,12 +1046,14 @@ def Gpt_KernelOp : Gpt_Op<"kernel", [IsolatedFromAbove, SingleBlock,
     and `gpt.yield` names its results. `kind` picks the kernel family:
     `matmul` (a 2-D matrix product with optional transposed operands and a
     bias or bias+GELU epilogue, `trans_a`, `trans_b`, `epilogue`; one
-    result) or `fused` (any other group: elementwise chains inlined into
-    their consumer, reductions, gathers, layout changes). A `fused` kernel
+    result; `precision = "bf16"` rounds both operands to bf16 and sums in
+    fp32, as gpt-mixed-precision marks them) or `fused` (any other group:
+    elementwise chains inlined into their consumer, reductions, gathers,
+    layout changes). A `fused` kernel
     of elementwise ops alone may have several results of one shape,
     computed in one pass over their inputs (AdamW's parameter and moments).
-    The interpreter runs the body, so fusion can be checked against the
-    unfused function.
+    The interpreter runs the body (with a bf16 kernel's operands rounded),
+    so fusion can be checked against the unfused function.
 
     ```mlir
     %y = gpt.kernel "matmul" (%x, %w, %b) {epilogue = "bias"}

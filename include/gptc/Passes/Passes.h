@@ -42,7 +42,8 @@ struct CompileOptions {
 
 /// The passes after the front end, in the one order that works: attention
 /// fusion before autodiff (the backward is the flash backward) and before
-/// the KV cache (which caches fused attention), kernels last.
+/// the KV cache (which caches fused attention), kernels last, then (for a
+/// training config's precision bf16) gpt-mixed-precision on them.
 void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &o);
 
 /// Fixes symbolic dims (`NAME=SIZE` each) and propagates the static shapes

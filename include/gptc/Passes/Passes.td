@@ -143,6 +143,27 @@ def GptScheduleReductions : Pass<"gpt-schedule-reductions", "mlir::ModuleOp"> {
   }];
 }
 
+def GptMixedPrecision : Pass<"gpt-mixed-precision", "mlir::ModuleOp"> {
+  let summary = "Runs the matmul kernels on bf16-rounded operands";
+  let description = [{
+    bf16 mixed-precision training (a training config's `precision: bf16`):
+    marks every `matmul` kernel `precision = "bf16"`, so the backend rounds
+    both operands to bf16 and sums in fp32 (AVX512-BF16's vdpbf16ps). The
+    values between kernels, the weights, AdamW's moments, the loss and every
+    `fused` kernel stay fp32, as do attention's products (`gpt.attention`
+    computes its scores and softmax in fp32). A kernel that already names a
+    precision keeps it. Runs after gpt-fuse.
+
+    ```mlir
+    %y = gpt.kernel "matmul"(%x, %w) {epilogue = "none", trans_a = false,
+                                      trans_b = false} ...
+    // becomes
+    %y = gpt.kernel "matmul"(%x, %w) {epilogue = "none", precision = "bf16",
+                                      trans_a = false, trans_b = false} ...
+    ```
+  }];
+}
+
 def GptFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
   let summary = "Replaces attention written from primitives by gpt.attention";
   let description = [{

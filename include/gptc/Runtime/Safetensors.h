@@ -30,6 +30,10 @@ enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
 size_t dtypeSize(DType t);
 /// The safetensors spelling: "F32", "BF16", "BOOL", ...
 const char *dtypeName(DType t);
+
+/// `f` rounded to the nearest bf16 (ties to even; a NaN stays one), as a
+/// float: what BF16 files store, and what bf16 matmuls multiply.
+float roundToBf16(float f);
 std::optional<DType> parseDType(std::string_view name);
 
 /// A tensor as stored: dtype, shape and little-endian bytes.

@@ -28,6 +28,10 @@ struct TrainConfig {
   Location trainableLoc, decayLoc;         ///< Where they were given, if so.
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double clipGradNorm = 1.0; ///< Also run time; 0 builds no clipping.
+  /// The matmuls' operands: f32, or bf16 (mixed precision: operands rounded
+  /// to bf16, sums, weights, moments and the loss in fp32).
+  std::string precision = "f32";
+  Location precisionLoc;
 
   // Run time (the book's chapter 5 and appendix D defaults).
   double lr = 4e-4;     ///< Peak learning rate.
@@ -76,6 +80,13 @@ TrainConfig parseTrainConfig(const SourceFile &file);
 void checkParameterPatterns(const TrainConfig &config,
                             const std::vector<std::string> &params,
                             const std::set<std::string> &frozen = {});
+
+/// The CPU features past `target`'s that the config's precision needs:
+/// avx512bf16 for bf16 (vdpbf16ps), none for f32. Throws CompileError at the
+/// precision line when `target` cannot have them: bf16 on cpu-avx2 or
+/// cuda, or on cpu (this machine's features) where this CPU lacks them.
+std::vector<std::string> precisionCpuFeatures(const TrainConfig &config,
+                                              const std::string &target);
 
 } // namespace gptc
 

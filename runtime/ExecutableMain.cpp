@@ -286,11 +286,21 @@ int fail(const char *argv0, const std::string &what) {
   return 1;
 }
 
-/// The training config's run-time keys.
-void applyTrainConfig(const std::string &path, TrainerOptions &t) {
+/// The training config's run-time keys. `precision` is fixed when the
+/// executable is built (`precision`): a config that names another is an
+/// error rather than silently training otherwise.
+void applyTrainConfig(const std::string &path, const std::string &precision,
+                      TrainerOptions &t) {
   SourceManager sm;
   try {
     TrainConfig c = loadTrainConfig(sm, path);
+    if (c.precision != precision && c.precisionLoc.isValid())
+      throw CompileError(c.precisionLoc,
+                         "training key 'precision' is fixed when the "
+                         "executable is built, and this one trains in " +
+                             precision +
+                             "; rebuild it with gptc build --train-config "
+                             "naming this file");
     t.lr = c.lr;
     t.initialLr = c.initialLr;
     t.minLr = c.minLr;
@@ -358,7 +368,9 @@ int main(int argc, char **argv) {
   // Declared first: its keys are applied before any other flag's value.
   app.add_option_function<std::string>(
          "--config",
-         [&](const std::string &path) { applyTrainConfig(path, train); },
+         [&](const std::string &path) {
+           applyTrainConfig(path, Plan::parse(gptc_plan_text).precision, train);
+         },
          "training config (models/train/*.yaml): its run-time keys")
       ->type_name("FILE")
       ->group("Training");

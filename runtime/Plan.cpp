@@ -195,6 +195,8 @@ std::string Plan::serialize() const {
        << (m.config.empty() ? "-" : m.config) << " " << m.json << "\n";
   if (target != "cpu")
     os << "target " << target << "\n";
+  if (precision != "f32")
+    os << "precision " << precision << "\n";
   if (!cpuFeatures.empty()) {
     os << "cpu-features";
     for (const std::string &f : cpuFeatures)
@@ -271,6 +273,11 @@ Plan Plan::parse(const std::string &text) {
         std::string json;
         std::getline(fields >> std::ws, json);
         plan.meta.push_back({w[1], w[2], w[3] == "-" ? "" : w[3], json});
+      } else if (kw == "precision") {
+        need(2);
+        if (w[1] != "f32" && w[1] != "bf16")
+          throw RuntimeError("unknown precision '" + w[1] + "'");
+        plan.precision = w[1];
       } else if (kw == "cpu-features") {
         plan.cpuFeatures.assign(w.begin() + 1, w.end());
       } else if (kw == "target") {

@@ -1016,7 +1016,8 @@ void Trainer::prepareText(bool whole) {
   valSet = dataset(std::move(valTokens), "validation", o.contextLength);
   say() << "training on " << o.data << ": " << trainSet->size()
         << " training windows of " << o.contextLength << " tokens, "
-        << valSet->size() << " validation windows\n";
+        << valSet->size() << " validation windows"
+        << (plan.precision == "bf16" ? "; bf16 mixed precision" : "") << "\n";
 }
 
 /// Elements [first, first + n) of `v`, moved out: each split part takes

@@ -784,6 +784,70 @@ TEST(Compiled, RefusesACpuWithoutItsFeatures) {
   EXPECT_EQ(r.status, 0) << r.log;
 }
 
+/// A training config of `precision: bf16` in the work directory.
+std::string bf16TrainConfig() {
+  fs::create_directories(kWork);
+  std::string path = kWork + "bf16.yaml";
+  std::ofstream(path) << "precision: bf16\n";
+  return path;
+}
+
+// bf16 mixed-precision training: each kernel of the step against the
+// interpreter, which rounds a bf16 matmul's operands as the kernel does, at
+// fp32 tolerances (without the rounding 36 of 192 calls differ by up to
+// 4e-3). Needs AVX512-BF16; elsewhere the build must refuse.
+TEST(Compiled, Bf16StepMatchesTheRoundingInterpreter) {
+  std::string config =
+      std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml";
+  SafetensorsFile in =
+      test::randomTrainInputs(trainPlan(config, {}), 3, 5, 7, 256);
+  const std::string yaml = bf16TrainConfig();
+  std::string base = kWork + "bf16-verify";
+  writeSafetensors(base + ".in.safetensors", in);
+  std::string log;
+  int rc = runCapture(
+      {GPTC_BIN, "run", std::string(GPTC_SOURCE_DIR) + "/models/gpt2.gpt",
+       "--config", config, "--task=train", "--train-config", yaml, "--inputs",
+       base + ".in.safetensors", "-o", base + ".out.safetensors", "--verify",
+       "--tolerance", "1e-4", "--cache-dir",
+       std::string(GPTC_BINARY_DIR) + "/test-kernel-cache"},
+      log);
+  if (missingCpuFeatures({"avx512bf16"}, hostCpuFeatures()).size()) {
+    EXPECT_EQ(rc, 1) << log;
+    EXPECT_NE(log.find("precision bf16 needs a CPU with AVX512-BF16"),
+              std::string::npos)
+        << log;
+    GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  }
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("@train_step: 192 kernel calls, 192 agree"),
+            std::string::npos)
+      << log;
+}
+
+// A bf16 training build (for cpu-avx512, which any machine can build)
+// refuses a CPU without AVX512-BF16 and says what to do instead.
+TEST(Compiled, Bf16TrainingRefusesACpuWithoutBf16) {
+  std::string config =
+      std::string(GPTC_SOURCE_DIR) + "/models/configs/tiny.yaml";
+  std::string exe = build(config, "train", {}, "cpu-avx512",
+                          {"--train-config", bf16TrainConfig()});
+  SafetensorsFile in =
+      test::randomTrainInputs(trainPlan(config, {}), 2, 4, 7, 256);
+  setenv("GPTC_CPU_FEATURES",
+         "sse4.1 avx f16c fma avx2 avx512f avx512dq avx512cd avx512bw "
+         "avx512vl",
+         1);
+  Outcome r = run(exe, in);
+  unsetenv("GPTC_CPU_FEATURES");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.log.find("this executable trains with bf16 matmuls (the "
+                       "training config's precision: bf16), which need "
+                       "AVX512-BF16 dot products; this CPU has none"),
+            std::string::npos)
+      << r.log;
+}
+
 // The layering the build promises (docs/Architecture.md): an executable
 // holds the runtime, support and its kernels, and no compiler code, neither
 // linked dynamically (ldd) nor statically (its symbols).

@@ -80,6 +80,7 @@ BuildReport buildExecutable(mlir::ModuleOp module, const BuildOptions &o) {
   if (o.target == "cuda")
     program.plan.target = "cuda";
   program.plan.cpuFeatures = targetCpuFeatures(o.target);
+  program.plan.precision = o.precision;
   for (const std::string &f : o.cpuFeatures)
     if (missingCpuFeatures({f}, program.plan.cpuFeatures).size())
       program.plan.cpuFeatures.push_back(f);

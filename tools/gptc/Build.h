@@ -25,6 +25,9 @@ struct BuildOptions {
   /// CPU features the kernels need past the target's (a training config's
   /// precision bf16: avx512bf16), which the executable checks at start.
   std::vector<std::string> cpuFeatures;
+  /// The training config's precision, which the trainer reports and holds
+  /// run-time configs to.
+  std::string precision = "f32";
   /// What the plan says about the model rather than its functions: the
   /// trainer's initializers, checkpoint names, the config (no functions).
   Plan model;

@@ -530,8 +530,10 @@ int compileIn(mlir::MLIRContext &context, const Options &o, SourceManager &sm) {
     b.cacheDir = o.cacheDir;
     b.jobs = o.jobs;
     b.weightFormat = o.weightFormat;
-    if (task == "train")
+    if (task == "train") {
       b.cpuFeatures = precisionCpuFeatures(train, o.target);
+      b.precision = train.precision;
+    }
     for (const Parameter &p : prog.params) {
       PlanInit init{p.name, "zeros", 0};
       if (p.init.kind == Initializer::Kind::Normal)

@@ -174,6 +174,9 @@ struct Plan {
   /// The CPU features the kernels were built for (`cpu-features avx2 ...`,
   /// CpuFeatures.h); the executable refuses to start without them.
   std::vector<std::string> cpuFeatures;
+  /// The training step's matmul operands (`precision bf16`): f32, or bf16
+  /// for a training config's precision bf16.
+  std::string precision = "f32";
 
   /// Throws RuntimeError naming the line.
   static Plan parse(const std::string &text);

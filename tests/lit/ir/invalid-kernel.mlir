@@ -98,3 +98,27 @@ func.func @multi_types(%a: tensor<4xf32>, %b: tensor<8xf32>) -> tensor<4xf32> {
   }
   return %0#0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @precision_on_fused(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'gpt.kernel' op only a matmul kernel has a precision}}
+  %0 = gpt.kernel "fused"(%a) {precision = "bf16"} : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    %1 = gpt.exp %x : tensor<4xf32>
+    gpt.yield %1 : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @precision_name(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{'gpt.kernel' op precision must be "f32" or "bf16", got "fp16"}}
+  %0 = gpt.kernel "matmul"(%a, %b) {epilogue = "none", precision = "fp16", trans_a = false, trans_b = false} : (tensor<4x8xf32>, tensor<8x2xf32>) -> tensor<4x2xf32> {
+  ^bb0(%x: tensor<4x8xf32>, %y: tensor<8x2xf32>):
+    %1 = gpt.matmul %x, %y : tensor<4x8xf32>, tensor<8x2xf32> -> tensor<4x2xf32>
+    gpt.yield %1 : tensor<4x2xf32>
+  }
+  return %0 : tensor<4x2xf32>
+}

@@ -20,8 +20,13 @@ ATEN_CPU_CAPABILITY, and MFU is against the FMA peak of that ISA, measured
 in the same run by gptc-bench-peak (which also prints the CPU, its features
 and the copy bandwidth). Needs torch, numpy and safetensors (pip).
 
+--precision bf16 measures mixed-precision training (CPUs with AVX512-BF16):
+gptc built with a training config of `precision: bf16`, its fp32 build in
+the same run, and the peers under torch.autocast("cpu", torch.bfloat16);
+MFU is then against the vdpbf16ps peak.
+
   python3 bench/train_step.py [--threads 2] [--steps 5] [--target cpu-avx2]
-                              [--skip-compile]
+                              [--skip-compile] [--precision bf16]
 """
 import argparse
 import os
@@ -144,8 +149,9 @@ class NanoGPT(GPTModel):
 PEERS = {"book": (GPTModel, {}), "nanogpt": (NanoGPT, {"fused": True})}
 
 
-def torch_step_time(model_name, b, t, steps, compiled):
-    """Median seconds of one training step of the peer `model_name`."""
+def torch_step_time(model_name, b, t, steps, compiled, bf16=False):
+    """Median seconds of one training step of the peer `model_name`, its
+    forward and loss under bf16 autocast if `bf16`."""
     torch.manual_seed(0)
     cls, opt_args = PEERS[model_name]
     model = cls(CFG)
@@ -158,8 +164,10 @@ def torch_step_time(model_name, b, t, steps, compiled):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = fwd(x)
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = fwd(x)
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(),
+                                               y.flatten())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -174,7 +182,8 @@ def torch_step_time(model_name, b, t, steps, compiled):
     return float(np.median(times))
 
 
-def peer_time(model_name, b, t, steps, compiled, threads, capability):
+def peer_time(model_name, b, t, steps, compiled, threads, capability,
+              bf16=False):
     """torch_step_time in a fresh process: ATEN_CPU_CAPABILITY is read when
     torch loads, and each peer gets a clean allocator and compile cache."""
     env = dict(os.environ)
@@ -182,7 +191,7 @@ def peer_time(model_name, b, t, steps, compiled, threads, capability):
         env["ATEN_CPU_CAPABILITY"] = capability
     p = subprocess.run(
         [sys.executable, __file__, "--peer", model_name, str(b), str(t),
-         str(steps), str(int(compiled)), str(threads)],
+         str(steps), str(int(compiled)), str(threads), str(int(bf16))],
         capture_output=True, text=True, env=env)
     if p.returncode != 0:
         # A peer that crashes (torch.compile has) is reported, not fatal.
@@ -191,15 +200,20 @@ def peer_time(model_name, b, t, steps, compiled, threads, capability):
     return float(p.stdout.strip().splitlines()[-1]), None
 
 
-def machine(threads, isa):
-    """CPU model, the FMA peak of `isa`, the copy and the read bandwidth
-    (GB/s) of `threads` threads."""
+def machine(threads, isa, bf16=False):
+    """CPU model, the FMA peak of `isa` (the vdpbf16ps peak if `bf16`), the
+    copy and the read bandwidth (GB/s) of `threads` threads."""
     out = subprocess.run(
         [os.path.join(BUILD, "bench/gptc-bench-peak"), "--threads",
          str(threads), "--isa", isa], check=True, capture_output=True,
         text=True).stdout
     cpu = re.search(r"^cpu: (.*)$", out, re.M).group(1)
-    peak = float(re.search(r"peak .*: ([0-9.]+) GFLOP/s", out).group(1))
+    which = "bf16 dot" if bf16 else "fp32 FMA"
+    found = re.search(which + r" peak .*: ([0-9.]+) GFLOP/s", out)
+    if not found:
+        sys.exit(f"gptc-bench-peak measured no {which} peak on this CPU "
+                 "(bf16 needs AVX512-BF16)")
+    peak = float(found.group(1))
     copy = float(re.search(r"^copy bandwidth .*: ([0-9.]+) GB/s", out,
                            re.M).group(1))
     read = float(re.search(r"^read bandwidth .*: ([0-9.]+) GB/s", out,
@@ -241,14 +255,21 @@ def main():
                     help="gptc's CPU target; PyTorch gets the same ISA")
     ap.add_argument("--skip-compile", action="store_true",
                     help="skip torch.compile (slow to compile)")
-    ap.add_argument("--peer", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument("--precision", default="f32", choices=["f32", "bf16"],
+                    help="bf16: mixed-precision training, gptc's and "
+                    "PyTorch's (autocast), against gptc's f32")
+    ap.add_argument("--peer", nargs=7, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer:  # a child of peer_time
-        name, b, t, steps, compiled, threads = args.peer
+        name, b, t, steps, compiled, threads, bf16 = args.peer
         torch.set_num_threads(int(threads))
         print(torch_step_time(name, int(b), int(t), int(steps),
-                              bool(int(compiled))))
+                              bool(int(compiled)), bool(int(bf16))))
         return 0
+    bf16 = args.precision == "bf16"
+    if bf16 and args.target == "cpu-avx2":
+        sys.exit("--precision bf16 needs AVX512-BF16; --target cpu-avx2 "
+                 "has none")
     native = "avx512" if "avx512f" in open("/proc/cpuinfo").read() else "avx2"
     isa = {"cpu": native, "cpu-avx2": "avx2", "cpu-avx512": "avx512"}[
         args.target]
@@ -256,19 +277,30 @@ def main():
     capability = None if args.target == "cpu" else isa
     work = tempfile.mkdtemp(prefix="gptc-bench-")
     try:
-        cpu, peak, bw, _ = machine(args.threads, isa)
+        cpu, peak, bw, _ = machine(args.threads, isa, bf16)
 
-        # W4: cold (fresh cache) and warm builds.
+        # W4: cold (fresh cache) and warm builds; with bf16, of the bf16
+        # step, then its fp32 build to compare with.
         exe = os.path.join(work, "gpt2-train")
         cache = os.path.join(work, "cache")
         cmd = [GPTC, "build", MODEL, "--config", CONFIG, "--task=train",
                "--target=" + args.target, "-o", exe, "--cache-dir", cache]
+        if bf16:
+            yaml = os.path.join(work, "bf16.yaml")
+            with open(yaml, "w") as f:
+                f.write("precision: bf16\n")
+            cmd += ["--train-config", yaml]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         cold = time.perf_counter() - start
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         warm = time.perf_counter() - start
+        f32_exe = None
+        if bf16:
+            f32_exe = os.path.join(work, "gpt2-train-f32")
+            f32_cmd = [f32_exe if c == exe else c for c in cmd[:-2]]
+            subprocess.run(f32_cmd, check=True, capture_output=True)
 
         plan = subprocess.run(
             [GPTC, "emit", MODEL, "--config", CONFIG, "--stage=kernels",
@@ -291,44 +323,54 @@ def main():
             flops = float(per_token.group(1)) * 1e6 * b * t
             inputs = os.path.join(work, f"{label}.safetensors")
             save_file(train_inputs(names, b, t), inputs)
-            out = subprocess.run(
-                [exe, "--inputs", inputs, "-o", os.path.join(work, "out"),
-                 "--threads", str(args.threads), "--repeat", str(args.steps)],
-                check=True, capture_output=True, text=True).stderr
-            gptc_s = float(re.search(r"train_step: ([0-9.]+) ms median",
-                                     out).group(1)) / 1e3
+            def step_time(executable):
+                out = subprocess.run(
+                    [executable, "--inputs", inputs, "-o",
+                     os.path.join(work, "out"), "--threads",
+                     str(args.threads), "--repeat", str(args.steps)],
+                    check=True, capture_output=True, text=True).stderr
+                return float(re.search(r"train_step: ([0-9.]+) ms median",
+                                       out).group(1)) / 1e3
+            gptc_s = step_time(exe)
+            f32_s = step_time(f32_exe) if f32_exe else None
             os.remove(inputs)
             times = {}
             for n, c in peers:
                 times[(n, c)], why = peer_time(n, b, t, args.steps, c,
-                                               args.threads, capability)
+                                               args.threads, capability, bf16)
                 if why:
                     failures.append(f"{label} {n} "
                                     f"{'compile' if c else 'eager'}: {why}")
-            rows.append((label, b, t, flops, gptc_s, times))
+            rows.append((label, b, t, flops, gptc_s, times, f32_s))
 
         print(f"cpu: {cpu}; gptc --target={args.target} ({isa}); PyTorch "
               f"{torch.__version__}, ATEN_CPU_CAPABILITY="
-              f"{capability or 'default'}; {args.threads} threads")
-        print(f"fp32 FMA peak ({isa}): {peak:.1f} GFLOP/s; copy bandwidth "
+              f"{capability or 'default'}; {args.threads} threads; "
+              f"precision {args.precision}"
+              + (" (gptc: precision: bf16; PyTorch: bf16 autocast)"
+                 if bf16 else ""))
+        print(f"{'bf16 dot (vdpbf16ps)' if bf16 else 'fp32 FMA'} peak "
+              f"({isa}): {peak:.1f} GFLOP/s; copy bandwidth "
               f"{bw:.1f} GB/s (gptc-bench-peak, this run)")
         print(f"W4 compile time, DSL to executable: cold {cold:.1f} s, "
               f"warm {warm:.2f} s\n")
         cols = [f"{n} {'compile' if c else 'eager'}" for n, c in peers]
         hdr = (f"{'':4} {'B':>2} {'T':>5} {'GFLOP':>6} | {'gptc ms':>8} "
                f"{'GFLOP/s':>8} {'MFU':>5} | " +
+               (f"{'gptc f32 ms':>11} {'bf16 gain':>9} | " if bf16 else "") +
                " ".join(f"{c:>15}" for c in cols) +
                f" | {'vs best eager':>13} {'vs best':>8}")
         print(hdr)
         print("-" * len(hdr))
-        for label, b, t, flops, g, times in rows:
+        for label, b, t, flops, g, times, f32_s in rows:
             ok = {k: v for k, v in times.items() if v is not None}
             eager = min((v for (n, c), v in ok.items() if not c), default=None)
             best = min(ok.values(), default=None)
             ratio = lambda p: f"{p / g:.2f}x" if p else "-"
             print(f"{label:4} {b:2} {t:5} {flops / 1e9:6.1f} | {g * 1e3:8.0f} "
                   f"{flops / g / 1e9:8.1f} {100 * flops / g / 1e9 / peak:4.0f}%"
-                  " | " + " ".join(
+                  " | " + (f"{f32_s * 1e3:11.0f} {f32_s / g:8.2f}x | "
+                           if f32_s else "") + " ".join(
                       f"{times[p] * 1e3:12.0f} ms" if times[p] is not None
                       else f"{'failed':>15}" for p in peers)
                   + f" | {ratio(eager):>13} {ratio(best):>8}")

@@ -21,8 +21,8 @@
 //     in the same order whatever the threads. K goes in blocks of kKc (the
 //     block of the panel stays in L1), and a long K in slices (Gemm.h step
 //     3b: a row block's words stay in L2 across the panels).
-//  4. Each tile of kMR rows runs pairKernel: per pair of K rows, kNV words
-//     vectors of the panel against one broadcast word of a per row.
+//  4. Each tile of kMR rows runs pairKernel: per pair of K rows, kNV
+//     vectors of the panel's words against one broadcast word of a per row.
 //  5. After the last K block the epilogue (bias, GELU) runs on the tile.
 //
 //===----------------------------------------------------------------------===//
@@ -44,19 +44,11 @@ using namespace gptc::simd;
 /// Two bf16 of consecutive K rows: row 2h in the low half, 2h + 1 high.
 using Word = uint32_t;
 
-/// Whether pairKernel runs vdpbf16ps (else two FMAs on widened pairs).
-#if defined(__AVX512BF16__) && defined(__AVX512F__)
-constexpr bool kNativeDot = true;
-#else
-constexpr bool kNativeDot = false;
-#endif
-
-/// Rows of K per block: kKc / 2 words of the panel, 32 KB with AVX-512's
-/// 64 columns.
-constexpr int64_t kBlockWords = 128;
-/// Words of a row block's slice of a that stay in L2 (Gemm.h step 3b).
-constexpr int64_t kSliceBytes = 1 << 20;
-constexpr int64_t kRowBlock = 256;
+/// Rows of K per block, as the fp32 path's (kKc): a block of the panel is
+/// 32 KB with AVX-512's 64 columns.
+constexpr int64_t kBlockWords = detail::kKc / 2;
+using detail::kRowBlock;
+using detail::kSliceBytes;
 /// Row tiles per row block (trans_a's tiles start at each block).
 constexpr int64_t kTilesPerBlock = (kRowBlock + kMR - 1) / kMR;
 

@@ -391,6 +391,10 @@ def finetune_cases(exe, classifier, work):
          "micro_batch_size"),
         (exe, records, "micro batch text", b"micro_batch_size: half\n",
          "micro_batch_size"),
+        (exe, records, "precision unknown", b"precision: fp8\n",
+         "expects f32 or bf16"),
+        (exe, records, "precision not built", b"precision: bf16\n",
+         "fixed when the executable is built"),
     ]:
         path = "%s/k-%s.yaml" % (work, name.replace(" ", "_"))
         yield (program, "training key " + name,

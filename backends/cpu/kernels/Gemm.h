@@ -422,6 +422,18 @@ inline void packTask(void *ctx, int t) {
     bf16[e] = toBf16(panel[e]);
 }
 
+/// Runs a product without outputs (nothing) or without terms (the
+/// epilogue of zeros); false for any other.
+inline bool runTrivial(const Problem &p, const float *bias, float *out) {
+  if (p.batch * p.M * p.N == 0)
+    return true;
+  if (p.K > 0)
+    return false;
+  std::fill(out, out + p.batch * p.M * p.N, 0.0f);
+  gemv::detail::epilogue(p.epilogue, out, p.N, p.batch * p.M, p.N, bias);
+  return true;
+}
+
 } // namespace detail
 
 /// b, stored as p.transB says, as the panels a product with packedB reads:
@@ -446,13 +458,8 @@ inline void run(const Problem &p, const float *a, const float *b,
               bias, out, pf);
     return;
   }
-  if (p.batch * p.M * p.N == 0)
+  if (detail::runTrivial(p, bias, out))
     return;
-  if (p.K == 0) { // no terms: the epilogue of zeros
-    std::fill(out, out + p.batch * p.M * p.N, 0.0f);
-    gemv::detail::epilogue(p.epilogue, out, p.N, p.batch * p.M, p.N, bias);
-    return;
-  }
   detail::Args args{&p,
                     a,
                     b,

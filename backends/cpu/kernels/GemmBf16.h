@@ -334,13 +334,8 @@ inline Word *wordScratch(size_t words) {
 /// batch element (Gemm.h's run, but for packed b, which it does not take).
 inline void run(const Problem &p, const float *a, const float *b,
                 const float *bias, float *out, ParallelFor pf) {
-  if (p.batch * p.M * p.N == 0)
+  if (detail::runTrivial(p, bias, out))
     return;
-  if (p.K == 0) { // no terms: the epilogue of zeros
-    std::fill(out, out + p.batch * p.M * p.N, 0.0f);
-    gemv::detail::epilogue(p.epilogue, out, p.N, p.batch * p.M, p.N, bias);
-    return;
-  }
   Args x{&p, a, b, bias, out, nullptr, nullptr, (p.K + 1) / 2};
   x.rowBlocks = (p.M + kRowBlock - 1) / kRowBlock;
   x.panels = (p.N + kNR - 1) / kNR;

@@ -467,7 +467,10 @@ INSTANTIATE_TEST_SUITE_P(
                                      // K in two slices, the second short,
                                      // and a last row block of 4 rows that
                                      // reads b in place (Gemm.h step 3b)
-                                     Dims{260, 1100, 70}),
+                                     Dims{260, 1100, 70},
+                                     // one row block, K in slices: bf16
+                                     // tasks round their panel's slice
+                                     Dims{200, 2600, 70}),
                      testing::Values(&kHost, &kAvx2)),
     [](const auto &info) {
       const Dims &d = std::get<0>(info.param);

@@ -16,7 +16,8 @@
 //     are one stream (the fp32 path packs its tiles for the same reason).
 //  2. b is rounded into panels of kNR columns, [K/2, kNR] words each (zero
 //     past N): rows 2h and 2h + 1 interleaved, column by column; trans_b
-//     pairs a row's neighbours, then transposes them into the panel.
+//     pairs a row's neighbours, then transposes them into the panel. With
+//     one row block each task rounds its own panel's slice of K instead.
 //  3. Tasks are (row block, panel), as Gemm.h step 1: each output summed
 //     in the same order whatever the threads. K goes in blocks of kKc (the
 //     block of the panel stays in L1), and a long K in slices (Gemm.h step
@@ -205,37 +206,38 @@ inline void roundColumns(const Args &x, int64_t bt, int64_t h0, int64_t h1) {
   }
 }
 
-/// Step 2: panel pj of batch element bt.
-inline void roundPanel(const Args &x, int64_t bt, int64_t pj) {
+/// Step 2: words [h0, h1) of panel pj of batch element bt, at `panel`
+/// (kNR words a row).
+inline void roundPanel(const Args &x, int64_t bt, int64_t pj, int64_t h0,
+                       int64_t h1, Word *panel) {
   const Problem &p = *x.pb;
   const int64_t j0 = pj * kNR;
   const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
   const float *b = x.b + bt * p.K * p.N;
-  Word *panel = x.wb + bt * x.bWords + pj * x.kh * kNR;
   if (p.transB) {
     // b [N, K]: each column's words as a row, then transposed.
-    Word *rows = reinterpret_cast<Word *>(
-        threadScratch(static_cast<size_t>(kNR * x.kh)));
-    const int64_t full = p.K / (2 * kW) * kW;
+    const int64_t kh = h1 - h0;
+    Word *rows =
+        reinterpret_cast<Word *>(threadScratch(static_cast<size_t>(kNR * kh)));
+    const int64_t full = h0 + (std::min(p.K / 2, h1) - h0) / kW * kW;
     for (int c = 0; c < cols; ++c) {
       const float *src = b + (j0 + c) * p.K;
-      Word *dst = rows + c * x.kh;
-      for (int64_t h = 0; h < full; h += kW)
+      Word *dst = rows + c * kh - h0;
+      for (int64_t h = h0; h < full; h += kW)
         store(dst + h, pairs(src + 2 * h));
-      for (int64_t h = full; h < x.kh; ++h)
+      for (int64_t h = full; h < h1; ++h)
         dst[h] = word(src[2 * h], 2 * h + 1 < p.K ? src[2 * h + 1] : 0.0f);
     }
-    transpose<false>(rows, x.kh, cols, static_cast<int>(x.kh), 1.0f, panel,
-                     kNR);
+    transpose<false>(rows, kh, cols, static_cast<int>(kh), 1.0f, panel, kNR);
     if (cols < kNR)
-      for (int64_t h = 0; h < x.kh; ++h)
+      for (int64_t h = 0; h < kh; ++h)
         std::fill(panel + h * kNR + cols, panel + (h + 1) * kNR, Word{0});
     return;
   }
-  for (int64_t h = 0; h < x.kh; ++h) {
+  for (int64_t h = h0; h < h1; ++h) {
     const float *even = b + 2 * h * p.N + j0;
     const bool odd = 2 * h + 1 < p.K;
-    Word *dst = panel + h * kNR;
+    Word *dst = panel + (h - h0) * kNR;
     if (cols == kNR) {
       for (int v = 0; v < kNV; ++v)
         store(dst + v * kW, interleave(load(even + v * kW),
@@ -245,6 +247,16 @@ inline void roundPanel(const Args &x, int64_t bt, int64_t pj) {
     for (int c = 0; c < kNR; ++c)
       dst[c] = c < cols ? word(even[c], odd ? even[p.N + c] : 0.0f) : 0;
   }
+}
+
+/// A grow-only buffer of words per thread and slot, apart from
+/// threadScratch (step 2's transposes): slot 0 holds a call's operands
+/// (its caller's), slot 1 a task's panel.
+template <int Slot> inline Word *wordScratch(size_t words) {
+  static thread_local std::vector<Word> buf;
+  if (buf.size() < words)
+    buf.resize(words);
+  return buf.data();
 }
 
 /// Steps 1-2, task t: a's rows (or words) first, then b's panels.
@@ -260,7 +272,8 @@ inline void roundTask(void *ctx, int t) {
     return;
   }
   t -= static_cast<int>(p.batch * x.aTasks);
-  roundPanel(x, t / x.panels, t % x.panels);
+  const int64_t bt = t / x.panels, pj = t % x.panels;
+  roundPanel(x, bt, pj, 0, x.kh, x.wb + bt * x.bWords + pj * x.kh * kNR);
 }
 
 /// Steps 4-5 for a tile of `mr` rows and `cols` columns: in place when it
@@ -297,7 +310,16 @@ inline void task(void *ctx, int t) {
   const int64_t i0 = block * kRowBlock, j0 = pj * kNR;
   const int rows = static_cast<int>(std::min(kRowBlock, p.M - i0));
   const int cols = static_cast<int>(std::min<int64_t>(kNR, p.N - j0));
-  const Word *panel = x.wb + bt * x.bWords + pj * x.kh * kNR;
+  // Row h of the panel at panel + h * kNR: rounded ahead (several row
+  // blocks read it), or here, the slice's rows only.
+  const Word *panel = nullptr;
+  if (x.wb) {
+    panel = x.wb + bt * x.bWords + pj * x.kh * kNR;
+  } else {
+    Word *mine = wordScratch<1>(static_cast<size_t>((x.hEnd - x.hBegin) * kNR));
+    roundPanel(x, bt, pj, x.hBegin, x.hEnd, mine);
+    panel = mine - x.hBegin * kNR;
+  }
   const Word *wa = x.wa + bt * x.aWords;
   float *out = x.out + bt * p.M * p.N + j0;
   for (int64_t h0 = x.hBegin; h0 < x.hEnd; h0 += kBlockWords) {
@@ -321,15 +343,6 @@ inline void task(void *ctx, int t) {
   }
 }
 
-/// A grow-only buffer of words per thread, apart from threadScratch, which
-/// step 2's tasks use on the same thread.
-inline Word *wordScratch(size_t words) {
-  static thread_local std::vector<Word> buf;
-  if (buf.size() < words)
-    buf.resize(words);
-  return buf.data();
-}
-
 /// out = a b (+ bias, then GELU) with a and b rounded to bf16, for every
 /// batch element (Gemm.h's run, but for packed b, which it does not take).
 inline void run(const Problem &p, const float *a, const float *b,
@@ -340,19 +353,25 @@ inline void run(const Problem &p, const float *a, const float *b,
   x.rowBlocks = (p.M + kRowBlock - 1) / kRowBlock;
   x.panels = (p.N + kNR - 1) / kNR;
   x.aWords = p.transA ? x.rowBlocks * kTilesPerBlock * x.kh * kMR : p.M * x.kh;
-  x.bWords = x.panels * x.kh * kNR;
+  // A panel that one row block reads is rounded by the task that reads it,
+  // into that thread's cache, rather than written out and read back: W1's
+  // bf16 step took 437-515 ms (median of medians 468) against 457-549
+  // (499) in 5 interleaved rounds on a 2-vCPU Zen 5.
+  const bool panelsAhead = x.rowBlocks > 1;
+  x.bWords = panelsAhead ? x.panels * x.kh * kNR : 0;
   Word *words =
-      wordScratch(static_cast<size_t>(p.batch * (x.aWords + x.bWords)));
+      wordScratch<0>(static_cast<size_t>(p.batch * (x.aWords + x.bWords)));
   x.wa = words;
-  x.wb = words + p.batch * x.aWords;
+  x.wb = panelsAhead ? words + p.batch * x.aWords : nullptr;
   // Steps 1-2: a in runs of about 64 KB of floats, then b panel by panel.
   const int64_t lines = p.transA ? x.kh : p.M;
   const int64_t lineFloats = p.transA ? 2 * p.M : p.K;
   x.aPerTask =
       std::max<int64_t>(1, (16 << 10) / std::max<int64_t>(1, lineFloats));
   x.aTasks = (lines + x.aPerTask - 1) / x.aPerTask;
-  gemv::detail::parallel(pf, static_cast<int>(p.batch * (x.aTasks + x.panels)),
-                         roundTask, &x);
+  gemv::detail::parallel(
+      pf, static_cast<int>(p.batch * (x.aTasks + (panelsAhead ? x.panels : 0))),
+      roundTask, &x);
   // Steps 3-5, a slice of K at a time.
   const int64_t rows = std::min(kRowBlock, p.M);
   const int64_t slice =

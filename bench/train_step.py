@@ -281,15 +281,20 @@ def main():
 
         # W4: cold (fresh cache) and warm builds; with bf16, of the bf16
         # step, then its fp32 build to compare with.
-        exe = os.path.join(work, "gpt2-train")
         cache = os.path.join(work, "cache")
-        cmd = [GPTC, "build", MODEL, "--config", CONFIG, "--task=train",
-               "--target=" + args.target, "-o", exe, "--cache-dir", cache]
+
+        def build_cmd(output, *flags):
+            return [GPTC, "build", MODEL, "--config", CONFIG, "--task=train",
+                    "--target=" + args.target, "-o", output, "--cache-dir",
+                    cache, *flags]
+        exe = os.path.join(work, "gpt2-train")
+        flags = []
         if bf16:
             yaml = os.path.join(work, "bf16.yaml")
             with open(yaml, "w") as f:
                 f.write("precision: bf16\n")
-            cmd += ["--train-config", yaml]
+            flags = ["--train-config", yaml]
+        cmd = build_cmd(exe, *flags)
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         cold = time.perf_counter() - start
@@ -299,8 +304,8 @@ def main():
         f32_exe = None
         if bf16:
             f32_exe = os.path.join(work, "gpt2-train-f32")
-            f32_cmd = [f32_exe if c == exe else c for c in cmd[:-2]]
-            subprocess.run(f32_cmd, check=True, capture_output=True)
+            subprocess.run(build_cmd(f32_exe), check=True,
+                           capture_output=True)
 
         plan = subprocess.run(
             [GPTC, "emit", MODEL, "--config", CONFIG, "--stage=kernels",

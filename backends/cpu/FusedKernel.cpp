@@ -481,6 +481,36 @@ FusedBuilder::reduceAlong(const Tensor &x, int axis, Combine combine, Expr init,
     red() = combine(red(), part(all.x, all.y));
     scalarRoot(red);
     return [red](std::vector<Expr>) { return Expr(red()); };
+  } else if (!gpu && axis + 1 == static_cast<int>(x.rank())) {
+    // Along contiguous rows: lane j of a V-wide partial takes elements j,
+    // j + V, ... of its row, then the lanes combine in order. Vector loads
+    // and V independent chains instead of one; the order still depends on
+    // the shape alone.
+    const int V = vectorLanes();
+    Func part(name + "_part" + std::to_string(reductionCount++));
+    Var lane("lane");
+    std::vector<Var> pv{lane};
+    pv.insert(pv.end(), rev.begin(), rev.end());
+    std::vector<Expr> pe(pv.begin(), pv.end());
+    Expr n = x.shape[axis];
+    RDom c(0, (n + V - 1) / V, "c");
+    Expr i = c.x * V + lane;
+    part(pv) = init;
+    part(pv) =
+        combine(part(pe), select(i < n, elem(inIdx(min(i, n - 1))), init));
+    RDom l(0, V, "l");
+    std::vector<Expr> pl{l.x};
+    pl.insert(pl.end(), revE.begin(), revE.end());
+    red(rev) = init;
+    red(rev) = combine(red(revE), part(pl));
+    computeRoot(red, static_cast<int>(vars.size()), n);
+    part.compute_at(red, Var("item")).vectorize(lane);
+    part.update().reorder(lane, c.x).vectorize(lane);
+    return [red, axis](std::vector<Expr> idx) {
+      idx.erase(idx.begin() + axis);
+      std::reverse(idx.begin(), idx.end());
+      return Expr(red(idx));
+    };
   } else {
     red(rev) = init;
     red(rev) = combine(red(revE), elem(inIdx(k.x)));
@@ -1191,17 +1221,29 @@ void FusedBuilder::lowerEmbeddingGradOp() {
   Expr id = clamp(ids.at(at), 0, table.shape[0] - 1);
   std::vector<Expr> gi = at;
   gi.push_back(c);
-  r.f(c, row) = args.size() == 4 ? args[3]->at({row, c}) : Expr(0.0f);
+  // Written over the base (HostProgram.cpp, step 6): the output buffer
+  // already holds it, so only the scattered rows are touched.
+  std::string over = desc.param("in_place", "");
+  bool inPlace = args.size() == 4 && !over.empty() && &value(over) == args[3];
+  if (!over.empty() && (!inPlace || name != outName))
+    fail("in_place names " + over +
+         ", which is not the base of the embedding gradient it computes");
+  if (inPlace)
+    r.f(c, row) = undef<float>();
+  else
+    r.f(c, row) = args.size() == 4 ? args[3]->at({row, c}) : Expr(0.0f);
   r.f(c, id) += g.at(gi);
   if (gpu) {
     // One thread per column: each scatters its column of every row, so
     // no two threads write one element.
-    gpuThreads(r.f, {c, row});
+    if (!inPlace)
+      gpuThreads(r.f, {c, row});
     gpuThreads(r.f.update(), {c});
   } else {
     const int V = vectorLanes();
     Var co("co"), ci("ci");
-    r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
+    if (!inPlace)
+      r.f.vectorize(c, V, TailStrategy::GuardWithIf).parallel(row);
     std::vector<VarOrRVar> order{ci};
     for (int j = 0; j < pos.dimensions(); ++j)
       order.push_back(pos[j]);

@@ -16,6 +16,11 @@
 //     batches [B*H, T, D] and the log-sum-exp as [B*H, T].
 //  5. Embedding ids that come from an input, and positions `arange(n)` read
 //     from a table, become run-time checks of the plan.
+//  6. A kernel that only scatters an embedding gradient onto a base that no
+//     other op reads (the tied lm_head's weight gradient) writes in place:
+//     its result is a view of the base and its description says
+//     `in_place = aN`, so the kernel touches the scattered rows only
+//     instead of copying the whole table.
 //
 //===----------------------------------------------------------------------===//
 
@@ -161,6 +166,9 @@ private:
             const std::vector<std::pair<int, DimShape>> &args,
             std::vector<int32_t> scalars = {});
   KernelDesc fusedDesc(KernelOp k, bool &rng);
+  /// The input (by position among k's inputs) a fused kernel may write its
+  /// result over, or -1 (step 6).
+  int inPlaceInput(KernelOp k);
 
   /// The current function's dims (step 1).
   std::optional<SymbolicShapes> sym;
@@ -313,6 +321,20 @@ void Lowering::lowerKernel(KernelOp k) {
   } else {
     bool rng = false;
     KernelDesc d = fusedDesc(k, rng);
+    int inPlace = inPlaceInput(k);
+    if (inPlace >= 0) {
+      // The description's inputs skip the index operands.
+      int named = 0;
+      for (int i = 0; i < inPlace; ++i)
+        named += !isa<IndexType>(k.getInputs()[i].getType());
+      d.params["in_place"] = "a" + std::to_string(named);
+      PlanValue view;
+      view.kind = PlanValue::View;
+      view.base = ids.at(k.getInputs()[inPlace]);
+      view.dtype = dtypeOf(k->getResult(0).getType());
+      view.shape = toPlan(sym->shape(k->getResult(0)));
+      addValue(k->getResult(0), view);
+    }
     index = internKernel(k, d, true, rng, k.getNumResults());
     for (auto [arg, v] :
          llvm::zip(k.getBody().front().getArguments(), k.getInputs()))
@@ -380,11 +402,33 @@ void Lowering::lowerKernel(KernelOp k) {
     fn->checks.push_back(c);
   });
   for (Value r : k.getResults())
-    temporary(r);
+    if (!ids.count(r))
+      temporary(r);
   std::vector<std::pair<int, DimShape>> callArgs;
   for (auto &[v, shape] : args)
     callArgs.push_back({ids.at(v), shape});
   call(index, flops, callArgs);
+}
+
+int Lowering::inPlaceInput(KernelOp k) {
+  Block &body = k.getBody().front();
+  if (k->getNumResults() != 1 ||
+      !llvm::hasSingleElement(body.without_terminator()))
+    return -1;
+  auto grad = dyn_cast<EmbeddingGradOp>(body.front());
+  if (!grad || !grad.getBase() ||
+      body.getTerminator()->getOperand(0) != grad.getResult())
+    return -1;
+  auto arg = dyn_cast<BlockArgument>(grad.getBase());
+  if (!arg || !arg.hasOneUse())
+    return -1;
+  Value outer = k.getInputs()[arg.getArgNumber()];
+  // Only a temporary nothing else reads: its last reader is this kernel.
+  auto it = ids.find(outer);
+  if (it == ids.end() || fn->values[it->second].kind != PlanValue::Temp ||
+      !outer.hasOneUse() || outer.getType() != k->getResult(0).getType())
+    return -1;
+  return static_cast<int>(arg.getArgNumber());
 }
 
 int Lowering::addValue(Value v, PlanValue pv) {

@@ -42,7 +42,7 @@ struct KernelDesc {
 
 /// The generator's version: bump it whenever generated code can change, so
 /// cached kernels are rebuilt.
-constexpr const char *kKernelGenVersion = "4";
+constexpr const char *kKernelGenVersion = "5";
 
 /// 64-bit FNV-1a of (description, target, generator version, Halide
 /// version), as 16 hex digits: the file name of the cached kernel.

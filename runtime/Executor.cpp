@@ -436,13 +436,35 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       d.uploaded = true;
       data[i] = d.ptr;
     }
+  // Outputs the caller has buffers for: a temporary of their own is
+  // computed there, outside the arena; any other is copied there at the end.
+  std::vector<void *> outside(n, nullptr);
+  std::vector<std::pair<int, void *>> copyTo;
+  std::set<std::string> delivered;
+  if (outputBuffer && !options.device)
+    for (auto &[name, v] : fn->outputs) {
+      const PlanValue &pv = fn->values[v];
+      void *dest = outputBuffer(name, numel(evalShape(pv.shape, syms)) *
+                                          planDtypeSize(pv.dtype));
+      if (!dest)
+        continue;
+      delivered.insert(name);
+      if (pv.kind == PlanValue::Temp && !outside[v])
+        outside[v] = dest;
+      else
+        copyTo.push_back({v, dest});
+    }
+
   // The arena, kept from run to run so its pages are faulted in once.
-  ArenaPlan arena = planArena(*fn, syms);
+  std::vector<bool> elsewhere(n);
+  for (int i = 0; i < n; ++i)
+    elsewhere[i] = outside[i] != nullptr;
+  ArenaPlan arena = planArena(*fn, syms, elsewhere);
   arenas[function] = arena.bytes;
   uint8_t *base = reserveArena(arena.bytes, function);
   for (int i = 0; i < n; ++i)
     if (fn->values[i].kind == PlanValue::Temp)
-      data[i] = base + arena.offsets[i];
+      data[i] = outside[i] ? outside[i] : base + arena.offsets[i];
   for (int i = 0; i < n; ++i)
     if (fn->values[i].kind == PlanValue::View) {
       int b = i;
@@ -576,9 +598,13 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       if (bytes == it->second.bytes)
         dev->copy(it->second.ptr, data[v], bytes);
     }
+  for (auto &[v, dest] : copyTo)
+    std::memcpy(dest, data[v],
+                numel(evalShape(fn->values[v].shape, syms)) *
+                    planDtypeSize(fn->values[v].dtype));
   std::map<std::string, TensorData> out;
   for (auto &[name, v] : fn->outputs) {
-    if (keep && !keep(name))
+    if ((keep && !keep(name)) || delivered.count(name))
       continue;
     out[name] = copyOut(v);
   }

@@ -475,7 +475,8 @@ bool PlanRequire::holds(const SymValues &syms) const {
   return a != b;
 }
 
-ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms) {
+ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms,
+                    const std::vector<bool> &elsewhere) {
   const int n = static_cast<int>(fn.values.size());
   const int end = static_cast<int>(fn.calls.size());
   std::vector<int> first(n, -1), last(n, -1);
@@ -502,7 +503,8 @@ ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms) {
   std::vector<int> temps;
   std::vector<int64_t> bytes(n, 0);
   for (int v = 0; v < n; ++v) {
-    if (fn.values[v].kind != PlanValue::Temp)
+    if (fn.values[v].kind != PlanValue::Temp ||
+        (v < static_cast<int>(elsewhere.size()) && elsewhere[v]))
       continue;
     int64_t count = 1;
     for (const SymExpr &d : fn.values[v].shape)

@@ -1398,6 +1398,8 @@ int Trainer::run() {
     exec.feedOutputsBack(true);
   }
   double stepSeconds = 0, commSeconds = 0;
+  // The buffers a host step writes the new parameters and moments to.
+  std::map<std::string, std::vector<uint8_t>> spare;
   auto started = std::chrono::steady_clock::now();
   int64_t epoch = -1, tokensAtStart = tokens;
   for (int64_t step = startStep + 1; step <= totalSteps; ++step) {
@@ -1427,6 +1429,26 @@ int Trainer::run() {
     bool stop = false;
     double l = 0;
     std::map<std::string, TensorData> out;
+    // On the host, the step writes each new parameter and moment into its
+    // spare buffer, swapped with the state's once the loss is finite:
+    // copying them out and freeing the old ones took a third of a GPT-2
+    // 124M step.
+    std::set<std::string> written;
+    struct Unset {
+      Executor &exec;
+      ~Unset() { exec.writeOutputsTo(nullptr); }
+    } unset{exec};
+    if (!exec.onDevice())
+      exec.writeOutputsTo([&](const std::string &n, int64_t bytes) -> void * {
+        auto it = state.tensors.find(n);
+        if (isGrad(n) || it == state.tensors.end() ||
+            static_cast<int64_t>(it->second.bytes.size()) != bytes)
+          return nullptr;
+        std::vector<uint8_t> &buffer = spare[n];
+        buffer.resize(static_cast<size_t>(bytes));
+        written.insert(n);
+        return buffer.data();
+      });
     if (sliced) {
       l = slicedGradients(batch, step, stop);
       if (std::isfinite(l))
@@ -1442,6 +1464,7 @@ int Trainer::run() {
       l = scalarOf(out.at("loss"));
       stop = stopRequested;
     }
+    exec.writeOutputsTo(nullptr);
     if (!std::isfinite(l)) {
       std::string culprit;
       std::map<std::string, TensorData> rerun;
@@ -1463,6 +1486,8 @@ int Trainer::run() {
     for (auto &[name, t] : out)
       if (state.tensors.count(name) && !isGrad(name))
         state.tensors[name] = std::move(t);
+    for (const std::string &name : written)
+      state.tensors[name].bytes.swap(spare[name]);
     stepSeconds += std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - stepStart)
                        .count();

@@ -60,6 +60,20 @@ TEST(Plan, ArenaReusesDeadBuffersOnly) {
   EXPECT_EQ(a.offsets[0], -1); // inputs are not in the arena
 }
 
+TEST(Plan, ArenaLeavesOutBuffersPlacedElsewhere) {
+  Plan p = Plan::parse(kChain);
+  // Value 4 (the output) goes to a caller's buffer: the others still get
+  // disjoint room where alive together, and 4 none.
+  std::vector<bool> elsewhere(5);
+  elsewhere[4] = true;
+  ArenaPlan a = planArena(*p.find("f"), {{"B", 4}}, elsewhere);
+  EXPECT_EQ(a.offsets[4], -1);
+  EXPECT_EQ(a.unshared, 3 * 256);
+  EXPECT_EQ(a.bytes, 2 * 256);
+  EXPECT_NE(a.offsets[1], a.offsets[2]);
+  EXPECT_NE(a.offsets[2], a.offsets[3]);
+}
+
 TEST(Plan, ViewsKeepTheirBaseAlive) {
   // As kChain, but the last call also reads a view of value 1.
   Plan p = Plan::parse(R"(gptc-plan 1

@@ -114,6 +114,15 @@ public:
       std::function<void(const std::string &, const float *, int64_t)>;
   void onOutputReady(OutputReady f) { outputReady = std::move(f); }
 
+  /// On the host: a buffer of `bytes` the output `name` is written to, or
+  /// nullptr for the arena. An output the caller gives a buffer for is
+  /// computed there (or copied there, if it is not a buffer of its own)
+  /// and left out of what run returns: a trainer swaps its state with such
+  /// buffers instead of copying 3 tensors per parameter each step. The
+  /// buffers must not hold an input of the run.
+  using OutputBuffer = std::function<void *(const std::string &, int64_t)>;
+  void writeOutputsTo(OutputBuffer f) { outputBuffer = std::move(f); }
+
   /// Promises that the parameters `constant` accepts keep their values in
   /// every later run (a generator's weights), and packs those the matmuls
   /// read as b, from `in`, into the panels their kernels read fastest
@@ -181,6 +190,7 @@ private:
   std::function<bool(const std::string &)> resident;
   bool feedBack = false;
   OutputReady outputReady;
+  OutputBuffer outputBuffer;
 };
 
 } // namespace gptc

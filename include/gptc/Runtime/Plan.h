@@ -196,8 +196,10 @@ struct ArenaPlan {
 /// Greedy by size: each temporary, largest first, goes to the lowest offset
 /// that no temporary alive at the same time occupies. A temporary is alive
 /// from the call that writes it to the last call that reads it (or one of
-/// its views); outputs live to the end.
-ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms);
+/// its views); outputs live to the end. Temporaries `elsewhere` marks (the
+/// caller's output buffers) get no room.
+ArenaPlan planArena(const PlanFunction &fn, const SymValues &syms,
+                    const std::vector<bool> &elsewhere = {});
 
 size_t planDtypeSize(const std::string &dtype);
 

@@ -1438,25 +1438,29 @@ int Trainer::run() {
       Executor &exec;
       ~Unset() { exec.writeOutputsTo(nullptr); }
     } unset{exec};
-    if (!exec.onDevice())
-      exec.writeOutputsTo([&](const std::string &n, int64_t bytes) -> void * {
-        auto it = state.tensors.find(n);
-        if (isGrad(n) || it == state.tensors.end() ||
-            static_cast<int64_t>(it->second.bytes.size()) != bytes)
-          return nullptr;
-        std::vector<uint8_t> &buffer = spare[n];
-        buffer.resize(static_cast<size_t>(bytes));
-        written.insert(n);
-        return buffer.data();
-      });
+    auto giveSpares = [&] {
+      if (!exec.onDevice())
+        exec.writeOutputsTo([&](const std::string &n, int64_t bytes) -> void * {
+          auto it = state.tensors.find(n);
+          if (isGrad(n) || it == state.tensors.end() ||
+              static_cast<int64_t>(it->second.bytes.size()) != bytes)
+            return nullptr;
+          std::vector<uint8_t> &buffer = spare[n];
+          buffer.resize(static_cast<size_t>(bytes));
+          written.insert(n);
+          return buffer.data();
+        });
+    };
     if (sliced) {
       l = slicedGradients(batch, step, stop);
+      giveSpares();
       if (std::isfinite(l))
         out = exec.run("adamw_step", state, o.data, step,
                        [&](const std::string &n) {
                          return !exec.onDevice() && !isGrad(n);
                        });
     } else {
+      giveSpares();
       out = exec.run("train_step", state, o.data, step,
                      [&](const std::string &n) {
                        return exec.onDevice() ? n == "loss" : !isGrad(n);

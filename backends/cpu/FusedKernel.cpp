@@ -503,14 +503,9 @@ FusedBuilder::reduceAlong(const Tensor &x, int axis, Combine combine, Expr init,
     pl.insert(pl.end(), revE.begin(), revE.end());
     red(rev) = init;
     red(rev) = combine(red(revE), part(pl));
-    computeRoot(red, static_cast<int>(vars.size()), n);
+    // Each row's partials next to it, in computeRoot's row tasks.
     part.compute_at(red, Var("item")).vectorize(lane);
     part.update().reorder(lane, c.x).vectorize(lane);
-    return [red, axis](std::vector<Expr> idx) {
-      idx.erase(idx.begin() + axis);
-      std::reverse(idx.begin(), idx.end());
-      return Expr(red(idx));
-    };
   } else {
     red(rev) = init;
     red(rev) = combine(red(revE), elem(inIdx(k.x)));

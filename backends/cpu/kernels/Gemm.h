@@ -474,7 +474,8 @@ inline void run(const Problem &p, const float *a, const float *b,
   };
   if (p.transA || p.packedB) {
     if (p.packedB)
-      args.panelsPerTask = gemv::detail::packedPanelsPerTask(p.K, p.weights);
+      args.panelsPerTask =
+          gemv::detail::packedPanelsPerTask(p.K, p.N, p.weights);
     while (args.panelsPerTask > 1 && tasks() < detail::kMinTasks)
       args.panelsPerTask /= 2;
     gemv::detail::parallel(pf, static_cast<int>(tasks()),

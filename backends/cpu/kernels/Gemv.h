@@ -23,8 +23,9 @@
 //     at 33-36.)
 //  4. b packed into panels (Gemm.h's packB: a generator's weights, packed
 //     once when loaded): a task streams a run of whole panels (about
-//     kPackedTaskBytes), each K rows of kNR contiguous floats; each output
-//     is summed over all of K in its task, so there are no partials to add.
+//     kPackedTaskBytes, asking ahead for bf16 and int8 ones), each K rows
+//     of kNR contiguous floats; each output is summed over all of K in its
+//     task, so there are no partials to add.
 //     On the Zen 5 above, one thread, GPT-2's four products took 1.2-1.5x
 //     less time than steps 1-2 on the same weights; 2 threads streamed the
 //     packed wte at 38.7-39.5 GB/s against 33.4-36.3 for step 3. Panels of
@@ -81,13 +82,22 @@ constexpr int64_t kMaxRows = 7;
 constexpr int kSplit = 8;
 /// Output rows of b per task of the transposed product.
 constexpr int64_t kRowsPerTask = 256;
-/// Bytes of packed b per task (step 4; Gemm.h's step 2b too).
-constexpr int64_t kPackedTaskBytes = 128 << 10;
-/// How far ahead of its reads a task asks for its stream of int8 panels
-/// (step 5): two AVX-512 blocks. The hardware prefetcher alone left GPT-2's
-/// int8 head at 30-36 GB/s where fp32 streamed 37-38 (2-vCPU Zen 5), and decode
-/// 8 interleaved runs at median 208 tokens/s against 222 with it. Asking
-/// ahead for bf16 panels gained nothing there.
+/// Bytes of packed b per task (step 4; Gemm.h's step 2b too), and the
+/// fewest tasks a product with as many panels is split into. A task's
+/// panels are one contiguous run, and each run restarts the prefetchers:
+/// runs of 512 KiB against 128 took GPT-2's decode on a 2-vCPU Zen 5
+/// (reading 77 GB/s) from 252 to 276 tokens/s with bf16 weights, 414 to
+/// 440 with int8 and 146 to 154 with fp32, and forced AVX2 (16-column
+/// panels, a quarter of the bytes) from 203 to 267 with bf16. Eight tasks
+/// keep 768 x 768 products balanced over 2, 4 and 8 threads.
+constexpr int64_t kPackedTaskBytes = 512 << 10;
+constexpr int64_t kMinPackedTasks = 8;
+/// How far ahead of its reads a task asks for its stream of int8 or bf16
+/// panels (step 5 and step 4): two AVX-512 int8 blocks. The hardware
+/// prefetcher alone left GPT-2's int8 head at 30-36 GB/s where fp32
+/// streamed 37-38 (2-vCPU Zen 5), and decode 8 interleaved runs at median
+/// 208 tokens/s against 222 with it. For bf16 it paid only with the long
+/// runs above (each alone gained nothing); fp32 gained nothing either way.
 constexpr int64_t kPrefetchBytes = 4608;
 
 inline namespace GPTC_SIMD_ISA {
@@ -229,6 +239,13 @@ inline void transposedTask(void *ctx, int t) {
       dots<1>(x.a + m * p.K, x.b + n * p.K, p.K, x.partial + m * p.N + n);
 }
 
+/// Asks for the `bytes` at `p` + kPrefetchBytes, a line at a time.
+inline void prefetchAhead(const void *p, int64_t bytes) {
+  const char *ahead = static_cast<const char *>(p) + kPrefetchBytes;
+  for (int64_t line = 0; line < bytes; line += 64)
+    __builtin_prefetch(ahead + line, 0, 3);
+}
+
 /// Step 4 for rows [m0, m0 + R) and columns [j0, j0 + kNR) of the
 /// panel: R x kNV accumulators, and for one row a second set for odd k, so
 /// that enough independent FMA chains hide the FMA latency.
@@ -246,6 +263,8 @@ inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
     for (; k + U <= c1; k += U)
 #pragma GCC unroll 2
       for (int u = 0; u < U; ++u) {
+        if constexpr (std::is_same_v<Panel, Bf16Panel>)
+          prefetchAhead(chunk.p + (k - c0 + u) * kNR, kNR * sizeof(Bf16));
         // The row's vectors once for all R rows (widened once).
         V bv[kNV];
 #pragma GCC unroll 4
@@ -285,11 +304,16 @@ inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
 }
 
 /// Panels of a packed b per task: runs of about kPackedTaskBytes, so that a
-/// thread streams long stretches of contiguous memory.
-inline int64_t packedPanelsPerTask(int64_t K, Weights w = Weights::F32) {
+/// thread streams long stretches of contiguous memory, but at least
+/// kMinPackedTasks tasks where there are as many panels.
+inline int64_t packedPanelsPerTask(int64_t K, int64_t N,
+                                   Weights w = Weights::F32) {
   const int64_t bytes =
       std::max<int64_t>(packedRows(K, w), 1) * kNR * packedElementBytes(w);
-  return std::max<int64_t>(1, kPackedTaskBytes / bytes);
+  const int64_t panels = (N + kNR - 1) / kNR;
+  return std::max<int64_t>(
+      1, std::min(kPackedTaskBytes / bytes,
+                  (panels + kMinPackedTasks - 1) / kMinPackedTasks));
 }
 
 /// Panel pj of a packed b of `w` weights with K rows, read through Panel.
@@ -325,13 +349,6 @@ inline void quantizeRows(const float *a, int64_t M, int64_t K, int8_t *qa,
                            std::clamp(row[k] * inv, -127.0f, 127.0f)))
                      : 0;
     }
-}
-
-/// Asks for the `bytes` at `p` + kPrefetchBytes, a line at a time.
-inline void prefetchAhead(const void *p, int64_t bytes) {
-  const char *ahead = static_cast<const char *>(p) + kPrefetchBytes;
-  for (int64_t line = 0; line < bytes; line += 64)
-    __builtin_prefetch(ahead + line, 0, 3);
 }
 
 #if defined(__AVX2__)
@@ -478,7 +495,7 @@ template <typename Panel> inline void packedPanel(const Args &x, int64_t pj) {
 /// Step 4: task t's run of packedPanelsPerTask panels.
 inline void packedTask(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
-  const int64_t per = packedPanelsPerTask(x.pb->K, x.pb->weights);
+  const int64_t per = packedPanelsPerTask(x.pb->K, x.pb->N, x.pb->weights);
   const int64_t panels = (x.pb->N + kNR - 1) / kNR;
   for (int64_t pj = t * per; pj < std::min(panels, (t + 1) * per); ++pj)
     switch (x.pb->weights) {
@@ -514,7 +531,7 @@ inline void run(const Problem &p, const float *a, const float *b,
   detail::Args args{&p, a, b, out, bias};
   if (p.packedB) {
     const int64_t panels = (p.N + simd::kNR - 1) / simd::kNR,
-                  per = detail::packedPanelsPerTask(p.K, p.weights);
+                  per = detail::packedPanelsPerTask(p.K, p.N, p.weights);
     thread_local std::vector<int8_t> qa;
     thread_local std::vector<float> da;
     if (p.weights == Weights::Int8 && simd::kIntDot) {

@@ -221,6 +221,11 @@ def main():
         # fall on both; each reports its median round.
         ggufs = (llama_cpp_ggufs(args.llama_cpp, work) if args.llama_cpp
                  else {})
+        # The files just written go to disk now, not under the first
+        # round (its fp32 prefill read 916 tokens/s against 1306-1334 in
+        # the next two); one uncounted run warms the page cache.
+        os.sync()
+        gptc("--weight-format", "f32")
         formats = {"f32": 4, "bf16": 2, "int8": 36 / 32}  # bytes per weight
         gptc_runs = {f: [] for f in formats}
         llama_runs = {t: [] for t in ggufs}

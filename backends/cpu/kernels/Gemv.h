@@ -492,12 +492,20 @@ template <typename Panel> inline void packedPanel(const Args &x, int64_t pj) {
            std::min<int64_t>(kNR, p.N - j0), x.bias + j0);
 }
 
-/// Step 4: task t's run of packedPanelsPerTask panels.
+/// Tasks of step 4: as many as runs of packedPanelsPerTask panels.
+inline int64_t packedTasks(const Problem &p) {
+  const int64_t panels = (p.N + kNR - 1) / kNR,
+                per = packedPanelsPerTask(p.K, p.N, p.weights);
+  return (panels + per - 1) / per;
+}
+
+/// Step 4: task t's run of panels, the panels spread evenly over the
+/// tasks (36 panels in 8 tasks: 5 or 4 each, not seven of 5 and one of 1,
+/// which left one of 2 threads 20 panels to the other's 16).
 inline void packedTask(void *ctx, int t) {
   const Args &x = *static_cast<const Args *>(ctx);
-  const int64_t per = packedPanelsPerTask(x.pb->K, x.pb->N, x.pb->weights);
-  const int64_t panels = (x.pb->N + kNR - 1) / kNR;
-  for (int64_t pj = t * per; pj < std::min(panels, (t + 1) * per); ++pj)
+  const int64_t panels = (x.pb->N + kNR - 1) / kNR, tasks = packedTasks(*x.pb);
+  for (int64_t pj = t * panels / tasks; pj < (t + 1) * panels / tasks; ++pj)
     switch (x.pb->weights) {
     case Weights::F32:
       packedPanel<F32Panel>(x, pj);
@@ -530,8 +538,6 @@ inline void run(const Problem &p, const float *a, const float *b,
                 const float *bias, float *out, ParallelFor pf) {
   detail::Args args{&p, a, b, out, bias};
   if (p.packedB) {
-    const int64_t panels = (p.N + simd::kNR - 1) / simd::kNR,
-                  per = detail::packedPanelsPerTask(p.K, p.N, p.weights);
     thread_local std::vector<int8_t> qa;
     thread_local std::vector<float> da;
     if (p.weights == Weights::Int8 && simd::kIntDot) {
@@ -542,7 +548,7 @@ inline void run(const Problem &p, const float *a, const float *b,
       args.qa = qa.data();
       args.da = da.data();
     }
-    detail::parallel(pf, static_cast<int>((panels + per - 1) / per),
+    detail::parallel(pf, static_cast<int>(detail::packedTasks(p)),
                      detail::packedTask, &args);
     return;
   }

@@ -3,7 +3,7 @@
 #  1. every kernel the tiny model's training step and generation functions
 #     generate for --target=cuda (fused kernels through Halide, attention
 #     and the KV cache through nvcc) assembles with ptxas for sm_80 (A100)
-#     and sm_90 (H100/H200);
+#     and sm_90 (H100/H200), and none of them touches a buffer on the host;
 #  2. `gptc build --target=cuda` links train and generate executables;
 #  3. the train executable links NCCL (data-parallel gradient sums on the
 #     GPUs) and MPI;
@@ -33,6 +33,15 @@ for task in train generate; do
       fi
     done
     modules=$((modules + 1))
+    # A GPU pipeline that touches a buffer on the host stops at run time
+    # ("The host pointer of ... is null"): the executor's buffers live on
+    # the device only. (The newest object of that name: the cache keeps
+    # those of earlier compiler versions too.)
+    obj=$(ls -t "$cache/$(basename "$ptx" .ptx)"-*.o | head -1)
+    if nm "$obj" | grep -q ' U halide_error_host_is_null'; then
+      echo "cuda kernels: $ptx's kernel ($obj) accesses a buffer on the host"
+      exit 1
+    fi
   done
 done
 if [ "$modules" -lt 50 ]; then

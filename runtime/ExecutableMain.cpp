@@ -211,9 +211,25 @@ int runContract(const std::string &inputs, const std::string &output,
   // With --repeat, one warm-up run (page faults, caches) is not counted;
   // it also collects the outputs (every run computes the same), so timed
   // runs copy nothing out.
+  // A training step writes its new weights and moments over the old, as
+  // a trainer's would (Executor::donateInputs); each run starts from a
+  // copy of what it overwrites, and so does the forward run below.
+  std::map<std::string, std::vector<uint8_t>> overwritten;
+  if (!exec.onDevice()) {
+    exec.donateInputs(true);
+    for (auto &[output, name] : exec.donatable(fn))
+      if (const TensorData *t = in.find(name))
+        overwritten[name] = t->bytes;
+  }
+  auto restore = [&] {
+    for (auto &[name, bytes] : overwritten)
+      in.tensors[name].bytes = bytes;
+  };
   std::vector<double> seconds;
   for (int64_t r = repeat > 1 ? -1 : 0; r < repeat; ++r) {
     bool collect = r == (repeat > 1 ? -1 : 0);
+    if (!collect)
+      restore();
     auto start = std::chrono::steady_clock::now();
     auto results = exec.run(fn, in, inputs, step,
                             [collect](const std::string &) { return collect; });
@@ -230,6 +246,8 @@ int runContract(const std::string &inputs, const std::string &output,
   std::ostringstream profile;
   if (options.profile)
     exec.printProfile(profile);
+  restore();
+  exec.donateInputs(false);
   if (fn != "forward")
     for (auto &[name, t] : exec.run("forward", in, inputs))
       out.tensors[name] = std::move(t);

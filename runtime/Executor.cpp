@@ -369,7 +369,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     int64_t count = numel(want);
     if ((t->dtype == DType::F32 && !wantInt) ||
         (t->dtype == DType::I32 && wantInt)) {
-      // Kernels only read inputs: use the file's bytes in place.
+      // Kernels only read inputs (unless donated): use the file's bytes in
+      // place.
       data[i] = const_cast<uint8_t *>(t->bytes.data());
       continue;
     }
@@ -454,6 +455,10 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       else
         copyTo.push_back({v, dest});
     }
+  if (donate && !options.device)
+    for (int i = 0; i < n; ++i)
+      if (int d = fn->values[i].over; d >= 0 && !outside[i] && data[d])
+        outside[i] = data[d];
 
   // The arena, kept from run to run so its pages are faulted in once.
   std::vector<bool> elsewhere(n);
@@ -609,6 +614,16 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     out[name] = copyOut(v);
   }
   return out;
+}
+
+std::map<std::string, std::string>
+Executor::donatable(const std::string &function) const {
+  std::map<std::string, std::string> over;
+  if (const PlanFunction *fn = plan.find(function))
+    for (auto &[name, v] : fn->outputs)
+      if (int d = fn->values[v].over; d >= 0)
+        over[name] = fn->values[d].name;
+  return over;
 }
 
 Executor::DeviceInput &Executor::deviceBuffer(const std::string &name,

@@ -116,6 +116,8 @@ void writeValue(std::ostream &os, const PlanFunction &fn, size_t id) {
     break;
   case PlanValue::Temp:
     os << "temp";
+    if (v.over >= 0)
+      os << " over " << v.over;
     break;
   case PlanValue::View:
     os << "view " << v.base;
@@ -313,6 +315,15 @@ Plan Plan::parse(const std::string &text) {
           v.base = static_cast<int>(toInt(w[i++]));
         } else if (w[2] != "temp") {
           throw RuntimeError("unknown value kind '" + w[2] + "'");
+        } else if (w.size() > 3 && w[3] == "over") {
+          need(5);
+          v.over = static_cast<int>(toInt(w[4]));
+          i = 5;
+          if (v.over < 0 || v.over >= static_cast<int>(fn->values.size()) ||
+              (fn->values[v.over].kind != PlanValue::Input &&
+               fn->values[v.over].kind != PlanValue::Param))
+            throw RuntimeError("value " + w[1] + " is over value " + w[4] +
+                               ", which is not an earlier input or parameter");
         }
         need(i + 2);
         v.dtype = w[i];

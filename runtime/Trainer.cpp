@@ -1436,7 +1436,10 @@ int Trainer::run() {
     std::set<std::string> written;
     struct Unset {
       Executor &exec;
-      ~Unset() { exec.writeOutputsTo(nullptr); }
+      ~Unset() {
+        exec.writeOutputsTo(nullptr);
+        exec.donateInputs(false);
+      }
     } unset{exec};
     auto giveSpares = [&] {
       if (!exec.onDevice())
@@ -1453,12 +1456,25 @@ int Trainer::run() {
     };
     if (sliced) {
       l = slicedGradients(batch, step, stop);
-      giveSpares();
+      // The loss is known before the update, so on the host it writes the
+      // new weights and moments over the old (Executor::donateInputs)
+      // where each output updates the state entry of its own name.
+      auto over = exec.donatable("adamw_step");
+      bool inPlace = !exec.onDevice() && !over.empty() &&
+                     std::all_of(over.begin(), over.end(), [](const auto &kv) {
+                       return kv.first == kv.second;
+                     });
+      if (inPlace)
+        exec.donateInputs(true);
+      else
+        giveSpares();
       if (std::isfinite(l))
         out = exec.run("adamw_step", state, o.data, step,
                        [&](const std::string &n) {
-                         return !exec.onDevice() && !isGrad(n);
+                         return !exec.onDevice() && !isGrad(n) &&
+                                !(inPlace && over.count(n));
                        });
+      exec.donateInputs(false);
     } else {
       giveSpares();
       out = exec.run("train_step", state, o.data, step,

@@ -21,6 +21,12 @@
 //     its result is a view of the base and its description says
 //     `in_place = aN`, so the kernel touches the scattered rows only
 //     instead of copying the whole table.
+//  7. A result of an elementwise fused kernel that the function returns may
+//     be written over an input or parameter of its type whose last reader
+//     is that kernel (AdamW's new weights and moments over the old): the
+//     plan marks it `over` the input, for callers that donate their inputs
+//     (Executor::donateInputs). A store to a line the core holds after
+//     reading it skips the read a store to a fresh buffer costs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -169,6 +175,9 @@ private:
   /// The input (by position among k's inputs) a fused kernel may write its
   /// result over, or -1 (step 6).
   int inPlaceInput(KernelOp k);
+  /// Marks the results of k that may take the buffer of an input or
+  /// parameter when the caller donates them (step 7).
+  void markOver(KernelOp k);
 
   /// The current function's dims (step 1).
   std::optional<SymbolicShapes> sym;
@@ -404,6 +413,8 @@ void Lowering::lowerKernel(KernelOp k) {
   for (Value r : k.getResults())
     if (!ids.count(r))
       temporary(r);
+  if (k.getKind() == "fused")
+    markOver(k);
   std::vector<std::pair<int, DimShape>> callArgs;
   for (auto &[v, shape] : args)
     callArgs.push_back({ids.at(v), shape});
@@ -429,6 +440,71 @@ int Lowering::inPlaceInput(KernelOp k) {
       !outer.hasOneUse() || outer.getType() != k->getResult(0).getType())
     return -1;
   return static_cast<int>(arg.getArgNumber());
+}
+
+/// Whether every reader of `v` but `k`, and of the views made of it, comes
+/// before `k` in the function.
+static bool readOnlyBefore(Value v, KernelOp k) {
+  for (Operation *user : v.getUsers()) {
+    if (user == k.getOperation())
+      continue;
+    if (user->getBlock() != k->getBlock() || !user->isBeforeInBlock(k))
+      return false;
+    if (auto view = dyn_cast<ReshapeOp>(user);
+        view && !readOnlyBefore(view.getResult(), k))
+      return false;
+  }
+  return true;
+}
+
+/// The values inside a kernel body that `from` reaches, not going on
+/// through `stop`.
+static llvm::DenseSet<Value> reachedFrom(Value from, Value stop) {
+  llvm::DenseSet<Value> seen;
+  llvm::SmallVector<Value> work{from};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v).second || v == stop)
+      continue;
+    for (Operation *user : v.getUsers())
+      for (Value r : user->getResults())
+        work.push_back(r);
+  }
+  return seen;
+}
+
+void Lowering::markOver(KernelOp k) {
+  // Each result element must read each operand at its own index only.
+  Block &body = k.getBody().front();
+  for (Operation &op : body.without_terminator())
+    if (op.getNumOperands() > 0 && !op.hasTrait<gpt::OpTrait::Elementwise>())
+      return;
+  auto yielded = cast<YieldOp>(body.getTerminator()).getValues();
+  for (auto [r, inner] : llvm::zip(k.getResults(), yielded)) {
+    int id = ids.at(r);
+    if (fn->values[id].kind != PlanValue::Temp ||
+        !llvm::any_of(r.getUsers(),
+                      [](Operation *u) { return isa<func::ReturnOp>(u); }))
+      continue;
+    for (auto [in, arg] : llvm::zip(k.getInputs(), body.getArguments())) {
+      auto outer = dyn_cast<BlockArgument>(in);
+      if (!outer || outer.getOwner() != k->getBlock() ||
+          in.getType() != r.getType() || llvm::count(k.getInputs(), in) > 1 ||
+          !readOnlyBefore(in, k))
+        continue;
+      // The store of r must depend on every read of the input, so that no
+      // read can follow it: r reads the input, and every other result
+      // that does reads it through r (AdamW's new weight reads the new
+      // moments, not the old). Kernels assume their outputs alias nothing.
+      llvm::DenseSet<Value> reached = reachedFrom(arg, inner);
+      if (!reached.count(inner) || llvm::any_of(yielded, [&](Value y) {
+            return y != inner && reached.count(y);
+          }))
+        continue;
+      fn->values[id].over = ids.at(in);
+      break;
+    }
+  }
 }
 
 int Lowering::addValue(Value v, PlanValue pv) {

@@ -641,6 +641,24 @@ TEST(Compiled, ProfileCountsTimedRunsOnly) {
   for (auto &[symbol, n] : one)
     EXPECT_EQ(three[symbol], 3 * n) << symbol << "\n" << thrice.log;
 }
+// A training step writes its new weights and moments over the inputs it
+// was given (Executor::donateInputs): each --repeat run, and the forward
+// run that gives the logits, starts from a copy of them.
+TEST(Compiled, RepeatedStepsStartFromTheSameInputs) {
+  SafetensorsFile in =
+      trainInputs(readSafetensors(kGoldens + "tied-bias-odd-t.safetensors"));
+  in.tensors["step"] = scalar(1);
+  std::string exe = build("tied-bias-odd-t", "train");
+  Outcome once = run(exe, in, {});
+  Outcome thrice = run(exe, in, {"--repeat", "3"});
+  ASSERT_EQ(once.status, 0) << once.log;
+  ASSERT_EQ(thrice.status, 0) << thrice.log;
+  ASSERT_TRUE(once.out.find("logits"));
+  ASSERT_EQ(once.out.tensors.size(), thrice.out.tensors.size());
+  for (auto &[name, t] : once.out.tensors)
+    EXPECT_EQ(t.bytes, thrice.out.find(name)->bytes) << name;
+}
+
 TEST(Compiled, BadInputsFailWithAMessage) {
   SafetensorsFile g = readSafetensors(kGoldens + "tied-bias-odd-t.safetensors");
   std::string exe = build("tied-bias-odd-t", "forward");

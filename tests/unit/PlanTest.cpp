@@ -110,6 +110,15 @@ TEST(Plan, RejectsMalformedPlans) {
   } catch (const RuntimeError &e) {
     EXPECT_STREQ(e.what(), "plan line 3: unknown value kind 'frob'");
   }
+  // A temporary is written over an earlier input or parameter only.
+  try {
+    Plan::parse("gptc-plan 1\nfunction f\nvalue 0 temp f32 4\n"
+                "value 1 temp over 0 f32 4\n");
+    FAIL();
+  } catch (const RuntimeError &e) {
+    EXPECT_STREQ(e.what(), "plan line 4: value 1 is over value 0, which is "
+                           "not an earlier input or parameter");
+  }
   EXPECT_EQ(Plan::parse("gptc-plan 1\ntarget cuda\n").target, "cuda");
   EXPECT_EQ(Plan::parse("gptc-plan 1\n").target, "cpu");
   try {
@@ -140,7 +149,10 @@ value 3 view 2 f32 B*T,8
 value 4 temp f32 B,T,8
 value 5 temp f32 B,T
 call 1 32*B*T*T 3:B,T,8 3:B,T,8 3:B,T,8 4:B,T,8 5:B,T #7
+value 6 temp over 1 f32 16,8
+call 0 0 1:16,8 6:16,8
 output logits 4
+output w 6
 check ids 0 16
 check ids 0 16 except -100
 check dim T 64
@@ -160,6 +172,8 @@ cpu-features sse4.1 avx f16c fma avx2
   ASSERT_EQ(q.functions.size(), 1u);
   EXPECT_EQ(q.functions[0].calls[1].scalars, std::vector<int32_t>{7});
   EXPECT_EQ(q.functions[0].calls[1].firstOutput, 3u);
+  EXPECT_EQ(q.functions[0].values[6].over, 1);
+  EXPECT_EQ(q.functions[0].values[4].over, -1);
   EXPECT_EQ(q.kernels[1].outputs, 2);
   EXPECT_EQ(q.inits[0].scale, 0.02);
   EXPECT_EQ(q.renames.at("hf").at("w"), "transformer.w");

@@ -70,6 +70,11 @@ struct PlanValue {
   enum Kind { Input, Param, Temp, View } kind = Temp;
   std::string name; ///< Inputs and parameters.
   int base = -1;    ///< Views.
+  /// Temporaries: an input or parameter whose buffer this value may take
+  /// when the caller donates the run's inputs (Executor::donateInputs):
+  /// the kernel writing it is that input's last reader and reads it only
+  /// at the element it writes. -1 if none.
+  int over = -1;
   std::string dtype;
   SymShape shape;
 };

@@ -16,6 +16,7 @@
 #include <iomanip>
 #include <iostream>
 #include <set>
+#include <tuple>
 
 namespace gptc {
 
@@ -375,21 +376,29 @@ void printCosts(std::ostream &os, const Program &prog, mlir::ModuleOp module,
       if (mlir::failed(kernels.run(variant)))
         throw RuntimeError("cannot group the model into kernels");
       Plan plan = lowerToHostProgram(variant, entries).plan;
-      std::map<std::string, std::pair<size_t, ArenaPlan>> r;
-      for (const PlanFunction &fn : plan.functions)
-        r[fn.name] = {fn.calls.size(), planArena(fn, syms)};
+      std::map<std::string, std::tuple<size_t, ArenaPlan, ArenaPlan>> r;
+      for (const PlanFunction &fn : plan.functions) {
+        // Results written over donated inputs need no arena room.
+        std::vector<bool> over(fn.values.size());
+        for (size_t i = 0; i < fn.values.size(); ++i)
+          over[i] = fn.values[i].over >= 0;
+        r[fn.name] = {fn.calls.size(), planArena(fn, syms),
+                      planArena(fn, syms, over)};
+      }
       return r;
     };
     auto withFusion = arenas(*fused), without = arenas(*unfused);
     for (const std::string &name : entries) {
-      auto &[calls, arena] = withFusion.at(name);
-      int64_t before = without.at(name).second.bytes;
+      auto &[calls, arena, donated] = withFusion.at(name);
+      int64_t before = std::get<1>(without.at(name)).bytes;
       os << "  @" << name << ": " << calls << " kernel calls, arena "
          << formatBytes(arena.bytes) << " (" << formatBytes(arena.unshared)
          << " without reuse); " << formatBytes(before)
          << " without attention fusion";
       if (before > arena.bytes)
         os << " (saves " << formatBytes(before - arena.bytes) << ")";
+      if (donated.bytes < arena.bytes)
+        os << "; " << formatBytes(donated.bytes) << " writing over its inputs";
       os << "\n";
     }
   } catch (const RuntimeError &e) {

@@ -194,7 +194,7 @@ def torch_train(tokens, targets, steps):
     # GPT-2's initialization (as train_inputs gives gptc), so that both
     # first losses are near ln 50257: PyTorch's default N(0, 1) embedding,
     # tied to the output layer, starts near 450.
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if p.dim() >= 2:
             torch.nn.init.normal_(p, 0.0, 0.02)
     opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
@@ -309,10 +309,11 @@ def library_path(d):
 
 
 def stage(fn, *args):
-    """Runs one part of the check; a failure is reported (False) and the
-    next part still runs, so that one lease shows every problem."""
+    """Runs one part of the check: whether it passed (it raised nothing and
+    did not return False). A failure is reported and the next part still
+    runs, so that one lease shows every problem."""
     try:
-        return fn(*args)
+        return fn(*args) is not False
     except (Exception, SystemExit) as e:
         print(f"\n{fn.__name__} FAILED: {e}")
         return False
@@ -328,11 +329,11 @@ def run(d, cpu_only, profile):
                                 else "GPU vs CPU") + ":")
         ok = stage(check_tiny, d, cpu_only, work)
         if not cpu_only:
-            ok &= stage(time_gpt2, d, work) is not False
-            ok &= stage(time_w3, d, work) is not False
+            ok &= stage(time_gpt2, d, work)
+            ok &= stage(time_w3, d, work)
             if profile:
                 for b, t in ((4, 64), (16, 1024)):
-                    ok &= stage(profile_gpt2, d, work, b, t) is not False
+                    ok &= stage(profile_gpt2, d, work, b, t)
         print("\nGPU check: " + ("passed" if ok else "FAILED"))
         return 0 if ok else 1
     finally:

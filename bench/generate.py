@@ -21,8 +21,8 @@ ISA's FMA peak are printed (gptc-bench-peak). Needs torch, transformers,
 numpy and safetensors (pip).
 
 gptc runs with each --weight-format (f32; bf16: the matmuls' weights
-rounded to bf16, half the bytes per token; int8: blocks of 32 with an fp32
-scale, 1.125 bytes a weight); each format's bound counts its bytes per
+rounded to bf16, half the bytes per token; int8: blocks of 32 with a bf16
+scale, 1.0625 bytes a weight); each format's bound counts its bytes per
 weight.
 
 With --llama-cpp DIR (a llama.cpp source tree with build/bin/llama-bench
@@ -226,7 +226,7 @@ def main():
         # the next two); one uncounted run warms the page cache.
         os.sync()
         gptc("--weight-format", "f32")
-        formats = {"f32": 4, "bf16": 2, "int8": 36 / 32}  # bytes per weight
+        formats = {"f32": 4, "bf16": 2, "int8": 34 / 32}  # bytes per weight
         gptc_runs = {f: [] for f in formats}
         llama_runs = {t: [] for t in ggufs}
         for _ in range(args.rounds):

@@ -575,8 +575,8 @@ int main(int argc, char **argv) {
       generation("--weight-format", weightFormat,
                  "how the matmuls hold the weights when generating or with "
                  "--eval: f32; bf16 (rounded to "
-                 "nearest even: half the bytes read per token); int8 (an fp32 "
-                 "scale per 32 weights, as llama.cpp's Q8_0: 1.125 bytes a "
+                 "nearest even: half the bytes read per token); int8 (a bf16 "
+                 "scale per 32 weights, as llama.cpp's Q8_0: 1.0625 bytes a "
                  "weight)");
   weightFormatFlag->type_name("F")->check(
       CLI::IsMember({"f32", "bf16", "int8"}));

@@ -155,11 +155,12 @@ Buffer<void> packedAs(halide_type_t type, Kernels::Pack pack,
   return out;
 }
 
-/// Column j of [k, n] weights `w` as the int8 blocks of --weight-format
-/// int8 give them back: per 32 rows of K, scale = max |w| / 127, q = w /
-/// scale rounded to nearest even, weight = q * scale.
-std::vector<float> roundToInt8Blocks(const std::vector<float> &w, int k,
-                                     int n) {
+/// Column j of [k, n] values `w` as int8 blocks give them back: per 32
+/// rows of K, scale = max |w| / 127 (for weights, rounded up to a bf16 as
+/// --weight-format int8 stores it), q = w / scale rounded to nearest even,
+/// value = q * scale.
+std::vector<float> roundToInt8Blocks(const std::vector<float> &w, int k, int n,
+                                     bool bf16Scale) {
   std::vector<float> out(w.size());
   for (int j = 0; j < n; ++j)
     for (int k0 = 0; k0 < k; k0 += 32) {
@@ -167,7 +168,14 @@ std::vector<float> roundToInt8Blocks(const std::vector<float> &w, int k,
       float amax = 0;
       for (int p = k0; p < k1; ++p)
         amax = std::max(amax, std::fabs(w[p * n + j]));
-      float scale = amax / 127, inv = scale > 0 ? 1 / scale : 0;
+      float scale = amax / 127;
+      if (bf16Scale) {
+        uint32_t u;
+        std::memcpy(&u, &scale, 4);
+        u = (u + 0xffffu) & 0xffff0000u;
+        std::memcpy(&scale, &u, 4);
+      }
+      const float inv = scale > 0 ? 1 / scale : 0;
       for (int p = k0; p < k1; ++p) {
         float q = std::nearbyint(std::clamp(w[p * n + j] * inv, -127.f, 127.f));
         out[p * n + j] = q * scale;
@@ -211,7 +219,7 @@ TEST_P(MatmulKernel, MatchesReference) {
       x = dist(rng);
   // b as the packed weights of each format give it back.
   enum Format { F32, BF16, Int8 };
-  std::vector<float> bq[3] = {bv, bv, roundToInt8Blocks(bv, k, n)};
+  std::vector<float> bq[3] = {bv, bv, roundToInt8Blocks(bv, k, n, true)};
   for (float &x : bq[BF16])
     x = roundToBf16(x);
   // Products of a few rows (decoding) with int8 weights quantize a's rows
@@ -221,7 +229,7 @@ TEST_P(MatmulKernel, MatchesReference) {
   for (int i = 0; i < m; ++i)
     for (int p = 0; p < k; ++p)
       at[p * m + i] = av[i * k + p];
-  const std::vector<float> aq = roundToInt8Blocks(at, k, m);
+  const std::vector<float> aq = roundToInt8Blocks(at, k, m, false);
   const bool intDot = m <= 7; // gemv::kMaxRows, both ISAs tested have AVX2
   auto ref = [&](int i, int j, bool withBias, bool withGelu, Format f) {
     double s = 0;

@@ -347,10 +347,10 @@ void printCosts(std::ostream &os, const Program &prog, mlir::ModuleOp module,
       }
       os << "  weights read per decoded token (--weight-format), and the "
             "tokens/s they allow per 10 GB/s of memory bandwidth:\n";
-      // int8: an fp32 scale per 32 weights.
+      // int8: a bf16 scale per 32 weights.
       for (auto [format, bytes] : {std::pair<const char *, double>{"f32", 4},
                                    {"bf16", 2},
-                                   {"int8", 1.125}}) {
+                                   {"int8", 1.0625}}) {
         double total = matmul * bytes + vectors;
         char bound[32];
         std::snprintf(bound, sizeof bound, "%.1f tokens/s", 1e10 / total);

@@ -375,19 +375,23 @@ inline void transATask(void *ctx, int t) {
 }
 
 /// An fp32 panel of K rows as int8 blocks (Simd.h's Int8Panel): per block
-/// and column, scale = max |w| / 127 and q = w / scale rounded to nearest
-/// even (0 for an all-zero column).
+/// and column, scale = max |w| / 127 rounded up to a bf16, so that |q| <=
+/// 127 and each weight is within half a step, and q = w / scale rounded to
+/// nearest even (0 for an all-zero column).
 inline void quantizePanel(const float *panel, int64_t K, int8_t *dst) {
   for (int64_t k0 = 0; k0 < K; k0 += kQBlock, dst += kQBlockRows * kNR) {
     const int64_t rows = std::min<int64_t>(kQBlock, K - k0);
-    float *scales = reinterpret_cast<float *>(dst);
-    int8_t *q = dst + 4 * kNR;
+    Bf16 *scales = reinterpret_cast<Bf16 *>(dst);
+    int8_t *q = dst + 2 * kNR;
     for (int j = 0; j < kNR; ++j) {
       float amax = 0;
       for (int64_t k = 0; k < rows; ++k)
         amax = std::max(amax, std::fabs(panel[(k0 + k) * kNR + j]));
-      const float scale = amax / 127, inv = scale > 0 ? 1 / scale : 0;
-      scales[j] = scale;
+      uint32_t bits = bitCast<uint32_t>(amax / 127);
+      bits = (bits + 0xffffu) >> 16; // up: a finite, non-negative scale
+      scales[j] = static_cast<Bf16>(bits);
+      const float scale = bitCast<float>(bits << 16),
+                  inv = scale > 0 ? 1 / scale : 0;
       for (int64_t k = 0; k < kQBlock; ++k)
         q[(k / kQGroup * kNR + j) * kQGroup + k % kQGroup] =
             k < rows ? static_cast<int8_t>(std::nearbyint(std::clamp(

@@ -141,15 +141,16 @@ inline V load(const int8_t *p) {
 }
 
 /// int8 panels: every kQBlock rows of K (zero past K) form a block of kNR
-/// fp32 scales, one per column, then kQBlock x kNR int8, weight = scale *
-/// q; the block is kQBlockRows rows of kNR bytes (as llama.cpp's Q8_0,
-/// whose blocks of 32 share an fp16 scale). The weights go in groups of
-/// kQGroup rows, a column's kQGroup weights in consecutive bytes: the
-/// operand of integer dot products (vpmaddubsw, vpdpbusd), which sum four
-/// byte products into each 32-bit lane. Weight (k, c) of a block is byte
-/// (k / 4 * kNR + c) * 4 + k % 4.
+/// bf16 scales, one per column, then kQBlock x kNR int8, weight = scale *
+/// q; the block is kQBlockRows rows of kNR bytes, 1.0625 bytes a weight
+/// (as llama.cpp's Q8_0, whose blocks of 32 share an fp16 scale; bf16
+/// widens with a shift on every ISA and spans fp32's range). The weights
+/// go in groups of kQGroup rows, a column's kQGroup weights in consecutive
+/// bytes: the operand of integer dot products (vpmaddubsw, vpdpbusd),
+/// which sum four byte products into each 32-bit lane. Weight (k, c) of a
+/// block is byte (k / 4 * kNR + c) * 4 + k % 4.
 constexpr int kQBlock = 32;
-constexpr int kQBlockRows = kQBlock + 4;
+constexpr int kQBlockRows = kQBlock + 2;
 constexpr int kQGroup = 4;
 /// Whether Gemv.h's step 5 (integer dot products) is built for this ISA.
 #if defined(__AVX2__)
@@ -192,9 +193,9 @@ struct Int8Panel {
   };
   Chunk chunk(int64_t k0) const {
     const int8_t *block = p + k0 / kQBlock * kQBlockRows * kNR;
-    Chunk c{block + 4 * kNR, {}};
+    Chunk c{block + 2 * kNR, {}};
     for (int v = 0; v < kNV; ++v)
-      c.scale[v] = load(reinterpret_cast<const float *>(block) + v * kW);
+      c.scale[v] = load(reinterpret_cast<const Bf16 *>(block) + v * kW);
     return c;
   }
 };

@@ -29,7 +29,7 @@ using KernelPacker = int (*)(halide_buffer_t *b, halide_buffer_t *packed);
 
 /// How packConstantParameters holds the weights it packs: fp32 as given,
 /// rounded to bf16 (half the bytes streamed per decoded token), or int8
-/// with an fp32 scale per 32 weights along K (Simd.h's kQBlock; 1.125
+/// with a bf16 scale per 32 weights along K (Simd.h's kQBlock; 1.0625
 /// bytes a weight).
 enum class WeightFormat { F32, BF16, Int8 };
 

@@ -92,16 +92,22 @@ constexpr int64_t kRowsPerTask = 256;
 /// keep 768 x 768 products balanced over 2, 4 and 8 threads.
 constexpr int64_t kPackedTaskBytes = 512 << 10;
 constexpr int64_t kMinPackedTasks = 8;
-/// How far ahead of its reads a task asks for its stream of int8 or bf16
-/// panels (step 5 and step 4): two AVX-512 int8 blocks when their scales
-/// were fp32 (2 x 2304 bytes; a block is 2176 now). The hardware
-/// prefetcher alone left GPT-2's int8 head at 30-36 GB/s where fp32
-/// streamed 37-38 (2-vCPU Zen 5), and decode 8 interleaved runs at median
-/// 208 tokens/s against 222 with it. For bf16 it paid only with the long
-/// runs above (each alone gained nothing); fp32 gained nothing either way.
+/// How far ahead of its reads a task asks for its stream of int8 panels
+/// (step 5): two AVX-512 int8 blocks when their scales were fp32 (2 x 2304
+/// bytes; a block is 2176 now). The hardware prefetcher alone left GPT-2's
+/// int8 head at 30-36 GB/s where fp32 streamed 37-38 (2-vCPU Zen 5), and
+/// decode 8 interleaved runs at median 208 tokens/s against 222 with it.
+/// fp32 panels gained nothing either way.
 constexpr int64_t kPrefetchBytes = 4608;
 
 inline namespace GPTC_SIMD_ISA {
+
+/// The same for bf16 panels (step 4), which paid only with the long runs
+/// above (each alone gained nothing). With 64-column panels (AVX-512) twice
+/// as far: GPT-2's decode products (microbenchmark, 2-vCPU Zen 5, three
+/// sets of 8 interleaved runs) took 7-10% less time at 9216 bytes than at
+/// 4608, where 16-column ones (AVX2) took 5% more.
+constexpr int64_t kBf16PrefetchBytes = simd::kW == 16 ? 9216 : 4608;
 
 /// Rows of kNR elements in a packed panel of K rows of `w` weights.
 inline int64_t packedRows(int64_t K, Weights w) {
@@ -240,9 +246,10 @@ inline void transposedTask(void *ctx, int t) {
       dots<1>(x.a + m * p.K, x.b + n * p.K, p.K, x.partial + m * p.N + n);
 }
 
-/// Asks for the `bytes` at `p` + kPrefetchBytes, a line at a time.
-inline void prefetchAhead(const void *p, int64_t bytes) {
-  const char *ahead = static_cast<const char *>(p) + kPrefetchBytes;
+/// Asks for the `bytes` at `p` + `distance`, a line at a time.
+inline void prefetchAhead(const void *p, int64_t bytes,
+                          int64_t distance = kPrefetchBytes) {
+  const char *ahead = static_cast<const char *>(p) + distance;
   for (int64_t line = 0; line < bytes; line += 64)
     __builtin_prefetch(ahead + line, 0, 3);
 }
@@ -265,7 +272,8 @@ inline void panelRows(const Args &x, const Panel &panel, int64_t m0,
 #pragma GCC unroll 2
       for (int u = 0; u < U; ++u) {
         if constexpr (std::is_same_v<Panel, Bf16Panel>)
-          prefetchAhead(chunk.p + (k - c0 + u) * kNR, kNR * sizeof(Bf16));
+          prefetchAhead(chunk.p + (k - c0 + u) * kNR, kNR * sizeof(Bf16),
+                        kBf16PrefetchBytes);
         // The row's vectors once for all R rows (widened once).
         V bv[kNV];
 #pragma GCC unroll 4

@@ -401,14 +401,10 @@ inline void intDotRow(const Args &x, const Int8Panel &panel, int64_t m,
       }
     }
     const __m512 d = _mm512_set1_ps(da[b]);
-    for (int z = 0; z < kZ; ++z) {
-      const __m512 scale = _mm512_castsi512_ps(
-          _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(
-                                reinterpret_cast<const __m256i *>(block) + z)),
-                            16));
+    const Bf16 *scale = reinterpret_cast<const Bf16 *>(block);
+    for (int z = 0; z < kZ; ++z) // kW is 16 here: Simd.h's bf16 load fits
       acc[z] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[z]),
-                               _mm512_mul_ps(d, scale), acc[z]);
-    }
+                               _mm512_mul_ps(d, load(scale + z * 16)), acc[z]);
   }
   const int64_t cols = std::min<int64_t>(kNR, p.N - j0);
   float *out = x.partial + m * p.N + j0;

@@ -15,6 +15,7 @@
 #include <malloc.h>
 #include <memory>
 #include <new>
+#include <optional>
 #include <ostream>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -192,6 +193,7 @@ std::set<std::string> Executor::packConstantParameters(
     WeightFormat format) {
   if (options.device || packers.empty())
     return {};
+  shapes.clear(); // their calls read the packed copies from now on
   // 1. Pack every (parameter, packer) pair a call needs, once.
   for (const PlanFunction &fn : plan.functions)
     for (const PlanCall &call : fn.calls) {
@@ -285,6 +287,59 @@ const Executor::PackedParam *Executor::packedB(const PlanFunction &fn,
   return it != packed.end() && it->second.data ? &it->second : nullptr;
 }
 
+/// Working these out again for every run took about 2 microseconds a
+/// kernel call, a fifth of SmolLM2's int8 decode on a 2-vCPU Zen 5.
+struct Executor::Shapes {
+  SymValues syms;
+  std::vector<std::vector<int64_t>> values; ///< Every value's shape.
+  /// A call's argument as its buffer: dims innermost first, and the packed
+  /// copy it reads instead, if any.
+  struct Arg {
+    halide_type_t type;
+    std::vector<halide_dimension_t> dims;
+    void *packed = nullptr;
+  };
+  std::vector<std::vector<Arg>> args;         ///< Per call.
+  std::optional<std::vector<bool>> elsewhere; ///< What `arena` is without.
+  ArenaPlan arena;
+};
+
+Executor::Shapes &Executor::shapesAt(const PlanFunction &fn,
+                                     const SymValues &syms) {
+  std::unique_ptr<Shapes> &sh = shapes[fn.name];
+  if (sh && sh->syms == syms)
+    return *sh;
+  sh = std::make_unique<Shapes>();
+  sh->syms = syms;
+  for (const PlanValue &v : fn.values)
+    sh->values.push_back(evalShape(v.shape, syms));
+  for (const PlanCall &call : fn.calls) {
+    std::vector<Shapes::Arg> &args = sh->args.emplace_back();
+    for (size_t a = 0; a < call.args.size(); ++a) {
+      Shapes::Arg &arg = args.emplace_back();
+      if (const PackedParam *pk = a == 1 ? packedB(fn, call) : nullptr) {
+        arg.type = packedType(pk->format);
+        int32_t stride = 1;
+        for (int32_t e : pk->extents) {
+          arg.dims.push_back(halide_dimension_t(0, e, stride));
+          stride *= e;
+        }
+        arg.packed = pk->data.get();
+        continue;
+      }
+      arg.type = halideType(fn.values[call.args[a].value].dtype);
+      std::vector<int64_t> shape = evalShape(call.args[a].shape, syms);
+      int64_t stride = 1;
+      for (size_t d = shape.size(); d-- > 0;) {
+        arg.dims.push_back(halide_dimension_t(0, static_cast<int32_t>(shape[d]),
+                                              static_cast<int32_t>(stride)));
+        stride *= shape[d];
+      }
+    }
+  }
+  return *sh;
+}
+
 bool Executor::has(const std::string &function) const {
   return plan.find(function) != nullptr;
 }
@@ -321,10 +376,13 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
                          " = 0");
   }
 
+  Shapes &sh = shapesAt(*fn, syms);
+
   // Kernels index with 32 bits (Halide's extents and strides): a tensor of
   // 2^31 elements or more would wrap. Refused until 64-bit indexing lands.
-  for (const PlanValue &v : fn->values) {
-    std::vector<int64_t> shape = evalShape(v.shape, syms);
+  for (int i = 0; i < n; ++i) {
+    const PlanValue &v = fn->values[i];
+    const std::vector<int64_t> &shape = sh.values[i];
     if (numel(shape) > std::numeric_limits<int32_t>::max()) {
       std::string values;
       for (const std::string &name : fn->syms)
@@ -347,7 +405,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     if (v.kind != PlanValue::Input && v.kind != PlanValue::Param)
       continue;
     const char *what = v.kind == PlanValue::Param ? "parameter" : "input";
-    std::vector<int64_t> want = evalShape(v.shape, syms);
+    const std::vector<int64_t> &want = sh.values[i];
     const TensorData *t = in.find(v.name);
     if (!t && v.kind == PlanValue::Param && packedOnly.count(v.name))
       continue; // its calls read the packed copy
@@ -407,7 +465,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     if (c.ids) {
       const PlanValue &v = fn->values[c.value];
       const int32_t *ids = static_cast<const int32_t *>(data[c.value]);
-      int64_t count = numel(evalShape(v.shape, syms));
+      int64_t count = numel(sh.values[c.value]);
       for (int64_t k = 0; k < count; ++k)
         if ((ids[k] < 0 || ids[k] >= c.limit) && ids[k] != c.except)
           throw RuntimeError(
@@ -428,8 +486,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       const PlanValue &v = fn->values[i];
       if (v.kind != PlanValue::Input && v.kind != PlanValue::Param)
         continue;
-      int64_t bytes = numel(evalShape(v.shape, syms)) *
-                      static_cast<int64_t>(planDtypeSize(v.dtype));
+      int64_t bytes =
+          numel(sh.values[i]) * static_cast<int64_t>(planDtypeSize(v.dtype));
       DeviceInput &d = deviceBuffer(v.name, bytes);
       bool keep = resident && resident(v.name);
       if (!keep || !d.uploaded)
@@ -445,8 +503,8 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
   if (outputBuffer && !options.device)
     for (auto &[name, v] : fn->outputs) {
       const PlanValue &pv = fn->values[v];
-      void *dest = outputBuffer(name, numel(evalShape(pv.shape, syms)) *
-                                          planDtypeSize(pv.dtype));
+      void *dest =
+          outputBuffer(name, numel(sh.values[v]) * planDtypeSize(pv.dtype));
       if (!dest)
         continue;
       delivered.insert(name);
@@ -464,7 +522,11 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
   std::vector<bool> elsewhere(n);
   for (int i = 0; i < n; ++i)
     elsewhere[i] = outside[i] != nullptr;
-  ArenaPlan arena = planArena(*fn, syms, elsewhere);
+  if (sh.elsewhere != elsewhere) {
+    sh.arena = planArena(*fn, syms, elsewhere);
+    sh.elsewhere = elsewhere;
+  }
+  const ArenaPlan &arena = sh.arena;
   arenas[function] = arena.bytes;
   uint8_t *base = reserveArena(arena.bytes, function);
   for (int i = 0; i < n; ++i)
@@ -485,7 +547,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     t.dtype = pv.dtype == "i32"  ? DType::I32
               : pv.dtype == "u8" ? DType::U8
                                  : DType::F32;
-    t.shape = evalShape(pv.shape, syms);
+    t.shape = sh.values[v];
     t.bytes.resize(numel(t.shape) * planDtypeSize(pv.dtype));
     if (options.device)
       options.device->download(t.bytes.data(), data[v],
@@ -514,43 +576,27 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
                      static_cast<uint32_t>(options.seed >> 32),
                      static_cast<uint32_t>(step), slice.firstRow,
                      std::max<uint32_t>(1, slice.rows)};
+  std::vector<halide_buffer_t> bufs;
+  std::vector<void *> argv;
   for (size_t c = 0; c < fn->calls.size(); ++c) {
     const PlanCall &call = fn->calls[c];
     const PlanKernel &k = plan.kernels[call.kernel];
-    std::vector<halide_buffer_t> bufs(call.args.size());
-    std::vector<std::vector<halide_dimension_t>> dims(call.args.size());
+    bufs.assign(call.args.size(), halide_buffer_t{});
     for (size_t a = 0; a < call.args.size(); ++a) {
-      std::vector<int64_t> shape = evalShape(call.args[a].shape, syms);
-      int64_t stride = 1;
-      for (size_t d = shape.size(); d-- > 0;) {
-        dims[a].push_back(halide_dimension_t(0, static_cast<int32_t>(shape[d]),
-                                             static_cast<int32_t>(stride)));
-        stride *= shape[d];
-      }
-      halide_buffer_t &b = bufs[a]; // value-initialized by the vector
-      b.type = halideType(fn->values[call.args[a].value].dtype);
-      if (const PackedParam *pk = a == 1 ? packedB(*fn, call) : nullptr) {
-        b.type = packedType(pk->format);
-        dims[a].clear();
-        int32_t stride = 1;
-        for (int32_t e : pk->extents) {
-          dims[a].push_back(halide_dimension_t(0, e, stride));
-          stride *= e;
-        }
-        b.dimensions = static_cast<int32_t>(dims[a].size());
-        b.dim = dims[a].data();
-        b.host = static_cast<uint8_t *>(pk->data.get());
-        continue;
-      }
-      b.dimensions = static_cast<int32_t>(dims[a].size());
-      b.dim = dims[a].data();
-      if (options.device)
+      Shapes::Arg &arg = sh.args[c][a];
+      halide_buffer_t &b = bufs[a];
+      b.type = arg.type;
+      b.dimensions = static_cast<int32_t>(arg.dims.size());
+      b.dim = arg.dims.data();
+      if (arg.packed)
+        b.host = static_cast<uint8_t *>(arg.packed);
+      else if (options.device)
         options.device->bind(b, data[call.args[a].value]);
       else
         b.host = static_cast<uint8_t *>(data[call.args[a].value]);
     }
     // Halide's argument order: inputs, scalars, outputs.
-    std::vector<void *> argv;
+    argv.clear();
     for (size_t a = 0; a < call.firstOutput; ++a)
       argv.push_back(&bufs[a]);
     if (k.takesSyms)
@@ -585,7 +631,7 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
     }
     for (auto &[name, v] : completes[c])
       outputReady(name, static_cast<const float *>(data[v]),
-                  numel(evalShape(fn->values[v].shape, syms)));
+                  numel(sh.values[v]));
     if (options.trace) {
       std::vector<TensorData> written;
       for (size_t a = call.firstOutput; a < call.args.size(); ++a)
@@ -599,14 +645,13 @@ Executor::run(const std::string &function, const SafetensorsFile &in,
       auto it = deviceInputs.find(name);
       if (it == deviceInputs.end() || !resident(name) || !it->second.uploaded)
         continue;
-      int64_t bytes = numel(evalShape(fn->values[v].shape, syms)) * 4;
+      int64_t bytes = numel(sh.values[v]) * 4;
       if (bytes == it->second.bytes)
         dev->copy(it->second.ptr, data[v], bytes);
     }
   for (auto &[v, dest] : copyTo)
     std::memcpy(dest, data[v],
-                numel(evalShape(fn->values[v].shape, syms)) *
-                    planDtypeSize(fn->values[v].dtype));
+                numel(sh.values[v]) * planDtypeSize(fn->values[v].dtype));
   std::map<std::string, TensorData> out;
   for (auto &[name, v] : fn->outputs) {
     if ((keep && !keep(name)) || delivered.count(name))

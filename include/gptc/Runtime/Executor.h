@@ -187,6 +187,13 @@ private:
   };
   std::vector<Stat> stats;
   std::map<std::string, int64_t> arenas; ///< Bytes, per function run.
+  /// A function's shapes at one binding of its symbols (Executor.cpp),
+  /// kept from run to run: decoding runs the same shapes every token.
+  struct Shapes;
+  std::map<std::string, std::unique_ptr<Shapes>> shapes;
+  /// fn's Shapes at `syms`, worked out again when they differ from the
+  /// last run's.
+  Shapes &shapesAt(const PlanFunction &fn, const SymValues &syms);
   void *arenaBase = nullptr;
   int64_t arenaCapacity = 0;
   uint8_t *reserveArena(int64_t bytes, const std::string &function);
